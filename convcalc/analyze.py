@@ -1,0 +1,295 @@
+"""analyze(spec, input_shape) → Report: shapes, parameters, MACs and diagnoses.
+
+Every number the user sees is computed here (or by a layer class) once, and
+stored in an immutable :class:`Report`; rendering only formats it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .errors import ConvcalcError, ShapeError, SpecError
+from .shape import Shape, fmt_shape, prod
+from .spec import LayerSpec, Spec
+
+
+@dataclass(frozen=True)
+class Row:
+    index: int
+    name: str
+    type: str
+    input_shape: Optional[Shape]
+    output_shape: Optional[Shape]
+    #: None when the count depends on a shape that propagation did not reach
+    params: Optional[int]
+    trainable_params: Optional[int]
+    macs: Optional[int]
+    notes: Tuple[str, ...] = ()
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "index": self.index,
+            "name": self.name,
+            "type": self.type,
+            "input_shape": _list(self.input_shape),
+            "output_shape": _list(self.output_shape),
+            "params": self.params,
+            "macs": self.macs,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A model error at one layer."""
+
+    index: int
+    name: str
+    type: str
+    message: str
+    hint: Optional[str]
+    argument: Optional[str] = None
+    location: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "index": self.index,
+            "name": self.name,
+            "type": self.type,
+            "message": self.message,
+            "hint": self.hint,
+            "argument": self.argument,
+            "location": self.location,
+        }
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    trainable_params: int
+    macs: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_dict(self) -> Dict[str, int]:
+        return {
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "macs": self.macs,
+            "flops": self.flops,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    model: Optional[str]
+    input_shape: Shape
+    output_shape: Optional[Shape]
+    rows: Tuple[Row, ...]
+    totals: Totals
+    errors: Tuple[Problem, ...]
+    notes: Tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else ShapeError.exit_code
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "model": self.model,
+            "input_shape": list(self.input_shape),
+            "output_shape": _list(self.output_shape),
+            "ok": self.ok,
+            "layers": [row.to_dict() for row in self.rows],
+            "totals": self.totals.to_dict(),
+            "errors": [e.to_dict() for e in self.errors],
+            "notes": list(self.notes),
+        }
+
+
+def _list(shape: Optional[Shape]) -> Optional[List[int]]:
+    return None if shape is None else list(shape)
+
+
+# ------------------------------------------------------------------ analysis
+def analyze(spec: Spec, input_shape: Optional[Shape] = None) -> Report:
+    """Propagate the input shape through every layer of ``spec``.
+
+    Raises :class:`SpecError` only when there is no input shape; every model
+    error is recorded in the report, and propagation stops at the first one.
+    """
+    x0 = input_shape if input_shape is not None else spec.input_shape
+    if x0 is None:
+        raise SpecError(
+            "no input shape",
+            location=spec.source,
+            hint="add input: [N, C, H, W] to the file, or pass --input 1,3,224,224",
+        )
+    rows: List[Row] = []
+    errors: List[Problem] = []
+    x: Optional[Shape] = x0
+    unknown = 0
+    for entry in spec.layers:
+        layer = entry.layer
+        y: Optional[Shape] = None
+        macs: Optional[int] = None
+        notes: List[str] = []
+        try:
+            layer.check()
+        except ShapeError as exc:
+            errors.append(_problem(exc, entry, spec, rows, x0, x))
+            rows.append(Row(entry.index, entry.name, entry.type, x, None, None, None, None))
+            unknown += 1
+            x = None
+            continue
+        if x is not None:
+            try:
+                y = layer.out_shape(x)
+                macs = layer.macs(x, y)
+                notes = layer.notes(x, y)
+            except ShapeError as exc:
+                errors.append(_problem(exc, entry, spec, rows, x0, x))
+        # a layer that failed keeps the parameters its explicit arguments give it
+        weights = layer.weights(x if y is not None else None)
+        params = None if weights is None else sum(prod(s) for s in weights.values())
+        if params is None:
+            unknown += 1
+        trainable = None if params is None else (params if entry.trainable else 0)
+        rows.append(Row(entry.index, entry.name, entry.type, x, y, params, trainable, macs, tuple(notes)))
+        x = y
+    totals = Totals(
+        sum(r.params or 0 for r in rows),
+        sum(r.trainable_params or 0 for r in rows),
+        sum(r.macs or 0 for r in rows),
+    )
+    report_notes = []
+    if unknown:
+        report_notes.append(
+            f"parameter totals leave out {unknown} layer{'s' if unknown != 1 else ''} "
+            "whose size depends on a shape that was not reached"
+        )
+    return Report(spec.name, x0, x if not errors else None, tuple(rows), totals, tuple(errors), tuple(report_notes))
+
+
+def _propagates(layers: Sequence[LayerSpec], x: Shape) -> bool:
+    """True when ``x`` goes through every layer without a model error."""
+    try:
+        for entry in layers:
+            x = entry.layer.out_shape(x)
+    except ShapeError:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------- diagnosis
+def _label(entry: LayerSpec) -> str:
+    return f"layer {entry.index} '{entry.name}'"
+
+
+def _problem(
+    exc: ConvcalcError,
+    entry: LayerSpec,
+    spec: Spec,
+    rows: Sequence[Row],
+    x0: Shape,
+    x: Optional[Shape],
+) -> Problem:
+    context = ""
+    hints = [exc.hint] if exc.hint else []
+    if exc.dim is not None and x is not None:
+        context, producer_hint = _provenance(exc, spec, rows, x0, x)
+        if producer_hint:
+            hints.append(producer_hint)
+    if x is not None and exc.dim is not None:
+        sizes = _working_sizes(spec, x0)
+        if sizes:
+            hints.insert(1 if hints else 0, sizes)
+    exc.at_layer(entry.index, entry.name, entry.type, context)
+    return Problem(
+        entry.index,
+        entry.name,
+        entry.type,
+        exc.message,
+        _join(hints),
+        exc.argument,
+        entry.location(exc.argument if exc.argument in entry.layer.args else None),
+    )
+
+
+def _provenance(
+    exc: ConvcalcError, spec: Spec, rows: Sequence[Row], x0: Shape, x: Shape
+) -> Tuple[str, Optional[str]]:
+    """Which earlier layer set dimension ``exc.dim`` of the failing layer's input."""
+    dim = exc.dim
+    assert dim is not None
+    wanted = exc.expected if isinstance(exc.expected, int) else None
+    for row in reversed(rows):
+        xin, yout = row.input_shape, row.output_shape
+        if xin is None or yout is None:
+            break
+        changed = len(xin) != len(yout) or xin[dim] != yout[dim]
+        if not changed:
+            continue
+        entry = spec.layers[row.index]
+        origin = entry.layer.origin(xin, yout, dim)
+        context = f" ({origin})" if origin else f" from {_label(entry)}"
+        hint = None
+        if wanted is not None:
+            hint = entry.layer.resize_hint(xin, yout, dim, wanted, _label(entry))
+        return context, hint
+    return f" from the input {fmt_shape(x0)}", None
+
+
+def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> Optional[str]:
+    """For a square (cubic) input: the input sizes for which the whole model works."""
+    spatial = x0[2:]
+    if not spatial or len(set(spatial)) != 1:
+        return None
+    current = spatial[0]
+    layers = spec.layers
+    try:
+        for entry in layers:
+            entry.layer.check()
+    except ShapeError:
+        return None
+    limit = min(max(4 * current, 256), 4096)
+    deadline = time.perf_counter() + budget_s
+    good: List[int] = []
+    for size in range(1, limit + 1):
+        if _propagates(layers, x0[:2] + (size,) * len(spatial)):
+            good.append(size)
+        if time.perf_counter() > deadline:
+            break
+    if not good:
+        return None
+    ranges: List[Tuple[int, int]] = []
+    for size in good:
+        if ranges and size == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], size)
+        else:
+            ranges.append((size, size))
+    lo, hi = min(ranges, key=lambda r: min(abs(r[0] - current), abs(r[1] - current)))
+
+    def cube(n: int) -> str:
+        return "×".join([str(n)] * len(spatial))
+
+    if lo == hi:
+        return f"use a {cube(lo)} input"
+    return f"use an input of {cube(lo)} to {cube(hi)}"
+
+
+def _join(hints: Sequence[str]) -> Optional[str]:
+    hints = [h for h in hints if h]
+    if not hints:
+        return None
+    if len(hints) == 1:
+        return hints[0]
+    return ", ".join(hints[:-1]) + ", or " + hints[-1]

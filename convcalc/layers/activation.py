@@ -1,0 +1,3 @@
+"""activation layers (to be filled)."""
+
+from __future__ import annotations

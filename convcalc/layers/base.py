@@ -1,0 +1,369 @@
+"""The layer contract, argument conversion and the registry.
+
+Each layer type is ONE class that holds every rule about it: its arguments
+(PyTorch's names, positional order and defaults), the checks PyTorch makes at
+construction and in forward, the output shape, the parameter shapes, the MAC
+count and notes. Classes register themselves by their PyTorch name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple, Type
+
+from ..errors import ShapeError, SpecError
+from ..shape import AXES, Shape, fmt_shape
+
+REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "required"})()
+
+
+class BadValue(Exception):
+    """Raised by a converter: the value is not of the form the argument takes."""
+
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+Converter = Callable[[Any], Any]
+
+
+class Arg:
+    """One constructor argument: PyTorch's name, a converter, the default."""
+
+    __slots__ = ("name", "convert", "default", "infer", "form")
+
+    def __init__(
+        self,
+        name: str,
+        convert: Converter,
+        default: Any = REQUIRED,
+        *,
+        infer: bool = False,
+        form: str = "",
+    ) -> None:
+        self.name = name
+        self.convert = convert
+        self.default = default
+        #: may be omitted: taken from the incoming shape, as PyTorch's Lazy modules do
+        self.infer = infer
+        #: how the value is written, for `convcalc layers`
+        self.form = form or getattr(convert, "form", "")
+
+    def describe_default(self) -> str:
+        if self.default is REQUIRED:
+            return "from input" if self.infer else "required"
+        return repr(self.default)
+
+
+# ----------------------------------------------------------------- converters
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _form(text: str) -> Callable[[Converter], Converter]:
+    def wrap(fn: Converter) -> Converter:
+        fn.form = text  # type: ignore[attr-defined]
+        return fn
+
+    return wrap
+
+
+@_form("int")
+def to_int(v: Any) -> int:
+    if not _is_int(v):
+        raise BadValue("an integer")
+    return int(v)
+
+
+@_form("int or None")
+def to_opt_int(v: Any) -> Optional[int]:
+    return None if v is None else to_int(v)
+
+
+@_form("bool")
+def to_bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise BadValue("true or false")
+    return v
+
+
+@_form("float")
+def to_float(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise BadValue("a number")
+    return float(v)
+
+
+@_form("float or None")
+def to_opt_float(v: Any) -> Optional[float]:
+    return None if v is None else to_float(v)
+
+
+def to_ints(n: int, allow_none: bool = False) -> Converter:
+    """An int, or a list/tuple of ``n`` ints, returned as an ``n``-tuple."""
+    what = "an integer" if n == 1 else f"an integer or a list of {n} integers"
+
+    @_form("int" if n == 1 else f"int or ({', '.join(['int'] * n)})")
+    def convert(v: Any) -> Any:
+        if v is None and allow_none:
+            return None
+        if _is_int(v):
+            return (int(v),) * n
+        if isinstance(v, (list, tuple)) and len(v) == n and all(_is_int(i) for i in v):
+            return tuple(int(i) for i in v)
+        raise BadValue(what)
+
+    if allow_none:
+        convert.form += " or None"  # type: ignore[attr-defined]
+    return convert
+
+
+def to_choice(*choices: Any) -> Converter:
+    @_form(" | ".join(repr(c) for c in choices))
+    def convert(v: Any) -> Any:
+        if v not in choices or isinstance(v, bool) != any(isinstance(c, bool) for c in choices if c == v):
+            raise BadValue("one of " + ", ".join(repr(c) for c in choices))
+        return v
+
+    return convert
+
+
+@_form("int or list of int")
+def to_int_list(v: Any) -> Tuple[int, ...]:
+    if _is_int(v):
+        return (int(v),)
+    if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
+        return tuple(int(i) for i in v)
+    raise BadValue("an integer or a list of integers")
+
+
+@_form("any")
+def to_any(v: Any) -> Any:
+    return v
+
+
+# ------------------------------------------------------------------ the layer
+class Layer:
+    """Base class of every layer type.
+
+    Subclasses set ``type_name`` (PyTorch's class name), ``ARGS`` (PyTorch's
+    positional order) and ``summary``, and override the rules they need.
+    Argument values are available as attributes after construction.
+    """
+
+    type_name: ClassVar[str] = ""
+    ARGS: ClassVar[Tuple[Arg, ...]] = ()
+    summary: ClassVar[str] = ""
+    #: argument names accepted and ignored (they change nothing convcalc reports)
+    IGNORED: ClassVar[Tuple[str, ...]] = ()
+    #: accept any arguments (nn.Identity does)
+    accepts_anything: ClassVar[bool] = False
+
+    def __init__(self, values: Dict[str, Any]) -> None:
+        self.args = values
+        self.__dict__.update(values)
+
+    # -- construction ------------------------------------------------------
+    @classmethod
+    def build(cls, positional: Sequence[Any] = (), keywords: Optional[Dict[str, Any]] = None) -> Layer:
+        """Map PyTorch-style positional and keyword arguments to converted values.
+
+        Raises :class:`SpecError` (with ``argument`` set) for an unknown
+        argument, a missing required one or a value of the wrong form.
+        """
+        keywords = dict(keywords or {})
+        if cls.accepts_anything:
+            return cls({})
+        names = [a.name for a in cls.ARGS]
+        if len(positional) > len(names):
+            raise SpecError(
+                f"{cls.type_name} takes at most {len(names)} positional argument"
+                f"{'s' if len(names) != 1 else ''} ({', '.join(names) or 'none'}), "
+                f"{len(positional)} given",
+                hint=f"see `convcalc layers {cls.type_name}` for its arguments",
+            )
+        given: Dict[str, Any] = {}
+        for arg_name, value in zip(names, positional):
+            given[arg_name] = value
+        for key, value in keywords.items():
+            if key in given:
+                raise SpecError(f"{cls.type_name} got {key} twice", argument=key)
+            if key not in names:
+                if key in cls.IGNORED:
+                    continue
+                raise SpecError(
+                    f"{cls.type_name} has no argument {key!r}",
+                    argument=key,
+                    hint=did_you_mean(key, names + list(cls.IGNORED))
+                    or f"its arguments are: {', '.join(names) or 'none'}",
+                )
+            given[key] = value
+        values: Dict[str, Any] = {}
+        for arg in cls.ARGS:
+            if arg.name in given:
+                try:
+                    values[arg.name] = arg.convert(given[arg.name])
+                except BadValue as bad:
+                    raise SpecError(
+                        f"{cls.type_name} argument {arg.name} must be {bad.expected}, "
+                        f"got {given[arg.name]!r}",
+                        argument=arg.name,
+                        expected=bad.expected,
+                        got=given[arg.name],
+                    ) from None
+            elif arg.default is REQUIRED and not arg.infer:
+                raise SpecError(
+                    f"{cls.type_name} needs {arg.name}",
+                    argument=arg.name,
+                    hint=f"add {arg.name}: <{arg.form}>",
+                )
+            else:
+                values[arg.name] = cls._defaults()[arg.name]
+        return cls(values)
+
+    @classmethod
+    def _defaults(cls) -> Dict[str, Any]:
+        """Converted default values, computed once per class."""
+        cached = cls.__dict__.get("_converted_defaults")
+        if cached is None:
+            cached = {a.name: None if a.default is REQUIRED else a.convert(a.default) for a in cls.ARGS}
+            cls._converted_defaults = cached  # type: ignore[attr-defined]
+        return cached
+
+    def check(self) -> None:
+        """Rules PyTorch enforces when the module is constructed."""
+
+    # -- propagation -------------------------------------------------------
+    def out_shape(self, x: Shape) -> Shape:
+        """The output shape for input ``x``; raises :class:`ShapeError`."""
+        return x
+
+    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+        """Parameter shapes by state_dict key suffix ("weight", "bias").
+
+        ``x`` is None when the input shape is unknown; return None if the
+        shapes depend on it (an inferred in_channels, say).
+        """
+        return {}
+
+    def buffers(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+        """Buffer shapes (running statistics): in the state_dict, not parameters."""
+        return {}
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        """Multiply-accumulates, bias excluded (torch.utils.flop_counter / 2)."""
+        return 0
+
+    def notes(self, x: Shape, y: Shape) -> List[str]:
+        return []
+
+    # -- diagnosis ---------------------------------------------------------
+    def origin(self, x: Shape, y: Shape, dim: int) -> Optional[str]:
+        """How dimension ``dim`` of this layer's output came about, for error messages."""
+        return None
+
+    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> Optional[str]:
+        """How to change this layer (``label``, e.g. "layer 1 'conv1'") so that ``y[dim] == wanted``."""
+        return None
+
+    # -- description -------------------------------------------------------
+    def call_string(self) -> str:
+        """The layer as a PyTorch constructor call, non-default arguments only."""
+        parts = []
+        for arg in self.ARGS:
+            value = self.args.get(arg.name)
+            if value is None and arg.default is REQUIRED:
+                continue
+            if arg.default is not REQUIRED and _same(value, arg.default):
+                continue
+            parts.append(f"{arg.name}={_compact(value)}")
+        return f"{self.type_name}({', '.join(parts)})"
+
+
+def _same(value: Any, default: Any) -> bool:
+    if isinstance(value, tuple) and not isinstance(default, tuple):
+        return all(v == default for v in value)
+    return bool(value == default)
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, tuple) and value and all(v == value[0] for v in value):
+        return repr(value[0])
+    return repr(value)
+
+
+# ---------------------------------------------------------------- the registry
+REGISTRY: Dict[str, Type[Layer]] = {}
+
+
+def register(cls: Type[Layer]) -> Type[Layer]:
+    if not cls.type_name:
+        cls.type_name = cls.__name__
+    if cls.type_name in REGISTRY:
+        raise RuntimeError(f"layer type {cls.type_name} registered twice")
+    REGISTRY[cls.type_name] = cls
+    return cls
+
+
+def make_nd(base: Type[Layer], pattern: str, dims: Sequence[int] = (1, 2, 3), **extra: Any) -> None:
+    """Register ``base`` once per dimensionality: ``pattern`` like ``"Conv{}d"``."""
+    for nd in dims:
+        name = pattern.format(nd)
+        register(type(name, (base,), {"type_name": name, "nd": nd, "__module__": base.__module__, **extra}))
+
+
+def did_you_mean(word: str, candidates: Sequence[str]) -> Optional[str]:
+    lower = {c.lower(): c for c in candidates}
+    if word.lower() in lower:
+        return f"did you mean {lower[word.lower()]}?"
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    if not close:
+        close = [lower[c] for c in difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)]
+    return f"did you mean {close[0]}?" if close else None
+
+
+def lookup(type_name: str) -> Type[Layer]:
+    try:
+        return REGISTRY[type_name]
+    except KeyError:
+        raise SpecError(
+            f"unknown layer type {type_name!r}",
+            argument="type",
+            got=type_name,
+            hint=did_you_mean(type_name, list(REGISTRY)) or "`convcalc layers` lists the supported types",
+        ) from None
+
+
+# ------------------------------------------------------------ shared helpers
+def spatial_input(x: Shape, nd: int, what: str = "input") -> Tuple[int, Shape]:
+    """Check that ``x`` is (C, *spatial) or (N, C, *spatial) with ``nd`` spatial dims.
+
+    Returns the channel dimension's index and the spatial sizes.
+    """
+    if len(x) not in (nd + 1, nd + 2):
+        axes = ", ".join(AXES[nd])
+        fits = [d for d in (1, 2, 3) if len(x) in (d + 1, d + 2)]
+        raise ShapeError(
+            f"expects a {nd + 1}D (C, {axes}) or {nd + 2}D (N, C, {axes}) {what}, "
+            f"receives {len(x)}D {fmt_shape(x)}",
+            argument="input",
+            expected=f"{nd + 1}D or {nd + 2}D",
+            got=len(x),
+            hint=(f"a {len(x)}D input suits the {fits[-1]}d layer types" if fits else None),
+        )
+    return len(x) - nd - 1, x[len(x) - nd :]
+
+
+def batch_size(x: Shape, channel_dim: int) -> int:
+    return x[0] if channel_dim == 1 else 1
+
+
+def check_positive(name: str, values: Tuple[int, ...], what: str, minimum: int = 1) -> None:
+    if any(v < minimum for v in values):
+        raise ShapeError(
+            f"{name} must be {what}, got {_compact(values)}",
+            argument=name,
+            expected=what,
+            got=values,
+        )

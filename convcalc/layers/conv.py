@@ -1,0 +1,372 @@
+"""Convolution: Conv1d/2d/3d and ConvTranspose1d/2d/3d."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, List, Optional, Tuple, Union
+
+from ..errors import ShapeError
+from ..shape import (
+    AXES,
+    Shape,
+    conv_out_padded,
+    conv_transpose_out,
+    fmt_shape,
+    prod,
+    same_padding,
+    uncovered,
+)
+from .base import (
+    REQUIRED,
+    Arg,
+    BadValue,
+    Layer,
+    batch_size,
+    check_positive,
+    make_nd,
+    spatial_input,
+    to_bool,
+    to_choice,
+    to_int,
+    to_ints,
+)
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def to_padding(n: int) -> Any:
+    ints = to_ints(n)
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, str):
+            return v
+        try:
+            return ints(v)
+        except BadValue:
+            raise BadValue(f"{ints.form}, 'same' or 'valid'".replace("int or", "an integer,", 1)) from None  # type: ignore[attr-defined]
+
+    convert.form = f"{ints.form} | 'same' | 'valid'"  # type: ignore[attr-defined]
+    return convert
+
+
+class _Conv(Layer):
+    """Shared by the convolution types; ``nd`` is set per registered class."""
+
+    nd: ClassVar[int] = 2
+    transposed: ClassVar[bool] = False
+    IGNORED = ("device", "dtype")
+
+    in_channels: Optional[int]
+    out_channels: int
+    kernel_size: Tuple[int, ...]
+    stride: Tuple[int, ...]
+    padding: Union[str, Tuple[int, ...]]
+    dilation: Tuple[int, ...]
+    groups: int
+    bias: bool
+    padding_mode: str
+
+    def check(self) -> None:
+        if self.groups <= 0:
+            raise ShapeError(
+                f"groups must be a positive integer, got {self.groups}",
+                argument="groups",
+                expected="a positive integer",
+                got=self.groups,
+            )
+        for arg in ("in_channels", "out_channels"):
+            value = getattr(self, arg)
+            if value is not None and value % self.groups:
+                raise ShapeError(
+                    f"{arg} must be divisible by groups: {value} is not divisible by {self.groups}",
+                    argument=arg,
+                    expected=f"a multiple of groups={self.groups}",
+                    got=value,
+                    hint=_divisor_hint(arg, value, self.groups),
+                )
+        if self.out_channels <= 0:
+            raise ShapeError(
+                f"out_channels must be positive, got {self.out_channels}",
+                argument="out_channels",
+                expected="a positive integer",
+                got=self.out_channels,
+            )
+        check_positive("kernel_size", self.kernel_size, "positive")
+        check_positive("stride", self.stride, "positive")
+        check_positive("dilation", self.dilation, "positive")
+        if isinstance(self.padding, str):
+            if self.padding not in ("same", "valid"):
+                raise ShapeError(
+                    f"padding must be an integer, a tuple, 'same' or 'valid', got {self.padding!r}",
+                    argument="padding",
+                    expected="'same' or 'valid'",
+                    got=self.padding,
+                )
+        else:
+            check_positive("padding", self.padding, "non-negative", minimum=0)
+
+    def channels(self, x: Shape) -> Tuple[int, int, Shape]:
+        """Check rank and channel count; return (channel dim, in_channels, spatial)."""
+        cdim, spatial = spatial_input(x, self.nd)
+        c_in = x[cdim]
+        want = self.in_channels
+        if want is not None and c_in != want:
+            raise ShapeError(
+                f"expects {want} input channels, receives {c_in}",
+                argument="in_channels",
+                expected=want,
+                got=c_in,
+                dim=cdim,
+                hint=f"set in_channels: {c_in} (or leave it out to take it from the input)",
+            )
+        if self.in_channels is None and c_in % self.groups:
+            raise ShapeError(
+                f"in_channels must be divisible by groups: {c_in} (from the input) is not divisible by {self.groups}",
+                argument="in_channels",
+                expected=f"a multiple of groups={self.groups}",
+                got=c_in,
+                dim=cdim,
+            )
+        return cdim, c_in, spatial
+
+    def c_in(self, x: Optional[Shape]) -> Optional[int]:
+        if self.in_channels is not None:
+            return self.in_channels
+        if x is None or len(x) < self.nd + 1:
+            return None
+        return x[len(x) - self.nd - 1]
+
+    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> Optional[str]:
+        if dim != len(y) - self.nd - 1:
+            return None
+        if wanted % self.groups:
+            return None
+        return f"set out_channels: {wanted} in {label}"
+
+    def notes(self, x: Shape, y: Shape) -> List[str]:
+        c_in = self.c_in(x) or 0
+        g = self.groups
+        notes = []
+        if g > 1 and g == c_in:
+            m = self.out_channels // g
+            notes.append("depthwise" + (f", depth multiplier {m}" if m > 1 else ""))
+        elif g > 1:
+            notes.append(f"{g} groups")
+        return notes
+
+
+class ConvNd(_Conv):
+    summary = "N-d convolution: out = (in + 2p - d(k-1) - 1) // s + 1"
+
+    @classmethod
+    def _args(cls, nd: int) -> Tuple[Arg, ...]:
+        return (
+            Arg("in_channels", to_int, REQUIRED, infer=True),
+            Arg("out_channels", to_int),
+            Arg("kernel_size", to_ints(nd)),
+            Arg("stride", to_ints(nd), 1),
+            Arg("padding", to_padding(nd), 0),
+            Arg("dilation", to_ints(nd), 1),
+            Arg("groups", to_int, 1),
+            Arg("bias", to_bool, True),
+            Arg("padding_mode", to_choice(*PADDING_MODES), "zeros"),
+        )
+
+    def check(self) -> None:
+        super().check()
+        if self.padding == "same" and any(s != 1 for s in self.stride):
+            raise ShapeError(
+                "padding='same' is not supported for strided convolutions",
+                argument="padding",
+                expected="stride 1",
+                got=self.stride,
+                hint="use stride 1, or an explicit padding (k // 2 keeps the size ceil(in / stride) for odd k)",
+            )
+
+    def pads(self) -> Tuple[Tuple[int, int], ...]:
+        """(left, right) padding per spatial axis."""
+        if self.padding == "same":
+            return tuple(same_padding(k, d) for k, d in zip(self.kernel_size, self.dilation))
+        if self.padding == "valid":
+            return ((0, 0),) * self.nd
+        return tuple((p, p) for p in self.padding)  # type: ignore[union-attr]
+
+    def out_shape(self, x: Shape) -> Shape:
+        cdim, c_in, spatial = self.channels(x)
+        pads = self.pads()
+        axes = AXES[self.nd]
+        if self.padding_mode != "zeros":
+            for axis, size, (left, right) in zip(axes, spatial, pads):
+                limit_ok = max(left, right) < size if self.padding_mode == "reflect" else max(left, right) <= size
+                if self.padding_mode in ("reflect", "circular") and not limit_ok:
+                    rule = "less than" if self.padding_mode == "reflect" else "at most"
+                    raise ShapeError(
+                        f"padding_mode={self.padding_mode!r} needs padding {rule} the input size: "
+                        f"{axis} is {size}, padding {max(left, right)}",
+                        argument="padding",
+                        expected=f"{rule} {size}",
+                        got=max(left, right),
+                        hint="use a larger input, less padding or padding_mode='zeros'",
+                    )
+        out = []
+        for axis, size, k, s, d, (left, right) in zip(
+            axes, spatial, self.kernel_size, self.stride, self.dilation, pads
+        ):
+            span = d * (k - 1) + 1
+            if size + left + right < span:
+                raise ShapeError(
+                    f"kernel larger than the padded input: {axis} is {size} + padding {left + right} "
+                    f"= {size + left + right}, the {'dilated ' if d > 1 else ''}kernel spans {span}",
+                    argument="kernel_size",
+                    expected=f"a kernel span of at most {size + left + right}",
+                    got=span,
+                    hint="use a larger input, more padding or a smaller kernel",
+                )
+            out.append(conv_out_padded(size, k, s, left + right, d))
+        return x[:cdim] + (self.out_channels,) + tuple(out)
+
+    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+        c_in = self.c_in(x)
+        if c_in is None:
+            return None
+        w = {"weight": (self.out_channels, c_in // self.groups) + self.kernel_size}
+        if self.bias:
+            w["bias"] = (self.out_channels,)
+        return w
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        cdim = len(x) - self.nd - 1
+        c_in = x[cdim]
+        return (
+            batch_size(x, cdim)
+            * self.out_channels
+            * prod(y[cdim + 1 :])
+            * (c_in // self.groups)
+            * prod(self.kernel_size)
+        )
+
+    def notes(self, x: Shape, y: Shape) -> List[str]:
+        notes = super().notes(x, y)
+        if isinstance(self.padding, str):
+            if self.padding == "same":
+                pads = self.pads()
+                if any(left != right for left, right in pads):
+                    notes.append(
+                        "padding='same' pads "
+                        + ", ".join(f"{a} {lr[0]} before/{lr[1]} after" for a, lr in zip(AXES[self.nd], pads))
+                    )
+            return notes
+        spatial = x[len(x) - self.nd :]
+        lost = []
+        for axis, size, k, s, p, d in zip(
+            AXES[self.nd], spatial, self.kernel_size, self.stride, self.padding, self.dilation
+        ):
+            r = uncovered(size, k, s, 2 * p, d)
+            if r:
+                exact = (size + 2 * p - d * (k - 1) - 1) / s + 1
+                lost.append(f"{axis}: {exact:g} → {int(exact)}, last {r} not covered")
+        if lost:
+            notes.append("; ".join(lost))
+        return notes
+
+
+class ConvTransposeNd(_Conv):
+    summary = "N-d transposed convolution: out = (in - 1)s - 2p + d(k-1) + output_padding + 1"
+    transposed = True
+    output_padding: Tuple[int, ...]
+
+    @classmethod
+    def _args(cls, nd: int) -> Tuple[Arg, ...]:
+        return (
+            Arg("in_channels", to_int, REQUIRED, infer=True),
+            Arg("out_channels", to_int),
+            Arg("kernel_size", to_ints(nd)),
+            Arg("stride", to_ints(nd), 1),
+            Arg("padding", to_padding(nd), 0),
+            Arg("output_padding", to_ints(nd), 0),
+            Arg("groups", to_int, 1),
+            Arg("bias", to_bool, True),
+            Arg("dilation", to_ints(nd), 1),
+            Arg("padding_mode", to_choice(*PADDING_MODES), "zeros"),
+        )
+
+    def check(self) -> None:
+        if isinstance(self.padding, str):
+            raise ShapeError(
+                f"{self.type_name} does not support padding={self.padding!r}",
+                argument="padding",
+                expected="an integer or a tuple",
+                got=self.padding,
+                hint="give padding as integers; out = (in - 1)·stride - 2·padding + dilation·(kernel - 1) + output_padding + 1",
+            )
+        super().check()
+        if self.padding_mode != "zeros":
+            raise ShapeError(
+                f"only padding_mode='zeros' is supported for {self.type_name}, got {self.padding_mode!r}",
+                argument="padding_mode",
+                expected="'zeros'",
+                got=self.padding_mode,
+            )
+        check_positive("output_padding", self.output_padding, "non-negative", minimum=0)
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise ShapeError(
+                    f"output_padding must be smaller than stride or dilation: output_padding "
+                    f"{_tuple(self.output_padding)}, stride {_tuple(self.stride)}, dilation {_tuple(self.dilation)}",
+                    argument="output_padding",
+                    expected=f"less than max(stride, dilation) = {max(s, d)}",
+                    got=op,
+                    hint=f"use output_padding < {max(s, d)}",
+                )
+
+    def out_shape(self, x: Shape) -> Shape:
+        cdim, c_in, spatial = self.channels(x)
+        out = []
+        for size, k, s, p, d, op in zip(
+            spatial, self.kernel_size, self.stride, self.padding, self.dilation, self.output_padding  # type: ignore[arg-type]
+        ):
+            out.append(conv_transpose_out(size, k, s, p, d, op))
+        if any(o < 1 for o in out):
+            raise ShapeError(
+                f"output size is too small: input {fmt_shape(spatial)} gives {fmt_shape(out)}",
+                argument="padding",
+                expected="an output size of at least 1",
+                got=tuple(out),
+                hint="use less padding or a larger kernel or stride",
+            )
+        return x[:cdim] + (self.out_channels,) + tuple(out)
+
+    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+        c_in = self.c_in(x)
+        if c_in is None:
+            return None
+        w = {"weight": (c_in, self.out_channels // self.groups) + self.kernel_size}
+        if self.bias:
+            w["bias"] = (self.out_channels,)
+        return w
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        # torch.utils.flop_counter counts the INPUT's spatial size for transposed convolution
+        cdim = len(x) - self.nd - 1
+        return (
+            batch_size(x, cdim)
+            * x[cdim]
+            * prod(x[cdim + 1 :])
+            * (self.out_channels // self.groups)
+            * prod(self.kernel_size)
+        )
+
+
+def _tuple(v: Tuple[int, ...]) -> str:
+    return str(v[0]) if len(set(v)) == 1 else str(v)
+
+
+def _divisor_hint(arg: str, value: int, groups: int) -> str:
+    lower = value - value % groups
+    upper = lower + groups
+    options = [str(v) for v in (lower, upper) if v > 0]
+    return f"use {arg} {' or '.join(options)}, or groups that divide {value}"
+
+
+for _base, _pattern in ((ConvNd, "Conv{}d"), (ConvTransposeNd, "ConvTranspose{}d")):
+    for _nd in (1, 2, 3):
+        make_nd(_base, _pattern, dims=(_nd,), ARGS=_base._args(_nd))

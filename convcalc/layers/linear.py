@@ -1,0 +1,183 @@
+"""Linear and the reshaping layers: Linear, Flatten, Unflatten, Identity."""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Optional, Tuple
+
+from ..errors import ShapeError
+from ..shape import Shape, fmt_product, fmt_shape, prod
+from .base import REQUIRED, Arg, Layer, register, to_bool, to_int, to_int_list
+
+
+@register
+class Linear(Layer):
+    summary = "y = x Wᵀ + b on the last dimension of any rank: (*, in) → (*, out)"
+    ARGS = (
+        Arg("in_features", to_int, REQUIRED, infer=True),
+        Arg("out_features", to_int),
+        Arg("bias", to_bool, True),
+    )
+    IGNORED = ("device", "dtype")
+    in_features: Optional[int]
+    out_features: int
+    bias: bool
+
+    def check(self) -> None:
+        for arg in ("in_features", "out_features"):
+            value = getattr(self, arg)
+            if value is not None and value < 0:
+                raise ShapeError(f"{arg} must be non-negative, got {value}", argument=arg, got=value)
+
+    def out_shape(self, x: Shape) -> Shape:
+        if not x:
+            raise ShapeError("expects an input of at least 1 dimension", argument="input", got=x)
+        got = x[-1]
+        if self.in_features is not None and got != self.in_features:
+            raise ShapeError(
+                f"expects {self.in_features} input features, receives {got}",
+                argument="in_features",
+                expected=self.in_features,
+                got=got,
+                dim=len(x) - 1,
+                hint=f"set in_features: {got}",
+            )
+        return x[:-1] + (self.out_features,)
+
+    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> Optional[str]:
+        if dim != len(y) - 1:
+            return None
+        return f"set out_features: {wanted} in {label}"
+
+    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+        n_in = self.in_features if self.in_features is not None else (x[-1] if x else None)
+        if n_in is None:
+            return None
+        w = {"weight": (self.out_features, n_in)}
+        if self.bias:
+            w["bias"] = (self.out_features,)
+        return w
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        return prod(x[:-1]) * x[-1] * self.out_features
+
+
+def _norm_dim(dim: int, rank: int, argument: str) -> int:
+    if not -rank <= dim < rank:
+        raise ShapeError(
+            f"{argument}={dim} is out of range for a {rank}D input (expected -{rank} to {rank - 1})",
+            argument=argument,
+            expected=f"-{rank} to {rank - 1}",
+            got=dim,
+        )
+    return dim + rank if dim < 0 else dim
+
+
+@register
+class Flatten(Layer):
+    summary = "flattens dims start_dim..end_dim (inclusive) into one"
+    ARGS = (Arg("start_dim", to_int, 1), Arg("end_dim", to_int, -1))
+    start_dim: int
+    end_dim: int
+
+    def _range(self, x: Shape) -> Tuple[int, int]:
+        rank = max(len(x), 1)
+        start = _norm_dim(self.start_dim, rank, "start_dim")
+        end = _norm_dim(self.end_dim, rank, "end_dim")
+        if start > end:
+            raise ShapeError(
+                f"start_dim ({self.start_dim} → {start}) comes after end_dim ({self.end_dim} → {end})",
+                argument="start_dim",
+                expected=f"at most {end}",
+                got=start,
+            )
+        return start, end
+
+    def out_shape(self, x: Shape) -> Shape:
+        if not x:
+            return (1,)
+        start, end = self._range(x)
+        return x[:start] + (prod(x[start : end + 1]),) + x[end + 1 :]
+
+    def origin(self, x: Shape, y: Shape, dim: int) -> Optional[str]:
+        start, end = self._range(x)
+        if dim != start or end == start:
+            return None
+        return f"= {fmt_product(x[start:end + 1])} after Flatten of {fmt_shape(x)}"
+
+    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> Optional[str]:
+        start, end = self._range(x)
+        spatial = x[start + 1 : end + 1]
+        nd = len(spatial)
+        if dim != start or not 1 <= nd <= 3 or start != len(x) - nd - 1:
+            return None
+        channels = x[start]
+        if wanted % channels:
+            return f"the {channels} channels cannot give {wanted} features: change the channels before Flatten"
+        sizes = _factor(wanted // channels, spatial)
+        if sizes is None:
+            return None
+        arg = str(sizes[0]) if nd == 1 else "(" + ", ".join(map(str, sizes)) + ")"
+        return f"add AdaptiveAvgPool{nd}d({arg}) before Flatten"
+
+
+def _factor(total: int, like: Shape) -> Optional[Tuple[int, ...]]:
+    """Split ``total`` into len(like) factors, as close as possible to the proportions of ``like``."""
+    nd = len(like)
+    if nd == 1:
+        return (total,)
+    best: Optional[Tuple[float, Tuple[int, ...]]] = None
+    for a in range(1, total + 1):
+        if total % a:
+            continue
+        rest = total // a
+        candidates = [(a, rest)] if nd == 2 else [(a, b, rest // b) for b in range(1, rest + 1) if rest % b == 0]
+        for sizes in candidates:
+            score = sum(abs(math.log(s / max(t, 1))) for s, t in zip(sizes, like))
+            if best is None or score < best[0]:
+                best = (score, sizes)
+    return best[1] if best else None
+
+
+@register
+class Unflatten(Layer):
+    summary = "splits dim into unflattened_size (one entry may be -1)"
+    ARGS = (Arg("dim", to_int), Arg("unflattened_size", to_int_list))
+    dim: int
+    unflattened_size: Tuple[int, ...]
+
+    def out_shape(self, x: Shape) -> Shape:
+        d = _norm_dim(self.dim, len(x), "dim")
+        sizes = list(self.unflattened_size)
+        if sizes.count(-1) > 1:
+            raise ShapeError("only one size in unflattened_size can be -1", argument="unflattened_size", got=self.unflattened_size)
+        if any(s < -1 for s in sizes):
+            raise ShapeError("unflattened_size entries must be non-negative or -1", argument="unflattened_size", got=self.unflattened_size)
+        known = prod(s for s in sizes if s != -1)
+        if -1 in sizes:
+            if known == 0 or x[d] % known:
+                raise ShapeError(
+                    f"unflattened_size {fmt_shape(sizes)} cannot split dim {d} of size {x[d]}",
+                    argument="unflattened_size",
+                    expected=f"sizes whose product divides {x[d]}",
+                    got=self.unflattened_size,
+                    dim=d,
+                )
+            sizes[sizes.index(-1)] = x[d] // known
+        elif known != x[d]:
+            raise ShapeError(
+                f"unflattened_size {fmt_shape(sizes)} multiplies to {known}, but dim {d} has size {x[d]}",
+                argument="unflattened_size",
+                expected=x[d],
+                got=known,
+                dim=d,
+                hint="use -1 for one entry to have it computed",
+            )
+        return x[:d] + tuple(sizes) + x[d + 1 :]
+
+
+@register
+class Identity(Layer):
+    summary = "returns its input (any arguments are accepted and ignored)"
+    accepts_anything = True
+

@@ -1,0 +1,3 @@
+"""norm layers (to be filled)."""
+
+from __future__ import annotations

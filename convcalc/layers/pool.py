@@ -1,0 +1,3 @@
+"""pool layers (to be filled)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""resize layers (to be filled)."""
+
+from __future__ import annotations

@@ -1,0 +1,80 @@
+"""Pure-integer size arithmetic, one spatial axis at a time, exactly as PyTorch does it.
+
+No numpy and no layer objects here: every function takes and returns ints, so
+the rules can be tested against tables of known cases.
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+Shape = Tuple[int, ...]
+
+AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def conv_out(size: int, k: int, s: int, p: int, d: int = 1) -> int:
+    """Output size of a convolution (or max pooling) with symmetric padding ``p``."""
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def conv_out_padded(size: int, k: int, s: int, total_pad: int, d: int = 1) -> int:
+    """Output size of a convolution whose two paddings add up to ``total_pad``."""
+    return (size + total_pad - d * (k - 1) - 1) // s + 1
+
+
+def conv_transpose_out(size: int, k: int, s: int, p: int, d: int = 1, op: int = 0) -> int:
+    """Output size of a transposed convolution."""
+    return (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def pool_out(size: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> int:
+    """Output size of max or average pooling (average pooling has ``d == 1``).
+
+    With ``ceil_mode`` the division rounds up, but the last window may not start
+    in the right padding: if it would, it is dropped.
+    """
+    span = size + 2 * p - d * (k - 1) - 1
+    if ceil_mode:
+        out = (span + s - 1) // s + 1
+        if (out - 1) * s >= size + p:
+            out -= 1
+        return out
+    return span // s + 1
+
+
+def same_padding(k: int, d: int = 1) -> Tuple[int, int]:
+    """(left, right) padding that keeps the size for ``padding='same'``.
+
+    The total is ``d*(k-1)``; with an odd total the extra pixel goes right.
+    """
+    total = d * (k - 1)
+    return total // 2, total - total // 2
+
+
+def adaptive_bins(size: int, out: int) -> List[Tuple[int, int]]:
+    """Half-open input ranges of adaptive pooling: ``[floor(i*in/out), ceil((i+1)*in/out))``."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def uncovered(size: int, k: int, s: int, total_pad: int, d: int = 1) -> int:
+    """How many trailing elements of the padded input no window reaches (floor mode)."""
+    return (size + total_pad - d * (k - 1) - 1) % s
+
+
+def prod(values: Sequence[int]) -> int:
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    """``(1, 16, 13, 13)``; a one-element shape keeps Python's trailing comma."""
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ", ".join(str(v) for v in shape) + ")"
+
+
+def fmt_product(values: Sequence[int]) -> str:
+    return "×".join(str(v) for v in values)
