@@ -137,6 +137,9 @@ def load_spec(path: str, text: Optional[str] = None) -> Spec:
         problem = getattr(exc, "problem", None) or str(exc)
         if "could not determine a constructor" in str(exc):
             problem = "YAML tags are not allowed (only plain values, lists and mappings)"
+        context = getattr(exc, "context_mark", None)
+        if context is not None and mark is not None and context.line != mark.line and exc.context:
+            problem += f" ({exc.context} at line {context.line + 1})"
         raise SpecError(f"invalid YAML: {problem}", location=where) from None
     return spec_from_data(data, source)
 
@@ -256,7 +259,8 @@ def layer_from_entry(
         layer = lookup(type_name).build(positional, keywords)
     except SpecError as exc:
         if exc.location is None:
-            arg = exc.argument
+            keyed = isinstance(entry, dict) and "type" in entry
+            arg = exc.argument if keyed or exc.argument not in LAYER_KEYS else None
             at = arg_where.get(arg, where) if arg else where
             exc.location = (f"{at}, " if at else "") + path + (f".{arg}" if arg and arg != "input" else "")
         raise
@@ -331,15 +335,14 @@ def spec_from_strings(
 def shape_from_value(value: Any, location: Optional[str] = None) -> Shape:
     """An input shape from YAML (a list of ints) or text ("1,3,64,64", "1x3x64x64")."""
     if isinstance(value, str):
-        parts = [p for p in re.split(r"[\s,x×()\[\]]+", value.strip()) if p]
-        try:
-            value = [int(p) for p in parts]
-        except ValueError:
+        text = value.strip().strip("[]()").strip()
+        if not re.fullmatch(r"-?\d+(\s*[,x×\s]\s*-?\d+)*,?", text):
             raise SpecError(
                 f"input shape {value!r} is not a list of integers",
                 location=location,
                 hint="write it as N,C,H,W, e.g. 1,3,224,224",
-            ) from None
+            )
+        value = [int(p) for p in re.split(r"[\s,x×]+", text) if p]
     elif isinstance(value, int) and not isinstance(value, bool):
         value = [value]
     if (

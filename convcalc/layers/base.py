@@ -367,3 +367,36 @@ def check_positive(name: str, values: Tuple[int, ...], what: str, minimum: int =
             expected=what,
             got=values,
         )
+
+
+_UNITS = {"L": ("element", "elements"), "D": ("plane", "planes"), "H": ("row", "rows"), "W": ("column", "columns")}
+
+
+def floor_note(
+    axes: Sequence[str],
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    total_pad: Sequence[int],
+    dilation: Sequence[int],
+) -> Optional[str]:
+    """A note when the size formula does not divide exactly and trailing input is never reached.
+
+    ``H, W: 3.5 → 3: the last row and column are not covered``
+    """
+    lost = []
+    for axis, n, k, s, t, d in zip(axes, sizes, kernel, stride, total_pad, dilation):
+        span = n + t - d * (k - 1) - 1
+        if span >= 0 and span % s:
+            lost.append((axis, span / s + 1, span // s + 1, span % s))
+    if not lost:
+        return None
+    if len({(e, f) for _, e, f, _ in lost}) == 1:
+        head = f"{', '.join(a for a, *_ in lost)}: {lost[0][1]:g} → {lost[0][2]}"
+    else:
+        head = "; ".join(f"{a}: {e:g} → {f}" for a, e, f, _ in lost)
+    what = " and ".join(
+        _UNITS[a][0] if r == 1 else f"{r} {_UNITS[a][1]}" for a, _, _, r in lost
+    )
+    verb = "is" if len(lost) == 1 and lost[0][3] == 1 else "are"
+    return f"{head}: the last {what} {verb} not covered"

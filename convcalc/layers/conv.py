@@ -13,7 +13,6 @@ from ..shape import (
     fmt_shape,
     prod,
     same_padding,
-    uncovered,
 )
 from .base import (
     REQUIRED,
@@ -22,6 +21,7 @@ from .base import (
     Layer,
     batch_size,
     check_positive,
+    floor_note,
     make_nd,
     spatial_input,
     to_bool,
@@ -255,17 +255,16 @@ class ConvNd(_Conv):
                         + ", ".join(f"{a} {lr[0]} before/{lr[1]} after" for a, lr in zip(AXES[self.nd], pads))
                     )
             return notes
-        spatial = x[len(x) - self.nd :]
-        lost = []
-        for axis, size, k, s, p, d in zip(
-            AXES[self.nd], spatial, self.kernel_size, self.stride, self.padding, self.dilation
-        ):
-            r = uncovered(size, k, s, 2 * p, d)
-            if r:
-                exact = (size + 2 * p - d * (k - 1) - 1) / s + 1
-                lost.append(f"{axis}: {exact:g} → {int(exact)}, last {r} not covered")
-        if lost:
-            notes.append("; ".join(lost))
+        note = floor_note(
+            AXES[self.nd],
+            x[len(x) - self.nd :],
+            self.kernel_size,
+            self.stride,
+            tuple(2 * p for p in self.padding),
+            self.dilation,
+        )
+        if note:
+            notes.append(note)
         return notes
 
 

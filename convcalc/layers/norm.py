@@ -1,3 +1,402 @@
-"""norm layers (to be filled)."""
+"""Normalisation: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, GroupNorm, LayerNorm, LocalResponseNorm.
+
+convcalc models inference: the checks PyTorch makes in eval mode are errors here;
+the ones it makes only when training become notes.
+"""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
+
+from ..errors import ShapeError, SpecError
+from ..shape import Shape, fmt_shape, prod
+from .base import (
+    REQUIRED,
+    Arg,
+    Layer,
+    make_nd,
+    register,
+    spatial_input,
+    to_bool,
+    to_float,
+    to_int,
+    to_int_list,
+    to_opt_float,
+)
+
+#: torch 2.x: ``bias`` of BatchNorm/InstanceNorm/GroupNorm comes after ``*``
+_BIAS = Arg("bias", to_bool, True)
+
+
+class _KeywordBias(Layer):
+    """``bias`` is keyword-only in PyTorch: refuse it (and anything else) positionally."""
+
+    N_POSITIONAL: ClassVar[int] = 0
+
+    @classmethod
+    def build(cls, positional: Sequence[Any] = (), keywords: Optional[Dict[str, Any]] = None) -> Layer:
+        if len(positional) > cls.N_POSITIONAL:
+            names = [a.name for a in cls.ARGS[: cls.N_POSITIONAL]]
+            raise SpecError(
+                f"{cls.type_name} takes at most {cls.N_POSITIONAL} positional arguments "
+                f"({', '.join(names)}), {len(positional)} given",
+                hint="give bias (and device, dtype) by keyword",
+            )
+        return super().build(positional, keywords)
+
+
+def _channel_mismatch(arg: str, want: int, got: int, cdim: int, why: str = "", inferable: bool = True) -> ShapeError:
+    fix = f"set {arg}: {got}" + (" (or leave it out to take it from the input)" if inferable else "")
+    return ShapeError(
+        f"expects {want} channels, receives {got}{why}",
+        argument=arg,
+        expected=want,
+        got=got,
+        dim=cdim,
+        hint=fix,
+    )
+
+
+def _empty_affine(arg: str, cdim: int) -> ShapeError:
+    # PyTorch fails with "IndexError: select(): index 0 out of range" here
+    return ShapeError(
+        "an affine norm over 0 channels fails in PyTorch",
+        argument=arg,
+        expected="at least 1 channel",
+        got=0,
+        dim=cdim,
+        hint="set affine: false, or give the input at least one channel",
+    )
+
+
+def _non_negative(arg: str, value: Optional[int], when: str) -> None:
+    if value is not None and value < 0:
+        raise ShapeError(
+            f"{arg} must be non-negative{when}, got {value}",
+            argument=arg,
+            expected="a non-negative integer",
+            got=value,
+        )
+
+
+class _PerChannelNorm(_KeywordBias):
+    """BatchNorm and InstanceNorm: per-channel affine parameters and running statistics."""
+
+    nd: ClassVar[int] = 2
+    N_POSITIONAL = 7  # num_features, eps, momentum, affine, track_running_stats, device, dtype
+    IGNORED = ("device", "dtype")
+
+    num_features: Optional[int]
+    eps: float
+    momentum: Optional[float]
+    affine: bool
+    track_running_stats: bool
+    bias: bool
+
+    @classmethod
+    def _args(cls, affine: bool, track: bool) -> Tuple[Arg, ...]:
+        return (
+            Arg("num_features", to_int, REQUIRED, infer=True),
+            Arg("eps", to_float, 1e-05),
+            Arg("momentum", to_opt_float, 0.1),
+            Arg("affine", to_bool, affine),
+            Arg("track_running_stats", to_bool, track),
+            _BIAS,
+        )
+
+    def check(self) -> None:
+        # the tensors are only created when affine or tracking
+        if self.affine or self.track_running_stats:
+            _non_negative("num_features", self.num_features, "")
+
+    def channel_dim(self, x: Shape) -> int:
+        raise NotImplementedError
+
+    def _stats_size(self, x: Shape, cdim: int) -> int:
+        """How many values each channel's batch statistic is taken over."""
+        raise NotImplementedError
+
+    def out_shape(self, x: Shape) -> Shape:
+        cdim = self.channel_dim(x)
+        c = x[cdim]
+        want = self.num_features
+        if want is not None and c != want and (self.affine or self.track_running_stats):
+            raise _channel_mismatch("num_features", want, c, cdim)
+        if self.affine and c == 0:
+            raise _empty_affine("num_features", cdim)
+        if not self.track_running_stats and self._stats_size(x, cdim) == 1:
+            raise ShapeError(self._one_value_message(x), argument="track_running_stats", got=x, hint=self._one_value_hint)
+        return x
+
+    _one_value_hint = "use a larger batch or input, or track_running_stats: true (eval mode then uses running statistics)"
+
+    def _one_value_message(self, x: Shape) -> str:
+        raise NotImplementedError
+
+    def _channels(self, x: Optional[Shape]) -> Optional[int]:
+        if self.num_features is not None:
+            return self.num_features
+        if x is None:
+            return None
+        try:
+            return x[self.channel_dim(x)]
+        except ShapeError:
+            return None
+
+    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+        if not self.affine:
+            return {}
+        c = self._channels(x)
+        if c is None:
+            return None
+        return {"weight": (c,), "bias": (c,)} if self.bias else {"weight": (c,)}
+
+    def buffers(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+        if not self.track_running_stats:
+            return {}
+        c = self._channels(x)
+        if c is None:
+            return None
+        return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+
+    def notes(self, x: Shape, y: Shape) -> List[str]:
+        notes = []
+        cdim = self.channel_dim(x)
+        if self.num_features is not None and x[cdim] != self.num_features:
+            notes.append(
+                f"num_features={self.num_features} but the input has {x[cdim]} channels; "
+                "PyTorch does not check this when affine and track_running_stats are false"
+            )
+        if self.track_running_stats and self._stats_size(x, cdim) == 1:
+            notes.append("training mode would fail: " + self._one_value_message(x))
+        return notes
+
+
+class BatchNormNd(_PerChannelNorm):
+    summary = "normalises each channel over (N, *spatial); params 2C (affine), buffers running_mean/var"
+
+    def channel_dim(self, x: Shape) -> int:
+        ranks = (2, 3) if self.nd == 1 else (self.nd + 2,)
+        if len(x) not in ranks:
+            forms = {2: "2D (N, C)", 3: "3D (N, C, L)", 4: "4D (N, C, H, W)", 5: "5D (N, C, D, H, W)"}
+            want = " or ".join(forms[r] for r in ranks)
+            fits = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}.get(len(x))
+            unbatched = len(x) == self.nd + 1 and self.nd > 1
+            raise ShapeError(
+                f"expects a {want} input, receives {len(x)}D {fmt_shape(x)}",
+                argument="input",
+                expected=" or ".join(f"{r}D" for r in ranks),
+                got=len(x),
+                hint=(
+                    "BatchNorm needs a batch dimension: add N = 1 to the input shape"
+                    if unbatched
+                    else (f"a {len(x)}D input suits {fits}" if fits else None)
+                ),
+            )
+        return 1
+
+    def _stats_size(self, x: Shape, cdim: int) -> int:
+        return x[0] * prod(x[2:])
+
+    def _one_value_message(self, x: Shape) -> str:
+        return f"batch statistics need more than 1 value per channel, input {fmt_shape(x)} has 1"
+
+
+class InstanceNormNd(_PerChannelNorm):
+    summary = "normalises each channel of each sample over its spatial dims; affine off by default"
+
+    def channel_dim(self, x: Shape) -> int:
+        return spatial_input(x, self.nd)[0]
+
+    def _stats_size(self, x: Shape, cdim: int) -> int:
+        return prod(x[cdim + 1 :])
+
+    def _one_value_message(self, x: Shape) -> str:
+        return f"instance statistics need more than 1 spatial element, input {fmt_shape(x)} has 1"
+
+    _one_value_hint = "use a larger input, or track_running_stats: true (eval mode then uses running statistics)"
+
+
+for _nd in (1, 2, 3):
+    make_nd(BatchNormNd, "BatchNorm{}d", dims=(_nd,), ARGS=BatchNormNd._args(True, True))
+    make_nd(InstanceNormNd, "InstanceNorm{}d", dims=(_nd,), ARGS=InstanceNormNd._args(False, False))
+
+
+@register
+class GroupNorm(_KeywordBias):
+    summary = "normalises each group of C/G channels per sample; params 2C (affine)"
+    ARGS = (
+        Arg("num_groups", to_int),
+        Arg("num_channels", to_int),
+        Arg("eps", to_float, 1e-05),
+        Arg("affine", to_bool, True),
+        _BIAS,
+    )
+    N_POSITIONAL = 4  # num_groups, num_channels, eps, affine (device, dtype: by keyword here)
+    IGNORED = ("device", "dtype")
+    num_groups: int
+    num_channels: int
+    eps: float
+    affine: bool
+    bias: bool
+
+    def check(self) -> None:
+        g = self.num_groups
+        if g <= 0:
+            raise ShapeError(
+                f"num_groups must be positive, got {g}",
+                argument="num_groups",
+                expected="a positive integer",
+                got=g,
+            )
+        if self.num_channels % g:
+            c = self.num_channels
+            divisors = [d for d in range(1, min(c, 4096) + 1) if c % d == 0] if c > 0 else []
+            near = sorted(divisors, key=lambda d: abs(d - g))[:2]
+            raise ShapeError(
+                f"num_channels ({c}) must be divisible by num_groups ({g})",
+                argument="num_groups",
+                expected=f"a divisor of {c}",
+                got=g,
+                hint=f"use num_groups {' or '.join(map(str, sorted(near)))}" if near else None,
+            )
+        if self.affine:
+            _non_negative("num_channels", self.num_channels, " when affine")
+
+    def out_shape(self, x: Shape) -> Shape:
+        if len(x) < 2:
+            raise ShapeError(
+                f"expects an input of at least 2 dimensions (N, C, *), receives {len(x)}D {fmt_shape(x)}",
+                argument="input",
+                expected="at least 2D",
+                got=len(x),
+                hint="GroupNorm needs a batch dimension: add N = 1 to the input shape",
+            )
+        c, g = x[1], self.num_groups
+        if self.affine and c != self.num_channels:
+            raise _channel_mismatch("num_channels", self.num_channels, c, 1, inferable=False)
+        if c % g:
+            raise ShapeError(
+                f"input channels ({c}) must be divisible by num_groups ({g})",
+                argument="num_groups",
+                expected=f"a multiple of {g} channels",
+                got=c,
+                dim=1,
+            )
+        if self.affine and c == 0:
+            raise _empty_affine("num_channels", 1)
+        if x[0] * (c // g) * prod(x[2:]) == 1:
+            raise ShapeError(
+                f"group statistics need more than 1 value per group, input {fmt_shape(x)} has 1",
+                argument="num_groups",
+                got=x,
+                hint="use fewer groups, a larger batch or a larger input",
+            )
+        return x
+
+    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+        if not self.affine:
+            return {}
+        c = (self.num_channels,)
+        return {"weight": c, "bias": c} if self.bias else {"weight": c}
+
+    def notes(self, x: Shape, y: Shape) -> List[str]:
+        notes = [f"{x[1] // self.num_groups} channels per group"] if self.num_groups > 1 else []
+        if x[1] != self.num_channels:
+            notes.append(
+                f"num_channels={self.num_channels} but the input has {x[1]} channels; "
+                "PyTorch does not check this when affine is false"
+            )
+        return notes
+
+
+@register
+class LayerNorm(Layer):
+    summary = "normalises over the trailing dims given by normalized_shape; params 2·∏shape (affine)"
+    ARGS = (
+        Arg("normalized_shape", to_int_list),
+        Arg("eps", to_float, 1e-05),
+        Arg("elementwise_affine", to_bool, True),
+        Arg("bias", to_bool, True),
+    )
+    IGNORED = ("device", "dtype")
+    normalized_shape: Tuple[int, ...]
+    eps: float
+    elementwise_affine: bool
+    bias: bool
+
+    def check(self) -> None:
+        if self.elementwise_affine and any(s < 0 for s in self.normalized_shape):
+            raise ShapeError(
+                f"normalized_shape must be non-negative when elementwise_affine, got {fmt_shape(self.normalized_shape)}",
+                argument="normalized_shape",
+                expected="non-negative sizes",
+                got=self.normalized_shape,
+            )
+
+    def out_shape(self, x: Shape) -> Shape:
+        ns = self.normalized_shape
+        if not ns:
+            raise ShapeError(
+                "normalized_shape must have at least one dimension, got []",
+                argument="normalized_shape",
+                expected="at least 1 dimension",
+                got=ns,
+                hint=f"set normalized_shape: {x[-1]}" if x else None,
+            )
+        k = len(ns)
+        tail = x[len(x) - k :] if len(x) >= k else x
+        if len(x) < k or tail != ns:
+            dim: Optional[int] = None
+            if len(x) >= k:
+                dim = len(x) - k + next(i for i in range(k) if tail[i] != ns[i])
+            fix = x[len(x) - k :] if len(x) >= k else x
+            raise ShapeError(
+                f"expects an input of shape (*, {', '.join(map(str, ns))}), receives {fmt_shape(x)}",
+                argument="normalized_shape",
+                expected=ns if dim is None else ns[dim - (len(x) - k)],
+                got=x if dim is None else x[dim],
+                dim=dim,
+                hint=f"set normalized_shape: [{', '.join(map(str, fix))}] to normalise the last {len(fix)} dims",
+            )
+        return x
+
+    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+        if not self.elementwise_affine:
+            return {}
+        ns = self.normalized_shape
+        return {"weight": ns, "bias": ns} if self.bias else {"weight": ns}
+
+
+@register
+class LocalResponseNorm(Layer):
+    summary = "normalises each value over `size` neighbouring channels (AlexNet); no parameters"
+    ARGS = (
+        Arg("size", to_int),
+        Arg("alpha", to_float, 0.0001),
+        Arg("beta", to_float, 0.75),
+        Arg("k", to_float, 1.0),
+    )
+    size: int
+    alpha: float
+    beta: float
+    k: float
+
+    def out_shape(self, x: Shape) -> Shape:
+        if len(x) < 3:
+            raise ShapeError(
+                f"expects an input of at least 3 dimensions (N, C, *), receives {len(x)}D {fmt_shape(x)}",
+                argument="input",
+                expected="at least 3D",
+                got=len(x),
+                hint="add a batch dimension (N = 1) or a spatial one",
+            )
+        if self.size <= 0:
+            raise ShapeError(
+                f"size must be positive, got {self.size}",
+                argument="size",
+                expected="a positive integer",
+                got=self.size,
+            )
+        return x
+

@@ -1,0 +1,235 @@
+"""PyTorch is the oracle: random layer configurations, analysed by convcalc and run by torch.
+
+For every layer type, a few dozen seeded random configurations (tests/oracle_cases.py,
+about a third of them invalid) are built twice: by convcalc, from the call string
+(``spec_from_strings`` + ``analyze``), and by torch (``torch.nn.<type>(*args, **kwargs)``
+run in eval mode on a real random CPU tensor). They must agree on whether the layer
+is an error, and otherwise on the output shape, the parameter count
+(``sum(p.numel())``) and the MACs (``FlopCounterMode`` total // 2).
+
+Types that have a generator but are not registered yet are skipped; a type registered
+without a generator fails ``test_every_registered_type_has_a_generator``.
+
+Run with ``CONVCALC_ORACLE_SCALE=10`` for ten times as many cases.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+import random
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import pytest
+
+import convcalc.analyze as analyze_module
+from convcalc import SpecError, analyze, spec_from_strings
+from convcalc.layers import REGISTRY
+from tests.oracle_cases import GENERATORS, INFERRED, Shape, gen_stack
+
+#: Types known to disagree with PyTorch, with the reason. Keep this minimal.
+XFAIL: Dict[str, str] = {}
+
+SCALE = int(os.environ.get("CONVCALC_ORACLE_SCALE", "1"))
+#: cases per type; the families with many arguments get more
+CASES: Dict[str, int] = {}
+for _name in GENERATORS:
+    if _name.startswith(("Conv", "MaxPool", "AvgPool")):
+        CASES[_name] = 110
+    elif _name.startswith(("Adaptive", "BatchNorm", "InstanceNorm", "Upsampl", "Linear", "Unflatten",
+                           "Flatten", "LayerNorm", "GroupNorm")):
+        CASES[_name] = 60
+    else:
+        CASES[_name] = 25
+STACKS = 60
+MAX_SHOWN = 8
+
+Outcome = Tuple[bool, Optional[Shape], Optional[int], Optional[int], str]  # ok, shape, params, macs, detail
+
+
+# ------------------------------------------------------------------- torch
+@pytest.fixture(scope="module")
+def torch() -> Any:
+    return pytest.importorskip("torch")
+
+
+def _parse(text: str) -> Tuple[str, List[Any], Dict[str, Any]]:
+    """The call string read independently of convcalc's parser (the oracle's own reading)."""
+    node = ast.parse(text.strip(), mode="eval").body
+    assert isinstance(node, ast.Call), text
+    func = node.func
+    while isinstance(func, ast.Attribute) and not isinstance(func.value, ast.Name) or (
+        isinstance(func, ast.Attribute) and func.attr not in ("nn",) and False
+    ):
+        func = func.value  # pragma: no cover
+    name = func.attr if isinstance(func, ast.Attribute) else func.id  # type: ignore[attr-defined]
+    args = [ast.literal_eval(a) for a in node.args]
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+    return name, args, kwargs
+
+
+def _torch_layer(torch: Any, text: str, x: Shape) -> Any:
+    """``torch.nn.<type>`` built from ``text``; an omitted in_channels & co. comes from ``x``."""
+    name, args, kwargs = _parse(text)
+    if name in INFERRED:
+        arg, channel = INFERRED[name]
+        if not args and arg not in kwargs:
+            kwargs[arg] = channel(x)
+    return getattr(torch.nn, name)(*args, **kwargs)
+
+
+def _counted(torch: Any, modules: Sequence[Any], x: Shape) -> Outcome:
+    """Run ``modules`` in order on a random tensor of shape ``x``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    params = sum(p.numel() for m in modules for p in m.parameters())
+    t = torch.randn(*x)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        for m in modules:
+            m.eval()
+            t = m(t)
+            if isinstance(t, tuple):  # return_indices=True
+                t = t[0]
+    return True, tuple(t.shape), params, counter.get_total_flops() // 2, ""
+
+
+def torch_outcome(torch: Any, text: str, x: Shape) -> Outcome:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            module = _torch_layer(torch, text, x)
+        except Exception as exc:  # noqa: BLE001 - any rejection is the oracle's answer
+            return False, None, None, None, f"construction: {type(exc).__name__}: {_first_line(exc)}"
+        try:
+            return _counted(torch, [module], x)
+        except Exception as exc:  # noqa: BLE001
+            return False, None, None, None, f"forward: {type(exc).__name__}: {_first_line(exc)}"
+
+
+def torch_stack_outcome(torch: Any, texts: Sequence[str], x: Shape) -> Outcome:
+    """A stack: each layer is built when its input shape is known (for the inferred arguments)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        modules = []
+        shape = x
+        for text in texts:
+            try:
+                module = _torch_layer(torch, text, shape)
+                modules.append(module)
+                shape = _counted(torch, [module], shape)[1]  # type: ignore[assignment]
+            except Exception as exc:  # noqa: BLE001
+                return False, None, None, None, f"{text}: {type(exc).__name__}: {_first_line(exc)}"
+        return _counted(torch, modules, x)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+# ---------------------------------------------------------------- convcalc
+@pytest.fixture(autouse=True, scope="module")
+def _quick_hints() -> Any:
+    """The working-size search in error hints has a 0.25 s budget per error; cut it short here.
+
+    The oracle checks numbers, not hints, but the hint code still runs (it must not crash).
+    """
+    original = analyze_module._working_sizes
+    analyze_module._working_sizes = functools.partial(original, budget_s=0.002)
+    yield
+    analyze_module._working_sizes = original
+
+
+def convcalc_outcome(texts: Sequence[str], x: Shape) -> Outcome:
+    try:
+        spec = spec_from_strings(list(texts), x)
+    except SpecError as exc:
+        return False, None, None, None, f"SpecError: {exc}"
+    report = analyze(spec)
+    if not report.ok:
+        return False, None, None, None, "; ".join(e.message for e in report.errors)
+    return True, report.output_shape, report.totals.params, report.totals.macs, ""
+
+
+# ------------------------------------------------------------------ compare
+def _describe(o: Outcome) -> str:
+    ok, shape, params, macs, detail = o
+    if not ok:
+        return f"error ({detail})"
+    return f"shape {shape}, params {params}, MACs {macs}"
+
+
+def _mismatch(expected: Outcome, got: Outcome) -> Optional[str]:
+    if expected[0] != got[0]:
+        return "ok" if expected[0] else "error"
+    if expected[0] and expected[1:4] != got[1:4]:
+        return ", ".join(what for what, a, b in zip(("shape", "params", "MACs"), expected[1:4], got[1:4]) if a != b)
+    return None
+
+
+def _report(title: str, failures: List[str], total: int) -> str:
+    shown = "\n\n".join(failures[:MAX_SHOWN])
+    more = f"\n\n... and {len(failures) - MAX_SHOWN} more" if len(failures) > MAX_SHOWN else ""
+    return f"{title}: {len(failures)} of {total} cases disagree with PyTorch\n\n{shown}{more}"
+
+
+def _failure(texts: Sequence[str], x: Shape, what: str, expected: Outcome, got: Outcome) -> str:
+    layers = " → ".join(texts)
+    return (
+        f"  {layers}  on input {x}: {what} differs\n"
+        f"    torch:    {_describe(expected)}\n"
+        f"    convcalc: {_describe(got)}"
+    )
+
+
+def cases(type_name: str, n: int) -> List[Tuple[str, Shape]]:
+    rng = random.Random(f"oracle:{type_name}")
+    return [GENERATORS[type_name](rng) for _ in range(n * SCALE)]
+
+
+# -------------------------------------------------------------------- tests
+def test_every_registered_type_has_a_generator() -> None:
+    missing = sorted(set(REGISTRY) - set(GENERATORS))
+    assert not missing, f"layer types without an oracle generator in tests/oracle_cases.py: {missing}"
+
+
+def test_generators_produce_parseable_calls() -> None:
+    for type_name in GENERATORS:
+        for text, x in cases(type_name, 3):
+            assert _parse(text)[0] == type_name, text
+            assert all(isinstance(v, int) and v >= 1 for v in x), (text, x)
+
+
+@pytest.mark.parametrize("type_name", sorted(GENERATORS))
+def test_layer_matches_torch(torch: Any, type_name: str) -> None:
+    if type_name not in REGISTRY:
+        pytest.skip(f"{type_name} is not registered in convcalc.layers yet")
+    if type_name in XFAIL:
+        pytest.xfail(XFAIL[type_name])
+    failures = []
+    generated = cases(type_name, CASES[type_name])
+    for text, x in generated:
+        expected = torch_outcome(torch, text, x)
+        got = convcalc_outcome([text], x)
+        what = _mismatch(expected, got)
+        if what:
+            failures.append(_failure([text], x, what, expected, got))
+    assert not failures, _report(type_name, failures, len(generated))
+
+
+def test_stacks_match_torch(torch: Any) -> None:
+    needed = {"Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d", "ReLU", "Flatten", "Linear"}
+    if not needed <= set(REGISTRY):
+        pytest.skip(f"not registered yet: {sorted(needed - set(REGISTRY))}")
+    rng = random.Random("oracle:stacks")
+    failures = []
+    for _ in range(STACKS * SCALE):
+        texts, x = gen_stack(rng)
+        expected = torch_stack_outcome(torch, texts, x)
+        got = convcalc_outcome(texts, x)
+        what = _mismatch(expected, got)
+        if what:
+            failures.append(_failure(texts, x, what, expected, got))
+    assert not failures, _report("stacks", failures, STACKS * SCALE)
