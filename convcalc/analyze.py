@@ -283,7 +283,7 @@ def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> Optional[st
 
     if lo == hi:
         return f"use a {cube(lo)} input"
-    return f"use an input of {cube(lo)} to {cube(hi)}"
+    return f"use a {cube(lo)} input (sizes {lo}–{hi} work)"
 
 
 def _join(hints: Sequence[str]) -> Optional[str]:

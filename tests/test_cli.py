@@ -75,7 +75,7 @@ def test_lenet_64_diagnosis_and_exit_code():
     )
     assert f"  at {LENET64}:12, layers[7].in_features" in result.output
     assert (
-        "  hint: set in_features: 2704, use an input of 32×32 to 35×35, "
+        "  hint: set in_features: 2704, use a 32×32 input (sizes 32–35 work), "
         "or add AdaptiveAvgPool2d((5, 5)) before Flatten" in result.output
     )
 

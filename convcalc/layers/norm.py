@@ -34,7 +34,9 @@ class _KeywordBias(Layer):
     N_POSITIONAL: ClassVar[int] = 0
 
     @classmethod
-    def build(cls, positional: Sequence[Any] = (), keywords: Optional[Dict[str, Any]] = None) -> Layer:
+    def build(
+        cls, positional: Sequence[Any] = (), keywords: Optional[Dict[str, Any]] = None
+    ) -> Layer:
         if len(positional) > cls.N_POSITIONAL:
             names = [a.name for a in cls.ARGS[: cls.N_POSITIONAL]]
             raise SpecError(
@@ -45,8 +47,12 @@ class _KeywordBias(Layer):
         return super().build(positional, keywords)
 
 
-def _channel_mismatch(arg: str, want: int, got: int, cdim: int, why: str = "", inferable: bool = True) -> ShapeError:
-    fix = f"set {arg}: {got}" + (" (or leave it out to take it from the input)" if inferable else "")
+def _channel_mismatch(
+    arg: str, want: int, got: int, cdim: int, why: str = "", inferable: bool = True
+) -> ShapeError:
+    fix = f"set {arg}: {got}" + (
+        " (or leave it out to take it from the input)" if inferable else ""
+    )
     return ShapeError(
         f"expects {want} channels, receives {got}{why}",
         argument=arg,
@@ -83,7 +89,9 @@ class _PerChannelNorm(_KeywordBias):
     """BatchNorm and InstanceNorm: per-channel affine parameters and running statistics."""
 
     nd: ClassVar[int] = 2
-    N_POSITIONAL = 7  # num_features, eps, momentum, affine, track_running_stats, device, dtype
+    N_POSITIONAL = (
+        5  # num_features, eps, momentum, affine, track_running_stats (device, dtype: by keyword)
+    )
     IGNORED = ("device", "dtype")
 
     num_features: Optional[int]
@@ -125,7 +133,12 @@ class _PerChannelNorm(_KeywordBias):
         if self.affine and c == 0:
             raise _empty_affine("num_features", cdim)
         if not self.track_running_stats and self._stats_size(x, cdim) == 1:
-            raise ShapeError(self._one_value_message(x), argument="track_running_stats", got=x, hint=self._one_value_hint)
+            raise ShapeError(
+                self._one_value_message(x),
+                argument="track_running_stats",
+                got=x,
+                hint=self._one_value_hint,
+            )
         return x
 
     _one_value_hint = "use a larger batch or input, or track_running_stats: true (eval mode then uses running statistics)"
@@ -173,14 +186,23 @@ class _PerChannelNorm(_KeywordBias):
 
 
 class BatchNormNd(_PerChannelNorm):
-    summary = "normalises each channel over (N, *spatial); params 2C (affine), buffers running_mean/var"
+    summary = (
+        "normalises each channel over (N, *spatial); params 2C (affine), buffers running_mean/var"
+    )
 
     def channel_dim(self, x: Shape) -> int:
         ranks = (2, 3) if self.nd == 1 else (self.nd + 2,)
         if len(x) not in ranks:
-            forms = {2: "2D (N, C)", 3: "3D (N, C, L)", 4: "4D (N, C, H, W)", 5: "5D (N, C, D, H, W)"}
+            forms = {
+                2: "2D (N, C)",
+                3: "3D (N, C, L)",
+                4: "4D (N, C, H, W)",
+                5: "5D (N, C, D, H, W)",
+            }
             want = " or ".join(forms[r] for r in ranks)
-            fits = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}.get(len(x))
+            fits = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}.get(
+                len(x)
+            )
             unbatched = len(x) == self.nd + 1 and self.nd > 1
             raise ShapeError(
                 f"expects a {want} input, receives {len(x)}D {fmt_shape(x)}",
@@ -214,7 +236,9 @@ class InstanceNormNd(_PerChannelNorm):
     def _one_value_message(self, x: Shape) -> str:
         return f"instance statistics need more than 1 spatial element, input {fmt_shape(x)} has 1"
 
-    _one_value_hint = "use a larger input, or track_running_stats: true (eval mode then uses running statistics)"
+    _one_value_hint = (
+        "use a larger input, or track_running_stats: true (eval mode then uses running statistics)"
+    )
 
 
 for _nd in (1, 2, 3):
@@ -283,8 +307,6 @@ class GroupNorm(_KeywordBias):
                 got=c,
                 dim=1,
             )
-        if self.affine and c == 0:
-            raise _empty_affine("num_channels", 1)
         if x[0] * (c // g) * prod(x[2:]) == 1:
             raise ShapeError(
                 f"group statistics need more than 1 value per group, input {fmt_shape(x)} has 1",
@@ -312,7 +334,9 @@ class GroupNorm(_KeywordBias):
 
 @register
 class LayerNorm(Layer):
-    summary = "normalises over the trailing dims given by normalized_shape; params 2·∏shape (affine)"
+    summary = (
+        "normalises over the trailing dims given by normalized_shape; params 2·∏shape (affine)"
+    )
     ARGS = (
         Arg("normalized_shape", to_int_list),
         Arg("eps", to_float, 1e-05),
@@ -350,14 +374,16 @@ class LayerNorm(Layer):
             dim: Optional[int] = None
             if len(x) >= k:
                 dim = len(x) - k + next(i for i in range(k) if tail[i] != ns[i])
-            fix = x[len(x) - k :] if len(x) >= k else x
+            # the trailing dims, never the batch dim
+            fix = x[len(x) - k :] if len(x) > k else x[-1:]
             raise ShapeError(
                 f"expects an input of shape (*, {', '.join(map(str, ns))}), receives {fmt_shape(x)}",
                 argument="normalized_shape",
                 expected=ns if dim is None else ns[dim - (len(x) - k)],
                 got=x if dim is None else x[dim],
                 dim=dim,
-                hint=f"set normalized_shape: [{', '.join(map(str, fix))}] to normalise the last {len(fix)} dims",
+                hint=f"set normalized_shape: [{', '.join(map(str, fix))}] to normalise over the last "
+                + (f"{len(fix)} dims" if len(fix) > 1 else "dim"),
             )
         return x
 
@@ -399,4 +425,3 @@ class LocalResponseNorm(Layer):
                 got=self.size,
             )
         return x
-
