@@ -1,3 +1,670 @@
-"""resize layers (to be filled)."""
+"""Resizing, padding and rearranging: Upsample, the padding layers, PixelShuffle, ChannelShuffle.
+
+None of these has parameters, and torch.utils.flop_counter counts no MACs for them.
+Every rule PyTorch applies to them is enforced in forward (construction stores the
+arguments unchecked), so every check here lives in ``out_shape``.
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from ..errors import ShapeError
+from ..shape import AXES, Shape, fmt_shape, prod
+from .base import (
+    REQUIRED,
+    Arg,
+    BadValue,
+    Layer,
+    _form,
+    _is_int,
+    make_nd,
+    register,
+    to_choice,
+    to_float,
+    to_int,
+)
+
+INT64_MAX = 2**63 - 1
+
+
+# ----------------------------------------------------------------- converters
+@_form("bool or None")
+def to_opt_bool(v: Any) -> bool | None:
+    if v is None:
+        return None
+    if not isinstance(v, bool):
+        raise BadValue("true, false or None")
+    return v
+
+
+@_form("int or list of int, or None")
+def to_size(v: Any) -> None | int | tuple[int, ...]:
+    if v is None:
+        return None
+    if _is_int(v):
+        return int(v)
+    if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
+        return tuple(int(i) for i in v)
+    raise BadValue("an integer, a list of integers or None")
+
+
+@_form("float or list of float, or None")
+def to_scale(v: Any) -> None | float | tuple[float, ...]:
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        try:
+            return tuple(to_float(i) for i in v)
+        except BadValue:
+            raise BadValue("a number, a list of numbers or None") from None
+    try:
+        return to_float(v)
+    except BadValue:
+        raise BadValue("a number, a list of numbers or None") from None
+
+
+@_form("int or list of int")
+def to_padding(v: Any) -> int | tuple[int, ...]:
+    """An int (the same on every side) or a list kept as given (torch does not check its length)."""
+    if _is_int(v):
+        return int(v)
+    if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
+        return tuple(int(i) for i in v)
+    raise BadValue("an integer or a list of integers")
+
+
+def _axis(rank: int, dim: int) -> str:
+    """A readable name for dimension ``dim`` of a ``rank``-D tensor ("W", "H", "D" or "dim 1")."""
+    from_end = rank - dim
+    return ("W", "H", "D")[from_end - 1] if from_end <= 3 else f"dim {dim}"
+
+
+def _rank_error(text: str, x: Shape, expected: str, hint: str | None = None) -> ShapeError:
+    return ShapeError(
+        f"{text}, receives {len(x)}D {fmt_shape(x)}",
+        argument="input",
+        expected=expected,
+        got=len(x),
+        hint=hint,
+    )
+
+
+# ---------------------------------------------------------------- upsampling
+UPSAMPLE_MODES = (
+    "nearest",
+    "nearest-exact",
+    "linear",
+    "bilinear",
+    "bicubic",
+    "trilinear",
+    "area",
+    "lanczos",
+)
+#: the rank each interpolating mode needs (the others take 3D, 4D or 5D)
+MODE_RANK = {"linear": 3, "bilinear": 4, "bicubic": 4, "lanczos": 4, "trilinear": 5}
+SPATIAL_NAME = {3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
+
+
+@register
+class Upsample(Layer):
+    type_name = "Upsample"
+    summary = "resizes (N, C, *spatial) to size, or to floor(in × scale_factor) per axis"
+    ARGS: ClassVar[tuple[Arg, ...]] = (
+        Arg("size", to_size, None),
+        Arg("scale_factor", to_scale, None),
+        Arg("mode", to_choice(*UPSAMPLE_MODES), "nearest"),
+        Arg("align_corners", to_opt_bool, None),
+        Arg("recompute_scale_factor", to_opt_bool, None),
+    )
+    size: None | int | tuple[int, ...]
+    scale_factor: None | float | tuple[float, ...]
+    mode: str
+    align_corners: bool | None
+    recompute_scale_factor: bool | None
+
+    def _scale(self) -> None | float | tuple[float, ...]:
+        # nn.Upsample stores `float(scale_factor) if scale_factor else None`: a scalar 0 is "not given"
+        s = self.scale_factor
+        return None if s is not None and not isinstance(s, tuple) and s == 0 else s
+
+    def out_shape(self, x: Shape) -> Shape:
+        mode = self.mode
+        if mode in ("nearest", "area", "nearest-exact") and self.align_corners is not None:
+            raise ShapeError(
+                f"align_corners can only be set with the interpolating modes "
+                f"(linear, bilinear, bicubic, trilinear), not mode={mode!r}",
+                argument="align_corners",
+                expected="None",
+                got=self.align_corners,
+                hint="remove align_corners",
+            )
+        size, scale = self.size, self._scale()
+        if size is not None and scale is not None:
+            raise ShapeError(
+                "only one of size or scale_factor should be defined",
+                argument="scale_factor",
+                expected="size or scale_factor, not both",
+                got=scale,
+                hint="remove size or scale_factor",
+            )
+        if size is None and scale is None:
+            zero = self.scale_factor is not None
+            raise ShapeError(
+                "either size or scale_factor should be defined"
+                + (" (scale_factor=0 counts as not given)" if zero else ""),
+                argument="scale_factor" if zero else "size",
+                expected="size or scale_factor",
+                got=self.scale_factor if zero else None,
+                hint="add size: <output size> or scale_factor: <multiplier>",
+            )
+        if self.recompute_scale_factor and size is not None:
+            raise ShapeError(
+                "recompute_scale_factor is not meaningful with an explicit size",
+                argument="recompute_scale_factor",
+                expected="None or false with size",
+                got=True,
+                hint="remove recompute_scale_factor, or give scale_factor instead of size",
+            )
+        rank = len(x)
+        if rank not in (3, 4, 5):
+            want = MODE_RANK.get(mode)
+            raise _rank_error(
+                f"expects a {want}D {SPATIAL_NAME[want]} input for mode={mode!r}"
+                if want
+                else "expects a 3D (N, C, L), 4D (N, C, H, W) or 5D (N, C, D, H, W) input",
+                x,
+                f"{want}D" if want else "3D, 4D or 5D",
+                hint="Upsample needs a batch dimension: add one (N=1)" if rank == 2 else None,
+            )
+        nd = rank - 2
+        for name, value in (("size", size), ("scale_factor", scale)):
+            if isinstance(value, tuple) and len(value) != nd:
+                raise ShapeError(
+                    f"{name} has {len(value)} value{'s' if len(value) != 1 else ''}, the input "
+                    f"{fmt_shape(x)} has {nd} spatial dimension{'s' if nd != 1 else ''}",
+                    argument=name,
+                    expected=f"{nd} values",
+                    got=value,
+                    hint=f"give {name} as one number or {nd} values (one per axis of {SPATIAL_NAME[rank]})",
+                )
+        want = MODE_RANK.get(mode)
+        if want is not None and rank != want:
+            raise _rank_error(
+                f"mode={mode!r} needs a {want}D {SPATIAL_NAME[want]} input",
+                x,
+                f"{want}D",
+                hint=_mode_hint(rank),
+            )
+        if mode == "lanczos":
+            raise ShapeError(
+                "mode='lanczos' "
+                + (
+                    "does not support align_corners=True"
+                    if self.align_corners
+                    else "requires antialias=True, which nn.Upsample cannot pass"
+                ),
+                argument="mode",
+                got=mode,
+                hint="use mode='bicubic', or F.interpolate(..., mode='lanczos', antialias=True) outside nn.Upsample",
+            )
+        spatial = x[2:]
+        empty = [d for d in (range(2, rank) if mode == "area" else range(1, rank)) if x[d] == 0]
+        if empty:
+            d = empty[0]
+            raise ShapeError(
+                f"expects non-empty input dimensions, {_axis(rank, d) if d >= 2 else 'C'} is 0 in {fmt_shape(x)}",
+                argument="input",
+                expected="a non-zero size",
+                got=0,
+                dim=d,
+            )
+        out = []
+        for i, n in enumerate(spatial):
+            if size is not None:
+                out.append(size[i] if isinstance(size, tuple) else size)
+                continue
+            s = scale[i] if isinstance(scale, tuple) else scale
+            assert s is not None
+            product = n * s
+            if not math.isfinite(product) or abs(product) > INT64_MAX:
+                raise ShapeError(
+                    f"scale_factor {_num(s) if math.isfinite(s) else s} × {n} cannot be converted to an int64 output size",
+                    argument="scale_factor",
+                    expected="a finite output size",
+                    got=s,
+                )
+            out.append(int(product))  # torch truncates the float64 product
+        for i, (n, o) in enumerate(zip(spatial, out)):
+            limit = 0 if mode == "area" else 1
+            if o < limit:
+                axis = AXES[nd][i]
+                by_scale = size is None
+                raise ShapeError(
+                    f"output size must be {'non-negative' if limit == 0 else 'greater than 0'}: "
+                    + (
+                        f"{axis} {n} × {_num(_scale_at(scale, i))} gives {o}"
+                        if by_scale
+                        else f"{axis} size {o}"
+                    ),
+                    argument="scale_factor" if by_scale else "size",
+                    expected=f"an output size of at least {limit}",
+                    got=o,
+                    dim=2 + i if by_scale else None,
+                    hint=(
+                        "use a larger scale_factor or a larger input"
+                        if by_scale
+                        else "use a positive size"
+                    ),
+                )
+        return x[:2] + tuple(out)
+
+    def notes(self, x: Shape, y: Shape) -> list[str]:
+        notes = []
+        scale = self._scale()
+        if scale is not None:
+            nd = len(x) - 2
+            lost = []
+            for i, (n, o) in enumerate(zip(x[2:], y[2:])):
+                s = _scale_at(scale, i)
+                if n * s != o:
+                    rounding = (
+                        " (float64 rounding)"
+                        if round(n * s) > o and abs(n * s - round(n * s)) < 1e-9
+                        else ""
+                    )
+                    lost.append(f"{AXES[nd][i]}: {n} × {_num(s)} = {_num(n * s)} → {o}{rounding}")
+            if lost:
+                notes.append("; ".join(lost))
+        if len(x) == 3 and self.mode in ("nearest", "nearest-exact", "area"):
+            notes.append("a 3D input is read as (N, C, L): only the last dimension is resized")
+        return notes
+
+
+def _num(v: float) -> str:
+    """A float as Python writes it, without a trailing .0 (2.0 → 2, 0.1 + 0.2 → 0.30000000000000004)."""
+    return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
+
+
+def _scale_at(scale: Any, i: int) -> float:
+    return float(scale[i] if isinstance(scale, tuple) else scale)
+
+
+def _mode_hint(rank: int) -> str | None:
+    modes = {3: "'linear'", 4: "'bilinear' or 'bicubic'", 5: "'trilinear'"}.get(rank)
+    return f"for a {rank}D input use mode={modes} or 'nearest'" if modes else None
+
+
+@register
+class UpsamplingNearest2d(Upsample):
+    type_name = "UpsamplingNearest2d"
+    summary = "Upsample(mode='nearest'): resizes to size or floor(in × scale_factor)"
+    ARGS = (Arg("size", to_size, None), Arg("scale_factor", to_scale, None))
+    mode = "nearest"
+    align_corners = None
+    recompute_scale_factor = None
+
+
+@register
+class UpsamplingBilinear2d(Upsample):
+    type_name = "UpsamplingBilinear2d"
+    summary = "Upsample(mode='bilinear', align_corners=True) on (N, C, H, W)"
+    ARGS = (Arg("size", to_size, None), Arg("scale_factor", to_scale, None))
+    mode = "bilinear"
+    align_corners = True
+    recompute_scale_factor = None
+
+
+# ------------------------------------------------------------------- padding
+class _Pad(Layer):
+    """Shared by the padding types; ``nd`` and ``pad_mode`` are set per class.
+
+    ``padding`` is (left, right, top, bottom, front, back): the LAST dimension first.
+    Like torch, a tuple of any even length is taken as given (2 values pad only the
+    last dimension, whatever the class's nd).
+    """
+
+    nd: ClassVar[int] = 2
+    pad_mode: ClassVar[str] = "constant"
+    padding: int | tuple[int, ...]
+
+    def pads(self) -> tuple[int, ...]:
+        p = self.padding
+        return (p,) * (2 * self.nd) if isinstance(p, int) else p
+
+    def out_shape(self, x: Shape) -> Shape:
+        rank = len(x)
+        mode = self.pad_mode
+        if mode == "circular" and rank not in (self.nd + 1, self.nd + 2):
+            raise _rank_error(
+                f"expects a {self.nd + 1}D or {self.nd + 2}D input",
+                x,
+                f"{self.nd + 1}D or {self.nd + 2}D",
+            )
+        pads = self.pads()
+        if len(pads) % 2:
+            raise ShapeError(
+                f"padding length must be divisible by 2, got {len(pads)} values",
+                argument="padding",
+                expected="(left, right) pairs, last dimension first",
+                got=pads,
+                hint=f"give one integer or {2 * self.nd} values",
+            )
+        k = len(pads) // 2
+        if k > rank:
+            raise ShapeError(
+                f"padding has {len(pads)} values, more than two per dimension of the {rank}D input {fmt_shape(x)}",
+                argument="padding",
+                expected=f"at most {2 * rank} values",
+                got=pads,
+                hint=f"give at most {2 * rank} values, or use a {k}D or larger input",
+            )
+        if mode != "constant" and not (1 <= k <= 3 and rank in (k + 1, k + 2)):
+            word = {"reflect": "reflection", "replicate": "replication"}.get(mode, mode)
+            raise _rank_error(
+                f"{word} padding with {len(pads)} values expects a {k + 1}D or {k + 2}D input"
+                if 1 <= k <= 3
+                else f"{word} padding does not support {len(pads)} padding values for a {rank}D input",
+                x,
+                f"{k + 1}D or {k + 2}D" if 1 <= k <= 3 else "2, 4 or 6 padding values",
+                hint=(
+                    f"give {2 * self.nd} values, one (left, right) pair per dimension, last dimension first"
+                    if k != self.nd
+                    else None
+                ),
+            )
+        if mode in ("reflect", "replicate"):
+            first = 1 if rank == k + 2 else 0
+            for d in range(first, rank):
+                if x[d] == 0:
+                    raise ShapeError(
+                        f"expects non-empty dimensions (except the batch), dim {d} is 0 in {fmt_shape(x)}",
+                        argument="input",
+                        expected="a non-zero size",
+                        got=0,
+                        dim=d,
+                    )
+        out = list(x)
+        for j in range(k):
+            d = rank - 1 - j
+            left, right = pads[2 * j], pads[2 * j + 1]
+            n = x[d]
+            o = n + left + right
+            axis = _axis(rank, d)
+            where = f"{axis} is {n}, padding ({left}, {right})"
+            if mode == "constant":
+                if n + min(left, 0) + min(right, 0) < 0:
+                    raise ShapeError(
+                        f"negative padding crops more than the input: {where}",
+                        argument="padding",
+                        expected=f"cropping at most {n} in total",
+                        got=(left, right),
+                        dim=d,
+                        hint="crop less or use a larger input",
+                    )
+            elif mode == "reflect" and (left >= n or right >= n):
+                raise ShapeError(
+                    f"reflection padding must be less than the input size: {where}",
+                    argument="padding",
+                    expected=f"less than {n}",
+                    got=max(left, right),
+                    dim=d,
+                    hint=f"use padding of at most {n - 1}, a larger input or ReplicationPad{self.nd}d",
+                )
+            elif mode == "circular" and (left > n or right > n):
+                raise ShapeError(
+                    f"circular padding wraps around more than once: {where}",
+                    argument="padding",
+                    expected=f"at most {n}",
+                    got=max(left, right),
+                    dim=d,
+                    hint=f"use padding of at most {n} or a larger input",
+                )
+            # torch's reflect/replicate kernels need >= 1 in 1-d, but only "some axis >= 1" in 2-d/3-d
+            minimum = 1 if mode in ("reflect", "replicate") and k == 1 else 0
+            if o < minimum:
+                raise ShapeError(
+                    f"output size must be at least {minimum}: {where} gives {o}",
+                    argument="padding",
+                    expected=f"an output size of at least {minimum}",
+                    got=o,
+                    dim=d,
+                    hint="crop less or use a larger input",
+                )
+            out[d] = o
+        y = tuple(out)
+        padded = y[rank - k :]
+        if mode in ("reflect", "replicate") and k > 1 and all(o == 0 for o in padded):
+            raise ShapeError(
+                f"output is empty: every padded dimension of {fmt_shape(x)} is cropped to 0",
+                argument="padding",
+                expected="an output size of at least 1 on some padded axis",
+                got=padded,
+                hint="crop less or use a larger input",
+            )
+        if mode == "circular":
+            _circular_copies(x, y, pads)
+        return y
+
+    def notes(self, x: Shape, y: Shape) -> list[str]:
+        pads = self.pads()
+        notes = []
+        k = len(pads) // 2
+        if k != self.nd:
+            which = "only the last dimension" if k == 1 else f"the last {k} dimensions"
+            notes.append(f"padding has {len(pads)} values: pads {which}, not {self.nd}")
+        if any(p < 0 for p in pads):
+            notes.append("negative padding crops")
+        empty = [_axis(len(y), d) for d in range(len(y) - k, len(y)) if y[d] == 0]
+        if empty:
+            notes.append(f"output is empty along {', '.join(empty)}")
+        return notes
+
+
+def _slice(size: int, start: int, end: int) -> tuple[int, int]:
+    """torch's Tensor.slice(start, end) bounds (negative wrap once, then clamp)."""
+    if start < 0:
+        start += size
+    if end < 0:
+        end += size
+    start = min(max(start, 0), size)
+    end = min(max(end, start), size)
+    return start, end
+
+
+def _circular_copies(x: Shape, y: Shape, pads: tuple[int, ...]) -> None:
+    """Replay the copies of torch's _pad_circular and raise where torch fails.
+
+    With cropping on one side and wrapping on the other, torch's copies can have
+    mismatched lengths or overlap in memory (for a contiguous output whose leading
+    dims before the axis are all 1); torch raises then, and so do we.
+    """
+    rank, k = len(x), len(pads) // 2
+    # copy of the (cropped) input into the output
+    for j in range(k):
+        d = rank - 1 - j
+        left, right = pads[2 * j], pads[2 * j + 1]
+        a, b = _slice(y[d], max(left, 0), y[d] - max(right, 0))
+        c, e = _slice(x[d], max(-left, 0), x[d] - max(-right, 0))
+        if e - c != b - a and e - c != 1:
+            _circular_fail(x, d, left, right)
+    for j in range(k):
+        d = rank - 1 - j
+        left, right = pads[2 * j], pads[2 * j + 1]
+        size = y[d]
+        copies = []
+        if left > 0:
+            copies.append(
+                (
+                    _slice(size, 0, left),
+                    _slice(size, size - left - max(right, 0), size - max(right, 0)),
+                )
+            )
+        if right > 0:
+            copies.append(
+                (_slice(size, size - right, size), _slice(size, max(left, 0), max(left, 0) + right))
+            )
+        # torch only detects the overlap when both slices are dense: all dims before d are 1
+        dense = all(v == 1 for v in y[:d])
+        rest = prod(y[:d]) * prod(y[d + 1 :])
+        for (a, b), (c, e) in copies:
+            if e - c != b - a and e - c != 1:
+                _circular_fail(x, d, left, right)
+            if dense and rest and b > a and e > c and (a, b) != (c, e) and a < e and c < b:
+                _circular_fail(x, d, left, right)
+
+
+def _circular_fail(x: Shape, d: int, left: int, right: int) -> None:
+    raise ShapeError(
+        f"circular padding ({left}, {right}) on {_axis(len(x), d)} of size {x[d]} mixes cropping and "
+        "wrapping in a way torch's circular pad cannot copy",
+        argument="padding",
+        expected="padding whose wrapped part fits in what is left after cropping",
+        got=(left, right),
+        dim=d,
+        hint="crop in a separate layer (ZeroPad with negative padding) before padding",
+    )
+
+
+class ZeroPadNd(_Pad):
+    summary = "pads with zeros: out = in + left + right per padded axis (negative crops)"
+    pad_mode = "constant"
+    ARGS = (Arg("padding", to_padding),)
+
+
+class ConstantPadNd(_Pad):
+    summary = "pads with a constant: out = in + left + right per padded axis (negative crops)"
+    pad_mode = "constant"
+    ARGS = (Arg("padding", to_padding), Arg("value", to_float, REQUIRED))
+    value: float
+
+
+class ReflectionPadNd(_Pad):
+    summary = "pads with the reflection of the input: each padding < the input size"
+    pad_mode = "reflect"
+    ARGS = (Arg("padding", to_padding),)
+
+
+class ReplicationPadNd(_Pad):
+    summary = "pads by repeating the edge values: out = in + left + right ≥ 1"
+    pad_mode = "replicate"
+    ARGS = (Arg("padding", to_padding),)
+
+
+class CircularPadNd(_Pad):
+    summary = "pads by wrapping around: each padding ≤ the input size"
+    pad_mode = "circular"
+    ARGS = (Arg("padding", to_padding),)
+
+
+for _base, _pattern in (
+    (ZeroPadNd, "ZeroPad{}d"),
+    (ConstantPadNd, "ConstantPad{}d"),
+    (ReflectionPadNd, "ReflectionPad{}d"),
+    (ReplicationPadNd, "ReplicationPad{}d"),
+    (CircularPadNd, "CircularPad{}d"),
+):
+    make_nd(_base, _pattern)
+
+
+# ----------------------------------------------------- pixel / channel shuffle
+def _check_factor(name: str, value: int, what: str) -> None:
+    if value <= 0:
+        raise ShapeError(
+            f"{what} expects a positive {name}, got {value}",
+            argument=name,
+            expected="a positive integer",
+            got=value,
+        )
+
+
+@register
+class PixelShuffle(Layer):
+    summary = "(*, C·r², H, W) → (*, C, H·r, W·r)"
+    ARGS = (Arg("upscale_factor", to_int),)
+    upscale_factor: int
+
+    def out_shape(self, x: Shape) -> Shape:
+        r = self.upscale_factor
+        if len(x) < 3:
+            raise _rank_error(
+                "expects an input of at least 3 dimensions (*, C, H, W)", x, "3D or more"
+            )
+        _check_factor("upscale_factor", r, "pixel_shuffle")
+        c = x[-3]
+        if c % (r * r):
+            lower = c - c % (r * r)
+            raise ShapeError(
+                f"channels must be divisible by upscale_factor² = {r * r}, receives {c}",
+                argument="upscale_factor",
+                expected=f"a multiple of {r * r}",
+                got=c,
+                dim=len(x) - 3,
+                hint=f"use {lower or r * r} or {lower + r * r} channels",
+            )
+        return x[:-3] + (c // (r * r), x[-2] * r, x[-1] * r)
+
+
+@register
+class PixelUnshuffle(Layer):
+    summary = "(*, C, H·r, W·r) → (*, C·r², H, W)"
+    ARGS = (Arg("downscale_factor", to_int),)
+    downscale_factor: int
+
+    def out_shape(self, x: Shape) -> Shape:
+        r = self.downscale_factor
+        if len(x) < 3:
+            raise _rank_error(
+                "expects an input of at least 3 dimensions (*, C, H, W)", x, "3D or more"
+            )
+        _check_factor("downscale_factor", r, "pixel_unshuffle")
+        for d, axis in ((len(x) - 2, "H"), (len(x) - 1, "W")):
+            if x[d] % r:
+                lower = x[d] - x[d] % r
+                raise ShapeError(
+                    f"{axis} must be divisible by downscale_factor {r}, receives {x[d]}",
+                    argument="downscale_factor",
+                    expected=f"a multiple of {r}",
+                    got=x[d],
+                    dim=d,
+                    hint=f"use {axis} {lower or r} or {lower + r}",
+                )
+        if prod(x) == 0:
+            return x  # torch returns an empty input unchanged (a clone)
+        return x[:-3] + (x[-3] * r * r, x[-2] // r, x[-1] // r)
+
+
+@register
+class ChannelShuffle(Layer):
+    summary = "shuffles the channels (dim 1) in groups; shape unchanged"
+    ARGS = (Arg("groups", to_int),)
+    groups: int
+
+    def out_shape(self, x: Shape) -> Shape:
+        g = self.groups
+        if len(x) < 3:
+            raise _rank_error(
+                "expects an input of more than 2 dimensions (N, C, *)",
+                x,
+                "3D or more",
+                hint="ChannelShuffle needs a batch dimension: channels are dim 1",
+            )
+        if g <= 0:
+            raise ShapeError(
+                f"groups must be positive, got {g}",
+                argument="groups",
+                expected="a positive integer",
+                got=g,
+            )
+        c = x[1]
+        if c % g:
+            raise ShapeError(
+                f"channels must be divisible by groups: {c} channels, {g} groups",
+                argument="groups",
+                expected=f"a divisor of {c}",
+                got=g,
+                dim=1,
+                hint=f"use groups dividing {c}, or {c - c % g or g} or {c - c % g + g} channels",
+            )
+        return x
