@@ -145,7 +145,7 @@ def analyze(spec: Spec, input_shape: Optional[Shape] = None) -> Report:
         try:
             layer.check()
         except ShapeError as exc:
-            errors.append(_problem(exc, entry, spec, rows, x0, x))
+            errors.append(_problem(exc, entry, spec, rows, x0, x, in_forward=False))
             rows.append(Row(entry.index, entry.name, entry.type, x, None, None, None, None))
             unknown += 1
             x = None
@@ -201,6 +201,7 @@ def _problem(
     rows: Sequence[Row],
     x0: Shape,
     x: Optional[Shape],
+    in_forward: bool = True,
 ) -> Problem:
     context = ""
     hints = [exc.hint] if exc.hint else []
@@ -208,7 +209,7 @@ def _problem(
         context, producer_hint = _provenance(exc, spec, rows, x0, x)
         if producer_hint:
             hints.append(producer_hint)
-    if x is not None and exc.dim is not None:
+    if x is not None and in_forward:
         sizes = _working_sizes(spec, x0)
         if sizes:
             hints.insert(1 if hints else 0, sizes)
@@ -278,12 +279,14 @@ def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> Optional[st
             ranges.append((size, size))
     lo, hi = min(ranges, key=lambda r: min(abs(r[0] - current), abs(r[1] - current)))
 
-    def cube(n: int) -> str:
-        return "×".join([str(n)] * len(spatial))
-
+    if len(spatial) == 1:
+        what, plural = f"an input of length {lo}", "lengths"
+    else:
+        what, plural = f"a {'×'.join([str(lo)] * len(spatial))} input", "sizes"
     if lo == hi:
-        return f"use a {cube(lo)} input"
-    return f"use a {cube(lo)} input (sizes {lo}–{hi} work)"
+        return f"use {what}"
+    upper = f"{lo} and above" if hi == limit else f"{lo}–{hi}"
+    return f"use {what} ({plural} {upper} work)"
 
 
 def _join(hints: Sequence[str]) -> Optional[str]:
