@@ -194,13 +194,17 @@ def layers_text(catalog: Sequence[Dict[str, Any]], fmt: str) -> str:
     if fmt == "markdown":
         out = ["| type | arguments (default) | what it does |", "|---|---|---|"]
         for item in catalog:
-            out.append(f"| `{item['type']}` | {_args_md(item['args'])} | {item['summary']} |")
+            summary = item["summary"].replace("|", "\\|")
+            out.append(f"| `{item['type']}` | {_args_md(item['args'])} | {summary} |")
         return "\n".join(out) + "\n"
     out = []
     for item in catalog:
         out.append(f"{item['type']}({_args_text(item['args'])})")
         if item["summary"]:
             out.append(f"    {item['summary']}")
+        if len(catalog) == 1:
+            ex = item["example"]
+            out.append(f"    example: {ex['call']} on {fmt_shape(ex['input'])} → {fmt_shape(ex['output'])}")
     return "\n".join(out) + "\n"
 
 

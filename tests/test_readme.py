@@ -42,6 +42,7 @@ def test_readme_blocks_are_generated(request):
     new = BLOCK.sub(lambda m: m.group(1) + produce(m.group(2)) + m.group(4), text)
     if request.config.getoption("--regen-golden"):
         README.write_text(new)
+        return
     assert new == text, "README blocks are stale: run pytest tests/test_readme.py --regen-golden"
 
 

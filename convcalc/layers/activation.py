@@ -315,6 +315,10 @@ class Dropout(_DropoutBase):
 
 @register
 class Dropout1d(_DropoutBase):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (0.2,), {}, (1, 8, 6)
+
     summary = "zeroes whole channels of (N, C, L) or (C, L) when training; identity at inference"
     nd = 1
 

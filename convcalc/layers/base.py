@@ -172,10 +172,9 @@ class Layer:
         Raises :class:`SpecError` (with ``argument`` set) for an unknown
         argument, a missing required one or a value of the wrong form.
         """
-        keywords = dict(keywords or {})
         if cls.accepts_anything:
             return cls({})
-        names = [a.name for a in cls.ARGS]
+        names = cls._arg_names()
         if len(positional) > len(names):
             raise SpecError(
                 f"{cls.type_name} takes at most {len(names)} positional argument"
@@ -183,44 +182,56 @@ class Layer:
                 f"{len(positional)} given",
                 hint=f"see `convcalc layers {cls.type_name}` for its arguments",
             )
-        given: Dict[str, Any] = {}
-        for arg_name, value in zip(names, positional):
-            given[arg_name] = value
-        for key, value in keywords.items():
-            if key in given:
-                raise SpecError(f"{cls.type_name} got {key} twice", argument=key)
-            if key not in names:
-                if key in cls.IGNORED:
-                    continue
-                raise SpecError(
-                    f"{cls.type_name} has no argument {key!r}",
-                    argument=key,
-                    hint=did_you_mean(key, names + list(cls.IGNORED))
-                    or f"its arguments are: {', '.join(names) or 'none'}",
-                )
-            given[key] = value
+        given: Dict[str, Any] = dict(zip(names, positional))
+        if keywords:
+            for key, value in keywords.items():
+                if key in given:
+                    raise SpecError(f"{cls.type_name} got {key} twice", argument=key)
+                if key not in names:
+                    if key in cls.IGNORED:
+                        continue
+                    raise SpecError(
+                        f"{cls.type_name} has no argument {key!r}",
+                        argument=key,
+                        hint=did_you_mean(key, list(names) + list(cls.IGNORED))
+                        or f"its arguments are: {', '.join(names) or 'none'}",
+                    )
+                given[key] = value
+        defaults: Optional[Dict[str, Any]] = None
         values: Dict[str, Any] = {}
         for arg in cls.ARGS:
-            if arg.name in given:
+            name = arg.name
+            if name in given:
                 try:
-                    values[arg.name] = arg.convert(given[arg.name])
+                    values[name] = arg.convert(given[name])
                 except BadValue as bad:
                     raise SpecError(
-                        f"{cls.type_name} argument {arg.name} must be {bad.expected}, "
-                        f"got {given[arg.name]!r}",
-                        argument=arg.name,
+                        f"{cls.type_name} argument {name} must be {bad.expected}, "
+                        f"got {given[name]!r}",
+                        argument=name,
                         expected=bad.expected,
-                        got=given[arg.name],
+                        got=given[name],
                     ) from None
             elif arg.default is REQUIRED and not arg.infer:
                 raise SpecError(
-                    f"{cls.type_name} needs {arg.name}",
-                    argument=arg.name,
-                    hint=f"add {arg.name}: <{arg.form}>",
+                    f"{cls.type_name} needs {name}",
+                    argument=name,
+                    hint=f"add {name}: <{arg.form}>",
                 )
             else:
-                values[arg.name] = cls._defaults()[arg.name]
+                if defaults is None:
+                    defaults = cls._defaults()
+                values[name] = defaults[name]
         return cls(values)
+
+    @classmethod
+    def _arg_names(cls) -> Tuple[str, ...]:
+        """The argument names in positional order, computed once per class."""
+        cached = cls.__dict__.get("_cached_arg_names")
+        if cached is None:
+            cached = tuple(a.name for a in cls.ARGS)
+            cls._cached_arg_names = cached  # type: ignore[attr-defined]
+        return cached
 
     @classmethod
     def _defaults(cls) -> Dict[str, Any]:
@@ -230,6 +241,11 @@ class Layer:
             cached = {a.name: None if a.default is REQUIRED else a.convert(a.default) for a in cls.ARGS}
             cls._converted_defaults = cached  # type: ignore[attr-defined]
         return cached
+
+    @classmethod
+    def example(cls) -> Tuple[Tuple[Any, ...], Dict[str, Any], Shape]:
+        """Positional arguments, keyword arguments and an input shape that show the layer at work."""
+        return (), {}, (1, 8, 6, 6)
 
     def check(self) -> None:
         """Rules PyTorch enforces when the module is constructed."""
@@ -355,18 +371,24 @@ def spatial_input(x: Shape, nd: int, what: str = "input") -> Tuple[int, Shape]:
     return len(x) - nd - 1, x[len(x) - nd :]
 
 
+def spatial_example(nd: int, channels: int = 8, size: int = 6) -> Shape:
+    """(1, 8, 6, …): an input shape for a layer's documented example."""
+    return (1, channels) + (size,) * nd
+
+
 def batch_size(x: Shape, channel_dim: int) -> int:
     return x[0] if channel_dim == 1 else 1
 
 
 def check_positive(name: str, values: Tuple[int, ...], what: str, minimum: int = 1) -> None:
-    if any(v < minimum for v in values):
-        raise ShapeError(
-            f"{name} must be {what}, got {_compact(values)}",
-            argument=name,
-            expected=what,
-            got=values,
-        )
+    for v in values:  # a plain loop rather than any(<generator>): this runs for every layer
+        if v < minimum:
+            raise ShapeError(
+                f"{name} must be {what}, got {_compact(values)}",
+                argument=name,
+                expected=what,
+                got=values,
+            )
 
 
 _UNITS = {"L": ("element", "elements"), "D": ("plane", "planes"), "H": ("row", "rows"), "W": ("column", "columns")}

@@ -15,6 +15,7 @@ from ..shape import (
     same_padding,
 )
 from .base import (
+    spatial_example,
     REQUIRED,
     Arg,
     BadValue,
@@ -155,6 +156,10 @@ class _Conv(Layer):
 
 
 class ConvNd(_Conv):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (8, 16, 3), {"padding": 1}, spatial_example(cls.nd)
+
     summary = "N-d convolution: out = (in + 2p - d(k-1) - 1) // s + 1"
 
     @classmethod
@@ -269,6 +274,10 @@ class ConvNd(_Conv):
 
 
 class ConvTransposeNd(_Conv):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (8, 4, 4), {"stride": 2, "padding": 1}, spatial_example(cls.nd)
+
     summary = "N-d transposed convolution: out = (in - 1)s - 2p + d(k-1) + output_padding + 1"
     transposed = True
     output_padding: Tuple[int, ...]

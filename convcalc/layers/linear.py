@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_product, fmt_shape, prod
-from .base import REQUIRED, Arg, Layer, register, to_bool, to_int, to_int_list
+from .base import REQUIRED, Arg, BadValue, Layer, _form, _is_int, register, to_bool, to_int
 
 
 @register
 class Linear(Layer):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (288, 10), {}, (1, 288)
+
     summary = "y = x Wᵀ + b on the last dimension of any rank: (*, in) → (*, out)"
     ARGS = (
         Arg("in_features", to_int, REQUIRED, infer=True),
@@ -139,16 +143,35 @@ def _factor(total: int, like: Shape) -> Optional[Tuple[int, ...]]:
     return best[1] if best else None
 
 
+@_form("(int, ...)")
+def to_sizes(v: Any) -> Tuple[int, ...]:
+    """A tuple or list of ints: nn.Unflatten rejects a bare int (TypeError)."""
+    if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
+        return tuple(int(i) for i in v)
+    raise BadValue("a tuple or list of integers")
+
+
 @register
 class Unflatten(Layer):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (1, (2, 4)), {}, (1, 8, 6, 6)
+
     summary = "splits dim into unflattened_size (one entry may be -1)"
-    ARGS = (Arg("dim", to_int), Arg("unflattened_size", to_int_list))
+    ARGS = (Arg("dim", to_int), Arg("unflattened_size", to_sizes))
     dim: int
     unflattened_size: Tuple[int, ...]
 
     def out_shape(self, x: Shape) -> Shape:
         d = _norm_dim(self.dim, len(x), "dim")
         sizes = list(self.unflattened_size)
+        if not sizes:
+            raise ShapeError(
+                "unflattened_size must not be empty",
+                argument="unflattened_size",
+                expected="at least one size",
+                got=self.unflattened_size,
+            )
         if sizes.count(-1) > 1:
             raise ShapeError("only one size in unflattened_size can be -1", argument="unflattened_size", got=self.unflattened_size)
         if any(s < -1 for s in sizes):

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 from ..errors import ShapeError, SpecError
 from ..shape import Shape, fmt_shape, prod
 from .base import (
+    spatial_example,
     REQUIRED,
     Arg,
     Layer,
@@ -186,6 +187,10 @@ class _PerChannelNorm(_KeywordBias):
 
 
 class BatchNormNd(_PerChannelNorm):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (8,), {}, spatial_example(cls.nd)
+
     summary = (
         "normalises each channel over (N, *spatial); params 2C (affine), buffers running_mean/var"
     )
@@ -225,6 +230,10 @@ class BatchNormNd(_PerChannelNorm):
 
 
 class InstanceNormNd(_PerChannelNorm):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (8,), {"affine": True}, spatial_example(cls.nd)
+
     summary = "normalises each channel of each sample over its spatial dims; affine off by default"
 
     def channel_dim(self, x: Shape) -> int:
@@ -248,6 +257,10 @@ for _nd in (1, 2, 3):
 
 @register
 class GroupNorm(_KeywordBias):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (2, 8), {}, (1, 8, 6, 6)
+
     summary = "normalises each group of C/G channels per sample; params 2C (affine)"
     ARGS = (
         Arg("num_groups", to_int),
@@ -334,6 +347,10 @@ class GroupNorm(_KeywordBias):
 
 @register
 class LayerNorm(Layer):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return ((6, 6),), {}, (1, 8, 6, 6)
+
     summary = (
         "normalises over the trailing dims given by normalized_shape; params 2·∏shape (affine)"
     )
@@ -396,6 +413,10 @@ class LayerNorm(Layer):
 
 @register
 class LocalResponseNorm(Layer):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (5,), {"alpha": 0.0001, "beta": 0.75, "k": 2.0}, (1, 8, 6, 6)
+
     summary = "normalises each value over `size` neighbouring channels (AlexNet); no parameters"
     ARGS = (
         Arg("size", to_int),

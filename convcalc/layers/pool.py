@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import AXES, Shape, adaptive_bins, fmt_shape, pool_out
 from .base import (
+    spatial_example,
     REQUIRED,
     Arg,
     BadValue,
@@ -242,6 +243,10 @@ class _Pool(Layer):
 
 
 class MaxPoolNd(_Pool):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (3,), {"stride": 2, "padding": 1}, spatial_example(cls.nd)
+
     summary = "N-d max pooling: out = (in + 2p - d(k-1) - 1 (+ s-1 with ceil_mode)) // s + 1; stride defaults to kernel_size"
     dilation: tuple[int, ...]
     return_indices: bool
@@ -270,6 +275,10 @@ class MaxPoolNd(_Pool):
 
 
 class AvgPoolNd(_Pool):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (2,), {}, spatial_example(cls.nd)
+
     summary = "N-d average pooling: out = (in + 2p - k (+ s-1 with ceil_mode)) // s + 1; stride defaults to kernel_size"
     is_max = False
     count_include_pad: bool
@@ -396,6 +405,10 @@ class _AdaptivePool(Layer):
 
 
 class AdaptiveAvgPoolNd(_AdaptivePool):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (1,), {}, spatial_example(cls.nd)
+
     summary = "N-d adaptive average pooling to output_size (None keeps a size); bin i = [⌊i·in/out⌋, ⌈(i+1)·in/out⌉)"
 
     @classmethod
@@ -404,6 +417,10 @@ class AdaptiveAvgPoolNd(_AdaptivePool):
 
 
 class AdaptiveMaxPoolNd(_AdaptivePool):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return ((4,) * cls.nd,), {}, spatial_example(cls.nd)
+
     summary = "N-d adaptive max pooling to output_size (None keeps a size); bin i = [⌊i·in/out⌋, ⌈(i+1)·in/out⌉)"
     return_indices: bool
 

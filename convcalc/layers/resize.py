@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import AXES, Shape, fmt_shape, prod
 from .base import (
+    spatial_example,
     REQUIRED,
     Arg,
     BadValue,
@@ -109,6 +110,10 @@ SPATIAL_NAME = {3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
 
 @register
 class Upsample(Layer):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (), {"scale_factor": 2, "mode": "nearest"}, (1, 8, 6, 6)
+
     type_name = "Upsample"
     summary = "resizes (N, C, *spatial) to size, or to floor(in × scale_factor) per axis"
     ARGS: ClassVar[tuple[Arg, ...]] = (
@@ -298,6 +303,10 @@ def _mode_hint(rank: int) -> str | None:
 
 @register
 class UpsamplingNearest2d(Upsample):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (), {"scale_factor": 2}, (1, 8, 6, 6)
+
     type_name = "UpsamplingNearest2d"
     summary = "Upsample(mode='nearest'): resizes to size or floor(in × scale_factor)"
     ARGS = (Arg("size", to_size, None), Arg("scale_factor", to_scale, None))
@@ -308,6 +317,10 @@ class UpsamplingNearest2d(Upsample):
 
 @register
 class UpsamplingBilinear2d(Upsample):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (), {"size": (9, 9)}, (1, 8, 6, 6)
+
     type_name = "UpsamplingBilinear2d"
     summary = "Upsample(mode='bilinear', align_corners=True) on (N, C, H, W)"
     ARGS = (Arg("size", to_size, None), Arg("scale_factor", to_scale, None))
@@ -324,6 +337,10 @@ class _Pad(Layer):
     Like torch, a tuple of any even length is taken as given (2 values pad only the
     last dimension, whatever the class's nd).
     """
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return ((1, 2) * cls.nd,), {}, spatial_example(cls.nd)
+
 
     nd: ClassVar[int] = 2
     pad_mode: ClassVar[str] = "constant"
@@ -534,6 +551,10 @@ class ZeroPadNd(_Pad):
 
 
 class ConstantPadNd(_Pad):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return ((1, 2) * cls.nd, 0.5), {}, spatial_example(cls.nd)
+
     summary = "pads with a constant: out = in + left + right per padded axis (negative crops)"
     pad_mode = "constant"
     ARGS = (Arg("padding", to_padding), Arg("value", to_float, REQUIRED))
@@ -581,6 +602,10 @@ def _check_factor(name: str, value: int, what: str) -> None:
 
 @register
 class PixelShuffle(Layer):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (2,), {}, (1, 8, 6, 6)
+
     summary = "(*, C·r², H, W) → (*, C, H·r, W·r)"
     ARGS = (Arg("upscale_factor", to_int),)
     upscale_factor: int
@@ -608,6 +633,10 @@ class PixelShuffle(Layer):
 
 @register
 class PixelUnshuffle(Layer):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (2,), {}, (1, 8, 6, 6)
+
     summary = "(*, C, H·r, W·r) → (*, C·r², H, W)"
     ARGS = (Arg("downscale_factor", to_int),)
     downscale_factor: int
@@ -637,6 +666,10 @@ class PixelUnshuffle(Layer):
 
 @register
 class ChannelShuffle(Layer):
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (2,), {}, (1, 8, 6, 6)
+
     summary = "shuffles the channels (dim 1) in groups; shape unchanged"
     ARGS = (Arg("groups", to_int),)
     groups: int
