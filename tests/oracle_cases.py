@@ -62,11 +62,40 @@ def call(rng: random.Random, type_name: str, order: Sequence[str], values: Dict[
         if name not in values:
             break
         prefix += 1
+    values = _odd_value(rng, values) if maybe(rng, 0.04) else values
     k = rng.randint(0, prefix)
     names = [n for n in order if n in values] + [n for n in values if n not in order]
     parts = [lit(values[n]) for n in names[:k]] + [f"{n}={lit(values[n])}" for n in names[k:]]
     prefix_text = rng.choice(["", "", "", "", "", "", "", "", "nn.", "torch.nn."])
     return f"{prefix_text}{type_name}({', '.join(parts)})"
+
+
+def _odd_value(rng: random.Random, values: Dict[str, Any]) -> Dict[str, Any]:
+    """One integer argument made 0, negative or a float (torch decides what that means)."""
+    names = [
+        n
+        for n, v in values.items()
+        if _is_int(v) or (isinstance(v, (tuple, list)) and v and all(_is_int(i) for i in v))
+    ]
+    if not names:
+        return values
+    name = rng.choice(names)
+    value = values[name]
+    # a float num_features/num_channels "works" in torch only when no tensor of that size is
+    # ever allocated (affine=False, no running stats); convcalc rejects it, deliberately
+    odd = rng.choice([0, -1] if name in ("num_features", "num_channels") else [0, -1, "float"])
+    if isinstance(value, (tuple, list)):
+        items = list(value)
+        i = rng.randrange(len(items))
+        items[i] = float(items[i]) if odd == "float" else odd
+        new: Any = type(value)(items)
+    else:
+        new = float(value) if odd == "float" else odd
+    return {**values, name: new}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def ints(rng: random.Random, values: Sequence[int]) -> Any:
@@ -90,8 +119,16 @@ def spatial_sizes(rng: random.Random, nd: int, lo: int = 1, hi: Optional[int] = 
     return [rng.randint(lo, hi) for _ in range(nd)]
 
 
-def nd_input(rng: random.Random, nd: int, channels: int, *, hi: Optional[int] = None,
-             lo: int = 1, wrong_rank: float = 0.08, unbatched: float = 0.25) -> Shape:
+def nd_input(
+    rng: random.Random,
+    nd: int,
+    channels: int,
+    *,
+    hi: Optional[int] = None,
+    lo: int = 1,
+    wrong_rank: float = 0.08,
+    unbatched: float = 0.25,
+) -> Shape:
     """(N, C, *spatial), or (C, *spatial), or (rarely) a rank that fits no nd."""
     sizes = spatial_sizes(rng, nd, lo, hi)
     if maybe(rng, wrong_rank):
@@ -120,10 +157,29 @@ def nd_of(name: str) -> int:
 
 
 # -------------------------------------------------------------- convolution
-CONV_ORDER = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-              "groups", "bias", "padding_mode")
-CONVT_ORDER = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
-               "groups", "bias", "dilation", "padding_mode")
+CONV_ORDER = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "padding_mode",
+)
+CONVT_ORDER = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "output_padding",
+    "groups",
+    "bias",
+    "dilation",
+    "padding_mode",
+)
 
 
 def _groups_channels(rng: random.Random) -> Tuple[int, int, int]:
@@ -146,9 +202,21 @@ def _groups_channels(rng: random.Random) -> Tuple[int, int, int]:
 def gen_conv(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
     c_in, c_out, groups = _groups_channels(rng)
-    k = [rng.randint(1, 4 if nd < 3 else 3) for _ in range(nd)] if maybe(rng, 0.4) else [rng.randint(1, 5)] * nd
-    values: Dict[str, Any] = {"in_channels": c_in, "out_channels": c_out, "kernel_size": ints(rng, k)}
-    stride = [rng.randint(1, 3) for _ in range(nd)] if maybe(rng, 0.2) else [rng.choice([1, 1, 2, 3])] * nd
+    k = (
+        [rng.randint(1, 4 if nd < 3 else 3) for _ in range(nd)]
+        if maybe(rng, 0.4)
+        else [rng.randint(1, 5)] * nd
+    )
+    values: Dict[str, Any] = {
+        "in_channels": c_in,
+        "out_channels": c_out,
+        "kernel_size": ints(rng, k),
+    }
+    stride = (
+        [rng.randint(1, 3) for _ in range(nd)]
+        if maybe(rng, 0.2)
+        else [rng.choice([1, 1, 2, 3])] * nd
+    )
     if stride != [1] * nd or maybe(rng, 0.1):
         values["stride"] = ints(rng, stride)
     r = rng.random()
@@ -157,8 +225,10 @@ def gen_conv(rng: random.Random, name: str) -> Case:
     elif r < 0.17:
         values["padding"] = "valid"
     elif r < 0.6:
-        values["padding"] = ints(rng, [rng.randint(0, 3) for _ in range(nd)] if maybe(rng, 0.3)
-                                 else [rng.randint(0, 3)] * nd)
+        values["padding"] = ints(
+            rng,
+            [rng.randint(0, 3) for _ in range(nd)] if maybe(rng, 0.3) else [rng.randint(0, 3)] * nd,
+        )
     if maybe(rng, 0.25):
         values["dilation"] = ints(rng, [rng.randint(1, 3)] * nd)
     if groups != 1 or maybe(rng, 0.1):
@@ -180,7 +250,11 @@ def gen_conv_transpose(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
     c_in, c_out, groups = _groups_channels(rng)
     k = [rng.randint(1, 4) for _ in range(nd)] if maybe(rng, 0.3) else [rng.randint(1, 5)] * nd
-    values: Dict[str, Any] = {"in_channels": c_in, "out_channels": c_out, "kernel_size": ints(rng, k)}
+    values: Dict[str, Any] = {
+        "in_channels": c_in,
+        "out_channels": c_out,
+        "kernel_size": ints(rng, k),
+    }
     s = rng.choice([1, 1, 2, 2, 3])
     d = rng.choice([1, 1, 1, 2, 3])
     if s != 1 or maybe(rng, 0.1):
@@ -223,7 +297,9 @@ def gen_max_pool(rng: random.Random, name: str) -> Case:
     if maybe(rng, 0.5):
         values["ceil_mode"] = rng.choice([True, False])
     order = ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode")
-    return call(rng, name, order, values), nd_input(rng, nd, rng.randint(1, 4), hi={1: 16, 2: 9, 3: 6}[nd])
+    return call(rng, name, order, values), nd_input(
+        rng, nd, rng.randint(1, 4), hi={1: 16, 2: 9, 3: 6}[nd]
+    )
 
 
 @register("AvgPool1d", "AvgPool2d", "AvgPool3d")
@@ -241,12 +317,27 @@ def gen_avg_pool(rng: random.Random, name: str) -> Case:
         values["count_include_pad"] = rng.choice([True, False])
     if maybe(rng, 0.2 if nd > 1 else 0.04):
         values["divisor_override"] = rng.choice([None, 0, 1, 3])  # AvgPool1d has none
-    order = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
-    return call(rng, name, order, values), nd_input(rng, nd, rng.randint(1, 4), hi={1: 16, 2: 9, 3: 6}[nd])
+    order = (
+        "kernel_size",
+        "stride",
+        "padding",
+        "ceil_mode",
+        "count_include_pad",
+        "divisor_override",
+    )
+    return call(rng, name, order, values), nd_input(
+        rng, nd, rng.randint(1, 4), hi={1: 16, 2: 9, 3: 6}[nd]
+    )
 
 
-@register("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
-          "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d")
+@register(
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+)
 def gen_adaptive_pool(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
     sizes: List[Optional[int]] = [rng.randint(1, 7) for _ in range(nd)]
@@ -254,14 +345,20 @@ def gen_adaptive_pool(rng: random.Random, name: str) -> Case:
         sizes[rng.randrange(nd)] = None
     if maybe(rng, 0.04):
         sizes[0] = 0
-    values: Dict[str, Any] = {"output_size": sizes[0] if nd == 1 or (len(set(sizes)) == 1 and maybe(rng, 0.5))
-                              else tuple(sizes)}
+    if maybe(rng, 0.05):
+        sizes.append(2)  # one size too many
+    values: Dict[str, Any] = {
+        "output_size": sizes[0]
+        if nd == 1 or (len(set(sizes)) == 1 and maybe(rng, 0.5))
+        else tuple(sizes)
+    }
     order: Tuple[str, ...] = ("output_size",)
     if name.startswith("AdaptiveMax"):
         order = ("output_size", "return_indices")
         if maybe(rng, 0.2):
             values["return_indices"] = rng.choice([True, False])
-    return call(rng, name, order, values), nd_input(rng, nd, rng.randint(1, 4), hi={1: 16, 2: 9, 3: 6}[nd])
+    x = nd_input(rng, nd, rng.randint(1, 4), hi={1: 16, 2: 9, 3: 6}[nd], wrong_rank=0.15)
+    return call(rng, name, order, values), x
 
 
 # ------------------------------------------------------- linear, reshaping
@@ -274,7 +371,7 @@ def gen_linear(rng: random.Random, name: str) -> Case:
     if maybe(rng, 0.3):
         del values["in_features"]
     x = list(any_input(rng, 1, 4))
-    x[-1] = n_in if not maybe(rng, 0.25) else rng.randint(1, 12)
+    x[-1] = n_in if not maybe(rng, 0.35) else rng.randint(1, 12)
     return call(rng, name, ("in_features", "out_features", "bias"), values), tuple(x)
 
 
@@ -310,10 +407,14 @@ def gen_unflatten(rng: random.Random, name: str) -> Case:
     unflat: Any = tuple(parts) if maybe(rng, 0.7) else list(parts)
     if maybe(rng, 0.03):
         unflat = parts[0]  # an int: torch wants a tuple or list
+    if maybe(rng, 0.02):
+        unflat = ()
     d = dim - len(x) if maybe(rng, 0.3) else dim
     if maybe(rng, 0.05):
         d = len(x) + 1
-    return call(rng, name, ("dim", "unflattened_size"), {"dim": d, "unflattened_size": unflat}), tuple(x)
+    return call(
+        rng, name, ("dim", "unflattened_size"), {"dim": d, "unflattened_size": unflat}
+    ), tuple(x)
 
 
 @register("Identity")
@@ -393,12 +494,16 @@ def gen_group_norm(rng: random.Random, name: str) -> Case:
 def gen_layer_norm(rng: random.Random, name: str) -> Case:
     x = any_input(rng, 1, 4)
     n = rng.randint(1, len(x))
-    shape = list(x[len(x) - n:])
+    shape = list(x[len(x) - n :])
     if maybe(rng, 0.15):
         shape[rng.randrange(n)] += 1
     if maybe(rng, 0.05):
         shape = [1] + shape + [1] * (5 - len(shape))  # longer than the input
-    norm: Any = shape[0] if len(shape) == 1 and maybe(rng, 0.5) else (tuple(shape) if maybe(rng, 0.7) else shape)
+    norm: Any = (
+        shape[0]
+        if len(shape) == 1 and maybe(rng, 0.5)
+        else (tuple(shape) if maybe(rng, 0.7) else shape)
+    )
     values: Dict[str, Any] = {"normalized_shape": norm}
     if maybe(rng, 0.2):
         values["eps"] = 1e-6
@@ -458,7 +563,10 @@ def _gelu(rng: random.Random) -> Dict[str, Any]:
 ACTIVATIONS: Dict[str, Tuple[Tuple[str, ...], Callable[[random.Random], Dict[str, Any]]]] = {
     "ReLU": (("inplace",), _inplace),
     "ReLU6": (("inplace",), _inplace),
-    "LeakyReLU": (("negative_slope", "inplace"), _with(negative_slope=[0.01, 0.2], inplace=[False, True])),
+    "LeakyReLU": (
+        ("negative_slope", "inplace"),
+        _with(negative_slope=[0.01, 0.2], inplace=[False, True]),
+    ),
     "PReLU": (("num_parameters", "init"), _prelu),
     "ELU": (("alpha", "inplace"), _with(alpha=[1.0, 0.5], inplace=[False])),
     "CELU": (("alpha", "inplace"), _with(alpha=[1.0, 2.0], inplace=[False])),
@@ -499,7 +607,7 @@ for _name in ACTIVATIONS:
 def gen_dropout(rng: random.Random, name: str) -> Case:
     values: Dict[str, Any] = {}
     if maybe(rng, 0.7):
-        values["p"] = rng.choice([0.0, 0.1, 0.5, 1.0, 1.5, -0.1]) if maybe(rng, 0.3) else 0.5
+        values["p"] = rng.choice([0.0, 0.1, 0.5, 1.0, 1.5, -0.1]) if maybe(rng, 0.5) else 0.5
     if maybe(rng, 0.2):
         values["inplace"] = rng.choice([True, False])
     return call(rng, name, ("p", "inplace"), values), any_input(rng, 1, 6)
@@ -513,13 +621,17 @@ def _resize_values(rng: random.Random, nd: int) -> Dict[str, Any]:
     values: Dict[str, Any] = {}
     r = rng.random()
     if r < 0.45 or r > 0.97:
-        sizes = [rng.randint(1, 9) for _ in range(nd)] if maybe(rng, 0.3) else [rng.randint(1, 9)] * nd
+        sizes = (
+            [rng.randint(1, 9) for _ in range(nd)] if maybe(rng, 0.3) else [rng.randint(1, 9)] * nd
+        )
         values["size"] = ints(rng, sizes) if maybe(rng, 0.9) else tuple(sizes + [2])
     if r >= 0.45:
         scales = [rng.choice([0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 0.3])] * nd
         if maybe(rng, 0.2):
             scales = [rng.choice([0.5, 1.0, 2.0, 1.7]) for _ in range(nd)]
-        values["scale_factor"] = scales[0] if len(set(scales)) == 1 and maybe(rng, 0.6) else tuple(scales)
+        values["scale_factor"] = (
+            scales[0] if len(set(scales)) == 1 and maybe(rng, 0.6) else tuple(scales)
+        )
         if maybe(rng, 0.1):
             values["scale_factor"] = rng.choice([2, 3])  # an int
     if maybe(rng, 0.03):
@@ -533,13 +645,19 @@ def gen_upsample(rng: random.Random, name: str) -> Case:
     nd = rng.choice([1, 2, 2, 3])
     values = _resize_values(rng, nd)
     if maybe(rng, 0.7):
-        mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[nd] if maybe(rng, 0.5) else rng.choice(UPSAMPLE_MODES)
+        mode = (
+            {1: "linear", 2: "bilinear", 3: "trilinear"}[nd]
+            if maybe(rng, 0.5)
+            else rng.choice(UPSAMPLE_MODES)
+        )
         values["mode"] = mode
     if maybe(rng, 0.25):
         values["align_corners"] = rng.choice([True, False, None])
     if maybe(rng, 0.1):
         values["recompute_scale_factor"] = rng.choice([True, False, None])
-    x = nd_input(rng, nd, rng.randint(1, 3), hi={1: 12, 2: 7, 3: 4}[nd], unbatched=0.05, wrong_rank=0.1)
+    x = nd_input(
+        rng, nd, rng.randint(1, 3), hi={1: 12, 2: 7, 3: 4}[nd], unbatched=0.05, wrong_rank=0.1
+    )
     order = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
     return call(rng, name, order, values), x
 
@@ -551,14 +669,19 @@ def gen_upsampling2d(rng: random.Random, name: str) -> Case:
     return call(rng, name, ("size", "scale_factor"), values), x
 
 
-@register(*[f"{kind}Pad{nd}d" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular")
-            for nd in (1, 2, 3)])
+@register(
+    *[
+        f"{kind}Pad{nd}d"
+        for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular")
+        for nd in (1, 2, 3)
+    ]
+)
 def gen_pad(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
     hi = {1: 10, 2: 7, 3: 5}[nd]
     pads = [rng.randint(0, 4) for _ in range(2 * nd)]
     if maybe(rng, 0.2):
-        pads[rng.randrange(2 * nd)] = -rng.randint(1, 3)  # cropping
+        pads[rng.randrange(2 * nd)] = -rng.randint(1, 6)  # cropping, sometimes to nothing
     values: Dict[str, Any] = {
         "padding": pads[0] if len(set(pads)) == 1 and maybe(rng, 0.7) else tuple(pads)
     }
@@ -570,7 +693,7 @@ def gen_pad(rng: random.Random, name: str) -> Case:
     if name.startswith("Constant"):
         order = ("padding", "value")
         values["value"] = rng.choice([0.0, 1.5, -1])
-    x = nd_input(rng, nd, rng.randint(1, 3), hi=hi, wrong_rank=0.12)
+    x = nd_input(rng, nd, rng.randint(1, 3), hi=hi, wrong_rank=0.2)
     return call(rng, name, order, values), x
 
 
@@ -602,7 +725,9 @@ def gen_pixel_unshuffle(rng: random.Random, name: str) -> Case:
 def gen_channel_shuffle(rng: random.Random, name: str) -> Case:
     g = rng.randint(1, 4)
     c = g * rng.randint(1, 3) + (1 if maybe(rng, 0.15) else 0)
-    x = (rng.randint(1, 2), c) + tuple(rng.randint(1, 4) for _ in range(rng.choice([0, 1, 2, 2, 3])))
+    x = (rng.randint(1, 2), c) + tuple(
+        rng.randint(1, 4) for _ in range(rng.choice([0, 1, 2, 2, 3]))
+    )
     if maybe(rng, 0.05):
         x = (c,)
     return call(rng, name, ("groups",), {"groups": g}), x
@@ -632,12 +757,22 @@ def gen_stack(rng: random.Random) -> Tuple[List[str], Shape]:
             explicit = maybe(rng, 0.3)
             c_in = (c if not maybe(rng, 0.1) else c + 1) if explicit else None
             args = f"{c_in}, {out}, {k}" if explicit else f"out_channels={out}, kernel_size={k}"
-            extra = rng.choice(["", ", stride=2", ", padding=1", f", padding={k // 2}", ", padding='same'"])
+            extra = rng.choice(
+                ["", ", stride=2", ", padding=1", f", padding={k // 2}", ", padding='same'"]
+            )
             layers.append(f"Conv2d({args}{extra})")
             c = out
         elif kind == "pool":
-            layers.append(rng.choice(["MaxPool2d(2)", "MaxPool2d(3, stride=2, padding=1)", "AvgPool2d(2)",
-                                      "MaxPool2d(2, ceil_mode=True)"]))
+            layers.append(
+                rng.choice(
+                    [
+                        "MaxPool2d(2)",
+                        "MaxPool2d(3, stride=2, padding=1)",
+                        "AvgPool2d(2)",
+                        "MaxPool2d(2, ceil_mode=True)",
+                    ]
+                )
+            )
         elif kind == "bn":
             layers.append("BatchNorm2d()" if maybe(rng, 0.5) else f"BatchNorm2d({c})")
         else:
