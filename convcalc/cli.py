@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import click
 
@@ -83,6 +83,105 @@ def shape(file: Optional[str], input_text: Optional[str], layers: Sequence[str],
     sys.exit(report.exit_code)
 
 
+@cli.command(epilog=EXIT_HELP)
+@click.argument("file", required=False)
+@click.option("-i", "--input", "input_text", metavar="SHAPE", help="Input shape with batch, e.g. 1,3,224,224 (overrides the file's input).")
+@click.option("-l", "--layer", "layers", multiple=True, metavar="LAYER", help="A layer as a PyTorch constructor call; repeat for each layer.")
+@click.option("-w", "--weights", metavar="W.npz", help="Parameters and buffers as a state_dict saved with numpy.savez (keys <layer name>.weight …). Default: PyTorch's initialisation, seeded.")
+@click.option("--input-data", metavar="X.npy", help="The input tensor (its shape becomes the input shape). Default: seeded standard normal.")
+@click.option("--save-output", metavar="Y.npy", help="Write the final output here, in the chosen dtype.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random weights and input.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True, help="Run the pass N times and report each layer's best time.")
+@click.option("--max-memory", "max_memory", default="1GiB", show_default=True, metavar="SIZE", help="Keep each layer's temporaries under this (e.g. 512M, 2G); a layer whose output alone exceeds it stops the run before computing.")
+@_format_option
+def run(
+    file: Optional[str],
+    input_text: Optional[str],
+    layers: Sequence[str],
+    weights: Optional[str],
+    input_data: Optional[str],
+    save_output: Optional[str],
+    seed: int,
+    dtype: str,
+    repeat: int,
+    max_memory: str,
+    fmt: str,
+) -> None:
+    """Run FILE's network for real in NumPy and check every layer's output shape.
+
+    Prints the `shape` table plus, per layer, the real output shape, whether it
+    matches the prediction and the kernel's wall time. Exits 0 when every shape
+    matches, 1 when the model is wrong (before computing) or a shape differs.
+    """
+    from .forward import load_array, load_weights, parse_size, run_forward
+    from .render import error_text, print_rich, render
+
+    spec, input_shape = _load(file, input_text, layers)
+    limit = parse_size(max_memory)
+    x = load_array(input_data, "input data") if input_data else None
+    if x is not None and input_shape is not None and tuple(x.shape) != input_shape:
+        raise SpecError(
+            f"--input {','.join(map(str, input_shape))} disagrees with --input-data of shape {tuple(x.shape)}",
+            hint="leave out --input: the data's shape is the input shape",
+        )
+    params = load_weights(weights) if weights else None
+    terminal = fmt == "table" and _is_terminal()
+    with _progress(terminal and sys.stderr.isatty()) as progress:
+        result = run_forward(
+            spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
+            repeat=repeat, max_memory=limit, progress=progress,
+        )  # fmt: skip
+    if save_output and result.output is not None:
+        import numpy as np
+
+        try:
+            np.save(save_output, result.output)
+        except OSError as exc:
+            raise SpecError(f"{save_output}: cannot write the output ({exc.strerror})") from None
+    if terminal:
+        print_rich(result.report, result)
+    else:
+        click.echo(render(result.report, fmt, result), nl=False)
+        if fmt == "csv" and result.report.errors:
+            click.echo(error_text(result.report), nl=False, err=True)
+    sys.exit(result.exit_code)
+
+
+class _progress:
+    """A rich progress bar over layers, shown only on a terminal and once the run passes a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.task: Any = None
+        self.start = 0.0
+
+    def __enter__(self) -> Optional[Callable[[int, int], None]]:
+        import time
+
+        if not self.enabled:
+            return None
+        self.start = time.perf_counter()
+
+        def update(done: int, total: int) -> None:
+            if self.bar is None:
+                if time.perf_counter() - self.start < 1.0:
+                    return
+                from rich.progress import Progress
+
+                self.bar = Progress(transient=True)
+                self.bar.start()
+                self.task = self.bar.add_task("forward pass", total=total)
+            self.bar.update(self.task, completed=done)
+
+        return update
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 @cli.command(name="layers")
 @click.argument("type_name", metavar="[TYPE]", required=False)
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
@@ -114,3 +213,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug in convcalc, not bad input: say so in one line
+        if os.environ.get("CONVCALC_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("  hint: this is a bug in convcalc; rerun with CONVCALC_DEBUG=1 for the traceback and report it", err=True)
+        sys.exit(1)

@@ -1,7 +1,7 @@
 """Report → text: a rich table on a terminal, plain text in a pipe, JSON, Markdown or CSV.
 
 The only module that imports rich (lazily: a pipe never pays for it). It
-formats numbers the Report already holds; it computes none.
+formats numbers the Report (and a run's RunResult) already hold; it computes none.
 """
 
 from __future__ import annotations
@@ -10,13 +10,18 @@ import csv
 import io
 import json
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-from .analyze import Report, Row
+from .analyze import Report
 from .shape import fmt_shape
+
+if TYPE_CHECKING:  # the forward module imports numpy: only for type checking here
+    from .forward import RunResult
 
 FORMATS = ("table", "json", "markdown", "csv")
 COLUMNS = ("#", "name", "type", "input", "output", "params", "MACs", "notes")
+RUN_COLUMNS = ("actual", "match", "time")
+RIGHT = {"#", "params", "MACs", "time"}
 
 
 def human(n: Optional[int]) -> str:
@@ -29,16 +34,24 @@ def human(n: Optional[int]) -> str:
     return str(n)
 
 
+def _ms(value: float) -> str:
+    return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
+
+
 def _shape(shape: Optional[Tuple[int, ...]], failed: bool = False) -> str:
     if shape is None:
         return "✗" if failed else "—"
     return fmt_shape(shape)
 
 
-def _cells(report: Report) -> List[List[str]]:
+def _table(report: Report, run: Optional[RunResult] = None) -> Tuple[List[str], List[List[str]]]:
+    """Column names and the cells of every row."""
     failed = {e.index for e in report.errors}
-    return [
-        [
+    runs = {r.index: r for r in run.layers} if run is not None else {}
+    header = list(COLUMNS[:-1]) + (list(RUN_COLUMNS) if run is not None else []) + [COLUMNS[-1]]
+    rows = []
+    for r in report.rows:
+        cells = [
             str(r.index),
             r.name,
             r.type,
@@ -46,10 +59,13 @@ def _cells(report: Report) -> List[List[str]]:
             _shape(r.output_shape, r.index in failed),
             human(r.params),
             human(r.macs),
-            "; ".join(r.notes),
         ]
-        for r in report.rows
-    ]
+        if run is not None:
+            lr = runs.get(r.index)
+            cells += ["—", "—", "—"] if lr is None else [fmt_shape(lr.actual_shape), "✓" if lr.match else "✗", _ms(lr.time_ms)]
+        cells.append("; ".join(r.notes))
+        rows.append(cells)
+    return header, rows
 
 
 def _title(report: Report) -> str:
@@ -62,12 +78,17 @@ def _exact(n: int) -> str:
     return f"{n:,}" if abs(n) < 1000 else f"{n:,} ({human(n)})"
 
 
-def _totals_lines(report: Report) -> List[str]:
+def _totals_lines(report: Report, run: Optional[RunResult] = None) -> List[str]:
     t = report.totals
-    return [
+    lines = [
         f"params: {_exact(t.params)}, trainable {t.trainable_params:,}",
         f"MACs: {_exact(t.macs)} · FLOPs = 2 × MACs: {_exact(t.flops)}",
-    ] + [f"note: {n}" for n in report.notes]
+    ]
+    if run is not None and report.ok:
+        best = " (best of {})".format(run.repeat) if run.repeat > 1 else ""
+        verdict = "verified: every layer's real output shape is the predicted one" if run.verified else "NOT verified: a real shape differs from the prediction"
+        lines.append(f"forward pass ({run.dtype}, seed {run.seed}): {_ms(run.time_ms)}{best} · {verdict}")
+    return lines + [f"note: {n}" for n in report.notes]
 
 
 def _error_lines(report: Report) -> List[str]:
@@ -82,67 +103,73 @@ def _error_lines(report: Report) -> List[str]:
 
 
 # ------------------------------------------------------------------ formats
-def to_json(report: Report) -> str:
-    """Indented JSON with shapes kept on one line: ``"input_shape": [1, 3, 32, 32]``."""
-    text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
-    return _INT_LIST.sub(lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text) + "\n"
-
-
 _INT_LIST = re.compile(r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]")
 
 
-def to_text(report: Report) -> str:
+def to_json(report: Report, run: Optional[RunResult] = None) -> str:
+    """Indented JSON with shapes kept on one line: ``"input_shape": [1, 3, 32, 32]``."""
+    data = run.to_dict() if run is not None else report.to_dict()
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _INT_LIST.sub(lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text) + "\n"
+
+
+def to_text(report: Report, run: Optional[RunResult] = None) -> str:
     """A plain, aligned table: what goes to a pipe or a file."""
-    rows = [list(COLUMNS)] + _cells(report)
-    right = {0, 5, 6}
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    header, cells = _table(report, run)
+    rows = [header] + cells
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     out = [_title(report), ""]
     for row in rows:
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
-        out.append("  ".join(cells).rstrip())
+        line = [c.rjust(w) if h in RIGHT else c.ljust(w) for h, c, w in zip(header, row, widths)]
+        out.append("  ".join(line).rstrip())
     out.append("")
-    out += _totals_lines(report)
+    out += _totals_lines(report, run)
     if report.errors:
         out.append("")
         out += _error_lines(report)
     return "\n".join(out) + "\n"
 
 
-def to_markdown(report: Report) -> str:
+def to_markdown(report: Report, run: Optional[RunResult] = None) -> str:
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
+    header, cells = _table(report, run)
     out = [f"**{esc(_title(report))}**", ""]
-    out.append("| " + " | ".join(COLUMNS) + " |")
-    out.append("|" + "|".join("---:" if c in ("#", "params", "MACs") else "---" for c in COLUMNS) + "|")
-    for row in _cells(report):
+    out.append("| " + " | ".join(header) + " |")
+    out.append("|" + "|".join("---:" if c in RIGHT else "---" for c in header) + "|")
+    for row in cells:
         out.append("| " + " | ".join(esc(c) for c in row) + " |")
     out.append("")
-    out += [f"- {esc(line)}" for line in _totals_lines(report)]
+    out += [f"- {esc(line)}" for line in _totals_lines(report, run)]
     if report.errors:
         out.append("")
         out += ["```", *_error_lines(report), "```"]
     return "\n".join(out) + "\n"
 
 
-def to_csv(report: Report) -> str:
+def to_csv(report: Report, run: Optional[RunResult] = None) -> str:
     """One row per layer with exact integers; errors are not part of the CSV."""
+
+    def dims(shape: Optional[Sequence[int]]) -> str:
+        return "" if shape is None else "x".join(map(str, shape))
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["index", "name", "type", "input_shape", "output_shape", "params", "macs", "notes"])
+    header = ["index", "name", "type", "input_shape", "output_shape", "params", "macs"]
+    if run is not None:
+        header += ["actual_shape", "match", "time_ms"]
+    writer.writerow(header + ["notes"])
+    runs = {r.index: r for r in run.layers} if run is not None else {}
     for r in report.rows:
-        writer.writerow(
-            [
-                r.index,
-                r.name,
-                r.type,
-                "" if r.input_shape is None else "x".join(map(str, r.input_shape)),
-                "" if r.output_shape is None else "x".join(map(str, r.output_shape)),
-                "" if r.params is None else r.params,
-                "" if r.macs is None else r.macs,
-                "; ".join(r.notes),
-            ]
-        )
+        row: List[Any] = [
+            r.index, r.name, r.type, dims(r.input_shape), dims(r.output_shape),
+            "" if r.params is None else r.params, "" if r.macs is None else r.macs,
+        ]  # fmt: skip
+        if run is not None:
+            lr = runs.get(r.index)
+            row += ["", "", ""] if lr is None else [dims(lr.actual_shape), str(lr.match).lower(), f"{lr.time_ms:.4f}"]
+        writer.writerow(row + ["; ".join(r.notes)])
     return buf.getvalue()
 
 
@@ -150,18 +177,18 @@ def error_text(report: Report) -> str:
     return "\n".join(_error_lines(report)) + ("\n" if report.errors else "")
 
 
-def render(report: Report, fmt: str) -> str:
+def render(report: Report, fmt: str, run: Optional[RunResult] = None) -> str:
     """Any format as text (``table`` is the plain table)."""
     if fmt == "json":
-        return to_json(report)
+        return to_json(report, run)
     if fmt == "markdown":
-        return to_markdown(report)
+        return to_markdown(report, run)
     if fmt == "csv":
-        return to_csv(report)
-    return to_text(report)
+        return to_csv(report, run)
+    return to_text(report, run)
 
 
-def print_rich(report: Report) -> None:
+def print_rich(report: Report, run: Optional[RunResult] = None) -> None:
     """The table for a terminal: colour, box art, errors in red."""
     from rich.console import Console
     from rich.table import Table
@@ -169,14 +196,17 @@ def print_rich(report: Report) -> None:
 
     console = Console()
     failed = {e.index for e in report.errors}
+    mismatched = {r.index for r in run.layers if not r.match} if run is not None else set()
+    header, cells = _table(report, run)
     table = Table(title=_title(report), title_justify="left", header_style="bold")
-    for col in COLUMNS:
-        table.add_column(col, justify="right" if col in ("#", "params", "MACs") else "left", no_wrap=col != "notes")
-    for row, cells in zip(report.rows, _cells(report)):
-        style = "red" if row.index in failed else ("dim" if row.input_shape is None else None)
-        table.add_row(*cells, style=style)
+    for col in header:
+        table.add_column(col, justify="right" if col in RIGHT else "left", no_wrap=col != "notes")
+    for row, row_cells in zip(report.rows, cells):
+        bad = row.index in failed or row.index in mismatched
+        style = "red" if bad else ("dim" if row.input_shape is None else None)
+        table.add_row(*row_cells, style=style)
     console.print(table)
-    for line in _totals_lines(report):
+    for line in _totals_lines(report, run):
         console.print(Text(line))
     for e in report.errors:
         console.print(Text("error: ", style="bold red") + Text(e.message))

@@ -8,7 +8,6 @@ count and notes. Classes register themselves by their PyTorch name.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple, Type
 
 from ..errors import ShapeError, SpecError
@@ -274,6 +273,28 @@ class Layer:
     def notes(self, x: Shape, y: Shape) -> List[str]:
         return []
 
+    # -- NumPy forward pass -----------------------------------------------
+    # numpy is imported inside these methods, never at module level: `convcalc shape`
+    # must not pay for it.
+    def init(self, x: Shape, rng: Any) -> Dict[str, Any]:
+        """Parameters and buffers by state_dict suffix, drawn from PyTorch's default
+        initialisation distributions (``reset_parameters``) with ``rng``, a
+        ``numpy.random.Generator``; float64 arrays (the runner casts them)."""
+        if self.weights(x) or self.buffers(x):
+            raise NotImplementedError(f"{self.type_name} has parameters but no init()")
+        return {}
+
+    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+        """The eval-mode output for ``x`` (a float32 or float64 ndarray, dtype kept) given
+        the parameters and buffers ``w`` (keys as in :meth:`weights` and :meth:`buffers`).
+        Temporaries beyond the output should stay under ``budget`` bytes: chunk if needed."""
+        raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        """Peak temporary elements an unchunked forward would allocate beyond its output
+        (the runner reports it, and tells the kernel its budget)."""
+        return 0
+
     # -- diagnosis ---------------------------------------------------------
     def origin(self, x: Shape, y: Shape, dim: int) -> Optional[str]:
         """How dimension ``dim`` of this layer's output came about, for error messages."""
@@ -330,6 +351,8 @@ def make_nd(base: Type[Layer], pattern: str, dims: Sequence[int] = (1, 2, 3), **
 
 
 def did_you_mean(word: str, candidates: Sequence[str]) -> Optional[str]:
+    import difflib  # only on an error: keeps it (and heapq) out of every start-up
+
     lower = {c.lower(): c for c in candidates}
     if word.lower() in lower:
         return f"did you mean {lower[word.lower()]}?"

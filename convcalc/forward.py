@@ -1,0 +1,285 @@
+"""run_forward(spec, ...) → RunResult: a real NumPy forward pass that checks every predicted shape.
+
+The analysis runs first; a model that is wrong fails here with the same
+diagnosis as ``convcalc shape``, before anything is computed. Each layer's
+kernel lives in its layer class (``Layer.forward``); this module loads weights
+and input, guards memory, times the kernels and compares the real shapes with
+the Report's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from .analyze import Report, analyze
+from .errors import ConvcalcError, ShapeError, SpecError
+from .layers.base import did_you_mean
+from .shape import Shape, fmt_shape, prod
+from .spec import LayerSpec, Spec
+
+DTYPES = ("float32", "float64")
+DEFAULT_MAX_MEMORY = 1 << 30
+#: temporaries always get at least this much, whatever the input and output take
+MIN_BUDGET = 16 << 20
+IGNORED_KEYS = ("num_batches_tracked",)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class LayerRun:
+    index: int
+    actual_shape: Shape
+    match: bool
+    #: best kernel wall time over the repeats, milliseconds
+    time_ms: float
+    #: the kernel's estimated peak temporary bytes (unchunked)
+    workspace_bytes: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    report: Report
+    layers: Tuple[LayerRun, ...]
+    dtype: str
+    seed: int
+    repeat: int
+    output: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+
+    @property
+    def verified(self) -> bool:
+        """Every layer ran and every real shape is the predicted one."""
+        return self.report.ok and len(self.layers) == len(self.report.rows) and all(r.match for r in self.layers)
+
+    @property
+    def time_ms(self) -> float:
+        return sum(r.time_ms for r in self.layers)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.verified else ShapeError.exit_code
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = self.report.to_dict()
+        runs = {r.index: r for r in self.layers}
+        for layer in data["layers"]:
+            run = runs.get(layer["index"])
+            layer["actual_shape"] = None if run is None else list(run.actual_shape)
+            layer["match"] = None if run is None else run.match
+            layer["time_ms"] = None if run is None else round(run.time_ms, 4)
+        data["verified"] = self.verified
+        data["dtype"] = self.dtype
+        data["seed"] = self.seed
+        data["repeat"] = self.repeat
+        data["time_ms"] = round(self.time_ms, 4)
+        return data
+
+
+# ------------------------------------------------------------------- inputs
+def load_array(path: str, what: str) -> np.ndarray:
+    """An .npy file, or a clear SpecError."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file", hint=f"check the path of the {what}") from None
+    except (ValueError, OSError) as exc:
+        raise SpecError(f"{path}: not a NumPy .npy file ({exc})", hint="save it with numpy.save") from None
+    if not isinstance(array, np.ndarray):
+        raise SpecError(f"{path}: holds several arrays; --input-data takes one .npy array")
+    if array.dtype.kind not in "fiub":
+        raise SpecError(f"{path}: the array has dtype {array.dtype}, not numbers")
+    return array
+
+
+def load_weights(path: str) -> Dict[str, np.ndarray]:
+    """A state_dict saved as .npz (``numpy.savez(path, **{k: v.numpy() ...})``)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):
+                raise SpecError(f"{path}: not an .npz archive of named arrays", hint="save it with numpy.savez")
+            return {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file", hint="check the path of the weights") from None
+    except (ValueError, OSError) as exc:
+        raise SpecError(f"{path}: not a NumPy .npz file ({exc})", hint="save it with numpy.savez") from None
+
+
+def parse_size(text: str) -> int:
+    """``"1GiB"``, ``"512M"``, ``"2e9"`` → bytes (K/M/G/T are powers of 1024)."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*", text.lower())
+    if not match:
+        raise SpecError(f"--max-memory {text!r} is not a size", hint="write it like 512M, 2G or 1GiB")
+    value = float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " ")
+    if value < 1:
+        raise SpecError(f"--max-memory {text!r} must be positive")
+    return int(value)
+
+
+# ------------------------------------------------------------------ weights
+def expected_entries(entry: LayerSpec, x: Shape) -> Dict[str, Shape]:
+    shapes = dict(entry.layer.weights(x) or {})
+    shapes.update(entry.layer.buffers(x) or {})
+    return shapes
+
+
+def _bind_weights(
+    spec: Spec, report: Report, given: Optional[Mapping[str, np.ndarray]], rng: np.random.Generator, dtype: np.dtype
+) -> List[Dict[str, np.ndarray]]:
+    """Per layer: its parameters and buffers, from ``given`` (a state_dict) or drawn with ``rng``."""
+    bound: List[Dict[str, np.ndarray]] = []
+    used = set()
+    for entry, row in zip(spec.layers, report.rows):
+        assert row.input_shape is not None
+        shapes = expected_entries(entry, row.input_shape)
+        if given is None:
+            try:
+                values = entry.layer.init(row.input_shape, rng) if shapes else {}
+            except NotImplementedError as exc:
+                raise ConvcalcError(str(exc)).at_layer(entry.index, entry.name, entry.type) from None
+        else:
+            values = {}
+            for suffix, shape in shapes.items():
+                key = f"{entry.name}.{suffix}"
+                if key not in given:
+                    if suffix in IGNORED_KEYS:
+                        continue
+                    raise SpecError(
+                        f"the weights have no {key!r} (expected shape {fmt_shape(shape)}) for "
+                        f"layer {entry.index} '{entry.name}' ({entry.type})",
+                        hint=did_you_mean(key, [k for k in given if k not in used])
+                        or "keys are <layer name>.<parameter>, as in the state_dict of nn.Sequential(OrderedDict(name → module))",
+                    )
+                array = np.asarray(given[key])
+                used.add(key)
+                if suffix in IGNORED_KEYS:
+                    continue
+                if tuple(array.shape) != tuple(shape):
+                    raise SpecError(
+                        f"weight {key!r} has shape {fmt_shape(array.shape)}, layer {entry.index} "
+                        f"'{entry.name}' ({entry.type}) expects {fmt_shape(shape)}",
+                        hint="check the layer's arguments against the model the weights come from",
+                    )
+                values[suffix] = array
+        bound.append({k: (v if k in IGNORED_KEYS else np.asarray(v, dtype=dtype)) for k, v in values.items()})
+    if given is not None:
+        extra = sorted(k for k in given if k not in used and not k.endswith("." + IGNORED_KEYS[0]))
+        if extra:
+            names = {e.name for e in spec.layers}
+            hint = None
+            owner = extra[0].rsplit(".", 1)[0]
+            if owner not in names:
+                hint = did_you_mean(owner, sorted(names))
+                hint = f"no layer is named {owner!r}" + (f"; {hint}" if hint else "")
+            raise SpecError(
+                f"the weights have {len(extra)} unexpected key{'s' if len(extra) > 1 else ''}: "
+                + ", ".join(repr(k) for k in extra[:5])
+                + (" …" if len(extra) > 5 else ""),
+                hint=hint or "every key must belong to a layer parameter or buffer",
+            )
+    return bound
+
+
+# --------------------------------------------------------------------- run
+def memory_plan(report: Report, itemsize: int, max_memory: int) -> List[int]:
+    """Per layer: the bytes its temporaries may use. Raises when an output alone is too large."""
+    budgets = []
+    for row in report.rows:
+        assert row.input_shape is not None and row.output_shape is not None
+        x_bytes = prod(row.input_shape) * itemsize
+        y_bytes = prod(row.output_shape) * itemsize
+        if y_bytes > max_memory:
+            raise ShapeError(
+                f"the output {fmt_shape(row.output_shape)} alone needs {_bytes(y_bytes)}, "
+                f"over the memory limit of {_bytes(max_memory)}",
+                hint="use a smaller batch or input, or raise --max-memory",
+            ).at_layer(row.index, row.name, row.type)
+        budgets.append(max(max_memory - x_bytes - y_bytes, MIN_BUDGET))
+    return budgets
+
+
+def _bytes(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit} ({n:,} bytes)"
+    return f"{n} bytes"
+
+
+def run_forward(
+    spec: Spec,
+    input_shape: Optional[Shape] = None,
+    *,
+    weights: Optional[Mapping[str, np.ndarray]] = None,
+    input_data: Optional[np.ndarray] = None,
+    seed: int = 0,
+    dtype: str = "float32",
+    repeat: int = 1,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    progress: Optional[Progress] = None,
+) -> RunResult:
+    """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
+
+    ``weights`` is a state_dict (name.suffix → array); without it, parameters are
+    drawn from PyTorch's default initialisation distributions with ``seed``.
+    ``input_data`` (its shape becomes the input shape) defaults to a seeded
+    standard-normal tensor. A wrong model returns the analysis only, unrun.
+    """
+    if dtype not in DTYPES:
+        raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if repeat < 1:
+        raise SpecError(f"repeat must be at least 1, got {repeat}")
+    np_dtype = np.dtype(dtype)
+    if input_data is not None:
+        input_shape = tuple(int(v) for v in input_data.shape)
+    report = analyze(spec, input_shape)
+    if not report.ok:
+        return RunResult(report, (), dtype, seed, repeat)
+    budgets = memory_plan(report, np_dtype.itemsize, max_memory)
+    params = _bind_weights(spec, report, weights, np.random.default_rng([seed, 0]), np_dtype)
+    if input_data is None:
+        x0 = np.random.default_rng([seed, 1]).standard_normal(report.input_shape).astype(np_dtype)
+    else:
+        x0 = np.ascontiguousarray(input_data, dtype=np_dtype)
+
+    best = [float("inf")] * len(spec.layers)
+    shapes: List[Shape] = []
+    out: np.ndarray = x0
+    total = len(spec.layers) * repeat
+    for rep in range(repeat):
+        x = x0
+        shapes = []
+        for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
+            start = time.perf_counter()
+            try:
+                y = entry.layer.forward(x, params[i], budgets[i])
+            except NotImplementedError as exc:
+                raise ConvcalcError(str(exc)).at_layer(entry.index, entry.name, entry.type) from None
+            except MemoryError:
+                raise ShapeError(
+                    "ran out of memory", hint="use a smaller batch or input, or a lower --max-memory"
+                ).at_layer(entry.index, entry.name, entry.type) from None
+            best[i] = min(best[i], time.perf_counter() - start)
+            if y.dtype != np_dtype:
+                y = y.astype(np_dtype)
+            shapes.append(tuple(int(v) for v in y.shape))
+            if shapes[-1] != row.output_shape:
+                # the next layers' predictions assume the predicted shape: stop here
+                break
+            x = y
+            if progress is not None:
+                progress(rep * len(spec.layers) + i + 1, total)
+        out = x
+    runs = tuple(
+        LayerRun(row.index, shape, shape == row.output_shape, best[i] * 1000.0, entry.layer.workspace(row.input_shape, row.output_shape) * np_dtype.itemsize)  # type: ignore[arg-type]
+        for i, (entry, row, shape) in enumerate(zip(spec.layers, report.rows, shapes))
+    )
+    complete = len(runs) == len(spec.layers) and all(r.match for r in runs)
+    return RunResult(report, runs, dtype, seed, repeat, out if complete else None)
+
+
+__all__ = ["LayerRun", "RunResult", "load_array", "load_weights", "parse_size", "run_forward"]
