@@ -7,7 +7,7 @@ views where it can.
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
 import numpy as np
 
@@ -30,7 +30,7 @@ def pad(x: np.ndarray, pads: PadPairs, mode: str = "zeros", value: float = 0.0) 
         crop[axis] = slice(max(-before, 0), x.shape[axis] - max(-after, 0))
         widths.append((max(before, 0), max(after, 0)))
     x = x[tuple(crop)]
-    np_mode = _NP_MODES[mode]
+    np_mode: Any = _NP_MODES[mode]
     if np_mode == "constant":
         return np.pad(x, widths, mode="constant", constant_values=value)
     return np.pad(x, widths, mode=np_mode)
@@ -75,11 +75,68 @@ def _row_chunks(n: int, rows: int, per_row_bytes: int, budget: int) -> List[Tupl
     return [(slice(i, i + 1), r) for i in range(n) for r in chunks(rows, per_row_bytes, budget)]
 
 
-def conv_columns_bytes(
-    c_in: int, kernel: Sequence[int], out: Sequence[int], itemsize: int
-) -> int:
-    """Bytes of the column matrix one item of a convolution needs (0 when none is built)."""
-    return c_in * _prod(kernel) * _prod(out) * itemsize
+def _phases(
+    xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], out: Sequence[int]
+) -> Tuple[np.ndarray, List[Tuple[int, int]], Tuple[int, ...]]:
+    """Flatten the padded ``xp`` (N, C, *spatial) so that every kernel tap reads one contiguous
+    run of a flat row: the polyphase split of a strided convolution.
+
+    Returns ``(flat, taps, sizes)``: ``flat`` is (phases, N, C, F); tap ``t`` (in the kernel's
+    C order) reads ``flat[p, :, :, shift : shift + L]`` with ``(p, shift) = taps[t]``, where
+    output position (o0, o1, ...) sits at flat column ``o0·width + (o1, ...)`` flattened over the
+    phase image's trailing sizes ``sizes[1:]`` (``width`` their product), ``L = out[0]·width``. Columns beyond ``out[1:]`` in each
+    row are garbage to crop. With stride 1 there is one phase and no copy beyond a tail pad.
+    """
+    import itertools
+
+    n, c = xp.shape[:2]
+    nd = len(kernel)
+    # each axis of size S splits into s phases of ceil(S / s) (zero-filled to fit)
+    sizes = [-(-size // s) for size, s in zip(xp.shape[2:], stride)]
+    # the phase image must also hold out + shift for every tap: grow it if needed
+    need = [o + (d * (k - 1)) // s for o, k, s, d in zip(out, kernel, stride, dilation)]
+    sizes = [max(a, b) for a, b in zip(sizes, need)]
+    width = _prod(sizes[1:])
+    length = out[0] * width
+    shifts = [max((d * (k - 1)) // s, 0) for k, s, d in zip(kernel, stride, dilation)]
+    tail = sum(sh * _prod(sizes[a + 1 :]) for a, sh in enumerate(shifts)) + length - _prod(sizes)
+    tail = max(tail, 0)
+    flat_len = _prod(sizes) + tail
+    if all(s == 1 for s in stride) and list(sizes) == list(xp.shape[2:]):
+        flat = np.empty((1, n, c, flat_len), dtype=xp.dtype)
+        flat[0, :, :, : _prod(sizes)] = xp.reshape(n, c, -1)
+    else:
+        full = [sz * s for sz, s in zip(sizes, stride)]
+        grid = np.zeros((n, c, *full), dtype=xp.dtype)
+        grid[(slice(None), slice(None)) + tuple(slice(0, e) for e in xp.shape[2:])] = xp[
+            (slice(None), slice(None)) + tuple(slice(0, f) for f in full)
+        ]
+        # (n, c, sz0, s0, sz1, s1, ...) -> (s0, s1, ..., n, c, sz0, sz1, ...)
+        split = grid.reshape((n, c) + tuple(v for pair in zip(sizes, stride) for v in pair))
+        order = tuple(3 + 2 * a for a in range(nd)) + (0, 1) + tuple(2 + 2 * a for a in range(nd))
+        phases = int(_prod(stride))
+        flat = np.empty((phases, n, c, flat_len), dtype=xp.dtype)
+        flat[..., : _prod(sizes)] = split.transpose(order).reshape(phases, n, c, -1)
+    if tail:
+        flat[..., _prod(sizes) :] = 0
+    taps = []
+    for offset in itertools.product(*[range(k) for k in kernel]):
+        phase = 0
+        shift = 0
+        for a, (o, s, d) in enumerate(zip(offset, stride, dilation)):
+            phase = phase * s + (o * d) % s
+            shift += ((o * d) // s) * _prod(sizes[a + 1 :])
+        taps.append((phase, shift))
+    return flat, taps, tuple(sizes)
+
+
+#: the size of the column-matrix pieces a convolution works in (bytes), measured best
+COLUMN_PIECE = 8 << 20
+
+
+def _row_slices(rows: int, width: int, per_col_bytes: int, budget: int) -> List[slice]:
+    """Output row ranges whose flat columns (``per_col_bytes`` each) fit ``budget``."""
+    return list(chunks(rows, per_col_bytes * width, budget))
 
 
 def conv(
@@ -94,89 +151,116 @@ def conv(
     """Cross-correlation of the already padded batched ``xp`` (N, C, *spatial) with ``weight``
     (C_out, C/groups, *kernel), as PyTorch's ConvNd computes it.
 
-    Dense and grouped: one column matrix (N, groups, C/g·∏k, ∏out) built from a strided window
-    view with one copy, and one BLAS product per (item, group) through ``np.matmul``'s batch
-    dimensions — the output comes out in NC(spatial) order with no transpose. Depthwise
-    (C/g == 1): a multiply-accumulate over kernel offsets on strided views, vectorised over
-    batch, channels and pixels. Chunked over the batch, then over output rows, to keep the
-    temporaries under ``budget`` bytes.
+    The input is laid out flat per channel (split into stride phases when strided, see
+    :func:`_phases`), so every kernel tap is one contiguous run: the column matrix
+    (N, groups, C/g·∏k, L) is filled with one block copy per tap, then ONE ``np.matmul``
+    does one BLAS product per (item, group) and yields NC(spatial) order directly; a last
+    copy crops the few padding columns and adds the bias. Pointwise convolution multiplies
+    the input as it is. Depthwise (C/g == 1): a multiply-accumulate over kernel taps on the
+    same flat runs, one block of channel planes at a time (cache-sized). Chunked over the
+    batch, then over output rows, to keep the temporaries under ``budget`` bytes.
     """
     nd = weight.ndim - 2
     n, c = xp.shape[:2]
     c_out, cig = weight.shape[:2]
-    kernel = weight.shape[2:]
+    kernel = tuple(weight.shape[2:])
     span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
     out = [(size - sp) // s + 1 for size, sp, s in zip(xp.shape[2:], span, stride)]
     g = groups
     cog = c_out // g
-    y = np.empty((n, c_out, *out), dtype=xp.dtype)
     item = xp.dtype.itemsize
-    rest = _prod(out[1:])
+    taps_n = _prod(kernel)
+    bias_b = None if bias is None else bias.reshape((c_out,) + (1,) * nd)
+    if all(k == 1 for k in kernel) and all(s == 1 for s in stride):
+        y = np.empty((n, c_out, *out), dtype=xp.dtype)
+        np.matmul(weight.reshape(g, cog, cig), xp.reshape(n, g, cig, -1), out=y.reshape(n, g, cog, -1))
+        if bias_b is not None:
+            y += bias_b
+        return y
+    flat, taps, sizes = _phases(xp, kernel, stride, dilation, out)
+    width = _prod(sizes[1:])
+    garbage = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])
+    y = np.empty((n, c_out, *out), dtype=xp.dtype)
     if cig == 1 and g > 1:
-        # depthwise, depth multiplier m: y[n, c, j] = sum over offsets of w[c*m + j, 0, off] * x[n, c, off + ...]
-        m = cog
-        wd = weight.reshape(g, m, _prod(kernel))
-        per_row = 2 * c_out * rest * item
-        for bs, rs in _row_chunks(n, out[0], per_row, budget):
-            _depthwise(xp[bs], wd, kernel, stride, dilation, out, rs, y[bs, :, rs])
+        _depthwise_flat(flat, taps, weight.reshape(g, cog, taps_n), out, sizes, bias, y, budget)
+        return y
+    k_g = cig * taps_n
+    wg = weight.reshape(g, cog, k_g)
+    # bytes per flat output column: the column matrix and the product
+    per_col = (c * taps_n + c_out) * item
+    per_item = per_col * out[0] * width
+    # a column matrix much larger than the caches costs more to write than it saves in BLAS
+    # calls: work in pieces of about COLUMN_PIECE bytes even when the budget allows more
+    limit = min(budget, max(COLUMN_PIECE, per_col * width))
+    if per_item <= limit or out[0] <= 1:
+        pieces = [(b, slice(0, out[0])) for b in chunks(n, per_item, limit)]
     else:
-        k_g = cig * _prod(kernel)
-        wg = weight.reshape(g, cog, k_g)
-        pointwise = all(k == 1 for k in kernel) and all(s == 1 for s in stride)
-        per_row = (0 if pointwise else c * _prod(kernel) * rest * item) + (c_out * rest * item)
-        for bs, rs in _row_chunks(n, out[0], per_row, budget):
-            rows = rs.stop - rs.start
-            lo = rs.start * stride[0]
-            hi = (rs.stop - 1) * stride[0] + span[0]
-            part = xp[bs, :, lo:hi]
-            cols = windows(part, kernel, stride, dilation)  # (n, C, *out, *k)
-            m = cols.shape[0]
-            cols = cols.transpose((0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd)))
-            cols = cols.reshape(m, g, k_g, rows * rest)  # the one copy (none for pointwise)
-            prod_ = np.matmul(wg, cols)  # (n, g, cog, pixels)
-            y[bs, :, rs] = prod_.reshape((m, c_out, rows) + tuple(out[1:]))
-    if bias is not None:
-        y += bias.reshape((c_out,) + (1,) * nd)
+        pieces = [(slice(i, i + 1), r) for i in range(n) for r in _row_slices(out[0], width, per_col, limit)]
+    for bs, rs in pieces:
+        m = len(range(*bs.indices(n)))
+        rows = rs.stop - rs.start
+        length = rows * width
+        cols = np.empty((m, c, taps_n, length), dtype=xp.dtype)
+        base = rs.start * width
+        for t, (phase, shift) in enumerate(taps):
+            cols[:, :, t] = flat[phase, bs, :, base + shift : base + shift + length]
+        prod = np.matmul(wg, cols.reshape(m, g, k_g, length))  # (m, g, cog, L)
+        full = prod.reshape((m, c_out, rows) + sizes[1:])
+        target = y[bs, :, rs]
+        if bias_b is not None:
+            np.add(full[garbage], bias_b, out=target)
+        else:
+            target[...] = full[garbage]
     return y
 
 
-def _depthwise(
-    xp: np.ndarray,
+def _depthwise_flat(
+    flat: np.ndarray,
+    taps: List[Tuple[int, int]],
     wd: np.ndarray,
-    kernel: Sequence[int],
-    stride: Sequence[int],
-    dilation: Sequence[int],
     out: Sequence[int],
-    rows: slice,
+    sizes: Tuple[int, ...],
+    bias: np.ndarray | None,
     y: np.ndarray,
+    budget: int,
 ) -> None:
-    """Depthwise convolution of output rows ``rows`` into ``y`` (n, C·m, rows, *out[1:])."""
-    import itertools
+    """Depthwise convolution (depth multiplier m = wd.shape[1]) on flat channel planes.
 
-    nd = len(kernel)
-    n = xp.shape[0]
+    y[n, c·m + j] = Σ_t wd[c, j, t] · x[n, c, tap t] (+ bias): per tap one multiply and one
+    add over whole planes, over blocks of planes sized to stay in cache."""
+    _, n, c, _ = flat.shape
     g, m, _ = wd.shape
-    shape = (n, g, m, rows.stop - rows.start) + tuple(out[1:])
-    acc = y.reshape(shape) if y.flags.c_contiguous else np.empty(shape, dtype=y.dtype)
-    tmp = np.empty(shape, dtype=y.dtype)
-    first = True
-    starts = [rows.start] + [0] * (nd - 1)
-    count = [rows.stop - rows.start] + list(out[1:])
-    for i, offset in enumerate(itertools.product(*[range(k) for k in kernel])):
-        index = [slice(None), slice(None), None]
-        for a, (o, s, d, st, cn) in enumerate(zip(offset, stride, dilation, starts, count)):
-            b = st * s + o * d
-            index.append(slice(b, b + (cn - 1) * s + 1, s))
-        view = xp[tuple(index)]  # (n, g, 1, *rows)
-        wi = wd[:, :, i].reshape((g, m) + (1,) * nd)
-        if first:
-            np.multiply(view, wi, out=acc)
-            first = False
+    rest = tuple(out[1:])
+    length = out[0] * _prod(sizes[1:])
+    item = flat.dtype.itemsize
+    planes = n * c
+    cache = 1 << 19  # a block's accumulator and scratch stay in L2
+    per_plane = 2 * m * length * item
+    step = max(1, min(cache, budget) // max(per_plane, 1))
+    wflat = np.broadcast_to(wd[None], (n, g, m, wd.shape[2])).reshape(planes, m, -1)
+    bflat = None if bias is None else np.broadcast_to(bias.reshape(1, g, m), (n, g, m)).reshape(planes, m, 1)
+    src = flat.reshape(flat.shape[0], planes, -1)
+    yv = y.reshape(planes, m, *out)
+    acc_all = np.empty((min(step, planes), m, length), dtype=flat.dtype)
+    tmp_all = np.empty_like(acc_all)
+    for p0 in range(0, planes, step):
+        p1 = min(p0 + step, planes)
+        acc = acc_all[: p1 - p0]
+        tmp = tmp_all[: p1 - p0]
+        for t, (phase, shift) in enumerate(taps):
+            run = src[phase, p0:p1, None, shift : shift + length]
+            wt = wflat[p0:p1, :, t, None]
+            if t == 0:
+                np.multiply(run, wt, out=acc)
+            else:
+                np.multiply(run, wt, out=tmp)
+                acc += tmp
+        full = acc.reshape((p1 - p0, m, out[0]) + sizes[1:])
+        crop = full[(slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in rest)]
+        if bflat is not None:
+            np.add(crop, bflat[p0:p1].reshape((p1 - p0, m) + (1,) * len(out)), out=yv[p0:p1])
         else:
-            np.multiply(view, wi, out=tmp)
-            acc += tmp
-    if acc is not y:
-        y[...] = acc.reshape(y.shape)
+            yv[p0:p1] = crop
 
 
 def conv_transpose(

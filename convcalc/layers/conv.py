@@ -15,7 +15,6 @@ from ..shape import (
     same_padding,
 )
 from .base import (
-    spatial_example,
     REQUIRED,
     Arg,
     BadValue,
@@ -24,6 +23,7 @@ from .base import (
     check_positive,
     floor_note,
     make_nd,
+    spatial_example,
     spatial_input,
     to_bool,
     to_choice,
@@ -135,6 +135,22 @@ class _Conv(Layer):
         if x is None or len(x) < self.nd + 1:
             return None
         return x[len(x) - self.nd - 1]
+
+    # -- NumPy forward pass ------------------------------------------------
+    def init(self, x: Shape, rng: Any) -> Dict[str, Any]:
+        """torch's reset_parameters: kaiming_uniform_(a=√5) for the weight and U(-b, b) for the
+        bias, both with b = 1/√fan_in, fan_in = weight.size(1)·∏kernel (for a transposed
+        convolution that is C_out/groups·∏kernel)."""
+        import numpy as np
+
+        shapes = self.weights(x) or {}
+        weight = shapes["weight"]
+        fan_in = prod(weight[1:])
+        bound = 1.0 / np.sqrt(fan_in) if fan_in > 0 else 0.0
+        out = {"weight": rng.uniform(-bound, bound, size=weight)}
+        if "bias" in shapes:
+            out["bias"] = rng.uniform(-bound, bound, size=shapes["bias"])
+        return out
 
     def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> Optional[str]:
         if dim != len(y) - self.nd - 1:
@@ -249,6 +265,39 @@ class ConvNd(_Conv):
             * prod(self.kernel_size)
         )
 
+    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+        from .. import numeric
+
+        batched = x.ndim == self.nd + 2
+        xb = x if batched else x[None]
+        pads = self.pads()
+        xp = numeric.pad(xb, pads, self.padding_mode)
+        spare = budget - (xp.nbytes if xp is not xb else 0)
+        y = numeric.conv(
+            xp, w["weight"], w.get("bias"), self.stride, self.dilation, self.groups, max(spare, 0)
+        )
+        return y if batched else y[0]
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        cdim = len(x) - self.nd - 1
+        n = batch_size(x, cdim)
+        c_in = x[cdim]
+        pads = self.pads()
+        padded_sizes = [s + a + b for s, (a, b) in zip(x[cdim + 1 :], pads)]
+        padded = n * c_in * prod(padded_sizes) if any(a or b for a, b in pads) else 0
+        if all(k == 1 for k in self.kernel_size) and all(s == 1 for s in self.stride):
+            return padded  # the product is written straight into the output
+        # the flat (phase-split when strided) copy of the input, and its zero-filled grid
+        flat = n * c_in * prod(padded_sizes) * (1 if all(s == 1 for s in self.stride) else 2)
+        # one flat output row spans the phase image's width (a few padding columns more)
+        out_rows = y[cdim + 1]
+        width = prod([-(-s // st) for s, st in zip(padded_sizes[1:], self.stride[1:])])
+        product = n * self.out_channels * out_rows * width
+        if c_in // self.groups == 1 and self.groups > 1:
+            return padded + flat + product
+        cols = n * c_in * prod(self.kernel_size) * out_rows * width
+        return padded + flat + cols + product
+
     def notes(self, x: Shape, y: Shape) -> List[str]:
         notes = super().notes(x, y)
         if isinstance(self.padding, str):
@@ -342,6 +391,35 @@ class ConvTransposeNd(_Conv):
                 hint="use less padding or a larger kernel or stride",
             )
         return x[:cdim] + (self.out_channels,) + tuple(out)
+
+    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+        from .. import numeric
+
+        batched = x.ndim == self.nd + 2
+        y = numeric.conv_transpose(
+            x if batched else x[None],
+            w["weight"],
+            w.get("bias"),
+            self.stride,
+            self.padding,  # type: ignore[arg-type]
+            self.output_padding,
+            self.dilation,
+            self.groups,
+            budget,
+        )
+        return y if batched else y[0]
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        cdim = len(x) - self.nd - 1
+        n = batch_size(x, cdim)
+        cols = n * self.out_channels * prod(self.kernel_size) * prod(x[cdim + 1 :])
+        full = n * self.out_channels * prod(
+            max((i - 1) * s + d * (k - 1) + 1, p + o)
+            for i, s, d, k, p, o in zip(
+                x[cdim + 1 :], self.stride, self.dilation, self.kernel_size, self.padding, y[cdim + 1 :]  # type: ignore[arg-type]
+            )
+        )
+        return cols + full
 
     def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
         c_in = self.c_in(x)

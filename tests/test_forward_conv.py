@@ -1,0 +1,95 @@
+"""The convolution kernels against golden fixtures made by PyTorch (tests/fixtures/make_conv.py).
+
+No torch here: each fixture holds the constructor call, the input, torch's output and the
+weights; the layer is built by convcalc and run in float64 and float32.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convcalc.layers.base import REGISTRY
+from convcalc.spec import spec_from_strings
+
+FIXTURES = sorted((Path(__file__).parent / "fixtures" / "conv").glob("*.npz"))
+CONV_TYPES = [f"Conv{n}d" for n in (1, 2, 3)] + [f"ConvTranspose{n}d" for n in (1, 2, 3)]
+
+
+def load(path: Path):
+    data = np.load(path)
+    call = str(data["call"])
+    x = data["x"]
+    weights = {k[2:]: data[k] for k in data.files if k.startswith("w.") and k != "w.num_batches_tracked"}
+    layer = spec_from_strings([call], x.shape).layers[0].layer
+    return layer, call, x, data["y"], weights
+
+
+def run(layer, x, weights, dtype, budget=1 << 30):
+    return layer.forward(x.astype(dtype), {k: v.astype(dtype) for k, v in weights.items()}, budget)
+
+
+def test_fixtures_cover_every_conv_type():
+    names = {str(np.load(p)["call"]).split("(")[0] for p in FIXTURES}
+    assert set(CONV_TYPES) <= names
+    assert len(FIXTURES) >= 40
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_float64(path):
+    layer, call, x, y, weights = load(path)
+    got = run(layer, x, weights, np.float64)
+    assert got.dtype == np.float64
+    assert got.shape == y.shape == layer.out_shape(x.shape)
+    np.testing.assert_allclose(got, y, rtol=1e-9, atol=1e-12 * max(1.0, float(np.abs(y).max())))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_float32(path):
+    layer, call, x, y, weights = load(path)
+    got = run(layer, x, weights, np.float32)
+    assert got.dtype == np.float32
+    assert got.shape == y.shape
+    np.testing.assert_allclose(got, y, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(y).max())))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_tiny_budget_chunks_to_the_same_result(path):
+    """A budget of a few bytes forces one item, then one output row, at a time."""
+    layer, call, x, y, weights = load(path)
+    whole = run(layer, x, weights, np.float64)
+    chunked = run(layer, x, weights, np.float64, budget=16)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_workspace_and_init_shapes(path):
+    layer, call, x, y, weights = load(path)
+    assert layer.workspace(x.shape, y.shape) >= 0
+    params = layer.init(x.shape, np.random.default_rng(0))
+    assert {k: v.shape for k, v in params.items()} == {k: v.shape for k, v in weights.items()}
+    assert all(v.dtype == np.float64 for v in params.values())
+
+
+@pytest.mark.parametrize("call, shape", [
+    ("Conv2d(3, 8, 3)", (1, 3, 5, 5)),
+    ("Conv1d(4, 6, 5, groups=2)", (1, 4, 9)),
+    ("ConvTranspose2d(4, 6, 3, groups=2)", (1, 4, 5, 5)),
+    ("ConvTranspose3d(2, 4, (1, 2, 3))", (1, 2, 3, 3, 3)),
+])
+def test_init_follows_torch_default_bounds(call, shape):
+    """weight and bias ~ U(-1/√fan_in, 1/√fan_in), fan_in = weight.size(1)·∏kernel."""
+    layer = spec_from_strings([call], shape).layers[0].layer
+    params = layer.init(shape, np.random.default_rng(1))
+    fan_in = int(np.prod(params["weight"].shape[1:]))
+    bound = 1 / np.sqrt(fan_in)
+    for value in params.values():
+        assert np.abs(value).max() <= bound
+        assert np.abs(value).max() > 0.5 * bound
+
+
+def test_registry_has_the_conv_kernels():
+    for name in CONV_TYPES:
+        assert "forward" in vars(REGISTRY[name].__mro__[1])
