@@ -65,6 +65,33 @@ class Linear(Layer):
     def macs(self, x: Shape, y: Shape) -> int:
         return prod(x[:-1]) * x[-1] * self.out_features
 
+    # -- NumPy forward pass ------------------------------------------------
+    def init(self, x: Shape, rng: Any) -> Dict[str, Any]:
+        """torch's reset_parameters: kaiming_uniform_(a=√5) gives weight ~ U(±1/√in_features),
+        and bias ~ U(±1/√in_features) (0 when in_features is 0)."""
+        import numpy as np
+
+        shapes = self.weights(x) or {}
+        fan_in = shapes["weight"][1]
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        return {
+            key: rng.uniform(-bound, bound, size=shape).astype(np.float64)
+            for key, shape in shapes.items()
+        }
+
+    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+        """One matrix product over every leading dim: (∏ lead, in) @ (in, out), then + bias."""
+        weight = w["weight"]
+        lead = x.shape[:-1]
+        y = x.reshape(prod(lead), x.shape[-1]) @ weight.T
+        if "bias" in w:
+            y += w["bias"]
+        return y.reshape(lead + (weight.shape[0],))
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        # the product is written once, as the output; a non-contiguous x would be copied
+        return 0
+
 
 def _norm_dim(dim: int, rank: int, argument: str) -> int:
     if not -rank <= dim < rank:
@@ -99,9 +126,14 @@ class Flatten(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         if not x:
+            self._range(x)  # torch wraps the dims of a 0-d tensor as if it had one: Flatten() fails
             return (1,)
         start, end = self._range(x)
         return x[:start] + (prod(x[start : end + 1]),) + x[end + 1 :]
+
+    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+        # a view when x is contiguous, as torch's flatten
+        return x.reshape(self.out_shape(tuple(x.shape)))
 
     def origin(self, x: Shape, y: Shape, dim: int) -> Optional[str]:
         start, end = self._range(x)
@@ -198,9 +230,14 @@ class Unflatten(Layer):
             )
         return x[:d] + tuple(sizes) + x[d + 1 :]
 
+    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+        return x.reshape(self.out_shape(tuple(x.shape)))
+
 
 @register
 class Identity(Layer):
     summary = "returns its input (any arguments are accepted and ignored)"
     accepts_anything = True
 
+    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+        return x

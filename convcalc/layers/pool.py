@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from ..shape import AXES, Shape, adaptive_bins, fmt_shape, pool_out
+from ..shape import AXES, Shape, adaptive_bins, fmt_shape, pool_out, prod
 from .base import (
     spatial_example,
     REQUIRED,
@@ -112,6 +112,178 @@ def _check_nonempty(x: Shape, first: int, cdim: int, nd: int) -> None:
             )
 
 
+# ------------------------------------------------------------ NumPy kernels
+# numpy is imported inside the functions: `convcalc shape` must not load it.
+def _offset_span(n: int, o: int, s: int, p: int, j: int) -> tuple[int, int, slice]:
+    """Output positions [lo, hi) whose window element at offset ``j`` (input index
+    ``i = o·s − p + j``) falls inside the input, and the input slice they read."""
+    lo = max(0, -((j - p) // s))  # ceil((p − j) / s)
+    hi = min(o, (n - 1 + p - j) // s + 1)
+    if hi <= lo:
+        return lo, lo, slice(0, 0)
+    start = lo * s - p + j
+    return lo, hi, slice(start, start + (hi - lo - 1) * s + 1, s)
+
+
+def _axis_reduce(
+    x: Any, axis: int, o: int, k: int, s: int, p: int, d: int, is_max: bool, out: Any
+) -> Any:
+    """Max (padding = −inf) or sum (padding = 0) over the windows of one axis, into ``out``.
+
+    One in-place ``np.maximum`` / ``np.add`` per kernel offset, over a strided view of ``x``
+    and the range of outputs whose window element at that offset lies inside the input:
+    padding is never materialised.
+    """
+    import numpy as np
+
+    n = x.shape[axis]
+    spans = [_offset_span(n, o, s, p, j * d) for j in range(k)]
+    spans = [span for span in spans if span[1] > span[0]]
+    before = (slice(None),) * axis
+    # an offset that every output reaches initialises the output by a copy
+    first = next((span for span in spans if span[0] == 0 and span[1] == o), None)
+    if first is not None:
+        np.copyto(out, x[before + (first[2],)])
+    else:
+        out.fill(-np.inf if is_max else 0)
+    op = np.maximum if is_max else np.add
+    for span in spans:
+        if span is not first:
+            target = out[before + (slice(span[0], span[1]),)]
+            op(target, x[before + (span[2],)], out=target)
+    return out
+
+
+def _window_plan(spatial: Sequence[int], out_sizes: Sequence[int]) -> list[tuple[int, ...]]:
+    """Shapes (without the leading dims) after each axis is pooled, outer axes first: the
+    last axis, whose windows are read with a stride, then works on the smallest array."""
+    shape = list(spatial)
+    steps = []
+    for i, o in enumerate(out_sizes):
+        shape[i] = o
+        steps.append(tuple(shape))
+    return steps
+
+
+def _window_temporaries(spatial: Sequence[int], out_sizes: Sequence[int]) -> int:
+    """Peak elements per leading item of the separable pass: two live intermediates."""
+    sizes = [prod(shape) for shape in _window_plan(spatial, out_sizes)[:-1]]
+    return max([sizes[i] + (sizes[i - 1] if i else 0) for i in range(len(sizes))], default=0)
+
+
+def _window_reduce(
+    x: Any,
+    out_sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    is_max: bool,
+    budget: int,
+) -> Any:
+    """Max (−inf padding) or sum (zero padding) over every window of the trailing axes.
+
+    Separable: a box's max (sum) is the max (sum) along one axis of the maxima (sums) along
+    the others, so each axis is pooled in turn (k ufunc calls per axis instead of k^nd),
+    chunked over the leading dims so the intermediates stay under ``budget`` bytes.
+    """
+    import numpy as np
+
+    from ..numeric import chunks
+
+    nd = len(kernel)
+    spatial = tuple(x.shape[x.ndim - nd :])
+    lead = tuple(x.shape[: x.ndim - nd])
+    out = np.empty(lead + tuple(out_sizes), dtype=x.dtype)
+    if out.size == 0:
+        return out
+    m = prod(lead)
+    flat_x = x.reshape((m,) + spatial)
+    flat_out = out.reshape((m,) + tuple(out_sizes))
+    steps = _window_plan(spatial, out_sizes)
+    per_item = _window_temporaries(spatial, out_sizes) * x.itemsize
+    for part in chunks(m, per_item, budget):
+        z = flat_x[part]
+        count = z.shape[0]
+        for i, shape in enumerate(steps):
+            dest = flat_out[part] if i == nd - 1 else np.empty((count,) + shape, dtype=x.dtype)
+            args = (kernel[i], stride[i], padding[i], dilation[i])
+            z = _axis_reduce(z, i + 1, out_sizes[i], *args, is_max, dest)
+    return out
+
+
+def _adaptive_axis(x: Any, axis: int, o: int, is_max: bool) -> Any:
+    """Adaptive max or mean over one axis with PyTorch's bins [⌊i·n/o⌋, ⌈(i+1)·n/o⌉).
+
+    Bins of one length L start at irregular places: they are gathered (``np.take``) L
+    times, once per offset, and combined; a loop over the few distinct bin lengths and
+    their offsets, never over output positions.
+    """
+    import numpy as np
+
+    n = x.shape[axis]
+    if o == n:
+        return x
+    shape = x.shape[:axis] + (o,) + x.shape[axis + 1 :]
+    if x.size == 0 or o == 0:
+        return np.zeros(shape, dtype=x.dtype)
+    op = np.maximum if is_max else np.add
+    before = (slice(None),) * axis
+    i = np.arange(o)
+    starts = i * n // o
+    ends = -(-(i + 1) * n // o)
+    if not is_max and o <= 16:
+        # few bins: the mean is a product with an (n, o) matrix of 1/length in each bin
+        # (one BLAS call; cheaper than o gathers while o is small)
+        rows = np.arange(n)[:, None]
+        mean = ((rows >= starts) & (rows < ends)) / (ends - starts).astype(np.float64)
+        mean = mean.astype(x.dtype)
+        pre, post = prod(x.shape[:axis]), prod(x.shape[axis + 1 :])
+        with np.errstate(invalid="ignore", over="ignore"):
+            if post == 1:
+                y = (x.reshape(pre, n) @ mean).reshape(shape)
+            else:
+                y = np.matmul(mean.T, x.reshape(pre, n, post)).reshape(shape)
+        # an inf or NaN input would spread to every bin of its row through the zero
+        # weights (0·inf = NaN): then, and only then, fall back to the gathers below
+        if np.isfinite(y).all():
+            return y
+    if n % o == 0:  # equal, disjoint bins
+        size = n // o
+        if axis < x.ndim - 1:  # a reshape view, reduced over whole rows
+            y = op.reduce(
+                x.reshape(x.shape[:axis] + (o, size) + x.shape[axis + 1 :]), axis=axis + 1
+            )
+        else:  # the last axis: one ufunc per offset over a strided view
+            y = x[before + (slice(0, None, size),)].copy()
+            for j in range(1, size):
+                op(y, x[before + (slice(j, None, size),)], out=y)
+        if not is_max:
+            y /= x.dtype.type(size)
+        return y
+    if o > n:
+        # every bin holds 1 or 2 elements: its first and its last element, combined
+        y = op(np.take(x, starts, axis=axis), np.take(x, ends - 1, axis=axis))
+        if not is_max:
+            y *= x.dtype.type(0.5)
+        return y
+    lengths = ends - starts
+    y = np.empty(shape, dtype=x.dtype)
+    for size in np.unique(lengths).tolist():
+        where = np.flatnonzero(lengths == size)
+        first = starts[where]
+        acc = np.take(x, first, axis=axis)
+        if size > 1:
+            tmp = np.empty_like(acc)
+            for j in range(1, size):
+                np.take(x, first + j, axis=axis, out=tmp)
+                op(acc, tmp, out=acc)
+        if not is_max:
+            acc /= x.dtype.type(size)
+        y[before + (where,)] = acc
+    return y
+
+
 # ------------------------------------------------------- max and average pooling
 class _Pool(Layer):
     """Shared by MaxPoolNd and AvgPoolNd; ``nd`` is set per registered class."""
@@ -199,6 +371,36 @@ class _Pool(Layer):
 
     def _check_input(self, cdim: int, spatial: Shape) -> None:
         """Extra input rules (AvgPool3d)."""
+
+    # -- NumPy forward pass ------------------------------------------------
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        """Max (−inf padding) or sum (zero padding) of every window: separable, one axis at a
+        time, one in-place ufunc per kernel offset and axis over strided views; no padded
+        copy, and the per-axis intermediates are chunked over (N, C) to fit ``budget``.
+        MaxPool with return_indices=True returns (values, indices) in torch; nn.Sequential
+        would pass that tuple on, which convcalc reports as a note: here only the values."""
+        y_shape = self.out_shape(tuple(x.shape))
+        nd = self.nd
+        y = _window_reduce(
+            x,
+            y_shape[len(y_shape) - nd :],
+            self.kernel_size,
+            self.strides(),
+            self.padding,
+            self.dilations(),
+            self.is_max,
+            budget,
+        )
+        if not self.is_max:
+            self._divide(y, tuple(x.shape[x.ndim - nd :]))
+        return y
+
+    def _divide(self, y: Any, spatial: Shape) -> None:
+        """AvgPool: divide the window sums in place."""
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        nd = self.nd
+        return prod(x[: len(x) - nd]) * _window_temporaries(x[len(x) - nd :], y[len(y) - nd :])
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
         spatial = x[len(x) - self.nd :]
@@ -308,6 +510,43 @@ class AvgPoolNd(_Pool):
             )
         super().check()
 
+    def _divide(self, y: Any, spatial: Shape) -> None:
+        """Divide by divisor_override, or by the window counted as torch does (avg_pool*d
+        CPU kernels): per axis, with start = o·s − p, the window clipped to [start, in + p)
+        with count_include_pad, to [0, in) without; the divisor is the product over axes."""
+        import numpy as np
+
+        if self.divisor_override is not None:
+            y /= y.dtype.type(self.divisor_override)
+            return
+        nd = self.nd
+        out = y.shape[y.ndim - nd :]
+        divisor: Any = np.ones((1,) * nd, dtype=np.int64)
+        strides = self.strides()
+        for axis in range(nd):
+            n, o, k, s, p = (
+                spatial[axis],
+                out[axis],
+                self.kernel_size[axis],
+                strides[axis],
+                self.padding[axis],
+            )
+            start = np.arange(o, dtype=np.int64) * s - p
+            if self.count_include_pad:
+                count = np.minimum(start + k, n + p) - start
+            else:
+                count = np.minimum(start + k, n) - np.maximum(start, 0)
+            divisor = divisor * count.reshape((1,) * axis + (o,) + (1,) * (nd - axis - 1))
+        if divisor.size and (divisor == divisor.flat[0]).all():
+            y /= y.dtype.type(divisor.flat[0])
+        else:
+            y /= divisor.astype(y.dtype)
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        # the separable pass's intermediates, plus the divisor array (one entry per output
+        # position) when the windows differ
+        return super().workspace(x, y) + prod(y[len(y) - self.nd :])
+
     def _check_input(self, cdim: int, spatial: Shape) -> None:
         if self.nd != 3:
             return
@@ -330,6 +569,7 @@ class _AdaptivePool(Layer):
     """Shared by the adaptive pooling types; ``nd`` is set per registered class."""
 
     nd: ClassVar[int] = 2
+    is_max: ClassVar[bool] = False
     #: AdaptiveAvgPool1d/2d accept a batched input with 0 channels; the others do not
     empty_channels_ok: ClassVar[bool] = False
     #: AdaptiveAvgPool computes an output of all 1s as a mean over the last nd dims: empty
@@ -371,6 +611,70 @@ class _AdaptivePool(Layer):
         _check_nonempty(x, first, cdim, nd)
         return x[: cdim + 1] + self._resolved(spatial)
 
+    # -- NumPy forward pass ------------------------------------------------
+    def _global(self, x: Shape, y: Shape) -> bool:
+        """AdaptiveAvgPool to all 1s: a plain mean over the last nd dims (any rank)."""
+        return self.global_mean and all(o == 1 for o in y[len(y) - self.nd :])
+
+    def _plan(self, x: Shape, y: Shape) -> list[tuple[int, int]]:
+        """(axis, out size) per reduced axis, outer axes first: whole rows are gathered there,
+        and the last axis (element-wise gathers, strided reads) then works on less data."""
+        nd = self.nd
+        axes = [
+            (len(x) - nd + i, o) for i, o in enumerate(y[len(y) - nd :]) if o != x[len(x) - nd + i]
+        ]
+        return axes
+
+    def _temporaries(self, x: Shape, y: Shape) -> int:
+        """Peak elements of one unchunked pass: the intermediate result of each axis but the
+        last, the previous one, and the gather buffers of one bin length (two of its size)."""
+        shape = list(x)
+        peak = 0
+        previous = 0
+        plan = self._plan(x, y)
+        for step, (axis, o) in enumerate(plan):
+            shape[axis] = o
+            size = prod(shape)
+            result = size if step < len(plan) - 1 else 0
+            peak = max(peak, previous + result + 2 * size)
+            previous = result
+        return peak
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        """Separable: the bins of a box are products of per-axis bins, so max and mean reduce
+        one axis at a time (`_adaptive_axis`), chunked over the leading dims."""
+        import numpy as np
+
+        from ..numeric import chunks
+
+        x_shape = tuple(x.shape)
+        y_shape = self.out_shape(x_shape)
+        nd = self.nd
+        axes = tuple(range(x.ndim - nd, x.ndim))
+        if self._global(x_shape, y_shape):
+            if x.size == 0 or any(x_shape[a] == 0 for a in axes):
+                return np.full(y_shape, np.nan, dtype=x.dtype)  # torch: the mean of nothing
+            return x.mean(axis=axes, keepdims=True)
+        plan = self._plan(x_shape, y_shape)
+        lead = x_shape[: x.ndim - nd]
+        m = prod(lead)
+        flat = x.reshape((m,) + x_shape[x.ndim - nd :])
+        out = np.empty((m,) + y_shape[len(y_shape) - nd :], dtype=x.dtype)
+        per_item = self._temporaries(
+            (1,) + x_shape[x.ndim - nd :], (1,) + y_shape[len(y_shape) - nd :]
+        )
+        for part in chunks(m, per_item * x.itemsize, budget) if m else []:
+            z = flat[part]
+            for axis, o in plan:
+                z = _adaptive_axis(z, axis - x.ndim + nd + 1, o, self.is_max)
+            out[part] = z
+        return out.reshape(y_shape)
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        if self._global(x, y):
+            return 0
+        return self._temporaries(x, y)
+
     def notes(self, x: Shape, y: Shape) -> list[str]:
         notes = []
         for axis, n, o in zip(AXES[self.nd], x[len(x) - self.nd :], y[len(y) - self.nd :]):
@@ -405,6 +709,8 @@ class _AdaptivePool(Layer):
 
 
 class AdaptiveAvgPoolNd(_AdaptivePool):
+    is_max: ClassVar[bool] = False
+
     @classmethod
     def example(cls):  # type: ignore[no-untyped-def]
         return (1,), {}, spatial_example(cls.nd)
@@ -417,6 +723,8 @@ class AdaptiveAvgPoolNd(_AdaptivePool):
 
 
 class AdaptiveMaxPoolNd(_AdaptivePool):
+    is_max: ClassVar[bool] = True
+
     @classmethod
     def example(cls):  # type: ignore[no-untyped-def]
         return ((4,) * cls.nd,), {}, spatial_example(cls.nd)
