@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import ConvcalcError, ShapeError, SpecError
 from .shape import Shape, fmt_shape, prod
-from .spec import LayerSpec, Spec
+from .spec import LayerSpec, Spec, gc_paused
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,16 @@ def analyze(spec: Spec, input_shape: Optional[Shape] = None) -> Report:
             location=spec.source,
             hint="add input: [N, C, H, W] to the file, or pass --input 1,3,224,224",
         )
+    with gc_paused():
+        return _analyze(spec, x0)
+
+
+def _analyze(spec: Spec, x0: Shape) -> Report:
     rows: List[Row] = []
     errors: List[Problem] = []
     x: Optional[Shape] = x0
     unknown = 0
+    total_params = total_trainable = total_macs = 0
     for entry in spec.layers:
         layer = entry.layer
         y: Optional[Shape] = None
@@ -159,17 +165,22 @@ def analyze(spec: Spec, input_shape: Optional[Shape] = None) -> Report:
                 errors.append(_problem(exc, entry, spec, rows, x0, x))
         # a layer that failed keeps the parameters its explicit arguments give it
         weights = layer.weights(x if y is not None else None)
-        params = None if weights is None else sum(prod(s) for s in weights.values())
-        if params is None:
+        params: Optional[int] = None
+        trainable: Optional[int] = None
+        if weights is None:
             unknown += 1
-        trainable = None if params is None else (params if entry.trainable else 0)
-        rows.append(Row(entry.index, entry.name, entry.type, x, y, params, trainable, macs, tuple(notes)))
+        else:
+            params = 0
+            for s in weights.values():
+                params += prod(s)
+            trainable = params if entry.trainable else 0
+            total_params += params
+            total_trainable += trainable
+        if macs:
+            total_macs += macs
+        rows.append(Row(entry.index, entry.name, layer.type_name, x, y, params, trainable, macs, tuple(notes)))
         x = y
-    totals = Totals(
-        sum(r.params or 0 for r in rows),
-        sum(r.trainable_params or 0 for r in rows),
-        sum(r.macs or 0 for r in rows),
-    )
+    totals = Totals(total_params, total_trainable, total_macs)
     report_notes = []
     if unknown:
         report_notes.append(
