@@ -8,10 +8,10 @@ PyTorch makes in eval mode are errors; its rank warnings become notes.
 
 from __future__ import annotations
 
-from typing import ClassVar, Dict, List, Optional
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence
 
 from ..errors import ShapeError
-from ..shape import Shape, fmt_shape
+from ..shape import Shape, fmt_shape, prod
 from .base import (
     Arg,
     Layer,
@@ -28,9 +28,172 @@ INPLACE = Arg("inplace", to_bool, False)
 
 
 class Pointwise(Layer):
-    """Applied element by element: the output has the input's shape; no parameters, no MACs."""
+    """Applied element by element: the output has the input's shape; no parameters, no MACs.
+
+    Subclasses give the NumPy kernel as :meth:`fn`, applied to flat chunks of the input;
+    ``TEMPS`` is how many input-sized temporaries it allocates (for :meth:`workspace`).
+    """
 
     # Layer's defaults already say so: out_shape(x) = x, weights = {}, macs = 0
+    TEMPS: ClassVar[int] = 2
+
+    def fn(self, x: Any) -> Any:
+        """The activation of a 1-D chunk ``x``, same dtype."""
+        raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        return elementwise(self.fn, x, budget, self.TEMPS)
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        return self.TEMPS * prod(x)
+
+
+def elementwise(fn: Callable[[Any], Any], x: Any, budget: int, temps: int) -> Any:
+    """Apply ``fn`` to flat chunks of ``x`` whose ``temps`` temporaries fit in ``budget`` bytes."""
+    import numpy as np
+
+    from ..numeric import chunks
+
+    out = np.empty(x.shape, dtype=x.dtype)
+    src = np.ascontiguousarray(x).reshape(-1)
+    dst = out.reshape(-1)
+    # cache-sized blocks: a chain of NumPy operations then runs from L2, not from memory
+    budget = min(budget, CACHE_BLOCK * max(temps, 1) * x.itemsize)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        for part in chunks(src.size, max(temps, 1) * x.itemsize, budget):
+            dst[part] = fn(src[part])
+    return out
+
+
+#: elements per block of an element-wise kernel
+CACHE_BLOCK = 1 << 14
+
+
+def _sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)), torch's formula: exp(-x) may overflow to inf, giving 0."""
+    import numpy as np
+
+    return 1 / (1 + np.exp(-x))
+
+
+def erf_fast(x: Any) -> Any:
+    """erf in the input's precision to within 1.5e-7 (Abramowitz & Stegun 7.1.26), for float32."""
+    import numpy as np
+
+    t = x.dtype.type
+    a = np.abs(x)
+    k = 1 / (t(0.3275911) * a + 1)
+    r = t(1.061405429) * k - t(1.453152027)
+    r *= k
+    r += t(1.421413741)
+    r *= k
+    r -= t(0.284496736)
+    r *= k
+    r += t(0.254829592)
+    r *= k
+    r *= np.exp(-a * a)
+    return np.copysign(1 - r, x)
+
+
+# fdlibm's erf (s_erf.c), vectorised. Its notice: "Copyright (C) 1993 by Sun Microsystems,
+# Inc. All rights reserved. Developed at SunPro, a Sun Microsystems, Inc. business.
+# Permission to use, copy, modify, and distribute this software is freely granted,
+# provided that this notice is preserved." Coefficients by interval of |x|:
+_ERX = 8.45062911510467529297e-01
+_EFX = 1.28379167095512586316e-01
+_PP = (1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02,
+       -5.77027029648944159157e-03, -2.37630166566501626084e-05)
+_QQ = (1.0, 3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03,
+       1.32494738004321644526e-04, -3.96022827877536812320e-06)
+_PA = (-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01,
+       3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02,
+       -2.16637559486879084300e-03)
+_QA = (1.0, 1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02,
+       1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02)
+_RA = (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
+       -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
+       -8.12874355063065934246e+01, -9.81432934416914548592e+00)
+_SA = (1.0, 1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02,
+       6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02,
+       6.57024977031928170135e+00, -6.04244152148580987438e-02)
+_RB = (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01,
+       -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03,
+       -4.83519191608651397019e+02)
+_SB = (1.0, 3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03,
+       3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02,
+       -2.24409524465858183362e+01)
+
+
+def _poly(z: Any, coeffs: tuple) -> Any:
+    """Horner's rule, in place on a fresh array."""
+    acc = z * coeffs[-1]
+    acc += coeffs[-2]
+    for c in coeffs[-3::-1]:
+        acc *= z
+        acc += c
+    return acc
+
+
+def _ratio(z: Any, p: tuple, q: tuple) -> Any:
+    num = _poly(z, p)
+    num /= _poly(z, q)
+    return num
+
+
+def erf(x: Any) -> Any:
+    """The error function of a float64 array, to within about 1 ulp (fdlibm's method).
+
+    Each interval of |x| is gathered by integer index (np.flatnonzero): boolean-mask
+    indexing of a random pattern is several times slower.
+    """
+    import numpy as np
+
+    shape = np.shape(x)
+    x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+    a = np.abs(x)
+    out = np.empty_like(x)
+    small = np.flatnonzero(a < 0.84375)
+    if small.size:
+        xs = x[small]
+        r = _ratio(xs * xs, _PP, _QQ)
+        r *= xs
+        r += xs
+        out[small] = r
+    mid = np.flatnonzero((a >= 0.84375) & (a < 1.25))
+    if mid.size:
+        s = a[mid]
+        s -= 1.0
+        r = _ratio(s, _PA, _QA)
+        r += _ERX
+        out[mid] = np.copysign(r, x[mid])
+    big = np.flatnonzero(a >= 1.25)
+    if big.size:
+        c = np.minimum(a[big], 6.0)  # erf = ±1 to double precision beyond 6
+        s = c * c
+        np.reciprocal(s, out=s)
+        r = _ratio(s, _RB, _SB)
+        near = np.flatnonzero(c < 1 / 0.35)
+        if near.size:
+            r[near] = _ratio(s[near], _RA, _SA)
+        # exp(-x²) split as exp(-z² - 0.5625)·exp((z - x)(z + x) + R/S), z = x with its low word cleared
+        z = (c.view(np.uint64) & np.uint64(0xFFFFFFFF00000000)).view(np.float64)
+        e = z * z
+        e += 0.5625
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        f = z - c
+        f *= z + c
+        f += r
+        np.exp(f, out=f)
+        e *= f
+        e /= c
+        v = 1.0 - e
+        v[c >= 6.0] = 1.0
+        out[big] = np.copysign(v, x[big])
+    nan = np.flatnonzero(np.isnan(x))
+    if nan.size:
+        out[nan] = np.nan
+    return out.reshape(shape)
 
 
 def _rank_error(what: str, x: Shape, expected: str, hint: Optional[str] = None) -> ShapeError:
@@ -49,17 +212,38 @@ class ReLU(Pointwise):
     summary = "max(0, x)"
     ARGS = (INPLACE,)
 
+    TEMPS = 0
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return np.maximum(x, 0)
+
 
 @register
 class ReLU6(Pointwise):
     summary = "min(max(0, x), 6)"
     ARGS = (INPLACE,)
 
+    TEMPS = 0
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return np.clip(x, 0, 6)
+
 
 @register
 class LeakyReLU(Pointwise):
     summary = "x if x ≥ 0 else negative_slope·x"
     ARGS = (Arg("negative_slope", to_float, 0.01), INPLACE)
+    negative_slope: float
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        # max(x, 0) + slope·min(x, 0): exact, and far faster than np.where
+        return np.maximum(x, 0) + self.negative_slope * np.minimum(x, 0)
 
 
 @register
@@ -68,7 +252,13 @@ class PReLU(Layer):
     ARGS = (Arg("num_parameters", to_int, 1), Arg("init", to_float, 0.25))
     IGNORED = ("device", "dtype")
     num_parameters: int
-    init: float
+    init_value: float
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        # the argument `init` must not shadow the init() method: keep it as init_value
+        self.__dict__.pop("init", None)
+        self.init_value = values.get("init", 0.25)
 
     def check(self) -> None:
         if self.num_parameters < 0:
@@ -112,11 +302,45 @@ class PReLU(Layer):
     def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
         return {"weight": (self.num_parameters,)}
 
+    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
+        import numpy as np
+
+        return {"weight": np.full((self.num_parameters,), self.init_value, dtype=np.float64)}
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        from ..numeric import chunks
+
+        a = w["weight"]
+        if self.num_parameters == 1 or x.ndim < 2:
+            slope = a.reshape(())
+            return elementwise(lambda v: np.maximum(v, 0) + slope * np.minimum(v, 0), x, budget, 2)
+        slope = a.reshape((1, -1) + (1,) * (x.ndim - 2))
+        out = np.empty(x.shape, dtype=x.dtype)
+        per = 2 * x.itemsize * prod(x.shape[1:])
+        for part in chunks(x.shape[0], per, budget):
+            v = x[part]
+            o = out[part]
+            np.minimum(v, 0, out=o)
+            o *= slope
+            o += np.maximum(v, 0)
+        return out
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        return 2 * prod(x)
+
 
 @register
 class ELU(Pointwise):
     summary = "x if x > 0 else alpha·(exp(x) − 1)"
     ARGS = (Arg("alpha", to_float, 1.0), INPLACE)
+    alpha: float
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return np.maximum(x, 0) + self.alpha * np.expm1(np.minimum(x, 0))
 
 
 @register
@@ -132,23 +356,56 @@ class CELU(Pointwise):
             )
         return x
 
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        # torch: elu(x, alpha, scale=1, input_scale=1/alpha)
+        return np.maximum(x, 0) + self.alpha * np.expm1(np.minimum(x * (1 / self.alpha), 0))
+
 
 @register
 class SELU(Pointwise):
     summary = "scale·ELU(x, alpha) with fixed scale ≈ 1.0507, alpha ≈ 1.6733"
     ARGS = (INPLACE,)
+    ALPHA: ClassVar[float] = 1.6732632423543772848170429916717
+    SCALE: ClassVar[float] = 1.0507009873554804934193349852946
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        neg = (self.ALPHA * self.SCALE) * np.expm1(np.minimum(x, 0))
+        return np.maximum(x, 0) * self.SCALE + neg
 
 
 @register
 class GELU(Pointwise):
     summary = "x·Φ(x); approximate='tanh' uses the tanh approximation"
     ARGS = (Arg("approximate", to_choice("none", "tanh"), "none"),)
+    approximate: str
+    TEMPS = 6
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        if self.approximate == "tanh":
+            inner = np.sqrt(2 / np.pi) * (x + 0.044715 * (x * x * x))
+            return 0.5 * x * (1 + np.tanh(inner))
+        if x.dtype == np.float32:
+            # torch's own float32 erf is a fast approximation too; this one is within 1.5e-7
+            return 0.5 * x * (1 + erf_fast(x * np.float32(0.7071067811865476)))
+        return 0.5 * x * (1 + erf(x * 0.7071067811865476))  # x is a flat chunk
 
 
 @register
 class SiLU(Pointwise):
     summary = "x·sigmoid(x) (swish)"
     ARGS = (INPLACE,)
+    TEMPS = 4
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return x / (1 + np.exp(-x))  # torch's formula; exp overflow gives -0 as in torch
 
 
 @register
@@ -156,15 +413,30 @@ class Mish(Pointwise):
     summary = "x·tanh(softplus(x))"
     ARGS = (INPLACE,)
 
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return x * np.tanh(np.log1p(np.exp(x)))  # torch's formula
+
 
 @register
 class Sigmoid(Pointwise):
     summary = "1 / (1 + exp(−x))"
+    TEMPS = 4
+
+    def fn(self, x: Any) -> Any:
+        return _sigmoid(x)
 
 
 @register
 class Tanh(Pointwise):
     summary = "tanh(x)"
+    TEMPS = 0
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return np.tanh(x)
 
 
 @register
@@ -194,11 +466,25 @@ class Hardtanh(Pointwise):
                 got=hi,
             )
 
+    TEMPS = 0
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        lo = self.min_val if self.min_value is None else self.min_value
+        hi = self.max_val if self.max_value is None else self.max_value
+        return np.clip(x, lo, hi)
+
 
 @register
 class Hardswish(Pointwise):
     summary = "x·relu6(x + 3) / 6"
     ARGS = (INPLACE,)
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return x * np.clip(x + 3, 0, 6) / 6
 
 
 @register
@@ -206,24 +492,80 @@ class Hardsigmoid(Pointwise):
     summary = "relu6(x + 3) / 6"
     ARGS = (INPLACE,)
 
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return np.clip(x + 3, 0, 6) / 6
+
 
 @register
 class Softplus(Pointwise):
     summary = "log(1 + exp(beta·x)) / beta; linear above threshold"
     ARGS = (Arg("beta", to_float, 1.0), Arg("threshold", to_float, 20.0))
+    beta: float
+    threshold: float
+    TEMPS = 3
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        z = x * self.beta
+        out = np.log1p(np.exp(z))
+        out /= self.beta
+        np.copyto(out, x, where=z > self.threshold)  # the linear part (rare: fast)
+        return out
 
 
 @register
 class Softsign(Pointwise):
     summary = "x / (1 + |x|)"
 
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return x / (1 + np.abs(x))
+
 
 @register
 class Tanhshrink(Pointwise):
     summary = "x − tanh(x)"
 
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return x - np.tanh(x)
+
 
 # ------------------------------------------------------------------ softmax
+def softmax(x: Any, dim: int, log: bool, budget: int) -> Any:
+    """(Log)softmax of ``x`` along ``dim``, max-subtracted; chunked along another axis."""
+    import numpy as np
+
+    from ..numeric import chunks
+
+    if x.ndim == 0:  # torch treats a 0-D input as 1-D
+        return softmax(x.reshape(1), 0, log, budget).reshape(())
+    out = np.empty(x.shape, dtype=x.dtype)
+    others = [a for a in range(x.ndim) if a != dim]
+    axis = max(others, key=lambda a: x.shape[a]) if others else None
+    parts: Sequence[slice] = [slice(None)]
+    if axis is not None:
+        per = 2 * x.itemsize * prod(x.shape) // max(x.shape[axis], 1)
+        parts = chunks(x.shape[axis], per, budget)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        for part in parts:
+            index = tuple(part if a == axis else slice(None) for a in range(x.ndim))
+            v = x[index]
+            shifted = v - v.max(axis=dim, keepdims=True)
+            e = np.exp(shifted)
+            total = e.sum(axis=dim, keepdims=True)
+            if log:
+                out[index] = shifted - np.log(total)
+            else:
+                out[index] = e / total
+    return out
+
+
 class _SoftmaxBase(Pointwise):
     ARGS = (Arg("dim", to_opt_int, None),)
     dim: Optional[int]
@@ -247,6 +589,14 @@ class _SoftmaxBase(Pointwise):
         self._dim(x)
         return x
 
+    LOG: ClassVar[bool] = False
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        return softmax(x, self._dim(x.shape), self.LOG, budget)
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        return prod(x)
+
     def notes(self, x: Shape, y: Shape) -> List[str]:
         if self.dim is None:
             return [
@@ -263,6 +613,7 @@ class Softmax(_SoftmaxBase):
 @register
 class LogSoftmax(_SoftmaxBase):
     summary = "log(softmax(x)) along dim"
+    LOG = True
 
 
 @register
@@ -279,10 +630,21 @@ class Softmax2d(Pointwise):
             )
         return x
 
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        return softmax(x, x.ndim - 3, False, budget)
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        return prod(x)
+
 
 # ------------------------------------------------------------------ dropout
 class _DropoutBase(Pointwise):
     """Identity at inference. ``nd`` > 0: channel-wise dropout expecting (N, C, *nd spatial)."""
+
+    TEMPS = 0
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        return x  # eval mode: the identity
 
     nd: ClassVar[int] = 0
     ARGS = (Arg("p", to_float, 0.5), INPLACE)

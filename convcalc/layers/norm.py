@@ -29,6 +29,49 @@ from .base import (
 _BIAS = Arg("bias", to_bool, True)
 
 
+# ------------------------------------------------------------ NumPy helpers
+def _default_init(layer: Layer, x: Shape) -> dict[str, Any]:
+    """torch's reset_parameters for the norms: weight 1, bias 0, running_mean 0, running_var 1."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for key, shape in {**(layer.weights(x) or {}), **(layer.buffers(x) or {})}.items():
+        if key == "num_batches_tracked":
+            out[key] = np.array(0, dtype=np.int64)
+        elif key in ("weight", "running_var"):
+            out[key] = np.ones(shape, dtype=np.float64)
+        else:
+            out[key] = np.zeros(shape, dtype=np.float64)
+    return out
+
+
+def _normalise_rows(x2: Any, out2: Any, eps: float, budget: int) -> None:
+    """out2 = (x2 - mean) / sqrt(var + eps) row by row (biased variance), in row chunks."""
+    import numpy as np
+
+    from ..numeric import chunks
+
+    rows, n = x2.shape
+    if rows == 0 or n == 0:
+        out2[...] = x2
+        return
+    for part in chunks(rows, 2 * n * x2.itemsize, budget):
+        v = x2[part]
+        o = out2[part]
+        np.subtract(v, v.mean(axis=1, keepdims=True), out=o)
+        var = np.mean(np.square(o), axis=1, keepdims=True)
+        o *= 1 / np.sqrt(var + eps)
+
+
+def _channel_affine(out: Any, cdim: int, scale: Any, shift: Any) -> None:
+    """out = out * scale + shift with per-channel (axis ``cdim``) vectors, in place."""
+    shape = (-1,) + (1,) * (out.ndim - cdim - 1)
+    if scale is not None:
+        out *= scale.reshape(shape)
+    if shift is not None:
+        out += shift.reshape(shape)
+
+
 class _KeywordBias(Layer):
     """``bias`` is keyword-only in PyTorch: refuse it (and anything else) positionally."""
 
@@ -36,7 +79,7 @@ class _KeywordBias(Layer):
 
     @classmethod
     def build(
-        cls, positional: Sequence[Any] = (), keywords: Optional[Dict[str, Any]] = None
+        cls, positional: Sequence[Any] = (), keywords: Optional[dict[str, Any]] = None
     ) -> Layer:
         if len(positional) > cls.N_POSITIONAL:
             names = [a.name for a in cls.ARGS[: cls.N_POSITIONAL]]
@@ -185,6 +228,37 @@ class _PerChannelNorm(_KeywordBias):
             notes.append("training mode would fail: " + self._one_value_message(x))
         return notes
 
+    # -- NumPy forward pass (eval mode) --------------------------------------
+    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
+        return _default_init(self, x)
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        cdim = self.channel_dim(x.shape)
+        weight = w.get("weight") if self.affine else None
+        bias = w.get("bias") if self.affine else None
+        if self.track_running_stats:
+            # eval mode: a per-channel affine map from the running statistics
+            scale = 1 / np.sqrt(w["running_var"] + self.eps)
+            if weight is not None:
+                scale = scale * weight
+            shift = -w["running_mean"] * scale
+            if bias is not None:
+                shift = shift + bias
+            out = np.array(x, dtype=x.dtype, copy=True)
+            _channel_affine(out, cdim, scale.astype(x.dtype), shift.astype(x.dtype))
+            return out
+        out = self._batch_stats_normalise(x, cdim, budget)
+        _channel_affine(out, cdim, weight, bias)
+        return out
+
+    def _batch_stats_normalise(self, x: Any, cdim: int, budget: int) -> Any:
+        raise NotImplementedError
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        return 0 if self.track_running_stats else prod(x)
+
 
 class BatchNormNd(_PerChannelNorm):
     @classmethod
@@ -228,6 +302,31 @@ class BatchNormNd(_PerChannelNorm):
     def _one_value_message(self, x: Shape) -> str:
         return f"batch statistics need more than 1 value per channel, input {fmt_shape(x)} has 1"
 
+    def _batch_stats_normalise(self, x: Any, cdim: int, budget: int) -> Any:
+        """track_running_stats=False: torch normalises with the batch's statistics even in eval."""
+        import numpy as np
+
+        from ..numeric import chunks
+
+        n, c = x.shape[0], x.shape[1]
+        x3 = x.reshape(n, c, -1)
+        count = x3.shape[0] * x3.shape[2]
+        out = np.empty(x.shape, dtype=x.dtype)
+        if count == 0 or c == 0:
+            out[...] = x
+            return out
+        mean = x3.mean(axis=(0, 2))
+        mean_b = mean[:, None]
+        sq = np.zeros(c, dtype=x.dtype)
+        for part in chunks(n, x.itemsize * x3.shape[1] * x3.shape[2], budget):
+            d = x3[part] - mean_b
+            sq += np.einsum("ncl,ncl->c", d, d)
+        rstd = 1 / np.sqrt(sq / count + self.eps)
+        o3 = out.reshape(n, c, -1)
+        np.subtract(x3, mean_b, out=o3)
+        o3 *= rstd[:, None]
+        return out
+
 
 class InstanceNormNd(_PerChannelNorm):
     @classmethod
@@ -248,6 +347,15 @@ class InstanceNormNd(_PerChannelNorm):
     _one_value_hint = (
         "use a larger input, or track_running_stats: true (eval mode then uses running statistics)"
     )
+
+    def _batch_stats_normalise(self, x: Any, cdim: int, budget: int) -> Any:
+        """Per sample and channel over the spatial dims (torch uses them whenever not tracking)."""
+        import numpy as np
+
+        out = np.empty(x.shape, dtype=x.dtype)
+        rows = prod(x.shape[: cdim + 1])
+        _normalise_rows(x.reshape(rows, -1), out.reshape(rows, -1), self.eps, budget)
+        return out
 
 
 for _nd in (1, 2, 3):
@@ -344,6 +452,23 @@ class GroupNorm(_KeywordBias):
             )
         return notes
 
+    # -- NumPy forward pass ------------------------------------------------------
+    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
+        return _default_init(self, x)
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        out = np.empty(x.shape, dtype=x.dtype)
+        rows = x.shape[0] * self.num_groups
+        _normalise_rows(x.reshape(rows, -1), out.reshape(rows, -1), self.eps, budget)
+        if self.affine:
+            _channel_affine(out, 1, w["weight"], w.get("bias"))
+        return out
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        return prod(x)
+
 
 @register
 class LayerNorm(Layer):
@@ -410,6 +535,26 @@ class LayerNorm(Layer):
         ns = self.normalized_shape
         return {"weight": ns, "bias": ns} if self.bias else {"weight": ns}
 
+    # -- NumPy forward pass ------------------------------------------------------
+    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
+        return _default_init(self, x)
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        out = np.empty(x.shape, dtype=x.dtype)
+        n = prod(self.normalized_shape)
+        rows = prod(x.shape) // n if n else 0
+        _normalise_rows(x.reshape(rows, n), out.reshape(rows, n), self.eps, budget)
+        if self.elementwise_affine:
+            out *= w["weight"]
+            if "bias" in w and self.bias:
+                out += w["bias"]
+        return out
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        return prod(x)
+
 
 @register
 class LocalResponseNorm(Layer):
@@ -446,3 +591,39 @@ class LocalResponseNorm(Layer):
                 got=self.size,
             )
         return x
+
+    # -- NumPy forward pass ------------------------------------------------------
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        """torch: x / (k + alpha · avg over a zero-padded window of `size` channels of x²)^beta.
+
+        The window around channel c spans c - size//2 … c + (size-1)//2 and the average
+        always divides by ``size`` (avg_pool with count_include_pad).
+        """
+        import numpy as np
+
+        from ..numeric import chunks
+
+        n, c = x.shape[0], x.shape[1]
+        out = np.empty(x.shape, dtype=x.dtype)
+        if out.size == 0:
+            return out
+        x3 = x.reshape(n, c, -1)
+        o3 = out.reshape(n, c, -1)
+        before = self.size // 2
+        for part in chunks(n, 2 * x.itemsize * x3.shape[1] * x3.shape[2], budget):
+            v = x3[part]
+            sq = np.square(v)
+            acc = np.zeros_like(v)
+            for off in range(self.size):
+                shift = off - before  # acc[:, ch] += sq[:, ch + shift]
+                lo, hi = max(0, -shift), min(c, c - shift)
+                if lo < hi:
+                    acc[:, lo:hi] += sq[:, lo + shift : hi + shift]
+            acc *= self.alpha / self.size
+            acc += self.k
+            np.power(acc, self.beta, out=acc)
+            np.divide(v, acc, out=o3[part])
+        return out
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        return 2 * prod(x)

@@ -126,6 +126,7 @@ class Upsample(Layer):
     size: None | int | tuple[int, ...]
     scale_factor: None | float | tuple[float, ...]
     mode: str
+    _rank: int = 4
     align_corners: bool | None
     recompute_scale_factor: bool | None
 
@@ -285,6 +286,185 @@ class Upsample(Layer):
         if len(x) == 3 and self.mode in ("nearest", "nearest-exact", "area"):
             notes.append("a 3D input is read as (N, C, L): only the last dimension is resized")
         return notes
+
+    # -- NumPy forward pass ------------------------------------------------------
+    def _kernel_scales(self, x: Shape) -> list[float | None]:
+        """The scale factor torch's kernel receives per axis (None: derived from the sizes)."""
+        nd = len(x) - 2
+        scale = self._scale()
+        if self.size is not None or scale is None or self.recompute_scale_factor:
+            return [None] * nd
+        return [_scale_at(scale, i) for i in range(nd)]
+
+    def _taps(self, n_in: int, n_out: int, scale: float | None, dtype: Any) -> tuple[Any, Any]:
+        """Per output index along one axis: source indices (n_out, T) and weights (or None)."""
+        mode = self.mode
+        if mode in ("nearest", "nearest-exact"):
+            # torch 2.x: 2-d inputs run the legacy nearest_idx kernels, 1-d and 3-d the generic one
+            legacy = self._rank == 4
+            return _nearest_taps(n_in, n_out, scale, mode == "nearest-exact", legacy, dtype), None
+        if mode == "area":
+            return _area_taps(n_in, n_out)
+        return _interp_taps(n_in, n_out, scale, bool(self.align_corners), mode == "bicubic", dtype)
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        from ..numeric import chunks
+
+        y_shape = self.out_shape(tuple(x.shape))
+        out = np.empty(y_shape, dtype=x.dtype)
+        if out.size == 0:
+            return out
+        scales = self._kernel_scales(x.shape)
+        nd = x.ndim - 2
+        self._rank = x.ndim
+        plans = []
+        for i in range(nd):
+            n_in, n_out = x.shape[2 + i], y_shape[2 + i]
+            idx, wts = self._taps(n_in, n_out, scales[i], x.dtype)
+            plans.append((2 + i, n_out / n_in, idx, wts))
+        plans.sort(key=lambda p: p[1])  # shrink first: smaller intermediates
+        per = max(self.workspace(x.shape, y_shape) // max(x.shape[0], 1), 1) * x.itemsize
+        for part in chunks(x.shape[0], per, budget):
+            v = x[part]
+            for axis, _, idx, wts in plans:
+                v = _resample(v, axis, idx, wts)
+            out[part] = v
+        return out
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        # each axis pass holds its input, its result and one gathered tap
+        size, peak = prod(x), 0
+        ratios = sorted((y[i] / x[i] if x[i] else 1.0, i) for i in range(2, len(x)))
+        shape = list(x)
+        for _, i in ratios:
+            shape[i] = y[i]
+            nxt = prod(shape)
+            peak = max(peak, size + 2 * nxt)
+            size = nxt
+        return peak
+
+
+def _nearest_taps(
+    n_in: int, n_out: int, scale: float | None, exact: bool, legacy: bool, dtype: Any
+) -> Any:
+    """The source index of each output index, as torch's CPU kernels compute it.
+
+    Generic kernel (HelperInterpNearest[Exact], in the input's type): nearest floor(i · s),
+    nearest-exact floor(max(s · (i + 0.5) - 0.5, 0) + 0.5); s = 1/scale_factor when given,
+    else in/out; the floor is floorf (float32); the index is clamped to in - 1.
+    Legacy kernels (2-d): nearest_idx, a copy when out == in, i >> 1 when out == 2·in,
+    else floorf(i · s) in float32 whatever the input's type; nearest_exact_idx,
+    floorf((i + 0.5) · s) with s a float32.
+    """
+    import numpy as np
+
+    if legacy and exact:  # floorf((i + 0.5) · s): a double product of a float32 scale
+        s32 = _compute_scale(n_in, n_out, scale, np.float32)
+        src = (np.arange(n_out) + 0.5) * np.float64(s32)
+        idx = np.floor(src.astype(np.float32)).astype(np.int64)
+        return np.minimum(idx, n_in - 1)[:, None]
+    if legacy:
+        if n_out == n_in:
+            return np.arange(n_out, dtype=np.int64)[:, None]
+        if n_out == 2 * n_in:
+            return (np.arange(n_out, dtype=np.int64) >> 1)[:, None]
+    t: Any = np.float32 if dtype == np.float32 or legacy else np.float64
+    s = _compute_scale(n_in, n_out, scale, t)
+    i = np.arange(n_out, dtype=t)
+    if exact:
+        src = s * (i + t(0.5)) - t(0.5)
+        src = np.where(src < 0, t(0), src) + t(0.5)
+    else:
+        src = s * i
+    idx = np.floor(src.astype(np.float32)).astype(np.int64)
+    return np.minimum(idx, n_in - 1)[:, None]
+
+
+def _compute_scale(n_in: int, n_out: int, scale: float | None, t: Any) -> Any:
+    """torch's compute_scales_value: 1/scale_factor when given (> 0), else in/out, in type ``t``."""
+    if scale is not None and scale > 0:
+        return t(1.0 / scale)
+    return t(n_in) / t(n_out)
+
+
+def _interp_taps(
+    n_in: int, n_out: int, scale: float | None, align_corners: bool, cubic: bool, dtype: Any
+) -> tuple[Any, Any]:
+    """Linear (2 taps) or cubic (4 taps, A = -0.75, border-clamped) interpolation weights.
+
+    torch's area_pixel_compute_scale / area_pixel_compute_source_index /
+    guard_index_and_lambda, computed in the input's type as torch's opmath is.
+    """
+    import numpy as np
+
+    t: Any = np.float32 if dtype == np.float32 else np.float64
+    i = np.arange(n_out, dtype=t)
+    if align_corners:
+        s = t(n_in - 1) / t(n_out - 1) if n_out > 1 else t(0)
+        src = s * i
+    else:
+        s = _compute_scale(n_in, n_out, scale, t)
+        src = s * (i + t(0.5)) - t(0.5)
+        if not cubic:
+            src = np.where(src < 0, t(0), src)
+    index = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n_in - 1)
+    lam = np.clip(src - index.astype(t), t(0), t(1))
+    if not cubic:
+        if n_in == n_out:  # torch copies: index i, weights (1, 0)
+            index = np.arange(n_out, dtype=np.int64)
+            lam = np.zeros(n_out, dtype=t)
+        idx = np.stack([index, np.minimum(index + 1, n_in - 1)], axis=1)
+        return idx, np.stack([1 - lam, lam], axis=1)
+    a = t(-0.75)
+
+    def near(v: Any) -> Any:  # |v| <= 1
+        return ((a + 2) * v - (a + 3)) * v * v + 1
+
+    def far(v: Any) -> Any:  # 1 < |v| < 2
+        return ((a * v - 5 * a) * v + 8 * a) * v - 4 * a
+
+    wts = np.stack([far(lam + 1), near(lam), near(1 - lam), far(2 - lam)], axis=1)
+    idx = np.clip(index[:, None] + np.arange(-1, 3), 0, n_in - 1)
+    return idx, wts
+
+
+def _area_taps(n_in: int, n_out: int) -> tuple[Any, Any]:
+    """Adaptive average pooling bins [floor(i·in/out), ceil((i+1)·in/out)) as padded taps."""
+    import numpy as np
+
+    i = np.arange(n_out, dtype=np.int64)
+    start = (i * n_in) // n_out
+    end = -((-(i + 1) * n_in) // n_out)
+    length = end - start
+    k = int(length.max()) if n_out else 1
+    offs = np.arange(k)
+    idx = np.minimum(start[:, None] + offs, n_in - 1)
+    wts = np.where(offs < length[:, None], 1.0 / length[:, None], 0.0)
+    return idx, wts
+
+
+def _resample(v: Any, axis: int, idx: Any, wts: Any) -> Any:
+    """Sum over taps t of wts[:, t] · v[..., idx[:, t], ...] along ``axis``."""
+    import numpy as np
+
+    if wts is None:
+        src = idx[:, 0]
+        n_in, n_out = v.shape[axis], src.size
+        if n_out % n_in == 0 and np.array_equal(src, np.arange(n_out) // (n_out // n_in)):
+            return np.repeat(v, n_out // n_in, axis=axis)  # an integer upscale: much faster
+        return np.take(v, src, axis=axis)
+    shape = [1] * v.ndim
+    shape[axis] = -1
+    w = wts.astype(v.dtype)
+    acc = np.take(v, idx[:, 0], axis=axis)
+    acc *= w[:, 0].reshape(shape)
+    for tap in range(1, idx.shape[1]):
+        g = np.take(v, idx[:, tap], axis=axis)
+        g *= w[:, tap].reshape(shape)
+        acc += g
+    return acc
 
 
 def _num(v: float) -> str:
@@ -478,6 +658,68 @@ class _Pad(Layer):
             notes.append(f"output is empty along {', '.join(empty)}")
         return notes
 
+    # -- NumPy forward pass ------------------------------------------------------
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        """Gather along each padded axis with torch's index rule (one take per axis).
+
+        With t = j - left the output index j reads, on the original input:
+        replicate clamp(t, 0, n-1); reflect |t| mirrored at n-1; circular the input
+        cropped by any negative padding, wrapped. Constant crops, then fills ``value``.
+        Circular padding wider than the cropped input is ill-defined in torch (its
+        overlapping copies read memory being written, or never written): we wrap.
+        """
+        import numpy as np
+
+        pads = self.pads()
+        k = len(pads) // 2
+        rank = x.ndim
+        mode = self.pad_mode
+        if mode == "constant":
+            value = float(getattr(self, "value", 0.0))
+            crop = [slice(None)] * rank
+            widths = [(0, 0)] * rank
+            for j in range(k):
+                d = rank - 1 - j
+                left, right = pads[2 * j], pads[2 * j + 1]
+                crop[d] = slice(max(-left, 0), x.shape[d] - max(-right, 0))
+                widths[d] = (max(left, 0), max(right, 0))
+            v = x[tuple(crop)]
+            return np.pad(v, widths, mode="constant", constant_values=value).astype(x.dtype, copy=False)
+        if min(pads) >= 0:
+            # NumPy's own modes agree with torch's when nothing is cropped (and are faster)
+            widths = [(0, 0)] * rank
+            for j in range(k):
+                widths[rank - 1 - j] = (pads[2 * j], pads[2 * j + 1])
+            np_mode: Any = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+            return np.pad(x, widths, mode=np_mode)
+        v = x
+        for j in range(k):
+            d = rank - 1 - j
+            left, right = pads[2 * j], pads[2 * j + 1]
+            n = v.shape[d]
+            t = np.arange(n + left + right) - left
+            if mode == "replicate":
+                idx = np.clip(t, 0, n - 1)
+            elif mode == "reflect":
+                idx = np.abs(t)
+                idx = np.where(idx > n - 1, 2 * (n - 1) - idx, idx)
+            else:  # circular: wrap over what negative padding leaves
+                lo = max(-left, 0)
+                m = n - lo - max(-right, 0)
+                if m <= 0:
+                    # nothing left to wrap: torch copies from uninitialised memory; we give zeros
+                    shape = list(v.shape)
+                    shape[d] = n + left + right
+                    v = np.zeros(shape, dtype=x.dtype)
+                    continue
+                idx = lo + (np.arange(n + left + right) - max(left, 0)) % m
+            v = np.take(v, idx, axis=d)
+        return v if v is not x else x.copy()
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        # one intermediate per padded axis but the last
+        return prod(y)
+
 
 def _slice(size: int, start: int, end: int) -> tuple[int, int]:
     """torch's Tensor.slice(start, end) bounds (negative wrap once, then clamp)."""
@@ -630,6 +872,16 @@ class PixelShuffle(Layer):
             )
         return x[:-3] + (c // (r * r), x[-2] * r, x[-1] * r)
 
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        r = self.upscale_factor
+        *lead, c, h, wd = x.shape
+        v = x.reshape(*lead, c // (r * r), r, r, h, wd)
+        b = len(lead)
+        v = v.transpose(*range(b), b, b + 3, b + 1, b + 4, b + 2)
+        return np.ascontiguousarray(v).reshape(*lead, c // (r * r), h * r, wd * r)
+
 
 @register
 class PixelUnshuffle(Layer):
@@ -662,6 +914,18 @@ class PixelUnshuffle(Layer):
         if prod(x) == 0:
             return x  # torch returns an empty input unchanged (a clone)
         return x[:-3] + (x[-3] * r * r, x[-2] // r, x[-1] // r)
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        if x.size == 0:
+            return x.copy()
+        r = self.downscale_factor
+        *lead, c, h, wd = x.shape
+        b = len(lead)
+        v = x.reshape(*lead, c, h // r, r, wd // r, r)
+        v = v.transpose(*range(b), b, b + 2, b + 4, b + 1, b + 3)
+        return np.ascontiguousarray(v).reshape(*lead, c * r * r, h // r, wd // r)
 
 
 @register
@@ -701,3 +965,11 @@ class ChannelShuffle(Layer):
                 hint=f"use groups dividing {c}, or {c - c % g or g} or {c - c % g + g} channels",
             )
         return x
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        n, c = x.shape[0], x.shape[1]
+        g = self.groups
+        v = x.reshape(n, g, c // g, *x.shape[2:]).swapaxes(1, 2)
+        return np.ascontiguousarray(v).reshape(x.shape)

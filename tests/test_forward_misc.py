@@ -1,0 +1,141 @@
+"""The norm, activation, dropout and resize/pad/shuffle kernels against golden fixtures made
+by PyTorch (tests/fixtures/make_misc.py).
+
+No torch here: each fixture holds the constructor call, the input, torch's float64 output and
+the weights; the layer is built by convcalc and run in float64 and float32.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convcalc.layers import activation, norm, resize
+from convcalc.layers.activation import erf
+from convcalc.layers.base import REGISTRY
+from convcalc.spec import spec_from_strings
+
+FIXTURES = sorted((Path(__file__).parent / "fixtures" / "misc").glob("*.npz"))
+MODULES = (activation.__name__, norm.__name__, resize.__name__)
+MY_TYPES = sorted(name for name, cls in REGISTRY.items() if cls.__module__ in MODULES)
+
+
+def load(path: Path):
+    data = np.load(path)
+    call = str(data["call"])
+    x = data["x"]
+    weights = {k[2:]: data[k] for k in data.files if k.startswith("w.")}
+    layer = spec_from_strings([call], x.shape).layers[0].layer
+    return layer, call, x, data["y"], weights
+
+
+def run(layer, x, weights, dtype, budget=1 << 30):
+    return layer.forward(x.astype(dtype), {k: v.astype(dtype) for k, v in weights.items()}, budget)
+
+
+def scale(y: np.ndarray) -> float:
+    return max(1.0, float(np.abs(y).max())) if y.size else 1.0
+
+
+def test_fixtures_cover_every_type():
+    names = {str(np.load(p)["call"]).split("(")[0] for p in FIXTURES}
+    assert set(MY_TYPES) <= names, sorted(set(MY_TYPES) - names)
+    total = sum(p.stat().st_size for p in FIXTURES)
+    assert total < 1_500_000
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_float64(path):
+    layer, call, x, y, weights = load(path)
+    got = run(layer, x, weights, np.float64)
+    assert got.dtype == np.float64
+    assert got.shape == y.shape == layer.out_shape(x.shape)
+    np.testing.assert_allclose(got, y, rtol=1e-9, atol=1e-12 * scale(y))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_float32(path):
+    layer, call, x, y, weights = load(path)
+    got = run(layer, x, weights, np.float32)
+    assert got.dtype == np.float32
+    assert got.shape == y.shape
+    np.testing.assert_allclose(got, y, rtol=1e-4, atol=1e-5 * scale(y))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_tiny_budget_chunks_to_the_same_result(path):
+    """A budget of a few bytes forces the smallest chunks."""
+    layer, call, x, y, weights = load(path)
+    whole = run(layer, x, weights, np.float64)
+    chunked = run(layer, x, weights, np.float64, budget=8)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=1e-15 * scale(y))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_init_gives_every_parameter_and_buffer(path):
+    layer, call, x, y, weights = load(path)
+    made = layer.init(x.shape, np.random.default_rng(0))
+    want = {**(layer.weights(x.shape) or {}), **(layer.buffers(x.shape) or {})}
+    assert {k: v.shape for k, v in made.items()} == want
+    assert set(weights) <= set(made)
+    for key, value in made.items():
+        assert value.dtype == (np.int64 if key == "num_batches_tracked" else np.float64)
+    assert layer.workspace(x.shape, y.shape) >= 0
+
+
+def test_init_follows_reset_parameters():
+    bn = spec_from_strings(["BatchNorm2d(3)"], (1, 3, 2, 2)).layers[0].layer
+    w = bn.init((1, 3, 2, 2), np.random.default_rng(0))
+    assert w["weight"].tolist() == [1, 1, 1] and w["bias"].tolist() == [0, 0, 0]
+    assert w["running_mean"].tolist() == [0, 0, 0] and w["running_var"].tolist() == [1, 1, 1]
+    assert w["num_batches_tracked"].shape == () and int(w["num_batches_tracked"]) == 0
+    ln = spec_from_strings(["LayerNorm([2, 2], bias=False)"], (1, 3, 2, 2)).layers[0].layer
+    assert set(ln.init((1, 3, 2, 2), None)) == {"weight"}
+    prelu = spec_from_strings(["PReLU(3, init=0.1)"], (1, 3, 2, 2)).layers[0].layer
+    assert prelu.init((1, 3, 2, 2), None)["weight"].tolist() == [0.1] * 3
+    assert prelu.call_string() == "PReLU(num_parameters=3, init=0.1)"
+
+
+def test_erf_matches_math_erf():
+    x = np.concatenate(
+        [np.linspace(-7, 7, 20001), np.logspace(-300, 1, 400), -np.logspace(-20, 1, 400)]
+    )
+    want = np.array([math.erf(v) for v in x])
+    got = erf(x)
+    np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
+    assert np.isnan(erf(np.array([np.nan]))[0])
+    assert erf(np.array([np.inf, -np.inf])).tolist() == [1.0, -1.0]
+
+
+def test_extremes_stay_finite():
+    x = np.array([-1e4, -800.0, -50.0, 0.0, 50.0, 800.0, 1e4])
+    for call in ("Sigmoid()", "SiLU()", "Softplus()", "Mish()", "GELU()", "ELU()", "Softmax(dim=0)"):
+        layer = spec_from_strings([call], x.shape).layers[0].layer
+        for dtype in (np.float64, np.float32):
+            out = layer.forward(x.astype(dtype), {}, 1 << 30)
+            assert np.isfinite(out).all(), call
+
+
+def test_empty_inputs():
+    cases = [
+        ("ReLU()", (0, 3)),
+        ("Softmax(dim=1)", (0, 3)),
+        ("LayerNorm(3)", (0, 3)),
+        ("Upsample(scale_factor=2)", (0, 2, 3, 3)),
+        ("ZeroPad2d(1)", (0, 2, 3, 3)),
+        ("PixelUnshuffle(2)", (0, 2, 4, 4)),
+        ("Upsample(size=(0, 2), mode='area')", (1, 2, 3, 3)),
+    ]
+    for call, shape in cases:
+        layer = spec_from_strings([call], shape).layers[0].layer
+        w = layer.init(shape, np.random.default_rng(0))
+        out = layer.forward(np.zeros(shape), w, 1 << 30)
+        assert out.shape == layer.out_shape(shape), call
+
+
+def test_kernels_do_not_import_numpy_at_module_level():
+    for module in (activation, norm, resize):
+        assert "np" not in vars(module) and "numpy" not in vars(module)
