@@ -1,0 +1,214 @@
+"""The runner: weights, input, memory guard, shape verification, and the `run` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from convcalc import ShapeError, SpecError, analyze, load_spec, spec_from_strings
+from convcalc.cli import main
+from convcalc.forward import parse_size, run_forward
+
+ROOT = Path(__file__).resolve().parent.parent
+LENET = str(ROOT / "examples" / "lenet.yaml")
+LENET64 = str(ROOT / "examples" / "lenet-64.yaml")
+
+
+class _Main:
+    name = "convcalc"
+
+    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+        main(args)
+
+
+def cli(*args):
+    return CliRunner().invoke(_Main(), list(args), catch_exceptions=False)
+
+
+def lenet_weights(seed=3):
+    """A state_dict for examples/lenet.yaml, as the README's export snippet writes it."""
+    rng = np.random.default_rng(seed)
+    shapes = {
+        "conv1.weight": (6, 1, 5, 5), "conv1.bias": (6,), "conv2.weight": (16, 6, 5, 5), "conv2.bias": (16,),
+        "fc1.weight": (120, 400), "fc1.bias": (120,), "fc2.weight": (84, 120), "fc2.bias": (84,),
+        "fc3.weight": (10, 84), "fc3.bias": (10,),
+    }  # fmt: skip
+    return {k: rng.standard_normal(s) * 0.1 for k, s in shapes.items()}
+
+
+def test_lenet_runs_and_verifies():
+    result = run_forward(load_spec(LENET))
+    assert result.verified and result.exit_code == 0
+    assert [r.actual_shape for r in result.layers] == [row.output_shape for row in result.report.rows]
+    assert result.output.shape == (1, 10) and result.output.dtype == np.float32
+    assert all(r.time_ms >= 0 for r in result.layers)
+
+
+def test_seed_makes_runs_repeatable_and_dtype_is_kept():
+    a = run_forward(load_spec(LENET), seed=7, dtype="float64")
+    b = run_forward(load_spec(LENET), seed=7, dtype="float64")
+    c = run_forward(load_spec(LENET), seed=8, dtype="float64")
+    assert a.output.dtype == np.float64
+    assert np.array_equal(a.output, b.output) and not np.array_equal(a.output, c.output)
+
+
+def test_lenet_64_fails_before_computing_with_the_shape_diagnosis():
+    result = run_forward(load_spec(LENET64))
+    assert not result.verified and result.exit_code == 1 and result.layers == ()
+    assert result.report.errors == analyze(load_spec(LENET64)).errors
+
+
+def test_default_init_follows_torch_distributions():
+    spec = spec_from_strings(["Conv2d(16, 32, 3)", "Linear(out_features=50)", "BatchNorm2d(32)"], (2, 16, 8, 8))
+    report = analyze(spec)
+    rng = np.random.default_rng(0)
+    conv = spec.layers[0].layer.init(report.rows[0].input_shape, rng)
+    bound = 1 / np.sqrt(16 * 9)
+    assert conv["weight"].shape == (32, 16, 3, 3)
+    assert np.abs(conv["weight"]).max() <= bound and np.abs(conv["weight"]).max() > 0.9 * bound
+    assert np.abs(conv["bias"]).max() <= bound
+    lin = spec.layers[1].layer.init(report.rows[1].input_shape, rng)
+    assert lin["weight"].shape == (50, 6) and np.abs(lin["weight"]).max() <= 1 / np.sqrt(6)
+    bn = spec.layers[2].layer.init(report.rows[2].input_shape, rng)
+    assert np.all(bn["weight"] == 1) and np.all(bn["bias"] == 0)
+    assert np.all(bn["running_mean"] == 0) and np.all(bn["running_var"] == 1)
+
+
+def test_given_weights_and_input_are_used():
+    weights = lenet_weights()
+    x = np.random.default_rng(0).standard_normal((2, 1, 32, 32))
+    a = run_forward(load_spec(LENET), weights=weights, input_data=x, dtype="float64")
+    b = run_forward(load_spec(LENET), weights=weights, input_data=x, dtype="float64", seed=99)
+    assert a.report.input_shape == (2, 1, 32, 32) and a.output.shape == (2, 10)
+    assert np.array_equal(a.output, b.output)  # the seed plays no part
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda w: w.pop("fc1.bias"), "the weights have no 'fc1.bias' (expected shape (120,)) for layer 7 'fc1' (Linear)"),
+        (lambda w: w.update({"fc9.weight": np.zeros(3)}), "the weights have 1 unexpected key: 'fc9.weight'"),
+        (lambda w: w.update({"conv1.weight": np.zeros((6, 1, 3, 3))}), "weight 'conv1.weight' has shape (6, 1, 3, 3), layer 0 'conv1' (Conv2d) expects (6, 1, 5, 5)"),
+    ],
+)
+def test_weight_file_errors_name_the_key_and_shapes(change, message):
+    weights = lenet_weights()
+    change(weights)
+    with pytest.raises(SpecError) as info:
+        run_forward(load_spec(LENET), weights=weights)
+    assert info.value.exit_code == 2
+    assert info.value.message == message
+
+
+def test_unexpected_key_suggests_the_layer():
+    weights = lenet_weights()
+    weights["fc_1.weight"] = weights.pop("fc1.weight")
+    with pytest.raises(SpecError) as info:
+        run_forward(load_spec(LENET), weights=weights)
+    assert "no 'fc1.weight'" in info.value.message
+    assert info.value.hint == "did you mean fc_1.weight?"
+
+
+def test_num_batches_tracked_is_accepted_and_ignored():
+    spec = spec_from_strings(["bn=BatchNorm2d(3)"], (2, 3, 4, 4))
+    w = {"bn.weight": np.ones(3), "bn.bias": np.zeros(3), "bn.running_mean": np.zeros(3), "bn.running_var": np.ones(3)}
+    assert run_forward(spec, weights=w).verified
+    assert run_forward(spec, weights={**w, "bn.num_batches_tracked": np.array(5)}).verified
+
+
+def test_memory_guard_stops_before_computing():
+    spec = spec_from_strings(["big=Conv2d(3, 64, 3, padding=1)"], (8, 3, 256, 256))
+    with pytest.raises(ShapeError) as info:
+        run_forward(spec, max_memory=100 << 20)
+    message = info.value.message
+    assert message.startswith("layer 0 'big' (Conv2d): the output (8, 64, 256, 256) alone needs 128.00 MiB (134,217,728 bytes)")
+    assert "over the memory limit of 100.00 MiB" in message
+    assert info.value.hint == "use a smaller batch or input, or raise --max-memory"
+
+
+def test_small_memory_limit_still_gives_the_same_numbers():
+    spec = spec_from_strings(["Conv2d(8, 16, 3, padding=1)", "MaxPool2d(2)", "Flatten", "Linear(out_features=10)"], (4, 8, 32, 32))
+    a = run_forward(spec, dtype="float64", max_memory=1 << 30)
+    b = run_forward(spec, dtype="float64", max_memory=1 << 20)
+    assert np.allclose(a.output, b.output, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("text,value", [("1GiB", 1 << 30), ("512M", 512 << 20), ("2g", 2 << 30), ("1000", 1000), ("1.5K", 1536)])
+def test_parse_size(text, value):
+    assert parse_size(text) == value
+
+
+LAYERS = st.sampled_from(
+    [
+        "Conv2d(out_channels=4, kernel_size=3, padding=1)", "Conv2d(out_channels=6, kernel_size=2, stride=2)",
+        "Conv2d(out_channels=4, kernel_size=3, groups=2, padding='same')", "ConvTranspose2d(out_channels=4, kernel_size=2, stride=2)",
+        "MaxPool2d(2, ceil_mode=True)", "AvgPool2d(3, stride=1, padding=1)", "AdaptiveAvgPool2d((3, None))",
+        "BatchNorm2d(num_features=None)", "ReLU", "GELU", "Upsample(scale_factor=1.5)", "ZeroPad2d((1, 0, 2, 1))",
+        "Dropout2d(0.3)", "Identity",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layers=st.lists(LAYERS, min_size=1, max_size=6), size=st.integers(4, 12), channels=st.sampled_from([2, 4]))
+def test_property_real_shapes_equal_the_predictions(layers, size, channels):
+    layers = [text.replace("num_features=None", "") for text in layers]
+    spec = spec_from_strings(layers, (2, channels, size, size))
+    report = analyze(spec)
+    if not report.ok:
+        return
+    result = run_forward(spec)
+    assert result.verified, [(r.actual_shape, row.output_shape) for r, row in zip(result.layers, report.rows)]
+
+
+# ---------------------------------------------------------------- the command
+def test_run_command_table_and_json(tmp_path):
+    out = cli("run", LENET)
+    assert out.exit_code == 0, out.output
+    assert "verified: every layer's real output shape is the predicted one" in out.output
+    data = json.loads(cli("run", LENET, "-f", "json", "--repeat", "2").output)
+    assert data["verified"] is True and data["repeat"] == 2 and data["dtype"] == "float32"
+    assert all(layer["match"] is True and layer["actual_shape"] == layer["output_shape"] for layer in data["layers"])
+    assert all(isinstance(layer["time_ms"], float) for layer in data["layers"])
+
+
+def test_run_command_files(tmp_path):
+    weights, x, y = tmp_path / "w.npz", tmp_path / "x.npy", tmp_path / "y.npy"
+    np.savez(weights, **lenet_weights())
+    np.save(x, np.random.default_rng(1).standard_normal((3, 1, 32, 32)))
+    out = cli("run", LENET, "--weights", str(weights), "--input-data", str(x), "--save-output", str(y), "--dtype", "float64")
+    assert out.exit_code == 0, out.output
+    saved = np.load(y)
+    assert saved.shape == (3, 10) and saved.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--weights", "missing.npz"], "error: missing.npz: no such file\n"),
+        (["--input-data", "missing.npy"], "error: missing.npy: no such file\n"),
+        (["--max-memory", "lots"], "error: --max-memory 'lots' is not a size\n"),
+        (["--input", "1,1,28,28", "--input-data", "X"], None),
+    ],
+)
+def test_run_command_unreadable_inputs_exit_2(tmp_path, args, message):
+    if "X" in args:
+        path = tmp_path / "x.npy"
+        np.save(path, np.zeros((1, 1, 32, 32)))
+        args = [str(path) if a == "X" else a for a in args]
+        message = "error: --input 1,1,28,28 disagrees with --input-data of shape (1, 1, 32, 32)\n"
+    out = cli("run", LENET, *args)
+    assert out.exit_code == 2
+    assert out.output.startswith(message)
+
+
+def test_run_command_model_error_exits_1():
+    out = cli("run", LENET64)
+    assert out.exit_code == 1
+    assert "error: layer 7 'fc1' (Linear): expects 400 input features, receives 2704" in out.output
