@@ -31,8 +31,8 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 1.5
@@ -55,7 +55,7 @@ sys.stderr.write("\n" + json.dumps({"code": code, "modules": sorted(set(sys.modu
 """
 
 
-def convcalc_command() -> List[str]:
+def convcalc_command() -> list[str]:
     """The installed console script next to this interpreter (not a pyenv/asdf shim)."""
     name = "convcalc.exe" if os.name == "nt" else "convcalc"
     script = Path(sysconfig.get_path("scripts")) / name
@@ -73,11 +73,11 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(cmd: Sequence[str], env: Dict[str, str]) -> Tuple[float, float]:
+def run_once(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall, cpu) seconds of one run, stdout to a pipe."""
     cpu0 = _children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    proc = subprocess.run(cmd, capture_output=True, cwd=ROOT, env=env)
     elapsed = time.perf_counter() - start
     cpu = _children_cpu() - cpu0
     if proc.returncode != 0:
@@ -87,32 +87,36 @@ def run_once(cmd: Sequence[str], env: Dict[str, str]) -> Tuple[float, float]:
     return elapsed, cpu
 
 
-Command = Tuple[List[str], Dict[str, str]]
+Command = tuple[list[str], dict[str, str]]
 
 
-def measure(commands: Dict[str, Command], reps: int, warmup: int = 3) -> Dict[str, List[Tuple[float, float]]]:
+def measure(
+    commands: dict[str, Command], reps: int, warmup: int = 3
+) -> dict[str, list[tuple[float, float]]]:
     """Interleaved runs; the order flips every repetition so neither side gets a warmer cache."""
     names = list(commands)
     for _ in range(warmup):
         for name in names:
             run_once(*commands[name])
-    times: Dict[str, List[Tuple[float, float]]] = {name: [] for name in names}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for i in range(reps):
         for name in names if i % 2 == 0 else reversed(names):
             times[name].append(run_once(*commands[name]))
     return times
 
 
-def imports_of_shape(spec: str) -> Dict[str, object]:
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, spec], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
-    )
+def imports_of_shape(spec: str) -> dict[str, object]:
+    proc = subprocess.run([sys.executable, "-c", _PROBE, spec], capture_output=True, cwd=ROOT)
     if not proc.stderr.strip():
         raise SystemExit("the import probe printed nothing")
     last = proc.stderr.decode().strip().splitlines()[-1]
     info = json.loads(last)
     floor = subprocess.run(
-        [sys.executable, "-c", FLOOR_CODE + "; import sys, json; print(json.dumps(sorted(sys.modules)))"],
+        [
+            sys.executable,
+            "-c",
+            FLOOR_CODE + "; import sys, json; print(json.dumps(sorted(sys.modules)))",
+        ],
         stdout=subprocess.PIPE,
         check=True,
     )
@@ -137,8 +141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="15 repetitions instead of 60")
     parser.add_argument("--reps", type=int, help="repetitions of each command")
-    parser.add_argument("--file", default="examples/lenet.yaml", help="the model (relative to the repo root)")
-    parser.add_argument("--no-source-row", action="store_true", help="skip the compiled-from-source row")
+    parser.add_argument(
+        "--file", default="examples/lenet.yaml", help="the model (relative to the repo root)"
+    )
+    parser.add_argument(
+        "--no-source-row", action="store_true", help="skip the compiled-from-source row"
+    )
     args = parser.parse_args(argv)
     reps = args.reps or (15 if args.quick else 60)
 
@@ -149,9 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cached["PYTHONPYCACHEPREFIX"] = pycache
         uncached = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}
         uncached["PYTHONDONTWRITEBYTECODE"] = "1"
-        commands: Dict[str, Command] = {
+        commands: dict[str, Command] = {
             f"`convcalc shape {args.file}`": (shape_cmd, cached),
-            f"`python -c \"{FLOOR_CODE}\"` (floor)": (floor_cmd, cached),
+            f'`python -c "{FLOOR_CODE}"` (floor)': (floor_cmd, cached),
         }
         if not args.no_source_row:
             commands["`convcalc shape`, compiled from source every run"] = (shape_cmd, uncached)
@@ -172,7 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Start-up, stdout to a pipe: {reps} interleaved runs of each, Python {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs.\n"
     )
-    print("| command | wall median (ms) | wall min (ms) | CPU median (ms) | ratio to floor (median wall) |")
+    print(
+        "| command | wall median (ms) | wall min (ms) | CPU median (ms) | ratio to floor (median wall) |"
+    )
     print("|---|---:|---:|---:|---:|")
     for name in names:
         ratio = "—" if name == floor_name else f"{med[name] / med[floor_name]:.2f}×"
@@ -184,7 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Ratio `convcalc shape` / floor: median wall {ratio_med:.2f}×, min wall {ratio_min:.2f}×, "
         f"median CPU {ratio_cpu:.2f}×."
     )
-    print(f"Target: median wall-time ratio ≤ {TARGET}: {'met' if ratio_med <= TARGET else 'MISSED'}.")
+    print(
+        f"Target: median wall-time ratio ≤ {TARGET}: {'met' if ratio_med <= TARGET else 'MISSED'}."
+    )
     ok = not imports["numpy"] and not imports["rich.console"]
     print(
         f"Imports of `shape` into a pipe: numpy {'yes' if imports['numpy'] else 'no'}, "

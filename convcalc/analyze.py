@@ -7,8 +7,9 @@ stored in an immutable :class:`Report`; rendering only formats it.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 from .errors import ConvcalcError, ShapeError, SpecError
 from .shape import Shape, fmt_shape, prod
@@ -20,15 +21,15 @@ class Row:
     index: int
     name: str
     type: str
-    input_shape: Optional[Shape]
-    output_shape: Optional[Shape]
+    input_shape: Shape | None
+    output_shape: Shape | None
     #: None when the count depends on a shape that propagation did not reach
-    params: Optional[int]
-    trainable_params: Optional[int]
-    macs: Optional[int]
-    notes: Tuple[str, ...] = ()
+    params: int | None
+    trainable_params: int | None
+    macs: int | None
+    notes: tuple[str, ...] = ()
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "name": self.name,
@@ -49,11 +50,11 @@ class Problem:
     name: str
     type: str
     message: str
-    hint: Optional[str]
-    argument: Optional[str] = None
-    location: Optional[str] = None
+    hint: str | None
+    argument: str | None = None
+    location: str | None = None
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "name": self.name,
@@ -75,7 +76,7 @@ class Totals:
     def flops(self) -> int:
         return 2 * self.macs
 
-    def to_dict(self) -> Dict[str, int]:
+    def to_dict(self) -> dict[str, int]:
         return {
             "params": self.params,
             "trainable_params": self.trainable_params,
@@ -86,13 +87,13 @@ class Totals:
 
 @dataclass(frozen=True)
 class Report:
-    model: Optional[str]
+    model: str | None
     input_shape: Shape
-    output_shape: Optional[Shape]
-    rows: Tuple[Row, ...]
+    output_shape: Shape | None
+    rows: tuple[Row, ...]
     totals: Totals
-    errors: Tuple[Problem, ...]
-    notes: Tuple[str, ...] = ()
+    errors: tuple[Problem, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -102,7 +103,7 @@ class Report:
     def exit_code(self) -> int:
         return 0 if self.ok else ShapeError.exit_code
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "input_shape": list(self.input_shape),
@@ -115,12 +116,12 @@ class Report:
         }
 
 
-def _list(shape: Optional[Shape]) -> Optional[List[int]]:
+def _list(shape: Shape | None) -> list[int] | None:
     return None if shape is None else list(shape)
 
 
 # ------------------------------------------------------------------ analysis
-def analyze(spec: Spec, input_shape: Optional[Shape] = None) -> Report:
+def analyze(spec: Spec, input_shape: Shape | None = None) -> Report:
     """Propagate the input shape through every layer of ``spec``.
 
     Raises :class:`SpecError` only when there is no input shape; every model
@@ -138,16 +139,16 @@ def analyze(spec: Spec, input_shape: Optional[Shape] = None) -> Report:
 
 
 def _analyze(spec: Spec, x0: Shape) -> Report:
-    rows: List[Row] = []
-    errors: List[Problem] = []
-    x: Optional[Shape] = x0
+    rows: list[Row] = []
+    errors: list[Problem] = []
+    x: Shape | None = x0
     unknown = 0
     total_params = total_trainable = total_macs = 0
     for entry in spec.layers:
         layer = entry.layer
-        y: Optional[Shape] = None
-        macs: Optional[int] = None
-        notes: List[str] = []
+        y: Shape | None = None
+        macs: int | None = None
+        notes: list[str] = []
         try:
             layer.check()
         except ShapeError as exc:
@@ -165,8 +166,8 @@ def _analyze(spec: Spec, x0: Shape) -> Report:
                 errors.append(_problem(exc, entry, spec, rows, x0, x))
         # a layer that failed keeps the parameters its explicit arguments give it
         weights = layer.weights(x if y is not None else None)
-        params: Optional[int] = None
-        trainable: Optional[int] = None
+        params: int | None = None
+        trainable: int | None = None
         if weights is None:
             unknown += 1
         else:
@@ -178,7 +179,19 @@ def _analyze(spec: Spec, x0: Shape) -> Report:
             total_trainable += trainable
         if macs:
             total_macs += macs
-        rows.append(Row(entry.index, entry.name, layer.type_name, x, y, params, trainable, macs, tuple(notes)))
+        rows.append(
+            Row(
+                entry.index,
+                entry.name,
+                layer.type_name,
+                x,
+                y,
+                params,
+                trainable,
+                macs,
+                tuple(notes),
+            )
+        )
         x = y
     totals = Totals(total_params, total_trainable, total_macs)
     report_notes = []
@@ -187,7 +200,15 @@ def _analyze(spec: Spec, x0: Shape) -> Report:
             f"parameter totals leave out {unknown} layer{'s' if unknown != 1 else ''} "
             "whose size depends on a shape that was not reached"
         )
-    return Report(spec.name, x0, x if not errors else None, tuple(rows), totals, tuple(errors), tuple(report_notes))
+    return Report(
+        spec.name,
+        x0,
+        x if not errors else None,
+        tuple(rows),
+        totals,
+        tuple(errors),
+        tuple(report_notes),
+    )
 
 
 def _propagates(layers: Sequence[LayerSpec], x: Shape) -> bool:
@@ -211,7 +232,7 @@ def _problem(
     spec: Spec,
     rows: Sequence[Row],
     x0: Shape,
-    x: Optional[Shape],
+    x: Shape | None,
     in_forward: bool = True,
 ) -> Problem:
     context = ""
@@ -238,7 +259,7 @@ def _problem(
 
 def _provenance(
     exc: ConvcalcError, spec: Spec, rows: Sequence[Row], x0: Shape, x: Shape
-) -> Tuple[str, Optional[str]]:
+) -> tuple[str, str | None]:
     """Which earlier layer set dimension ``exc.dim`` of the failing layer's input."""
     dim = exc.dim
     assert dim is not None
@@ -260,7 +281,7 @@ def _provenance(
     return f" from the input {fmt_shape(x0)}", None
 
 
-def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> Optional[str]:
+def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> str | None:
     """For a square (cubic) input: the input sizes for which the whole model works."""
     spatial = x0[2:]
     if not spatial or len(set(spatial)) != 1:
@@ -274,7 +295,7 @@ def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> Optional[st
         return None
     limit = min(max(4 * current, 256), 4096)
     deadline = time.perf_counter() + budget_s
-    good: List[int] = []
+    good: list[int] = []
     for size in range(1, limit + 1):
         if _propagates(layers, x0[:2] + (size,) * len(spatial)):
             good.append(size)
@@ -282,7 +303,7 @@ def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> Optional[st
             break
     if not good:
         return None
-    ranges: List[Tuple[int, int]] = []
+    ranges: list[tuple[int, int]] = []
     for size in good:
         if ranges and size == ranges[-1][1] + 1:
             ranges[-1] = (ranges[-1][0], size)
@@ -300,7 +321,7 @@ def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> Optional[st
     return f"use {what} ({plural} {upper} work)"
 
 
-def _join(hints: Sequence[str]) -> Optional[str]:
+def _join(hints: Sequence[str]) -> str | None:
     hints = [h for h in hints if h]
     if not hints:
         return None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
@@ -30,10 +31,12 @@ def cli() -> None:
 
 
 def _is_terminal() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    return (
+        sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    )
 
 
-def _load(file: Optional[str], input_text: Optional[str], layers: Sequence[str]):  # type: ignore[no-untyped-def]
+def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
     from .spec import load_spec, shape_from_value, spec_from_strings
 
     input_shape = shape_from_value(input_text, location="--input") if input_text else None
@@ -42,7 +45,9 @@ def _load(file: Optional[str], input_text: Optional[str], layers: Sequence[str])
     if layers:
         return spec_from_strings(layers, input_shape), input_shape
     if not file:
-        raise SpecError("no model given", hint="pass a YAML FILE, or --input and one --layer per layer")
+        raise SpecError(
+            "no model given", hint="pass a YAML FILE, or --input and one --layer per layer"
+        )
     return load_spec(file), input_shape
 
 
@@ -59,10 +64,23 @@ _format_option = click.option(
 
 @cli.command(epilog=EXIT_HELP)
 @click.argument("file", required=False)
-@click.option("-i", "--input", "input_text", metavar="SHAPE", help="Input shape with batch, e.g. 1,3,224,224 (overrides the file's input).")
-@click.option("-l", "--layer", "layers", multiple=True, metavar="LAYER", help="A layer as a PyTorch constructor call, e.g. 'Conv2d(3, 64, 7, stride=2, padding=3)'; repeat for each layer, optionally 'name=Conv2d(...)'.")
+@click.option(
+    "-i",
+    "--input",
+    "input_text",
+    metavar="SHAPE",
+    help="Input shape with batch, e.g. 1,3,224,224 (overrides the file's input).",
+)
+@click.option(
+    "-l",
+    "--layer",
+    "layers",
+    multiple=True,
+    metavar="LAYER",
+    help="A layer as a PyTorch constructor call, e.g. 'Conv2d(3, 64, 7, stride=2, padding=3)'; repeat for each layer, optionally 'name=Conv2d(...)'.",
+)
 @_format_option
-def shape(file: Optional[str], input_text: Optional[str], layers: Sequence[str], fmt: str) -> None:
+def shape(file: str | None, input_text: str | None, layers: Sequence[str], fmt: str) -> None:
     """Propagate the input shape through every layer of FILE (YAML, or - for stdin).
 
     Prints each layer's input and output shape, parameters and multiply-accumulates
@@ -85,23 +103,64 @@ def shape(file: Optional[str], input_text: Optional[str], layers: Sequence[str],
 
 @cli.command(epilog=EXIT_HELP)
 @click.argument("file", required=False)
-@click.option("-i", "--input", "input_text", metavar="SHAPE", help="Input shape with batch, e.g. 1,3,224,224 (overrides the file's input).")
-@click.option("-l", "--layer", "layers", multiple=True, metavar="LAYER", help="A layer as a PyTorch constructor call; repeat for each layer.")
-@click.option("-w", "--weights", metavar="W.npz", help="Parameters and buffers as a state_dict saved with numpy.savez (keys <layer name>.weight …). Default: PyTorch's initialisation, seeded.")
-@click.option("--input-data", metavar="X.npy", help="The input tensor (its shape becomes the input shape). Default: seeded standard normal.")
-@click.option("--save-output", metavar="Y.npy", help="Write the final output here, in the chosen dtype.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random weights and input.")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
-@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True, help="Run the pass N times and report each layer's best time.")
-@click.option("--max-memory", "max_memory", default="1GiB", show_default=True, metavar="SIZE", help="Keep each layer's temporaries under this (e.g. 512M, 2G); a layer whose output alone exceeds it stops the run before computing.")
+@click.option(
+    "-i",
+    "--input",
+    "input_text",
+    metavar="SHAPE",
+    help="Input shape with batch, e.g. 1,3,224,224 (overrides the file's input).",
+)
+@click.option(
+    "-l",
+    "--layer",
+    "layers",
+    multiple=True,
+    metavar="LAYER",
+    help="A layer as a PyTorch constructor call; repeat for each layer.",
+)
+@click.option(
+    "-w",
+    "--weights",
+    metavar="W.npz",
+    help="Parameters and buffers as a state_dict saved with numpy.savez (keys <layer name>.weight …). Default: PyTorch's initialisation, seeded.",
+)
+@click.option(
+    "--input-data",
+    metavar="X.npy",
+    help="The input tensor (its shape becomes the input shape). Default: seeded standard normal.",
+)
+@click.option(
+    "--save-output", metavar="Y.npy", help="Write the final output here, in the chosen dtype."
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for the random weights and input."
+)
+@click.option(
+    "--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Run the pass N times and report each layer's best time.",
+)
+@click.option(
+    "--max-memory",
+    "max_memory",
+    default="1GiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Keep each layer's temporaries under this (e.g. 512M, 2G); a layer whose output alone exceeds it stops the run before computing.",
+)
 @_format_option
 def run(
-    file: Optional[str],
-    input_text: Optional[str],
+    file: str | None,
+    input_text: str | None,
     layers: Sequence[str],
-    weights: Optional[str],
-    input_data: Optional[str],
-    save_output: Optional[str],
+    weights: str | None,
+    input_data: str | None,
+    save_output: str | None,
     seed: int,
     dtype: str,
     repeat: int,
@@ -157,7 +216,7 @@ class _progress:
         self.task: Any = None
         self.start = 0.0
 
-    def __enter__(self) -> Optional[Callable[[int, int], None]]:
+    def __enter__(self) -> Callable[[int, int], None] | None:
         import time
 
         if not self.enabled:
@@ -184,8 +243,15 @@ class _progress:
 
 @cli.command(name="layers")
 @click.argument("type_name", metavar="[TYPE]", required=False)
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
-def layers_cmd(type_name: Optional[str], fmt: str) -> None:
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+def layers_cmd(type_name: str | None, fmt: str) -> None:
     """List every supported layer type with its arguments and defaults (or one TYPE)."""
     from .layers import catalog
     from .render import layers_text
@@ -193,10 +259,14 @@ def layers_cmd(type_name: Optional[str], fmt: str) -> None:
     click.echo(layers_text(catalog(type_name), fmt), nl=False)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: runs the CLI and turns convcalc errors into messages and exit codes."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="convcalc", standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="convcalc",
+            standalone_mode=False,
+        )
     except ConvcalcError as exc:
         click.echo(f"error: {exc.message}", err=True)
         if exc.hint:
@@ -220,5 +290,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if os.environ.get("CONVCALC_DEBUG"):
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("  hint: this is a bug in convcalc; rerun with CONVCALC_DEBUG=1 for the traceback and report it", err=True)
+        click.echo(
+            "  hint: this is a bug in convcalc; rerun with CONVCALC_DEBUG=1 for the traceback and report it",
+            err=True,
+        )
         sys.exit(1)

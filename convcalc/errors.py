@@ -8,7 +8,7 @@ index, name and type, or the file and line -- adds it with :meth:`at_layer` or
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 
 class ConvcalcError(Exception):
@@ -20,12 +20,12 @@ class ConvcalcError(Exception):
         self,
         message: str,
         *,
-        hint: Optional[str] = None,
-        argument: Optional[str] = None,
+        hint: str | None = None,
+        argument: str | None = None,
         expected: Any = None,
         got: Any = None,
-        dim: Optional[int] = None,
-        location: Optional[str] = None,
+        dim: int | None = None,
+        location: str | None = None,
     ) -> None:
         super().__init__(message)
         self.fact = message
@@ -36,9 +36,9 @@ class ConvcalcError(Exception):
         #: which dimension of the layer's input the error is about (for provenance)
         self.dim = dim
         self.location = location
-        self.index: Optional[int] = None
-        self.name: Optional[str] = None
-        self.type: Optional[str] = None
+        self.index: int | None = None
+        self.name: str | None = None
+        self.type: str | None = None
         self.context = ""
 
     def at_layer(self, index: int, name: str, type_: str, context: str = "") -> ConvcalcError:
@@ -46,7 +46,7 @@ class ConvcalcError(Exception):
         self.context = context
         return self
 
-    def at_location(self, location: Optional[str]) -> ConvcalcError:
+    def at_location(self, location: str | None) -> ConvcalcError:
         if location and not self.location:
             self.location = location
         return self

@@ -10,8 +10,9 @@ the Report's.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -44,16 +45,20 @@ class LayerRun:
 @dataclass(frozen=True)
 class RunResult:
     report: Report
-    layers: Tuple[LayerRun, ...]
+    layers: tuple[LayerRun, ...]
     dtype: str
     seed: int
     repeat: int
-    output: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    output: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def verified(self) -> bool:
         """Every layer ran and every real shape is the predicted one."""
-        return self.report.ok and len(self.layers) == len(self.report.rows) and all(r.match for r in self.layers)
+        return (
+            self.report.ok
+            and len(self.layers) == len(self.report.rows)
+            and all(r.match for r in self.layers)
+        )
 
     @property
     def time_ms(self) -> float:
@@ -63,7 +68,7 @@ class RunResult:
     def exit_code(self) -> int:
         return 0 if self.verified else ShapeError.exit_code
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         data = self.report.to_dict()
         runs = {r.index: r for r in self.layers}
         for layer in data["layers"]:
@@ -87,7 +92,9 @@ def load_array(path: str, what: str) -> np.ndarray:
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file", hint=f"check the path of the {what}") from None
     except (ValueError, OSError) as exc:
-        raise SpecError(f"{path}: not a NumPy .npy file ({exc})", hint="save it with numpy.save") from None
+        raise SpecError(
+            f"{path}: not a NumPy .npy file ({exc})", hint="save it with numpy.save"
+        ) from None
     if not isinstance(array, np.ndarray):
         raise SpecError(f"{path}: holds several arrays; --input-data takes one .npy array")
     if array.dtype.kind not in "fiub":
@@ -95,17 +102,21 @@ def load_array(path: str, what: str) -> np.ndarray:
     return array
 
 
-def load_weights(path: str) -> Dict[str, np.ndarray]:
+def load_weights(path: str) -> dict[str, np.ndarray]:
     """A state_dict saved as .npz (``numpy.savez(path, **{k: v.numpy() ...})``)."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files"):
-                raise SpecError(f"{path}: not an .npz archive of named arrays", hint="save it with numpy.savez")
+                raise SpecError(
+                    f"{path}: not an .npz archive of named arrays", hint="save it with numpy.savez"
+                )
             return {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file", hint="check the path of the weights") from None
     except (ValueError, OSError) as exc:
-        raise SpecError(f"{path}: not a NumPy .npz file ({exc})", hint="save it with numpy.savez") from None
+        raise SpecError(
+            f"{path}: not a NumPy .npz file ({exc})", hint="save it with numpy.savez"
+        ) from None
 
 
 def parse_size(text: str) -> int:
@@ -114,7 +125,9 @@ def parse_size(text: str) -> int:
 
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*", text.lower())
     if not match:
-        raise SpecError(f"--max-memory {text!r} is not a size", hint="write it like 512M, 2G or 1GiB")
+        raise SpecError(
+            f"--max-memory {text!r} is not a size", hint="write it like 512M, 2G or 1GiB"
+        )
     value = float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " ")
     if value < 1:
         raise SpecError(f"--max-memory {text!r} must be positive")
@@ -122,17 +135,21 @@ def parse_size(text: str) -> int:
 
 
 # ------------------------------------------------------------------ weights
-def expected_entries(entry: LayerSpec, x: Shape) -> Dict[str, Shape]:
+def expected_entries(entry: LayerSpec, x: Shape) -> dict[str, Shape]:
     shapes = dict(entry.layer.weights(x) or {})
     shapes.update(entry.layer.buffers(x) or {})
     return shapes
 
 
 def _bind_weights(
-    spec: Spec, report: Report, given: Optional[Mapping[str, np.ndarray]], rng: np.random.Generator, dtype: np.dtype
-) -> List[Dict[str, np.ndarray]]:
+    spec: Spec,
+    report: Report,
+    given: Mapping[str, np.ndarray] | None,
+    rng: np.random.Generator,
+    dtype: np.dtype,
+) -> list[dict[str, np.ndarray]]:
     """Per layer: its parameters and buffers, from ``given`` (a state_dict) or drawn with ``rng``."""
-    bound: List[Dict[str, np.ndarray]] = []
+    bound: list[dict[str, np.ndarray]] = []
     used = set()
     for entry, row in zip(spec.layers, report.rows):
         assert row.input_shape is not None
@@ -141,7 +158,9 @@ def _bind_weights(
             try:
                 values = entry.layer.init(row.input_shape, rng) if shapes else {}
             except NotImplementedError as exc:
-                raise ConvcalcError(str(exc)).at_layer(entry.index, entry.name, entry.type) from None
+                raise ConvcalcError(str(exc)).at_layer(
+                    entry.index, entry.name, entry.type
+                ) from None
         else:
             values = {}
             for suffix, shape in shapes.items():
@@ -166,7 +185,9 @@ def _bind_weights(
                         hint="check the layer's arguments against the model the weights come from",
                     )
                 values[suffix] = array
-        bound.append({k: (v if k in IGNORED_KEYS else np.asarray(v, dtype=dtype)) for k, v in values.items()})
+        bound.append(
+            {k: (v if k in IGNORED_KEYS else np.asarray(v, dtype=dtype)) for k, v in values.items()}
+        )
     if given is not None:
         extra = sorted(k for k in given if k not in used and not k.endswith("." + IGNORED_KEYS[0]))
         if extra:
@@ -186,7 +207,7 @@ def _bind_weights(
 
 
 # --------------------------------------------------------------------- run
-def memory_plan(report: Report, itemsize: int, max_memory: int) -> List[int]:
+def memory_plan(report: Report, itemsize: int, max_memory: int) -> list[int]:
     """Per layer: the bytes its temporaries may use. Raises when an output alone is too large."""
     budgets = []
     for row in report.rows:
@@ -212,15 +233,15 @@ def _bytes(n: int) -> str:
 
 def run_forward(
     spec: Spec,
-    input_shape: Optional[Shape] = None,
+    input_shape: Shape | None = None,
     *,
-    weights: Optional[Mapping[str, np.ndarray]] = None,
-    input_data: Optional[np.ndarray] = None,
+    weights: Mapping[str, np.ndarray] | None = None,
+    input_data: np.ndarray | None = None,
     seed: int = 0,
     dtype: str = "float32",
     repeat: int = 1,
     max_memory: int = DEFAULT_MAX_MEMORY,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
 
@@ -247,7 +268,7 @@ def run_forward(
         x0 = np.ascontiguousarray(input_data, dtype=np_dtype)
 
     best = [float("inf")] * len(spec.layers)
-    shapes: List[Shape] = []
+    shapes: list[Shape] = []
     out: np.ndarray = x0
     total = len(spec.layers) * repeat
     for rep in range(repeat):
@@ -258,10 +279,13 @@ def run_forward(
             try:
                 y = entry.layer.forward(x, params[i], budgets[i])
             except NotImplementedError as exc:
-                raise ConvcalcError(str(exc)).at_layer(entry.index, entry.name, entry.type) from None
+                raise ConvcalcError(str(exc)).at_layer(
+                    entry.index, entry.name, entry.type
+                ) from None
             except MemoryError:
                 raise ShapeError(
-                    "ran out of memory", hint="use a smaller batch or input, or a lower --max-memory"
+                    "ran out of memory",
+                    hint="use a smaller batch or input, or a lower --max-memory",
                 ).at_layer(entry.index, entry.name, entry.type) from None
             best[i] = min(best[i], time.perf_counter() - start)
             if y.dtype != np_dtype:
@@ -275,7 +299,13 @@ def run_forward(
                 progress(rep * len(spec.layers) + i + 1, total)
         out = x
     runs = tuple(
-        LayerRun(row.index, shape, shape == row.output_shape, best[i] * 1000.0, entry.layer.workspace(row.input_shape, row.output_shape) * np_dtype.itemsize)  # type: ignore[arg-type]
+        LayerRun(
+            row.index,
+            shape,
+            shape == row.output_shape,
+            best[i] * 1000.0,
+            entry.layer.workspace(row.input_shape, shape) * np_dtype.itemsize,  # type: ignore[arg-type]
+        )
         for i, (entry, row, shape) in enumerate(zip(spec.layers, report.rows, shapes))
     )
     complete = len(runs) == len(spec.layers) and all(r.match for r in runs)

@@ -10,7 +10,8 @@ import csv
 import io
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .analyze import Report
 from .shape import fmt_shape
@@ -24,7 +25,7 @@ RUN_COLUMNS = ("actual", "match", "time")
 RIGHT = {"#", "params", "MACs", "time"}
 
 
-def human(n: Optional[int]) -> str:
+def human(n: int | None) -> str:
     """1234 → "1.23 K"; below a thousand the number itself."""
     if n is None:
         return "—"
@@ -38,13 +39,13 @@ def _ms(value: float) -> str:
     return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
 
 
-def _shape(shape: Optional[Tuple[int, ...]], failed: bool = False) -> str:
+def _shape(shape: tuple[int, ...] | None, failed: bool = False) -> str:
     if shape is None:
         return "✗" if failed else "—"
     return fmt_shape(shape)
 
 
-def _table(report: Report, run: Optional[RunResult] = None) -> Tuple[List[str], List[List[str]]]:
+def _table(report: Report, run: RunResult | None = None) -> tuple[list[str], list[list[str]]]:
     """Column names and the cells of every row."""
     failed = {e.index for e in report.errors}
     runs = {r.index: r for r in run.layers} if run is not None else {}
@@ -62,7 +63,11 @@ def _table(report: Report, run: Optional[RunResult] = None) -> Tuple[List[str], 
         ]
         if run is not None:
             lr = runs.get(r.index)
-            cells += ["—", "—", "—"] if lr is None else [fmt_shape(lr.actual_shape), "✓" if lr.match else "✗", _ms(lr.time_ms)]
+            cells += (
+                ["—", "—", "—"]
+                if lr is None
+                else [fmt_shape(lr.actual_shape), "✓" if lr.match else "✗", _ms(lr.time_ms)]
+            )
         cells.append("; ".join(r.notes))
         rows.append(cells)
     return header, rows
@@ -78,20 +83,26 @@ def _exact(n: int) -> str:
     return f"{n:,}" if abs(n) < 1000 else f"{n:,} ({human(n)})"
 
 
-def _totals_lines(report: Report, run: Optional[RunResult] = None) -> List[str]:
+def _totals_lines(report: Report, run: RunResult | None = None) -> list[str]:
     t = report.totals
     lines = [
         f"params: {_exact(t.params)}, trainable {t.trainable_params:,}",
         f"MACs: {_exact(t.macs)} · FLOPs = 2 × MACs: {_exact(t.flops)}",
     ]
     if run is not None and report.ok:
-        best = " (best of {})".format(run.repeat) if run.repeat > 1 else ""
-        verdict = "verified: every layer's real output shape is the predicted one" if run.verified else "NOT verified: a real shape differs from the prediction"
-        lines.append(f"forward pass ({run.dtype}, seed {run.seed}): {_ms(run.time_ms)}{best} · {verdict}")
+        best = f" (best of {run.repeat})" if run.repeat > 1 else ""
+        verdict = (
+            "verified: every layer's real output shape is the predicted one"
+            if run.verified
+            else "NOT verified: a real shape differs from the prediction"
+        )
+        lines.append(
+            f"forward pass ({run.dtype}, seed {run.seed}): {_ms(run.time_ms)}{best} · {verdict}"
+        )
     return lines + [f"note: {n}" for n in report.notes]
 
 
-def _error_lines(report: Report) -> List[str]:
+def _error_lines(report: Report) -> list[str]:
     lines = []
     for e in report.errors:
         lines.append(f"error: {e.message}")
@@ -106,14 +117,17 @@ def _error_lines(report: Report) -> List[str]:
 _INT_LIST = re.compile(r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]")
 
 
-def to_json(report: Report, run: Optional[RunResult] = None) -> str:
+def to_json(report: Report, run: RunResult | None = None) -> str:
     """Indented JSON with shapes kept on one line: ``"input_shape": [1, 3, 32, 32]``."""
     data = run.to_dict() if run is not None else report.to_dict()
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    return _INT_LIST.sub(lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text) + "\n"
+    return (
+        _INT_LIST.sub(lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
+        + "\n"
+    )
 
 
-def to_text(report: Report, run: Optional[RunResult] = None) -> str:
+def to_text(report: Report, run: RunResult | None = None) -> str:
     """A plain, aligned table: what goes to a pipe or a file."""
     header, cells = _table(report, run)
     rows = [header] + cells
@@ -130,7 +144,7 @@ def to_text(report: Report, run: Optional[RunResult] = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_markdown(report: Report, run: Optional[RunResult] = None) -> str:
+def to_markdown(report: Report, run: RunResult | None = None) -> str:
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
@@ -148,10 +162,10 @@ def to_markdown(report: Report, run: Optional[RunResult] = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_csv(report: Report, run: Optional[RunResult] = None) -> str:
+def to_csv(report: Report, run: RunResult | None = None) -> str:
     """One row per layer with exact integers; errors are not part of the CSV."""
 
-    def dims(shape: Optional[Sequence[int]]) -> str:
+    def dims(shape: Sequence[int] | None) -> str:
         return "" if shape is None else "x".join(map(str, shape))
 
     buf = io.StringIO()
@@ -162,13 +176,17 @@ def to_csv(report: Report, run: Optional[RunResult] = None) -> str:
     writer.writerow(header + ["notes"])
     runs = {r.index: r for r in run.layers} if run is not None else {}
     for r in report.rows:
-        row: List[Any] = [
+        row: list[Any] = [
             r.index, r.name, r.type, dims(r.input_shape), dims(r.output_shape),
             "" if r.params is None else r.params, "" if r.macs is None else r.macs,
         ]  # fmt: skip
         if run is not None:
             lr = runs.get(r.index)
-            row += ["", "", ""] if lr is None else [dims(lr.actual_shape), str(lr.match).lower(), f"{lr.time_ms:.4f}"]
+            row += (
+                ["", "", ""]
+                if lr is None
+                else [dims(lr.actual_shape), str(lr.match).lower(), f"{lr.time_ms:.4f}"]
+            )
         writer.writerow(row + ["; ".join(r.notes)])
     return buf.getvalue()
 
@@ -177,7 +195,7 @@ def error_text(report: Report) -> str:
     return "\n".join(_error_lines(report)) + ("\n" if report.errors else "")
 
 
-def render(report: Report, fmt: str, run: Optional[RunResult] = None) -> str:
+def render(report: Report, fmt: str, run: RunResult | None = None) -> str:
     """Any format as text (``table`` is the plain table)."""
     if fmt == "json":
         return to_json(report, run)
@@ -188,7 +206,7 @@ def render(report: Report, fmt: str, run: Optional[RunResult] = None) -> str:
     return to_text(report, run)
 
 
-def print_rich(report: Report, run: Optional[RunResult] = None) -> None:
+def print_rich(report: Report, run: RunResult | None = None) -> None:
     """The table for a terminal: colour, box art, errors in red."""
     from rich.console import Console
     from rich.table import Table
@@ -217,7 +235,7 @@ def print_rich(report: Report, run: Optional[RunResult] = None) -> None:
 
 
 # --------------------------------------------------------------- layer list
-def layers_text(catalog: Sequence[Dict[str, Any]], fmt: str) -> str:
+def layers_text(catalog: Sequence[dict[str, Any]], fmt: str) -> str:
     """`convcalc layers`: every type with its arguments and defaults."""
     if fmt == "json":
         return json.dumps(list(catalog), indent=2, ensure_ascii=False) + "\n"
@@ -234,11 +252,13 @@ def layers_text(catalog: Sequence[Dict[str, Any]], fmt: str) -> str:
             out.append(f"    {item['summary']}")
         if len(catalog) == 1:
             ex = item["example"]
-            out.append(f"    example: {ex['call']} on {fmt_shape(ex['input'])} → {fmt_shape(ex['output'])}")
+            out.append(
+                f"    example: {ex['call']} on {fmt_shape(ex['input'])} → {fmt_shape(ex['output'])}"
+            )
     return "\n".join(out) + "\n"
 
 
-def _args_text(args: Sequence[Dict[str, Any]]) -> str:
+def _args_text(args: Sequence[dict[str, Any]]) -> str:
     parts = []
     for a in args:
         if a["default"] == "required":
@@ -250,5 +270,5 @@ def _args_text(args: Sequence[Dict[str, Any]]) -> str:
     return ", ".join(parts)
 
 
-def _args_md(args: Sequence[Dict[str, Any]]) -> str:
+def _args_md(args: Sequence[dict[str, Any]]) -> str:
     return _args_text(args).replace("|", "\\|") or "—"

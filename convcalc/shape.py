@@ -6,9 +6,9 @@ the rules can be tested against tables of known cases.
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from collections.abc import Iterable, Sequence
 
-Shape = Tuple[int, ...]
+Shape = tuple[int, ...]
 
 AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
@@ -43,7 +43,7 @@ def pool_out(size: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = Fa
     return span // s + 1
 
 
-def same_padding(k: int, d: int = 1) -> Tuple[int, int]:
+def same_padding(k: int, d: int = 1) -> tuple[int, int]:
     """(left, right) padding that keeps the size for ``padding='same'``.
 
     The total is ``d*(k-1)``; with an odd total the extra pixel goes right.
@@ -52,7 +52,7 @@ def same_padding(k: int, d: int = 1) -> Tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def adaptive_bins(size: int, out: int) -> List[Tuple[int, int]]:
+def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
     """Half-open input ranges of adaptive pooling: ``[floor(i*in/out), ceil((i+1)*in/out))``."""
     return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
 
@@ -62,7 +62,7 @@ def uncovered(size: int, k: int, s: int, total_pad: int, d: int = 1) -> int:
     return (size + total_pad - d * (k - 1) - 1) % s
 
 
-def prod(values: Sequence[int]) -> int:
+def prod(values: Iterable[int]) -> int:
     result = 1
     for v in values:
         result *= v

@@ -11,8 +11,9 @@ import ast
 import functools
 import gc
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 import yaml
 
@@ -43,14 +44,14 @@ class LayerSpec:
     layer: Layer
     trainable: bool = True
     #: "net.yaml:14" or "--layer 3"; None when built in code
-    where: Optional[str] = None
+    where: str | None = None
     arg_where: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def type(self) -> str:
         return self.layer.type_name
 
-    def location(self, argument: Optional[str] = None) -> Optional[str]:
+    def location(self, argument: str | None = None) -> str | None:
         """``net.yaml:14, layers[5].in_features``."""
         where = self.arg_where.get(argument, self.where) if argument else self.where
         path = f"layers[{self.index}]" + (f".{argument}" if argument else "")
@@ -59,24 +60,24 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class Spec:
-    layers: Tuple[LayerSpec, ...]
-    input_shape: Optional[Shape] = None
-    name: Optional[str] = None
-    source: Optional[str] = None
+    layers: tuple[LayerSpec, ...]
+    input_shape: Shape | None = None
+    name: str | None = None
+    source: str | None = None
 
 
 # ------------------------------------------------------------------ YAML
-class _LineDict(dict):  # type: ignore[type-arg]
+class _LineDict(dict):
     line = 0
-    key_lines: Dict[Any, int]
+    key_lines: dict[Any, int]
 
 
-class _LineList(list):  # type: ignore[type-arg]
+class _LineList(list):
     line = 0
-    item_lines: List[int]
+    item_lines: list[int]
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
+class _Loader(_Base):
     """The safe loader, with scalar tag resolution memoised per document.
 
     A layer stack repeats the same few scalars (``Conv2d``, ``64``, ``true``)
@@ -87,7 +88,7 @@ class _Loader(_Base):  # type: ignore[misc,valid-type]
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self._scalar_tags: Dict[Tuple[str, Any], str] = {}
+        self._scalar_tags: dict[tuple[str, Any], str] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is _ScalarNode:
@@ -161,7 +162,7 @@ def _load_yaml(text: str) -> Any:
 
 
 def _construct_document(loader: Any, root: Any) -> Any:
-    scalars: Dict[Tuple[str, str], Any] = {}
+    scalars: dict[tuple[str, str], Any] = {}
     data = _build(root, loader, loader.constructed_objects, loader.recursive_objects, scalars)
     while loader.state_generators:
         generators, loader.state_generators = loader.state_generators, []
@@ -176,9 +177,9 @@ def _construct_document(loader: Any, root: Any) -> Any:
 def _build(
     node: Any,
     loader: Any,
-    constructed: Dict[Any, Any],
-    recursive: Dict[Any, None],
-    scalars: Dict[Tuple[str, str], Any],
+    constructed: dict[Any, Any],
+    recursive: dict[Any, None],
+    scalars: dict[tuple[str, str], Any],
 ) -> Any:
     """One node, as :func:`_construct_map`, :func:`_construct_seq` or PyYAML would build it.
 
@@ -229,7 +230,9 @@ def _build(
             )
         recursive[node] = None
         children = node.value
-        data = _LineList([_build(child, loader, constructed, recursive, scalars) for child in children])
+        data = _LineList(
+            [_build(child, loader, constructed, recursive, scalars) for child in children]
+        )
         data.line = node.start_mark.line + 1
         data.item_lines = [child.start_mark.line + 1 for child in children]
     else:
@@ -278,7 +281,7 @@ class gc_paused:
             gc.enable()
 
 
-def load_spec(path: str, text: Optional[str] = None) -> Spec:
+def load_spec(path: str, text: str | None = None) -> Spec:
     """Read a YAML config file (``-`` is standard input)."""
     source = "<stdin>" if path == "-" else path
     if text is None:
@@ -296,23 +299,25 @@ def _spec_from_text(text: str, source: str) -> Spec:
         problem = getattr(exc, "problem", None) or str(exc)
         if "could not determine a constructor" in str(exc):
             problem = "YAML tags are not allowed (only plain values, lists and mappings)"
-        context = getattr(exc, "context_mark", None)
-        if context is not None and mark is not None and context.line != mark.line and exc.context:
-            problem += f" ({exc.context} at line {context.line + 1})"
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
+            problem += f" ({context} at line {context_mark.line + 1})"
         raise SpecError(f"invalid YAML: {problem}", location=where) from None
     return spec_from_data(data, source)
 
 
-def spec_from_data(data: Any, source: Optional[str] = None) -> Spec:
+def spec_from_data(data: Any, source: str | None = None) -> Spec:
     """Build a :class:`Spec` from loaded YAML (or an equivalent dict)."""
 
-    def at(line: Optional[int]) -> Optional[str]:
+    def at(line: int | None) -> str | None:
         if source is None:
             return None
         return f"{source}:{line}" if line else source
 
     if data is None:
-        raise SpecError("the file is empty", location=at(None), hint="see examples/lenet.yaml for the format")
+        raise SpecError(
+            "the file is empty", location=at(None), hint="see examples/lenet.yaml for the format"
+        )
     if isinstance(data, list):
         data = {"layers": data}
     if not isinstance(data, dict):
@@ -349,7 +354,7 @@ def spec_from_data(data: Any, source: Optional[str] = None) -> Spec:
     return Spec(tuple(entries), input_shape, None if name is None else str(name), source)
 
 
-def _arg_lines(entry: Any, source: Optional[str]) -> Dict[str, Any]:
+def _arg_lines(entry: Any, source: str | None) -> dict[str, Any]:
     """``{"in_features": "net.yaml:14", ...}`` for a mapping entry (None without a source)."""
     key_lines = getattr(entry, "key_lines", None)
     if not key_lines:
@@ -360,7 +365,7 @@ def _arg_lines(entry: Any, source: Optional[str]) -> Dict[str, Any]:
 
 
 def _check_names(entries: Sequence[LayerSpec]) -> None:
-    seen: Dict[str, LayerSpec] = {}
+    seen: dict[str, LayerSpec] = {}
     for entry in entries:
         if entry.name in seen:
             first = seen[entry.name]
@@ -373,7 +378,7 @@ def _check_names(entries: Sequence[LayerSpec]) -> None:
 
 
 def layer_from_entry(
-    entry: Any, index: int, where: Optional[str] = None, arg_where: Optional[Dict[str, str]] = None
+    entry: Any, index: int, where: str | None = None, arg_where: dict[str, str] | None = None
 ) -> LayerSpec:
     """One entry of ``layers``: a string or a mapping."""
     arg_where = arg_where or {}
@@ -396,11 +401,14 @@ def layer_from_entry(
                 if "type" not in entry:
                     raise SpecError(
                         "a layer mapping needs a 'type' key",
-                        hint=did_you_mean("type", [str(k) for k in entry]) or "add type: Conv2d (or another layer type)",
+                        hint=did_you_mean("type", [str(k) for k in entry])
+                        or "add type: Conv2d (or another layer type)",
                     )
                 type_name = entry["type"]
                 if not isinstance(type_name, str):
-                    raise SpecError(f"type must be a layer type name, got {type_name!r}", argument="type")
+                    raise SpecError(
+                        f"type must be a layer type name, got {type_name!r}", argument="type"
+                    )
                 positional = ()
                 keywords = {str(k): v for k, v in entry.items() if k not in LAYER_KEYS}
                 name = entry.get("name", index)
@@ -409,7 +417,9 @@ def layer_from_entry(
                 name = str(name)
                 trainable = entry.get("trainable", True)
                 if not isinstance(trainable, bool):
-                    raise SpecError(f"trainable must be true or false, got {trainable!r}", argument="trainable")
+                    raise SpecError(
+                        f"trainable must be true or false, got {trainable!r}", argument="trainable"
+                    )
         else:
             raise SpecError(
                 f"a layer must be a string or a mapping, got {entry!r}",
@@ -423,17 +433,21 @@ def layer_from_entry(
             keyed = isinstance(entry, dict) and "type" in entry
             arg = exc.argument if keyed or exc.argument not in LAYER_KEYS else None
             at = arg_where.get(arg, where) if arg else where
-            exc.location = (f"{at}, " if at else "") + path + (f".{arg}" if arg and arg != "input" else "")
+            exc.location = (
+                (f"{at}, " if at else "") + path + (f".{arg}" if arg and arg != "input" else "")
+            )
         raise
     return LayerSpec(index, name, layer, trainable, where, arg_where)
 
 
 # ---------------------------------------------------- constructor-call strings
-_CALL_HINT = "write a PyTorch constructor call with literal arguments, e.g. Conv2d(6, 16, 5, padding=2)"
+_CALL_HINT = (
+    "write a PyTorch constructor call with literal arguments, e.g. Conv2d(6, 16, 5, padding=2)"
+)
 
 
 @functools.lru_cache(maxsize=4096)
-def parse_call(text: str) -> Tuple[str, Tuple[Any, ...], Dict[str, Any]]:
+def parse_call(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
     """``"Conv2d(6, 16, kernel_size=(5, 5))"`` → ("Conv2d", (6, 16), {"kernel_size": (5, 5)}).
 
     Parsed with :mod:`ast`; arguments must be literals. Nothing is evaluated.
@@ -457,7 +471,7 @@ def parse_call(text: str) -> Tuple[str, Tuple[Any, ...], Dict[str, Any]]:
     if not isinstance(node, ast.Call):
         return type_name, (), {}
     positional = []
-    keywords: Dict[str, Any] = {}
+    keywords: dict[str, Any] = {}
     try:
         for arg in node.args:
             if isinstance(arg, ast.Starred):
@@ -476,7 +490,7 @@ def parse_call(text: str) -> Tuple[str, Tuple[Any, ...], Dict[str, Any]]:
 
 
 def spec_from_strings(
-    layers: Sequence[str], input_shape: Optional[Shape] = None, name: Optional[str] = None
+    layers: Sequence[str], input_shape: Shape | None = None, name: str | None = None
 ) -> Spec:
     """The stack given as constructor-call strings (``--layer`` flags)."""
     entries = []
@@ -493,7 +507,7 @@ def spec_from_strings(
 
 
 # ---------------------------------------------------------------- shapes
-def shape_from_value(value: Any, location: Optional[str] = None) -> Shape:
+def shape_from_value(value: Any, location: str | None = None) -> Shape:
     """An input shape from YAML (a list of ints) or text ("1,3,64,64", "1x3x64x64")."""
     if isinstance(value, str):
         text = value.strip().strip("[]()").strip()

@@ -14,16 +14,17 @@ dimension it comes from.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
-Shape = Tuple[int, ...]
-Case = Tuple[str, Shape]
+Shape = tuple[int, ...]
+Case = tuple[str, Shape]
 Generator = Callable[[random.Random], Case]
 
-GENERATORS: Dict[str, Generator] = {}
+GENERATORS: dict[str, Generator] = {}
 
 #: type name -> (argument name, function(input shape) -> value torch needs)
-INFERRED: Dict[str, Tuple[str, Callable[[Shape], int]]] = {}
+INFERRED: dict[str, tuple[str, Callable[[Shape], int]]] = {}
 
 
 def _channel_of(nd: int) -> Callable[[Shape], int]:
@@ -51,7 +52,7 @@ def lit(value: Any) -> str:
     return repr(value)
 
 
-def call(rng: random.Random, type_name: str, order: Sequence[str], values: Dict[str, Any]) -> str:
+def call(rng: random.Random, type_name: str, order: Sequence[str], values: dict[str, Any]) -> str:
     """``type_name(...)`` with ``values``: a random leading run positional, the rest keywords.
 
     ``order`` is PyTorch's positional order; names in ``values`` that are not in it
@@ -70,7 +71,7 @@ def call(rng: random.Random, type_name: str, order: Sequence[str], values: Dict[
     return f"{prefix_text}{type_name}({', '.join(parts)})"
 
 
-def _odd_value(rng: random.Random, values: Dict[str, Any]) -> Dict[str, Any]:
+def _odd_value(rng: random.Random, values: dict[str, Any]) -> dict[str, Any]:
     """One integer argument made 0, negative or a float (torch decides what that means)."""
     names = [
         n
@@ -112,7 +113,7 @@ def maybe(rng: random.Random, p: float) -> bool:
     return rng.random() < p
 
 
-def spatial_sizes(rng: random.Random, nd: int, lo: int = 1, hi: Optional[int] = None) -> List[int]:
+def spatial_sizes(rng: random.Random, nd: int, lo: int = 1, hi: int | None = None) -> list[int]:
     hi = hi or {1: 24, 2: 12, 3: 7}[nd]
     if maybe(rng, 0.5):
         return [rng.randint(lo, hi)] * nd
@@ -124,7 +125,7 @@ def nd_input(
     nd: int,
     channels: int,
     *,
-    hi: Optional[int] = None,
+    hi: int | None = None,
     lo: int = 1,
     wrong_rank: float = 0.08,
     unbatched: float = 0.25,
@@ -182,7 +183,7 @@ CONVT_ORDER = (
 )
 
 
-def _groups_channels(rng: random.Random) -> Tuple[int, int, int]:
+def _groups_channels(rng: random.Random) -> tuple[int, int, int]:
     groups = rng.choice([1, 1, 1, 2, 3, 4])
     c_in = groups * rng.randint(1, 3)
     c_out = groups * rng.randint(1, 3)
@@ -207,7 +208,7 @@ def gen_conv(rng: random.Random, name: str) -> Case:
         if maybe(rng, 0.4)
         else [rng.randint(1, 5)] * nd
     )
-    values: Dict[str, Any] = {
+    values: dict[str, Any] = {
         "in_channels": c_in,
         "out_channels": c_out,
         "kernel_size": ints(rng, k),
@@ -250,7 +251,7 @@ def gen_conv_transpose(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
     c_in, c_out, groups = _groups_channels(rng)
     k = [rng.randint(1, 4) for _ in range(nd)] if maybe(rng, 0.3) else [rng.randint(1, 5)] * nd
-    values: Dict[str, Any] = {
+    values: dict[str, Any] = {
         "in_channels": c_in,
         "out_channels": c_out,
         "kernel_size": ints(rng, k),
@@ -285,7 +286,7 @@ def gen_conv_transpose(rng: random.Random, name: str) -> Case:
 def gen_max_pool(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
     k = [rng.randint(1, 4) for _ in range(nd)] if maybe(rng, 0.3) else [rng.randint(1, 4)] * nd
-    values: Dict[str, Any] = {"kernel_size": ints(rng, k)}
+    values: dict[str, Any] = {"kernel_size": ints(rng, k)}
     if maybe(rng, 0.5):
         values["stride"] = ints(rng, [rng.randint(1, 3)] * nd) if maybe(rng, 0.9) else None
     if maybe(rng, 0.5):
@@ -306,7 +307,7 @@ def gen_max_pool(rng: random.Random, name: str) -> Case:
 def gen_avg_pool(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
     k = [rng.randint(1, 4) for _ in range(nd)] if maybe(rng, 0.3) else [rng.randint(1, 4)] * nd
-    values: Dict[str, Any] = {"kernel_size": ints(rng, k)}
+    values: dict[str, Any] = {"kernel_size": ints(rng, k)}
     if maybe(rng, 0.5):
         values["stride"] = ints(rng, [rng.randint(1, 3)] * nd) if maybe(rng, 0.9) else None
     if maybe(rng, 0.5):
@@ -340,19 +341,19 @@ def gen_avg_pool(rng: random.Random, name: str) -> Case:
 )
 def gen_adaptive_pool(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
-    sizes: List[Optional[int]] = [rng.randint(1, 7) for _ in range(nd)]
+    sizes: list[int | None] = [rng.randint(1, 7) for _ in range(nd)]
     if nd > 1 and maybe(rng, 0.2):
         sizes[rng.randrange(nd)] = None
     if maybe(rng, 0.04):
         sizes[0] = 0
     if maybe(rng, 0.05):
         sizes.append(2)  # one size too many
-    values: Dict[str, Any] = {
+    values: dict[str, Any] = {
         "output_size": sizes[0]
         if nd == 1 or (len(set(sizes)) == 1 and maybe(rng, 0.5))
         else tuple(sizes)
     }
-    order: Tuple[str, ...] = ("output_size",)
+    order: tuple[str, ...] = ("output_size",)
     if name.startswith("AdaptiveMax"):
         order = ("output_size", "return_indices")
         if maybe(rng, 0.2):
@@ -365,7 +366,7 @@ def gen_adaptive_pool(rng: random.Random, name: str) -> Case:
 @register("Linear")
 def gen_linear(rng: random.Random, name: str) -> Case:
     n_in = rng.randint(1, 12)
-    values: Dict[str, Any] = {"in_features": n_in, "out_features": rng.randint(1, 12)}
+    values: dict[str, Any] = {"in_features": n_in, "out_features": rng.randint(1, 12)}
     if maybe(rng, 0.3):
         values["bias"] = rng.choice([True, False])
     if maybe(rng, 0.3):
@@ -377,7 +378,7 @@ def gen_linear(rng: random.Random, name: str) -> Case:
 
 @register("Flatten")
 def gen_flatten(rng: random.Random, name: str) -> Case:
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     if maybe(rng, 0.7):
         values["start_dim"] = rng.randint(-4, 3)
     if maybe(rng, 0.6):
@@ -431,7 +432,7 @@ NORM_ORDER = ("num_features", "eps", "momentum", "affine", "track_running_stats"
 def gen_batch_norm(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
     c = rng.randint(1, 6)
-    values: Dict[str, Any] = {"num_features": c}
+    values: dict[str, Any] = {"num_features": c}
     if maybe(rng, 0.2):
         values["eps"] = 1e-3
     if maybe(rng, 0.2):
@@ -458,7 +459,7 @@ def gen_batch_norm(rng: random.Random, name: str) -> Case:
 def gen_instance_norm(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
     c = rng.randint(1, 6)
-    values: Dict[str, Any] = {"num_features": c}
+    values: dict[str, Any] = {"num_features": c}
     if maybe(rng, 0.2):
         values["eps"] = 1e-3
     if maybe(rng, 0.4):
@@ -478,7 +479,7 @@ def gen_instance_norm(rng: random.Random, name: str) -> Case:
 def gen_group_norm(rng: random.Random, name: str) -> Case:
     g = rng.randint(1, 4)
     c = g * rng.randint(1, 3)
-    values: Dict[str, Any] = {"num_groups": g, "num_channels": c if not maybe(rng, 0.1) else c + 1}
+    values: dict[str, Any] = {"num_groups": g, "num_channels": c if not maybe(rng, 0.1) else c + 1}
     if maybe(rng, 0.2):
         values["eps"] = 1e-3
     if maybe(rng, 0.3):
@@ -504,7 +505,7 @@ def gen_layer_norm(rng: random.Random, name: str) -> Case:
         if len(shape) == 1 and maybe(rng, 0.5)
         else (tuple(shape) if maybe(rng, 0.7) else shape)
     )
-    values: Dict[str, Any] = {"normalized_shape": norm}
+    values: dict[str, Any] = {"normalized_shape": norm}
     if maybe(rng, 0.2):
         values["eps"] = 1e-6
     if maybe(rng, 0.3):
@@ -516,7 +517,7 @@ def gen_layer_norm(rng: random.Random, name: str) -> Case:
 
 @register("LocalResponseNorm")
 def gen_lrn(rng: random.Random, name: str) -> Case:
-    values: Dict[str, Any] = {"size": rng.randint(1, 5)}
+    values: dict[str, Any] = {"size": rng.randint(1, 5)}
     if maybe(rng, 0.3):
         values["alpha"] = 1e-3
     if maybe(rng, 0.3):
@@ -528,39 +529,39 @@ def gen_lrn(rng: random.Random, name: str) -> Case:
 
 # ------------------------------------------------------------ activations
 # name -> (positional order, function(rng) -> keyword values)
-def _none(rng: random.Random) -> Dict[str, Any]:
+def _none(rng: random.Random) -> dict[str, Any]:
     return {}
 
 
-def _inplace(rng: random.Random) -> Dict[str, Any]:
+def _inplace(rng: random.Random) -> dict[str, Any]:
     return {"inplace": rng.choice([True, False])} if maybe(rng, 0.2) else {}
 
 
-def _with(**choices: Sequence[Any]) -> Callable[[random.Random], Dict[str, Any]]:
-    def draw(rng: random.Random) -> Dict[str, Any]:
+def _with(**choices: Sequence[Any]) -> Callable[[random.Random], dict[str, Any]]:
+    def draw(rng: random.Random) -> dict[str, Any]:
         return {k: rng.choice(list(v)) for k, v in choices.items() if maybe(rng, 0.5)}
 
     return draw
 
 
-def _dim(rng: random.Random) -> Dict[str, Any]:
+def _dim(rng: random.Random) -> dict[str, Any]:
     return {"dim": rng.choice([None, -1, 0, 1, 2, 3, -3, 5])} if maybe(rng, 0.8) else {}
 
 
-def _hardtanh(rng: random.Random) -> Dict[str, Any]:
+def _hardtanh(rng: random.Random) -> dict[str, Any]:
     values = _with(min_val=[-1.0, -2.0, 0.5], max_val=[1.0, 2.0, 0.0])(rng)
     return {**values, **_inplace(rng)}
 
 
-def _prelu(rng: random.Random) -> Dict[str, Any]:
+def _prelu(rng: random.Random) -> dict[str, Any]:
     return {"num_parameters": rng.choice([1, 1, 2, 3, 4])} if maybe(rng, 0.7) else {}
 
 
-def _gelu(rng: random.Random) -> Dict[str, Any]:
+def _gelu(rng: random.Random) -> dict[str, Any]:
     return {"approximate": rng.choice(["none", "tanh", "tanh", "exact"])} if maybe(rng, 0.5) else {}
 
 
-ACTIVATIONS: Dict[str, Tuple[Tuple[str, ...], Callable[[random.Random], Dict[str, Any]]]] = {
+ACTIVATIONS: dict[str, tuple[tuple[str, ...], Callable[[random.Random], dict[str, Any]]]] = {
     "ReLU": (("inplace",), _inplace),
     "ReLU6": (("inplace",), _inplace),
     "LeakyReLU": (
@@ -605,7 +606,7 @@ for _name in ACTIVATIONS:
 # ----------------------------------------------------------------- dropout
 @register("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout")
 def gen_dropout(rng: random.Random, name: str) -> Case:
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     if maybe(rng, 0.7):
         values["p"] = rng.choice([0.0, 0.1, 0.5, 1.0, 1.5, -0.1]) if maybe(rng, 0.5) else 0.5
     if maybe(rng, 0.2):
@@ -617,8 +618,8 @@ def gen_dropout(rng: random.Random, name: str) -> Case:
 UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact")
 
 
-def _resize_values(rng: random.Random, nd: int) -> Dict[str, Any]:
-    values: Dict[str, Any] = {}
+def _resize_values(rng: random.Random, nd: int) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     r = rng.random()
     if r < 0.45 or r > 0.97:
         sizes = (
@@ -682,14 +683,14 @@ def gen_pad(rng: random.Random, name: str) -> Case:
     pads = [rng.randint(0, 4) for _ in range(2 * nd)]
     if maybe(rng, 0.2):
         pads[rng.randrange(2 * nd)] = -rng.randint(1, 6)  # cropping, sometimes to nothing
-    values: Dict[str, Any] = {
+    values: dict[str, Any] = {
         "padding": pads[0] if len(set(pads)) == 1 and maybe(rng, 0.7) else tuple(pads)
     }
     if maybe(rng, 0.03):
         values["padding"] = tuple(pads[:-1])  # the wrong length
     if maybe(rng, 0.15):
         values["padding"] = rng.randint(0, 3)
-    order: Tuple[str, ...] = ("padding",)
+    order: tuple[str, ...] = ("padding",)
     if name.startswith("Constant"):
         order = ("padding", "value")
         values["value"] = rng.choice([0.0, 1.5, -1])
@@ -743,12 +744,12 @@ INFERRED["Linear"] = ("in_features", lambda x: x[-1])
 
 
 # ----------------------------------------------------------------- stacks
-def gen_stack(rng: random.Random) -> Tuple[List[str], Shape]:
+def gen_stack(rng: random.Random) -> tuple[list[str], Shape]:
     """A random conv/pool/bn/relu/flatten/linear chain; in_channels mostly inferred."""
     c = rng.randint(1, 4)
     size = rng.randint(6, 24)
     x: Shape = (rng.randint(1, 2), c, size, size)
-    layers: List[str] = []
+    layers: list[str] = []
     for _ in range(rng.randint(1, 5)):
         kind = rng.choice(["conv", "conv", "pool", "bn", "relu"])
         out = rng.randint(1, 8)

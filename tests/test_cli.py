@@ -60,7 +60,22 @@ def test_lenet_table():
     lines = result.output.splitlines()
     assert lines[0] == "lenet: input (1, 1, 32, 32) → output (1, 10)"
     assert lines[2].split() == ["#", "name", "type", "input", "output", "params", "MACs", "notes"]
-    assert lines[3].split() == ["0", "conv1", "Conv2d", "(1,", "1,", "32,", "32)", "(1,", "6,", "28,", "28)", "156", "117.60", "K"]
+    assert lines[3].split() == [
+        "0",
+        "conv1",
+        "Conv2d",
+        "(1,",
+        "1,",
+        "32,",
+        "32)",
+        "(1,",
+        "6,",
+        "28,",
+        "28)",
+        "156",
+        "117.60",
+        "K",
+    ]
     assert "params: 61,706 (61.71 K), trainable 61,706" in result.output
     assert "MACs: 416,520 (416.52 K) · FLOPs = 2 × MACs: 833,040 (833.04 K)" in result.output
     assert "\x1b[" not in result.output  # no colour in a pipe
@@ -84,7 +99,16 @@ def test_lenet_64_json_contract():
     result = run("shape", LENET64, "--format", "json")
     assert result.exit_code == 1
     data = json.loads(result.output)
-    assert list(data)[:8] == ["model", "input_shape", "output_shape", "ok", "layers", "totals", "errors", "notes"]
+    assert list(data)[:8] == [
+        "model",
+        "input_shape",
+        "output_shape",
+        "ok",
+        "layers",
+        "totals",
+        "errors",
+        "notes",
+    ]
     assert data["ok"] is False and data["output_shape"] is None
     assert data["input_shape"] == [1, 1, 64, 64]
     assert len(data["layers"]) == 12  # every layer of the config, even after the failure
@@ -92,18 +116,34 @@ def test_lenet_64_json_contract():
     assert fc1["input_shape"] == [1, 2704] and fc1["output_shape"] is None
     assert fc1["params"] == 48120 and fc1["macs"] is None
     assert all(layer["input_shape"] is None for layer in data["layers"][8:])
-    assert set(data["layers"][0]) >= {"index", "name", "type", "input_shape", "output_shape", "params", "macs", "notes"}
+    assert set(data["layers"][0]) >= {
+        "index",
+        "name",
+        "type",
+        "input_shape",
+        "output_shape",
+        "params",
+        "macs",
+        "notes",
+    }
     assert set(data["totals"]) == {"params", "trainable_params", "macs", "flops"}
     (error,) = data["errors"]
     assert (error["index"], error["name"], error["type"]) == (7, "fc1", "Linear")
-    assert error["message"].startswith("layer 7 'fc1' (Linear): expects 400 input features, receives 2704")
+    assert error["message"].startswith(
+        "layer 7 'fc1' (Linear): expects 400 input features, receives 2704"
+    )
     assert error["hint"].startswith("set in_features: 2704")
 
 
 def test_lenet_json_totals_are_exact_integers():
     data = json.loads(run("shape", LENET, "-f", "json").output)
     assert data["ok"] is True and data["output_shape"] == [1, 10]
-    assert data["totals"] == {"params": 61706, "trainable_params": 61706, "macs": 416520, "flops": 833040}
+    assert data["totals"] == {
+        "params": 61706,
+        "trainable_params": 61706,
+        "macs": 416520,
+        "flops": 833040,
+    }
     assert sum(layer["params"] for layer in data["layers"]) == data["totals"]["params"]
     assert sum(layer["macs"] for layer in data["layers"]) == data["totals"]["macs"]
 
@@ -115,18 +155,39 @@ def test_input_override():
 
 
 def test_layers_as_flags():
-    result = run("shape", "-i", "1,3,224,224", "-l", "Conv2d(3, 64, 7, stride=2, padding=3)", "-l", "MaxPool2d(3, 2, 1)", "-f", "json")
+    result = run(
+        "shape",
+        "-i",
+        "1,3,224,224",
+        "-l",
+        "Conv2d(3, 64, 7, stride=2, padding=3)",
+        "-l",
+        "MaxPool2d(3, 2, 1)",
+        "-f",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert [layer["output_shape"] for layer in data["layers"]] == [[1, 64, 112, 112], [1, 64, 56, 56]]
+    assert [layer["output_shape"] for layer in data["layers"]] == [
+        [1, 64, 112, 112],
+        [1, 64, 56, 56],
+    ]
     assert data["totals"]["params"] == 9472 and data["totals"]["macs"] == 118013952
 
 
 def test_channel_mismatch_names_both_layers():
-    result = run("shape", "-i", "1,3,32,32", "-l", "conv1=Conv2d(3, 8, 3)", "-l", "conv2=Conv2d(6, 16, 3)")
+    result = run(
+        "shape", "-i", "1,3,32,32", "-l", "conv1=Conv2d(3, 8, 3)", "-l", "conv2=Conv2d(6, 16, 3)"
+    )
     assert result.exit_code == 1
-    assert "error: layer 1 'conv2' (Conv2d): expects 6 input channels, receives 8 from layer 0 'conv1'" in result.output
-    assert "hint: set in_channels: 8 (or leave it out to take it from the input), or set out_channels: 6 in layer 0 'conv1'" in result.output
+    assert (
+        "error: layer 1 'conv2' (Conv2d): expects 6 input channels, receives 8 from layer 0 'conv1'"
+        in result.output
+    )
+    assert (
+        "hint: set in_channels: 8 (or leave it out to take it from the input), or set out_channels: 6 in layer 0 'conv1'"
+        in result.output
+    )
 
 
 def test_csv_and_markdown():
@@ -146,10 +207,26 @@ def test_csv_and_markdown():
         (["shape", "missing.yaml"], 2, "error: missing.yaml: no such file\n"),
         (["shape"], 2, "error: no model given\n"),
         (["shape", "-l", "ReLU"], 2, "error: no input shape\n"),
-        (["shape", "-i", "1,3,a", "-l", "ReLU"], 2, "error: --input: input shape '1,3,a' is not a list of integers\n"),
-        (["shape", "-i", "1,3,8,8", "-l", "Conv2D(3, 8, 3)"], 2, "error: --layer 'Conv2D(3, 8, 3)', layers[0]: unknown layer type 'Conv2D'\n  hint: did you mean Conv2d?\n"),
-        (["shape", "-i", "1,3,8,8", "-l", "Conv2d(3, 8, kernal_size=3)"], 2, "error: --layer 'Conv2d(3, 8, kernal_size=3)', layers[0].kernal_size: Conv2d has no argument 'kernal_size'\n  hint: did you mean kernel_size?\n"),
-        (["layers", "Conv2D"], 2, "error: unknown layer type 'Conv2D'\n  hint: did you mean Conv2d?\n"),
+        (
+            ["shape", "-i", "1,3,a", "-l", "ReLU"],
+            2,
+            "error: --input: input shape '1,3,a' is not a list of integers\n",
+        ),
+        (
+            ["shape", "-i", "1,3,8,8", "-l", "Conv2D(3, 8, 3)"],
+            2,
+            "error: --layer 'Conv2D(3, 8, 3)', layers[0]: unknown layer type 'Conv2D'\n  hint: did you mean Conv2d?\n",
+        ),
+        (
+            ["shape", "-i", "1,3,8,8", "-l", "Conv2d(3, 8, kernal_size=3)"],
+            2,
+            "error: --layer 'Conv2d(3, 8, kernal_size=3)', layers[0].kernal_size: Conv2d has no argument 'kernal_size'\n  hint: did you mean kernel_size?\n",
+        ),
+        (
+            ["layers", "Conv2D"],
+            2,
+            "error: unknown layer type 'Conv2D'\n  hint: did you mean Conv2d?\n",
+        ),
     ],
 )
 def test_unreadable_input_exits_2_without_traceback(args, code, message):
@@ -166,13 +243,25 @@ def test_stdin():
 
 def test_layers_command():
     out = run("layers").output
-    assert "Conv2d(in_channels=<from input>, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')" in out
+    assert (
+        "Conv2d(in_channels=<from input>, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')"
+        in out
+    )
     one = json.loads(run("layers", "MaxPool2d", "-f", "json").output)
-    assert [a["name"] for a in one[0]["args"]] == ["kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"]
+    assert [a["name"] for a in one[0]["args"]] == [
+        "kernel_size",
+        "stride",
+        "padding",
+        "dilation",
+        "return_indices",
+        "ceil_mode",
+    ]
 
 
 def test_python_dash_m_and_console_script():
-    result = subprocess.run([sys.executable, "-m", "convcalc", "shape", LENET64], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "convcalc", "shape", LENET64], capture_output=True, text=True
+    )
     assert result.returncode == 1 and "expects 400 input features" in result.stdout
     assert result.stderr == ""
 
@@ -180,8 +269,8 @@ def test_python_dash_m_and_console_script():
 def test_shape_does_not_import_numpy_or_rich():
     code = (
         "import sys; from convcalc.cli import main\n"
-        "try:\n    main(['shape', %r])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('numpy', 'rich', 'rich.console') if m in sys.modules))" % LENET
+        f"try:\n    main(['shape', {LENET!r}])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('numpy', 'rich', 'rich.console') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.splitlines()[-1] == "[]"

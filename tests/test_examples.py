@@ -32,7 +32,9 @@ def check_golden(request, name: str, text: str) -> None:
         path.write_text(text)
         if not request.config.getoption("--regen-golden"):
             pytest.fail(f"{name} did not exist; written now — review it and run again")
-    assert text == path.read_text(), f"{name} differs; rerun with --regen-golden after checking the change"
+    assert text == path.read_text(), (
+        f"{name} differs; rerun with --regen-golden after checking the change"
+    )
 
 
 def test_there_are_examples():
@@ -55,7 +57,10 @@ def test_example_golden_json(request, path):
 
 def test_size_table_script(request):
     out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "size_table.py")], capture_output=True, text=True, check=True
+        [sys.executable, str(ROOT / "examples" / "size_table.py")],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     check_golden(request, "size_table.txt", out)
     assert "2×2     2       1        3.5                   3×3" in out
@@ -73,15 +78,17 @@ def test_separable_block_beats_the_standard_conv():
 @pytest.mark.parametrize("path", EXAMPLES, ids=ids(EXAMPLES))
 def test_example_agrees_with_torch(path):
     torch = pytest.importorskip("torch")
-    from torch.utils.flop_counter import FlopCounterMode
-
     from oracle_cases import INFERRED
+    from torch.utils.flop_counter import FlopCounterMode
 
     spec = load_spec(str(path))
     report = analyze(spec)
     x = torch.randn(*report.input_shape)
     for entry, row in zip(spec.layers, report.rows):
-        kwargs = {k: (list(v) if isinstance(v, tuple) and k == "unflattened_size" else v) for k, v in entry.layer.args.items()}
+        kwargs = {
+            k: (list(v) if isinstance(v, tuple) and k == "unflattened_size" else v)
+            for k, v in entry.layer.args.items()
+        }
         if entry.type in INFERRED:
             arg, channel = INFERRED[entry.type]
             if kwargs.get(arg) is None:
@@ -94,7 +101,9 @@ def test_example_agrees_with_torch(path):
                 with FlopCounterMode(display=False) as counter, torch.no_grad():
                     y = module(x)
             except Exception as exc:  # torch rejects: convcalc must have reported this layer
-                assert row.output_shape is None and report.errors[0].index == entry.index, f"{entry.name}: {exc}"
+                assert row.output_shape is None and report.errors[0].index == entry.index, (
+                    f"{entry.name}: {exc}"
+                )
                 return
         assert row.output_shape == tuple(y.shape), entry.name
         assert row.macs == counter.get_total_flops() // 2, entry.name

@@ -45,7 +45,9 @@ def lenet_weights(seed=3):
 def test_lenet_runs_and_verifies():
     result = run_forward(load_spec(LENET))
     assert result.verified and result.exit_code == 0
-    assert [r.actual_shape for r in result.layers] == [row.output_shape for row in result.report.rows]
+    assert [r.actual_shape for r in result.layers] == [
+        row.output_shape for row in result.report.rows
+    ]
     assert result.output.shape == (1, 10) and result.output.dtype == np.float32
     assert all(r.time_ms >= 0 for r in result.layers)
 
@@ -65,7 +67,9 @@ def test_lenet_64_fails_before_computing_with_the_shape_diagnosis():
 
 
 def test_default_init_follows_torch_distributions():
-    spec = spec_from_strings(["Conv2d(16, 32, 3)", "Linear(out_features=50)", "BatchNorm2d(32)"], (2, 16, 8, 8))
+    spec = spec_from_strings(
+        ["Conv2d(16, 32, 3)", "Linear(out_features=50)", "BatchNorm2d(32)"], (2, 16, 8, 8)
+    )
     report = analyze(spec)
     rng = np.random.default_rng(0)
     conv = spec.layers[0].layer.init(report.rows[0].input_shape, rng)
@@ -92,9 +96,18 @@ def test_given_weights_and_input_are_used():
 @pytest.mark.parametrize(
     "change,message",
     [
-        (lambda w: w.pop("fc1.bias"), "the weights have no 'fc1.bias' (expected shape (120,)) for layer 7 'fc1' (Linear)"),
-        (lambda w: w.update({"fc9.weight": np.zeros(3)}), "the weights have 1 unexpected key: 'fc9.weight'"),
-        (lambda w: w.update({"conv1.weight": np.zeros((6, 1, 3, 3))}), "weight 'conv1.weight' has shape (6, 1, 3, 3), layer 0 'conv1' (Conv2d) expects (6, 1, 5, 5)"),
+        (
+            lambda w: w.pop("fc1.bias"),
+            "the weights have no 'fc1.bias' (expected shape (120,)) for layer 7 'fc1' (Linear)",
+        ),
+        (
+            lambda w: w.update({"fc9.weight": np.zeros(3)}),
+            "the weights have 1 unexpected key: 'fc9.weight'",
+        ),
+        (
+            lambda w: w.update({"conv1.weight": np.zeros((6, 1, 3, 3))}),
+            "weight 'conv1.weight' has shape (6, 1, 3, 3), layer 0 'conv1' (Conv2d) expects (6, 1, 5, 5)",
+        ),
     ],
 )
 def test_weight_file_errors_name_the_key_and_shapes(change, message):
@@ -117,7 +130,12 @@ def test_unexpected_key_suggests_the_layer():
 
 def test_num_batches_tracked_is_accepted_and_ignored():
     spec = spec_from_strings(["bn=BatchNorm2d(3)"], (2, 3, 4, 4))
-    w = {"bn.weight": np.ones(3), "bn.bias": np.zeros(3), "bn.running_mean": np.zeros(3), "bn.running_var": np.ones(3)}
+    w = {
+        "bn.weight": np.ones(3),
+        "bn.bias": np.zeros(3),
+        "bn.running_mean": np.zeros(3),
+        "bn.running_var": np.ones(3),
+    }
     assert run_forward(spec, weights=w).verified
     assert run_forward(spec, weights={**w, "bn.num_batches_tracked": np.array(5)}).verified
 
@@ -127,19 +145,27 @@ def test_memory_guard_stops_before_computing():
     with pytest.raises(ShapeError) as info:
         run_forward(spec, max_memory=100 << 20)
     message = info.value.message
-    assert message.startswith("layer 0 'big' (Conv2d): the output (8, 64, 256, 256) alone needs 128.00 MiB (134,217,728 bytes)")
+    assert message.startswith(
+        "layer 0 'big' (Conv2d): the output (8, 64, 256, 256) alone needs 128.00 MiB (134,217,728 bytes)"
+    )
     assert "over the memory limit of 100.00 MiB" in message
     assert info.value.hint == "use a smaller batch or input, or raise --max-memory"
 
 
 def test_small_memory_limit_still_gives_the_same_numbers():
-    spec = spec_from_strings(["Conv2d(8, 16, 3, padding=1)", "MaxPool2d(2)", "Flatten", "Linear(out_features=10)"], (4, 8, 32, 32))
+    spec = spec_from_strings(
+        ["Conv2d(8, 16, 3, padding=1)", "MaxPool2d(2)", "Flatten", "Linear(out_features=10)"],
+        (4, 8, 32, 32),
+    )
     a = run_forward(spec, dtype="float64", max_memory=1 << 30)
     b = run_forward(spec, dtype="float64", max_memory=1 << 20)
     assert np.allclose(a.output, b.output, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("text,value", [("1GiB", 1 << 30), ("512M", 512 << 20), ("2g", 2 << 30), ("1000", 1000), ("1.5K", 1536)])
+@pytest.mark.parametrize(
+    "text,value",
+    [("1GiB", 1 << 30), ("512M", 512 << 20), ("2g", 2 << 30), ("1000", 1000), ("1.5K", 1536)],
+)
 def test_parse_size(text, value):
     assert parse_size(text) == value
 
@@ -156,7 +182,11 @@ LAYERS = st.sampled_from(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(layers=st.lists(LAYERS, min_size=1, max_size=6), size=st.integers(4, 12), channels=st.sampled_from([2, 4]))
+@given(
+    layers=st.lists(LAYERS, min_size=1, max_size=6),
+    size=st.integers(4, 12),
+    channels=st.sampled_from([2, 4]),
+)
 def test_property_real_shapes_equal_the_predictions(layers, size, channels):
     layers = [text.replace("num_features=None", "") for text in layers]
     spec = spec_from_strings(layers, (2, channels, size, size))
@@ -164,7 +194,9 @@ def test_property_real_shapes_equal_the_predictions(layers, size, channels):
     if not report.ok:
         return
     result = run_forward(spec)
-    assert result.verified, [(r.actual_shape, row.output_shape) for r, row in zip(result.layers, report.rows)]
+    assert result.verified, [
+        (r.actual_shape, row.output_shape) for r, row in zip(result.layers, report.rows)
+    ]
 
 
 # ---------------------------------------------------------------- the command
@@ -174,7 +206,10 @@ def test_run_command_table_and_json(tmp_path):
     assert "verified: every layer's real output shape is the predicted one" in out.output
     data = json.loads(cli("run", LENET, "-f", "json", "--repeat", "2").output)
     assert data["verified"] is True and data["repeat"] == 2 and data["dtype"] == "float32"
-    assert all(layer["match"] is True and layer["actual_shape"] == layer["output_shape"] for layer in data["layers"])
+    assert all(
+        layer["match"] is True and layer["actual_shape"] == layer["output_shape"]
+        for layer in data["layers"]
+    )
     assert all(isinstance(layer["time_ms"], float) for layer in data["layers"])
 
 
@@ -182,7 +217,18 @@ def test_run_command_files(tmp_path):
     weights, x, y = tmp_path / "w.npz", tmp_path / "x.npy", tmp_path / "y.npy"
     np.savez(weights, **lenet_weights())
     np.save(x, np.random.default_rng(1).standard_normal((3, 1, 32, 32)))
-    out = cli("run", LENET, "--weights", str(weights), "--input-data", str(x), "--save-output", str(y), "--dtype", "float64")
+    out = cli(
+        "run",
+        LENET,
+        "--weights",
+        str(weights),
+        "--input-data",
+        str(x),
+        "--save-output",
+        str(y),
+        "--dtype",
+        "float64",
+    )
     assert out.exit_code == 0, out.output
     saved = np.load(y)
     assert saved.shape == (3, 10) and saved.dtype == np.float64

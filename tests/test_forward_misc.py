@@ -112,7 +112,15 @@ def test_erf_matches_math_erf():
 
 def test_extremes_stay_finite():
     x = np.array([-1e4, -800.0, -50.0, 0.0, 50.0, 800.0, 1e4])
-    for call in ("Sigmoid()", "SiLU()", "Softplus()", "Mish()", "GELU()", "ELU()", "Softmax(dim=0)"):
+    for call in (
+        "Sigmoid()",
+        "SiLU()",
+        "Softplus()",
+        "Mish()",
+        "GELU()",
+        "ELU()",
+        "Softmax(dim=0)",
+    ):
         layer = spec_from_strings([call], x.shape).layers[0].layer
         for dtype in (np.float64, np.float32):
             out = layer.forward(x.astype(dtype), {}, 1 << 30)

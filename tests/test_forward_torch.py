@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_forward import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,10 @@ def test_lenet_weights_exported_with_the_readme_snippet(tmp_path, dtype, rtol):
     x = torch.randn(4, 1, 32, 32, dtype=torch.float64)
 
     # the README's snippet
-    np.savez(tmp_path / "weights.npz", **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+    np.savez(
+        tmp_path / "weights.npz",
+        **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
+    )
     np.save(tmp_path / "x.npy", x.numpy())
 
     out = cli(

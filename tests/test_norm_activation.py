@@ -8,7 +8,7 @@ forward. The tests themselves do not import torch.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import pytest
 
@@ -17,7 +17,7 @@ from convcalc.layers import lookup
 from convcalc.layers.base import Layer
 from convcalc.spec import parse_call
 
-Shapes = Dict[str, Tuple[int, ...]]
+Shapes = dict[str, tuple[int, ...]]
 
 
 def make(call: str) -> Layer:
@@ -171,7 +171,7 @@ SHAPE_CASES = [
 
 @pytest.mark.parametrize("call, x, params, buffers", SHAPE_CASES)
 def test_shapes_params_buffers(
-    call: str, x: Optional[Tuple[int, ...]], params: Shapes, buffers: Shapes
+    call: str, x: tuple[int, ...] | None, params: Shapes, buffers: Shapes
 ) -> None:
     layer = make(call)
     layer.check()
@@ -282,7 +282,7 @@ ERROR_CASES = [
 
 @pytest.mark.parametrize("call, x, stage, argument, dim", ERROR_CASES)
 def test_errors(
-    call: str, x: Optional[Tuple[int, ...]], stage: str, argument: str, dim: Optional[int]
+    call: str, x: tuple[int, ...] | None, stage: str, argument: str, dim: int | None
 ) -> None:
     layer = make(call)
     with pytest.raises(ShapeError) as info:
@@ -352,7 +352,7 @@ NOTE_CASES = [
 
 
 @pytest.mark.parametrize("call, x, piece", NOTE_CASES)
-def test_notes(call: str, x: Tuple[int, ...], piece: str) -> None:
+def test_notes(call: str, x: tuple[int, ...], piece: str) -> None:
     layer = make(call)
     assert any(piece in note for note in layer.notes(x, layer.out_shape(x)))
 
@@ -370,7 +370,7 @@ def test_notes(call: str, x: Tuple[int, ...], piece: str) -> None:
         ("ReLU()", (2, 3)),
     ],
 )
-def test_no_notes(call: str, x: Tuple[int, ...]) -> None:
+def test_no_notes(call: str, x: tuple[int, ...]) -> None:
     layer = make(call)
     assert layer.notes(x, layer.out_shape(x)) == []
 
@@ -384,7 +384,7 @@ def test_inferred_channels_unknown_without_input() -> None:
 
 
 def test_defaults_match_pytorch() -> None:
-    defaults: Dict[str, Dict[str, Any]] = {
+    defaults: dict[str, dict[str, Any]] = {
         "BatchNorm2d": {
             "eps": 1e-05,
             "momentum": 0.1,

@@ -21,7 +21,8 @@ import importlib
 import os
 import random
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from oracle_cases import GENERATORS, INFERRED, Shape, gen_stack
@@ -33,11 +34,11 @@ from convcalc.layers import REGISTRY
 analyze_module = importlib.import_module("convcalc.analyze")
 
 #: Types known to disagree with PyTorch, with the reason. Keep this minimal.
-XFAIL: Dict[str, str] = {}
+XFAIL: dict[str, str] = {}
 
 SCALE = int(os.environ.get("CONVCALC_ORACLE_SCALE", "1"))
 #: cases per type; the families with many arguments get more
-CASES: Dict[str, int] = {}
+CASES: dict[str, int] = {}
 for _name in GENERATORS:
     if _name.startswith(("Conv", "MaxPool", "AvgPool")):
         CASES[_name] = 110
@@ -51,7 +52,7 @@ STACKS = 60
 MAX_SHOWN = 8
 
 #: (ok, output shape, params, MACs, error detail)
-Outcome = Tuple[bool, Optional[Shape], Optional[int], Optional[int], str]
+Outcome = tuple[bool, Shape | None, int | None, int | None, str]
 
 
 # ------------------------------------------------------------------- torch
@@ -60,7 +61,7 @@ def torch() -> Any:
     return pytest.importorskip("torch")
 
 
-def _parse(text: str) -> Tuple[str, List[Any], Dict[str, Any]]:
+def _parse(text: str) -> tuple[str, list[Any], dict[str, Any]]:
     """The call string read independently of convcalc's parser (the oracle's own reading)."""
     node = ast.parse(text.strip(), mode="eval").body
     assert isinstance(node, ast.Call), text
@@ -184,7 +185,7 @@ def _describe(o: Outcome) -> str:
     return f"shape {shape}, params {params}, MACs {macs}"
 
 
-def _mismatch(expected: Outcome, got: Outcome) -> Optional[str]:
+def _mismatch(expected: Outcome, got: Outcome) -> str | None:
     if got[0] is None:
         return "exception"
     if expected[0] != got[0]:
@@ -198,13 +199,13 @@ def _mismatch(expected: Outcome, got: Outcome) -> Optional[str]:
     return None
 
 
-def _report(title: str, failures: List[str], total: int) -> str:
+def _report(title: str, failures: list[str], total: int) -> str:
     shown = "\n\n".join(failures[:MAX_SHOWN])
     more = f"\n\n... and {len(failures) - MAX_SHOWN} more" if len(failures) > MAX_SHOWN else ""
     return f"{title}: {len(failures)} of {total} cases disagree with PyTorch\n\n{shown}{more}"
 
 
-def _compare(texts: Sequence[str], x: Shape, expected: Outcome) -> Optional[str]:
+def _compare(texts: Sequence[str], x: Shape, expected: Outcome) -> str | None:
     """None when convcalc agrees with torch's ``expected``, else the failure's description."""
     got = convcalc_outcome(texts, x)
     what = _mismatch(expected, got)
@@ -218,7 +219,7 @@ def _compare(texts: Sequence[str], x: Shape, expected: Outcome) -> Optional[str]
     )
 
 
-def cases(type_name: str, n: int) -> List[Tuple[str, Shape]]:
+def cases(type_name: str, n: int) -> list[tuple[str, Shape]]:
     rng = random.Random(f"oracle:{type_name}")
     return [GENERATORS[type_name](rng) for _ in range(n * SCALE)]
 

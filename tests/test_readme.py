@@ -22,7 +22,11 @@ def produce(what: str) -> str:
         for path in sorted((ROOT / "examples").iterdir()):
             if path.suffix in (".yaml", ".py"):
                 first = path.read_text().splitlines()[0]
-                text = first.lstrip("# ").strip('"').strip() if path.suffix == ".yaml" else first.strip('"').rstrip(".")
+                text = (
+                    first.lstrip("# ").strip('"').strip()
+                    if path.suffix == ".yaml"
+                    else first.strip('"').rstrip(".")
+                )
                 rows.append(f"| `examples/{path.name}` | {text} |")
         return "\n".join(rows) + "\n"
     args = shlex.split(what)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from oracle_cases import GENERATORS
 
 from convcalc import analyze, spec_from_strings
 from convcalc.layers import REGISTRY, catalog
-from oracle_cases import GENERATORS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 TYPES = sorted(REGISTRY)
@@ -31,7 +31,9 @@ def test_type_has_a_summary_and_a_working_example(name):
 
 @pytest.mark.parametrize("name", TYPES)
 def test_type_has_oracle_coverage(name):
-    assert name in GENERATORS, f"add a random-configuration generator for {name} to tests/oracle_cases.py"
+    assert name in GENERATORS, (
+        f"add a random-configuration generator for {name} to tests/oracle_cases.py"
+    )
 
 
 @pytest.mark.parametrize("name", TYPES)

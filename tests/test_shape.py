@@ -64,7 +64,15 @@ def test_ceil_mode_last_window_may_not_start_in_right_padding():
 
 @pytest.mark.parametrize(
     "k,d,expected",
-    [(1, 1, (0, 0)), (3, 1, (1, 1)), (2, 1, (0, 1)), (4, 1, (1, 2)), (3, 2, (2, 2)), (2, 3, (1, 2)), (5, 1, (2, 2))],
+    [
+        (1, 1, (0, 0)),
+        (3, 1, (1, 1)),
+        (2, 1, (0, 1)),
+        (4, 1, (1, 2)),
+        (3, 2, (2, 2)),
+        (2, 3, (1, 2)),
+        (5, 1, (2, 2)),
+    ],
 )
 def test_same_padding_puts_the_odd_pixel_right(k, d, expected):
     assert same_padding(k, d) == expected

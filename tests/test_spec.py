@@ -25,11 +25,17 @@ def error_of(fn, *args):
         ("ReLU", ("ReLU", (), {})),
         ("ReLU()", ("ReLU", (), {})),
         ("MaxPool2d(2)", ("MaxPool2d", (2,), {})),
-        ("Conv2d(6, 16, kernel_size=(5, 5), stride=(1, 1))", ("Conv2d", (6, 16), {"kernel_size": (5, 5), "stride": (1, 1)})),
+        (
+            "Conv2d(6, 16, kernel_size=(5, 5), stride=(1, 1))",
+            ("Conv2d", (6, 16), {"kernel_size": (5, 5), "stride": (1, 1)}),
+        ),
         ("nn.Conv2d(1, 2, 3, padding='same')", ("Conv2d", (1, 2, 3), {"padding": "same"})),
         ("torch.nn.Linear(4, 5, bias=False)", ("Linear", (4, 5), {"bias": False})),
         ("  Flatten(start_dim=0)  ", ("Flatten", (), {"start_dim": 0})),
-        ("Upsample(scale_factor=2.5, mode='bilinear')", ("Upsample", (), {"scale_factor": 2.5, "mode": "bilinear"})),
+        (
+            "Upsample(scale_factor=2.5, mode='bilinear')",
+            ("Upsample", (), {"scale_factor": 2.5, "mode": "bilinear"}),
+        ),
         ("Unflatten(1, [2, -1])", ("Unflatten", (1, [2, -1]), {})),
     ],
 )
@@ -72,7 +78,12 @@ layers:
     assert [e.name for e in spec.layers] == ["conv1", "1", "fc", "3"]
     assert [e.type for e in spec.layers] == ["Conv2d", "Conv2d", "Linear", "Flatten"]
     conv2 = spec.layers[1].layer
-    assert (conv2.in_channels, conv2.out_channels, conv2.kernel_size, conv2.stride) == (6, 16, (5, 5), (1, 1))
+    assert (conv2.in_channels, conv2.out_channels, conv2.kernel_size, conv2.stride) == (
+        6,
+        16,
+        (5, 5),
+        (1, 1),
+    )
     assert spec.layers[0].layer.in_channels == 1
     assert spec.layers[3].trainable is False
     assert spec.layers[1].where == f"{path}:5"
@@ -97,7 +108,7 @@ def test_a_bare_list_is_a_stack_without_input(tmp_path):
             "did you mean Conv2d?",
         ),
         (
-            "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 8,\n     kernel_size: \"3\"}\n",
+            'input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 8,\n     kernel_size: "3"}\n',
             "net.yaml:4, layers[0].kernel_size: Conv2d argument kernel_size must be an integer or a list of 2 integers, got '3'",
             None,
         ),
@@ -112,7 +123,7 @@ def test_a_bare_list_is_a_stack_without_input(tmp_path):
             None,
         ),
         (
-            "input: [1, 3, 8, 8]\nlayers:\n  - !!python/object/apply:os.system [\"echo hi\"]\n",
+            'input: [1, 3, 8, 8]\nlayers:\n  - !!python/object/apply:os.system ["echo hi"]\n',
             "net.yaml:3: invalid YAML: YAML tags are not allowed (only plain values, lists and mappings)",
             None,
         ),
@@ -136,12 +147,28 @@ def test_a_bare_list_is_a_stack_without_input(tmp_path):
             "net.yaml:3, layers[0]: Linear takes at most 3 positional arguments (in_features, out_features, bias), 4 given",
             "see `convcalc layers Linear` for its arguments",
         ),
-        ("input: [1, 0, 8]\nlayers: []\n", "net.yaml:1: input shape (1, 0, 8) has a size below 1", "every size must be a positive integer"),
+        (
+            "input: [1, 0, 8]\nlayers: []\n",
+            "net.yaml:1: input shape (1, 0, 8) has a size below 1",
+            "every size must be a positive integer",
+        ),
         ("input: [1, 3, 8]\n", "net.yaml: no layers", "add a 'layers:' list"),
         ("", "net.yaml: the file is empty", "see examples/lenet.yaml for the format"),
-        ("input: [1, 3]\nlayers:\n  - {name: x, out_features: 3}\n", "net.yaml:3, layers[0]: a layer mapping needs a 'type' key", "add type: Conv2d (or another layer type)"),
-        ("input: [1, 3]\nlayers:\n  - 42\n", "net.yaml:3, layers[0]: a layer must be a string or a mapping, got 42", None),
-        ("input: [1, 3]\nlayers:\n  - {type: Linear, name: input, out_features: 2}\n", "net.yaml:3, layers[0].name: the name 'input' is reserved for the model input", None),
+        (
+            "input: [1, 3]\nlayers:\n  - {name: x, out_features: 3}\n",
+            "net.yaml:3, layers[0]: a layer mapping needs a 'type' key",
+            "add type: Conv2d (or another layer type)",
+        ),
+        (
+            "input: [1, 3]\nlayers:\n  - 42\n",
+            "net.yaml:3, layers[0]: a layer must be a string or a mapping, got 42",
+            None,
+        ),
+        (
+            "input: [1, 3]\nlayers:\n  - {type: Linear, name: input, out_features: 2}\n",
+            "net.yaml:3, layers[0].name: the name 'input' is reserved for the model input",
+            None,
+        ),
     ],
 )
 def test_unreadable_configs_say_where_and_why(tmp_path, text, message, hint):
@@ -175,11 +202,16 @@ def test_flags_with_names_and_locations():
     spec = spec_from_strings(["conv1=Conv2d(3, 8, 3)", "relu: ReLU", "Flatten(0)"], (1, 3, 8, 8))
     assert [e.name for e in spec.layers] == ["conv1", "relu", "2"]
     err = error_of(spec_from_strings, ["Conv2d(3, 8, 3)", "Linear(4, 5, biass=True)"])
-    assert err.message == "--layer 'Linear(4, 5, biass=True)', layers[1].biass: Linear has no argument 'biass'"
+    assert (
+        err.message
+        == "--layer 'Linear(4, 5, biass=True)', layers[1].biass: Linear has no argument 'biass'"
+    )
     assert err.hint == "did you mean bias?"
 
 
 def test_spec_from_data_accepts_plain_dicts():
-    spec = spec_from_data({"input": [2, 8], "layers": ["Linear(8, 4)", {"type": "Linear", "out_features": 2}]})
+    spec = spec_from_data(
+        {"input": [2, 8], "layers": ["Linear(8, 4)", {"type": "Linear", "out_features": 2}]}
+    )
     assert spec.input_shape == (2, 8) and spec.source is None
     assert spec.layers[1].layer.in_features is None  # taken from the input when analysed

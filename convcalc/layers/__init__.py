@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Type
+from typing import Any
 
-# registration order is the order `convcalc layers` and the README list them in
-from . import conv, linear, pool, norm, activation, resize  # noqa: F401,I001
+from . import activation, conv, linear, norm, pool, resize
 from .base import REGISTRY, Arg, Layer, lookup
 
+#: the order in which `convcalc layers` and the README list the families
+FAMILIES = (conv, linear, pool, norm, activation, resize)
 
-def catalog(type_name: Optional[str] = None) -> List[Dict[str, Any]]:
+
+def catalog(type_name: str | None = None) -> list[dict[str, Any]]:
     """Every registered type (or one) with its arguments, forms, defaults and a worked example."""
-    types = [lookup(type_name)] if type_name else list(REGISTRY.values())
+    if type_name:
+        types = [lookup(type_name)]
+    else:
+        order = {module.__name__: i for i, module in enumerate(FAMILIES)}
+        types = sorted(REGISTRY.values(), key=lambda cls: order[cls.__module__])
     return [
         {
             "type": cls.type_name,
@@ -25,7 +31,7 @@ def catalog(type_name: Optional[str] = None) -> List[Dict[str, Any]]:
     ]
 
 
-def _example(cls: Type[Layer]) -> Dict[str, Any]:
+def _example(cls: type[Layer]) -> dict[str, Any]:
     positional, keywords, x = cls.example()
     args = [repr(v) for v in positional] + [f"{k}={v!r}" for k, v in keywords.items()]
     return {

@@ -8,7 +8,8 @@ PyTorch makes in eval mode are errors; its rank warnings become notes.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_shape, prod
@@ -101,27 +102,79 @@ def erf_fast(x: Any) -> Any:
 # provided that this notice is preserved." Coefficients by interval of |x|:
 _ERX = 8.45062911510467529297e-01
 _EFX = 1.28379167095512586316e-01
-_PP = (1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02,
-       -5.77027029648944159157e-03, -2.37630166566501626084e-05)
-_QQ = (1.0, 3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03,
-       1.32494738004321644526e-04, -3.96022827877536812320e-06)
-_PA = (-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01,
-       3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02,
-       -2.16637559486879084300e-03)
-_QA = (1.0, 1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02,
-       1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02)
-_RA = (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
-       -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
-       -8.12874355063065934246e+01, -9.81432934416914548592e+00)
-_SA = (1.0, 1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02,
-       6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02,
-       6.57024977031928170135e+00, -6.04244152148580987438e-02)
-_RB = (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01,
-       -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03,
-       -4.83519191608651397019e+02)
-_SB = (1.0, 3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03,
-       3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02,
-       -2.24409524465858183362e+01)
+_PP = (
+    1.28379167095512558561e-01,
+    -3.25042107247001499370e-01,
+    -2.84817495755985104766e-02,
+    -5.77027029648944159157e-03,
+    -2.37630166566501626084e-05,
+)
+_QQ = (
+    1.0,
+    3.97917223959155352819e-01,
+    6.50222499887672944485e-02,
+    5.08130628187576562776e-03,
+    1.32494738004321644526e-04,
+    -3.96022827877536812320e-06,
+)
+_PA = (
+    -2.36211856075265944077e-03,
+    4.14856118683748331666e-01,
+    -3.72207876035701323847e-01,
+    3.18346619901161753674e-01,
+    -1.10894694282396677476e-01,
+    3.54783043256182359371e-02,
+    -2.16637559486879084300e-03,
+)
+_QA = (
+    1.0,
+    1.06420880400844228286e-01,
+    5.40397917702171048937e-01,
+    7.18286544141962662868e-02,
+    1.26171219808761642112e-01,
+    1.36370839120290507362e-02,
+    1.19844998467991074170e-02,
+)
+_RA = (
+    -9.86494403484714822705e-03,
+    -6.93858572707181764372e-01,
+    -1.05586262253232909814e01,
+    -6.23753324503260060396e01,
+    -1.62396669462573470355e02,
+    -1.84605092906711035994e02,
+    -8.12874355063065934246e01,
+    -9.81432934416914548592e00,
+)
+_SA = (
+    1.0,
+    1.96512716674392571292e01,
+    1.37657754143519042600e02,
+    4.34565877475229228821e02,
+    6.45387271733267880336e02,
+    4.29008140027567833386e02,
+    1.08635005541779435134e02,
+    6.57024977031928170135e00,
+    -6.04244152148580987438e-02,
+)
+_RB = (
+    -9.86494292470009928597e-03,
+    -7.99283237680523006574e-01,
+    -1.77579549177547519889e01,
+    -1.60636384855821916062e02,
+    -6.37566443368389627722e02,
+    -1.02509513161107724954e03,
+    -4.83519191608651397019e02,
+)
+_SB = (
+    1.0,
+    3.03380607434824582924e01,
+    3.25792512996573918826e02,
+    1.53672958608443695994e03,
+    3.19985821950859553908e03,
+    2.55305040643316442583e03,
+    4.74528541206955367215e02,
+    -2.24409524465858183362e01,
+)
 
 
 def _poly(z: Any, coeffs: tuple) -> Any:
@@ -196,7 +249,7 @@ def erf(x: Any) -> Any:
     return out.reshape(shape)
 
 
-def _rank_error(what: str, x: Shape, expected: str, hint: Optional[str] = None) -> ShapeError:
+def _rank_error(what: str, x: Shape, expected: str, hint: str | None = None) -> ShapeError:
     return ShapeError(
         f"expects a {what} input, receives {len(x)}D {fmt_shape(x)}",
         argument="input",
@@ -299,7 +352,7 @@ class PReLU(Layer):
             )
         return x
 
-    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         return {"weight": (self.num_parameters,)}
 
     def init(self, x: Shape, rng: Any) -> dict[str, Any]:
@@ -452,8 +505,8 @@ class Hardtanh(Pointwise):
     )
     min_val: float
     max_val: float
-    min_value: Optional[float]
-    max_value: Optional[float]
+    min_value: float | None
+    max_value: float | None
 
     def check(self) -> None:
         lo = self.min_val if self.min_value is None else self.min_value
@@ -568,7 +621,7 @@ def softmax(x: Any, dim: int, log: bool, budget: int) -> Any:
 
 class _SoftmaxBase(Pointwise):
     ARGS = (Arg("dim", to_opt_int, None),)
-    dim: Optional[int]
+    dim: int | None
 
     def _dim(self, x: Shape) -> int:
         """The dimension normalised over; PyTorch treats a 0D input like a 1D one."""
@@ -597,7 +650,7 @@ class _SoftmaxBase(Pointwise):
     def workspace(self, x: Shape, y: Shape) -> int:
         return prod(x)
 
-    def notes(self, x: Shape, y: Shape) -> List[str]:
+    def notes(self, x: Shape, y: Shape) -> list[str]:
         if self.dim is None:
             return [
                 f"dim=None: PyTorch picks dim {self._dim(x)} for a {len(x)}D input (deprecated); set dim"
@@ -659,7 +712,7 @@ class _DropoutBase(Pointwise):
                 got=self.p,
             )
 
-    def notes(self, x: Shape, y: Shape) -> List[str]:
+    def notes(self, x: Shape, y: Shape) -> list[str]:
         nd = self.nd
         if nd == 2 and len(x) == 3:
             return ["PyTorch warns: a 3D input to Dropout2d is taken as (N, C, L); use Dropout1d"]
@@ -678,7 +731,7 @@ class Dropout(_DropoutBase):
 @register
 class Dropout1d(_DropoutBase):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (0.2,), {}, (1, 8, 6)
 
     summary = "zeroes whole channels of (N, C, L) or (C, L) when training; identity at inference"

@@ -8,7 +8,8 @@ count and notes. Classes register themselves by their PyTorch name.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple, Type
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from ..shape import AXES, Shape, fmt_shape
@@ -76,7 +77,7 @@ def to_int(v: Any) -> int:
 
 
 @_form("int or None")
-def to_opt_int(v: Any) -> Optional[int]:
+def to_opt_int(v: Any) -> int | None:
     return None if v is None else to_int(v)
 
 
@@ -95,7 +96,7 @@ def to_float(v: Any) -> float:
 
 
 @_form("float or None")
-def to_opt_float(v: Any) -> Optional[float]:
+def to_opt_float(v: Any) -> float | None:
     return None if v is None else to_float(v)
 
 
@@ -121,7 +122,9 @@ def to_ints(n: int, allow_none: bool = False) -> Converter:
 def to_choice(*choices: Any) -> Converter:
     @_form(" | ".join(repr(c) for c in choices))
     def convert(v: Any) -> Any:
-        if v not in choices or isinstance(v, bool) != any(isinstance(c, bool) for c in choices if c == v):
+        if v not in choices or isinstance(v, bool) != any(
+            isinstance(c, bool) for c in choices if c == v
+        ):
             raise BadValue("one of " + ", ".join(repr(c) for c in choices))
         return v
 
@@ -129,7 +132,7 @@ def to_choice(*choices: Any) -> Converter:
 
 
 @_form("int or list of int")
-def to_int_list(v: Any) -> Tuple[int, ...]:
+def to_int_list(v: Any) -> tuple[int, ...]:
     if _is_int(v):
         return (int(v),)
     if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
@@ -152,20 +155,20 @@ class Layer:
     """
 
     type_name: ClassVar[str] = ""
-    ARGS: ClassVar[Tuple[Arg, ...]] = ()
+    ARGS: ClassVar[tuple[Arg, ...]] = ()
     summary: ClassVar[str] = ""
     #: argument names accepted and ignored (they change nothing convcalc reports)
-    IGNORED: ClassVar[Tuple[str, ...]] = ()
+    IGNORED: ClassVar[tuple[str, ...]] = ()
     #: accept any arguments (nn.Identity does)
     accepts_anything: ClassVar[bool] = False
 
-    def __init__(self, values: Dict[str, Any]) -> None:
+    def __init__(self, values: dict[str, Any]) -> None:
         self.args = values
         self.__dict__.update(values)
 
     # -- construction ------------------------------------------------------
     @classmethod
-    def build(cls, positional: Sequence[Any] = (), keywords: Optional[Dict[str, Any]] = None) -> Layer:
+    def build(cls, positional: Sequence[Any] = (), keywords: dict[str, Any] | None = None) -> Layer:
         """Map PyTorch-style positional and keyword arguments to converted values.
 
         Raises :class:`SpecError` (with ``argument`` set) for an unknown
@@ -181,7 +184,7 @@ class Layer:
                 f"{len(positional)} given",
                 hint=f"see `convcalc layers {cls.type_name}` for its arguments",
             )
-        given: Dict[str, Any] = dict(zip(names, positional))
+        given: dict[str, Any] = dict(zip(names, positional))
         if keywords:
             for key, value in keywords.items():
                 if key in given:
@@ -196,8 +199,8 @@ class Layer:
                         or f"its arguments are: {', '.join(names) or 'none'}",
                     )
                 given[key] = value
-        defaults: Optional[Dict[str, Any]] = None
-        values: Dict[str, Any] = {}
+        defaults: dict[str, Any] | None = None
+        values: dict[str, Any] = {}
         for arg in cls.ARGS:
             name = arg.name
             if name in given:
@@ -224,7 +227,7 @@ class Layer:
         return cls(values)
 
     @classmethod
-    def _arg_names(cls) -> Tuple[str, ...]:
+    def _arg_names(cls) -> tuple[str, ...]:
         """The argument names in positional order, computed once per class."""
         cached = cls.__dict__.get("_cached_arg_names")
         if cached is None:
@@ -233,16 +236,18 @@ class Layer:
         return cached
 
     @classmethod
-    def _defaults(cls) -> Dict[str, Any]:
+    def _defaults(cls) -> dict[str, Any]:
         """Converted default values, computed once per class."""
         cached = cls.__dict__.get("_converted_defaults")
         if cached is None:
-            cached = {a.name: None if a.default is REQUIRED else a.convert(a.default) for a in cls.ARGS}
+            cached = {
+                a.name: None if a.default is REQUIRED else a.convert(a.default) for a in cls.ARGS
+            }
             cls._converted_defaults = cached  # type: ignore[attr-defined]
         return cached
 
     @classmethod
-    def example(cls) -> Tuple[Tuple[Any, ...], Dict[str, Any], Shape]:
+    def example(cls) -> tuple[tuple[Any, ...], dict[str, Any], Shape]:
         """Positional arguments, keyword arguments and an input shape that show the layer at work."""
         return (), {}, (1, 8, 6, 6)
 
@@ -254,7 +259,7 @@ class Layer:
         """The output shape for input ``x``; raises :class:`ShapeError`."""
         return x
 
-    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         """Parameter shapes by state_dict key suffix ("weight", "bias").
 
         ``x`` is None when the input shape is unknown; return None if the
@@ -262,7 +267,7 @@ class Layer:
         """
         return {}
 
-    def buffers(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def buffers(self, x: Shape | None) -> dict[str, Shape] | None:
         """Buffer shapes (running statistics): in the state_dict, not parameters."""
         return {}
 
@@ -270,13 +275,13 @@ class Layer:
         """Multiply-accumulates, bias excluded (torch.utils.flop_counter / 2)."""
         return 0
 
-    def notes(self, x: Shape, y: Shape) -> List[str]:
+    def notes(self, x: Shape, y: Shape) -> list[str]:
         return []
 
     # -- NumPy forward pass -----------------------------------------------
     # numpy is imported inside these methods, never at module level: `convcalc shape`
     # must not pay for it.
-    def init(self, x: Shape, rng: Any) -> Dict[str, Any]:
+    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
         """Parameters and buffers by state_dict suffix, drawn from PyTorch's default
         initialisation distributions (``reset_parameters``) with ``rng``, a
         ``numpy.random.Generator``; float64 arrays (the runner casts them)."""
@@ -284,7 +289,7 @@ class Layer:
             raise NotImplementedError(f"{self.type_name} has parameters but no init()")
         return {}
 
-    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         """The eval-mode output for ``x`` (a float32 or float64 ndarray, dtype kept) given
         the parameters and buffers ``w`` (keys as in :meth:`weights` and :meth:`buffers`).
         Temporaries beyond the output should stay under ``budget`` bytes: chunk if needed."""
@@ -296,11 +301,11 @@ class Layer:
         return 0
 
     # -- diagnosis ---------------------------------------------------------
-    def origin(self, x: Shape, y: Shape, dim: int) -> Optional[str]:
+    def origin(self, x: Shape, y: Shape, dim: int) -> str | None:
         """How dimension ``dim`` of this layer's output came about, for error messages."""
         return None
 
-    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> Optional[str]:
+    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
         """How to change this layer (``label``, e.g. "layer 1 'conv1'") so that ``y[dim] == wanted``."""
         return None
 
@@ -331,10 +336,10 @@ def _compact(value: Any) -> str:
 
 
 # ---------------------------------------------------------------- the registry
-REGISTRY: Dict[str, Type[Layer]] = {}
+REGISTRY: dict[str, type[Layer]] = {}
 
 
-def register(cls: Type[Layer]) -> Type[Layer]:
+def register(cls: type[Layer]) -> type[Layer]:
     if not cls.type_name:
         cls.type_name = cls.__name__
     if cls.type_name in REGISTRY:
@@ -343,14 +348,18 @@ def register(cls: Type[Layer]) -> Type[Layer]:
     return cls
 
 
-def make_nd(base: Type[Layer], pattern: str, dims: Sequence[int] = (1, 2, 3), **extra: Any) -> None:
+def make_nd(base: type[Layer], pattern: str, dims: Sequence[int] = (1, 2, 3), **extra: Any) -> None:
     """Register ``base`` once per dimensionality: ``pattern`` like ``"Conv{}d"``."""
     for nd in dims:
         name = pattern.format(nd)
-        register(type(name, (base,), {"type_name": name, "nd": nd, "__module__": base.__module__, **extra}))
+        register(
+            type(
+                name, (base,), {"type_name": name, "nd": nd, "__module__": base.__module__, **extra}
+            )
+        )
 
 
-def did_you_mean(word: str, candidates: Sequence[str]) -> Optional[str]:
+def did_you_mean(word: str, candidates: Sequence[str]) -> str | None:
     import difflib  # only on an error: keeps it (and heapq) out of every start-up
 
     lower = {c.lower(): c for c in candidates}
@@ -358,11 +367,13 @@ def did_you_mean(word: str, candidates: Sequence[str]) -> Optional[str]:
         return f"did you mean {lower[word.lower()]}?"
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     if not close:
-        close = [lower[c] for c in difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)]
+        close = [
+            lower[c] for c in difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)
+        ]
     return f"did you mean {close[0]}?" if close else None
 
 
-def lookup(type_name: str) -> Type[Layer]:
+def lookup(type_name: str) -> type[Layer]:
     try:
         return REGISTRY[type_name]
     except KeyError:
@@ -370,12 +381,13 @@ def lookup(type_name: str) -> Type[Layer]:
             f"unknown layer type {type_name!r}",
             argument="type",
             got=type_name,
-            hint=did_you_mean(type_name, list(REGISTRY)) or "`convcalc layers` lists the supported types",
+            hint=did_you_mean(type_name, list(REGISTRY))
+            or "`convcalc layers` lists the supported types",
         ) from None
 
 
 # ------------------------------------------------------------ shared helpers
-def spatial_input(x: Shape, nd: int, what: str = "input") -> Tuple[int, Shape]:
+def spatial_input(x: Shape, nd: int, what: str = "input") -> tuple[int, Shape]:
     """Check that ``x`` is (C, *spatial) or (N, C, *spatial) with ``nd`` spatial dims.
 
     Returns the channel dimension's index and the spatial sizes.
@@ -403,7 +415,7 @@ def batch_size(x: Shape, channel_dim: int) -> int:
     return x[0] if channel_dim == 1 else 1
 
 
-def check_positive(name: str, values: Tuple[int, ...], what: str, minimum: int = 1) -> None:
+def check_positive(name: str, values: tuple[int, ...], what: str, minimum: int = 1) -> None:
     for v in values:  # a plain loop rather than any(<generator>): this runs for every layer
         if v < minimum:
             raise ShapeError(
@@ -414,7 +426,12 @@ def check_positive(name: str, values: Tuple[int, ...], what: str, minimum: int =
             )
 
 
-_UNITS = {"L": ("element", "elements"), "D": ("plane", "planes"), "H": ("row", "rows"), "W": ("column", "columns")}
+_UNITS = {
+    "L": ("element", "elements"),
+    "D": ("plane", "planes"),
+    "H": ("row", "rows"),
+    "W": ("column", "columns"),
+}
 
 
 def floor_note(
@@ -424,7 +441,7 @@ def floor_note(
     stride: Sequence[int],
     total_pad: Sequence[int],
     dilation: Sequence[int],
-) -> Optional[str]:
+) -> str | None:
     """A note when the size formula does not divide exactly and trailing input is never reached.
 
     ``H, W: 3.5 → 3: the last row and column are not covered``
@@ -440,8 +457,6 @@ def floor_note(
         head = f"{', '.join(a for a, *_ in lost)}: {lost[0][1]:g} → {lost[0][2]}"
     else:
         head = "; ".join(f"{a}: {e:g} → {f}" for a, e, f, _ in lost)
-    what = " and ".join(
-        _UNITS[a][0] if r == 1 else f"{r} {_UNITS[a][1]}" for a, _, _, r in lost
-    )
+    what = " and ".join(_UNITS[a][0] if r == 1 else f"{r} {_UNITS[a][1]}" for a, _, _, r in lost)
     verb = "is" if len(lost) == 1 and lost[0][3] == 1 else "are"
     return f"{head}: the last {what} {verb} not covered"

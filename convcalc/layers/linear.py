@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_product, fmt_shape, prod
@@ -13,7 +13,7 @@ from .base import REQUIRED, Arg, BadValue, Layer, _form, _is_int, register, to_b
 @register
 class Linear(Layer):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (288, 10), {}, (1, 288)
 
     summary = "y = x Wᵀ + b on the last dimension of any rank: (*, in) → (*, out)"
@@ -23,7 +23,7 @@ class Linear(Layer):
         Arg("bias", to_bool, True),
     )
     IGNORED = ("device", "dtype")
-    in_features: Optional[int]
+    in_features: int | None
     out_features: int
     bias: bool
 
@@ -31,7 +31,9 @@ class Linear(Layer):
         for arg in ("in_features", "out_features"):
             value = getattr(self, arg)
             if value is not None and value < 0:
-                raise ShapeError(f"{arg} must be non-negative, got {value}", argument=arg, got=value)
+                raise ShapeError(
+                    f"{arg} must be non-negative, got {value}", argument=arg, got=value
+                )
 
     def out_shape(self, x: Shape) -> Shape:
         if not x:
@@ -48,16 +50,16 @@ class Linear(Layer):
             )
         return x[:-1] + (self.out_features,)
 
-    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> Optional[str]:
+    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
         if dim != len(y) - 1:
             return None
         return f"set out_features: {wanted} in {label}"
 
-    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         n_in = self.in_features if self.in_features is not None else (x[-1] if x else None)
         if n_in is None:
             return None
-        w = {"weight": (self.out_features, n_in)}
+        w: dict[str, Shape] = {"weight": (self.out_features, n_in)}
         if self.bias:
             w["bias"] = (self.out_features,)
         return w
@@ -66,7 +68,7 @@ class Linear(Layer):
         return prod(x[:-1]) * x[-1] * self.out_features
 
     # -- NumPy forward pass ------------------------------------------------
-    def init(self, x: Shape, rng: Any) -> Dict[str, Any]:
+    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
         """torch's reset_parameters: kaiming_uniform_(a=√5) gives weight ~ U(±1/√in_features),
         and bias ~ U(±1/√in_features) (0 when in_features is 0)."""
         import numpy as np
@@ -79,7 +81,7 @@ class Linear(Layer):
             for key, shape in shapes.items()
         }
 
-    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         """One matrix product over every leading dim: (∏ lead, in) @ (in, out), then + bias."""
         weight = w["weight"]
         lead = x.shape[:-1]
@@ -111,7 +113,7 @@ class Flatten(Layer):
     start_dim: int
     end_dim: int
 
-    def _range(self, x: Shape) -> Tuple[int, int]:
+    def _range(self, x: Shape) -> tuple[int, int]:
         rank = max(len(x), 1)
         start = _norm_dim(self.start_dim, rank, "start_dim")
         end = _norm_dim(self.end_dim, rank, "end_dim")
@@ -131,17 +133,17 @@ class Flatten(Layer):
         start, end = self._range(x)
         return x[:start] + (prod(x[start : end + 1]),) + x[end + 1 :]
 
-    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         # a view when x is contiguous, as torch's flatten
         return x.reshape(self.out_shape(tuple(x.shape)))
 
-    def origin(self, x: Shape, y: Shape, dim: int) -> Optional[str]:
+    def origin(self, x: Shape, y: Shape, dim: int) -> str | None:
         start, end = self._range(x)
         if dim != start or end == start:
             return None
-        return f"= {fmt_product(x[start:end + 1])} after Flatten of {fmt_shape(x)}"
+        return f"= {fmt_product(x[start : end + 1])} after Flatten of {fmt_shape(x)}"
 
-    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> Optional[str]:
+    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
         start, end = self._range(x)
         spatial = x[start + 1 : end + 1]
         nd = len(spatial)
@@ -157,17 +159,21 @@ class Flatten(Layer):
         return f"add AdaptiveAvgPool{nd}d({arg}) before Flatten"
 
 
-def _factor(total: int, like: Shape) -> Optional[Tuple[int, ...]]:
+def _factor(total: int, like: Shape) -> tuple[int, ...] | None:
     """Split ``total`` into len(like) factors, as close as possible to the proportions of ``like``."""
     nd = len(like)
     if nd == 1:
         return (total,)
-    best: Optional[Tuple[float, Tuple[int, ...]]] = None
+    best: tuple[float, tuple[int, ...]] | None = None
     for a in range(1, total + 1):
         if total % a:
             continue
         rest = total // a
-        candidates = [(a, rest)] if nd == 2 else [(a, b, rest // b) for b in range(1, rest + 1) if rest % b == 0]
+        candidates = (
+            [(a, rest)]
+            if nd == 2
+            else [(a, b, rest // b) for b in range(1, rest + 1) if rest % b == 0]
+        )
         for sizes in candidates:
             score = sum(abs(math.log(s / max(t, 1))) for s, t in zip(sizes, like))
             if best is None or score < best[0]:
@@ -176,7 +182,7 @@ def _factor(total: int, like: Shape) -> Optional[Tuple[int, ...]]:
 
 
 @_form("(int, ...)")
-def to_sizes(v: Any) -> Tuple[int, ...]:
+def to_sizes(v: Any) -> tuple[int, ...]:
     """A tuple or list of ints: nn.Unflatten rejects a bare int (TypeError)."""
     if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
         return tuple(int(i) for i in v)
@@ -186,13 +192,13 @@ def to_sizes(v: Any) -> Tuple[int, ...]:
 @register
 class Unflatten(Layer):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (1, (2, 4)), {}, (1, 8, 6, 6)
 
     summary = "splits dim into unflattened_size (one entry may be -1)"
     ARGS = (Arg("dim", to_int), Arg("unflattened_size", to_sizes))
     dim: int
-    unflattened_size: Tuple[int, ...]
+    unflattened_size: tuple[int, ...]
 
     def out_shape(self, x: Shape) -> Shape:
         d = _norm_dim(self.dim, len(x), "dim")
@@ -205,9 +211,17 @@ class Unflatten(Layer):
                 got=self.unflattened_size,
             )
         if sizes.count(-1) > 1:
-            raise ShapeError("only one size in unflattened_size can be -1", argument="unflattened_size", got=self.unflattened_size)
+            raise ShapeError(
+                "only one size in unflattened_size can be -1",
+                argument="unflattened_size",
+                got=self.unflattened_size,
+            )
         if any(s < -1 for s in sizes):
-            raise ShapeError("unflattened_size entries must be non-negative or -1", argument="unflattened_size", got=self.unflattened_size)
+            raise ShapeError(
+                "unflattened_size entries must be non-negative or -1",
+                argument="unflattened_size",
+                got=self.unflattened_size,
+            )
         known = prod(s for s in sizes if s != -1)
         if -1 in sizes:
             if known == 0 or x[d] % known:
@@ -230,7 +244,7 @@ class Unflatten(Layer):
             )
         return x[:d] + tuple(sizes) + x[d + 1 :]
 
-    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return x.reshape(self.out_shape(tuple(x.shape)))
 
 
@@ -239,5 +253,5 @@ class Identity(Layer):
     summary = "returns its input (any arguments are accepted and ignored)"
     accepts_anything = True
 
-    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return x

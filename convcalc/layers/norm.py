@@ -6,17 +6,18 @@ the ones it makes only when training become notes.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from ..shape import Shape, fmt_shape, prod
 from .base import (
-    spatial_example,
     REQUIRED,
     Arg,
     Layer,
     make_nd,
     register,
+    spatial_example,
     spatial_input,
     to_bool,
     to_float,
@@ -78,9 +79,7 @@ class _KeywordBias(Layer):
     N_POSITIONAL: ClassVar[int] = 0
 
     @classmethod
-    def build(
-        cls, positional: Sequence[Any] = (), keywords: Optional[dict[str, Any]] = None
-    ) -> Layer:
+    def build(cls, positional: Sequence[Any] = (), keywords: dict[str, Any] | None = None) -> Layer:
         if len(positional) > cls.N_POSITIONAL:
             names = [a.name for a in cls.ARGS[: cls.N_POSITIONAL]]
             raise SpecError(
@@ -119,7 +118,7 @@ def _empty_affine(arg: str, cdim: int) -> ShapeError:
     )
 
 
-def _non_negative(arg: str, value: Optional[int], when: str) -> None:
+def _non_negative(arg: str, value: int | None, when: str) -> None:
     if value is not None and value < 0:
         raise ShapeError(
             f"{arg} must be non-negative{when}, got {value}",
@@ -138,15 +137,15 @@ class _PerChannelNorm(_KeywordBias):
     )
     IGNORED = ("device", "dtype")
 
-    num_features: Optional[int]
+    num_features: int | None
     eps: float
-    momentum: Optional[float]
+    momentum: float | None
     affine: bool
     track_running_stats: bool
     bias: bool
 
     @classmethod
-    def _args(cls, affine: bool, track: bool) -> Tuple[Arg, ...]:
+    def _args(cls, affine: bool, track: bool) -> tuple[Arg, ...]:
         return (
             Arg("num_features", to_int, REQUIRED, infer=True),
             Arg("eps", to_float, 1e-05),
@@ -190,7 +189,7 @@ class _PerChannelNorm(_KeywordBias):
     def _one_value_message(self, x: Shape) -> str:
         raise NotImplementedError
 
-    def _channels(self, x: Optional[Shape]) -> Optional[int]:
+    def _channels(self, x: Shape | None) -> int | None:
         if self.num_features is not None:
             return self.num_features
         if x is None:
@@ -200,7 +199,7 @@ class _PerChannelNorm(_KeywordBias):
         except ShapeError:
             return None
 
-    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         if not self.affine:
             return {}
         c = self._channels(x)
@@ -208,7 +207,7 @@ class _PerChannelNorm(_KeywordBias):
             return None
         return {"weight": (c,), "bias": (c,)} if self.bias else {"weight": (c,)}
 
-    def buffers(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def buffers(self, x: Shape | None) -> dict[str, Shape] | None:
         if not self.track_running_stats:
             return {}
         c = self._channels(x)
@@ -216,7 +215,7 @@ class _PerChannelNorm(_KeywordBias):
             return None
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
 
-    def notes(self, x: Shape, y: Shape) -> List[str]:
+    def notes(self, x: Shape, y: Shape) -> list[str]:
         notes = []
         cdim = self.channel_dim(x)
         if self.num_features is not None and x[cdim] != self.num_features:
@@ -262,7 +261,7 @@ class _PerChannelNorm(_KeywordBias):
 
 class BatchNormNd(_PerChannelNorm):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (8,), {}, spatial_example(cls.nd)
 
     summary = (
@@ -330,7 +329,7 @@ class BatchNormNd(_PerChannelNorm):
 
 class InstanceNormNd(_PerChannelNorm):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (8,), {"affine": True}, spatial_example(cls.nd)
 
     summary = "normalises each channel of each sample over its spatial dims; affine off by default"
@@ -366,7 +365,7 @@ for _nd in (1, 2, 3):
 @register
 class GroupNorm(_KeywordBias):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (2, 8), {}, (1, 8, 6, 6)
 
     summary = "normalises each group of C/G channels per sample; params 2C (affine)"
@@ -437,13 +436,13 @@ class GroupNorm(_KeywordBias):
             )
         return x
 
-    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         if not self.affine:
             return {}
         c = (self.num_channels,)
         return {"weight": c, "bias": c} if self.bias else {"weight": c}
 
-    def notes(self, x: Shape, y: Shape) -> List[str]:
+    def notes(self, x: Shape, y: Shape) -> list[str]:
         notes = [f"{x[1] // self.num_groups} channels per group"] if self.num_groups > 1 else []
         if x[1] != self.num_channels:
             notes.append(
@@ -473,7 +472,7 @@ class GroupNorm(_KeywordBias):
 @register
 class LayerNorm(Layer):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return ((6, 6),), {}, (1, 8, 6, 6)
 
     summary = (
@@ -486,7 +485,7 @@ class LayerNorm(Layer):
         Arg("bias", to_bool, True),
     )
     IGNORED = ("device", "dtype")
-    normalized_shape: Tuple[int, ...]
+    normalized_shape: tuple[int, ...]
     eps: float
     elementwise_affine: bool
     bias: bool
@@ -513,7 +512,7 @@ class LayerNorm(Layer):
         k = len(ns)
         tail = x[len(x) - k :] if len(x) >= k else x
         if len(x) < k or tail != ns:
-            dim: Optional[int] = None
+            dim: int | None = None
             if len(x) >= k:
                 dim = len(x) - k + next(i for i in range(k) if tail[i] != ns[i])
             # the trailing dims, never the batch dim
@@ -529,7 +528,7 @@ class LayerNorm(Layer):
             )
         return x
 
-    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         if not self.elementwise_affine:
             return {}
         ns = self.normalized_shape
@@ -559,7 +558,7 @@ class LayerNorm(Layer):
 @register
 class LocalResponseNorm(Layer):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (5,), {"alpha": 0.0001, "beta": 0.75, "k": 2.0}, (1, 8, 6, 6)
 
     summary = "normalises each value over `size` neighbouring channels (AlexNet); no parameters"

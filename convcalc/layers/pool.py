@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import AXES, Shape, adaptive_bins, fmt_shape, pool_out, prod
 from .base import (
-    spatial_example,
     REQUIRED,
     Arg,
     BadValue,
@@ -21,6 +20,7 @@ from .base import (
     Layer,
     _is_int,
     make_nd,
+    spatial_example,
     spatial_input,
     to_bool,
     to_opt_int,
@@ -446,7 +446,7 @@ class _Pool(Layer):
 
 class MaxPoolNd(_Pool):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (3,), {"stride": 2, "padding": 1}, spatial_example(cls.nd)
 
     summary = "N-d max pooling: out = (in + 2p - d(k-1) - 1 (+ s-1 with ceil_mode)) // s + 1; stride defaults to kernel_size"
@@ -478,7 +478,7 @@ class MaxPoolNd(_Pool):
 
 class AvgPoolNd(_Pool):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (2,), {}, spatial_example(cls.nd)
 
     summary = "N-d average pooling: out = (in + 2p - k (+ s-1 with ceil_mode)) // s + 1; stride defaults to kernel_size"
@@ -712,7 +712,7 @@ class AdaptiveAvgPoolNd(_AdaptivePool):
     is_max: ClassVar[bool] = False
 
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (1,), {}, spatial_example(cls.nd)
 
     summary = "N-d adaptive average pooling to output_size (None keeps a size); bin i = [⌊i·in/out⌋, ⌈(i+1)·in/out⌉)"
@@ -726,7 +726,7 @@ class AdaptiveMaxPoolNd(_AdaptivePool):
     is_max: ClassVar[bool] = True
 
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return ((4,) * cls.nd,), {}, spatial_example(cls.nd)
 
     summary = "N-d adaptive max pooling to output_size (None keeps a size); bin i = [⌊i·in/out⌋, ⌈(i+1)·in/out⌉)"

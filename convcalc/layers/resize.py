@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import AXES, Shape, fmt_shape, prod
 from .base import (
-    spatial_example,
     REQUIRED,
     Arg,
     BadValue,
@@ -22,6 +21,7 @@ from .base import (
     _is_int,
     make_nd,
     register,
+    spatial_example,
     to_choice,
     to_float,
     to_int,
@@ -111,7 +111,7 @@ SPATIAL_NAME = {3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
 @register
 class Upsample(Layer):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (), {"scale_factor": 2, "mode": "nearest"}, (1, 8, 6, 6)
 
     type_name = "Upsample"
@@ -484,7 +484,7 @@ def _mode_hint(rank: int) -> str | None:
 @register
 class UpsamplingNearest2d(Upsample):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (), {"scale_factor": 2}, (1, 8, 6, 6)
 
     type_name = "UpsamplingNearest2d"
@@ -498,7 +498,7 @@ class UpsamplingNearest2d(Upsample):
 @register
 class UpsamplingBilinear2d(Upsample):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (), {"size": (9, 9)}, (1, 8, 6, 6)
 
     type_name = "UpsamplingBilinear2d"
@@ -517,10 +517,10 @@ class _Pad(Layer):
     Like torch, a tuple of any even length is taken as given (2 values pad only the
     last dimension, whatever the class's nd).
     """
-    @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
-        return ((1, 2) * cls.nd,), {}, spatial_example(cls.nd)
 
+    @classmethod
+    def example(cls):
+        return ((1, 2) * cls.nd,), {}, spatial_example(cls.nd)
 
     nd: ClassVar[int] = 2
     pad_mode: ClassVar[str] = "constant"
@@ -684,7 +684,9 @@ class _Pad(Layer):
                 crop[d] = slice(max(-left, 0), x.shape[d] - max(-right, 0))
                 widths[d] = (max(left, 0), max(right, 0))
             v = x[tuple(crop)]
-            return np.pad(v, widths, mode="constant", constant_values=value).astype(x.dtype, copy=False)
+            return np.pad(v, widths, mode="constant", constant_values=value).astype(
+                x.dtype, copy=False
+            )
         if min(pads) >= 0:
             # NumPy's own modes agree with torch's when nothing is cropped (and are faster)
             widths = [(0, 0)] * rank
@@ -794,7 +796,7 @@ class ZeroPadNd(_Pad):
 
 class ConstantPadNd(_Pad):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return ((1, 2) * cls.nd, 0.5), {}, spatial_example(cls.nd)
 
     summary = "pads with a constant: out = in + left + right per padded axis (negative crops)"
@@ -845,7 +847,7 @@ def _check_factor(name: str, value: int, what: str) -> None:
 @register
 class PixelShuffle(Layer):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (2,), {}, (1, 8, 6, 6)
 
     summary = "(*, C·r², H, W) → (*, C, H·r, W·r)"
@@ -886,7 +888,7 @@ class PixelShuffle(Layer):
 @register
 class PixelUnshuffle(Layer):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (2,), {}, (1, 8, 6, 6)
 
     summary = "(*, C, H·r, W·r) → (*, C·r², H, W)"
@@ -931,7 +933,7 @@ class PixelUnshuffle(Layer):
 @register
 class ChannelShuffle(Layer):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (2,), {}, (1, 8, 6, 6)
 
     summary = "shuffles the channels (dim 1) in groups; shape unchanged"
