@@ -7,6 +7,8 @@ checks in forward, the ones that do not depend on the input are in ``check()``.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -565,6 +567,12 @@ class AvgPoolNd(_Pool):
 
 
 # --------------------------------------------------------------- adaptive pooling
+def _bin_lengths(n: int, o: int, period: int) -> list[int]:
+    """Lengths of the first bins (at most 65,536) of an adaptive pooling with a huge output."""
+    count = min(period, 1 << 16)
+    return [-(-((i + 1) * n) // o) - (i * n) // o for i in range(count)]
+
+
 class _AdaptivePool(Layer):
     """Shared by the adaptive pooling types; ``nd`` is set per registered class."""
 
@@ -683,7 +691,9 @@ class _AdaptivePool(Layer):
                 continue
             if n % o == 0:
                 continue
-            lengths = [b - a for a, b in adaptive_bins(n, o)]
+            # the bin lengths repeat with period o / gcd(n, o): one period tells min and max
+            period = o // math.gcd(n, o)
+            lengths = [b - a for a, b in adaptive_bins(n, o)[:period]] if o <= 1 << 16 else _bin_lengths(n, o, period)
             lo, hi = min(lengths), max(lengths)
             size = f"{lo}" if lo == hi else f"{lo}–{hi}"
             text = f"{axis}: {n} → {o}"
