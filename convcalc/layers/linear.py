@@ -153,10 +153,15 @@ class Flatten(Layer):
         if wanted % channels:
             return f"the {channels} channels cannot give {wanted} features: change the channels before Flatten"
         sizes = _factor(wanted // channels, spatial)
-        if sizes is None:
-            return None
+        if sizes is None or any(s > 4 * t for s, t in zip(sizes, spatial)):
+            return None  # not a pooling anyone would want
         arg = str(sizes[0]) if nd == 1 else "(" + ", ".join(map(str, sizes)) + ")"
         return f"add AdaptiveAvgPool{nd}d({arg}) before Flatten"
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
 
 
 def _factor(total: int, like: Shape) -> tuple[int, ...] | None:
@@ -164,21 +169,14 @@ def _factor(total: int, like: Shape) -> tuple[int, ...] | None:
     nd = len(like)
     if nd == 1:
         return (total,)
-    best: tuple[float, tuple[int, ...]] | None = None
-    for a in range(1, total + 1):
-        if total % a:
-            continue
-        rest = total // a
-        candidates = (
-            [(a, rest)]
-            if nd == 2
-            else [(a, b, rest // b) for b in range(1, rest + 1) if rest % b == 0]
-        )
-        for sizes in candidates:
-            score = sum(abs(math.log(s / max(t, 1))) for s, t in zip(sizes, like))
-            if best is None or score < best[0]:
-                best = (score, sizes)
-    return best[1] if best else None
+    if total < 1 or total > 10**12:  # no sensible pooling size; and keep the search short
+        return None
+    divisors = _divisors(total)
+    if nd == 2:
+        candidates: list[tuple[int, ...]] = [(a, total // a) for a in divisors]
+    else:
+        candidates = [(a, b, total // a // b) for a in divisors for b in divisors if (total // a) % b == 0]
+    return min(candidates, key=lambda sizes: sum(abs(math.log(s / max(t, 1))) for s, t in zip(sizes, like)))
 
 
 @_form("(int, ...)")
