@@ -76,7 +76,12 @@ def _row_chunks(n: int, rows: int, per_row_bytes: int, budget: int) -> List[Tupl
 
 
 def _phases(
-    xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], out: Sequence[int]
+    xp: np.ndarray,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: Sequence[int],
+    pads: PadPairs | None = None,
 ) -> Tuple[np.ndarray, List[Tuple[int, int]], Tuple[int, ...]]:
     """Flatten the padded ``xp`` (N, C, *spatial) so that every kernel tap reads one contiguous
     run of a flat row: the polyphase split of a strided convolution.
@@ -86,13 +91,18 @@ def _phases(
     output position (o0, o1, ...) sits at flat column ``o0·width + (o1, ...)`` flattened over the
     phase image's trailing sizes ``sizes[1:]`` (``width`` their product), ``L = out[0]·width``. Columns beyond ``out[1:]`` in each
     row are garbage to crop. With stride 1 there is one phase and no copy beyond a tail pad.
+
+    ``pads`` (non-negative (before, after) pairs): zero padding still to apply, done while
+    laying the input out (one copy instead of a padded copy and then the layout copy).
     """
     import itertools
 
     n, c = xp.shape[:2]
     nd = len(kernel)
+    pads = list(pads) if pads is not None else [(0, 0)] * nd
+    padded = [size + a + b for size, (a, b) in zip(xp.shape[2:], pads)]
     # each axis of size S splits into s phases of ceil(S / s) (zero-filled to fit)
-    sizes = [-(-size // s) for size, s in zip(xp.shape[2:], stride)]
+    sizes = [-(-size // s) for size, s in zip(padded, stride)]
     # the phase image must also hold out + shift for every tap: grow it if needed
     need = [o + (d * (k - 1)) // s for o, k, s, d in zip(out, kernel, stride, dilation)]
     sizes = [max(a, b) for a, b in zip(sizes, need)]
@@ -102,14 +112,21 @@ def _phases(
     tail = sum(sh * _prod(sizes[a + 1 :]) for a, sh in enumerate(shifts)) + length - _prod(sizes)
     tail = max(tail, 0)
     flat_len = _prod(sizes) + tail
-    if all(s == 1 for s in stride) and list(sizes) == list(xp.shape[2:]):
-        flat = np.empty((1, n, c, flat_len), dtype=xp.dtype)
-        flat[0, :, :, : _prod(sizes)] = xp.reshape(n, c, -1)
+    padding = any(a or b for a, b in pads)
+    if all(s == 1 for s in stride) and list(sizes) == padded:
+        flat = (np.zeros if padding else np.empty)((1, n, c, flat_len), dtype=xp.dtype)
+        image = flat[0, :, :, : _prod(sizes)].reshape((n, c) + tuple(sizes))
+        image[(slice(None), slice(None)) + tuple(slice(a, a + e) for (a, _), e in zip(pads, xp.shape[2:]))] = xp
+        tail = 0  # already zero (or there is none to fill below: see the end)
+        if not padding and flat_len > _prod(sizes):
+            flat[..., _prod(sizes) :] = 0
     else:
         full = [sz * s for sz, s in zip(sizes, stride)]
         grid = np.zeros((n, c, *full), dtype=xp.dtype)
-        grid[(slice(None), slice(None)) + tuple(slice(0, e) for e in xp.shape[2:])] = xp[
-            (slice(None), slice(None)) + tuple(slice(0, f) for f in full)
+        # the input lands at its padding offset; whatever falls beyond the phase grid is unused
+        keep = [min(e, f - a) for e, f, (a, _) in zip(xp.shape[2:], full, pads)]
+        grid[(slice(None), slice(None)) + tuple(slice(a, a + k) for (a, _), k in zip(pads, keep))] = xp[
+            (slice(None), slice(None)) + tuple(slice(0, k) for k in keep)
         ]
         # (n, c, sz0, s0, sz1, s1, ...) -> (s0, s1, ..., n, c, sz0, sz1, ...)
         split = grid.reshape((n, c) + tuple(v for pair in zip(sizes, stride) for v in pair))
@@ -139,6 +156,32 @@ def _row_slices(rows: int, width: int, per_col_bytes: int, budget: int) -> List[
     return list(chunks(rows, per_col_bytes * width, budget))
 
 
+def _workers() -> int:
+    """Threads for the parts BLAS does not parallelise (NumPy releases the GIL in ufuncs)."""
+    import os
+
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+_POOL: Any = None
+
+
+def _map(fn: Any, items: Sequence[Any]) -> None:
+    """Run ``fn`` over independent ``items`` (each writes its own part of the result), on the
+    shared worker threads when there are several items and cores; deterministic either way."""
+    global _POOL
+    if len(items) < 2 or _workers() < 2:
+        for item in items:
+            fn(item)
+        return
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="convcalc")
+    for _ in _POOL.map(fn, items):
+        pass
+
+
 def conv(
     xp: np.ndarray,
     weight: np.ndarray,
@@ -147,25 +190,36 @@ def conv(
     dilation: Sequence[int],
     groups: int,
     budget: int,
+    pads: PadPairs | None = None,
 ) -> np.ndarray:
-    """Cross-correlation of the already padded batched ``xp`` (N, C, *spatial) with ``weight``
-    (C_out, C/groups, *kernel), as PyTorch's ConvNd computes it.
+    """Cross-correlation of the batched ``xp`` (N, C, *spatial), zero-padded by ``pads`` (if
+    given; else already padded), with ``weight`` (C_out, C/groups, *kernel), as PyTorch's
+    ConvNd computes it.
 
     The input is laid out flat per channel (split into stride phases when strided, see
-    :func:`_phases`), so every kernel tap is one contiguous run: the column matrix
-    (N, groups, C/g·∏k, L) is filled with one block copy per tap, then ONE ``np.matmul``
-    does one BLAS product per (item, group) and yields NC(spatial) order directly; a last
-    copy crops the few padding columns and adds the bias. Pointwise convolution multiplies
-    the input as it is. Depthwise (C/g == 1): a multiply-accumulate over kernel taps on the
-    same flat runs, one block of channel planes at a time (cache-sized). Chunked over the
+    :func:`_phases`; the zero padding is applied in the same copy), so every kernel tap is one
+    contiguous run. Standard convolution: the column matrix (N, C·∏k, L) is filled with one
+    block copy per tap, then ONE ``np.matmul`` (one BLAS product per item) yields NC(spatial)
+    order directly; a last copy crops the few padding columns and adds the bias. Grouped
+    convolution: per tap, one batched matmul with the groups as the batch dimension straight
+    on the flat runs (no column copy), accumulated. Pointwise convolution multiplies the input
+    as it is. Depthwise (C/g == 1): a multiply-accumulate over kernel taps on the same flat
+    runs, one cache-sized block of channel planes at a time, on both cores. Chunked over the
     batch, then over output rows, to keep the temporaries under ``budget`` bytes.
     """
     nd = weight.ndim - 2
+    if pads is not None and (
+        any(a < 0 or b < 0 for a, b in pads) or (all(k == 1 for k in weight.shape[2:]) and all(s == 1 for s in stride))
+    ):
+        xp = pad(xp, pads)
+        pads = None
+    pads = list(pads) if pads is not None else [(0, 0)] * nd
     n, c = xp.shape[:2]
     c_out, cig = weight.shape[:2]
     kernel = tuple(weight.shape[2:])
     span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    out = [(size - sp) // s + 1 for size, sp, s in zip(xp.shape[2:], span, stride)]
+    padded = [size + a + b for size, (a, b) in zip(xp.shape[2:], pads)]
+    out = [(size - sp) // s + 1 for size, sp, s in zip(padded, span, stride)]
     g = groups
     cog = c_out // g
     item = xp.dtype.itemsize
@@ -177,17 +231,22 @@ def conv(
         if bias_b is not None:
             y += bias_b
         return y
-    flat, taps, sizes = _phases(xp, kernel, stride, dilation, out)
+    flat, taps, sizes = _phases(xp, kernel, stride, dilation, out, pads)
     width = _prod(sizes[1:])
     garbage = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])
     y = np.empty((n, c_out, *out), dtype=xp.dtype)
     if cig == 1 and g > 1:
         _depthwise_flat(flat, taps, weight.reshape(g, cog, taps_n), out, sizes, bias, y, budget)
         return y
+    direct = g > 1 and cig >= GROUPED_DIRECT_MIN
     k_g = cig * taps_n
-    wg = weight.reshape(g, cog, k_g)
-    # bytes per flat output column: the column matrix and the product
-    per_col = (c * taps_n + c_out) * item
+    if direct:
+        # per tap (g, cog, cig), C-contiguous, for the groups-as-batch products
+        wtap = np.ascontiguousarray(np.moveaxis(weight.reshape(g, cog, cig, taps_n), 3, 0))
+        per_col = 2 * c_out * item  # the accumulator and one product
+    else:
+        wg = weight.reshape(g, cog, k_g)
+        per_col = (c * taps_n + c_out) * item  # the column matrix and the product
     per_item = per_col * out[0] * width
     # a column matrix much larger than the caches costs more to write than it saves in BLAS
     # calls: work in pieces of about COLUMN_PIECE bytes even when the budget allows more
@@ -200,11 +259,20 @@ def conv(
         m = len(range(*bs.indices(n)))
         rows = rs.stop - rs.start
         length = rows * width
-        cols = np.empty((m, c, taps_n, length), dtype=xp.dtype)
         base = rs.start * width
-        for t, (phase, shift) in enumerate(taps):
-            cols[:, :, t] = flat[phase, bs, :, base + shift : base + shift + length]
-        prod = np.matmul(wg, cols.reshape(m, g, k_g, length))  # (m, g, cog, L)
+        if direct:
+            prod = np.empty((m, g, cog, length), dtype=xp.dtype)
+            tmp = np.empty_like(prod)
+            for t, (phase, shift) in enumerate(taps):
+                run = flat[phase, bs, :, base + shift : base + shift + length].reshape(m, g, cig, length)
+                np.matmul(wtap[t], run, out=prod if t == 0 else tmp)
+                if t:
+                    prod += tmp
+        else:
+            cols = np.empty((m, c, taps_n, length), dtype=xp.dtype)
+            for t, (phase, shift) in enumerate(taps):
+                cols[:, :, t] = flat[phase, bs, :, base + shift : base + shift + length]
+            prod = np.matmul(wg, cols.reshape(m, g, k_g, length))  # (m, g, cog, L)
         full = prod.reshape((m, c_out, rows) + sizes[1:])
         target = y[bs, :, rs]
         if bias_b is not None:
@@ -212,6 +280,13 @@ def conv(
         else:
             target[...] = full[garbage]
     return y
+
+
+#: grouped convolution multiplies straight on the flat runs (no column matrix) from this C/g on
+GROUPED_DIRECT_MIN = 8
+
+#: bytes of output a depthwise block works on (its accumulator and scratch stay in L2)
+DEPTHWISE_BLOCK = 1 << 18
 
 
 def _depthwise_flat(
@@ -227,23 +302,37 @@ def _depthwise_flat(
     """Depthwise convolution (depth multiplier m = wd.shape[1]) on flat channel planes.
 
     y[n, c·m + j] = Σ_t wd[c, j, t] · x[n, c, tap t] (+ bias): per tap one multiply and one
-    add over whole planes, over blocks of planes sized to stay in cache."""
+    add over whole planes, over blocks of planes sized to stay in cache, the blocks shared
+    out between the cores (each block writes only its own planes of ``y``)."""
     _, n, c, _ = flat.shape
     g, m, _ = wd.shape
     rest = tuple(out[1:])
     length = out[0] * _prod(sizes[1:])
     item = flat.dtype.itemsize
     planes = n * c
-    cache = 1 << 19  # a block's accumulator and scratch stay in L2
-    per_plane = 2 * m * length * item
-    step = max(1, min(cache, budget) // max(per_plane, 1))
+    workers = _workers()
+    per_plane = 2 * m * length * item  # accumulator and scratch
+    step = max(1, min(DEPTHWISE_BLOCK, budget // workers) // max(per_plane, 1))
+    if workers > 1 and planes > 1:
+        step = min(step, -(-planes // workers))  # at least one block per worker
     wflat = np.broadcast_to(wd[None], (n, g, m, wd.shape[2])).reshape(planes, m, -1)
     bflat = None if bias is None else np.broadcast_to(bias.reshape(1, g, m), (n, g, m)).reshape(planes, m, 1)
     src = flat.reshape(flat.shape[0], planes, -1)
     yv = y.reshape(planes, m, *out)
-    acc_all = np.empty((min(step, planes), m, length), dtype=flat.dtype)
-    tmp_all = np.empty_like(acc_all)
-    for p0 in range(0, planes, step):
+    crop_index = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in rest)
+
+    starts = list(range(0, planes, step))
+    share = -(-len(starts) // workers)
+
+    def worker(first: int) -> None:
+        # one accumulator and scratch per worker, reused block after block (a fresh large
+        # buffer per block would be page-faulted in again every time)
+        acc_all = np.empty((min(step, planes), m, length), dtype=flat.dtype)
+        tmp_all = np.empty_like(acc_all)
+        for p0 in starts[first : first + share]:
+            block(p0, acc_all, tmp_all)
+
+    def block(p0: int, acc_all: np.ndarray, tmp_all: np.ndarray) -> None:
         p1 = min(p0 + step, planes)
         acc = acc_all[: p1 - p0]
         tmp = tmp_all[: p1 - p0]
@@ -255,12 +344,13 @@ def _depthwise_flat(
             else:
                 np.multiply(run, wt, out=tmp)
                 acc += tmp
-        full = acc.reshape((p1 - p0, m, out[0]) + sizes[1:])
-        crop = full[(slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in rest)]
+        crop = acc.reshape((p1 - p0, m, out[0]) + sizes[1:])[crop_index]
         if bflat is not None:
             np.add(crop, bflat[p0:p1].reshape((p1 - p0, m) + (1,) * len(out)), out=yv[p0:p1])
         else:
             yv[p0:p1] = crop
+
+    _map(worker, list(range(0, len(starts), share)))
 
 
 def conv_transpose(

@@ -93,3 +93,33 @@ def test_init_follows_torch_default_bounds(call, shape):
 def test_registry_has_the_conv_kernels():
     for name in CONV_TYPES:
         assert "forward" in vars(REGISTRY[name].__mro__[1])
+
+
+GROUPED = [p for p in FIXTURES if "groups=" in str(np.load(p)["call"]) and "Transpose" not in str(np.load(p)["call"])]
+
+
+@pytest.mark.parametrize("path", GROUPED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("budget", [1 << 30, 64])
+def test_grouped_direct_path_matches_torch(path, budget, monkeypatch):
+    """The fixtures' groups are narrow (C/g < 8, the column-matrix path): force the per-tap,
+    groups-as-batch path on them too, whole and in tiny chunks."""
+    from convcalc import numeric
+
+    monkeypatch.setattr(numeric, "GROUPED_DIRECT_MIN", 1)
+    layer, _, x, y, weights = load(path)
+    np.testing.assert_allclose(run(layer, x, weights, np.float64, budget), y, rtol=1e-9, atol=1e-12 * max(1.0, np.abs(y).max()))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_depthwise_threads_do_not_change_the_result(workers, monkeypatch):
+    from convcalc import numeric
+
+    layer = spec_from_strings(["Conv2d(6, 12, 3, padding=1, groups=6)"], (3, 6, 9, 7)).layers[0].layer
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 6, 9, 7))
+    weights = layer.init(x.shape, rng)
+    monkeypatch.setattr(numeric, "_workers", lambda: 1)
+    expected = run(layer, x, weights, np.float64)
+    monkeypatch.setattr(numeric, "_workers", lambda: workers)
+    monkeypatch.setattr(numeric, "DEPTHWISE_BLOCK", 7 * 9 * 8 * 2)  # a few planes per block
+    assert np.array_equal(run(layer, x, weights, np.float64), expected)

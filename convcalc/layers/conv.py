@@ -271,6 +271,11 @@ class ConvNd(_Conv):
         batched = x.ndim == self.nd + 2
         xb = x if batched else x[None]
         pads = self.pads()
+        if self.padding_mode == "zeros":  # padded while the kernel lays the input out
+            y = numeric.conv(
+                xb, w["weight"], w.get("bias"), self.stride, self.dilation, self.groups, budget, pads=pads
+            )
+            return y if batched else y[0]
         xp = numeric.pad(xb, pads, self.padding_mode)
         spare = budget - (xp.nbytes if xp is not xb else 0)
         y = numeric.conv(
@@ -284,8 +289,11 @@ class ConvNd(_Conv):
         c_in = x[cdim]
         pads = self.pads()
         padded_sizes = [s + a + b for s, (a, b) in zip(x[cdim + 1 :], pads)]
-        padded = n * c_in * prod(padded_sizes) if any(a or b for a, b in pads) else 0
-        if all(k == 1 for k in self.kernel_size) and all(s == 1 for s in self.stride):
+        pointwise = all(k == 1 for k in self.kernel_size) and all(s == 1 for s in self.stride)
+        # a separate padded copy, unless the zero padding is applied while laying the input out
+        separate = self.padding_mode != "zeros" or pointwise
+        padded = n * c_in * prod(padded_sizes) if separate and any(a or b for a, b in pads) else 0
+        if pointwise:
             return padded  # the product is written straight into the output
         # the flat (phase-split when strided) copy of the input, and its zero-filled grid
         flat = n * c_in * prod(padded_sizes) * (1 if all(s == 1 for s in self.stride) else 2)
@@ -293,8 +301,10 @@ class ConvNd(_Conv):
         out_rows = y[cdim + 1]
         width = prod([-(-s // st) for s, st in zip(padded_sizes[1:], self.stride[1:])])
         product = n * self.out_channels * out_rows * width
-        if c_in // self.groups == 1 and self.groups > 1:
-            return padded + flat + product
+        if self.groups > 1 and c_in // self.groups == 1:
+            return padded + flat + 2 * product  # accumulator and scratch, block by block
+        if self.groups > 1 and c_in // self.groups >= 8:  # numeric.GROUPED_DIRECT_MIN
+            return padded + flat + 2 * product  # accumulator and one tap's product
         cols = n * c_in * prod(self.kernel_size) * out_rows * width
         return padded + flat + cols + product
 
