@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import ConvcalcError, ShapeError, SpecError
 from .shape import Shape, fmt_shape, prod
+from .build import INPUT
 from .spec import LayerSpec, Spec, gc_paused
 
 
@@ -28,9 +29,19 @@ class Row:
     trainable_params: int | None
     macs: int | None
     notes: tuple[str, ...] = ()
+    #: the outputs it reads ("input" is the model input)
+    inputs: tuple[str, ...] = ()
+    #: enclosing block instances, outermost first: ((name, block type), ...)
+    path: tuple[tuple[str, str], ...] = ()
+    #: a collapsed block (see Report.view), standing for its layers
+    block: bool = False
+
+    @property
+    def level(self) -> int:
+        return len(self.path)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "index": self.index,
             "name": self.name,
             "type": self.type,
@@ -39,7 +50,11 @@ class Row:
             "params": self.params,
             "macs": self.macs,
             "notes": list(self.notes),
+            "from": list(self.inputs),
         }
+        if self.path:
+            data["blocks"] = [name for name, _ in self.path]
+        return data
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,68 @@ class Report:
     def exit_code(self) -> int:
         return 0 if self.ok else ShapeError.exit_code
 
+    @property
+    def branched(self) -> bool:
+        """Some layer reads something other than the previous layer's output."""
+        prev = INPUT
+        for row in self.rows:
+            if row.inputs and row.inputs != (prev,):
+                return True
+            prev = row.name
+        return False
+
+    @property
+    def depth(self) -> int:
+        """How deeply blocks nest (0: no blocks)."""
+        return max((row.level for row in self.rows), default=0)
+
+    def view(self, depth: int | None = None) -> tuple[Row, ...]:
+        """The rows with every block nested deeper than ``depth`` collapsed into one row.
+
+        A collapsed row has the block instance's name and type, the input of its
+        first layer, the output of its last, and the sums of their parameters and MACs.
+        """
+        if depth is None or depth >= self.depth:
+            return self.rows
+        out: list[Row] = []
+        group: list[Row] = []
+
+        def flush() -> None:
+            if not group:
+                return
+            name, block_type = group[0].path[depth]
+            params = [r.params for r in group]
+            trainable = [r.trainable_params for r in group]
+            macs = [r.macs for r in group]
+            out.append(
+                Row(
+                    group[0].index,
+                    name,
+                    block_type,
+                    group[0].input_shape,
+                    group[-1].output_shape,
+                    None if None in params else sum(params),  # type: ignore[arg-type]
+                    None if None in trainable else sum(trainable),  # type: ignore[arg-type]
+                    None if None in macs else sum(macs),  # type: ignore[arg-type]
+                    (f"{len(group)} layers",),
+                    group[0].inputs,
+                    group[0].path[:depth],
+                    True,
+                )
+            )
+            group.clear()
+
+        for row in self.rows:
+            if row.level > depth:
+                if group and group[0].path[depth] != row.path[depth]:
+                    flush()
+                group.append(row)
+            else:
+                flush()
+                out.append(row)
+        flush()
+        return tuple(out)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
@@ -116,8 +193,11 @@ class Report:
         }
 
 
-def _list(shape: Shape | None) -> list[int] | None:
-    return None if shape is None else list(shape)
+def _list(shape: Any) -> Any:
+    """A shape as a list; a merge's several input shapes as a list of lists."""
+    if shape is None:
+        return None
+    return [list(s) if isinstance(s, tuple) else s for s in shape]
 
 
 # ------------------------------------------------------------------ analysis
@@ -138,14 +218,27 @@ def analyze(spec: Spec, input_shape: Shape | None = None) -> Report:
         return _analyze(spec, x0)
 
 
+def _inputs_of(entry: LayerSpec, outputs: dict[str, Shape | None]) -> Any:
+    """The shape a layer reads (a tuple of shapes for a merge); None if one is unknown."""
+    shapes = [outputs.get(name) for name in entry.inputs]
+    if any(shape is None for shape in shapes):
+        return None
+    if getattr(entry.layer, "multi_input", False):
+        return tuple(shapes)
+    return shapes[0]
+
+
 def _analyze(spec: Spec, x0: Shape) -> Report:
     rows: list[Row] = []
     errors: list[Problem] = []
-    x: Shape | None = x0
+    outputs: dict[str, Shape | None] = {INPUT: x0}
+    failed = False
     unknown = 0
     total_params = total_trainable = total_macs = 0
     for entry in spec.layers:
         layer = entry.layer
+        # propagation stops at the first failing layer
+        x = None if failed else _inputs_of(entry, outputs)
         y: Shape | None = None
         macs: int | None = None
         notes: list[str] = []
@@ -153,9 +246,10 @@ def _analyze(spec: Spec, x0: Shape) -> Report:
             layer.check()
         except ShapeError as exc:
             errors.append(_problem(exc, entry, spec, rows, x0, x, in_forward=False))
-            rows.append(Row(entry.index, entry.name, entry.type, x, None, None, None, None))
+            rows.append(Row(entry.index, entry.name, entry.type, x, None, None, None, None, (), entry.inputs, entry.path))
+            outputs[entry.name] = None
             unknown += 1
-            x = None
+            failed = True
             continue
         if x is not None:
             try:
@@ -164,6 +258,7 @@ def _analyze(spec: Spec, x0: Shape) -> Report:
                 notes = layer.notes(x, y)
             except ShapeError as exc:
                 errors.append(_problem(exc, entry, spec, rows, x0, x))
+                failed = True
         # a layer that failed keeps the parameters its explicit arguments give it
         weights = layer.weights(x if y is not None else None)
         params: int | None = None
@@ -190,20 +285,23 @@ def _analyze(spec: Spec, x0: Shape) -> Report:
                 trainable,
                 macs,
                 tuple(notes),
+                entry.inputs,
+                entry.path,
             )
         )
-        x = y
+        outputs[entry.name] = y
     totals = Totals(total_params, total_trainable, total_macs)
-    report_notes = []
+    report_notes = list(spec.warnings)
     if unknown:
         report_notes.append(
             f"parameter totals leave out {unknown} layer{'s' if unknown != 1 else ''} "
             "whose size depends on a shape that was not reached"
         )
+    final = outputs[spec.layers[-1].name] if spec.layers else x0
     return Report(
         spec.name,
         x0,
-        x if not errors else None,
+        None if errors else final,
         tuple(rows),
         totals,
         tuple(errors),
@@ -213,9 +311,10 @@ def _analyze(spec: Spec, x0: Shape) -> Report:
 
 def _propagates(layers: Sequence[LayerSpec], x: Shape) -> bool:
     """True when ``x`` goes through every layer without a model error."""
+    outputs: dict[str, Shape | None] = {INPUT: x}
     try:
         for entry in layers:
-            x = entry.layer.out_shape(x)
+            outputs[entry.name] = entry.layer.out_shape(_inputs_of(entry, outputs))
     except ShapeError:
         return False
     return True
@@ -264,15 +363,22 @@ def _provenance(
     dim = exc.dim
     assert dim is not None
     wanted = exc.expected if isinstance(exc.expected, int) else None
-    for row in reversed(rows):
+    by_name = {row.name: row for row in rows}
+    # follow the first input back while that dimension passes through unchanged
+    name = spec.layers[len(rows)].inputs[0] if len(rows) < len(spec.layers) and spec.layers[len(rows)].inputs else None
+    while name in by_name:
+        row = by_name[name]
         xin, yout = row.input_shape, row.output_shape
         if xin is None or yout is None:
             break
-        changed = len(xin) != len(yout) or xin[dim] != yout[dim]
+        if getattr(spec.layers[row.index].layer, "multi_input", False):
+            xin = xin[0]
+        changed = len(xin) != len(yout) or dim >= len(yout) or xin[dim] != yout[dim]
         if not changed:
+            name = row.inputs[0] if row.inputs else None
             continue
         entry = spec.layers[row.index]
-        origin = entry.layer.origin(xin, yout, dim)
+        origin = entry.layer.origin(xin, yout, dim) if len(xin) == len(yout) or dim < len(yout) else None
         context = f" ({origin})" if origin else f" from {_label(entry)}"
         hint = None
         if wanted is not None:

@@ -79,8 +79,18 @@ _format_option = click.option(
     metavar="LAYER",
     help="A layer as a PyTorch constructor call, e.g. 'Conv2d(3, 64, 7, stride=2, padding=3)'; repeat for each layer, optionally 'name=Conv2d(...)'.",
 )
+@click.option(
+    "-d",
+    "--depth",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Collapse blocks nested deeper than N into one row each (0: top-level rows only). Default: every layer.",
+)
 @_format_option
-def shape(file: str | None, input_text: str | None, layers: Sequence[str], fmt: str) -> None:
+def shape(
+    file: str | None, input_text: str | None, layers: Sequence[str], depth: int | None, fmt: str
+) -> None:
     """Propagate the input shape through every layer of FILE (YAML, or - for stdin).
 
     Prints each layer's input and output shape, parameters and multiply-accumulates
@@ -93,9 +103,9 @@ def shape(file: str | None, input_text: str | None, layers: Sequence[str], fmt: 
     spec, input_shape = _load(file, input_text, layers)
     report = analyze(spec, input_shape)
     if fmt == "table" and _is_terminal():
-        print_rich(report)
+        print_rich(report, depth=depth)
     else:
-        click.echo(render(report, fmt), nl=False)
+        click.echo(render(report, fmt, depth=depth), nl=False)
         if fmt == "csv" and report.errors:
             click.echo(error_text(report), nl=False, err=True)
     sys.exit(report.exit_code)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .analyze import Report, analyze
+from .build import INPUT
 from .errors import ConvcalcError, ShapeError, SpecError
 from .layers.base import did_you_mean
 from .shape import Shape, fmt_shape, prod
@@ -207,12 +208,24 @@ def _bind_weights(
 
 
 # --------------------------------------------------------------------- run
+def _last_use(spec: Spec) -> dict[str, int]:
+    """For each output: the index of the last layer that reads it (the model output: never freed)."""
+    last: dict[str, int] = {}
+    for i, entry in enumerate(spec.layers):
+        for name in entry.inputs:
+            last[name] = i
+    if spec.layers:
+        last.pop(spec.layers[-1].name, None)
+    return last
+
+
 def memory_plan(report: Report, itemsize: int, max_memory: int) -> list[int]:
     """Per layer: the bytes its temporaries may use. Raises when an output alone is too large."""
     budgets = []
     for row in report.rows:
         assert row.input_shape is not None and row.output_shape is not None
-        x_bytes = prod(row.input_shape) * itemsize
+        inputs = row.input_shape if isinstance(row.input_shape[0], tuple) else (row.input_shape,)
+        x_bytes = sum(prod(x) for x in inputs) * itemsize
         y_bytes = prod(row.output_shape) * itemsize
         if y_bytes > max_memory:
             raise ShapeError(
@@ -271,10 +284,13 @@ def run_forward(
     shapes: list[Shape] = []
     out: np.ndarray = x0
     total = len(spec.layers) * repeat
+    last_use = _last_use(spec)
     for rep in range(repeat):
-        x = x0
+        values: dict[str, np.ndarray] = {INPUT: x0}
         shapes = []
         for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
+            args = [values[name] for name in entry.inputs]
+            x = args if getattr(entry.layer, "multi_input", False) else args[0]
             start = time.perf_counter()
             try:
                 y = entry.layer.forward(x, params[i], budgets[i])
@@ -294,10 +310,13 @@ def run_forward(
             if shapes[-1] != row.output_shape:
                 # the next layers' predictions assume the predicted shape: stop here
                 break
-            x = y
+            values[entry.name] = y
+            for name in set(entry.inputs):  # free what no later layer reads
+                if last_use.get(name) == i:
+                    del values[name]
+            out = y
             if progress is not None:
                 progress(rep * len(spec.layers) + i + 1, total)
-        out = x
     runs = tuple(
         LayerRun(
             row.index,

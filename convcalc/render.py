@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .analyze import Report
+from .analyze import Report, Row
+from .build import INPUT
 from .shape import fmt_shape
 
 if TYPE_CHECKING:  # the forward module imports numpy: only for type checking here
@@ -39,25 +40,37 @@ def _ms(value: float) -> str:
     return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
 
 
-def _shape(shape: tuple[int, ...] | None, failed: bool = False) -> str:
+def _shape(shape: Any, failed: bool = False) -> str:
+    """``(1, 16, 13, 13)``; a merge's inputs as ``(1, 64, 56, 56) ×2`` or ``a + b``."""
     if shape is None:
         return "✗" if failed else "—"
+    if shape and isinstance(shape[0], tuple):
+        if len(set(shape)) == 1:
+            return f"{fmt_shape(shape[0])} ×{len(shape)}"
+        return " + ".join(fmt_shape(s) for s in shape)
     return fmt_shape(shape)
 
 
-def _table(report: Report, run: RunResult | None = None) -> tuple[list[str], list[list[str]]]:
-    """Column names and the cells of every row."""
+def _table(
+    report: Report, run: RunResult | None = None, depth: int | None = None
+) -> tuple[list[str], list[list[str]], tuple[Row, ...]]:
+    """Column names, the cells of every row, and the rows shown."""
     failed = {e.index for e in report.errors}
     runs = {r.index: r for r in run.layers} if run is not None else {}
-    header = list(COLUMNS[:-1]) + (list(RUN_COLUMNS) if run is not None else []) + [COLUMNS[-1]]
-    rows = []
-    for r in report.rows:
-        cells = [
-            str(r.index),
-            r.name,
-            r.type,
+    rows = report.view(depth) if run is None else report.rows
+    branched = report.branched
+    header = list(COLUMNS[:3]) + (["from"] if branched else []) + list(COLUMNS[3:-1])
+    header += (list(RUN_COLUMNS) if run is not None else []) + [COLUMNS[-1]]
+    cells_out = []
+    for r in rows:
+        cells = [str(r.index), r.name, r.type]
+        if branched:
+            # blank when it reads the output of the layer listed just before it
+            prev = report.rows[r.index - 1].name if r.index else INPUT
+            cells.append("" if r.inputs == (prev,) else ", ".join(r.inputs))
+        cells += [
             _shape(r.input_shape),
-            _shape(r.output_shape, r.index in failed),
+            _shape(r.output_shape, r.index in failed and not r.block),
             human(r.params),
             human(r.macs),
         ]
@@ -69,8 +82,8 @@ def _table(report: Report, run: RunResult | None = None) -> tuple[list[str], lis
                 else [fmt_shape(lr.actual_shape), "✓" if lr.match else "✗", _ms(lr.time_ms)]
             )
         cells.append("; ".join(r.notes))
-        rows.append(cells)
-    return header, rows
+        cells_out.append(cells)
+    return header, cells_out, rows
 
 
 def _title(report: Report) -> str:
@@ -127,9 +140,9 @@ def to_json(report: Report, run: RunResult | None = None) -> str:
     )
 
 
-def to_text(report: Report, run: RunResult | None = None) -> str:
+def to_text(report: Report, run: RunResult | None = None, depth: int | None = None) -> str:
     """A plain, aligned table: what goes to a pipe or a file."""
-    header, cells = _table(report, run)
+    header, cells, _ = _table(report, run, depth)
     rows = [header] + cells
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     out = [_title(report), ""]
@@ -144,11 +157,11 @@ def to_text(report: Report, run: RunResult | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_markdown(report: Report, run: RunResult | None = None) -> str:
+def to_markdown(report: Report, run: RunResult | None = None, depth: int | None = None) -> str:
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
-    header, cells = _table(report, run)
+    header, cells, _ = _table(report, run, depth)
     out = [f"**{esc(_title(report))}**", ""]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "|".join("---:" if c in RIGHT else "---" for c in header) + "|")
@@ -195,18 +208,18 @@ def error_text(report: Report) -> str:
     return "\n".join(_error_lines(report)) + ("\n" if report.errors else "")
 
 
-def render(report: Report, fmt: str, run: RunResult | None = None) -> str:
-    """Any format as text (``table`` is the plain table)."""
+def render(report: Report, fmt: str, run: RunResult | None = None, depth: int | None = None) -> str:
+    """Any format as text (``table`` is the plain table); ``depth`` collapses blocks in tables."""
     if fmt == "json":
         return to_json(report, run)
     if fmt == "markdown":
-        return to_markdown(report, run)
+        return to_markdown(report, run, depth)
     if fmt == "csv":
         return to_csv(report, run)
-    return to_text(report, run)
+    return to_text(report, run, depth)
 
 
-def print_rich(report: Report, run: RunResult | None = None) -> None:
+def print_rich(report: Report, run: RunResult | None = None, depth: int | None = None) -> None:
     """The table for a terminal: colour, box art, errors in red."""
     from rich.console import Console
     from rich.table import Table
@@ -215,11 +228,11 @@ def print_rich(report: Report, run: RunResult | None = None) -> None:
     console = Console()
     failed = {e.index for e in report.errors}
     mismatched = {r.index for r in run.layers if not r.match} if run is not None else set()
-    header, cells = _table(report, run)
+    header, cells, rows = _table(report, run, depth)
     table = Table(title=_title(report), title_justify="left", header_style="bold")
     for col in header:
         table.add_column(col, justify="right" if col in RIGHT else "left", no_wrap=col != "notes")
-    for row, row_cells in zip(report.rows, cells):
+    for row, row_cells in zip(rows, cells):
         bad = row.index in failed or row.index in mismatched
         style = "red" if bad else ("dim" if row.input_shape is None else None)
         table.add_row(*row_cells, style=style)

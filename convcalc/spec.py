@@ -7,18 +7,16 @@ its entries came from, so that errors can cite ``net.yaml:14``.
 
 from __future__ import annotations
 
-import ast
-import functools
 import gc
+import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
+from .build import BlockDef, LayerSpec, Spec, build, parse_call, read_blocks
 from .errors import ConvcalcError, SpecError
-from .layers import Layer, lookup
 from .layers.base import did_you_mean
 from .shape import Shape
 
@@ -30,40 +28,7 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 
-#: keys of a layer mapping that are not constructor arguments
-LAYER_KEYS = ("type", "name", "trainable")
-TOP_KEYS = ("name", "input", "layers")
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """One entry of the stack: the layer object and where it came from."""
-
-    index: int
-    name: str
-    layer: Layer
-    trainable: bool = True
-    #: "net.yaml:14" or "--layer 3"; None when built in code
-    where: str | None = None
-    arg_where: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def type(self) -> str:
-        return self.layer.type_name
-
-    def location(self, argument: str | None = None) -> str | None:
-        """``net.yaml:14, layers[5].in_features``."""
-        where = self.arg_where.get(argument, self.where) if argument else self.where
-        path = f"layers[{self.index}]" + (f".{argument}" if argument else "")
-        return f"{where}, {path}" if where else None
-
-
-@dataclass(frozen=True)
-class Spec:
-    layers: tuple[LayerSpec, ...]
-    input_shape: Shape | None = None
-    name: str | None = None
-    source: str | None = None
+TOP_KEYS = ("name", "input", "layers", "blocks", "import")
 
 
 # ------------------------------------------------------------------ YAML
@@ -291,8 +256,13 @@ def load_spec(path: str, text: str | None = None) -> Spec:
 
 
 def _spec_from_text(text: str, source: str) -> Spec:
+    return spec_from_data(_load_document(text, source), source)
+
+
+def _load_document(text: str, source: str) -> Any:
+    """Parsed YAML, or a SpecError that cites ``source:line``."""
     try:
-        data = _load_yaml(text)
+        return _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -303,7 +273,6 @@ def _spec_from_text(text: str, source: str) -> Spec:
         if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
             problem += f" ({context} at line {context_mark.line + 1})"
         raise SpecError(f"invalid YAML: {problem}", location=where) from None
-    return spec_from_data(data, source)
 
 
 def spec_from_data(data: Any, source: str | None = None) -> Spec:
@@ -345,165 +314,75 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
         raise SpecError("no layers", location=at(None), hint="add a 'layers:' list")
     if not isinstance(layers, list):
         raise SpecError("layers must be a list", location=at(lines.get("layers")))
-    item_lines = getattr(layers, "item_lines", [None] * len(layers))
-    entries = [
-        layer_from_entry(entry, index, at(line), _arg_lines(entry, source))
-        for index, (entry, line) in enumerate(zip(layers, item_lines))
-    ]
-    _check_names(entries)
-    return Spec(tuple(entries), input_shape, None if name is None else str(name), source)
+    blocks = _blocks(data, source, at, ())
+    item_lines = getattr(layers, "item_lines", [])
+    return build(
+        layers,
+        at=at,
+        item_lines=item_lines,
+        blocks=blocks,
+        input_shape=input_shape,
+        name=None if name is None else str(name),
+        source=source,
+    )
 
 
-def _arg_lines(entry: Any, source: str | None) -> dict[str, Any]:
-    """``{"in_features": "net.yaml:14", ...}`` for a mapping entry (None without a source)."""
-    key_lines = getattr(entry, "key_lines", None)
-    if not key_lines:
-        return {}
-    if source is None:
-        return dict.fromkeys(map(str, key_lines))
-    return {str(k): f"{source}:{v}" if v else source for k, v in key_lines.items()}
-
-
-def _check_names(entries: Sequence[LayerSpec]) -> None:
-    seen: dict[str, LayerSpec] = {}
-    for entry in entries:
-        if entry.name in seen:
-            first = seen[entry.name]
+def _blocks(
+    data: dict[str, Any], source: str | None, at: Any, seen: tuple[str, ...]
+) -> dict[str, BlockDef]:
+    """The blocks a config can use: those of its ``import:`` files, then its own (which win)."""
+    lines = getattr(data, "key_lines", {})
+    blocks: dict[str, BlockDef] = {}
+    imports = data.get("import") or []
+    if isinstance(imports, str):
+        imports = [imports]
+    if not isinstance(imports, list) or not all(isinstance(i, str) for i in imports):
+        raise SpecError("import must be a file name or a list of file names", location=at(lines.get("import")))
+    base = os.path.dirname(source) if source and source != "<stdin>" else ""
+    for name in imports:
+        path = os.path.normpath(os.path.join(base, name))
+        if path in seen:
             raise SpecError(
-                f"layer name {entry.name!r} is used twice: layers[{first.index}] and layers[{entry.index}]",
-                location=entry.location("name"),
-                hint="give each layer a unique name",
+                f"import cycle: {' → '.join(seen + (path,))}", location=at(lines.get("import"))
             )
-        seen[entry.name] = entry
-
-
-def layer_from_entry(
-    entry: Any, index: int, where: str | None = None, arg_where: dict[str, str] | None = None
-) -> LayerSpec:
-    """One entry of ``layers``: a string or a mapping."""
-    arg_where = arg_where or {}
-    path = f"layers[{index}]"
-    try:
-        if isinstance(entry, str):
-            type_name, positional, keywords = parse_call(entry)
-            name, trainable = str(index), True
-        elif isinstance(entry, dict):
-            if "type" not in entry and len(entry) == 1:
-                ((name_key, value),) = entry.items()
-                if not isinstance(value, str):
-                    raise SpecError(
-                        "a layer mapping needs a 'type' key",
-                        hint="write {type: Conv2d, ...}, a call string 'Conv2d(3, 8, 3)' or 'name: Conv2d(3, 8, 3)'",
-                    )
-                type_name, positional, keywords = parse_call(value)
-                name, trainable = str(name_key), True
-            else:
-                if "type" not in entry:
-                    raise SpecError(
-                        "a layer mapping needs a 'type' key",
-                        hint=did_you_mean("type", [str(k) for k in entry])
-                        or "add type: Conv2d (or another layer type)",
-                    )
-                type_name = entry["type"]
-                if not isinstance(type_name, str):
-                    raise SpecError(
-                        f"type must be a layer type name, got {type_name!r}", argument="type"
-                    )
-                positional = ()
-                keywords = {str(k): v for k, v in entry.items() if k not in LAYER_KEYS}
-                name = entry.get("name", index)
-                if not isinstance(name, (str, int)) or isinstance(name, bool):
-                    raise SpecError(f"name must be a string, got {name!r}", argument="name")
-                name = str(name)
-                trainable = entry.get("trainable", True)
-                if not isinstance(trainable, bool):
-                    raise SpecError(
-                        f"trainable must be true or false, got {trainable!r}", argument="trainable"
-                    )
-        else:
+        if not os.path.exists(path):
             raise SpecError(
-                f"a layer must be a string or a mapping, got {entry!r}",
-                hint="write Conv2d(3, 8, 3) or {type: Conv2d, in_channels: 3, out_channels: 8, kernel_size: 3}",
+                f"import {name!r}: no such file ({path})",
+                location=at(lines.get("import")),
+                hint="import paths are relative to the importing file",
             )
-        if name == "input":
-            raise SpecError("the name 'input' is reserved for the model input", argument="name")
-        layer = lookup(type_name).build(positional, keywords)
-    except SpecError as exc:
-        if exc.location is None:
-            keyed = isinstance(entry, dict) and "type" in entry
-            arg = exc.argument if keyed or exc.argument not in LAYER_KEYS else None
-            at = arg_where.get(arg, where) if arg else where
-            exc.location = (
-                (f"{at}, " if at else "") + path + (f".{arg}" if arg and arg != "input" else "")
-            )
-        raise
-    return LayerSpec(index, name, layer, trainable, where, arg_where)
+        imported = _load_document(_read_text(path), path)
 
+        def at_import(line: int | None, _path: str = path) -> str | None:
+            return f"{_path}:{line}" if line else _path
 
-# ---------------------------------------------------- constructor-call strings
-_CALL_HINT = (
-    "write a PyTorch constructor call with literal arguments, e.g. Conv2d(6, 16, 5, padding=2)"
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def parse_call(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    """``"Conv2d(6, 16, kernel_size=(5, 5))"`` → ("Conv2d", (6, 16), {"kernel_size": (5, 5)}).
-
-    Parsed with :mod:`ast`; arguments must be literals. Nothing is evaluated.
-    ``nn.Conv2d(...)`` and ``torch.nn.Conv2d(...)`` are accepted too.
-    """
-    stripped = text.strip()
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", stripped):
-        return stripped, (), {}
-    try:
-        node = ast.parse(stripped, mode="eval").body
-    except SyntaxError as exc:
-        raise SpecError(f"cannot read {text!r}: {exc.msg}", hint=_CALL_HINT) from None
-    func = node.func if isinstance(node, ast.Call) else node
-    parts = []
-    while isinstance(func, ast.Attribute):
-        parts.append(func.attr)
-        func = func.value
-    if not isinstance(func, ast.Name):
-        raise SpecError(f"cannot read {text!r}: not a layer constructor call", hint=_CALL_HINT)
-    type_name = parts[0] if parts else func.id
-    if not isinstance(node, ast.Call):
-        return type_name, (), {}
-    positional = []
-    keywords: dict[str, Any] = {}
-    try:
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                raise ValueError("*args")
-            positional.append(ast.literal_eval(arg))
-        for kw in node.keywords:
-            if kw.arg is None:
-                raise ValueError("**kwargs")
-            keywords[kw.arg] = ast.literal_eval(kw.value)
-    except ValueError:
-        raise SpecError(
-            f"cannot read {text!r}: arguments must be literal values (numbers, strings, tuples, True/False/None)",
-            hint=_CALL_HINT,
-        ) from None
-    return type_name, tuple(positional), keywords
+        if not isinstance(imported, dict):
+            raise SpecError("an imported file must be a mapping with 'blocks'", location=path)
+        blocks.update(_blocks(imported, path, at_import, seen + (path,)))
+    if data.get("blocks") is not None:
+        blocks.update(read_blocks(data["blocks"], at, lines.get("blocks")))
+    return blocks
 
 
 def spec_from_strings(
     layers: Sequence[str], input_shape: Shape | None = None, name: str | None = None
 ) -> Spec:
-    """The stack given as constructor-call strings (``--layer`` flags)."""
-    entries = []
-    for index, text in enumerate(layers):
-        where = f"--layer {text!r}"
+    """The stack given as constructor-call strings (``--layer`` flags); ``name=Call`` names a layer."""
+    entries: list[Any] = []
+    for text in layers:
         match = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*[:=]\s*(\S.*)", text)
         if match and "(" not in match.group(1):
-            entry: Any = {match.group(1): match.group(2)}
+            entries.append({match.group(1): match.group(2)})
         else:
-            entry = text
-        entries.append(layer_from_entry(entry, index, where))
-    _check_names(entries)
-    return Spec(tuple(entries), input_shape, name, None)
+            entries.append(text)
+    texts = list(layers)
+    return build(
+        entries,
+        at=lambda i: None if i is None else f"--layer {texts[i]!r}",
+        item_lines=list(range(len(texts))),
+        input_shape=input_shape,
+        name=name,
+    )
 
 
 # ---------------------------------------------------------------- shapes
@@ -540,6 +419,7 @@ def shape_from_value(value: Any, location: str | None = None) -> Shape:
 
 
 __all__ = [
+    "BlockDef",
     "ConvcalcError",
     "LayerSpec",
     "Spec",

@@ -83,8 +83,17 @@ def test_example_agrees_with_torch(path):
 
     spec = load_spec(str(path))
     report = analyze(spec)
-    x = torch.randn(*report.input_shape)
+    values = {"input": torch.randn(*report.input_shape)}
     for entry, row in zip(spec.layers, report.rows):
+        xs = [values[name] for name in entry.inputs]
+        if entry.type in ("Add", "Mul", "Concat"):  # torch operations, not modules
+            y = torch.cat(xs, dim=entry.layer.dim) if entry.type == "Concat" else xs[0]
+            for more in xs[1:] if entry.type != "Concat" else []:
+                y = y + more if entry.type == "Add" else y * more
+            assert row.output_shape == tuple(y.shape), entry.name
+            values[entry.name] = y
+            continue
+        (x,) = xs
         kwargs = {
             k: (list(v) if isinstance(v, tuple) and k == "unflattened_size" else v)
             for k, v in entry.layer.args.items()
@@ -107,5 +116,5 @@ def test_example_agrees_with_torch(path):
                 return
         assert row.output_shape == tuple(y.shape), entry.name
         assert row.macs == counter.get_total_flops() // 2, entry.name
-        x = y
+        values[entry.name] = y
     assert report.ok

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from oracle_cases import GENERATORS
+from test_merge import TORCH_OPS
 
-from convcalc import analyze, spec_from_strings
+from convcalc import analyze, spec_from_data, spec_from_strings
 from convcalc.layers import REGISTRY, catalog
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -24,14 +25,22 @@ def test_type_has_a_summary_and_a_working_example(name):
     (item,) = catalog(name)
     assert item["summary"]
     example = item["example"]
-    report = analyze(spec_from_strings([example["call"]], tuple(example["input"])))
+    if getattr(REGISTRY[name], "multi_input", False):  # a merge: one branch per input shape
+        shapes = [tuple(s) for s in example["input"]]
+        assert len(set(shapes)) == 1
+        branches = [{"type": "Identity", "name": f"b{i}", "from": "input"} for i in range(len(shapes))]
+        merge = {"type": name, "from": [b["name"] for b in branches]}
+        spec = spec_from_data({"input": list(shapes[0]), "layers": [*branches, merge]})
+    else:
+        spec = spec_from_strings([example["call"]], tuple(example["input"]))
+    report = analyze(spec)
     assert report.ok, report.errors
     assert list(report.output_shape) == example["output"]
 
 
 @pytest.mark.parametrize("name", TYPES)
 def test_type_has_oracle_coverage(name):
-    assert name in GENERATORS, (
+    assert name in GENERATORS or name in TORCH_OPS, (
         f"add a random-configuration generator for {name} to tests/oracle_cases.py"
     )
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import activation, conv, linear, norm, pool, resize
+from . import activation, conv, linear, merge, norm, pool, resize
 from .base import REGISTRY, Arg, Layer, lookup
 
 #: the order in which `convcalc layers` and the README list the families
-FAMILIES = (conv, linear, pool, norm, activation, resize)
+FAMILIES = (conv, linear, pool, norm, activation, resize, merge)
 
 
 def catalog(type_name: str | None = None) -> list[dict[str, Any]]:

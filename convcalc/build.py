@@ -1,0 +1,560 @@
+"""Loaded config data → layer objects wired into a graph.
+
+Reads the plain data that spec.py loads from YAML (or that code builds): the
+layer entries (constructor-call strings or mappings), ``from:`` references,
+``repeat:``, ``when:``, and reusable ``blocks:`` with ``$parameters``, which
+are expanded here into a flat list of layers with dotted names
+(``layer1.0.conv1``), each knowing which earlier outputs it reads.
+Nothing here imports yaml; nothing is evaluated with ``eval``.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import SpecError
+from .layers import Layer, lookup
+from .layers.base import REGISTRY, did_you_mean
+from .shape import Shape
+
+#: keys of a layer mapping that are not constructor arguments
+LAYER_KEYS = ("type", "name", "trainable", "from", "repeat", "when")
+BLOCK_KEYS = ("params", "layers")
+MAX_BLOCK_DEPTH = 32
+MAX_LAYERS = 1_000_000
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of the expanded model: the layer object, what it reads, where it came from."""
+
+    index: int
+    name: str
+    layer: Layer
+    trainable: bool = True
+    #: "net.yaml:14" or "--layer 'ReLU'"; None when built in code
+    where: str | None = None
+    arg_where: Mapping[str, str | None] = field(default_factory=dict)
+    #: the names of the outputs it reads ("input" is the model input)
+    inputs: tuple[str, ...] = ()
+    #: enclosing block instances, outermost first: ((name, block type), ...)
+    path: tuple[tuple[str, str], ...] = ()
+    #: where the entry sits in the config: "layers[5]" or "blocks.BasicBlock.layers[2]"
+    yaml_path: str = ""
+
+    @property
+    def type(self) -> str:
+        return self.layer.type_name
+
+    def location(self, argument: str | None = None) -> str | None:
+        """``net.yaml:14, layers[5].in_features``."""
+        where = self.arg_where.get(argument, self.where) if argument else self.where
+        path = (self.yaml_path or f"layers[{self.index}]") + (f".{argument}" if argument else "")
+        return f"{where}, {path}" if where else None
+
+
+@dataclass(frozen=True)
+class Spec:
+    layers: tuple[LayerSpec, ...]
+    input_shape: Shape | None = None
+    name: str | None = None
+    source: str | None = None
+    #: warnings found while reading (an unused branch, say)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def sequential(self) -> bool:
+        """Every layer reads the one before it (an nn.Sequential)."""
+        prev = INPUT
+        for entry in self.layers:
+            if entry.inputs != (prev,):
+                return False
+            prev = entry.name
+        return True
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    name: str
+    params: dict[str, Any]
+    layers: list[Any]
+    where: Callable[[int | None], str | None]
+    line: int | None = None
+
+
+_REQUIRED = object()
+
+
+# ------------------------------------------------------------- safe values
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Div: operator.truediv,
+}
+
+
+def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
+    """A literal, or integer arithmetic on literals and block parameters; nothing else."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.Tuple, ast.List)):
+        items = [_value(e, names, text) for e in node.elts]
+        return tuple(items) if isinstance(node, ast.Tuple) else items
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = _value(node.operand, names, text)
+        if isinstance(operand, (int, float)) and not isinstance(operand, bool):
+            return -operand if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        left, right = _value(node.left, names, text), _value(node.right, names, text)
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+            try:
+                return _BINOPS[type(node.op)](left, right)
+            except ZeroDivisionError:
+                raise SpecError(f"cannot read {text!r}: division by zero") from None
+    if isinstance(node, ast.Name):
+        if node.id in names:
+            return names[node.id]
+        if names:
+            raise SpecError(
+                f"cannot read {text!r}: unknown parameter {node.id!r}",
+                hint=did_you_mean(node.id, list(names)) or f"the parameters are: {', '.join(names)}",
+            )
+    raise SpecError(
+        f"cannot read {text!r}: arguments must be literal values (numbers, strings, tuples, True/False/None)"
+        + (" or integer arithmetic on block parameters" if names else ""),
+        hint=_CALL_HINT,
+    )
+
+
+_CALL_HINT = "write a PyTorch constructor call with literal arguments, e.g. Conv2d(6, 16, 5, padding=2)"
+_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+def expression(text: str, names: Mapping[str, Any]) -> Any:
+    """``"$k // 2"`` with ``names={"k": 3}`` → 1."""
+    source = _PARAM.sub(r"\1", text).strip()
+    try:
+        node = ast.parse(source, mode="eval").body
+    except SyntaxError as exc:
+        raise SpecError(f"cannot read {text!r}: {exc.msg}") from None
+    return _value(node, names, text)
+
+
+def substitute(value: Any, names: Mapping[str, Any]) -> Any:
+    """Replace ``$expressions`` in a mapping value (strings, lists, tuples)."""
+    if isinstance(value, str) and value.lstrip().startswith("$"):
+        return expression(value, names)
+    if isinstance(value, list):
+        return [substitute(v, names) for v in value]
+    if isinstance(value, tuple):
+        return tuple(substitute(v, names) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_literal_call(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    return _parse_call(text, {})
+
+
+def parse_call(
+    text: str, names: Mapping[str, Any] | None = None
+) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """``"Conv2d(6, 16, kernel_size=(5, 5))"`` → ("Conv2d", (6, 16), {"kernel_size": (5, 5)}).
+
+    Parsed with :mod:`ast`: arguments must be literals (inside a block, also
+    ``$parameters`` and integer arithmetic on them). Nothing is evaluated with
+    ``eval``. ``nn.Conv2d(...)`` and ``torch.nn.Conv2d(...)`` are accepted too.
+    """
+    if names:
+        return _parse_call(text, names)
+    return _parse_literal_call(text)
+
+
+def _parse_call(text: str, names: Mapping[str, Any]) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    stripped = _PARAM.sub(r"\1", text).strip() if names else text.strip()
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", stripped):
+        return stripped, (), {}
+    try:
+        node = ast.parse(stripped, mode="eval").body
+    except SyntaxError as exc:
+        raise SpecError(f"cannot read {text!r}: {exc.msg}", hint=_CALL_HINT) from None
+    func = node.func if isinstance(node, ast.Call) else node
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name):
+        raise SpecError(f"cannot read {text!r}: not a layer constructor call", hint=_CALL_HINT)
+    type_name = parts[0] if parts else func.id
+    if not isinstance(node, ast.Call):
+        return type_name, (), {}
+    positional = []
+    keywords: dict[str, Any] = {}
+    for arg in node.args:
+        if isinstance(arg, ast.Starred):
+            raise SpecError(f"cannot read {text!r}: arguments must be literal values (no *args)", hint=_CALL_HINT)
+        positional.append(_value(arg, names, text))
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise SpecError(f"cannot read {text!r}: arguments must be literal values (no **kwargs)", hint=_CALL_HINT)
+        keywords[kw.arg] = _value(kw.value, names, text)
+    return type_name, tuple(positional), keywords
+
+
+# ------------------------------------------------------------------ blocks
+def read_blocks(data: Any, at: Callable[[int | None], str | None], line: int | None = None) -> dict[str, BlockDef]:
+    """The ``blocks:`` mapping: name → {params: {...}, layers: [...]} (or just a list of layers)."""
+    if not isinstance(data, dict):
+        raise SpecError("blocks must be a mapping of block names to definitions", location=at(line))
+    lines = getattr(data, "key_lines", {})
+    blocks = {}
+    for name, body in data.items():
+        where = at(lines.get(name))
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name):
+            raise SpecError(f"block name {name!r} must be an identifier", location=where)
+        if name in REGISTRY:
+            raise SpecError(f"block name {name!r} is a layer type", location=where, hint="choose another name")
+        if isinstance(body, list):
+            body = {"layers": body}
+        if not isinstance(body, dict):
+            raise SpecError(f"block {name} must be a mapping with 'params' and 'layers'", location=where)
+        for key in body:
+            if key not in BLOCK_KEYS:
+                raise SpecError(
+                    f"block {name} has an unknown key {key!r}",
+                    location=at(getattr(body, "key_lines", {}).get(key)),
+                    hint=did_you_mean(str(key), BLOCK_KEYS) or "a block has params and layers",
+                )
+        params = body.get("params") or {}
+        if isinstance(params, list):
+            params = {p: None for p in params}
+        if not isinstance(params, dict) or not all(isinstance(p, str) and p.isidentifier() for p in params):
+            raise SpecError(f"block {name}: params must map parameter names to defaults (null: required)", location=where)
+        layers = body.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise SpecError(f"block {name} needs a non-empty 'layers' list", location=where)
+        defaults = {p: (_REQUIRED if v is None else v) for p, v in params.items()}
+        blocks[name] = BlockDef(name, defaults, layers, at, lines.get(name))
+    return blocks
+
+
+def _bind(block: BlockDef, positional: Sequence[Any], keywords: Mapping[str, Any]) -> dict[str, Any]:
+    names = list(block.params)
+    if len(positional) > len(names):
+        raise SpecError(
+            f"block {block.name} takes {len(names)} parameter{'s' if len(names) != 1 else ''} "
+            f"({', '.join(names) or 'none'}), {len(positional)} given positionally"
+        )
+    bound = dict(zip(names, positional))
+    for key, value in keywords.items():
+        if key not in block.params:
+            raise SpecError(
+                f"block {block.name} has no parameter {key!r}",
+                argument=key,
+                hint=did_you_mean(key, names) or f"its parameters are: {', '.join(names) or 'none'}",
+            )
+        if key in bound:
+            raise SpecError(f"block {block.name} got {key} twice", argument=key)
+        bound[key] = value
+    for key, default in block.params.items():
+        if key not in bound:
+            if default is _REQUIRED:
+                raise SpecError(
+                    f"block {block.name} needs parameter {key}", argument=key, hint=f"add {key}: <value>"
+                )
+            bound[key] = default
+    return bound
+
+
+# ----------------------------------------------------------------- builder
+@dataclass
+class _Entry:
+    """One config entry, read: what it builds and how it is wired."""
+
+    type_name: str
+    positional: tuple[Any, ...]
+    keywords: dict[str, Any]
+    name: str
+    trainable: bool
+    sources: list[str] | None
+    repeat: int
+    when: bool
+
+
+class Builder:
+    """Expands config entries (and blocks) into LayerSpecs with resolved inputs."""
+
+    def __init__(self, blocks: Mapping[str, BlockDef] | None = None) -> None:
+        self.blocks = dict(blocks or {})
+        self.layers: list[LayerSpec] = []
+        self.index: dict[str, LayerSpec] = {}
+
+    # -- one scope: the top-level list, or a block's layers -------------------
+    def scope(
+        self,
+        entries: Sequence[Any],
+        at: Callable[[int | None], str | None],
+        item_lines: Sequence[int | None],
+        *,
+        prefix: str = "",
+        params: Mapping[str, Any] | None = None,
+        input_ref: str = INPUT,
+        path: tuple[tuple[str, str], ...] = (),
+        stack: tuple[str, ...] = (),
+        yaml_prefix: str = "layers",
+        trainable: bool = True,
+        names_from: Callable[[int, Any], str] | None = None,
+    ) -> str:
+        """Build every entry of one list; return the name of the scope's output."""
+        params = params or {}
+        local: dict[str, str] = {INPUT: input_ref}
+        later = {self._entry_name(e, i, params) for i, e in enumerate(entries)}
+        prev = input_ref
+        for pos, raw in enumerate(entries):
+            line = item_lines[pos] if pos < len(item_lines) else None
+            where = at(line)
+            arg_where = _arg_where(raw, at)
+            yaml_path = f"{yaml_prefix}[{pos}]"
+            try:
+                e = self._read(raw, pos, params, names_from)
+                if e.when is False:
+                    # a layer left out is the identity: its name, and the next layer's
+                    # default input, stand for what it would have read
+                    prev = self._resolve(e.sources[0], local, later, prefix) if e.sources else prev
+                    local[e.name] = prev
+                    later.discard(e.name)
+                    continue
+                inputs = [self._resolve(s, local, later, prefix) for s in e.sources] if e.sources is not None else [prev]
+            except SpecError as exc:
+                raise _located(exc, raw, where, arg_where, yaml_path) from None
+            for r in range(e.repeat):
+                inst = e.name if e.repeat == 1 else f"{e.name}.{r}"
+                full = prefix + inst
+                reads = inputs if r == 0 else [prev]
+                try:
+                    if e.type_name in self.blocks:
+                        out = self._block(e, full, reads, path, stack, trainable and e.trainable)
+                    else:
+                        out = self._layer(e, full, reads, where, arg_where, path, yaml_path, trainable and e.trainable)
+                except SpecError as exc:
+                    raise _located(exc, raw, where, arg_where, yaml_path) from None
+                local[inst] = out
+                prev = out
+            local[e.name] = prev
+            later.discard(e.name)
+        return prev
+
+    def _entry_name(self, raw: Any, pos: int, params: Mapping[str, Any]) -> str:
+        if isinstance(raw, dict):
+            if "type" in raw and isinstance(raw.get("name", pos), (str, int)):
+                return str(raw.get("name", pos))
+            if len(raw) == 1:
+                return str(next(iter(raw)))
+        return str(pos)
+
+    def _read(
+        self, raw: Any, pos: int, params: Mapping[str, Any], names_from: Callable[[int, Any], str] | None
+    ) -> _Entry:
+        sources: list[str] | None = None
+        repeat, when, trainable = 1, True, True
+        if isinstance(raw, str):
+            type_name, positional, keywords = parse_call(raw, params)
+            name = names_from(pos, raw) if names_from else str(pos)
+        elif isinstance(raw, dict):
+            if "type" not in raw and len(raw) == 1:
+                ((name_key, value),) = raw.items()
+                if not isinstance(value, str):
+                    raise SpecError(
+                        "a layer mapping needs a 'type' key",
+                        hint="write {type: Conv2d, ...}, a call string 'Conv2d(3, 8, 3)' or 'name: Conv2d(3, 8, 3)'",
+                    )
+                type_name, positional, keywords = parse_call(value, params)
+                name = str(name_key)
+            else:
+                if "type" not in raw:
+                    raise SpecError(
+                        "a layer mapping needs a 'type' key",
+                        hint=did_you_mean("type", [str(k) for k in raw]) or "add type: Conv2d (or another layer type)",
+                    )
+                type_name = raw["type"]
+                if not isinstance(type_name, str):
+                    raise SpecError(f"type must be a layer type name, got {type_name!r}", argument="type")
+                positional = ()
+                keywords = {str(k): substitute(v, params) for k, v in raw.items() if k not in LAYER_KEYS}
+                name_value = raw.get("name", pos)
+                if not isinstance(name_value, (str, int)) or isinstance(name_value, bool):
+                    raise SpecError(f"name must be a string, got {name_value!r}", argument="name")
+                name = str(name_value)
+                trainable = substitute(raw.get("trainable", True), params)
+                if not isinstance(trainable, bool):
+                    raise SpecError(f"trainable must be true or false, got {trainable!r}", argument="trainable")
+                if "from" in raw:
+                    value = substitute(raw["from"], params)
+                    sources = [value] if isinstance(value, str) else value
+                    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
+                        raise SpecError(
+                            f"from must be a layer name or a list of names, got {raw['from']!r}",
+                            argument="from",
+                            hint="e.g. from: stem, or from: [a, b]",
+                        )
+                repeat = substitute(raw.get("repeat", 1), params)
+                if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+                    raise SpecError(f"repeat must be a positive integer, got {raw['repeat']!r}", argument="repeat")
+                when = substitute(raw.get("when", True), params)
+                if not isinstance(when, bool):
+                    raise SpecError(f"when must be true or false, got {raw['when']!r}", argument="when")
+        else:
+            raise SpecError(
+                f"a layer must be a string or a mapping, got {raw!r}",
+                hint="write Conv2d(3, 8, 3) or {type: Conv2d, in_channels: 3, out_channels: 8, kernel_size: 3}",
+            )
+        if name == INPUT:
+            raise SpecError("the name 'input' is reserved for the model input", argument="name")
+        if not name or any(not part for part in name.split(".")):
+            raise SpecError(f"layer name {name!r} is not a valid name", argument="name")
+        if type_name not in self.blocks:
+            lookup(type_name)  # unknown type: an error now, with a did-you-mean over layers and blocks
+        return _Entry(type_name, positional, keywords, name, trainable, sources, repeat, when)
+
+    def _resolve(self, ref: str, local: Mapping[str, str], later: set[str], prefix: str) -> str:
+        if ref in local:
+            return local[ref]
+        if ref in self.index:
+            return ref
+        if ref in later:
+            raise SpecError(
+                f"from: {ref!r} comes later in the list; a layer can only read earlier outputs",
+                argument="from",
+                hint="move the layer after the ones it reads (cycles are not possible)",
+            )
+        known = [n for n in local if n != INPUT] + [INPUT]
+        raise SpecError(
+            f"from: unknown name {ref!r}",
+            argument="from",
+            hint=did_you_mean(ref, known) or f"names here: {', '.join(known[-8:])}",
+        )
+
+    def _layer(
+        self,
+        e: _Entry,
+        full: str,
+        reads: list[str],
+        where: str | None,
+        arg_where: Mapping[str, str | None],
+        path: tuple[tuple[str, str], ...],
+        yaml_path: str,
+        trainable: bool,
+    ) -> str:
+        cls = lookup(e.type_name)
+        layer = cls.build(e.positional, e.keywords)
+        multi = getattr(cls, "multi_input", False)
+        if multi:
+            layer.sources = tuple(reads)  # type: ignore[attr-defined]
+        elif len(reads) != 1:
+            raise SpecError(
+                f"{e.type_name} reads one input, from lists {len(reads)}",
+                argument="from",
+                hint="merge them first with Add, Mul or Concat",
+            )
+        if full in self.index:
+            first = self.index[full]
+            raise SpecError(
+                f"layer name {full!r} is used twice: {first.yaml_path} and {yaml_path}",
+                argument="name",
+                hint="give each layer a unique name",
+            )
+        if len(self.layers) >= MAX_LAYERS:
+            raise SpecError(f"the model expands to more than {MAX_LAYERS:,} layers", hint="check repeat: counts")
+        spec = LayerSpec(
+            len(self.layers), full, layer, trainable, where, arg_where, tuple(reads), path, yaml_path
+        )
+        self.layers.append(spec)
+        self.index[full] = spec
+        return full
+
+    def _block(
+        self,
+        e: _Entry,
+        full: str,
+        reads: list[str],
+        path: tuple[tuple[str, str], ...],
+        stack: tuple[str, ...],
+        trainable: bool,
+    ) -> str:
+        block = self.blocks[e.type_name]
+        if e.type_name in stack or len(stack) >= MAX_BLOCK_DEPTH:
+            chain = " → ".join(stack + (e.type_name,))
+            raise SpecError(
+                f"block {e.type_name} uses itself: {chain}",
+                hint="a block cannot contain itself, directly or through another block",
+            )
+        if len(reads) != 1:
+            raise SpecError(f"block {e.type_name} reads one input, from lists {len(reads)}", argument="from")
+        bound = _bind(block, e.positional, e.keywords)
+        lines = getattr(block.layers, "item_lines", [])
+        return self.scope(
+            block.layers,
+            block.where,
+            lines,
+            prefix=full + ".",
+            params=bound,
+            input_ref=reads[0],
+            path=path + ((full, e.type_name),),
+            stack=stack + (e.type_name,),
+            yaml_prefix=f"blocks.{block.name}.layers",
+            trainable=trainable,
+        )
+
+    def unused(self) -> list[str]:
+        """Layers whose output nothing reads (but the model's last)."""
+        read = {name for spec in self.layers for name in spec.inputs}
+        last = self.layers[-1].name if self.layers else None
+        return [s.name for s in self.layers if s.name not in read and s.name != last]
+
+
+def _arg_where(raw: Any, at: Callable[[int | None], str | None]) -> dict[str, str | None]:
+    key_lines = getattr(raw, "key_lines", None)
+    if not key_lines:
+        return {}
+    return {str(k): at(v) for k, v in key_lines.items()}
+
+
+def _located(
+    exc: SpecError, raw: Any, where: str | None, arg_where: Mapping[str, str | None], yaml_path: str
+) -> SpecError:
+    """Add ``net.yaml:14, layers[5].kernel_size`` to an error raised for one entry."""
+    if exc.location is None:
+        keyed = isinstance(raw, dict) and "type" in raw
+        arg = exc.argument if keyed or exc.argument not in LAYER_KEYS else None
+        at = arg_where.get(arg, where) if arg else where
+        exc.location = (f"{at}, " if at else "") + yaml_path + (f".{arg}" if arg and arg != "input" else "")
+    return exc
+
+
+def build(
+    entries: Sequence[Any],
+    *,
+    at: Callable[[int | None], str | None] = lambda line: None,
+    item_lines: Sequence[int | None] = (),
+    blocks: Mapping[str, BlockDef] | None = None,
+    input_shape: Shape | None = None,
+    name: str | None = None,
+    source: str | None = None,
+    names_from: Callable[[int, Any], str] | None = None,
+) -> Spec:
+    builder = Builder(blocks)
+    builder.scope(entries, at, item_lines, names_from=names_from)
+    warnings = tuple(
+        f"the output of '{n}' is never used (an unused branch?)" for n in builder.unused()
+    )
+    return Spec(tuple(builder.layers), input_shape, name, source, warnings)

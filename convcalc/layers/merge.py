@@ -1,0 +1,158 @@
+"""Merge layers: Add, Mul and Concat read several earlier outputs (``from: [a, b]``).
+
+They are torch operations rather than nn modules (``a + b``, ``a * b``,
+``torch.cat``), have no parameters and count no MACs (FlopCounterMode counts
+none of them). The spec reader sets ``sources`` to the names they read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..errors import ShapeError
+from ..shape import Shape, fmt_shape
+from .base import Arg, Layer, register, to_int
+
+Shapes = tuple[Shape, ...]
+
+
+class Merge(Layer):
+    """Shared by the merges: at least two inputs, named in ``sources``."""
+
+    multi_input: ClassVar[bool] = True
+    sources: tuple[str, ...] = ()
+
+    @classmethod
+    def example(cls):  # type: ignore[no-untyped-def]
+        return (), {}, ((1, 8, 6, 6), (1, 8, 6, 6))
+
+    def _named(self, i: int, shape: Shape) -> str:
+        source = f" from '{self.sources[i]}'" if i < len(self.sources) else ""
+        return f"{fmt_shape(shape)}{source}"
+
+    def out_shape(self, x: Any) -> Shape:
+        xs: Shapes = tuple(x)
+        if len(xs) < 2:
+            raise ShapeError(
+                f"needs at least two inputs, receives {len(xs)}",
+                argument="from",
+                expected="2 or more inputs",
+                got=len(xs),
+                hint="list the outputs to merge: from: [a, b]",
+            )
+        return self.merge(xs)
+
+    def merge(self, xs: Shapes) -> Shape:
+        raise NotImplementedError
+
+
+@register
+class Add(Merge):
+    summary = "elementwise sum of its inputs (from: [a, b, …]); all shapes must be equal"
+
+    def merge(self, xs: Shapes) -> Shape:
+        first = xs[0]
+        for i, x in enumerate(xs[1:], start=1):
+            if x != first:
+                raise ShapeError(
+                    f"inputs {self._named(0, first)} and {self._named(i, x)} differ",
+                    argument="from",
+                    expected=first,
+                    got=x,
+                    hint=_shortcut_hint((self.sources[0], self.sources[i]) if self.sources else (), first, x),
+                )
+        return first
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        out = np.add(x[0], x[1])
+        for more in x[2:]:
+            np.add(out, more, out=out)
+        return out
+
+
+@register
+class Mul(Merge):
+    summary = "elementwise product of its inputs, broadcasting as torch does (squeeze-and-excitation)"
+
+    def merge(self, xs: Shapes) -> Shape:
+        out = xs[0]
+        for i, x in enumerate(xs[1:], start=1):
+            rank = max(len(out), len(x))
+            a = (1,) * (rank - len(out)) + out
+            b = (1,) * (rank - len(x)) + x
+            if any(p != q and p != 1 and q != 1 for p, q in zip(a, b)):
+                raise ShapeError(
+                    f"inputs {self._named(0, xs[0])} and {self._named(i, x)} do not broadcast",
+                    argument="from",
+                    expected="sizes that are equal or 1 in every dimension",
+                    got=x,
+                    hint="a squeeze-and-excitation scale must be (N, C, 1, 1) for an (N, C, H, W) input",
+                )
+            out = tuple(max(p, q) if min(p, q) != 0 else 0 for p, q in zip(a, b))
+        return out
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        out = np.multiply(x[0], x[1])
+        for more in x[2:]:
+            out = np.multiply(out, more)
+        return out
+
+
+@register
+class Concat(Merge):
+    summary = "concatenates its inputs along dim (default 1, the channels), as torch.cat"
+    ARGS = (Arg("dim", to_int, 1),)
+    dim: int
+
+    def merge(self, xs: Shapes) -> Shape:
+        first = xs[0]
+        rank = len(first)
+        if not -rank <= self.dim < rank:
+            raise ShapeError(
+                f"dim={self.dim} is out of range for {rank}D inputs",
+                argument="dim",
+                expected=f"-{rank} to {rank - 1}",
+                got=self.dim,
+            )
+        d = self.dim % rank
+        for i, x in enumerate(xs[1:], start=1):
+            if len(x) != rank or any(p != q for j, (p, q) in enumerate(zip(first, x)) if j != d):
+                raise ShapeError(
+                    f"inputs {self._named(0, first)} and {self._named(i, x)} differ outside dim {d}",
+                    argument="from",
+                    expected=f"equal sizes except in dim {d}",
+                    got=x,
+                    hint="resize or pool the branches to the same spatial size before Concat",
+                )
+        return first[:d] + (sum(x[d] for x in xs),) + first[d + 1 :]
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        return np.concatenate(list(x), axis=self.dim)
+
+
+def _shortcut_hint(sources: tuple[str, ...], a: Shape, b: Shape) -> str:
+    """For a residual Add whose branch changed channels and resolution: the projection it needs."""
+    generic = "make both branches produce the same shape"
+    if len(a) != len(b) or len(a) < 3 or a[0] != b[0]:
+        return generic
+    # the branch with the larger spatial size is the shortcut that needs projecting
+    big, small, name = (b, a, sources[1] if len(sources) > 1 else "") if b[2:] >= a[2:] else (a, b, sources[0] if sources else "")
+    if any(s == 0 or g % s for g, s in zip(big[2:], small[2:])):
+        return generic
+    strides = {g // s for g, s in zip(big[2:], small[2:])}
+    if len(strides) != 1:
+        return generic
+    (stride,) = strides
+    nd = len(big) - 2
+    stride_text = f" with stride {stride}" if stride > 1 else ""
+    origin = f"the shortcut from '{name}'" if name else "the shortcut"
+    return (
+        f"{origin} needs a 1×1 Conv{nd}d{stride_text} to {small[1]} channels "
+        f"(and a BatchNorm{nd}d) to match {fmt_shape(small)}"
+    )
