@@ -201,11 +201,13 @@ def _list(shape: Any) -> Any:
 
 
 # ------------------------------------------------------------------ analysis
-def analyze(spec: Spec, input_shape: Shape | None = None) -> Report:
+def analyze(spec: Spec, input_shape: Shape | None = None, *, size_hints: bool = True) -> Report:
     """Propagate the input shape through every layer of ``spec``.
 
     Raises :class:`SpecError` only when there is no input shape; every model
     error is recorded in the report, and propagation stops at the first one.
+    ``size_hints=False`` skips the search for input sizes that would work (up to
+    a quarter of a second per error), for callers that probe many sizes.
     """
     x0 = input_shape if input_shape is not None else spec.input_shape
     if x0 is None:
@@ -215,7 +217,7 @@ def analyze(spec: Spec, input_shape: Shape | None = None) -> Report:
             hint="add input: [N, C, H, W] to the file, or pass --input 1,3,224,224",
         )
     with gc_paused():
-        return _analyze(spec, x0)
+        return _analyze(spec, x0, size_hints)
 
 
 def _inputs_of(entry: LayerSpec, outputs: dict[str, Shape | None]) -> Any:
@@ -228,7 +230,7 @@ def _inputs_of(entry: LayerSpec, outputs: dict[str, Shape | None]) -> Any:
     return shapes[0]
 
 
-def _analyze(spec: Spec, x0: Shape) -> Report:
+def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
     rows: list[Row] = []
     errors: list[Problem] = []
     outputs: dict[str, Shape | None] = {INPUT: x0}
@@ -245,7 +247,7 @@ def _analyze(spec: Spec, x0: Shape) -> Report:
         try:
             layer.check()
         except ShapeError as exc:
-            errors.append(_problem(exc, entry, spec, rows, x0, x, in_forward=False))
+            errors.append(_problem(exc, entry, spec, rows, x0, x, search_sizes=False))
             rows.append(Row(entry.index, entry.name, entry.type, x, None, None, None, None, (), entry.inputs, entry.path))
             outputs[entry.name] = None
             unknown += 1
@@ -257,7 +259,7 @@ def _analyze(spec: Spec, x0: Shape) -> Report:
                 macs = layer.macs(x, y)
                 notes = layer.notes(x, y)
             except ShapeError as exc:
-                errors.append(_problem(exc, entry, spec, rows, x0, x))
+                errors.append(_problem(exc, entry, spec, rows, x0, x, search_sizes=size_hints))
                 failed = True
         # a layer that failed keeps the parameters its explicit arguments give it
         weights = layer.weights(x if y is not None else None)
@@ -332,7 +334,7 @@ def _problem(
     rows: Sequence[Row],
     x0: Shape,
     x: Shape | None,
-    in_forward: bool = True,
+    search_sizes: bool = True,
 ) -> Problem:
     context = ""
     hints = [exc.hint] if exc.hint else []
@@ -340,7 +342,7 @@ def _problem(
         context, producer_hint = _provenance(exc, spec, rows, x0, x)
         if producer_hint:
             hints.append(producer_hint)
-    if x is not None and in_forward:
+    if x is not None and search_sizes:
         sizes = _working_sizes(spec, x0)
         if sizes:
             hints.insert(1 if hints else 0, sizes)

@@ -103,8 +103,19 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+
+
 def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
-    """A literal, or integer arithmetic on literals and block parameters; nothing else."""
+    """A literal, arithmetic on numbers, comparisons and not/and/or, and block parameters;
+    nothing else (no calls, no attributes, no indexing)."""
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, (ast.Tuple, ast.List)):
@@ -121,6 +132,14 @@ def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
                 return _BINOPS[type(node.op)](left, right)
             except ZeroDivisionError:
                 raise SpecError(f"cannot read {text!r}: division by zero") from None
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+        left, right = _value(node.left, names, text), _value(node.comparators[0], names, text)
+        return _COMPARE[type(node.ops[0])](left, right)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _value(node.operand, names, text)
+    if isinstance(node, ast.BoolOp):
+        values = [_value(v, names, text) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.Name):
         if node.id in names:
             return names[node.id]
@@ -150,9 +169,24 @@ def expression(text: str, names: Mapping[str, Any]) -> Any:
     return _value(node, names, text)
 
 
+def _interpolate(text: str, names: Mapping[str, Any]) -> str:
+    """``"layer$i"`` → ``"layer2"``: parameters inside a name."""
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            raise SpecError(
+                f"name {text!r}: unknown parameter {match.group(1)!r}",
+                argument="name",
+                hint=did_you_mean(match.group(1), list(names)) or "only block parameters can appear in names",
+            )
+        return str(names[match.group(1)])
+
+    return _PARAM.sub(one, text)
+
+
 def substitute(value: Any, names: Mapping[str, Any]) -> Any:
     """Replace ``$expressions`` in a mapping value (strings, lists, tuples)."""
-    if isinstance(value, str) and value.lstrip().startswith("$"):
+    if isinstance(value, str) and _PARAM.search(value):
         return expression(value, names)
     if isinstance(value, list):
         return [substitute(v, names) for v in value]
@@ -272,8 +306,9 @@ def _bind(block: BlockDef, positional: Sequence[Any], keywords: Mapping[str, Any
                 raise SpecError(
                     f"block {block.name} needs parameter {key}", argument=key, hint=f"add {key}: <value>"
                 )
-            bound[key] = default
-    return bound
+            # a default may be computed from the parameters before it: {k: 3, p: $k // 2}
+            bound[key] = substitute(default, {n: bound[n] for n in names[: names.index(key)] if n in bound})
+    return {n: bound[n] for n in names}
 
 
 # ----------------------------------------------------------------- builder
@@ -298,6 +333,8 @@ class Builder:
         self.blocks = dict(blocks or {})
         self.layers: list[LayerSpec] = []
         self.index: dict[str, LayerSpec] = {}
+        #: full names that stand for another output: block instances, left-out layers
+        self.aliases: dict[str, str] = {}
 
     # -- one scope: the top-level list, or a block's layers -------------------
     def scope(
@@ -349,8 +386,12 @@ class Builder:
                 except SpecError as exc:
                     raise _located(exc, raw, where, arg_where, yaml_path) from None
                 local[inst] = out
+                if out != full:
+                    self.aliases[full] = out
                 prev = out
             local[e.name] = prev
+            if prefix + e.name != prev:
+                self.aliases[prefix + e.name] = prev
             later.discard(e.name)
         return prev
 
@@ -386,7 +427,7 @@ class Builder:
                         "a layer mapping needs a 'type' key",
                         hint=did_you_mean("type", [str(k) for k in raw]) or "add type: Conv2d (or another layer type)",
                     )
-                type_name = raw["type"]
+                type_name = substitute(raw["type"], params)
                 if not isinstance(type_name, str):
                     raise SpecError(f"type must be a layer type name, got {type_name!r}", argument="type")
                 positional = ()
@@ -394,7 +435,7 @@ class Builder:
                 name_value = raw.get("name", pos)
                 if not isinstance(name_value, (str, int)) or isinstance(name_value, bool):
                     raise SpecError(f"name must be a string, got {name_value!r}", argument="name")
-                name = str(name_value)
+                name = _interpolate(str(name_value), params)
                 trainable = substitute(raw.get("trainable", True), params)
                 if not isinstance(trainable, bool):
                     raise SpecError(f"trainable must be true or false, got {trainable!r}", argument="trainable")
@@ -431,6 +472,8 @@ class Builder:
             return local[ref]
         if ref in self.index:
             return ref
+        if ref in self.aliases:  # a block instance outside this scope, by its full name
+            return self.aliases[ref]
         if ref in later:
             raise SpecError(
                 f"from: {ref!r} comes later in the list; a layer can only read earlier outputs",
@@ -438,10 +481,12 @@ class Builder:
                 hint="move the layer after the ones it reads (cycles are not possible)",
             )
         known = [n for n in local if n != INPUT] + [INPUT]
+        everything = known + list(self.index) + list(self.aliases)
         raise SpecError(
             f"from: unknown name {ref!r}",
             argument="from",
-            hint=did_you_mean(ref, known) or f"names here: {', '.join(known[-8:])}",
+            hint=did_you_mean(ref, everything)
+            or f"names here: {', '.join(known[-8:])} (outside this block, use full dotted names)",
         )
 
     def _layer(

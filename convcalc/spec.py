@@ -311,7 +311,10 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
         input_shape = shape_from_value(data["input"], location=at(lines.get("input")))
     layers = data.get("layers")
     if layers is None:
-        raise SpecError("no layers", location=at(None), hint="add a 'layers:' list")
+        hint = "add a 'layers:' list"
+        if data.get("blocks") is not None:
+            hint = "this file only defines blocks: use them from a model with import: <this file>, or add a 'layers:' list"
+        raise SpecError("no layers", location=at(None), hint=hint)
     if not isinstance(layers, list):
         raise SpecError("layers must be a list", location=at(lines.get("layers")))
     blocks = _blocks(data, source, at, ())
