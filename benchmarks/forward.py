@@ -203,7 +203,53 @@ def main(argv: Optional[List[str]] = None) -> int:
         cells.append(verdict(row, rate))
         print("| " + " | ".join(cells) + " |")
     print("\nPool rows count one operation per window element visited (no MACs).")
+    if not args.only or "net" in args.only:
+        whole_networks(repeat, default_threads)
     return 0
+
+
+NETWORKS = ("resnet18", "resnet50", "mobilenet_v2")
+
+
+def whole_networks(repeat: int, default_threads: int) -> None:
+    """`convcalc run` of whole zoo models at 1×3×224×224 against the same graph in torch."""
+    from convcalc import load_spec
+    from convcalc.forward import run_forward
+
+    print("\nWhole networks at 1×3×224×224, float32, one forward pass (wall time of the whole pass, best of "
+          f"{max(3, repeat // 3)}); torch runs the same graph (tests/torch_bridge.py) with the same weights:\n")
+    print(f"| network | ours ms | torch 1T ms | ×torch 1T | torch {default_threads}T ms | ×torch {default_threads}T | max abs diff |")
+    print("|" + "---|" * 7)
+    sys.path.insert(0, str(ROOT / "tests"))
+    for name in NETWORKS:
+        spec = load_spec(str(ROOT / "examples" / "zoo" / f"{name}.yaml"))
+        x = np.random.default_rng(0).standard_normal(spec.input_shape).astype(np.float32)
+        weights = None
+        reference = None
+        model = None
+        if torch is not None:
+            from torch_bridge import TorchModel
+
+            model = TorchModel(torch, spec, spec.input_shape)
+            weights = model.state_dict()
+        result = run_forward(spec, weights=weights, input_data=x)
+        ours = best_time(lambda: run_forward(spec, weights=weights, input_data=x), max(3, repeat // 3))
+        cells = [name, f"{ours * 1e3:.1f}"]
+        if model is not None:
+            with torch.no_grad():
+                reference = model(torch.from_numpy(x)).numpy()
+            timings = []
+            for threads in (1, default_threads):
+                torch.set_num_threads(threads)
+                with torch.no_grad():
+                    timings.append(best_time(lambda: model(torch.from_numpy(x)), max(3, repeat // 3)))
+            torch.set_num_threads(default_threads)
+            for t in timings:
+                cells += [f"{t * 1e3:.1f}", f"{t / ours:.2f}"]
+            cells.append(f"{float(np.abs(result.output - reference).max()):.1e}")
+        else:
+            cells += ["—"] * 5
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
