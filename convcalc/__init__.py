@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
 from .analyze import Report, analyze
@@ -17,6 +19,16 @@ __all__ = [
     "__version__",
     "analyze",
     "load_spec",
+    "run_forward",
     "spec_from_data",
     "spec_from_strings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``convcalc.run_forward`` imports numpy on first use, so ``convcalc shape`` never pays for it."""
+    if name == "run_forward":
+        from .forward import run_forward
+
+        return run_forward
+    raise AttributeError(f"module 'convcalc' has no attribute {name!r}")

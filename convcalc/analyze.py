@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .build import INPUT
 from .errors import ConvcalcError, ShapeError, SpecError
 from .shape import Shape, fmt_shape, prod
-from .build import INPUT
 from .spec import LayerSpec, Spec, gc_paused
 
 
@@ -248,7 +248,21 @@ def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
             layer.check()
         except ShapeError as exc:
             errors.append(_problem(exc, entry, spec, rows, x0, x, search_sizes=False))
-            rows.append(Row(entry.index, entry.name, entry.type, x, None, None, None, None, (), entry.inputs, entry.path))
+            rows.append(
+                Row(
+                    entry.index,
+                    entry.name,
+                    entry.type,
+                    x,
+                    None,
+                    None,
+                    None,
+                    None,
+                    (),
+                    entry.inputs,
+                    entry.path,
+                )
+            )
             outputs[entry.name] = None
             unknown += 1
             failed = True
@@ -339,7 +353,7 @@ def _problem(
     context = ""
     hints = [exc.hint] if exc.hint else []
     if exc.dim is not None and x is not None:
-        context, producer_hint = _provenance(exc, spec, rows, x0, x)
+        context, producer_hint = _provenance(exc, entry, spec, rows, x0)
         if producer_hint:
             hints.append(producer_hint)
     if x is not None and search_sizes:
@@ -359,7 +373,7 @@ def _problem(
 
 
 def _provenance(
-    exc: ConvcalcError, spec: Spec, rows: Sequence[Row], x0: Shape, x: Shape
+    exc: ConvcalcError, entry: LayerSpec, spec: Spec, rows: Sequence[Row], x0: Shape
 ) -> tuple[str, str | None]:
     """Which earlier layer set dimension ``exc.dim`` of the failing layer's input."""
     dim = exc.dim
@@ -367,24 +381,24 @@ def _provenance(
     wanted = exc.expected if isinstance(exc.expected, int) else None
     by_name = {row.name: row for row in rows}
     # follow the first input back while that dimension passes through unchanged
-    name = spec.layers[len(rows)].inputs[0] if len(rows) < len(spec.layers) and spec.layers[len(rows)].inputs else None
+    name: str | None = entry.inputs[0] if entry.inputs else None
     while name in by_name:
         row = by_name[name]
         xin, yout = row.input_shape, row.output_shape
         if xin is None or yout is None:
             break
         if getattr(spec.layers[row.index].layer, "multi_input", False):
-            xin = xin[0]
+            xin = xin[0]  # type: ignore[assignment]
         changed = len(xin) != len(yout) or dim >= len(yout) or xin[dim] != yout[dim]
         if not changed:
             name = row.inputs[0] if row.inputs else None
             continue
-        entry = spec.layers[row.index]
-        origin = entry.layer.origin(xin, yout, dim) if len(xin) == len(yout) or dim < len(yout) else None
-        context = f" ({origin})" if origin else f" from {_label(entry)}"
+        producer = spec.layers[row.index]
+        origin = producer.layer.origin(xin, yout, dim) if dim < len(yout) else None
+        context = f" ({origin})" if origin else f" from {_label(producer)}"
         hint = None
         if wanted is not None:
-            hint = entry.layer.resize_hint(xin, yout, dim, wanted, _label(entry))
+            hint = producer.layer.resize_hint(xin, yout, dim, wanted, _label(producer))
         return context, hint
     return f" from the input {fmt_shape(x0)}", None
 

@@ -146,7 +146,8 @@ def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
         if names:
             raise SpecError(
                 f"cannot read {text!r}: unknown parameter {node.id!r}",
-                hint=did_you_mean(node.id, list(names)) or f"the parameters are: {', '.join(names)}",
+                hint=did_you_mean(node.id, list(names))
+                or f"the parameters are: {', '.join(names)}",
             )
     raise SpecError(
         f"cannot read {text!r}: arguments must be literal values (numbers, strings, tuples, True/False/None)"
@@ -155,7 +156,9 @@ def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
     )
 
 
-_CALL_HINT = "write a PyTorch constructor call with literal arguments, e.g. Conv2d(6, 16, 5, padding=2)"
+_CALL_HINT = (
+    "write a PyTorch constructor call with literal arguments, e.g. Conv2d(6, 16, 5, padding=2)"
+)
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
 
@@ -177,7 +180,8 @@ def _interpolate(text: str, names: Mapping[str, Any]) -> str:
             raise SpecError(
                 f"name {text!r}: unknown parameter {match.group(1)!r}",
                 argument="name",
-                hint=did_you_mean(match.group(1), list(names)) or "only block parameters can appear in names",
+                hint=did_you_mean(match.group(1), list(names))
+                or "only block parameters can appear in names",
             )
         return str(names[match.group(1)])
 
@@ -236,17 +240,25 @@ def _parse_call(text: str, names: Mapping[str, Any]) -> tuple[str, tuple[Any, ..
     keywords: dict[str, Any] = {}
     for arg in node.args:
         if isinstance(arg, ast.Starred):
-            raise SpecError(f"cannot read {text!r}: arguments must be literal values (no *args)", hint=_CALL_HINT)
+            raise SpecError(
+                f"cannot read {text!r}: arguments must be literal values (no *args)",
+                hint=_CALL_HINT,
+            )
         positional.append(_value(arg, names, text))
     for kw in node.keywords:
         if kw.arg is None:
-            raise SpecError(f"cannot read {text!r}: arguments must be literal values (no **kwargs)", hint=_CALL_HINT)
+            raise SpecError(
+                f"cannot read {text!r}: arguments must be literal values (no **kwargs)",
+                hint=_CALL_HINT,
+            )
         keywords[kw.arg] = _value(kw.value, names, text)
     return type_name, tuple(positional), keywords
 
 
 # ------------------------------------------------------------------ blocks
-def read_blocks(data: Any, at: Callable[[int | None], str | None], line: int | None = None) -> dict[str, BlockDef]:
+def read_blocks(
+    data: Any, at: Callable[[int | None], str | None], line: int | None = None
+) -> dict[str, BlockDef]:
     """The ``blocks:`` mapping: name → {params: {...}, layers: [...]} (or just a list of layers)."""
     if not isinstance(data, dict):
         raise SpecError("blocks must be a mapping of block names to definitions", location=at(line))
@@ -257,11 +269,15 @@ def read_blocks(data: Any, at: Callable[[int | None], str | None], line: int | N
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name):
             raise SpecError(f"block name {name!r} must be an identifier", location=where)
         if name in REGISTRY:
-            raise SpecError(f"block name {name!r} is a layer type", location=where, hint="choose another name")
+            raise SpecError(
+                f"block name {name!r} is a layer type", location=where, hint="choose another name"
+            )
         if isinstance(body, list):
             body = {"layers": body}
         if not isinstance(body, dict):
-            raise SpecError(f"block {name} must be a mapping with 'params' and 'layers'", location=where)
+            raise SpecError(
+                f"block {name} must be a mapping with 'params' and 'layers'", location=where
+            )
         for key in body:
             if key not in BLOCK_KEYS:
                 raise SpecError(
@@ -272,8 +288,13 @@ def read_blocks(data: Any, at: Callable[[int | None], str | None], line: int | N
         params = body.get("params") or {}
         if isinstance(params, list):
             params = {p: None for p in params}
-        if not isinstance(params, dict) or not all(isinstance(p, str) and p.isidentifier() for p in params):
-            raise SpecError(f"block {name}: params must map parameter names to defaults (null: required)", location=where)
+        if not isinstance(params, dict) or not all(
+            isinstance(p, str) and p.isidentifier() for p in params
+        ):
+            raise SpecError(
+                f"block {name}: params must map parameter names to defaults (null: required)",
+                location=where,
+            )
         layers = body.get("layers")
         if not isinstance(layers, list) or not layers:
             raise SpecError(f"block {name} needs a non-empty 'layers' list", location=where)
@@ -282,7 +303,9 @@ def read_blocks(data: Any, at: Callable[[int | None], str | None], line: int | N
     return blocks
 
 
-def _bind(block: BlockDef, positional: Sequence[Any], keywords: Mapping[str, Any]) -> dict[str, Any]:
+def _bind(
+    block: BlockDef, positional: Sequence[Any], keywords: Mapping[str, Any]
+) -> dict[str, Any]:
     names = list(block.params)
     if len(positional) > len(names):
         raise SpecError(
@@ -295,7 +318,8 @@ def _bind(block: BlockDef, positional: Sequence[Any], keywords: Mapping[str, Any
             raise SpecError(
                 f"block {block.name} has no parameter {key!r}",
                 argument=key,
-                hint=did_you_mean(key, names) or f"its parameters are: {', '.join(names) or 'none'}",
+                hint=did_you_mean(key, names)
+                or f"its parameters are: {', '.join(names) or 'none'}",
             )
         if key in bound:
             raise SpecError(f"block {block.name} got {key} twice", argument=key)
@@ -304,10 +328,14 @@ def _bind(block: BlockDef, positional: Sequence[Any], keywords: Mapping[str, Any
         if key not in bound:
             if default is _REQUIRED:
                 raise SpecError(
-                    f"block {block.name} needs parameter {key}", argument=key, hint=f"add {key}: <value>"
+                    f"block {block.name} needs parameter {key}",
+                    argument=key,
+                    hint=f"add {key}: <value>",
                 )
             # a default may be computed from the parameters before it: {k: 3, p: $k // 2}
-            bound[key] = substitute(default, {n: bound[n] for n in names[: names.index(key)] if n in bound})
+            bound[key] = substitute(
+                default, {n: bound[n] for n in names[: names.index(key)] if n in bound}
+            )
     return {n: bound[n] for n in names}
 
 
@@ -371,7 +399,11 @@ class Builder:
                     local[e.name] = prev
                     later.discard(e.name)
                     continue
-                inputs = [self._resolve(s, local, later, prefix) for s in e.sources] if e.sources is not None else [prev]
+                inputs = (
+                    [self._resolve(s, local, later, prefix) for s in e.sources]
+                    if e.sources is not None
+                    else [prev]
+                )
             except SpecError as exc:
                 raise _located(exc, raw, where, arg_where, yaml_path) from None
             for r in range(e.repeat):
@@ -382,7 +414,16 @@ class Builder:
                     if e.type_name in self.blocks:
                         out = self._block(e, full, reads, path, stack, trainable and e.trainable)
                     else:
-                        out = self._layer(e, full, reads, where, arg_where, path, yaml_path, trainable and e.trainable)
+                        out = self._layer(
+                            e,
+                            full,
+                            reads,
+                            where,
+                            arg_where,
+                            path,
+                            yaml_path,
+                            trainable and e.trainable,
+                        )
                 except SpecError as exc:
                     raise _located(exc, raw, where, arg_where, yaml_path) from None
                 local[inst] = out
@@ -404,7 +445,11 @@ class Builder:
         return str(pos)
 
     def _read(
-        self, raw: Any, pos: int, params: Mapping[str, Any], names_from: Callable[[int, Any], str] | None
+        self,
+        raw: Any,
+        pos: int,
+        params: Mapping[str, Any],
+        names_from: Callable[[int, Any], str] | None,
     ) -> _Entry:
         sources: list[str] | None = None
         repeat, when, trainable = 1, True, True
@@ -425,24 +470,35 @@ class Builder:
                 if "type" not in raw:
                     raise SpecError(
                         "a layer mapping needs a 'type' key",
-                        hint=did_you_mean("type", [str(k) for k in raw]) or "add type: Conv2d (or another layer type)",
+                        hint=did_you_mean("type", [str(k) for k in raw])
+                        or "add type: Conv2d (or another layer type)",
                     )
                 type_name = substitute(raw["type"], params)
                 if not isinstance(type_name, str):
-                    raise SpecError(f"type must be a layer type name, got {type_name!r}", argument="type")
+                    raise SpecError(
+                        f"type must be a layer type name, got {type_name!r}", argument="type"
+                    )
                 positional = ()
-                keywords = {str(k): substitute(v, params) for k, v in raw.items() if k not in LAYER_KEYS}
+                keywords = {
+                    str(k): substitute(v, params) for k, v in raw.items() if k not in LAYER_KEYS
+                }
                 name_value = raw.get("name", pos)
                 if not isinstance(name_value, (str, int)) or isinstance(name_value, bool):
                     raise SpecError(f"name must be a string, got {name_value!r}", argument="name")
                 name = _interpolate(str(name_value), params)
                 trainable = substitute(raw.get("trainable", True), params)
                 if not isinstance(trainable, bool):
-                    raise SpecError(f"trainable must be true or false, got {trainable!r}", argument="trainable")
+                    raise SpecError(
+                        f"trainable must be true or false, got {trainable!r}", argument="trainable"
+                    )
                 if "from" in raw:
                     value = substitute(raw["from"], params)
                     sources = [value] if isinstance(value, str) else value
-                    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
+                    if (
+                        not isinstance(sources, list)
+                        or not sources
+                        or not all(isinstance(s, str) for s in sources)
+                    ):
                         raise SpecError(
                             f"from must be a layer name or a list of names, got {raw['from']!r}",
                             argument="from",
@@ -450,10 +506,15 @@ class Builder:
                         )
                 repeat = substitute(raw.get("repeat", 1), params)
                 if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-                    raise SpecError(f"repeat must be a positive integer, got {raw['repeat']!r}", argument="repeat")
+                    raise SpecError(
+                        f"repeat must be a positive integer, got {raw['repeat']!r}",
+                        argument="repeat",
+                    )
                 when = substitute(raw.get("when", True), params)
                 if not isinstance(when, bool):
-                    raise SpecError(f"when must be true or false, got {raw['when']!r}", argument="when")
+                    raise SpecError(
+                        f"when must be true or false, got {raw['when']!r}", argument="when"
+                    )
         else:
             raise SpecError(
                 f"a layer must be a string or a mapping, got {raw!r}",
@@ -464,7 +525,9 @@ class Builder:
         if not name or any(not part for part in name.split(".")):
             raise SpecError(f"layer name {name!r} is not a valid name", argument="name")
         if type_name not in self.blocks:
-            lookup(type_name)  # unknown type: an error now, with a did-you-mean over layers and blocks
+            lookup(
+                type_name
+            )  # unknown type: an error now, with a did-you-mean over layers and blocks
         return _Entry(type_name, positional, keywords, name, trainable, sources, repeat, when)
 
     def _resolve(self, ref: str, local: Mapping[str, str], later: set[str], prefix: str) -> str:
@@ -519,9 +582,19 @@ class Builder:
                 hint="give each layer a unique name",
             )
         if len(self.layers) >= MAX_LAYERS:
-            raise SpecError(f"the model expands to more than {MAX_LAYERS:,} layers", hint="check repeat: counts")
+            raise SpecError(
+                f"the model expands to more than {MAX_LAYERS:,} layers", hint="check repeat: counts"
+            )
         spec = LayerSpec(
-            len(self.layers), full, layer, trainable, where, arg_where, tuple(reads), path, yaml_path
+            len(self.layers),
+            full,
+            layer,
+            trainable,
+            where,
+            arg_where,
+            tuple(reads),
+            path,
+            yaml_path,
         )
         self.layers.append(spec)
         self.index[full] = spec
@@ -544,7 +617,9 @@ class Builder:
                 hint="a block cannot contain itself, directly or through another block",
             )
         if len(reads) != 1:
-            raise SpecError(f"block {e.type_name} reads one input, from lists {len(reads)}", argument="from")
+            raise SpecError(
+                f"block {e.type_name} reads one input, from lists {len(reads)}", argument="from"
+            )
         bound = _bind(block, e.positional, e.keywords)
         lines = getattr(block.layers, "item_lines", [])
         return self.scope(
@@ -582,7 +657,9 @@ def _located(
         keyed = isinstance(raw, dict) and "type" in raw
         arg = exc.argument if keyed or exc.argument not in LAYER_KEYS else None
         at = arg_where.get(arg, where) if arg else where
-        exc.location = (f"{at}, " if at else "") + yaml_path + (f".{arg}" if arg and arg != "input" else "")
+        exc.location = (
+            (f"{at}, " if at else "") + yaml_path + (f".{arg}" if arg and arg != "input" else "")
+        )
     return exc
 
 

@@ -270,7 +270,12 @@ def _load_document(text: str, source: str) -> Any:
         if "could not determine a constructor" in str(exc):
             problem = "YAML tags are not allowed (only plain values, lists and mappings)"
         context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
+        if (
+            context
+            and context_mark is not None
+            and mark is not None
+            and context_mark.line != mark.line
+        ):
             problem += f" ({context} at line {context_mark.line + 1})"
         raise SpecError(f"invalid YAML: {problem}", location=where) from None
 
@@ -340,7 +345,9 @@ def _blocks(
     if isinstance(imports, str):
         imports = [imports]
     if not isinstance(imports, list) or not all(isinstance(i, str) for i in imports):
-        raise SpecError("import must be a file name or a list of file names", location=at(lines.get("import")))
+        raise SpecError(
+            "import must be a file name or a list of file names", location=at(lines.get("import"))
+        )
     base = os.path.dirname(source) if source and source != "<stdin>" else ""
     for name in imports:
         path = os.path.normpath(os.path.join(base, name))

@@ -115,14 +115,19 @@ def test_blocks_expand_to_dotted_names_and_wire_the_graph(tmp_path):
     assert "layer1.0.downsample.0" not in names and "layer2.0.downsample.0" in names
     by = {e.name: e for e in spec.layers}
     assert by["layer1.0.add"].inputs == ("layer1.0.bn2", "conv1")  # no downsample: the block input
-    assert by["layer1.1.conv1"].inputs == ("layer1.0.relu2",)  # repeat: each copy reads the previous
+    assert by["layer1.1.conv1"].inputs == (
+        "layer1.0.relu2",
+    )  # repeat: each copy reads the previous
     assert by["layer2.0.add"].inputs == ("layer2.0.bn2", "layer2.0.downsample.1")
     assert by["layer2.0.downsample.0"].inputs == ("layer1.1.relu2",)
     assert by["layer1.0.conv1"].path == (("layer1.0", "BasicBlock"),)
     report = analyze(spec)
     assert report.ok and report.output_shape == (1, 10)
     # conv1 216 + 2 blocks of (576 + 16 + 576 + 16) + (1152 + 32 + 2304 + 32 + 128 + 32) + fc 170
-    assert report.totals.params == 216 + 2 * (576 + 16 + 576 + 16) + (1152 + 32 + 2304 + 32 + 128 + 32) + 170
+    assert (
+        report.totals.params
+        == 216 + 2 * (576 + 16 + 576 + 16) + (1152 + 32 + 2304 + 32 + 128 + 32) + 170
+    )
 
 
 def test_graph_runs_and_matches_torch(tmp_path):
@@ -138,7 +143,11 @@ def test_graph_runs_and_matches_torch(tmp_path):
             self.relu = nn.ReLU()
             self.conv2 = nn.Conv2d(c, c, 3, 1, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(c)
-            self.downsample = nn.Sequential(nn.Conv2d(cin, c, 1, stride, bias=False), nn.BatchNorm2d(c)) if down else None
+            self.downsample = (
+                nn.Sequential(nn.Conv2d(cin, c, 1, stride, bias=False), nn.BatchNorm2d(c))
+                if down
+                else None
+            )
 
         def forward(self, x):
             out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
@@ -171,11 +180,17 @@ def test_graph_runs_and_matches_torch(tmp_path):
 
 
 def test_merge_mismatch_names_both_branches_and_the_fix(tmp_path):
-    text = RESNET.replace("{type: BasicBlock, name: layer2.0, c: 16, stride: 2, downsample: true}", "{type: BasicBlock, name: layer2.0, c: 16, stride: 2}")
+    text = RESNET.replace(
+        "{type: BasicBlock, name: layer2.0, c: 16, stride: 2, downsample: true}",
+        "{type: BasicBlock, name: layer2.0, c: 16, stride: 2}",
+    )
     report = analyze(load_spec(spec_text(tmp_path, text)))
     (problem,) = report.errors
     assert problem.name == "layer2.0.add" and problem.type == "Add"
-    assert "inputs (1, 16, 8, 8) from 'layer2.0.bn2' and (1, 8, 16, 16) from 'layer1.1.relu2' differ" in problem.message
+    assert (
+        "inputs (1, 16, 8, 8) from 'layer2.0.bn2' and (1, 8, 16, 16) from 'layer1.1.relu2' differ"
+        in problem.message
+    )
     assert problem.hint == (
         "the shortcut from 'layer1.1.relu2' needs a 1×1 Conv2d with stride 2 to 16 channels "
         "(and a BatchNorm2d) to match (1, 16, 8, 8)"
@@ -186,9 +201,15 @@ def test_merge_mismatch_names_both_branches_and_the_fix(tmp_path):
     "layers,message",
     [
         ([{"type": "ReLU", "name": "a", "from": "nope"}], "from: unknown name 'nope'"),
-        ([{"type": "ReLU", "name": "a", "from": "b"}, {"type": "ReLU", "name": "b"}], "from: 'b' comes later in the list"),
+        (
+            [{"type": "ReLU", "name": "a", "from": "b"}, {"type": "ReLU", "name": "b"}],
+            "from: 'b' comes later in the list",
+        ),
         ([{"type": "Add", "name": "a", "from": "input"}], None),
-        ([{"type": "ReLU", "name": "a", "from": ["input", "input"]}], "ReLU reads one input, from lists 2"),
+        (
+            [{"type": "ReLU", "name": "a", "from": ["input", "input"]}],
+            "ReLU reads one input, from lists 2",
+        ),
         ([{"type": "Blk", "name": "a"}], "unknown layer type 'Blk'"),
         ([{"type": "ReLU", "repeat": 0}], "repeat must be a positive integer, got 0"),
         ([{"type": "ReLU", "when": "yes"}], "when must be true or false, got 'yes'"),
@@ -207,12 +228,36 @@ def test_graph_errors(layers, message):
 @pytest.mark.parametrize(
     "blocks,layers,message",
     [
-        ({"A": {"layers": [{"type": "B"}]}, "B": {"layers": [{"type": "A"}]}}, [{"type": "A"}], "block A uses itself: A → B → A"),
-        ({"A": {"params": {"c": None}, "layers": ["Linear(4, $c)"]}}, [{"type": "A"}], "block A needs parameter c"),
-        ({"A": {"params": {"c": 2}, "layers": ["Linear(4, $c)"]}}, [{"type": "A", "d": 3}], "block A has no parameter 'd'"),
-        ({"A": {"params": {"c": 2}, "layers": ["Linear(4, $cc)"]}}, [{"type": "A"}], "unknown parameter 'cc'"),
-        ({"A": {"params": {"c": 2}, "lay": []}}, [{"type": "A"}], "block A has an unknown key 'lay'"),
-        ({"Conv2d": {"layers": ["ReLU"]}}, [{"type": "Conv2d"}], "block name 'Conv2d' is a layer type"),
+        (
+            {"A": {"layers": [{"type": "B"}]}, "B": {"layers": [{"type": "A"}]}},
+            [{"type": "A"}],
+            "block A uses itself: A → B → A",
+        ),
+        (
+            {"A": {"params": {"c": None}, "layers": ["Linear(4, $c)"]}},
+            [{"type": "A"}],
+            "block A needs parameter c",
+        ),
+        (
+            {"A": {"params": {"c": 2}, "layers": ["Linear(4, $c)"]}},
+            [{"type": "A", "d": 3}],
+            "block A has no parameter 'd'",
+        ),
+        (
+            {"A": {"params": {"c": 2}, "layers": ["Linear(4, $cc)"]}},
+            [{"type": "A"}],
+            "unknown parameter 'cc'",
+        ),
+        (
+            {"A": {"params": {"c": 2}, "lay": []}},
+            [{"type": "A"}],
+            "block A has an unknown key 'lay'",
+        ),
+        (
+            {"Conv2d": {"layers": ["ReLU"]}},
+            [{"type": "Conv2d"}],
+            "block name 'Conv2d' is a layer type",
+        ),
     ],
 )
 def test_block_errors(blocks, layers, message):
@@ -222,15 +267,30 @@ def test_block_errors(blocks, layers, message):
 
 
 def test_unused_branch_is_a_warning():
-    spec = spec_from_data({"input": [1, 4], "layers": [{"type": "ReLU", "name": "a"}, {"type": "Tanh", "name": "b", "from": "input"}]})
+    spec = spec_from_data(
+        {
+            "input": [1, 4],
+            "layers": [
+                {"type": "ReLU", "name": "a"},
+                {"type": "Tanh", "name": "b", "from": "input"},
+            ],
+        }
+    )
     report = analyze(spec)
     assert report.ok
     assert "the output of 'a' is never used (an unused branch?)" in report.notes
 
 
 def test_import_blocks_from_another_file(tmp_path):
-    spec_text(tmp_path, "blocks:\n  Two:\n    params: {c: 4}\n    layers: ['Linear(out_features=$c)', ReLU]\n", "lib.yaml")
-    path = spec_text(tmp_path, "input: [2, 3]\nimport: lib.yaml\nlayers:\n  - Two(5)\n  - {type: Two, name: t, c: 6}\n")
+    spec_text(
+        tmp_path,
+        "blocks:\n  Two:\n    params: {c: 4}\n    layers: ['Linear(out_features=$c)', ReLU]\n",
+        "lib.yaml",
+    )
+    path = spec_text(
+        tmp_path,
+        "input: [2, 3]\nimport: lib.yaml\nlayers:\n  - Two(5)\n  - {type: Two, name: t, c: 6}\n",
+    )
     spec = load_spec(path)
     assert [e.name for e in spec.layers] == ["0.0", "0.1", "t.0", "t.1"]
     assert analyze(spec).output_shape == (2, 6)
@@ -243,10 +303,20 @@ def test_import_blocks_from_another_file(tmp_path):
 def test_depth_collapses_blocks(tmp_path):
     report = analyze(load_spec(spec_text(tmp_path, RESNET)))
     top = report.view(0)
-    assert [r.name for r in top] == ["conv1", "layer1.0", "layer1.1", "layer2.0", "avgpool", "flatten", "fc"]
+    assert [r.name for r in top] == [
+        "conv1",
+        "layer1.0",
+        "layer1.1",
+        "layer2.0",
+        "avgpool",
+        "flatten",
+        "fc",
+    ]
     block = top[3]
     assert block.block and block.type == "BasicBlock"
     assert block.input_shape == (1, 8, 16, 16) and block.output_shape == (1, 16, 8, 8)
     members = [r for r in report.rows if r.path and r.path[0][0] == "layer2.0"]
-    assert block.params == sum(r.params for r in members) and block.macs == sum(r.macs for r in members)
+    assert block.params == sum(r.params for r in members) and block.macs == sum(
+        r.macs for r in members
+    )
     assert sum(r.params for r in top) == report.totals.params

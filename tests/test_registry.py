@@ -28,7 +28,9 @@ def test_type_has_a_summary_and_a_working_example(name):
     if getattr(REGISTRY[name], "multi_input", False):  # a merge: one branch per input shape
         shapes = [tuple(s) for s in example["input"]]
         assert len(set(shapes)) == 1
-        branches = [{"type": "Identity", "name": f"b{i}", "from": "input"} for i in range(len(shapes))]
+        branches = [
+            {"type": "Identity", "name": f"b{i}", "from": "input"} for i in range(len(shapes))
+        ]
         merge = {"type": name, "from": [b["name"] for b in branches]}
         spec = spec_from_data({"input": list(shapes[0]), "layers": [*branches, merge]})
     else:

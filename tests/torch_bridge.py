@@ -20,7 +20,9 @@ MERGES = ("Add", "Mul", "Concat")
 class TorchModel:
     """``model(x)`` runs the spec in torch; ``state_dict()`` has convcalc's weight keys."""
 
-    def __init__(self, torch: Any, spec: Spec, input_shape: tuple[int, ...], dtype: Any = None) -> None:
+    def __init__(
+        self, torch: Any, spec: Spec, input_shape: tuple[int, ...], dtype: Any = None
+    ) -> None:
         from convcalc import analyze
 
         self.torch = torch

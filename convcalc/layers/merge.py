@@ -23,7 +23,7 @@ class Merge(Layer):
     sources: tuple[str, ...] = ()
 
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (), {}, ((1, 8, 6, 6), (1, 8, 6, 6))
 
     def _named(self, i: int, shape: Shape) -> str:
@@ -59,7 +59,9 @@ class Add(Merge):
                     argument="from",
                     expected=first,
                     got=x,
-                    hint=_shortcut_hint((self.sources[0], self.sources[i]) if self.sources else (), first, x),
+                    hint=_shortcut_hint(
+                        (self.sources[0], self.sources[i]) if self.sources else (), first, x
+                    ),
                 )
         return first
 
@@ -74,7 +76,9 @@ class Add(Merge):
 
 @register
 class Mul(Merge):
-    summary = "elementwise product of its inputs, broadcasting as torch does (squeeze-and-excitation)"
+    summary = (
+        "elementwise product of its inputs, broadcasting as torch does (squeeze-and-excitation)"
+    )
 
     def merge(self, xs: Shapes) -> Shape:
         out = xs[0]
@@ -142,7 +146,11 @@ def _shortcut_hint(sources: tuple[str, ...], a: Shape, b: Shape) -> str:
     if len(a) != len(b) or len(a) < 3 or a[0] != b[0]:
         return generic
     # the branch with the larger spatial size is the shortcut that needs projecting
-    big, small, name = (b, a, sources[1] if len(sources) > 1 else "") if b[2:] >= a[2:] else (a, b, sources[0] if sources else "")
+    big, small, name = (
+        (b, a, sources[1] if len(sources) > 1 else "")
+        if b[2:] >= a[2:]
+        else (a, b, sources[0] if sources else "")
+    )
     if any(s == 0 or g % s for g, s in zip(big[2:], small[2:])):
         return generic
     strides = {g // s for g, s in zip(big[2:], small[2:])}

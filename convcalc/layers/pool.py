@@ -8,7 +8,6 @@ checks in forward, the ones that do not depend on the input are in ``check()``.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -693,7 +692,11 @@ class _AdaptivePool(Layer):
                 continue
             # the bin lengths repeat with period o / gcd(n, o): one period tells min and max
             period = o // math.gcd(n, o)
-            lengths = [b - a for a, b in adaptive_bins(n, o)[:period]] if o <= 1 << 16 else _bin_lengths(n, o, period)
+            lengths = (
+                [b - a for a, b in adaptive_bins(n, o)[:period]]
+                if o <= 1 << 16
+                else _bin_lengths(n, o, period)
+            )
             lo, hi = min(lengths), max(lengths)
             size = f"{lo}" if lo == hi else f"{lo}–{hi}"
             text = f"{axis}: {n} → {o}"
