@@ -62,23 +62,33 @@ _format_option = click.option(
 )
 
 
+def _model_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """FILE, or --input and --layer flags: how every command is told the model."""
+    decorators = [
+        click.argument("file", required=False),
+        click.option(
+            "-i",
+            "--input",
+            "input_text",
+            metavar="SHAPE",
+            help="Input shape with batch, e.g. 1,3,224,224 (overrides the file's input).",
+        ),
+        click.option(
+            "-l",
+            "--layer",
+            "layers",
+            multiple=True,
+            metavar="LAYER",
+            help="A layer as a PyTorch constructor call, e.g. 'Conv2d(3, 64, 7, stride=2, padding=3)'; repeat for each layer, optionally 'name=Conv2d(...)'.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
 @cli.command(epilog=EXIT_HELP)
-@click.argument("file", required=False)
-@click.option(
-    "-i",
-    "--input",
-    "input_text",
-    metavar="SHAPE",
-    help="Input shape with batch, e.g. 1,3,224,224 (overrides the file's input).",
-)
-@click.option(
-    "-l",
-    "--layer",
-    "layers",
-    multiple=True,
-    metavar="LAYER",
-    help="A layer as a PyTorch constructor call, e.g. 'Conv2d(3, 64, 7, stride=2, padding=3)'; repeat for each layer, optionally 'name=Conv2d(...)'.",
-)
+@_model_options
 @click.option(
     "-d",
     "--depth",
@@ -112,22 +122,7 @@ def shape(
 
 
 @cli.command(epilog=EXIT_HELP)
-@click.argument("file", required=False)
-@click.option(
-    "-i",
-    "--input",
-    "input_text",
-    metavar="SHAPE",
-    help="Input shape with batch, e.g. 1,3,224,224 (overrides the file's input).",
-)
-@click.option(
-    "-l",
-    "--layer",
-    "layers",
-    multiple=True,
-    metavar="LAYER",
-    help="A layer as a PyTorch constructor call; repeat for each layer.",
-)
+@_model_options
 @click.option(
     "-w",
     "--weights",

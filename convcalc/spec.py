@@ -73,14 +73,14 @@ def _expect(node: Any, kind: Any, what: str) -> None:
         )
 
 
-def _construct_map(loader: Any, node: Any) -> _LineDict:
-    _expect(node, _MappingNode, "mapping")
+def _map_body(loader: Any, node: Any, child: Any) -> _LineDict:
+    """A mapping node as a dict that remembers its keys' lines; ``child`` builds each node."""
     loader.flatten_mapping(node)
     data = _LineDict()
     data.line = node.start_mark.line + 1
-    data.key_lines = {}
+    key_lines = data.key_lines = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = child(key_node)
         try:
             hash(key)
         except TypeError:
@@ -91,17 +91,28 @@ def _construct_map(loader: Any, node: Any) -> _LineDict:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.key_lines[key] = key_node.start_mark.line + 1
+        data[key] = child(value_node)
+        key_lines[key] = key_node.start_mark.line + 1
     return data
+
+
+def _seq_body(node: Any, child: Any) -> _LineList:
+    """A sequence node as a list that remembers its items' lines."""
+    children = node.value
+    data = _LineList([child(c) for c in children])
+    data.line = node.start_mark.line + 1
+    data.item_lines = [c.start_mark.line + 1 for c in children]
+    return data
+
+
+def _construct_map(loader: Any, node: Any) -> _LineDict:
+    _expect(node, _MappingNode, "mapping")
+    return _map_body(loader, node, lambda n: loader.construct_object(n, deep=True))
 
 
 def _construct_seq(loader: Any, node: Any) -> _LineList:
     _expect(node, _SequenceNode, "sequence")
-    data = _LineList(loader.construct_object(child, deep=True) for child in node.value)
-    data.line = node.start_mark.line + 1
-    data.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return data
+    return _seq_body(node, lambda n: loader.construct_object(n, deep=True))
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
@@ -170,36 +181,14 @@ def _build(
                 None, None, "found unconstructable recursive node", node.start_mark
             )
         recursive[node] = None
-        loader.flatten_mapping(node)
-        data = _LineDict()
-        data.line = node.start_mark.line + 1
-        key_lines = data.key_lines = {}
-        for key_node, value_node in node.value:
-            key = _build(key_node, loader, constructed, recursive, scalars)
-            try:
-                hash(key)
-            except TypeError:
-                raise yaml.constructor.ConstructorError(
-                    None, None, "found an unhashable key", key_node.start_mark
-                ) from None
-            if key in data:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            data[key] = _build(value_node, loader, constructed, recursive, scalars)
-            key_lines[key] = key_node.start_mark.line + 1
+        data = _map_body(loader, node, lambda n: _build(n, loader, constructed, recursive, scalars))
     elif cls is _SequenceNode and tag == _SEQ_TAG:
         if node in recursive:
             raise yaml.constructor.ConstructorError(
                 None, None, "found unconstructable recursive node", node.start_mark
             )
         recursive[node] = None
-        children = node.value
-        data = _LineList(
-            [_build(child, loader, constructed, recursive, scalars) for child in children]
-        )
-        data.line = node.start_mark.line + 1
-        data.item_lines = [child.start_mark.line + 1 for child in children]
+        data = _seq_body(node, lambda n: _build(n, loader, constructed, recursive, scalars))
     else:
         return loader.construct_object(node, deep=True)
     constructed[node] = data
