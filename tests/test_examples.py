@@ -78,31 +78,21 @@ def test_separable_block_beats_the_standard_conv():
 @pytest.mark.parametrize("path", EXAMPLES, ids=ids(EXAMPLES))
 def test_example_agrees_with_torch(path):
     torch = pytest.importorskip("torch")
-    from oracle_cases import INFERRED
     from torch.utils.flop_counter import FlopCounterMode
+    from torch_bridge import MERGES, merge, torch_module
 
     spec = load_spec(str(path))
     report = analyze(spec)
     values = {"input": torch.randn(*report.input_shape)}
     for entry, row in zip(spec.layers, report.rows):
         xs = [values[name] for name in entry.inputs]
-        if entry.type in ("Add", "Mul", "Concat"):  # torch operations, not modules
-            y = torch.cat(xs, dim=entry.layer.dim) if entry.type == "Concat" else xs[0]
-            for more in xs[1:] if entry.type != "Concat" else []:
-                y = y + more if entry.type == "Add" else y * more
+        if entry.type in MERGES:  # torch operations, not modules
+            y = merge(torch, entry, xs)
             assert row.output_shape == tuple(y.shape), entry.name
             values[entry.name] = y
             continue
         (x,) = xs
-        kwargs = {
-            k: (list(v) if isinstance(v, tuple) and k == "unflattened_size" else v)
-            for k, v in entry.layer.args.items()
-        }
-        if entry.type in INFERRED:
-            arg, channel = INFERRED[entry.type]
-            if kwargs.get(arg) is None:
-                kwargs[arg] = channel(tuple(x.shape))
-        module = getattr(torch.nn, entry.type)(**kwargs).eval()
+        module = torch_module(torch, entry, tuple(x.shape))
         assert row.params == sum(p.numel() for p in module.parameters()), entry.name
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

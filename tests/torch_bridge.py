@@ -12,9 +12,32 @@ from typing import Any
 
 from oracle_cases import INFERRED
 
-from convcalc.build import INPUT, Spec
+from convcalc.build import INPUT, LayerSpec, Spec
 
 MERGES = ("Add", "Mul", "Concat")
+
+
+def torch_module(torch: Any, entry: LayerSpec, input_shape: tuple[int, ...]) -> Any:
+    """``torch.nn.<type>(**args)`` for one layer, an inferred in_channels & co. taken from its input."""
+    kwargs = {
+        k: (list(v) if isinstance(v, tuple) and k == "unflattened_size" else v)
+        for k, v in entry.layer.args.items()
+    }
+    if entry.type in INFERRED:
+        arg, channel = INFERRED[entry.type]
+        if kwargs.get(arg) is None:
+            kwargs[arg] = channel(input_shape)
+    return getattr(torch.nn, entry.type)(**kwargs).eval()
+
+
+def merge(torch: Any, entry: LayerSpec, xs: list[Any]) -> Any:
+    """A merge layer as the torch operation it stands for."""
+    if entry.type == "Concat":
+        return torch.cat(xs, dim=entry.layer.dim)
+    y = xs[0]
+    for more in xs[1:]:
+        y = y + more if entry.type == "Add" else y * more
+    return y
 
 
 class TorchModel:
@@ -33,15 +56,7 @@ class TorchModel:
         for entry, row in zip(spec.layers, report.rows):
             if entry.type in MERGES:
                 continue
-            kwargs = {
-                k: (list(v) if isinstance(v, tuple) and k == "unflattened_size" else v)
-                for k, v in entry.layer.args.items()
-            }
-            if entry.type in INFERRED:
-                arg, channel = INFERRED[entry.type]
-                if kwargs.get(arg) is None:
-                    kwargs[arg] = channel(row.input_shape)
-            module = getattr(torch.nn, entry.type)(**kwargs).eval()
+            module = torch_module(torch, entry, row.input_shape)
             self.modules[entry.name] = module.to(dtype) if dtype is not None else module
 
     def __call__(self, x: Any) -> Any:
@@ -49,14 +64,7 @@ class TorchModel:
         values = {INPUT: x}
         for entry in self.spec.layers:
             xs = [values[name] for name in entry.inputs]
-            if entry.type == "Concat":
-                y = torch.cat(xs, dim=entry.layer.dim)
-            elif entry.type in ("Add", "Mul"):
-                y = xs[0]
-                for more in xs[1:]:
-                    y = y + more if entry.type == "Add" else y * more
-            else:
-                y = self.modules[entry.name](xs[0])
+            y = merge(torch, entry, xs) if entry.type in MERGES else self.modules[entry.name](xs[0])
             values[entry.name] = y
         return values[self.spec.layers[-1].name]
 
