@@ -1,0 +1,114 @@
+"""PyTorch as the oracle for VALUES: the random valid configurations of tests/oracle_cases.py,
+run by torch (eval mode, float64, with non-trivial buffers) and by convcalc's NumPy kernels
+with torch's own parameters. Outputs must agree within 1e-9 relative (float64) and the float32
+run within 1e-4 of the float64 reference.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from oracle_cases import GENERATORS
+from test_oracle import _torch_layer
+
+from convcalc import analyze, spec_from_strings
+from convcalc.errors import ConvcalcError
+from convcalc.forward import run_forward
+
+#: cases per type (valid ones are kept; invalid ones are the shape oracle's business)
+CASES = int(os.environ.get("CONVCALC_FORWARD_CASES", "24"))
+
+
+@pytest.fixture(scope="module")
+def torch() -> Any:
+    return pytest.importorskip("torch")
+
+
+def _randomize_buffers(torch: Any, module: Any, rng: random.Random) -> None:
+    """Running statistics and affine parameters away from their defaults, so they matter."""
+    gen = torch.Generator().manual_seed(rng.randrange(1 << 30))
+    for name, buf in module.named_buffers():
+        if name.endswith("running_mean"):
+            buf.copy_(torch.rand(buf.shape, generator=gen, dtype=buf.dtype) - 0.5)
+        elif name.endswith("running_var"):
+            buf.copy_(torch.rand(buf.shape, generator=gen, dtype=buf.dtype) + 0.5)
+    if "Norm" in type(module).__name__:  # affine weights away from 1, biases away from 0
+        for p in module.parameters():
+            p.data.copy_(torch.rand(p.shape, generator=gen, dtype=p.dtype) + 0.5)
+
+
+@pytest.mark.parametrize("type_name", sorted(GENERATORS))
+def test_forward_values_agree_with_torch(torch: Any, type_name: str) -> None:
+    rng = random.Random(f"forward:{type_name}")
+    failures = []
+    ran = 0
+    for _ in range(CASES):
+        text, x_shape = GENERATORS[type_name](rng)
+        try:
+            spec = spec_from_strings([f"m={text}"], x_shape)
+        except ConvcalcError:
+            continue
+        layer = spec.layers[0].layer
+        padding = layer.args.get("padding")
+        if (
+            type_name.startswith("CircularPad")
+            and min(padding if isinstance(padding, tuple) else (padding,)) < 0
+        ):
+            # cropping and wrapping at once: torch's copies read memory it never wrote
+            continue
+        report = analyze(spec, size_hints=False)
+        if not report.ok or any(s == 0 for s in report.output_shape or ()) or 0 in x_shape:
+            continue
+        with warnings.catch_warnings(), torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+            warnings.simplefilter("ignore")
+            try:
+                module = _torch_layer(torch, text, x_shape).double().eval()
+            except Exception:  # noqa: BLE001 - torch rejects: the shape oracle covers it
+                continue
+            _randomize_buffers(torch, module, rng)
+            x = torch.randn(
+                *x_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(ran)
+            )
+            try:
+                y = module(x.clone())  # inplace=True would overwrite x
+            except Exception:  # noqa: BLE001
+                continue
+            if isinstance(y, tuple):  # return_indices=True
+                y = y[0]
+        weights = {f"m.{k}": v.numpy() for k, v in module.state_dict().items()}
+        expected = y.numpy()
+        scale = float(np.abs(expected).max()) if expected.size else 1.0
+        for dtype, rtol in (("float64", 1e-9), ("float32", 1e-4)):
+            try:
+                result = run_forward(spec, weights=weights, input_data=x.numpy(), dtype=dtype)
+            except ConvcalcError as exc:
+                failures.append(f"  {text} on {x_shape} [{dtype}]: {exc}")
+                break
+            got = result.output
+            if got is None or got.shape != expected.shape:
+                failures.append(
+                    f"  {text} on {x_shape} [{dtype}]: shape {None if got is None else got.shape} vs {expected.shape}"
+                )
+                break
+            bad = ~np.isclose(
+                got.astype(np.float64),
+                expected,
+                rtol=rtol,
+                atol=rtol * max(scale, 1e-30),
+                equal_nan=True,
+            )
+            if bad.any():
+                err = float(np.nanmax(np.abs(got.astype(np.float64) - expected)))
+                failures.append(
+                    f"  {text} on {x_shape} [{dtype}]: max abs error {err:.3g} (scale {scale:.3g})"
+                )
+                break
+        ran += 1
+    assert not failures, (
+        f"{type_name}: {len(failures)} of {ran} cases differ from torch\n" + "\n".join(failures[:8])
+    )
