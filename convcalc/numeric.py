@@ -182,6 +182,77 @@ def _map(fn: Any, items: Sequence[Any]) -> None:
         pass
 
 
+_BLAS: Any = None  # (get, set) of the BLAS thread count once looked up; False when unavailable
+
+
+def _blas_threads() -> Any:
+    """NumPy's OpenBLAS thread-count functions ``(get, set)``, found with ctypes in the library
+    NumPy ships (numpy.libs / .dylibs / scipy_openblas); ``None`` when there is no such library
+    or symbol (another BLAS, another build): the callers then let BLAS thread as it likes."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = False
+        try:
+            import ctypes
+            import glob
+            import os
+
+            here = os.path.dirname(np.__file__)
+            paths = []
+            for pattern in ("numpy.libs/*openblas*", "numpy/.dylibs/*openblas*", "scipy_openblas*/lib/*openblas*"):
+                paths += sorted(glob.glob(os.path.join(os.path.dirname(here), pattern)))
+            for path in paths:
+                lib = ctypes.CDLL(path)
+                for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
+                    get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        get.restype = ctypes.c_int
+                        get.argtypes = []
+                        put.restype = None
+                        put.argtypes = [ctypes.c_int]
+                        _BLAS = (get, put)
+                        break
+                if _BLAS:
+                    break
+        except Exception:  # pragma: no cover - any failure means: no thread control
+            _BLAS = False
+    return _BLAS or None
+
+
+def _gemm_workers() -> int:
+    """Python threads to run independent matrix products on, one BLAS thread each (1: run
+    them one after the other, with BLAS's own threads)."""
+    blas = _blas_threads()
+    if blas is None:
+        return 1
+    return max(1, min(_workers(), int(blas[0]())))
+
+
+def _map_gemm(fn: Any, items: Sequence[Any]) -> None:
+    """Run ``fn`` (BLAS products on its own part of the result) over ``items`` on the worker
+    threads with BLAS held to one thread each, for mid-size products often faster than one
+    product on every core; BLAS's thread count is restored afterwards. Serial (BLAS threading
+    as it likes) when there is one item or no thread control. Deterministic: each item is
+    computed the same way whatever thread runs it."""
+    workers = _gemm_workers()
+    if len(items) < 2 or workers < 2:
+        for item in items:
+            fn(item)
+        return
+    blas = _blas_threads()
+    if blas is None:
+        _map(fn, items)
+        return
+    get, put = blas
+    before = int(get())
+    put(1)
+    try:
+        _map(fn, items)
+    finally:
+        put(before)
+
+
 def conv(
     xp: np.ndarray,
     weight: np.ndarray,
@@ -248,14 +319,23 @@ def conv(
         wg = weight.reshape(g, cog, k_g)
         per_col = (c * taps_n + c_out) * item  # the column matrix and the product
     per_item = per_col * out[0] * width
+    # grouped: many small products, on which BLAS threads poorly; one BLAS thread per worker
+    # thread is faster there (dense products measured no better, or worse, that way)
+    workers = _gemm_workers() if g > 1 else 1
     # a column matrix much larger than the caches costs more to write than it saves in BLAS
-    # calls: work in pieces of about COLUMN_PIECE bytes even when the budget allows more
-    limit = min(budget, max(COLUMN_PIECE, per_col * width))
+    # calls: work in pieces of about COLUMN_PIECE bytes even when the budget allows more;
+    # with several workers each has a piece in flight, and there are at least as many pieces
+    limit = min(budget // workers, max(COLUMN_PIECE, per_col * width))
+    if workers > 1 and n * out[0] > 1:
+        limit = min(limit, max(per_col * width, -(-per_item * n // workers)))
+    limit = max(limit, 1)
     if per_item <= limit or out[0] <= 1:
         pieces = [(b, slice(0, out[0])) for b in chunks(n, per_item, limit)]
     else:
         pieces = [(slice(i, i + 1), r) for i in range(n) for r in _row_slices(out[0], width, per_col, limit)]
-    for bs, rs in pieces:
+
+    def work(part: tuple[slice, slice]) -> None:
+        bs, rs = part
         m = len(range(*bs.indices(n)))
         rows = rs.stop - rs.start
         length = rows * width
@@ -279,6 +359,8 @@ def conv(
             np.add(full[garbage], bias_b, out=target)
         else:
             target[...] = full[garbage]
+
+    _map_gemm(work, pieces)
     return y
 
 

@@ -22,7 +22,9 @@ def load(path: Path):
     data = np.load(path)
     call = str(data["call"])
     x = data["x"]
-    weights = {k[2:]: data[k] for k in data.files if k.startswith("w.") and k != "w.num_batches_tracked"}
+    weights = {
+        k[2:]: data[k] for k in data.files if k.startswith("w.") and k != "w.num_batches_tracked"
+    }
     layer = spec_from_strings([call], x.shape).layers[0].layer
     return layer, call, x, data["y"], weights
 
@@ -73,12 +75,15 @@ def test_workspace_and_init_shapes(path):
     assert all(v.dtype == np.float64 for v in params.values())
 
 
-@pytest.mark.parametrize("call, shape", [
-    ("Conv2d(3, 8, 3)", (1, 3, 5, 5)),
-    ("Conv1d(4, 6, 5, groups=2)", (1, 4, 9)),
-    ("ConvTranspose2d(4, 6, 3, groups=2)", (1, 4, 5, 5)),
-    ("ConvTranspose3d(2, 4, (1, 2, 3))", (1, 2, 3, 3, 3)),
-])
+@pytest.mark.parametrize(
+    "call, shape",
+    [
+        ("Conv2d(3, 8, 3)", (1, 3, 5, 5)),
+        ("Conv1d(4, 6, 5, groups=2)", (1, 4, 9)),
+        ("ConvTranspose2d(4, 6, 3, groups=2)", (1, 4, 5, 5)),
+        ("ConvTranspose3d(2, 4, (1, 2, 3))", (1, 2, 3, 3, 3)),
+    ],
+)
 def test_init_follows_torch_default_bounds(call, shape):
     """weight and bias ~ U(-1/√fan_in, 1/√fan_in), fan_in = weight.size(1)·∏kernel."""
     layer = spec_from_strings([call], shape).layers[0].layer
@@ -95,7 +100,11 @@ def test_registry_has_the_conv_kernels():
         assert "forward" in vars(REGISTRY[name].__mro__[1])
 
 
-GROUPED = [p for p in FIXTURES if "groups=" in str(np.load(p)["call"]) and "Transpose" not in str(np.load(p)["call"])]
+GROUPED = [
+    p
+    for p in FIXTURES
+    if "groups=" in str(np.load(p)["call"]) and "Transpose" not in str(np.load(p)["call"])
+]
 
 
 @pytest.mark.parametrize("path", GROUPED, ids=lambda p: p.stem)
@@ -107,14 +116,21 @@ def test_grouped_direct_path_matches_torch(path, budget, monkeypatch):
 
     monkeypatch.setattr(numeric, "GROUPED_DIRECT_MIN", 1)
     layer, _, x, y, weights = load(path)
-    np.testing.assert_allclose(run(layer, x, weights, np.float64, budget), y, rtol=1e-9, atol=1e-12 * max(1.0, np.abs(y).max()))
+    np.testing.assert_allclose(
+        run(layer, x, weights, np.float64, budget),
+        y,
+        rtol=1e-9,
+        atol=1e-12 * max(1.0, np.abs(y).max()),
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_depthwise_threads_do_not_change_the_result(workers, monkeypatch):
     from convcalc import numeric
 
-    layer = spec_from_strings(["Conv2d(6, 12, 3, padding=1, groups=6)"], (3, 6, 9, 7)).layers[0].layer
+    layer = (
+        spec_from_strings(["Conv2d(6, 12, 3, padding=1, groups=6)"], (3, 6, 9, 7)).layers[0].layer
+    )
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 6, 9, 7))
     weights = layer.init(x.shape, rng)
@@ -123,3 +139,37 @@ def test_depthwise_threads_do_not_change_the_result(workers, monkeypatch):
     monkeypatch.setattr(numeric, "_workers", lambda: workers)
     monkeypatch.setattr(numeric, "DEPTHWISE_BLOCK", 7 * 9 * 8 * 2)  # a few planes per block
     assert np.array_equal(run(layer, x, weights, np.float64), expected)
+
+
+@pytest.mark.parametrize("path", GROUPED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("direct", [1, 8])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_grouped_on_worker_threads_matches_torch(path, direct, workers, monkeypatch):
+    """Grouped products run in pieces on worker threads, one BLAS thread each (when NumPy's
+    OpenBLAS lets us set that): forced on and off, both paths, the result is torch's, and the
+    BLAS thread count is restored afterwards."""
+    from convcalc import numeric
+
+    monkeypatch.setattr(numeric, "GROUPED_DIRECT_MIN", direct)
+    monkeypatch.setattr(numeric, "_gemm_workers", lambda: workers)
+    monkeypatch.setattr(numeric, "_workers", lambda: workers)
+    blas = numeric._blas_threads()
+    before = blas[0]() if blas else None
+    layer, _, x, y, weights = load(path)
+    for budget in (1 << 30, 64):
+        np.testing.assert_allclose(
+            run(layer, x, weights, np.float64, budget),
+            y,
+            rtol=1e-9,
+            atol=1e-12 * max(1.0, np.abs(y).max()),
+        )
+    if blas:
+        assert blas[0]() == before
+
+
+def test_blas_thread_control_is_found_or_absent():
+    from convcalc import numeric
+
+    blas = numeric._blas_threads()
+    assert blas is None or blas[0]() >= 1
+    assert numeric._gemm_workers() >= 1
