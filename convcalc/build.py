@@ -69,16 +69,6 @@ class Spec:
     #: warnings found while reading (an unused branch, say)
     warnings: tuple[str, ...] = ()
 
-    @property
-    def sequential(self) -> bool:
-        """Every layer reads the one before it (an nn.Sequential)."""
-        prev = INPUT
-        for entry in self.layers:
-            if entry.inputs != (prev,):
-                return False
-            prev = entry.name
-        return True
-
 
 @dataclass(frozen=True)
 class BlockDef:

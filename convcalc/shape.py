@@ -57,11 +57,6 @@ def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
     return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
 
 
-def uncovered(size: int, k: int, s: int, total_pad: int, d: int = 1) -> int:
-    """How many trailing elements of the padded input no window reaches (floor mode)."""
-    return (size + total_pad - d * (k - 1) - 1) % s
-
-
 def prod(values: Iterable[int]) -> int:
     result = 1
     for v in values:
