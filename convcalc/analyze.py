@@ -134,50 +134,28 @@ class Report:
         return max((row.level for row in self.rows), default=0)
 
     def view(self, depth: int | None = None) -> tuple[Row, ...]:
-        """The rows with every block nested deeper than ``depth`` collapsed into one row.
-
-        A collapsed row has the block instance's name and type, the input of its
-        first layer, the output of its last, and the sums of their parameters and MACs.
+        """The rows as a tree: each block instance gets a row of its own (its name and type,
+        the input of its first layer, the output of its last, the sums of their parameters
+        and MACs), followed by its layers unless it is nested deeper than ``depth``, where
+        it stands collapsed for them. ``depth=None`` expands everything.
         """
-        if depth is None or depth >= self.depth:
-            return self.rows
-        out: list[Row] = []
-        group: list[Row] = []
-
-        def flush() -> None:
-            if not group:
-                return
-            name, block_type = group[0].path[depth]
-            params = [r.params for r in group]
-            trainable = [r.trainable_params for r in group]
-            macs = [r.macs for r in group]
-            out.append(
-                Row(
-                    group[0].index,
-                    name,
-                    block_type,
-                    group[0].input_shape,
-                    group[-1].output_shape,
-                    None if None in params else sum(params),  # type: ignore[arg-type]
-                    None if None in trainable else sum(trainable),  # type: ignore[arg-type]
-                    None if None in macs else sum(macs),  # type: ignore[arg-type]
-                    (f"{len(group)} layers",),
-                    group[0].inputs,
-                    group[0].path[:depth],
-                    True,
-                )
-            )
-            group.clear()
-
+        members: dict[str, list[Row]] = {}
         for row in self.rows:
-            if row.level > depth:
-                if group and group[0].path[depth] != row.path[depth]:
-                    flush()
-                group.append(row)
-            else:
-                flush()
+            for name, _ in row.path:
+                members.setdefault(name, []).append(row)
+        out: list[Row] = []
+        shown: set[str] = set()
+        for row in self.rows:
+            collapsed = False
+            for level, (name, block_type) in enumerate(row.path):
+                if name not in shown:
+                    shown.add(name)
+                    out.append(_block_row(name, block_type, members[name], row.path[:level]))
+                if depth is not None and level >= depth:
+                    collapsed = True
+                    break
+            if not collapsed:
                 out.append(row)
-        flush()
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +169,27 @@ class Report:
             "errors": [e.to_dict() for e in self.errors],
             "notes": list(self.notes),
         }
+
+
+def _block_row(name: str, block_type: str, group: list[Row], path: tuple[tuple[str, str], ...]) -> Row:
+    """One row standing for a block instance's layers."""
+    params = [r.params for r in group]
+    trainable = [r.trainable_params for r in group]
+    macs = [r.macs for r in group]
+    return Row(
+        group[0].index,
+        name,
+        block_type,
+        group[0].input_shape,
+        group[-1].output_shape,
+        None if None in params else sum(params),  # type: ignore[arg-type]
+        None if None in trainable else sum(trainable),  # type: ignore[arg-type]
+        None if None in macs else sum(macs),  # type: ignore[arg-type]
+        (f"{len(group)} layers",),
+        group[0].inputs,
+        path,
+        True,
+    )
 
 
 def _list(shape: Any) -> Any:

@@ -62,8 +62,10 @@ def _table(
     header = list(COLUMNS[:3]) + (["from"] if branched else []) + list(COLUMNS[3:-1])
     header += (list(RUN_COLUMNS) if run is not None else []) + [COLUMNS[-1]]
     cells_out = []
+    tree = any(r.block for r in rows)
     for r in rows:
-        cells = [str(r.index), r.name, r.type]
+        name = "  " * r.level + r.name if tree else r.name
+        cells = ["" if r.block else str(r.index), name, r.type]
         if branched:
             # blank when it reads the output of the layer listed just before it
             prev = report.rows[r.index - 1].name if r.index else INPUT

@@ -320,3 +320,7 @@ def test_depth_collapses_blocks(tmp_path):
         r.macs for r in members
     )
     assert sum(r.params for r in top) == report.totals.params
+    tree = report.view()  # everything expanded, each block row before its layers
+    assert [r.name for r in tree[:3]] == ["conv1", "layer1.0", "layer1.0.conv1"]
+    assert [r.level for r in tree[:3]] == [0, 0, 1]
+    assert len(tree) == len(report.rows) + 3
