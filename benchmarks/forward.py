@@ -20,8 +20,9 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -36,22 +37,42 @@ except ImportError:  # the table then has no torch columns
     torch = None
 
 # (label, kind, constructor call, input shape); the targets depend on the kind
-SUITE: List[Tuple[str, str, str, Tuple[int, ...]]] = [
+SUITE: list[tuple[str, str, str, tuple[int, ...]]] = [
     ("ResNet 3×3 64→64, 56×56, batch 1", "dense", "Conv2d(64, 64, 3, padding=1)", (1, 64, 56, 56)),
     ("ResNet 3×3 64→64, 56×56, batch 8", "dense", "Conv2d(64, 64, 3, padding=1)", (8, 64, 56, 56)),
     ("7×7 s2 3→64, 224×224", "dense", "Conv2d(3, 64, 7, stride=2, padding=3)", (1, 3, 224, 224)),
     ("1×1 256→64, 56×56", "pointwise", "Conv2d(256, 64, 1)", (1, 256, 56, 56)),
-    ("depthwise 3×3, 32 ch, 112×112", "depthwise", "Conv2d(32, 32, 3, padding=1, groups=32)", (1, 32, 112, 112)),
-    ("depthwise 3×3, 512 ch, 14×14", "depthwise", "Conv2d(512, 512, 3, padding=1, groups=512)", (1, 512, 14, 14)),
-    ("groups 8, 3×3 256→256, 28×28", "grouped", "Conv2d(256, 256, 3, padding=1, groups=8)", (1, 256, 28, 28)),
-    ("transposed 4×4 s2 256→128, 16→32", "transposed", "ConvTranspose2d(256, 128, 4, stride=2, padding=1)", (1, 256, 16, 16)),
+    (
+        "depthwise 3×3, 32 ch, 112×112",
+        "depthwise",
+        "Conv2d(32, 32, 3, padding=1, groups=32)",
+        (1, 32, 112, 112),
+    ),
+    (
+        "depthwise 3×3, 512 ch, 14×14",
+        "depthwise",
+        "Conv2d(512, 512, 3, padding=1, groups=512)",
+        (1, 512, 14, 14),
+    ),
+    (
+        "groups 8, 3×3 256→256, 28×28",
+        "grouped",
+        "Conv2d(256, 256, 3, padding=1, groups=8)",
+        (1, 256, 28, 28),
+    ),
+    (
+        "transposed 4×4 s2 256→128, 16→32",
+        "transposed",
+        "ConvTranspose2d(256, 128, 4, stride=2, padding=1)",
+        (1, 256, 16, 16),
+    ),
     ("MaxPool 2×2, 64×112×112", "pool", "MaxPool2d(2)", (1, 64, 112, 112)),
     ("MaxPool 3×3 s2, 64×112×112", "pool", "MaxPool2d(3, stride=2, padding=1)", (1, 64, 112, 112)),
     ("Linear 4096→4096, batch 8", "linear", "Linear(4096, 4096)", (8, 4096)),
 ]
 
 # kind → (min ratio to the matmul rate, max time relative to torch's)
-TARGETS: Dict[str, Tuple[Optional[float], float]] = {
+TARGETS: dict[str, tuple[float | None, float]] = {
     "dense": (0.6, 1.5),
     "pointwise": (0.6, 1.5),
     "grouped": (None, 2.0),
@@ -84,7 +105,7 @@ def torch_module(call: str) -> Any:
     return eval("torch.nn." + call, {"torch": torch}).float().eval()
 
 
-def ops(layer: Any, x: Tuple[int, ...], y: Tuple[int, ...], kind: str) -> int:
+def ops(layer: Any, x: tuple[int, ...], y: tuple[int, ...], kind: str) -> int:
     """2·MACs; for pooling, the window elements visited (one comparison each)."""
     if kind == "pool":
         k = layer.kernel_size if isinstance(layer.kernel_size, tuple) else (layer.kernel_size,) * 2
@@ -92,13 +113,13 @@ def ops(layer: Any, x: Tuple[int, ...], y: Tuple[int, ...], kind: str) -> int:
     return 2 * layer.macs(x, y)
 
 
-def prepare(label: str, kind: str, call: str, shape: Tuple[int, ...]) -> Dict[str, Any]:
+def prepare(label: str, kind: str, call: str, shape: tuple[int, ...]) -> dict[str, Any]:
     """Build the layer, run it once and check it against torch; returns the row's timers."""
     layer = spec_from_strings([call], shape).layers[0].layer
     rng = np.random.default_rng(0)
     y_shape = layer.out_shape(shape)
     x = rng.standard_normal(shape, dtype=np.float32)
-    row: Dict[str, Any] = {"label": label, "kind": kind, "call": call}
+    row: dict[str, Any] = {"label": label, "kind": kind, "call": call}
     try:
         weights = {k: v.astype(np.float32) for k, v in layer.init(shape, rng).items()}
         y = layer.forward(x, weights, 1 << 30)
@@ -131,7 +152,7 @@ def prepare(label: str, kind: str, call: str, shape: Tuple[int, ...]) -> Dict[st
     return row
 
 
-def time_rows(rows: List[Dict[str, Any]], repeat: int, default_threads: int) -> None:
+def time_rows(rows: list[dict[str, Any]], repeat: int, default_threads: int) -> None:
     """Ours for every row, then torch at 1 thread, then at the default: each library's worker
     threads spin a while after a call, so interleaving the two per call would slow both."""
     live = [r for r in rows if "skip" not in r]
@@ -147,7 +168,7 @@ def time_rows(rows: List[Dict[str, Any]], repeat: int, default_threads: int) -> 
     torch.set_num_threads(default_threads)
 
 
-def verdict(row: Dict[str, Any], rate: float) -> str:
+def verdict(row: dict[str, Any], rate: float) -> str:
     need_rate, need_torch = TARGETS[row["kind"]]
     misses = []
     if need_rate is not None and row["ops"] / row["ours"] / 1e9 < need_rate * rate:
@@ -157,7 +178,7 @@ def verdict(row: Dict[str, Any], rate: float) -> str:
     return "met" if not misses else "missed: " + ", ".join(misses)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repetitions instead of 9")
     parser.add_argument("--only", help="run only the rows whose label contains this text")
@@ -175,16 +196,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rate = max(rate, matmul_rate(repeat))  # once more after the suite: the best of both
 
-    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ}
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"Python {platform.python_version()}, NumPy {np.__version__}"
-          + (f", torch {torch.__version__}" if torch is not None else ", no torch")
-          + (f"; env {env}" if env else ""))
-    print(f"NumPy float32 matmul (2048²): {rate:.0f} GFLOP/s. "
-          f"Ours at {'OPENBLAS_NUM_THREADS=' + os.environ['OPENBLAS_NUM_THREADS'] if 'OPENBLAS_NUM_THREADS' in os.environ else 'NumPy BLAS default'} threads; torch at 1 and {default_threads} threads. "
-          f"Best of {repeat}. ×torch = torch's time / ours (1.0 = as fast as torch). "
-          f"Load average {load_before:.2f} before, {load_after:.2f} after "
-          f"(above ~0.5 other processes share the cores and every number is noisy).\n")
+    env = {
+        k: os.environ[k]
+        for k in (
+            "OPENBLAS_CORETYPE",
+            "OPENBLAS_L2_SIZE",
+            "OPENBLAS_NUM_THREADS",
+            "OMP_NUM_THREADS",
+        )
+        if k in os.environ
+    }
+    print(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"Python {platform.python_version()}, NumPy {np.__version__}"
+        + (f", torch {torch.__version__}" if torch is not None else ", no torch")
+        + (f"; env {env}" if env else "")
+    )
+    print(
+        f"NumPy float32 matmul (2048²): {rate:.0f} GFLOP/s. "
+        f"Ours at {'OPENBLAS_NUM_THREADS=' + os.environ['OPENBLAS_NUM_THREADS'] if 'OPENBLAS_NUM_THREADS' in os.environ else 'NumPy BLAS default'} threads; torch at 1 and {default_threads} threads. "
+        f"Best of {repeat}. ×torch = torch's time / ours (1.0 = as fast as torch). "
+        f"Load average {load_before:.2f} before, {load_after:.2f} after "
+        f"(above ~0.5 other processes share the cores and every number is noisy).\n"
+    )
     head = "| layer | ours ms | GFLOP/s | ÷ matmul | torch 1T ms | ×torch 1T | torch {n}T ms | ×torch {n}T | target |"
     print(head.format(n=default_threads))
     print("|" + "---|" * 9)
@@ -216,9 +250,13 @@ def whole_networks(repeat: int, default_threads: int) -> None:
     from convcalc import load_spec
     from convcalc.forward import run_forward
 
-    print("\nWhole networks at 1×3×224×224, float32, one forward pass (wall time of the whole pass, best of "
-          f"{max(3, repeat // 3)}); torch runs the same graph (tests/torch_bridge.py) with the same weights:\n")
-    print(f"| network | ours ms | torch 1T ms | ×torch 1T | torch {default_threads}T ms | ×torch {default_threads}T | max abs diff |")
+    print(
+        "\nWhole networks at 1×3×224×224, float32, one forward pass (wall time of the whole pass, best of "
+        f"{max(3, repeat // 3)}); torch runs the same graph (tests/torch_bridge.py) with the same weights:\n"
+    )
+    print(
+        f"| network | ours ms | torch 1T ms | ×torch 1T | torch {default_threads}T ms | ×torch {default_threads}T | max abs diff |"
+    )
     print("|" + "---|" * 7)
     sys.path.insert(0, str(ROOT / "tests"))
     for name in NETWORKS:
@@ -233,7 +271,12 @@ def whole_networks(repeat: int, default_threads: int) -> None:
             model = TorchModel(torch, spec, spec.input_shape)
             weights = model.state_dict()
         result = run_forward(spec, weights=weights, input_data=x)
-        ours = best_time(lambda: run_forward(spec, weights=weights, input_data=x), max(3, repeat // 3))
+        ours = best_time(
+            lambda spec=spec, weights=weights, x=x: run_forward(
+                spec, weights=weights, input_data=x
+            ),
+            max(3, repeat // 3),
+        )
         cells = [name, f"{ours * 1e3:.1f}"]
         if model is not None:
             with torch.no_grad():
@@ -242,7 +285,11 @@ def whole_networks(repeat: int, default_threads: int) -> None:
             for threads in (1, default_threads):
                 torch.set_num_threads(threads)
                 with torch.no_grad():
-                    timings.append(best_time(lambda: model(torch.from_numpy(x)), max(3, repeat // 3)))
+                    timings.append(
+                        best_time(
+                            lambda model=model, x=x: model(torch.from_numpy(x)), max(3, repeat // 3)
+                        )
+                    )
             torch.set_num_threads(default_threads)
             for t in timings:
                 cells += [f"{t * 1e3:.1f}", f"{t / ours:.2f}"]

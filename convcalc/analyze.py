@@ -171,7 +171,9 @@ class Report:
         }
 
 
-def _block_row(name: str, block_type: str, group: list[Row], path: tuple[tuple[str, str], ...]) -> Row:
+def _block_row(
+    name: str, block_type: str, group: list[Row], path: tuple[tuple[str, str], ...]
+) -> Row:
     """One row standing for a block instance's layers."""
     params = [r.params for r in group]
     trainable = [r.trainable_params for r in group]

@@ -7,13 +7,20 @@ views where it can.
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-PadPairs = Sequence[Tuple[int, int]]
+PadPairs = Sequence[tuple[int, int]]
 
-_NP_MODES = {"zeros": "constant", "constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+_NP_MODES = {
+    "zeros": "constant",
+    "constant": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+    "circular": "wrap",
+}
 
 
 def pad(x: np.ndarray, pads: PadPairs, mode: str = "zeros", value: float = 0.0) -> np.ndarray:
@@ -37,7 +44,10 @@ def pad(x: np.ndarray, pads: PadPairs, mode: str = "zeros", value: float = 0.0) 
 
 
 def windows(
-    x: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int] | None = None
+    x: np.ndarray,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int] | None = None,
 ) -> np.ndarray:
     """A strided view of every window over the trailing ``len(kernel)`` axes.
 
@@ -48,7 +58,11 @@ def windows(
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     axes = tuple(range(x.ndim - nd, x.ndim))
     view = np.lib.stride_tricks.sliding_window_view(x, span, axis=axes)
-    index = (Ellipsis,) + tuple(slice(None, None, s) for s in stride) + tuple(slice(None, None, d) for d in dilation)
+    index = (
+        (Ellipsis,)
+        + tuple(slice(None, None, s) for s in stride)
+        + tuple(slice(None, None, d) for d in dilation)
+    )
     return view[index]
 
 
@@ -66,7 +80,7 @@ def _prod(values: Sequence[int]) -> int:
     return out
 
 
-def _row_chunks(n: int, rows: int, per_row_bytes: int, budget: int) -> List[Tuple[slice, slice]]:
+def _row_chunks(n: int, rows: int, per_row_bytes: int, budget: int) -> list[tuple[slice, slice]]:
     """(batch slice, row slice) pairs covering ``n`` items of ``rows`` rows each, with at most
     ``budget`` bytes of temporaries per pair (whole items when one fits, else row ranges)."""
     per_item = per_row_bytes * rows
@@ -82,7 +96,7 @@ def _phases(
     dilation: Sequence[int],
     out: Sequence[int],
     pads: PadPairs | None = None,
-) -> Tuple[np.ndarray, List[Tuple[int, int]], Tuple[int, ...]]:
+) -> tuple[np.ndarray, list[tuple[int, int]], tuple[int, ...]]:
     """Flatten the padded ``xp`` (N, C, *spatial) so that every kernel tap reads one contiguous
     run of a flat row: the polyphase split of a strided convolution.
 
@@ -116,7 +130,10 @@ def _phases(
     if all(s == 1 for s in stride) and list(sizes) == padded:
         flat = (np.zeros if padding else np.empty)((1, n, c, flat_len), dtype=xp.dtype)
         image = flat[0, :, :, : _prod(sizes)].reshape((n, c) + tuple(sizes))
-        image[(slice(None), slice(None)) + tuple(slice(a, a + e) for (a, _), e in zip(pads, xp.shape[2:]))] = xp
+        image[
+            (slice(None), slice(None))
+            + tuple(slice(a, a + e) for (a, _), e in zip(pads, xp.shape[2:]))
+        ] = xp
         tail = 0  # already zero (or there is none to fill below: see the end)
         if not padding and flat_len > _prod(sizes):
             flat[..., _prod(sizes) :] = 0
@@ -125,9 +142,9 @@ def _phases(
         grid = np.zeros((n, c, *full), dtype=xp.dtype)
         # the input lands at its padding offset; whatever falls beyond the phase grid is unused
         keep = [min(e, f - a) for e, f, (a, _) in zip(xp.shape[2:], full, pads)]
-        grid[(slice(None), slice(None)) + tuple(slice(a, a + k) for (a, _), k in zip(pads, keep))] = xp[
-            (slice(None), slice(None)) + tuple(slice(0, k) for k in keep)
-        ]
+        grid[
+            (slice(None), slice(None)) + tuple(slice(a, a + k) for (a, _), k in zip(pads, keep))
+        ] = xp[(slice(None), slice(None)) + tuple(slice(0, k) for k in keep)]
         # (n, c, sz0, s0, sz1, s1, ...) -> (s0, s1, ..., n, c, sz0, sz1, ...)
         split = grid.reshape((n, c) + tuple(v for pair in zip(sizes, stride) for v in pair))
         order = tuple(3 + 2 * a for a in range(nd)) + (0, 1) + tuple(2 + 2 * a for a in range(nd))
@@ -151,7 +168,7 @@ def _phases(
 COLUMN_PIECE = 8 << 20
 
 
-def _row_slices(rows: int, width: int, per_col_bytes: int, budget: int) -> List[slice]:
+def _row_slices(rows: int, width: int, per_col_bytes: int, budget: int) -> list[slice]:
     """Output row ranges whose flat columns (``per_col_bytes`` each) fit ``budget``."""
     return list(chunks(rows, per_col_bytes * width, budget))
 
@@ -199,11 +216,20 @@ def _blas_threads() -> Any:
 
             here = os.path.dirname(np.__file__)
             paths = []
-            for pattern in ("numpy.libs/*openblas*", "numpy/.dylibs/*openblas*", "scipy_openblas*/lib/*openblas*"):
+            for pattern in (
+                "numpy.libs/*openblas*",
+                "numpy/.dylibs/*openblas*",
+                "scipy_openblas*/lib/*openblas*",
+            ):
                 paths += sorted(glob.glob(os.path.join(os.path.dirname(here), pattern)))
             for path in paths:
                 lib = ctypes.CDLL(path)
-                for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
+                for prefix, suffix in (
+                    ("scipy_openblas", "64_"),
+                    ("scipy_openblas", ""),
+                    ("openblas", "64_"),
+                    ("openblas", ""),
+                ):
                     get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
                     put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
                     if get is not None and put is not None:
@@ -280,7 +306,8 @@ def conv(
     """
     nd = weight.ndim - 2
     if pads is not None and (
-        any(a < 0 or b < 0 for a, b in pads) or (all(k == 1 for k in weight.shape[2:]) and all(s == 1 for s in stride))
+        any(a < 0 or b < 0 for a, b in pads)
+        or (all(k == 1 for k in weight.shape[2:]) and all(s == 1 for s in stride))
     ):
         xp = pad(xp, pads)
         pads = None
@@ -298,7 +325,9 @@ def conv(
     bias_b = None if bias is None else bias.reshape((c_out,) + (1,) * nd)
     if all(k == 1 for k in kernel) and all(s == 1 for s in stride):
         y = np.empty((n, c_out, *out), dtype=xp.dtype)
-        np.matmul(weight.reshape(g, cog, cig), xp.reshape(n, g, cig, -1), out=y.reshape(n, g, cog, -1))
+        np.matmul(
+            weight.reshape(g, cog, cig), xp.reshape(n, g, cig, -1), out=y.reshape(n, g, cog, -1)
+        )
         if bias_b is not None:
             y += bias_b
         return y
@@ -332,7 +361,11 @@ def conv(
     if per_item <= limit or out[0] <= 1:
         pieces = [(b, slice(0, out[0])) for b in chunks(n, per_item, limit)]
     else:
-        pieces = [(slice(i, i + 1), r) for i in range(n) for r in _row_slices(out[0], width, per_col, limit)]
+        pieces = [
+            (slice(i, i + 1), r)
+            for i in range(n)
+            for r in _row_slices(out[0], width, per_col, limit)
+        ]
 
     def work(part: tuple[slice, slice]) -> None:
         bs, rs = part
@@ -344,7 +377,9 @@ def conv(
             prod = np.empty((m, g, cog, length), dtype=xp.dtype)
             tmp = np.empty_like(prod)
             for t, (phase, shift) in enumerate(taps):
-                run = flat[phase, bs, :, base + shift : base + shift + length].reshape(m, g, cig, length)
+                run = flat[phase, bs, :, base + shift : base + shift + length].reshape(
+                    m, g, cig, length
+                )
                 np.matmul(wtap[t], run, out=prod if t == 0 else tmp)
                 if t:
                     prod += tmp
@@ -373,10 +408,10 @@ DEPTHWISE_BLOCK = 1 << 18
 
 def _depthwise_flat(
     flat: np.ndarray,
-    taps: List[Tuple[int, int]],
+    taps: list[tuple[int, int]],
     wd: np.ndarray,
     out: Sequence[int],
-    sizes: Tuple[int, ...],
+    sizes: tuple[int, ...],
     bias: np.ndarray | None,
     y: np.ndarray,
     budget: int,
@@ -398,7 +433,11 @@ def _depthwise_flat(
     if workers > 1 and planes > 1:
         step = min(step, -(-planes // workers))  # at least one block per worker
     wflat = np.broadcast_to(wd[None], (n, g, m, wd.shape[2])).reshape(planes, m, -1)
-    bflat = None if bias is None else np.broadcast_to(bias.reshape(1, g, m), (n, g, m)).reshape(planes, m, 1)
+    bflat = (
+        None
+        if bias is None
+        else np.broadcast_to(bias.reshape(1, g, m), (n, g, m)).reshape(planes, m, 1)
+    )
     src = flat.reshape(flat.shape[0], planes, -1)
     yv = y.reshape(planes, m, *out)
     crop_index = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in rest)
@@ -482,7 +521,7 @@ def conv_transpose(
         cols = cols.reshape((m, c_out) + tuple(kernel) + sub)
         target = yf[bs]
         for offset in itertools.product(*[range(k) for k in kernel]):
-            index: List[slice] = [slice(None), slice(None)]
+            index: list[slice] = [slice(None), slice(None)]
             for a, (o, s, d, cnt) in enumerate(zip(offset, stride, dilation, sub)):
                 b = o * d + (rs.start * s if a == 0 else 0)
                 index.append(slice(b, b + (cnt - 1) * s + 1, s))

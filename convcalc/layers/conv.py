@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Optional, Tuple, Union
+from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import (
@@ -43,7 +43,9 @@ def to_padding(n: int) -> Any:
         try:
             return ints(v)
         except BadValue:
-            raise BadValue(f"{ints.form}, 'same' or 'valid'".replace("int or", "an integer,", 1)) from None  # type: ignore[attr-defined]
+            raise BadValue(
+                f"{ints.form}, 'same' or 'valid'".replace("int or", "an integer,", 1)  # type: ignore[attr-defined]
+            ) from None
 
     convert.form = f"{ints.form} | 'same' | 'valid'"  # type: ignore[attr-defined]
     return convert
@@ -56,12 +58,12 @@ class _Conv(Layer):
     transposed: ClassVar[bool] = False
     IGNORED = ("device", "dtype")
 
-    in_channels: Optional[int]
+    in_channels: int | None
     out_channels: int
-    kernel_size: Tuple[int, ...]
-    stride: Tuple[int, ...]
-    padding: Union[str, Tuple[int, ...]]
-    dilation: Tuple[int, ...]
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: str | tuple[int, ...]
+    dilation: tuple[int, ...]
     groups: int
     bias: bool
     padding_mode: str
@@ -105,7 +107,7 @@ class _Conv(Layer):
         else:
             check_positive("padding", self.padding, "non-negative", minimum=0)
 
-    def channels(self, x: Shape) -> Tuple[int, int, Shape]:
+    def channels(self, x: Shape) -> tuple[int, int, Shape]:
         """Check rank and channel count; return (channel dim, in_channels, spatial)."""
         cdim, spatial = spatial_input(x, self.nd)
         c_in = x[cdim]
@@ -129,7 +131,7 @@ class _Conv(Layer):
             )
         return cdim, c_in, spatial
 
-    def c_in(self, x: Optional[Shape]) -> Optional[int]:
+    def c_in(self, x: Shape | None) -> int | None:
         if self.in_channels is not None:
             return self.in_channels
         if x is None or len(x) < self.nd + 1:
@@ -137,7 +139,7 @@ class _Conv(Layer):
         return x[len(x) - self.nd - 1]
 
     # -- NumPy forward pass ------------------------------------------------
-    def init(self, x: Shape, rng: Any) -> Dict[str, Any]:
+    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
         """torch's reset_parameters: kaiming_uniform_(a=√5) for the weight and U(-b, b) for the
         bias, both with b = 1/√fan_in, fan_in = weight.size(1)·∏kernel (for a transposed
         convolution that is C_out/groups·∏kernel)."""
@@ -152,14 +154,14 @@ class _Conv(Layer):
             out["bias"] = rng.uniform(-bound, bound, size=shapes["bias"])
         return out
 
-    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> Optional[str]:
+    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
         if dim != len(y) - self.nd - 1:
             return None
         if wanted % self.groups:
             return None
         return f"set out_channels: {wanted} in {label}"
 
-    def notes(self, x: Shape, y: Shape) -> List[str]:
+    def notes(self, x: Shape, y: Shape) -> list[str]:
         c_in = self.c_in(x) or 0
         g = self.groups
         notes = []
@@ -173,13 +175,13 @@ class _Conv(Layer):
 
 class ConvNd(_Conv):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (8, 16, 3), {"padding": 1}, spatial_example(cls.nd)
 
     summary = "N-d convolution: out = (in + 2p - d(k-1) - 1) // s + 1"
 
     @classmethod
-    def _args(cls, nd: int) -> Tuple[Arg, ...]:
+    def _args(cls, nd: int) -> tuple[Arg, ...]:
         return (
             Arg("in_channels", to_int, REQUIRED, infer=True),
             Arg("out_channels", to_int),
@@ -203,13 +205,13 @@ class ConvNd(_Conv):
                 hint="use stride 1, or an explicit padding (k // 2 keeps the size ceil(in / stride) for odd k)",
             )
 
-    def pads(self) -> Tuple[Tuple[int, int], ...]:
+    def pads(self) -> tuple[tuple[int, int], ...]:
         """(left, right) padding per spatial axis."""
         if self.padding == "same":
             return tuple(same_padding(k, d) for k, d in zip(self.kernel_size, self.dilation))
         if self.padding == "valid":
             return ((0, 0),) * self.nd
-        return tuple((p, p) for p in self.padding)  # type: ignore[union-attr]
+        return tuple((p, p) for p in self.padding)  # type: ignore[misc]
 
     def out_shape(self, x: Shape) -> Shape:
         cdim, c_in, spatial = self.channels(x)
@@ -217,7 +219,11 @@ class ConvNd(_Conv):
         axes = AXES[self.nd]
         if self.padding_mode != "zeros":
             for axis, size, (left, right) in zip(axes, spatial, pads):
-                limit_ok = max(left, right) < size if self.padding_mode == "reflect" else max(left, right) <= size
+                limit_ok = (
+                    max(left, right) < size
+                    if self.padding_mode == "reflect"
+                    else max(left, right) <= size
+                )
                 if self.padding_mode in ("reflect", "circular") and not limit_ok:
                     rule = "less than" if self.padding_mode == "reflect" else "at most"
                     raise ShapeError(
@@ -245,7 +251,7 @@ class ConvNd(_Conv):
             out.append(conv_out_padded(size, k, s, left + right, d))
         return x[:cdim] + (self.out_channels,) + tuple(out)
 
-    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         c_in = self.c_in(x)
         if c_in is None:
             return None
@@ -265,7 +271,7 @@ class ConvNd(_Conv):
             * prod(self.kernel_size)
         )
 
-    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         from .. import numeric
 
         batched = x.ndim == self.nd + 2
@@ -273,7 +279,14 @@ class ConvNd(_Conv):
         pads = self.pads()
         if self.padding_mode == "zeros":  # padded while the kernel lays the input out
             y = numeric.conv(
-                xb, w["weight"], w.get("bias"), self.stride, self.dilation, self.groups, budget, pads=pads
+                xb,
+                w["weight"],
+                w.get("bias"),
+                self.stride,
+                self.dilation,
+                self.groups,
+                budget,
+                pads=pads,
             )
             return y if batched else y[0]
         xp = numeric.pad(xb, pads, self.padding_mode)
@@ -308,7 +321,7 @@ class ConvNd(_Conv):
         cols = n * c_in * prod(self.kernel_size) * out_rows * width
         return padded + flat + cols + product
 
-    def notes(self, x: Shape, y: Shape) -> List[str]:
+    def notes(self, x: Shape, y: Shape) -> list[str]:
         notes = super().notes(x, y)
         if isinstance(self.padding, str):
             if self.padding == "same":
@@ -316,7 +329,10 @@ class ConvNd(_Conv):
                 if any(left != right for left, right in pads):
                     notes.append(
                         "padding='same' pads "
-                        + ", ".join(f"{a} {lr[0]} before/{lr[1]} after" for a, lr in zip(AXES[self.nd], pads))
+                        + ", ".join(
+                            f"{a} {lr[0]} before/{lr[1]} after"
+                            for a, lr in zip(AXES[self.nd], pads)
+                        )
                     )
             return notes
         note = floor_note(
@@ -334,15 +350,15 @@ class ConvNd(_Conv):
 
 class ConvTransposeNd(_Conv):
     @classmethod
-    def example(cls):  # type: ignore[no-untyped-def]
+    def example(cls):
         return (8, 4, 4), {"stride": 2, "padding": 1}, spatial_example(cls.nd)
 
     summary = "N-d transposed convolution: out = (in - 1)s - 2p + d(k-1) + output_padding + 1"
     transposed = True
-    output_padding: Tuple[int, ...]
+    output_padding: tuple[int, ...]
 
     @classmethod
-    def _args(cls, nd: int) -> Tuple[Arg, ...]:
+    def _args(cls, nd: int) -> tuple[Arg, ...]:
         return (
             Arg("in_channels", to_int, REQUIRED, infer=True),
             Arg("out_channels", to_int),
@@ -389,7 +405,12 @@ class ConvTransposeNd(_Conv):
         cdim, c_in, spatial = self.channels(x)
         out = []
         for size, k, s, p, d, op in zip(
-            spatial, self.kernel_size, self.stride, self.padding, self.dilation, self.output_padding  # type: ignore[arg-type]
+            spatial,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.output_padding,
         ):
             out.append(conv_transpose_out(size, k, s, p, d, op))
         if any(o < 1 for o in out):
@@ -402,7 +423,7 @@ class ConvTransposeNd(_Conv):
             )
         return x[:cdim] + (self.out_channels,) + tuple(out)
 
-    def forward(self, x: Any, w: Dict[str, Any], budget: int) -> Any:
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         from .. import numeric
 
         batched = x.ndim == self.nd + 2
@@ -423,15 +444,24 @@ class ConvTransposeNd(_Conv):
         cdim = len(x) - self.nd - 1
         n = batch_size(x, cdim)
         cols = n * self.out_channels * prod(self.kernel_size) * prod(x[cdim + 1 :])
-        full = n * self.out_channels * prod(
-            max((i - 1) * s + d * (k - 1) + 1, p + o)
-            for i, s, d, k, p, o in zip(
-                x[cdim + 1 :], self.stride, self.dilation, self.kernel_size, self.padding, y[cdim + 1 :]  # type: ignore[arg-type]
+        full = (
+            n
+            * self.out_channels
+            * prod(
+                max((i - 1) * s + d * (k - 1) + 1, p + o)
+                for i, s, d, k, p, o in zip(
+                    x[cdim + 1 :],
+                    self.stride,
+                    self.dilation,
+                    self.kernel_size,
+                    self.padding,
+                    y[cdim + 1 :],
+                )
             )
         )
         return cols + full
 
-    def weights(self, x: Optional[Shape]) -> Optional[Dict[str, Shape]]:
+    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         c_in = self.c_in(x)
         if c_in is None:
             return None
@@ -452,7 +482,7 @@ class ConvTransposeNd(_Conv):
         )
 
 
-def _tuple(v: Tuple[int, ...]) -> str:
+def _tuple(v: tuple[int, ...]) -> str:
     return str(v[0]) if len(set(v)) == 1 else str(v)
 
 

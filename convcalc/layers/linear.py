@@ -175,8 +175,12 @@ def _factor(total: int, like: Shape) -> tuple[int, ...] | None:
     if nd == 2:
         candidates: list[tuple[int, ...]] = [(a, total // a) for a in divisors]
     else:
-        candidates = [(a, b, total // a // b) for a in divisors for b in divisors if (total // a) % b == 0]
-    return min(candidates, key=lambda sizes: sum(abs(math.log(s / max(t, 1))) for s, t in zip(sizes, like)))
+        candidates = [
+            (a, b, total // a // b) for a in divisors for b in divisors if (total // a) % b == 0
+        ]
+    return min(
+        candidates, key=lambda sizes: sum(abs(math.log(s / max(t, 1))) for s, t in zip(sizes, like))
+    )
 
 
 @_form("(int, ...)")
