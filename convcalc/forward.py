@@ -77,6 +77,7 @@ class RunResult:
             layer["actual_shape"] = None if run is None else list(run.actual_shape)
             layer["match"] = None if run is None else run.match
             layer["time_ms"] = None if run is None else round(run.time_ms, 4)
+            layer["workspace_bytes"] = None if run is None else run.workspace_bytes
         data["verified"] = self.verified
         data["dtype"] = self.dtype
         data["seed"] = self.seed
