@@ -397,7 +397,7 @@ class Builder:
             except SpecError as exc:
                 raise _located(exc, raw, where, arg_where, yaml_path) from None
             for r in range(e.repeat):
-                inst = e.name if e.repeat == 1 else f"{e.name}.{r}"
+                inst = _instance_name(e.name, r, e.repeat)
                 full = prefix + inst
                 reads = inputs if r == 0 else [prev]
                 try:
@@ -630,6 +630,17 @@ class Builder:
         read = {name for spec in self.layers for name in spec.inputs}
         last = self.layers[-1].name if self.layers else None
         return [s.name for s in self.layers if s.name not in read and s.name != last]
+
+
+_INDEX = re.compile(r"\{i([+-]\d+)?\}")
+
+
+def _instance_name(name: str, r: int, repeat: int) -> str:
+    """Copy ``r`` of a repeated entry: ``name.r``, or the name with ``{i}`` / ``{i+2}`` filled in
+    (``features.{i+2}`` numbers copies as torchvision's flat ``features.2``, ``features.3``, …)."""
+    if _INDEX.search(name):
+        return _INDEX.sub(lambda m: str(r + int(m.group(1) or 0)), name)
+    return name if repeat == 1 else f"{name}.{r}"
 
 
 def _arg_where(raw: Any, at: Callable[[int | None], str | None]) -> dict[str, str | None]:

@@ -324,3 +324,20 @@ def test_depth_collapses_blocks(tmp_path):
     assert [r.name for r in tree[:3]] == ["conv1", "layer1.0", "layer1.0.conv1"]
     assert [r.level for r in tree[:3]] == [0, 0, 1]
     assert len(tree) == len(report.rows) + 3
+
+
+def test_repeat_names_copies_from_a_template():
+    spec = spec_from_data(
+        {
+            "input": [1, 4],
+            "layers": [
+                {"type": "Linear", "name": "features.0", "out_features": 4},
+                {"type": "ReLU", "name": "features.{i+1}", "repeat": 3},
+                {"type": "Tanh", "name": "block", "repeat": 2},
+            ],
+        }
+    )
+    assert [e.name for e in spec.layers] == [
+        "features.0", "features.1", "features.2", "features.3", "block.0", "block.1",
+    ]  # fmt: skip
+    assert spec.layers[4].inputs == ("features.3",)
