@@ -561,6 +561,10 @@ def _gelu(rng: random.Random) -> dict[str, Any]:
     return {"approximate": rng.choice(["none", "tanh", "tanh", "exact"])} if maybe(rng, 0.5) else {}
 
 
+def _threshold(rng: random.Random) -> dict[str, Any]:
+    return {"threshold": rng.choice([0.0, 0.5, -1.0]), "value": rng.choice([0.0, -2.0, 3.5])}
+
+
 ACTIVATIONS: dict[str, tuple[tuple[str, ...], Callable[[random.Random], dict[str, Any]]]] = {
     "ReLU": (("inplace",), _inplace),
     "ReLU6": (("inplace",), _inplace),
@@ -586,6 +590,11 @@ ACTIVATIONS: dict[str, tuple[tuple[str, ...], Callable[[random.Random], dict[str
     "Softmax": (("dim",), _dim),
     "LogSoftmax": (("dim",), _dim),
     "Softmax2d": ((), _none),
+    "LogSigmoid": ((), _none),
+    "Hardshrink": (("lambd",), _with(lambd=[0.5, 0.0, 1.2, -0.3])),
+    "Softshrink": (("lambd",), _with(lambd=[0.5, 0.0, 1.2, -0.3])),
+    "Threshold": (("threshold", "value", "inplace"), _threshold),
+    "RReLU": (("lower", "upper", "inplace"), _with(lower=[0.125, 0.05], upper=[1 / 3, 0.5])),
 }
 
 

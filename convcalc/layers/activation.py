@@ -589,6 +589,83 @@ class Tanhshrink(Pointwise):
         return x - np.tanh(x)
 
 
+@register
+class LogSigmoid(Pointwise):
+    summary = "log(sigmoid(x)) = min(x, 0) − log(1 + exp(−|x|))"
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+@register
+class Hardshrink(Pointwise):
+    summary = "x if |x| > lambd else 0"
+    ARGS = (Arg("lambd", to_float, 0.5),)
+    lambd: float
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return np.where(np.abs(x) > self.lambd, x, np.zeros((), x.dtype))
+
+
+@register
+class Softshrink(Pointwise):
+    summary = "x − lambd if x > lambd, x + lambd if x < −lambd, else 0"
+    ARGS = (Arg("lambd", to_float, 0.5),)
+    lambd: float
+
+    def check(self) -> None:
+        if self.lambd < 0:
+            raise ShapeError(
+                f"lambd must be non-negative, got {self.lambd:g}",
+                argument="lambd",
+                expected="lambd ≥ 0",
+                got=self.lambd,
+            )
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        lambd = x.dtype.type(self.lambd)
+        return np.where(
+            x > lambd, x - lambd, np.where(x < -lambd, x + lambd, np.zeros((), x.dtype))
+        )
+
+
+@register
+class Threshold(Pointwise):
+    summary = "x if x > threshold else value"
+    ARGS = (Arg("threshold", to_float), Arg("value", to_float), INPLACE)
+    threshold: float
+    value: float
+
+    @classmethod
+    def example(cls):
+        return (0.1, 20.0), {}, (1, 8, 6, 6)
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        return np.where(x > self.threshold, x, x.dtype.type(self.value))
+
+
+@register
+class RReLU(Pointwise):
+    summary = "at inference, LeakyReLU with slope (lower + upper) / 2"
+    ARGS = (Arg("lower", to_float, 1.0 / 8), Arg("upper", to_float, 1.0 / 3), INPLACE)
+    lower: float
+    upper: float
+
+    def fn(self, x: Any) -> Any:
+        import numpy as np
+
+        slope = (self.lower + self.upper) / 2
+        return np.maximum(x, 0) + slope * np.minimum(x, 0)
+
+
 # ------------------------------------------------------------------ softmax
 def softmax(x: Any, dim: int, log: bool, budget: int) -> Any:
     """(Log)softmax of ``x`` along ``dim``, max-subtracted; chunked along another axis."""
