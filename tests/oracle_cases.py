@@ -491,7 +491,7 @@ def gen_group_norm(rng: random.Random, name: str) -> Case:
     return call(rng, name, ("num_groups", "num_channels", "eps", "affine"), values), x
 
 
-@register("LayerNorm")
+@register("LayerNorm", "RMSNorm")
 def gen_layer_norm(rng: random.Random, name: str) -> Case:
     x = any_input(rng, 1, 4)
     n = rng.randint(1, len(x))
@@ -510,9 +510,10 @@ def gen_layer_norm(rng: random.Random, name: str) -> Case:
         values["eps"] = 1e-6
     if maybe(rng, 0.3):
         values["elementwise_affine"] = rng.choice([True, False])
-    if maybe(rng, 0.3):
+    if maybe(rng, 0.3) and name == "LayerNorm":
         values["bias"] = rng.choice([True, False])
-    return call(rng, name, ("normalized_shape", "eps", "elementwise_affine", "bias"), values), x
+    order = ("normalized_shape", "eps", "elementwise_affine", "bias")
+    return call(rng, name, order if name == "LayerNorm" else order[:3], values), x
 
 
 @register("LocalResponseNorm")
@@ -591,6 +592,8 @@ ACTIVATIONS: dict[str, tuple[tuple[str, ...], Callable[[random.Random], dict[str
     "LogSoftmax": (("dim",), _dim),
     "Softmax2d": ((), _none),
     "LogSigmoid": ((), _none),
+    "Softmin": (("dim",), _dim),
+    "GLU": (("dim",), _with(dim=[-1, 0, 1, 2, -2])),
     "Hardshrink": (("lambd",), _with(lambd=[0.5, 0.0, 1.2, -0.3])),
     "Softshrink": (("lambd",), _with(lambd=[0.5, 0.0, 1.2, -0.3])),
     "Threshold": (("threshold", "value", "inplace"), _threshold),

@@ -83,7 +83,10 @@ def test_forward_values_agree_with_torch(torch: Any, type_name: str) -> None:
         weights = {f"m.{k}": v.numpy() for k, v in module.state_dict().items()}
         expected = y.numpy()
         scale = float(np.abs(expected).max()) if expected.size else 1.0
-        for dtype, rtol in (("float64", 1e-9), ("float32", 1e-4)):
+        checks = [("float64", 1e-9), ("float32", 1e-4)]
+        if type_name == "RMSNorm" and layer.args["eps"] is None:
+            checks = checks[:1]  # eps = the dtype's machine epsilon: float32 has its own answer
+        for dtype, rtol in checks:
             try:
                 result = run_forward(spec, weights=weights, input_data=x.numpy(), dtype=dtype)
             except ConvcalcError as exc:

@@ -741,6 +741,60 @@ class Softmax(_SoftmaxBase):
 
 
 @register
+class Softmin(_SoftmaxBase):
+    summary = "softmax(−x) along dim"
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        return softmax(-x, self._dim(x.shape), False, budget)
+
+
+@register
+class GLU(Layer):
+    summary = "gated linear unit: splits dim in halves a, b and returns a · sigmoid(b)"
+    ARGS = (Arg("dim", to_int, -1),)
+    dim: int
+
+    def _dim(self, x: Shape) -> int:
+        rank = len(x)
+        if not -rank <= self.dim < max(rank, 1):
+            raise ShapeError(
+                f"dim={self.dim} is out of range for a {rank}D input",
+                argument="dim",
+                expected=f"-{rank} to {rank - 1}",
+                got=self.dim,
+            )
+        return self.dim % rank
+
+    def out_shape(self, x: Shape) -> Shape:
+        if not x:
+            raise ShapeError("expects an input of at least 1 dimension", argument="input", got=x)
+        d = self._dim(x)
+        if x[d] % 2:
+            raise ShapeError(
+                f"halving dimension must be even, but dimension {d} is size {x[d]}",
+                argument="dim",
+                expected="an even size",
+                got=x[d],
+                dim=d,
+            )
+        return x[:d] + (x[d] // 2,) + x[d + 1 :]
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        a, b = np.split(x, 2, axis=self._dim(x.shape))
+        return a * _sigmoid(b)
+
+
+def _sigmoid(x: Any) -> Any:
+    """A numerically stable logistic function, in x's dtype."""
+    import numpy as np
+
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+@register
 class LogSoftmax(_SoftmaxBase):
     summary = "log(softmax(x)) along dim"
     LOG = True

@@ -556,6 +556,33 @@ class LayerNorm(Layer):
 
 
 @register
+class RMSNorm(LayerNorm):
+    type_name = "RMSNorm"
+    summary = (
+        "x / sqrt(mean(x²) + eps) over the trailing normalized_shape dims; params ∏shape (affine)"
+    )
+    ARGS = (
+        Arg("normalized_shape", to_int_list),
+        Arg("eps", to_opt_float, None),
+        Arg("elementwise_affine", to_bool, True),
+    )
+    bias = False
+
+    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
+        return {"weight": self.normalized_shape} if self.elementwise_affine else {}
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        eps = np.finfo(x.dtype).eps if self.eps is None else self.eps
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        out = x / np.sqrt(np.mean(np.square(x), axis=axes, keepdims=True) + x.dtype.type(eps))
+        if self.elementwise_affine:
+            out *= w["weight"]
+        return out.astype(x.dtype, copy=False)
+
+
+@register
 class LocalResponseNorm(Layer):
     @classmethod
     def example(cls):
