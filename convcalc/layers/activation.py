@@ -786,14 +786,6 @@ class GLU(Layer):
         return a * _sigmoid(b)
 
 
-def _sigmoid(x: Any) -> Any:
-    """A numerically stable logistic function, in x's dtype."""
-    import numpy as np
-
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
 @register
 class LogSoftmax(_SoftmaxBase):
     summary = "log(softmax(x)) along dim"

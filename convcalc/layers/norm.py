@@ -478,7 +478,7 @@ class LayerNorm(Layer):
     summary = (
         "normalises over the trailing dims given by normalized_shape; params 2·∏shape (affine)"
     )
-    ARGS = (
+    ARGS: ClassVar[tuple[Arg, ...]] = (
         Arg("normalized_shape", to_int_list),
         Arg("eps", to_float, 1e-05),
         Arg("elementwise_affine", to_bool, True),
