@@ -797,3 +797,51 @@ def gen_stack(rng: random.Random) -> tuple[list[str], Shape]:
             layers.append("ReLU()")
             layers.append("Linear(out_features=3)")
     return layers, x
+
+
+# -------------------------------------------------------------- lazy modules
+def _lazy(base: str, inferred: str) -> Generator:
+    """torch's Lazy<base>: the base type's cases with the inferred argument taken out."""
+    import ast
+
+    def draw(rng: random.Random) -> Case:
+        while True:
+            text, x = GENERATORS[base](rng)
+            node = ast.parse(text.strip(), mode="eval").body
+            assert isinstance(node, ast.Call)
+            args = [ast.unparse(a) for a in node.args]
+            keywords = [(k.arg, ast.unparse(k.value)) for k in node.keywords if k.arg != inferred]
+            if args and len(node.keywords) == len(keywords):  # given positionally: it comes first
+                args = args[1:]
+            parts = args + [f"{k}={v}" for k, v in keywords]
+            lazy = f"Lazy{base}({', '.join(parts)})"
+            if not _lazy_transposed_quirk(base, lazy):
+                return lazy, x
+
+    return draw
+
+
+def _lazy_transposed_quirk(base: str, text: str) -> bool:
+    """torch's LazyConvTranspose skips the out_channels % groups check and quietly builds
+    (out_channels // groups) · groups channels; convcalc reports the error: not a comparison."""
+    import ast
+
+    if not base.startswith("ConvTranspose"):
+        return False
+    node = ast.parse(text, mode="eval").body
+    assert isinstance(node, ast.Call)
+    order = ("out_channels", "kernel_size", "stride", "padding", "output_padding", "groups")
+    values = dict(zip(order, (ast.literal_eval(a) for a in node.args)))
+    values.update({k.arg: ast.literal_eval(k.value) for k in node.keywords})
+    out, groups = values.get("out_channels"), values.get("groups", 1)
+    return isinstance(out, int) and isinstance(groups, int) and groups > 0 and out % groups != 0
+
+
+for _base, _arg in (
+    *((f"Conv{n}d", "in_channels") for n in (1, 2, 3)),
+    *((f"ConvTranspose{n}d", "in_channels") for n in (1, 2, 3)),
+    *((f"BatchNorm{n}d", "num_features") for n in (1, 2, 3)),
+    *((f"InstanceNorm{n}d", "num_features") for n in (1, 2, 3)),
+    ("Linear", "in_features"),
+):
+    GENERATORS[f"Lazy{_base}"] = _lazy(_base, _arg)

@@ -94,7 +94,6 @@ def _counted(torch: Any, modules: Sequence[Any], x: Shape) -> Outcome:
                 t = t[0]
         return t
 
-    params = sum(p.numel() for m in modules for p in m.parameters())
     t = torch.randn(*x)
     # oneDNN (mkldnn) lets a transposed convolution produce a size-0 output (and fails with
     # "could not construct a memory descriptor" below that); PyTorch's own kernels reject
@@ -105,6 +104,8 @@ def _counted(torch: Any, modules: Sequence[Any], x: Shape) -> Outcome:
         y = run(t)
         with FlopCounterMode(display=False) as counter:
             run(t)
+    # after a forward pass: Lazy modules have their parameters only then
+    params = sum(p.numel() for m in modules for p in m.parameters())
     return True, tuple(y.shape), params, counter.get_total_flops() // 2, ""
 
 

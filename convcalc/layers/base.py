@@ -359,6 +359,35 @@ def make_nd(base: type[Layer], pattern: str, dims: Sequence[int] = (1, 2, 3), **
         )
 
 
+def make_lazy(cls: type[Layer], args: Sequence[Arg] | None = None, **extra: Any) -> type[Layer]:
+    """Register torch's ``Lazy<Type>`` for ``cls``: the same layer without its inferred
+    argument (in_channels, in_features, num_features), which always comes from the input.
+    ``args`` replaces ``cls.ARGS`` where the lazy module's defaults differ."""
+    args = tuple(args if args is not None else cls.ARGS)
+    inferred = [a.name for a in args if a.infer]
+    base_example = cls.example
+
+    def example(lazy: type[Layer]) -> tuple[tuple[Any, ...], dict[str, Any], Shape]:
+        positional, keywords, x = base_example()
+        return positional[len(inferred) :], keywords, x
+
+    name = "Lazy" + cls.type_name
+    lazy = type(
+        name,
+        (cls,),
+        {
+            "type_name": name,
+            "ARGS": tuple(a for a in args if not a.infer),
+            "summary": f"{cls.type_name} with {', '.join(inferred)} taken from the input",
+            "example": classmethod(example),
+            "__module__": cls.__module__,
+            **dict.fromkeys(inferred),
+            **extra,
+        },
+    )
+    return register(lazy)
+
+
 def did_you_mean(word: str, candidates: Sequence[str]) -> str | None:
     import difflib  # only on an error: keeps it (and heapq) out of every start-up
 

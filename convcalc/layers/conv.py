@@ -15,6 +15,7 @@ from ..shape import (
     same_padding,
 )
 from .base import (
+    REGISTRY,
     REQUIRED,
     Arg,
     BadValue,
@@ -22,6 +23,7 @@ from .base import (
     batch_size,
     check_positive,
     floor_note,
+    make_lazy,
     make_nd,
     spatial_example,
     spatial_input,
@@ -496,3 +498,12 @@ def _divisor_hint(arg: str, value: int, groups: int) -> str:
 for _base, _pattern in ((ConvNd, "Conv{}d"), (ConvTransposeNd, "ConvTranspose{}d")):
     for _nd in (1, 2, 3):
         make_nd(_base, _pattern, dims=(_nd,), ARGS=_base._args(_nd))
+for _name in (
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+):
+    make_lazy(REGISTRY[_name])

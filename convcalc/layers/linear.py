@@ -7,7 +7,18 @@ from typing import Any
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_product, fmt_shape, prod
-from .base import REQUIRED, Arg, BadValue, Layer, _form, _is_int, register, to_bool, to_int
+from .base import (
+    REQUIRED,
+    Arg,
+    BadValue,
+    Layer,
+    _form,
+    _is_int,
+    make_lazy,
+    register,
+    to_bool,
+    to_int,
+)
 
 
 @register
@@ -93,6 +104,9 @@ class Linear(Layer):
     def workspace(self, x: Shape, y: Shape) -> int:
         # the product is written once, as the output; a non-contiguous x would be copied
         return 0
+
+
+make_lazy(Linear)
 
 
 def _norm_dim(dim: int, rank: int, argument: str) -> int:

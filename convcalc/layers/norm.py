@@ -12,9 +12,11 @@ from typing import Any, ClassVar
 from ..errors import ShapeError, SpecError
 from ..shape import Shape, fmt_shape, prod
 from .base import (
+    REGISTRY,
     REQUIRED,
     Arg,
     Layer,
+    make_lazy,
     make_nd,
     register,
     spatial_example,
@@ -167,10 +169,18 @@ class _PerChannelNorm(_KeywordBias):
         """How many values each channel's batch statistic is taken over."""
         raise NotImplementedError
 
+    #: torch's Lazy norms read num_features from this input dim, even for an unbatched input
+    lazy_dim: ClassVar[int | None] = None
+
+    def _lazy_features(self, x: Shape) -> int | None:
+        if self.num_features is None and self.lazy_dim is not None and len(x) > self.lazy_dim:
+            return x[self.lazy_dim]
+        return self.num_features
+
     def out_shape(self, x: Shape) -> Shape:
         cdim = self.channel_dim(x)
         c = x[cdim]
-        want = self.num_features
+        want = self._lazy_features(x)
         if want is not None and c != want and (self.affine or self.track_running_stats):
             raise _channel_mismatch("num_features", want, c, cdim)
         if self.affine and c == 0:
@@ -194,6 +204,8 @@ class _PerChannelNorm(_KeywordBias):
             return self.num_features
         if x is None:
             return None
+        if self.lazy_dim is not None:
+            return self._lazy_features(x)
         try:
             return x[self.channel_dim(x)]
         except ShapeError:
@@ -360,6 +372,10 @@ class InstanceNormNd(_PerChannelNorm):
 for _nd in (1, 2, 3):
     make_nd(BatchNormNd, "BatchNorm{}d", dims=(_nd,), ARGS=BatchNormNd._args(True, True))
     make_nd(InstanceNormNd, "InstanceNorm{}d", dims=(_nd,), ARGS=InstanceNormNd._args(False, False))
+for _nd in (1, 2, 3):
+    make_lazy(REGISTRY[f"BatchNorm{_nd}d"], lazy_dim=1)
+    # torch's LazyInstanceNorm defaults to affine=True, track_running_stats=True
+    make_lazy(REGISTRY[f"InstanceNorm{_nd}d"], InstanceNormNd._args(True, True), lazy_dim=1)
 
 
 @register
