@@ -435,6 +435,19 @@ def spatial_input(x: Shape, nd: int, what: str = "input") -> tuple[int, Shape]:
     return len(x) - nd - 1, x[len(x) - nd :]
 
 
+def require_rank(x: Shape, minimum: int, layout: str, hint: str | None = None) -> None:
+    """``expects an input of at least 3 dimensions (N, C, *), receives 2D (4, 5)``."""
+    if len(x) < minimum:
+        plural = "dimension" if minimum == 1 else "dimensions"
+        raise ShapeError(
+            f"expects an input of at least {minimum} {plural} {layout}, receives {len(x)}D {fmt_shape(x)}",
+            argument="input",
+            expected=f"at least {minimum}D",
+            got=len(x),
+            hint=hint,
+        )
+
+
 def spatial_example(nd: int, channels: int = 8, size: int = 6) -> Shape:
     """(1, 8, 6, …): an input shape for a layer's documented example."""
     return (1, channels) + (size,) * nd

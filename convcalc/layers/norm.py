@@ -19,6 +19,7 @@ from .base import (
     make_lazy,
     make_nd,
     register,
+    require_rank,
     spatial_example,
     spatial_input,
     to_bool,
@@ -424,14 +425,9 @@ class GroupNorm(_KeywordBias):
             _non_negative("num_channels", self.num_channels, " when affine")
 
     def out_shape(self, x: Shape) -> Shape:
-        if len(x) < 2:
-            raise ShapeError(
-                f"expects an input of at least 2 dimensions (N, C, *), receives {len(x)}D {fmt_shape(x)}",
-                argument="input",
-                expected="at least 2D",
-                got=len(x),
-                hint="GroupNorm needs a batch dimension: add N = 1 to the input shape",
-            )
+        require_rank(
+            x, 2, "(N, C, *)", "GroupNorm needs a batch dimension: add N = 1 to the input shape"
+        )
         c, g = x[1], self.num_groups
         if self.affine and c != self.num_channels:
             raise _channel_mismatch("num_channels", self.num_channels, c, 1, inferable=False)
@@ -617,14 +613,7 @@ class LocalResponseNorm(Layer):
     k: float
 
     def out_shape(self, x: Shape) -> Shape:
-        if len(x) < 3:
-            raise ShapeError(
-                f"expects an input of at least 3 dimensions (N, C, *), receives {len(x)}D {fmt_shape(x)}",
-                argument="input",
-                expected="at least 3D",
-                got=len(x),
-                hint="add a batch dimension (N = 1) or a spatial one",
-            )
+        require_rank(x, 3, "(N, C, *)", "add a batch dimension (N = 1) or a spatial one")
         if self.size <= 0:
             raise ShapeError(
                 f"size must be positive, got {self.size}",
