@@ -62,6 +62,22 @@ _format_option = click.option(
 )
 
 
+class _json_errors:
+    """With --format json, an input that cannot be read is reported as JSON on stdout too."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if self.fmt == "json" and isinstance(exc, ConvcalcError):
+            from .render import error_json
+
+            click.echo(error_json(exc), nl=False)
+
+
 def _model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """FILE, or --input and --layer flags: how every command is told the model."""
     decorators = [
@@ -110,8 +126,9 @@ def shape(
     from .analyze import analyze
     from .render import error_text, print_rich, render
 
-    spec, input_shape = _load(file, input_text, layers)
-    report = analyze(spec, input_shape)
+    with _json_errors(fmt):
+        spec, input_shape = _load(file, input_text, layers)
+        report = analyze(spec, input_shape)
     if fmt == "table" and _is_terminal():
         print_rich(report, depth=depth)
     else:
@@ -181,21 +198,22 @@ def run(
     from .forward import load_array, load_weights, parse_size, run_forward
     from .render import error_text, print_rich, render
 
-    spec, input_shape = _load(file, input_text, layers)
-    limit = parse_size(max_memory)
-    x = load_array(input_data, "input data") if input_data else None
-    if x is not None and input_shape is not None and tuple(x.shape) != input_shape:
-        raise SpecError(
-            f"--input {','.join(map(str, input_shape))} disagrees with --input-data of shape {tuple(x.shape)}",
-            hint="leave out --input: the data's shape is the input shape",
-        )
-    params = load_weights(weights) if weights else None
-    terminal = fmt == "table" and _is_terminal()
-    with _progress(terminal and sys.stderr.isatty()) as progress:
-        result = run_forward(
-            spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
-            repeat=repeat, max_memory=limit, progress=progress,
-        )  # fmt: skip
+    with _json_errors(fmt):
+        spec, input_shape = _load(file, input_text, layers)
+        limit = parse_size(max_memory)
+        x = load_array(input_data, "input data") if input_data else None
+        if x is not None and input_shape is not None and tuple(x.shape) != input_shape:
+            raise SpecError(
+                f"--input {','.join(map(str, input_shape))} disagrees with --input-data of shape {tuple(x.shape)}",
+                hint="leave out --input: the data's shape is the input shape",
+            )
+        params = load_weights(weights) if weights else None
+        terminal = fmt == "table" and _is_terminal()
+        with _progress(terminal and sys.stderr.isatty()) as progress:
+            result = run_forward(
+                spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
+                repeat=repeat, max_memory=limit, progress=progress,
+            )  # fmt: skip
     if save_output and result.output is not None:
         import numpy as np
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .analyze import Report, Row
+from .errors import ConvcalcError
 from .build import INPUT
 from .shape import fmt_shape
 
@@ -204,6 +205,30 @@ def to_csv(report: Report, run: RunResult | None = None) -> str:
             )
         writer.writerow(row + ["; ".join(r.notes)])
     return buf.getvalue()
+
+
+def error_json(exc: ConvcalcError) -> str:
+    """An input that could not be read, in the report's JSON layout (no layers, one error)."""
+    error = {
+        "index": exc.index,
+        "name": exc.name,
+        "type": exc.type,
+        "message": exc.message,
+        "hint": exc.hint,
+        "argument": exc.argument,
+        "location": exc.location,
+    }
+    data = {
+        "model": None,
+        "input_shape": None,
+        "output_shape": None,
+        "ok": False,
+        "layers": [],
+        "totals": None,
+        "errors": [error],
+        "notes": [],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def error_text(report: Report) -> str:

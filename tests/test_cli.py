@@ -274,3 +274,13 @@ def test_shape_does_not_import_numpy_or_rich():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_json_reports_unreadable_input_as_json_too():
+    result = run("shape", "-i", "1,3,8,8", "-l", "Conv2D(3, 8, 3)", "-f", "json")
+    assert result.exit_code == 2
+    data = json.loads(result.output[: result.output.index("\nerror:") + 1])
+    assert data["ok"] is False and data["layers"] == [] and data["output_shape"] is None
+    (error,) = data["errors"]
+    assert error["message"] == "--layer 'Conv2D(3, 8, 3)', layers[0]: unknown layer type 'Conv2D'"
+    assert error["hint"] == "did you mean Conv2d?"
