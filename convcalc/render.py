@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .analyze import Report, Row
-from .errors import ConvcalcError
 from .build import INPUT
+from .errors import ConvcalcError
 from .shape import fmt_shape
 
 if TYPE_CHECKING:  # the forward module imports numpy: only for type checking here
