@@ -3,7 +3,7 @@
 For each size a valid network is written as YAML (a realistic mix: Conv2d mappings,
 some with in_channels inferred, BatchNorm2d, ReLU, constructor-call strings such as
 ``Conv2d(64, 64, 3, padding=1)``, named calls, pools and transposed convolutions
-that keep the spatial size positive), then timed in one session, interleaved:
+that keep the spatial size positive), then timed in one run, interleaved:
 
   (a) the floor: PyYAML's C loader alone, ``yaml.load(text, Loader=yaml.CSafeLoader)``;
   (b) ``convcalc.load_spec(path)`` + ``convcalc.analyze(spec)`` on the same file.

@@ -1,6 +1,6 @@
 """Start-up time of ``convcalc shape FILE`` against the floor ``python -c "import yaml, click, rich"``.
 
-Both are whole processes, run side by side in one session (interleaved, the order
+Both are whole processes, run side by side in one run (interleaved, the order
 alternating every repetition), with standard output going to a pipe as in CI and
 scripts. The ratio of the medians is what we promise to keep small (target ≤ 1.5).
 Also checks what ``shape`` imports when writing to a pipe: neither numpy nor
