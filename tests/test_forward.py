@@ -258,3 +258,9 @@ def test_run_command_model_error_exits_1():
     out = cli("run", LENET64)
     assert out.exit_code == 1
     assert "error: layer 7 'fc1' (Linear): expects 400 input features, receives 2704" in out.output
+
+
+def test_the_same_seed_gives_the_same_weights_in_both_dtypes():
+    a = run_forward(load_spec(LENET), seed=5, dtype="float32")
+    b = run_forward(load_spec(LENET), seed=5, dtype="float64")
+    np.testing.assert_allclose(a.output, b.output, rtol=1e-4, atol=1e-6)

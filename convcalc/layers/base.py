@@ -284,7 +284,8 @@ class Layer:
     def init(self, x: Shape, rng: Any) -> dict[str, Any]:
         """Parameters and buffers by state_dict suffix, drawn from PyTorch's default
         initialisation distributions (``reset_parameters``) with ``rng``, a
-        ``numpy.random.Generator``; float64 arrays (the runner casts them)."""
+        ``numpy.random.Generator`` or an object with the same ``uniform`` (the runner's draws
+        float32); the runner casts the arrays to the run's dtype."""
         if self.weights(x) or self.buffers(x):
             raise NotImplementedError(f"{self.type_name} has parameters but no init()")
         return {}

@@ -82,15 +82,11 @@ class Linear(Layer):
     def init(self, x: Shape, rng: Any) -> dict[str, Any]:
         """torch's reset_parameters: kaiming_uniform_(a=√5) gives weight ~ U(±1/√in_features),
         and bias ~ U(±1/√in_features) (0 when in_features is 0)."""
-        import numpy as np
 
         shapes = self.weights(x) or {}
         fan_in = shapes["weight"][1]
         bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-        return {
-            key: rng.uniform(-bound, bound, size=shape).astype(np.float64)
-            for key, shape in shapes.items()
-        }
+        return {key: rng.uniform(-bound, bound, size=shape) for key, shape in shapes.items()}
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         """One matrix product over every leading dim: (∏ lead, in) @ (in, out), then + bias."""
