@@ -263,3 +263,14 @@ def test_notes():
 def test_construction_error_is_raised_type_safe():
     with pytest.raises(ShapeError):
         spec_from_strings(["Conv2d(3, 8, 3, groups=2)"], (1, 3, 8, 8)).layers[0].layer.check()
+
+
+def test_null_in_channels_means_from_the_input():
+    explicit = one("Conv2d(3, 8, 3)", (1, 3, 8, 8)).rows[0]
+    for call in ("Conv2d(None, 8, 3)", "Conv2d(in_channels=None, out_channels=8, kernel_size=3)"):
+        row = one(call, (1, 3, 8, 8)).rows[0]
+        assert (row.output_shape, row.params, row.macs) == (
+            explicit.output_shape,
+            explicit.params,
+            explicit.macs,
+        )

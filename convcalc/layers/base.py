@@ -203,7 +203,7 @@ class Layer:
         values: dict[str, Any] = {}
         for arg in cls.ARGS:
             name = arg.name
-            if name in given:
+            if name in given and not (arg.infer and given[name] is None):  # null: from the input
                 try:
                     values[name] = arg.convert(given[name])
                 except BadValue as bad:
