@@ -368,12 +368,11 @@ class Builder:
         stack: tuple[str, ...] = (),
         yaml_prefix: str = "layers",
         trainable: bool = True,
-        names_from: Callable[[int, Any], str] | None = None,
     ) -> str:
         """Build every entry of one list; return the name of the scope's output."""
         params = params or {}
         local: dict[str, str] = {INPUT: input_ref}
-        later = {self._entry_name(e, i, params) for i, e in enumerate(entries)}
+        later = {self._entry_name(e, i) for i, e in enumerate(entries)}
         prev = input_ref
         for pos, raw in enumerate(entries):
             line = item_lines[pos] if pos < len(item_lines) else None
@@ -381,7 +380,7 @@ class Builder:
             arg_where = _arg_where(raw, at)
             yaml_path = f"{yaml_prefix}[{pos}]"
             try:
-                e = self._read(raw, pos, params, names_from)
+                e = self._read(raw, pos, params)
                 if e.when is False:
                     # a layer left out is the identity: its name, and the next layer's
                     # default input, stand for what it would have read
@@ -426,7 +425,7 @@ class Builder:
             later.discard(e.name)
         return prev
 
-    def _entry_name(self, raw: Any, pos: int, params: Mapping[str, Any]) -> str:
+    def _entry_name(self, raw: Any, pos: int) -> str:
         if isinstance(raw, dict):
             if "type" in raw and isinstance(raw.get("name", pos), (str, int)):
                 return str(raw.get("name", pos))
@@ -439,13 +438,12 @@ class Builder:
         raw: Any,
         pos: int,
         params: Mapping[str, Any],
-        names_from: Callable[[int, Any], str] | None,
     ) -> _Entry:
         sources: list[str] | None = None
         repeat, when, trainable = 1, True, True
         if isinstance(raw, str):
             type_name, positional, keywords = parse_call(raw, params)
-            name = names_from(pos, raw) if names_from else str(pos)
+            name = str(pos)
         elif isinstance(raw, dict):
             if "type" not in raw and len(raw) == 1:
                 ((name_key, value),) = raw.items()
@@ -673,10 +671,9 @@ def build(
     input_shape: Shape | None = None,
     name: str | None = None,
     source: str | None = None,
-    names_from: Callable[[int, Any], str] | None = None,
 ) -> Spec:
     builder = Builder(blocks)
-    builder.scope(entries, at, item_lines, names_from=names_from)
+    builder.scope(entries, at, item_lines)
     warnings = tuple(
         f"the output of '{n}' is never used (an unused branch?)" for n in builder.unused()
     )
