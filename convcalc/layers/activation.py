@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from ..shape import Shape, fmt_shape, prod
+from ..shape import Shape, prod
 from .base import (
     Arg,
     Layer,
+    rank_error,
     register,
     to_bool,
     to_choice,
@@ -247,16 +248,6 @@ def erf(x: Any) -> Any:
     if nan.size:
         out[nan] = np.nan
     return out.reshape(shape)
-
-
-def _rank_error(what: str, x: Shape, expected: str, hint: str | None = None) -> ShapeError:
-    return ShapeError(
-        f"expects a {what} input, receives {len(x)}D {fmt_shape(x)}",
-        argument="input",
-        expected=expected,
-        got=len(x),
-        hint=hint,
-    )
 
 
 # ------------------------------------------------------------- activations
@@ -798,8 +789,8 @@ class Softmax2d(Pointwise):
 
     def out_shape(self, x: Shape) -> Shape:
         if len(x) not in (3, 4):
-            raise _rank_error(
-                "3D (C, H, W) or 4D (N, C, H, W)",
+            raise rank_error(
+                "expects a 3D (C, H, W) or 4D (N, C, H, W) input",
                 x,
                 "3D or 4D",
                 hint="use Softmax(dim=...) for other ranks",
@@ -862,8 +853,8 @@ class Dropout1d(_DropoutBase):
 
     def out_shape(self, x: Shape) -> Shape:
         if len(x) not in (2, 3):
-            raise _rank_error(
-                "2D (C, L) or 3D (N, C, L)",
+            raise rank_error(
+                "expects a 2D (C, L) or 3D (N, C, L) input",
                 x,
                 "2D or 3D",
                 hint="use Dropout for element-wise dropout on other ranks",

@@ -436,16 +436,26 @@ def spatial_input(x: Shape, nd: int, what: str = "input") -> tuple[int, Shape]:
     return len(x) - nd - 1, x[len(x) - nd :]
 
 
+def rank_error(text: str, x: Shape, expected: str, hint: str | None = None) -> ShapeError:
+    """``<text>, receives 2D (4, 5)``: an input of the wrong rank."""
+    return ShapeError(
+        f"{text}, receives {len(x)}D {fmt_shape(x)}",
+        argument="input",
+        expected=expected,
+        got=len(x),
+        hint=hint,
+    )
+
+
 def require_rank(x: Shape, minimum: int, layout: str, hint: str | None = None) -> None:
     """``expects an input of at least 3 dimensions (N, C, *), receives 2D (4, 5)``."""
     if len(x) < minimum:
         plural = "dimension" if minimum == 1 else "dimensions"
-        raise ShapeError(
-            f"expects an input of at least {minimum} {plural} {layout}, receives {len(x)}D {fmt_shape(x)}",
-            argument="input",
-            expected=f"at least {minimum}D",
-            got=len(x),
-            hint=hint,
+        raise rank_error(
+            f"expects an input of at least {minimum} {plural} {layout}",
+            x,
+            f"at least {minimum}D",
+            hint,
         )
 
 
@@ -458,8 +468,9 @@ def batch_size(x: Shape, channel_dim: int) -> int:
     return x[0] if channel_dim == 1 else 1
 
 
-def check_positive(name: str, values: tuple[int, ...], what: str, minimum: int = 1) -> None:
-    for v in values:  # a plain loop rather than any(<generator>): this runs for every layer
+def check_positive(name: str, values: int | tuple[int, ...], what: str, minimum: int = 1) -> None:
+    """``stride must be positive, got 0``: for one value or a tuple of them."""
+    for v in values if isinstance(values, tuple) else (values,):  # a plain loop: runs per layer
         if v < minimum:
             raise ShapeError(
                 f"{name} must be {what}, got {_compact(values)}",

@@ -88,13 +88,7 @@ class _Conv(Layer):
                     got=value,
                     hint=_divisor_hint(arg, value, self.groups),
                 )
-        if self.out_channels <= 0:
-            raise ShapeError(
-                f"out_channels must be positive, got {self.out_channels}",
-                argument="out_channels",
-                expected="a positive integer",
-                got=self.out_channels,
-            )
+        check_positive("out_channels", self.out_channels, "positive")
         check_positive("kernel_size", self.kernel_size, "positive")
         check_positive("stride", self.stride, "positive")
         check_positive("dilation", self.dilation, "positive")

@@ -16,6 +16,7 @@ from .base import (
     REQUIRED,
     Arg,
     Layer,
+    check_positive,
     make_lazy,
     make_nd,
     register,
@@ -403,13 +404,7 @@ class GroupNorm(_KeywordBias):
 
     def check(self) -> None:
         g = self.num_groups
-        if g <= 0:
-            raise ShapeError(
-                f"num_groups must be positive, got {g}",
-                argument="num_groups",
-                expected="a positive integer",
-                got=g,
-            )
+        check_positive("num_groups", g, "positive")
         if self.num_channels % g:
             c = self.num_channels
             divisors = [d for d in range(1, min(c, 4096) + 1) if c % d == 0] if c > 0 else []
@@ -614,13 +609,7 @@ class LocalResponseNorm(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         require_rank(x, 3, "(N, C, *)", "add a batch dimension (N = 1) or a spatial one")
-        if self.size <= 0:
-            raise ShapeError(
-                f"size must be positive, got {self.size}",
-                argument="size",
-                expected="a positive integer",
-                got=self.size,
-            )
+        check_positive("size", self.size, "positive")
         return x
 
     # -- NumPy forward pass ------------------------------------------------------

@@ -286,6 +286,14 @@ def _adaptive_axis(x: Any, axis: int, o: int, is_max: bool) -> Any:
 
 
 # ------------------------------------------------------- max and average pooling
+def _spatial_origin(layer: Any, x: Shape, y: Shape, dim: int) -> str | None:
+    """``H 26 → 13 by MaxPool2d(kernel_size=2)``: how a pooling layer set a spatial size."""
+    first = len(y) - layer.nd
+    if dim < first:
+        return None
+    return f"{AXES[layer.nd][dim - first]} {x[dim]} → {y[dim]} by {layer.call_string()}"
+
+
 class _Pool(Layer):
     """Shared by MaxPoolNd and AvgPoolNd; ``nd`` is set per registered class."""
 
@@ -439,10 +447,7 @@ class _Pool(Layer):
         return notes
 
     def origin(self, x: Shape, y: Shape, dim: int) -> str | None:
-        first = len(y) - self.nd
-        if dim < first:
-            return None
-        return f"{AXES[self.nd][dim - first]} {x[dim]} → {y[dim]} by {self.call_string()}"
+        return _spatial_origin(self, x, y, dim)
 
 
 class MaxPoolNd(_Pool):
@@ -706,10 +711,7 @@ class _AdaptivePool(Layer):
         return notes
 
     def origin(self, x: Shape, y: Shape, dim: int) -> str | None:
-        first = len(y) - self.nd
-        if dim < first:
-            return None
-        return f"{AXES[self.nd][dim - first]} {x[dim]} → {y[dim]} by {self.call_string()}"
+        return _spatial_origin(self, x, y, dim)
 
     def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
         first = len(y) - self.nd

@@ -19,7 +19,9 @@ from .base import (
     Layer,
     _form,
     _is_int,
+    check_positive,
     make_nd,
+    rank_error,
     register,
     spatial_example,
     to_choice,
@@ -80,16 +82,6 @@ def _axis(rank: int, dim: int) -> str:
     """A readable name for dimension ``dim`` of a ``rank``-D tensor ("W", "H", "D" or "dim 1")."""
     from_end = rank - dim
     return ("W", "H", "D")[from_end - 1] if from_end <= 3 else f"dim {dim}"
-
-
-def _rank_error(text: str, x: Shape, expected: str, hint: str | None = None) -> ShapeError:
-    return ShapeError(
-        f"{text}, receives {len(x)}D {fmt_shape(x)}",
-        argument="input",
-        expected=expected,
-        got=len(x),
-        hint=hint,
-    )
 
 
 # ---------------------------------------------------------------- upsampling
@@ -176,7 +168,7 @@ class Upsample(Layer):
         rank = len(x)
         if rank not in (3, 4, 5):
             want = MODE_RANK.get(mode)
-            raise _rank_error(
+            raise rank_error(
                 f"expects a {want}D {SPATIAL_NAME[want]} input for mode={mode!r}"
                 if want
                 else "expects a 3D (N, C, L), 4D (N, C, H, W) or 5D (N, C, D, H, W) input",
@@ -197,7 +189,7 @@ class Upsample(Layer):
                 )
         want = MODE_RANK.get(mode)
         if want is not None and rank != want:
-            raise _rank_error(
+            raise rank_error(
                 f"mode={mode!r} needs a {want}D {SPATIAL_NAME[want]} input",
                 x,
                 f"{want}D",
@@ -534,7 +526,7 @@ class _Pad(Layer):
         rank = len(x)
         mode = self.pad_mode
         if mode == "circular" and rank not in (self.nd + 1, self.nd + 2):
-            raise _rank_error(
+            raise rank_error(
                 f"expects a {self.nd + 1}D or {self.nd + 2}D input",
                 x,
                 f"{self.nd + 1}D or {self.nd + 2}D",
@@ -559,7 +551,7 @@ class _Pad(Layer):
             )
         if mode != "constant" and not (1 <= k <= 3 and rank in (k + 1, k + 2)):
             word = {"reflect": "reflection", "replicate": "replication"}.get(mode, mode)
-            raise _rank_error(
+            raise rank_error(
                 f"{word} padding with {len(pads)} values expects a {k + 1}D or {k + 2}D input"
                 if 1 <= k <= 3
                 else f"{word} padding does not support {len(pads)} padding values for a {rank}D input",
@@ -857,7 +849,7 @@ class PixelShuffle(Layer):
     def out_shape(self, x: Shape) -> Shape:
         r = self.upscale_factor
         if len(x) < 3:
-            raise _rank_error(
+            raise rank_error(
                 "expects an input of at least 3 dimensions (*, C, H, W)", x, "3D or more"
             )
         _check_factor("upscale_factor", r, "pixel_shuffle")
@@ -898,7 +890,7 @@ class PixelUnshuffle(Layer):
     def out_shape(self, x: Shape) -> Shape:
         r = self.downscale_factor
         if len(x) < 3:
-            raise _rank_error(
+            raise rank_error(
                 "expects an input of at least 3 dimensions (*, C, H, W)", x, "3D or more"
             )
         _check_factor("downscale_factor", r, "pixel_unshuffle")
@@ -943,19 +935,13 @@ class ChannelShuffle(Layer):
     def out_shape(self, x: Shape) -> Shape:
         g = self.groups
         if len(x) < 3:
-            raise _rank_error(
+            raise rank_error(
                 "expects an input of more than 2 dimensions (N, C, *)",
                 x,
                 "3D or more",
                 hint="ChannelShuffle needs a batch dimension: channels are dim 1",
             )
-        if g <= 0:
-            raise ShapeError(
-                f"groups must be positive, got {g}",
-                argument="groups",
-                expected="a positive integer",
-                got=g,
-            )
+        check_positive("groups", g, "positive")
         c = x[1]
         if c % g:
             raise ShapeError(
