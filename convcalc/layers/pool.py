@@ -286,6 +286,9 @@ def _adaptive_axis(x: Any, axis: int, o: int, is_max: bool) -> Any:
 
 
 # ------------------------------------------------------- max and average pooling
+RETURN_INDICES_NOTE = "return_indices=True returns (output, indices): in nn.Sequential the next layer receives a tuple"
+
+
 def _spatial_origin(layer: Any, x: Shape, y: Shape, dim: int) -> str | None:
     """``H 26 → 13 by MaxPool2d(kernel_size=2)``: how a pooling layer set a spatial size."""
     first = len(y) - layer.nd
@@ -474,12 +477,7 @@ class MaxPoolNd(_Pool):
         return self.dilation
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
-        notes = super().notes(x, y)
-        if self.return_indices:
-            notes.append(
-                "return_indices=True returns (output, indices): in nn.Sequential the next layer receives a tuple"
-            )
-        return notes
+        return super().notes(x, y) + ([RETURN_INDICES_NOTE] if self.return_indices else [])
 
 
 class AvgPoolNd(_Pool):
@@ -755,12 +753,7 @@ class AdaptiveMaxPoolNd(_AdaptivePool):
         )
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
-        notes = super().notes(x, y)
-        if self.return_indices:
-            notes.append(
-                "return_indices=True returns (output, indices): in nn.Sequential the next layer receives a tuple"
-            )
-        return notes
+        return super().notes(x, y) + ([RETURN_INDICES_NOTE] if self.return_indices else [])
 
 
 for _nd in (1, 2, 3):
