@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .errors import ConvcalcError, SpecError
+from .render import FORMATS
 
 EXIT_HELP = """Exit codes: 0 the model works · 1 the model is wrong · 2 the input cannot be read."""
 
@@ -55,7 +56,7 @@ _format_option = click.option(
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "markdown", "csv"]),
+    type=click.Choice(FORMATS),
     default="table",
     show_default=True,
     help="Output format. The table is plain text when the output is not a terminal.",

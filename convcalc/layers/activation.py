@@ -102,7 +102,6 @@ def erf_fast(x: Any) -> Any:
 # Permission to use, copy, modify, and distribute this software is freely granted,
 # provided that this notice is preserved." Coefficients by interval of |x|:
 _ERX = 8.45062911510467529297e-01
-_EFX = 1.28379167095512586316e-01
 _PP = (
     1.28379167095512558561e-01,
     -3.25042107247001499370e-01,

@@ -140,11 +140,6 @@ def to_int_list(v: Any) -> tuple[int, ...]:
     raise BadValue("an integer or a list of integers")
 
 
-@_form("any")
-def to_any(v: Any) -> Any:
-    return v
-
-
 # ------------------------------------------------------------------ the layer
 class Layer:
     """Base class of every layer type.
