@@ -72,6 +72,43 @@ def chunks(total: int, per_item_bytes: int, budget: int) -> Sequence[slice]:
     return [slice(i, min(i + step, total)) for i in range(0, total, step)]
 
 
+# ------------------------------------------------------------------ scratch memory
+#: temporaries up to this size are kept between calls for reuse (per thread and purpose)
+SCRATCH_KEEP = 64 << 20
+
+_SCRATCH: Any = None
+
+
+def scratch(purpose: str, shape: Sequence[int], dtype: Any) -> np.ndarray:
+    """An uninitialised C-contiguous array for a temporary, reused between calls.
+
+    A fresh large array is fresh pages from the system, and on many machines touching them
+    costs about as much as the arithmetic done in them; so each thread keeps one buffer per
+    ``purpose`` (at most ``SCRATCH_KEEP`` bytes) and hands out a view of it. Two temporaries
+    alive at once must have different purposes; no result may be a view of one."""
+    global _SCRATCH
+    import threading
+
+    if _SCRATCH is None:
+        _SCRATCH = threading.local()
+    dtype = np.dtype(dtype)
+    count = _prod(shape)
+    nbytes = count * dtype.itemsize
+    if nbytes > SCRATCH_KEEP:
+        return np.empty(tuple(shape), dtype=dtype)
+    pool = vars(_SCRATCH)
+    buf = pool.get(purpose)
+    if buf is None or buf.nbytes < nbytes:
+        buf = pool[purpose] = np.empty(max(nbytes, 1), dtype=np.uint8)
+    return buf[:nbytes].view(dtype).reshape(tuple(shape))
+
+
+def release_scratch() -> None:
+    """Drop the calling thread's kept temporaries (the worker threads' stay with them)."""
+    if _SCRATCH is not None:
+        vars(_SCRATCH).clear()
+
+
 # ------------------------------------------------------------------ convolution
 def _prod(values: Sequence[int]) -> int:
     out = 1
@@ -128,7 +165,9 @@ def _phases(
     flat_len = _prod(sizes) + tail
     padding = any(a or b for a, b in pads)
     if all(s == 1 for s in stride) and list(sizes) == padded:
-        flat = (np.zeros if padding else np.empty)((1, n, c, flat_len), dtype=xp.dtype)
+        flat = scratch("flat", (1, n, c, flat_len), xp.dtype)
+        if padding:
+            flat[...] = 0
         image = flat[0, :, :, : _prod(sizes)].reshape((n, c) + tuple(sizes))
         image[
             (slice(None), slice(None))
@@ -138,19 +177,23 @@ def _phases(
         if not padding and flat_len > _prod(sizes):
             flat[..., _prod(sizes) :] = 0
     else:
-        full = [sz * s for sz, s in zip(sizes, stride)]
-        grid = np.zeros((n, c, *full), dtype=xp.dtype)
-        # the input lands at its padding offset; whatever falls beyond the phase grid is unused
-        keep = [min(e, f - a) for e, f, (a, _) in zip(xp.shape[2:], full, pads)]
-        grid[
-            (slice(None), slice(None)) + tuple(slice(a, a + k) for (a, _), k in zip(pads, keep))
-        ] = xp[(slice(None), slice(None)) + tuple(slice(0, k) for k in keep)]
-        # (n, c, sz0, s0, sz1, s1, ...) -> (s0, s1, ..., n, c, sz0, sz1, ...)
-        split = grid.reshape((n, c) + tuple(v for pair in zip(sizes, stride) for v in pair))
-        order = tuple(3 + 2 * a for a in range(nd)) + (0, 1) + tuple(2 + 2 * a for a in range(nd))
-        phases = int(_prod(stride))
-        flat = np.empty((phases, n, c, flat_len), dtype=xp.dtype)
-        flat[..., : _prod(sizes)] = split.transpose(order).reshape(phases, n, c, -1)
+        # one strided copy per phase, straight from the input into its place in the phase image
+        flat = scratch("flat", (int(_prod(stride)), n, c, flat_len), xp.dtype)
+        flat[...] = 0
+        for phase, offsets in enumerate(itertools.product(*[range(s) for s in stride])):
+            image = flat[phase, :, :, : _prod(sizes)].reshape((n, c) + tuple(sizes))
+            dst = [slice(None), slice(None)]
+            src = [slice(None), slice(None)]
+            for r, s, sz, (a, _), e in zip(offsets, stride, sizes, pads, xp.shape[2:]):
+                # phase position q holds padded position q·s + r, i.e. input index q·s + r - a
+                lo = max(0, -(-(a - r) // s))
+                hi = min(sz, -(-(a + e - r) // s))
+                hi = max(hi, lo)
+                dst.append(slice(lo, hi))
+                src.append(slice(lo * s + r - a, lo * s + r - a + (hi - lo - 1) * s + 1, s))
+            if all(d.stop > d.start for d in dst[2:]):
+                image[tuple(dst)] = xp[tuple(src)]
+        tail = 0
     if tail:
         flat[..., _prod(sizes) :] = 0
     taps = []
@@ -199,51 +242,91 @@ def _map(fn: Any, items: Sequence[Any]) -> None:
         pass
 
 
-_BLAS: Any = None  # (get, set) of the BLAS thread count once looked up; False when unavailable
+_BLAS: Any = None  # the looked-up OpenBLAS entry points (a dict), or False when unavailable
 
 
-def _blas_threads() -> Any:
-    """NumPy's OpenBLAS thread-count functions ``(get, set)``, found with ctypes in the library
-    NumPy ships (numpy.libs / .dylibs / scipy_openblas); ``None`` when there is no such library
-    or symbol (another BLAS, another build): the callers then let BLAS thread as it likes."""
+def _openblas() -> dict[str, Any] | None:
+    """The OpenBLAS library NumPy ships (numpy.libs / .dylibs / scipy_openblas), found once with
+    ctypes: ``{"threads": (get, set), "gemm": {dtype: cblas_?gemm}}`` (``gemm`` may be empty);
+    ``None`` when there is no such library or symbol (another BLAS, another build): callers
+    then use NumPy's own products and let BLAS thread as it likes."""
     global _BLAS
     if _BLAS is None:
         _BLAS = False
         try:
-            import ctypes
-            import glob
-            import os
-
-            here = os.path.dirname(np.__file__)
-            paths = []
-            for pattern in (
-                "numpy.libs/*openblas*",
-                "numpy/.dylibs/*openblas*",
-                "scipy_openblas*/lib/*openblas*",
-            ):
-                paths += sorted(glob.glob(os.path.join(os.path.dirname(here), pattern)))
-            for path in paths:
-                lib = ctypes.CDLL(path)
-                for prefix, suffix in (
-                    ("scipy_openblas", "64_"),
-                    ("scipy_openblas", ""),
-                    ("openblas", "64_"),
-                    ("openblas", ""),
-                ):
-                    get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                    put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                    if get is not None and put is not None:
-                        get.restype = ctypes.c_int
-                        get.argtypes = []
-                        put.restype = None
-                        put.argtypes = [ctypes.c_int]
-                        _BLAS = (get, put)
-                        break
-                if _BLAS:
-                    break
-        except Exception:  # pragma: no cover - any failure means: no thread control
+            _BLAS = _find_openblas() or False
+        except Exception:  # pragma: no cover - any failure means: no direct BLAS
             _BLAS = False
     return _BLAS or None
+
+
+def _find_openblas() -> dict[str, Any] | None:
+    import ctypes
+    import glob
+    import os
+
+    here = os.path.dirname(np.__file__)
+    paths: list[str] = []
+    for pattern in (
+        "numpy.libs/*openblas*",
+        "numpy/.dylibs/*openblas*",
+        "scipy_openblas*/lib/*openblas*",
+    ):
+        paths += sorted(glob.glob(os.path.join(os.path.dirname(here), pattern)))
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        # (threads prefix, cblas prefix, suffix): NumPy 2's scipy-openblas, then older builds;
+        # the "64_" builds take 64-bit integers
+        for tprefix, cprefix, suffix in (
+            ("scipy_openblas", "scipy_cblas", "64_"),
+            ("scipy_openblas", "scipy_cblas", ""),
+            ("openblas", "cblas", "64_"),
+            ("openblas", "cblas", ""),
+        ):
+            get = getattr(lib, f"{tprefix}_get_num_threads{suffix}", None)
+            put = getattr(lib, f"{tprefix}_set_num_threads{suffix}", None)
+            if get is None or put is None:
+                continue
+            get.restype = ctypes.c_int
+            get.argtypes = []
+            put.restype = None
+            put.argtypes = [ctypes.c_int]
+            found: dict[str, Any] = {"threads": (get, put), "gemm": {}}
+            index = ctypes.c_int64 if suffix == "64_" else ctypes.c_int
+            for dtype, letter, scalar in (
+                (np.float32, "s", ctypes.c_float),
+                (np.float64, "d", ctypes.c_double),
+            ):
+                fn = getattr(lib, f"{cprefix}_{letter}gemm{suffix}", None)
+                if fn is None:
+                    continue
+                enum, ptr = ctypes.c_int, ctypes.c_void_p
+                fn.restype = None
+                fn.argtypes = [enum, enum, enum, index, index, index, scalar, ptr, index]
+                fn.argtypes += [ptr, index, scalar, ptr, index]
+                found["gemm"][np.dtype(dtype)] = fn
+            return found
+    return None
+
+
+def _blas_threads() -> Any:
+    """NumPy's OpenBLAS thread-count functions ``(get, set)``, or ``None`` (see :func:`_openblas`)."""
+    blas = _openblas()
+    return None if blas is None else blas["threads"]
+
+
+def _gemm(dtype: np.dtype) -> Any:
+    """OpenBLAS's row-major ``cblas_?gemm`` for ``dtype``, or ``None``: it multiplies matrices
+    given by pointer and leading dimension (a strided run of a flat image needs no copy) and
+    accumulates (``beta = 1``), which ``np.matmul`` cannot."""
+    if not USE_DIRECT_GEMM:
+        return None
+    blas = _openblas()
+    return None if blas is None else blas["gemm"].get(np.dtype(dtype))
+
+
+#: multiply through OpenBLAS's cblas_?gemm directly when it is found (off: NumPy's matmul only)
+USE_DIRECT_GEMM = True
 
 
 def _gemm_workers() -> int:
@@ -338,9 +421,19 @@ def conv(
     if cig == 1 and g > 1:
         _depthwise_flat(flat, taps, weight.reshape(g, cog, taps_n), out, sizes, bias, y, budget)
         return y
-    direct = g > 1 and cig >= GROUPED_DIRECT_MIN
+    # per-tap products: measured faster than the column matrix for wide standard convolution
+    # on large images (long runs); small images and grouped products do better without them
+    tap_gemm = g == 1 and cig >= TAP_GEMM_MIN and out[0] * _prod(sizes[1:]) >= TAP_GEMM_MIN_LENGTH
+    gemm = _gemm(xp.dtype) if tap_gemm else None
+    direct = gemm is None and g > 1 and cig >= GROUPED_DIRECT_MIN
     k_g = cig * taps_n
-    if direct:
+    if gemm is not None:
+        # per tap (g, cog, cig), C-contiguous, in the input's dtype, for pointer products
+        wtap = np.ascontiguousarray(
+            np.moveaxis(weight.reshape(g, cog, cig, taps_n), 3, 0), dtype=xp.dtype
+        )
+        per_col = c_out * item  # the accumulator only
+    elif direct:
         # per tap (g, cog, cig), C-contiguous, for the groups-as-batch products
         wtap = np.ascontiguousarray(np.moveaxis(weight.reshape(g, cog, cig, taps_n), 3, 0))
         per_col = 2 * c_out * item  # the accumulator and one product
@@ -373,9 +466,12 @@ def conv(
         rows = rs.stop - rs.start
         length = rows * width
         base = rs.start * width
-        if direct:
-            prod = np.empty((m, g, cog, length), dtype=xp.dtype)
-            tmp = np.empty_like(prod)
+        if gemm is not None:
+            prod = scratch("product", (m, g, cog, length), xp.dtype)
+            _tap_products(gemm, flat, wtap, taps, bs, base, length, prod)
+        elif direct:
+            prod = scratch("product", (m, g, cog, length), xp.dtype)
+            tmp = scratch("tap product", (m, g, cog, length), xp.dtype)
             for t, (phase, shift) in enumerate(taps):
                 run = flat[phase, bs, :, base + shift : base + shift + length].reshape(
                     m, g, cig, length
@@ -384,10 +480,11 @@ def conv(
                 if t:
                     prod += tmp
         else:
-            cols = np.empty((m, c, taps_n, length), dtype=xp.dtype)
+            cols = scratch("columns", (m, c, taps_n, length), xp.dtype)
             for t, (phase, shift) in enumerate(taps):
                 cols[:, :, t] = flat[phase, bs, :, base + shift : base + shift + length]
-            prod = np.matmul(wg, cols.reshape(m, g, k_g, length))  # (m, g, cog, L)
+            prod = scratch("product", (m, g, cog, length), xp.dtype)
+            np.matmul(wg, cols.reshape(m, g, k_g, length), out=prod)
         full = prod.reshape((m, c_out, rows) + sizes[1:])
         target = y[bs, :, rs]
         if bias_b is not None:
@@ -402,8 +499,48 @@ def conv(
 #: grouped convolution multiplies straight on the flat runs (no column matrix) from this C/g on
 GROUPED_DIRECT_MIN = 8
 
-#: bytes of output a depthwise block works on (its accumulator and scratch stay in L2)
-DEPTHWISE_BLOCK = 1 << 18
+#: from this C_in and this many output positions (flat, with the padding columns) on, standard
+#: convolution is one BLAS product per tap, accumulated in place
+TAP_GEMM_MIN = 16
+TAP_GEMM_MIN_LENGTH = 1024
+
+
+def _tap_products(
+    gemm: Any,
+    flat: np.ndarray,
+    wtap: np.ndarray,
+    taps: list[tuple[int, int]],
+    bs: slice,
+    base: int,
+    length: int,
+    prod: np.ndarray,
+) -> None:
+    """prod[i, gi] = Σ_t wtap[t, gi] @ run_t(item i, group gi), by ``cblas_?gemm`` on pointers.
+
+    A tap's run is a (C/g × length) matrix of the flat image with leading dimension F (the flat
+    row length), read in place; the first tap writes ``prod``, the others add to it (β = 1), so
+    neither a column matrix nor a temporary product is ever made. ``flat`` (P, N, C, F),
+    ``wtap`` (taps, g, cog, cig) and ``prod`` (m, g, cog, length) are C-contiguous, of one dtype."""
+    phases, n, c, f = flat.shape
+    _, g, cog, cig = wtap.shape
+    item = flat.itemsize
+    assert flat.flags.c_contiguous and wtap.flags.c_contiguous and prod.flags.c_contiguous
+    assert flat.dtype == wtap.dtype == prod.dtype
+    start = bs.indices(n)[0]
+    fptr, wptr, pptr = flat.ctypes.data, wtap.ctypes.data, prod.ctypes.data
+    for i in range(prod.shape[0]):
+        for gi in range(g):
+            out = pptr + ((i * g + gi) * cog * length) * item
+            for t, (phase, shift) in enumerate(taps):
+                run = fptr + (((phase * n + start + i) * c + gi * cig) * f + base + shift) * item
+                weights = wptr + ((t * g + gi) * cog * cig) * item
+                # row-major, no transposes: (cog × cig) @ (cig × length) (+ out)
+                beta = 0.0 if t == 0 else 1.0
+                gemm(101, 111, 111, cog, length, cig, 1.0, weights, cig, run, f, beta, out, length)
+
+
+#: bytes of tap columns a depthwise block gathers (measured best at a few MiB)
+DEPTHWISE_BLOCK = 4 << 20
 
 
 def _depthwise_flat(
@@ -418,60 +555,51 @@ def _depthwise_flat(
 ) -> None:
     """Depthwise convolution (depth multiplier m = wd.shape[1]) on flat channel planes.
 
-    y[n, c·m + j] = Σ_t wd[c, j, t] · x[n, c, tap t] (+ bias): per tap one multiply and one
-    add over whole planes, over blocks of planes sized to stay in cache, the blocks shared
-    out between the cores (each block writes only its own planes of ``y``)."""
-    _, n, c, _ = flat.shape
-    g, m, _ = wd.shape
+    y[n, c·m + j] = Σ_t wd[c, j, t] · x[n, c, tap t] (+ bias). A block of consecutive planes
+    is gathered tap by tap with ONE contiguous copy per tap (the planes lie back to back in
+    ``flat``, and every tap reads the same run of each), then one batched ``np.matmul``
+    (m × taps) @ (taps × L) per plane sums the taps: a few large calls per block instead of
+    a multiply and an add per tap and plane. The blocks are shared out between the cores
+    (each writes only its own planes of ``y``)."""
+    phases, n, c, f = flat.shape
+    g, m, taps_n = wd.shape
     rest = tuple(out[1:])
-    length = out[0] * _prod(sizes[1:])
-    item = flat.dtype.itemsize
+    width = _prod(sizes[1:])
+    length = out[0] * width
+    item = flat.itemsize
     planes = n * c
     workers = _workers()
-    per_plane = 2 * m * length * item  # accumulator and scratch
+    # the bias rides along as one more tap, whose column is all ones: the product is then the
+    # result, and the crop a plain copy
+    k = taps_n + (bias is not None)
+    per_plane = (k * f + m * length) * item  # tap columns and the product
     step = max(1, min(DEPTHWISE_BLOCK, budget // workers) // max(per_plane, 1))
     if workers > 1 and planes > 1:
         step = min(step, -(-planes // workers))  # at least one block per worker
-    wflat = np.broadcast_to(wd[None], (n, g, m, wd.shape[2])).reshape(planes, m, -1)
-    bflat = (
-        None
-        if bias is None
-        else np.broadcast_to(bias.reshape(1, g, m), (n, g, m)).reshape(planes, m, 1)
-    )
-    src = flat.reshape(flat.shape[0], planes, -1)
+    wk = wd if bias is None else np.concatenate([wd, bias.reshape(g, m, 1)], axis=2)
+    wflat = np.broadcast_to(wk[None], (n, g, m, k)).reshape(planes, m, k)
+    wflat = wflat.astype(flat.dtype, copy=False)
+    src = flat.reshape(phases, planes * f)
     yv = y.reshape(planes, m, *out)
     crop_index = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in rest)
 
-    starts = list(range(0, planes, step))
-    share = -(-len(starts) // workers)
-
-    def worker(first: int) -> None:
-        # one accumulator and scratch per worker, reused block after block (a fresh large
-        # buffer per block would be page-faulted in again every time)
-        acc_all = np.empty((min(step, planes), m, length), dtype=flat.dtype)
-        tmp_all = np.empty_like(acc_all)
-        for p0 in starts[first : first + share]:
-            block(p0, acc_all, tmp_all)
-
-    def block(p0: int, acc_all: np.ndarray, tmp_all: np.ndarray) -> None:
+    def block(p0: int) -> None:
         p1 = min(p0 + step, planes)
-        acc = acc_all[: p1 - p0]
-        tmp = tmp_all[: p1 - p0]
+        count = p1 - p0
+        cols = scratch("columns", (k, count, f), flat.dtype)
+        gathered = cols.reshape(k, count * f)
+        # plane p's run of tap t starts at p·f + shift; the last plane's stops at its length
+        span = (count - 1) * f + length
         for t, (phase, shift) in enumerate(taps):
-            run = src[phase, p0:p1, None, shift : shift + length]
-            wt = wflat[p0:p1, :, t, None]
-            if t == 0:
-                np.multiply(run, wt, out=acc)
-            else:
-                np.multiply(run, wt, out=tmp)
-                acc += tmp
-        crop = acc.reshape((p1 - p0, m, out[0]) + sizes[1:])[crop_index]
-        if bflat is not None:
-            np.add(crop, bflat[p0:p1].reshape((p1 - p0, m) + (1,) * len(out)), out=yv[p0:p1])
-        else:
-            yv[p0:p1] = crop
+            first = p0 * f + shift
+            gathered[t, :span] = src[phase, first : first + span]
+        if k > taps_n:
+            gathered[taps_n] = 1
+        prod = scratch("product", (count, m, length), flat.dtype)
+        np.matmul(wflat[p0:p1], cols[:, :, :length].transpose(1, 0, 2), out=prod)
+        yv[p0:p1] = prod.reshape((count, m, out[0]) + tuple(sizes[1:]))[crop_index]
 
-    _map(worker, list(range(0, len(starts), share)))
+    _map_gemm(block, list(range(0, planes, step)))
 
 
 def conv_transpose(

@@ -173,3 +173,65 @@ def test_blas_thread_control_is_found_or_absent():
     blas = numeric._blas_threads()
     assert blas is None or blas[0]() >= 1
     assert numeric._gemm_workers() >= 1
+
+
+NOT_TRANSPOSED = [p for p in FIXTURES if "Transpose" not in str(np.load(p)["call"])]
+
+# each forces one way of computing a (non-transposed) convolution on every fixture
+PATHS = {
+    # one BLAS product per tap straight on the flat image, accumulated in place (β = 1)
+    "tap products": {"TAP_GEMM_MIN": 1, "TAP_GEMM_MIN_LENGTH": 1},
+    # NumPy's matmul only: the column matrix (and the per-tap grouped products)
+    "numpy only": {"USE_DIRECT_GEMM": False},
+    # no temporaries kept between calls
+    "fresh scratch": {"SCRATCH_KEEP": 0},
+}
+
+
+@pytest.mark.parametrize("path", NOT_TRANSPOSED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("kernel_path", sorted(PATHS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_kernel_path_matches_torch(path, kernel_path, dtype, monkeypatch):
+    from convcalc import numeric
+
+    for name, value in PATHS[kernel_path].items():
+        monkeypatch.setattr(numeric, name, value)
+    layer, _, x, y, weights = load(path)
+    tol = 1e-9 if dtype == np.float64 else 1e-4
+    scale = max(1.0, float(np.abs(y).max()))
+    for budget in (1 << 30, 64):
+        got = run(layer, x, weights, dtype, budget)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, y, rtol=tol, atol=tol * 1e-3 * scale)
+
+
+def test_tap_products_take_the_direct_blas_path_when_found(monkeypatch):
+    """The wide, large-image case really runs through cblas_?gemm (when NumPy ships OpenBLAS)."""
+    from convcalc import numeric
+
+    calls = []
+    real = numeric._tap_products
+    monkeypatch.setattr(numeric, "_tap_products", lambda *a: calls.append(a[0]) or real(*a))
+    layer = spec_from_strings(["Conv2d(16, 4, 3, padding=1)"], (1, 16, 40, 40)).layers[0].layer
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 16, 40, 40))
+    weights = layer.init(x.shape, rng)
+    got = run(layer, x, weights, np.float64)
+    monkeypatch.setattr(numeric, "USE_DIRECT_GEMM", False)
+    expected = run(layer, x, weights, np.float64)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert bool(calls) == (numeric._openblas() is not None and bool(numeric._openblas()["gemm"]))
+
+
+def test_scratch_is_reused_per_purpose_and_never_aliases():
+    from convcalc import numeric
+
+    a = numeric.scratch("test a", (4, 5), np.float32)
+    b = numeric.scratch("test b", (4, 5), np.float32)
+    assert not np.shares_memory(a, b)
+    again = numeric.scratch("test a", (2, 3), np.float64)
+    assert np.shares_memory(a, again) and again.shape == (2, 3) and again.dtype == np.float64
+    bigger = numeric.scratch("test a", (100, 100), np.float64)
+    assert bigger.shape == (100, 100) and bigger.flags.c_contiguous
+    numeric.release_scratch()
+    assert not np.shares_memory(numeric.scratch("test a", (2, 3), np.float64), bigger)
