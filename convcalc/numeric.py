@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .shape import transpose_phases
+
 PadPairs = Sequence[tuple[int, int]]
 
 _NP_MODES = {
@@ -439,7 +441,15 @@ def conv(
         per_col = 2 * c_out * item  # the accumulator and one product
     else:
         wg = weight.reshape(g, cog, k_g)
-        per_col = (c * taps_n + c_out) * item  # the column matrix and the product
+        per_col = (c * taps_n + 1 + c_out) * item  # the column matrix and the product
+    # the column matrix laid out exactly as the output (no padding columns to crop) when its
+    # rows are long enough to copy well: the product is then written straight into y, with
+    # the bias as one more column row of ones (standard convolution)
+    exact = gemm is None and not direct and (nd == 1 or out[-1] >= EXACT_MIN_WIDTH)
+    ones = exact and g == 1 and bias is not None
+    if ones:
+        assert bias is not None
+        wg = np.concatenate([wg, bias.reshape(1, c_out, 1).astype(wg.dtype, copy=False)], axis=2)
     per_item = per_col * out[0] * width
     # grouped: many small products, on which BLAS threads poorly; one BLAS thread per worker
     # thread is faster there (dense products measured no better, or worse, that way)
@@ -479,6 +489,28 @@ def conv(
                 np.matmul(wtap[t], run, out=prod if t == 0 else tmp)
                 if t:
                     prod += tmp
+        elif exact:
+            positions = rows * _prod(out[1:])
+            cols = scratch("columns", (m, c * taps_n + ones, positions), xp.dtype)
+            laid = cols[:, : c * taps_n].reshape((m, c, taps_n, rows) + tuple(out[1:]))
+            for t, (phase, shift) in enumerate(taps):
+                run = flat[phase, bs, :, base + shift : base + shift + length]
+                laid[:, :, t] = run.reshape((m, c, rows) + sizes[1:])[garbage]
+            if ones:
+                cols[:, -1] = 1
+            whole = rows == out[0]
+            prod = (
+                y[bs].reshape(m, g, cog, positions)
+                if whole
+                else scratch("product", (m, g, cog, positions), xp.dtype)
+            )
+            np.matmul(wg, cols.reshape(m, g, -1, positions), out=prod)
+            target = y[bs, :, rs]
+            if not whole:
+                target[...] = prod.reshape(target.shape)
+            if bias_b is not None and not ones:
+                target += bias_b
+            return
         else:
             cols = scratch("columns", (m, c, taps_n, length), xp.dtype)
             for t, (phase, shift) in enumerate(taps):
@@ -498,6 +530,9 @@ def conv(
 
 #: grouped convolution multiplies straight on the flat runs (no column matrix) from this C/g on
 GROUPED_DIRECT_MIN = 8
+
+#: output rows at least this long are gathered into the column matrix already cropped
+EXACT_MIN_WIDTH = 32
 
 #: from this C_in and this many output positions (flat, with the padding columns) on, standard
 #: convolution is one BLAS product per tap, accumulated in place
@@ -617,9 +652,13 @@ def conv_transpose(
     (C_in, C_out/groups, *kernel).
 
     One BLAS product per (item, group) scatters every input pixel to its kernel footprint,
-    ``cols = Wᵀ x`` of shape (N, C_out, *kernel, *in); an overlap-add (col2im: one strided
-    add per kernel offset) sums the footprints into the uncropped output, from which
-    ``padding`` is cropped on both sides (``output_padding`` extends the far side).
+    ``cols = Wᵀ x`` (N, C_out, ∏kernel, pixels); an overlap-add (col2im) sums the
+    footprints into the uncropped output. The output is kept split into stride phases, each
+    laid out flat per channel (as the forward convolution's input is): kernel offset o lands
+    every input pixel in the same phase, at the same flat shift, so its add is ONE contiguous
+    run per channel (the input is padded with zero columns to the phase width, so the runs'
+    overflow adds zeros). A last strided copy per phase interleaves the phases into the
+    output, crops ``padding`` (``output_padding`` extends the far side) and adds the bias.
     Chunked over the batch, then over input rows, under ``budget`` bytes.
     """
     import itertools
@@ -627,37 +666,62 @@ def conv_transpose(
     nd = weight.ndim - 2
     n, c_in = x.shape[:2]
     cog = weight.shape[1]
-    kernel = weight.shape[2:]
+    kernel = tuple(weight.shape[2:])
     g = groups
     cig = c_in // g
     c_out = cog * g
-    inp = x.shape[2:]
+    inp = tuple(x.shape[2:])
     kk = _prod(kernel)
     full = [(i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(inp, stride, dilation, kernel)]
     out = [f - 2 * p + op for f, p, op in zip(full, padding, output_padding)]
-    size = [max(f, p + o) for f, p, o in zip(full, padding, out)]
-    yf = np.zeros((n, c_out, *size), dtype=x.dtype)
+    sizes, tail = transpose_phases(inp, kernel, stride, dilation, padding, out)
+    width = _prod(sizes[1:])
+    plane = sizes[0] * width
+    phases = _prod(stride)
+    # each offset's phase and flat shift
+    offsets = []
+    for offset in itertools.product(*[range(k) for k in kernel]):
+        phase = 0
+        shift = 0
+        for a, (o, s, d) in enumerate(zip(offset, stride, dilation)):
+            phase = phase * s + (o * d) % s
+            shift += ((o * d) // s) * _prod(sizes[a + 1 :])
+        offsets.append((phase, shift))
+    # the input, zero-padded on its trailing axes to the phase width
+    if tuple(inp[1:]) != tuple(sizes[1:]):
+        xw = np.zeros((n, c_in, inp[0], *sizes[1:]), dtype=x.dtype)
+        xw[(slice(None),) * 3 + tuple(slice(0, i) for i in inp[1:])] = x
+    else:
+        xw = np.ascontiguousarray(x)
+    xf = xw.reshape(n, g, cig, inp[0] * width)
+    acc = np.zeros((phases, n, c_out, plane + tail), dtype=x.dtype)
     wt = weight.reshape(g, cig, cog * kk).transpose(0, 2, 1)  # (g, cog·∏k, cig), a view
-    rest = _prod(inp[1:])
-    per_row = c_out * kk * rest * x.dtype.itemsize
+    per_row = c_out * kk * width * x.dtype.itemsize
     for bs, rs in _row_chunks(n, inp[0], per_row, budget):
-        part = x[bs, :, rs]
-        m = part.shape[0]
+        m = len(range(*bs.indices(n)))
         rows = rs.stop - rs.start
-        sub = (rows,) + tuple(inp[1:])
-        cols = np.matmul(wt, part.reshape(m, g, cig, rows * rest))  # (m, g, cog·∏k, pixels)
-        cols = cols.reshape((m, c_out) + tuple(kernel) + sub)
-        target = yf[bs]
-        for offset in itertools.product(*[range(k) for k in kernel]):
-            index: list[slice] = [slice(None), slice(None)]
-            for a, (o, s, d, cnt) in enumerate(zip(offset, stride, dilation, sub)):
-                b = o * d + (rs.start * s if a == 0 else 0)
-                index.append(slice(b, b + (cnt - 1) * s + 1, s))
-            target[tuple(index)] += cols[(slice(None), slice(None)) + offset]
-    crop = (slice(None), slice(None)) + tuple(slice(p, p + o) for p, o in zip(padding, out))
-    y = yf[crop]
-    if y.shape != yf.shape:
-        y = np.ascontiguousarray(y)
-    if bias is not None:
-        y += bias.reshape((c_out,) + (1,) * nd)
+        length = rows * width
+        base = rs.start * width
+        cols = scratch("columns", (m, g, cog * kk, length), x.dtype)
+        np.matmul(wt, xf[bs, :, :, base : base + length], out=cols)
+        footprints = cols.reshape(m, c_out, kk, length)
+        for t, (phase, shift) in enumerate(offsets):
+            acc[phase, bs, :, base + shift : base + shift + length] += footprints[:, :, t]
+    y = np.empty((n, c_out, *out), dtype=x.dtype)
+    bias_b = None if bias is None else bias.reshape((c_out,) + (1,) * nd)
+    for phase, residues in enumerate(itertools.product(*[range(s) for s in stride])):
+        # output position o reads uncropped position o + p = q·s + r
+        dst: list[slice] = [slice(None), slice(None)]
+        src: list[slice] = [slice(None), slice(None)]
+        for r, s, p, o in zip(residues, stride, padding, out):
+            first = (r - p) % s
+            count = len(range(first, o, s))
+            q0 = (first + p - r) // s
+            dst.append(slice(first, o, s))
+            src.append(slice(q0, q0 + count))
+        image = acc[phase, :, :, :plane].reshape((n, c_out) + tuple(sizes))
+        if bias_b is not None:
+            np.add(image[tuple(src)], bias_b, out=y[tuple(dst)])
+        else:
+            y[tuple(dst)] = image[tuple(src)]
     return y

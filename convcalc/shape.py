@@ -28,6 +28,28 @@ def conv_transpose_out(size: int, k: int, s: int, p: int, d: int = 1, op: int = 
     return (size - 1) * s - 2 * p + d * (k - 1) + op + 1
 
 
+def transpose_phases(
+    inp: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    padding: Sequence[int],
+    out: Sequence[int],
+) -> tuple[list[int], int]:
+    """How the transposed-convolution kernel lays out its uncropped output: per stride phase
+    an image of ``sizes`` (room for every output position and, on the trailing axes, for the
+    input plus each kernel offset's shift ``(o·d) // s``), flat per channel, plus ``tail``
+    spare elements. Returns ``(sizes, tail)``."""
+    full = [(i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(inp, stride, dilation, kernel)]
+    size = [max(f, p + o) for f, p, o in zip(full, padding, out)]
+    reach = [(d * (k - 1)) // s for k, s, d in zip(kernel, stride, dilation)]
+    sizes = [-(-sz // s) for sz, s in zip(size, stride)]
+    sizes = [sizes[0]] + [max(q, i + r) for q, i, r in zip(sizes[1:], inp[1:], reach[1:])]
+    width = prod(sizes[1:])
+    tail = max(0, (inp[0] + reach[0]) * width - prod(sizes)) + sum(reach[1:]) + width
+    return sizes, tail
+
+
 def pool_out(size: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> int:
     """Output size of max or average pooling (average pooling has ``d == 1``).
 

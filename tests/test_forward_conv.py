@@ -185,6 +185,10 @@ PATHS = {
     "numpy only": {"USE_DIRECT_GEMM": False},
     # no temporaries kept between calls
     "fresh scratch": {"SCRATCH_KEEP": 0},
+    # the column matrix gathered already cropped (the product written straight into y) ...
+    "exact columns": {"EXACT_MIN_WIDTH": 1},
+    # ... or as flat runs, cropped afterwards
+    "flat columns": {"EXACT_MIN_WIDTH": 1 << 30},
 }
 
 

@@ -13,6 +13,7 @@ from ..shape import (
     fmt_shape,
     prod,
     same_padding,
+    transpose_phases,
 )
 from .base import (
     REGISTRY,
@@ -439,23 +440,21 @@ class ConvTransposeNd(_Conv):
     def workspace(self, x: Shape, y: Shape) -> int:
         cdim = len(x) - self.nd - 1
         n = batch_size(x, cdim)
-        cols = n * self.out_channels * prod(self.kernel_size) * prod(x[cdim + 1 :])
-        full = (
-            n
-            * self.out_channels
-            * prod(
-                max((i - 1) * s + d * (k - 1) + 1, p + o)
-                for i, s, d, k, p, o in zip(
-                    x[cdim + 1 :],
-                    self.stride,
-                    self.dilation,
-                    self.kernel_size,
-                    self.padding,
-                    y[cdim + 1 :],
-                )
-            )
+        inp = x[cdim + 1 :]
+        sizes, tail = transpose_phases(
+            inp,
+            self.kernel_size,
+            self.stride,
+            self.dilation,
+            self.padding,  # type: ignore[arg-type]
+            y[cdim + 1 :],
         )
-        return cols + full
+        width = prod(sizes[1:])
+        # the input padded to the phase width, the footprints (cols) and the phase images
+        padded = n * x[cdim] * inp[0] * width if list(inp[1:]) != sizes[1:] else 0
+        cols = n * self.out_channels * prod(self.kernel_size) * inp[0] * width
+        phases = prod(self.stride) * n * self.out_channels * (prod(sizes) + tail)
+        return padded + cols + phases
 
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         c_in = self.c_in(x)
