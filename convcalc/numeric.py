@@ -7,6 +7,7 @@ views where it can.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,8 +149,6 @@ def _phases(
     ``pads`` (non-negative (before, after) pairs): zero padding still to apply, done while
     laying the input out (one copy instead of a padded copy and then the layout copy).
     """
-    import itertools
-
     n, c = xp.shape[:2]
     nd = len(kernel)
     pads = list(pads) if pads is not None else [(0, 0)] * nd
@@ -209,8 +208,47 @@ def _phases(
     return flat, taps, tuple(sizes)
 
 
+def gather_tap(
+    dst: np.ndarray,
+    x: np.ndarray,
+    offset: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: PadPairs,
+    first_row: int = 0,
+) -> None:
+    """Write one kernel tap's view of the zero-padded ``x`` into ``dst``, cropped exactly to
+    the output grid: ``dst[..., o] = x_padded[..., o·s + offset·d]`` over the trailing axes,
+    output rows counted from ``first_row`` on the first of them. The padding is never
+    materialised: the part of ``dst`` that falls in it is zeroed, the rest is one strided
+    copy from ``x``."""
+    nd = len(offset)
+    lead = (slice(None),) * (x.ndim - nd)
+    src: list[slice] = []
+    keep: list[slice] = []
+    for a, (o, s, d, (before, _)) in enumerate(zip(offset, stride, dilation, pads)):
+        size = x.shape[x.ndim - nd + a]
+        count = dst.shape[dst.ndim - nd + a]
+        start = first_row if a == 0 else 0
+        # output index j reads input index (start + j)·s + o·d - before, valid in [0, size)
+        at = o * d - before + start * s
+        lo = min(count, max(0, -(at // s)))
+        hi = max(lo, min(count, (size - 1 - at) // s + 1))
+        keep.append(slice(lo, hi))
+        src.append(slice(at + lo * s, at + (hi - 1) * s + 1 if hi > lo else at + lo * s, s))
+    for a, k in enumerate(keep):
+        count = dst.shape[dst.ndim - nd + a]
+        if k.start > 0 or k.stop < count:
+            before_axes = (slice(None),) * a
+            after_axes = (slice(None),) * (nd - a - 1)
+            dst[lead + before_axes + (slice(0, k.start),) + after_axes] = 0
+            dst[lead + before_axes + (slice(k.stop, count),) + after_axes] = 0
+    if all(k.stop > k.start for k in keep):
+        dst[lead + tuple(keep)] = x[lead + tuple(src)]
+
+
 #: the size of the column-matrix pieces a convolution works in (bytes), measured best
-COLUMN_PIECE = 8 << 20
+COLUMN_PIECE = 16 << 20
 
 
 def _row_slices(rows: int, width: int, per_col_bytes: int, budget: int) -> list[slice]:
@@ -416,18 +454,36 @@ def conv(
         if bias_b is not None:
             y += bias_b
         return y
-    flat, taps, sizes = _phases(xp, kernel, stride, dilation, out, pads)
-    width = _prod(sizes[1:])
     garbage = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])
     y = np.empty((n, c_out, *out), dtype=xp.dtype)
+    # long output rows: gather the taps already cropped to the output grid, straight from the
+    # unpadded input (short rows copy better as whole flat runs, cropped at the end)
+    exact = nd == 1 or out[-1] >= EXACT_MIN_WIDTH
+    offsets = list(itertools.product(*[range(k) for k in kernel]))
     if cig == 1 and g > 1:
-        _depthwise_flat(flat, taps, weight.reshape(g, cog, taps_n), out, sizes, bias, y, budget)
+        wd = weight.reshape(g, cog, taps_n)
+        strided = any(st > 1 for st in stride)
+        if exact or (strided and out[-1] >= STRIDED_DEPTHWISE_EXACT_MIN_WIDTH):
+            _depthwise_exact(xp, wd, offsets, stride, dilation, pads, bias, y, budget)
+        else:
+            flat, taps, sizes = _phases(xp, kernel, stride, dilation, out, pads)
+            _depthwise_flat(flat, taps, wd, out, sizes, bias, y, budget)
         return y
     # per-tap products: measured faster than the column matrix for wide standard convolution
     # on large images (long runs); small images and grouped products do better without them
-    tap_gemm = g == 1 and cig >= TAP_GEMM_MIN and out[0] * _prod(sizes[1:]) >= TAP_GEMM_MIN_LENGTH
+    tap_gemm = g == 1 and cig >= TAP_GEMM_MIN and _prod(out) >= TAP_GEMM_MIN_LENGTH
     gemm = _gemm(xp.dtype) if tap_gemm else None
     direct = gemm is None and g > 1 and cig >= GROUPED_DIRECT_MIN
+    # the column matrix (standard or narrow grouped convolution) in the output's own layout:
+    # the product is then written straight into y, with the bias as one more column row of
+    # ones (standard convolution)
+    # (strided, the taps read as contiguous runs of the stride phases copy faster)
+    exact = exact and gemm is None and not direct and all(st == 1 for st in stride)
+    if exact:
+        sizes = tuple(out)
+    else:
+        flat, taps, sizes = _phases(xp, kernel, stride, dilation, out, pads)
+    width = _prod(sizes[1:])
     k_g = cig * taps_n
     if gemm is not None:
         # per tap (g, cog, cig), C-contiguous, in the input's dtype, for pointer products
@@ -442,10 +498,6 @@ def conv(
     else:
         wg = weight.reshape(g, cog, k_g)
         per_col = (c * taps_n + 1 + c_out) * item  # the column matrix and the product
-    # the column matrix laid out exactly as the output (no padding columns to crop) when its
-    # rows are long enough to copy well: the product is then written straight into y, with
-    # the bias as one more column row of ones (standard convolution)
-    exact = gemm is None and not direct and (nd == 1 or out[-1] >= EXACT_MIN_WIDTH)
     ones = exact and g == 1 and bias is not None
     if ones:
         assert bias is not None
@@ -493,9 +545,8 @@ def conv(
             positions = rows * _prod(out[1:])
             cols = scratch("columns", (m, c * taps_n + ones, positions), xp.dtype)
             laid = cols[:, : c * taps_n].reshape((m, c, taps_n, rows) + tuple(out[1:]))
-            for t, (phase, shift) in enumerate(taps):
-                run = flat[phase, bs, :, base + shift : base + shift + length]
-                laid[:, :, t] = run.reshape((m, c, rows) + sizes[1:])[garbage]
+            for t, offset in enumerate(offsets):
+                gather_tap(laid[:, :, t], xp[bs], offset, stride, dilation, pads, rs.start)
             if ones:
                 cols[:, -1] = 1
             whole = rows == out[0]
@@ -533,6 +584,8 @@ GROUPED_DIRECT_MIN = 8
 
 #: output rows at least this long are gathered into the column matrix already cropped
 EXACT_MIN_WIDTH = 32
+#: strided depthwise convolution gathers that way from this width on (measured: any)
+STRIDED_DEPTHWISE_EXACT_MIN_WIDTH = 1
 
 #: from this C_in and this many output positions (flat, with the padding columns) on, standard
 #: convolution is one BLAS product per tap, accumulated in place
@@ -576,6 +629,54 @@ def _tap_products(
 
 #: bytes of tap columns a depthwise block gathers (measured best at a few MiB)
 DEPTHWISE_BLOCK = 4 << 20
+
+
+def _depthwise_exact(
+    x: np.ndarray,
+    wd: np.ndarray,
+    offsets: list[tuple[int, ...]],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: PadPairs,
+    bias: np.ndarray | None,
+    y: np.ndarray,
+    budget: int,
+) -> None:
+    """Depthwise convolution (depth multiplier m = wd.shape[1]) for long output rows: a block
+    of planes is gathered tap by tap already cropped to the output grid (:func:`gather_tap`,
+    no padded copy), and one batched ``np.matmul`` (m × taps) @ (taps × positions) per plane
+    writes the result straight into ``y``, the bias riding along as an all-ones tap. The
+    blocks are shared out between the cores."""
+    n, c = x.shape[:2]
+    g, m, taps_n = wd.shape
+    out = y.shape[2:]
+    positions = _prod(out)
+    planes = n * c
+    item = x.dtype.itemsize
+    workers = _workers()
+    k = taps_n + (bias is not None)
+    per_plane = k * positions * item  # the gathered taps
+    step = max(1, min(DEPTHWISE_BLOCK, budget // workers) // max(per_plane, 1))
+    if workers > 1 and planes > 1:
+        step = min(step, -(-planes // workers))  # at least one block per worker
+    wk = wd if bias is None else np.concatenate([wd, bias.reshape(g, m, 1)], axis=2)
+    wflat = np.broadcast_to(wk[None], (n, g, m, k)).reshape(planes, m, k)
+    wflat = wflat.astype(x.dtype, copy=False)
+    src = x.reshape((planes,) + x.shape[2:])
+    yv = y.reshape(planes, m, positions)
+
+    def block(p0: int) -> None:
+        p1 = min(p0 + step, planes)
+        count = p1 - p0
+        cols = scratch("columns", (k, count) + tuple(out), x.dtype)
+        for t, offset in enumerate(offsets):
+            gather_tap(cols[t], src[p0:p1], offset, stride, dilation, pads)
+        if k > taps_n:
+            cols[taps_n] = 1
+        stacked = cols.reshape(k, count, positions).transpose(1, 0, 2)
+        np.matmul(wflat[p0:p1], stacked, out=yv[p0:p1])
+
+    _map_gemm(block, list(range(0, planes, step)))
 
 
 def _depthwise_flat(
@@ -661,8 +762,6 @@ def conv_transpose(
     output, crops ``padding`` (``output_padding`` extends the far side) and adds the bias.
     Chunked over the batch, then over input rows, under ``budget`` bytes.
     """
-    import itertools
-
     nd = weight.ndim - 2
     n, c_in = x.shape[:2]
     cog = weight.shape[1]

@@ -188,7 +188,7 @@ PATHS = {
     # the column matrix gathered already cropped (the product written straight into y) ...
     "exact columns": {"EXACT_MIN_WIDTH": 1},
     # ... or as flat runs, cropped afterwards
-    "flat columns": {"EXACT_MIN_WIDTH": 1 << 30},
+    "flat columns": {"EXACT_MIN_WIDTH": 1 << 30, "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30},
 }
 
 
