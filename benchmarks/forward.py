@@ -1,16 +1,20 @@
 """Speed of the NumPy forward kernels on a fixed suite of layers, side by side with torch.
 
-For each layer (built through convcalc's own layer classes, from a constructor-call string):
-the result is first checked against torch (when installed), then timed, interleaved with
-torch at 1 thread and at the machine's default thread count, and with NumPy's own float32
-matrix product (the BLAS ceiling). Reports GFLOP/s (2·MACs / time), the ratio to the
-matmul rate and torch's time / ours (1.0 = as fast as torch, 0.5 = twice as slow).
+For each layer (built through convcalc's own layer classes, from a constructor-call string)
+the result is first checked against torch (when installed). Then, in several rounds, each
+layer is timed with ours and torch at 1 thread and at the machine's default thread count,
+back to back (with a pause between libraries, whose idle threads spin for a while after a
+call), and NumPy's own float32 matrix product gives the BLAS ceiling. A shared machine's
+speed drifts over seconds, so each ×torch figure is the median over rounds of the ratio
+measured within one round; the ms columns are the best of all rounds.
 
-    python benchmarks/forward.py            # 9 repetitions, best time of each
-    python benchmarks/forward.py --quick    # 3 repetitions
+Reports GFLOP/s (2·MACs / time, ours at the default threads), its ratio to the matmul rate,
+and torch's time / ours at equal thread counts (1.0 = as fast as torch, 0.5 = twice as slow).
 
-Prints a Markdown table (for the README). A script, not a test: it asserts nothing.
-Pool and Linear rows are skipped, with a note, while their layer has no kernel yet.
+    python benchmarks/forward.py            # 5 rounds of best-of-5
+    python benchmarks/forward.py --quick    # 2 rounds of best-of-3
+
+Prints Markdown tables (for the README). A script, not a test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from convcalc import numeric  # noqa: E402
 from convcalc.spec import spec_from_strings  # noqa: E402
 
 try:
@@ -152,39 +157,67 @@ def prepare(label: str, kind: str, call: str, shape: tuple[int, ...]) -> dict[st
     return row
 
 
-def time_rows(rows: list[dict[str, Any]], repeat: int, default_threads: int) -> None:
-    """Ours for every row, then torch at 1 thread, then at the default: each library's worker
-    threads spin a while after a call, so interleaving the two per call would slow both."""
-    live = [r for r in rows if "skip" not in r]
-    for row in live:
-        row["ours"] = best_time(row["ours_fn"], repeat)
-    if torch is None:
-        return
-    for threads, key in ((1, "torch1"), (default_threads, "torchN")):
+SETTLE = 0.15  # seconds of pause when switching library or thread count
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def timed(fn: Callable[[], Any], library: str, threads: int, repeat: int) -> float:
+    """Best time of ``fn`` with ``library`` (ours | torch) held to ``threads`` threads."""
+    time.sleep(SETTLE)
+    if library == "torch":
         torch.set_num_threads(threads)
-        time.sleep(0.2)
+        return best_time(fn, repeat)
+    with numeric.threads(threads):
+        return best_time(fn, repeat)
+
+
+def time_rows(rows: list[dict[str, Any]], rounds: int, repeat: int, threads: int) -> None:
+    """Per round and row: ours and torch at 1 thread, then both at ``threads``; keeps every
+    round's times (``<library><threads>``: list) for best times and per-round ratios."""
+    live = [r for r in rows if "skip" not in r]
+    counts = sorted({1, threads})
+    for _ in range(rounds):
         for row in live:
-            row[key] = best_time(row["torch_fn"], repeat)
-    torch.set_num_threads(default_threads)
+            for n in counts:
+                row.setdefault(f"ours{n}", []).append(timed(row["ours_fn"], "ours", n, repeat))
+                if torch is not None:
+                    t = timed(row["torch_fn"], "torch", n, repeat)
+                    row.setdefault(f"torch{n}", []).append(t)
+    if torch is not None:
+        torch.set_num_threads(threads)
 
 
-def verdict(row: dict[str, Any], rate: float) -> str:
+def ratio(row: dict[str, Any], n: int) -> float | None:
+    """Median over rounds of torch's time / ours at ``n`` threads (None without torch)."""
+    if f"torch{n}" not in row:
+        return None
+    return median([t / o for t, o in zip(row[f"torch{n}"], row[f"ours{n}"])])
+
+
+def verdict(row: dict[str, Any], rate: float, threads: int) -> str:
     need_rate, need_torch = TARGETS[row["kind"]]
     misses = []
-    if need_rate is not None and row["ops"] / row["ours"] / 1e9 < need_rate * rate:
+    if need_rate is not None and row["ops"] / min(row[f"ours{threads}"]) / 1e9 < need_rate * rate:
         misses.append(f"< {need_rate:.0%} of matmul")
-    if "torchN" in row and row["ours"] > need_torch * row["torchN"]:
-        misses.append(f"> {need_torch}× torch")
+    for n in sorted({1, threads}):
+        r = ratio(row, n)
+        if r is not None and r < 1 / need_torch:
+            misses.append(f"> {need_torch}× torch at {n}T")
     return "met" if not misses else "missed: " + ", ".join(misses)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 repetitions instead of 9")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of best-of-3")
     parser.add_argument("--only", help="run only the rows whose label contains this text")
     args = parser.parse_args(argv)
-    repeat = 3 if args.quick else 9
-    default_threads = torch.get_num_threads() if torch is not None else os.cpu_count() or 1
+    rounds, repeat = (2, 3) if args.quick else (5, 5)
+    threads = torch.get_num_threads() if torch is not None else os.cpu_count() or 1
     rate = matmul_rate(repeat)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = [
@@ -192,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, kind, call, shape in SUITE
         if not args.only or args.only.lower() in label.lower()
     ]
-    time_rows(rows, repeat, default_threads)
+    time_rows(rows, rounds, repeat, threads)
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rate = max(rate, matmul_rate(repeat))  # once more after the suite: the best of both
 
@@ -213,57 +246,61 @@ def main(argv: list[str] | None = None) -> int:
         + (f"; env {env}" if env else "")
     )
     print(
-        f"NumPy float32 matmul (2048²): {rate:.0f} GFLOP/s. "
-        f"Ours at {'OPENBLAS_NUM_THREADS=' + os.environ['OPENBLAS_NUM_THREADS'] if 'OPENBLAS_NUM_THREADS' in os.environ else 'NumPy BLAS default'} threads; torch at 1 and {default_threads} threads. "
-        f"Best of {repeat}. ×torch = torch's time / ours (1.0 = as fast as torch). "
+        f"NumPy float32 matmul (2048², {threads} threads): {rate:.0f} GFLOP/s. "
+        f"{rounds} rounds of best-of-{repeat}; ms = best of all rounds; ×torch = torch's time / "
+        "ours at the same thread count, median of the rounds' ratios (1.0 = as fast as torch). "
         f"Load average {load_before:.2f} before, {load_after:.2f} after "
-        f"(above ~0.5 other processes share the cores and every number is noisy).\n"
+        "(above ~0.5 other processes share the cores and every number is noisy).\n"
     )
-    head = "| layer | ours ms | GFLOP/s | ÷ matmul | torch 1T ms | ×torch 1T | torch {n}T ms | ×torch {n}T | target |"
-    print(head.format(n=default_threads))
-    print("|" + "---|" * 9)
+    n = threads
+    print(
+        f"| layer | ours 1T ms | torch 1T ms | ×torch 1T | ours {n}T ms | torch {n}T ms "
+        f"| ×torch {n}T | GFLOP/s ({n}T) | ÷ matmul | target |"
+    )
+    print("|" + "---|" * 10)
     for row in rows:
         if "skip" in row:
-            print(f"| {row['label']} | {row['skip']} |" + " |" * 7)
+            print(f"| {row['label']} | {row['skip']} |" + " |" * 8)
             continue
-        t = row["ours"]
-        gf = row["ops"] / t / 1e9
-        cells = [row["label"], f"{t * 1e3:.2f}", f"{gf:.1f}", f"{gf / rate:.2f}"]
-        for key in ("torch1", "torchN"):
-            if key in row:
-                cells += [f"{row[key] * 1e3:.2f}", f"{row[key] / t:.2f}"]
+        cells = [row["label"]]
+        for k in sorted({1, n}) if n != 1 else [1]:
+            cells.append(f"{min(row[f'ours{k}']) * 1e3:.2f}")
+            if f"torch{k}" in row:
+                cells += [f"{min(row[f'torch{k}']) * 1e3:.2f}", f"{ratio(row, k):.2f}"]
             else:
                 cells += ["—", "—"]
-        cells.append(verdict(row, rate))
+        gf = row["ops"] / min(row[f"ours{n}"]) / 1e9
+        cells += [f"{gf:.1f}", f"{gf / rate:.2f}", verdict(row, rate, n)]
         print("| " + " | ".join(cells) + " |")
     print("\nPool rows count one operation per window element visited (no MACs).")
     if not args.only or "net" in args.only:
-        whole_networks(repeat, default_threads)
+        whole_networks(rounds, threads)
     return 0
 
 
 NETWORKS = ("resnet18", "resnet50", "mobilenet_v2")
 
 
-def whole_networks(repeat: int, default_threads: int) -> None:
-    """`convcalc run` of whole zoo models at 1×3×224×224 against the same graph in torch."""
+def whole_networks(rounds: int, threads: int) -> None:
+    """`convcalc run` of whole zoo models at 1×3×224×224 against the same graph in torch,
+    in rounds as the layers are (best-of-3 per round)."""
     from convcalc import load_spec
     from convcalc.forward import run_forward
 
+    counts = sorted({1, threads})
     print(
-        "\nWhole networks at 1×3×224×224, float32, one forward pass (wall time of the whole pass, best of "
-        f"{max(3, repeat // 3)}); torch runs the same graph (tests/torch_bridge.py) with the same weights:\n"
+        "\nWhole networks at 1×3×224×224, float32, one forward pass (wall time of the whole "
+        f"`run_forward`, {rounds} rounds of best-of-3); torch runs the same graph "
+        "(tests/torch_bridge.py) with the same weights:\n"
     )
-    print(
-        f"| network | ours ms | torch 1T ms | ×torch 1T | torch {default_threads}T ms | ×torch {default_threads}T | max abs diff |"
-    )
-    print("|" + "---|" * 7)
+    head = "| network |" + "".join(f" ours {k}T ms | torch {k}T ms | ×torch {k}T |" for k in counts)
+    print(head + " max abs diff |")
+    print("|" + "---|" * (2 + 3 * len(counts)))
     sys.path.insert(0, str(ROOT / "tests"))
     for name in NETWORKS:
         spec = load_spec(str(ROOT / "examples" / "zoo" / f"{name}.yaml"))
         x = np.random.default_rng(0).standard_normal(spec.input_shape).astype(np.float32)
         weights = None
-        reference = None
         model = None
         if torch is not None:
             from torch_bridge import TorchModel
@@ -271,32 +308,35 @@ def whole_networks(repeat: int, default_threads: int) -> None:
             model = TorchModel(torch, spec, spec.input_shape)
             weights = model.state_dict()
         result = run_forward(spec, weights=weights, input_data=x)
-        ours = best_time(
-            lambda spec=spec, weights=weights, x=x: run_forward(
-                spec, weights=weights, input_data=x
-            ),
-            max(3, repeat // 3),
-        )
-        cells = [name, f"{ours * 1e3:.1f}"]
-        if model is not None:
+
+        def ours(spec: Any = spec, weights: Any = weights, x: Any = x) -> Any:
+            return run_forward(spec, weights=weights, input_data=x)
+
+        def theirs(model: Any = model, x: Any = x) -> Any:
             with torch.no_grad():
-                reference = model(torch.from_numpy(x)).numpy()
-            timings = []
-            for threads in (1, default_threads):
-                torch.set_num_threads(threads)
-                with torch.no_grad():
-                    timings.append(
-                        best_time(
-                            lambda model=model, x=x: model(torch.from_numpy(x)), max(3, repeat // 3)
-                        )
-                    )
-            torch.set_num_threads(default_threads)
-            for t in timings:
-                cells += [f"{t * 1e3:.1f}", f"{t / ours:.2f}"]
-            cells.append(f"{float(np.abs(result.output - reference).max()):.1e}")
+                return model(torch.from_numpy(x))
+
+        times: dict[str, list[float]] = {}
+        for _ in range(rounds):
+            for k in counts:
+                times.setdefault(f"ours{k}", []).append(timed(ours, "ours", k, 3))
+                if model is not None:
+                    times.setdefault(f"torch{k}", []).append(timed(theirs, "torch", k, 3))
+        cells = [name]
+        for k in counts:
+            cells.append(f"{min(times[f'ours{k}']) * 1e3:.1f}")
+            if model is not None:
+                cells += [f"{min(times[f'torch{k}']) * 1e3:.1f}", f"{ratio(times, k):.2f}"]
+            else:
+                cells += ["—", "—"]
+        if model is not None:
+            diff = float(np.abs(result.output - theirs().numpy()).max())
+            cells.append(f"{diff:.1e}")
         else:
-            cells += ["—"] * 5
+            cells.append("—")
         print("| " + " | ".join(cells) + " |")
+    if torch is not None:
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

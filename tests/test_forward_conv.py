@@ -239,3 +239,21 @@ def test_scratch_is_reused_per_purpose_and_never_aliases():
     assert bigger.shape == (100, 100) and bigger.flags.c_contiguous
     numeric.release_scratch()
     assert not np.shares_memory(numeric.scratch("test a", (2, 3), np.float64), bigger)
+
+
+def test_threads_limits_ours_and_blas_and_restores_both():
+    from convcalc import numeric
+
+    layer = spec_from_strings(["Conv2d(4, 6, 3, groups=2)"], (3, 4, 9, 9)).layers[0].layer
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4, 9, 9))
+    weights = layer.init(x.shape, rng)
+    expected = run(layer, x, weights, np.float64)
+    blas = numeric._blas_threads()
+    before = (numeric.THREADS, blas[0]() if blas else None)
+    with numeric.threads(1):
+        assert numeric._workers() == 1 and numeric._gemm_workers() == 1
+        if blas:
+            assert blas[0]() == 1
+        np.testing.assert_allclose(run(layer, x, weights, np.float64), expected, rtol=1e-12)
+    assert (numeric.THREADS, blas[0]() if blas else None) == before
