@@ -507,12 +507,14 @@ def conv(
     # the column matrix (standard or narrow grouped convolution) in the output's own layout:
     # the product is then written straight into y, with the bias as one more column row of
     # ones (standard convolution)
-    # (strided, the taps read as contiguous runs of the stride phases copy faster)
-    exact = exact and gemm is None and not direct and all(st == 1 for st in stride)
-    if exact:
-        sizes = tuple(out)
-    else:
-        flat, taps, sizes = _phases(xp, kernel, stride, dilation, out, pads)
+    exact = exact and gemm is None and not direct
+    # strided, the taps are read from the stride phases (contiguous runs, cropped while
+    # copied), which copies faster than strided reads of the input
+    from_input = exact and all(st == 1 for st in stride)
+    if not from_input:
+        flat, taps, fsizes = _phases(xp, kernel, stride, dilation, out, pads)
+        fwidth = _prod(fsizes[1:])
+    sizes = tuple(out) if exact else fsizes
     width = _prod(sizes[1:])
     k_g = cig * taps_n
     if gemm is not None:
@@ -578,7 +580,13 @@ def conv(
             cols = scratch("columns", (m, c * taps_n + ones, positions), xp.dtype)
             laid = cols[:, : c * taps_n].reshape((m, c, taps_n, rows) + tuple(out[1:]))
             for t, offset in enumerate(offsets):
-                gather_tap(laid[:, :, t], xp[bs], offset, stride, dilation, pads, rs.start)
+                if from_input:
+                    gather_tap(laid[:, :, t], xp[bs], offset, stride, dilation, pads, rs.start)
+                else:
+                    phase, shift = taps[t]
+                    first = rs.start * fwidth + shift
+                    run = flat[phase, bs, :, first : first + rows * fwidth]
+                    laid[:, :, t] = run.reshape((m, c, rows) + fsizes[1:])[garbage]
             if ones:
                 cols[:, -1] = 1
             whole = rows == out[0]
@@ -662,8 +670,9 @@ def _tap_products(
                 gemm(101, 111, 111, cog, length, cig, 1.0, weights, cig, run, f, beta, out, length)
 
 
-#: bytes of tap columns a depthwise block gathers (measured best at a few MiB)
-DEPTHWISE_BLOCK = 4 << 20
+#: bytes of tap columns a depthwise block gathers: large (each worker best gets ONE block:
+#: many small NumPy calls on two threads mostly wait for each other on the GIL)
+DEPTHWISE_BLOCK = 16 << 20
 
 
 def _depthwise_exact(
