@@ -257,3 +257,27 @@ def test_threads_limits_ours_and_blas_and_restores_both():
             assert blas[0]() == 1
         np.testing.assert_allclose(run(layer, x, weights, np.float64), expected, rtol=1e-12)
     assert (numeric.THREADS, blas[0]() if blas else None) == before
+
+
+@pytest.mark.parametrize(
+    "call, shape",
+    [
+        ("Conv2d(6, 4, 1, groups=2, padding=1)", (3, 6, 5, 4)),
+        ("Conv1d(4, 8, 1, groups=4)", (2, 4, 7)),
+        ("Conv3d(3, 5, 1)", (2, 3, 2, 3, 4)),
+    ],
+)
+def test_pointwise_bias_through_blas_equals_numpy(call, shape, monkeypatch):
+    """Pointwise with a bias: BLAS adds the product to the bias written first (β = 1)."""
+    from convcalc import numeric
+
+    layer = spec_from_strings([call], shape).layers[0].layer
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape)
+    weights = layer.init(x.shape, rng)
+    direct = run(layer, x, weights, np.float64)
+    monkeypatch.setattr(numeric, "USE_DIRECT_GEMM", False)
+    reference = run(layer, x, weights, np.float64)
+    np.testing.assert_allclose(direct, reference, rtol=1e-12, atol=1e-12)
+    single = run(layer, x, weights, np.float32)
+    np.testing.assert_allclose(single, reference, rtol=1e-5, atol=1e-5)
