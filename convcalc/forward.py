@@ -234,6 +234,29 @@ def _last_use(spec: Spec) -> dict[str, int]:
     return last
 
 
+def _reusable(
+    entry: Any,
+    i: int,
+    x: Any,
+    values: dict[str, np.ndarray],
+    last_use: dict[str, int],
+    predicted: Shape | None,
+) -> bool:
+    """Whether layer ``i`` may write its output into its input ``x``: it says it can, ``x`` is
+    read by no later layer, is not the caller's input, is a contiguous array of the output's
+    shape, and shares no memory with a value still to be read (a view such as Flatten's)."""
+    if not getattr(entry.layer, "REUSES_INPUT", False) or len(entry.inputs) != 1:
+        return False
+    name = entry.inputs[0]
+    if name == INPUT or last_use.get(name) != i or not isinstance(x, np.ndarray):
+        return False
+    if not x.flags.c_contiguous or not x.flags.writeable or tuple(x.shape) != predicted:
+        return False
+    return not any(
+        other != name and np.may_share_memory(x, value) for other, value in values.items()
+    )
+
+
 def memory_plan(report: Report, itemsize: int, max_memory: int) -> list[int]:
     """Per layer: the bytes its temporaries may use. Raises when an output alone is too large."""
     budgets = []
@@ -309,9 +332,13 @@ def run_forward(
         for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
             args = [values[name] for name in entry.inputs]
             x = args if getattr(entry.layer, "multi_input", False) else args[0]
+            reuse = _reusable(entry, i, x, values, last_use, row.output_shape)
             start = time.perf_counter()
             try:
-                y = entry.layer.forward(x, params[i], budgets[i])
+                if reuse:
+                    y = entry.layer.forward_into(x, params[i], budgets[i], x)
+                else:
+                    y = entry.layer.forward(x, params[i], budgets[i])
             except NotImplementedError as exc:
                 raise ConvcalcError(str(exc)).at_layer(
                     entry.index, entry.name, entry.type

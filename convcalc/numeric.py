@@ -312,6 +312,20 @@ def _map(fn: Any, items: Sequence[Any]) -> None:
         pass
 
 
+#: element-wise work on at least this many elements is split between the cores
+PARALLEL_MIN = 1 << 17
+
+
+def split_run(fn: Any, total: int, unit: int = 1) -> None:
+    """``fn(part)`` over slices covering ``range(total)``: one slice, or one per worker thread
+    when the items (``unit`` elements each) add up to at least PARALLEL_MIN elements. For a
+    few large NumPy calls per part (they release the GIL): many small calls on two threads
+    mostly wait on each other."""
+    workers = _workers() if total * unit >= PARALLEL_MIN and total > 1 else 1
+    step = max(1, -(-total // workers))
+    _map(fn, [slice(i, min(i + step, total)) for i in range(0, total, step)] or [slice(0, 0)])
+
+
 _BLAS: Any = None  # the looked-up OpenBLAS entry points (a dict), or False when unavailable
 
 

@@ -264,3 +264,88 @@ def test_the_same_seed_gives_the_same_weights_in_both_dtypes():
     a = run_forward(load_spec(LENET), seed=5, dtype="float32")
     b = run_forward(load_spec(LENET), seed=5, dtype="float64")
     np.testing.assert_allclose(a.output, b.output, rtol=1e-4, atol=1e-6)
+
+
+def _reuse_graph():
+    """A Flatten view of a tensor that a later layer still reads, fed to element-wise layers
+    that may write over their input: the view must not be overwritten."""
+    from convcalc import spec_from_data
+
+    return spec_from_data(
+        {
+            "input": [2, 3, 6, 6],
+            "layers": [
+                {
+                    "type": "Conv2d",
+                    "name": "conv",
+                    "in_channels": 3,
+                    "out_channels": 4,
+                    "kernel_size": 3,
+                },
+                {"type": "BatchNorm2d", "name": "bn", "num_features": 4},
+                {"type": "Flatten", "name": "flat"},
+                {"type": "ReLU", "name": "relu"},
+                {"type": "Tanh", "name": "tanh"},
+                {"type": "GELU", "name": "gelu"},
+                {"type": "Flatten", "name": "again", "from": "bn"},
+                {"type": "Add", "name": "sum", "from": ["gelu", "again"]},
+                {"type": "ReLU6", "name": "out"},
+            ],
+        }
+    )
+
+
+def test_element_wise_layers_write_over_dead_inputs_only(monkeypatch):
+    from convcalc import forward
+
+    spec = _reuse_graph()
+    x = np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    before = x.copy()
+    decisions = {}
+    real = forward._reusable
+
+    def spy(entry, *args):
+        decisions[entry.name] = real(entry, *args)
+        return decisions[entry.name]
+
+    monkeypatch.setattr(forward, "_reusable", spy)
+    result = run_forward(spec, input_data=x, seed=2)
+    monkeypatch.setattr(forward, "_reusable", lambda *a: False)
+    fresh = run_forward(spec, input_data=x, seed=2)
+    np.testing.assert_array_equal(x, before)  # the caller's input is never written
+    np.testing.assert_array_equal(result.output, fresh.output)
+    assert result.verified
+    # bn writes over conv's output; relu may not write over flat (a view of bn's output,
+    # which "again" reads later); tanh, gelu and the last ReLU6 write over dead inputs
+    assert decisions == {
+        "conv": False,
+        "bn": True,
+        "flat": False,
+        "relu": False,
+        "tanh": True,
+        "gelu": True,
+        "again": False,
+        "sum": False,
+        "out": True,
+    }
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_reuse_decisions(dtype):
+    from convcalc import forward
+
+    spec = _reuse_graph()
+    last = forward._last_use(spec)
+    a = np.zeros((2, 144), dtype=dtype)
+    view = a.reshape(2, 4, 6, 6)
+    relu, gelu = spec.layers[3], spec.layers[5]
+    # relu reads "flat" (a view of bn's output, still needed): refused
+    assert not forward._reusable(relu, 3, a, {"flat": a, "bn": view}, last, (2, 144))
+    # once nothing else shares its memory: allowed
+    assert forward._reusable(relu, 3, a, {"flat": a}, last, (2, 144))
+    # a different output shape, a non-contiguous input or the caller's input: refused
+    assert not forward._reusable(relu, 3, a, {"flat": a}, last, (2, 145))
+    assert not forward._reusable(relu, 3, a[:, ::2], {"flat": a}, last, (2, 72))
+    assert forward._reusable(gelu, 5, a, {"tanh": a}, last, (2, 144))
+    conv = spec.layers[0]
+    assert not forward._reusable(conv, 0, a, {"input": a}, last, (2, 144))

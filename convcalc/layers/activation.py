@@ -38,25 +38,48 @@ class Pointwise(Layer):
 
     # Layer's defaults already say so: out_shape(x) = x, weights = {}, macs = 0
     TEMPS: ClassVar[int] = 2
+    #: the kernel is ONE NumPy call that can write its result into ``out``: it then runs
+    #: over the whole input at once (split between the cores), not block by block
+    ONE_CALL: ClassVar[bool] = False
 
     def fn(self, x: Any) -> Any:
         """The activation of a 1-D chunk ``x``, same dtype."""
+        return self.into(x, None)
+
+    def into(self, x: Any, out: Any) -> Any:
+        """ONE_CALL kernels: the activation of ``x`` written into ``out`` (None: a new array)."""
         raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
 
+    REUSES_INPUT = True
+
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        return elementwise(self.fn, x, budget, self.TEMPS)
+        return self.forward_into(x, w, budget, None)
+
+    def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
+        if self.ONE_CALL:
+            import numpy as np
+
+            from ..numeric import split_run
+
+            out = np.empty(x.shape, dtype=x.dtype) if out is None else out
+            src = np.ascontiguousarray(x).reshape(-1)
+            dst = out.reshape(-1)
+            split_run(lambda part: self.into(src[part], dst[part]), src.size)
+            return out
+        return elementwise(self.fn, x, budget, self.TEMPS, out)
 
     def workspace(self, x: Shape, y: Shape) -> int:
         return self.TEMPS * prod(x)
 
 
-def elementwise(fn: Callable[[Any], Any], x: Any, budget: int, temps: int) -> Any:
-    """Apply ``fn`` to flat chunks of ``x`` whose ``temps`` temporaries fit in ``budget`` bytes."""
+def elementwise(fn: Callable[[Any], Any], x: Any, budget: int, temps: int, out: Any = None) -> Any:
+    """Apply ``fn`` to flat chunks of ``x`` whose ``temps`` temporaries fit in ``budget`` bytes,
+    into ``out`` if given (it may be ``x`` itself: each chunk is read before it is written)."""
     import numpy as np
 
     from ..numeric import chunks
 
-    out = np.empty(x.shape, dtype=x.dtype)
+    out = np.empty(x.shape, dtype=x.dtype) if out is None else out
     src = np.ascontiguousarray(x).reshape(-1)
     dst = out.reshape(-1)
     # cache-sized blocks: a chain of NumPy operations then runs from L2, not from memory
@@ -257,10 +280,12 @@ class ReLU(Pointwise):
 
     TEMPS = 0
 
-    def fn(self, x: Any) -> Any:
+    ONE_CALL = True
+
+    def into(self, x: Any, out: Any) -> Any:
         import numpy as np
 
-        return np.maximum(x, 0)
+        return np.maximum(x, 0, out=out)
 
 
 @register
@@ -270,10 +295,12 @@ class ReLU6(Pointwise):
 
     TEMPS = 0
 
-    def fn(self, x: Any) -> Any:
+    ONE_CALL = True
+
+    def into(self, x: Any, out: Any) -> Any:
         import numpy as np
 
-        return np.clip(x, 0, 6)
+        return np.clip(x, 0, 6, out=out)
 
 
 @register
@@ -476,10 +503,12 @@ class Tanh(Pointwise):
     summary = "tanh(x)"
     TEMPS = 0
 
-    def fn(self, x: Any) -> Any:
+    ONE_CALL = True
+
+    def into(self, x: Any, out: Any) -> Any:
         import numpy as np
 
-        return np.tanh(x)
+        return np.tanh(x, out=out)
 
 
 @register
@@ -511,12 +540,14 @@ class Hardtanh(Pointwise):
 
     TEMPS = 0
 
-    def fn(self, x: Any) -> Any:
+    ONE_CALL = True
+
+    def into(self, x: Any, out: Any) -> Any:
         import numpy as np
 
         lo = self.min_val if self.min_value is None else self.min_value
         hi = self.max_val if self.max_value is None else self.max_value
-        return np.clip(x, lo, hi)
+        return np.clip(x, lo, hi, out=out)
 
 
 @register

@@ -285,11 +285,27 @@ class Layer:
             raise NotImplementedError(f"{self.type_name} has parameters but no init()")
         return {}
 
+    #: :meth:`forward_into` can write the result over its input (element-wise layers): the
+    #: runner then reuses an input no later layer reads instead of a fresh array, whose new
+    #: pages cost about as much as the work. A subclass that redefines :meth:`forward`
+    #: does not inherit it.
+    REUSES_INPUT: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "forward" in vars(cls) and "REUSES_INPUT" not in vars(cls):
+            cls.REUSES_INPUT = False
+
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         """The eval-mode output for ``x`` (a float32 or float64 ndarray, dtype kept) given
         the parameters and buffers ``w`` (keys as in :meth:`weights` and :meth:`buffers`).
         Temporaries beyond the output should stay under ``budget`` bytes: chunk if needed."""
         raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
+
+    def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
+        """REUSES_INPUT layers: :meth:`forward` writing into ``out`` (``x`` itself: contiguous,
+        of the output's shape and dtype), which it returns."""
+        raise NotImplementedError(f"{self.type_name} cannot write over its input")
 
     def workspace(self, x: Shape, y: Shape) -> int:
         """Peak temporary elements an unchunked forward would allocate beyond its output

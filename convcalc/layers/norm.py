@@ -242,10 +242,15 @@ class _PerChannelNorm(_KeywordBias):
         return notes
 
     # -- NumPy forward pass (eval mode) --------------------------------------
+    REUSES_INPUT = True
+
     def init(self, x: Shape, rng: Any) -> dict[str, Any]:
         return _default_init(self, x)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        return self.forward_into(x, w, budget, None)
+
+    def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
         import numpy as np
 
         cdim = self.channel_dim(x.shape)
@@ -259,8 +264,22 @@ class _PerChannelNorm(_KeywordBias):
             shift = -w["running_mean"] * scale
             if bias is not None:
                 shift = shift + bias
-            out = np.array(x, dtype=x.dtype, copy=True)
-            _channel_affine(out, cdim, scale.astype(x.dtype), shift.astype(x.dtype))
+            from ..numeric import split_run
+
+            out = np.empty(x.shape, dtype=x.dtype) if out is None else out
+            tail = (1,) * (x.ndim - cdim - 1)
+            scale = scale.astype(x.dtype).reshape((-1,) + tail)
+            shift = shift.astype(x.dtype).reshape((-1,) + tail)
+            lead = (slice(None),) * cdim
+
+            def part(chans: slice) -> None:
+                # x·scale + shift in two passes over this range of channels
+                dst = out[lead + (chans,)]
+                np.multiply(x[lead + (chans,)], scale[chans], out=dst)
+                dst += shift[chans]
+
+            channels = x.shape[cdim]
+            split_run(part, channels, unit=prod(x.shape) // max(channels, 1))
             return out
         out = self._batch_stats_normalise(x, cdim, budget)
         _channel_affine(out, cdim, weight, bias)
