@@ -44,6 +44,42 @@ def _randomize_buffers(torch: Any, module: Any, rng: random.Random) -> None:
 
 @pytest.mark.parametrize("type_name", sorted(GENERATORS))
 def test_forward_values_agree_with_torch(torch: Any, type_name: str) -> None:
+    _compare(torch, type_name)
+
+
+#: thresholds that pick a convolution's kernel path, forced each way (see convcalc.numeric)
+KERNEL_PATHS = {
+    # per-tap BLAS products, columns gathered cropped, strided depthwise gathered cropped
+    "direct": {
+        "TAP_GEMM_MIN": 1,
+        "TAP_GEMM_MIN_LENGTH": 1,
+        "EXACT_MIN_WIDTH": 1,
+        "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1,
+        "TAP_ITEM_MIN": 1,
+    },
+    # NumPy's matmul only, columns and depthwise taps as flat runs, cropped afterwards
+    "flat": {
+        "USE_DIRECT_GEMM": False,
+        "EXACT_MIN_WIDTH": 1 << 30,
+        "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30,
+    },
+}
+CONV_TYPES = [t for t in sorted(GENERATORS) if "Conv" in t]
+
+
+@pytest.mark.parametrize("type_name", CONV_TYPES)
+@pytest.mark.parametrize("path", sorted(KERNEL_PATHS))
+def test_every_conv_kernel_path_agrees_with_torch(
+    torch: Any, type_name: str, path: str, monkeypatch: Any
+) -> None:
+    from convcalc import numeric
+
+    for name, value in KERNEL_PATHS[path].items():
+        monkeypatch.setattr(numeric, name, value)
+    _compare(torch, type_name)
+
+
+def _compare(torch: Any, type_name: str) -> None:
     rng = random.Random(f"forward:{type_name}")
     failures = []
     ran = 0
