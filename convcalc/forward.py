@@ -257,6 +257,10 @@ def _reusable(
     )
 
 
+#: the share of --max-memory that kernels may keep between layers, per kept temporary
+SCRATCH_SHARE = 16
+
+
 def memory_plan(report: Report, itemsize: int, max_memory: int) -> list[int]:
     """Per layer: the bytes its temporaries may use. Raises when an output alone is too large."""
     budgets = []
@@ -326,42 +330,46 @@ def run_forward(
     out: np.ndarray = x0
     total = len(spec.layers) * repeat
     last_use = _last_use(spec)
-    for rep in range(repeat):
-        values: dict[str, np.ndarray] = {INPUT: x0}
-        shapes = []
-        for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
-            args = [values[name] for name in entry.inputs]
-            x = args if getattr(entry.layer, "multi_input", False) else args[0]
-            reuse = _reusable(entry, i, x, values, last_use, row.output_shape)
-            start = time.perf_counter()
-            try:
-                if reuse:
-                    y = entry.layer.forward_into(x, params[i], budgets[i], x)
-                else:
-                    y = entry.layer.forward(x, params[i], budgets[i])
-            except NotImplementedError as exc:
-                raise ConvcalcError(str(exc)).at_layer(
-                    entry.index, entry.name, entry.type
-                ) from None
-            except MemoryError:
-                raise ShapeError(
-                    "ran out of memory",
-                    hint="use a smaller batch or input, or a lower --max-memory",
-                ).at_layer(entry.index, entry.name, entry.type) from None
-            best[i] = min(best[i], time.perf_counter() - start)
-            if y.dtype != np_dtype:
-                y = y.astype(np_dtype)
-            shapes.append(tuple(int(v) for v in y.shape))
-            if shapes[-1] != row.output_shape:
-                # the next layers' predictions assume the predicted shape: stop here
-                break
-            values[entry.name] = y
-            for name in set(entry.inputs):  # free what no later layer reads
-                if last_use.get(name) == i:
-                    del values[name]
-            out = y
-            if progress is not None:
-                progress(rep * len(spec.layers) + i + 1, total)
+    from . import numeric
+
+    # temporaries kept between layers for reuse: bounded by the memory limit, dropped after
+    with numeric.keeping(max_memory // SCRATCH_SHARE):
+        for rep in range(repeat):
+            values: dict[str, np.ndarray] = {INPUT: x0}
+            shapes = []
+            for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
+                args = [values[name] for name in entry.inputs]
+                x = args if getattr(entry.layer, "multi_input", False) else args[0]
+                reuse = _reusable(entry, i, x, values, last_use, row.output_shape)
+                start = time.perf_counter()
+                try:
+                    if reuse:
+                        y = entry.layer.forward_into(x, params[i], budgets[i], x)
+                    else:
+                        y = entry.layer.forward(x, params[i], budgets[i])
+                except NotImplementedError as exc:
+                    raise ConvcalcError(str(exc)).at_layer(
+                        entry.index, entry.name, entry.type
+                    ) from None
+                except MemoryError:
+                    raise ShapeError(
+                        "ran out of memory",
+                        hint="use a smaller batch or input, or a lower --max-memory",
+                    ).at_layer(entry.index, entry.name, entry.type) from None
+                best[i] = min(best[i], time.perf_counter() - start)
+                if y.dtype != np_dtype:
+                    y = y.astype(np_dtype)
+                shapes.append(tuple(int(v) for v in y.shape))
+                if shapes[-1] != row.output_shape:
+                    # the next layers' predictions assume the predicted shape: stop here
+                    break
+                values[entry.name] = y
+                for name in set(entry.inputs):  # free what no later layer reads
+                    if last_use.get(name) == i:
+                        del values[name]
+                out = y
+                if progress is not None:
+                    progress(rep * len(spec.layers) + i + 1, total)
     runs = tuple(
         LayerRun(
             row.index,

@@ -77,9 +77,10 @@ def chunks(total: int, per_item_bytes: int, budget: int) -> Sequence[slice]:
 
 # ------------------------------------------------------------------ scratch memory
 #: temporaries up to this size are kept between calls for reuse (per thread and purpose)
-SCRATCH_KEEP = 64 << 20
+SCRATCH_KEEP = 16 << 20
 
-_SCRATCH: Any = None
+# thread id → purpose → kept buffer
+_SCRATCH: dict[int, dict[str, np.ndarray]] = {}
 
 
 def scratch(purpose: str, shape: Sequence[int], dtype: Any) -> np.ndarray:
@@ -87,29 +88,47 @@ def scratch(purpose: str, shape: Sequence[int], dtype: Any) -> np.ndarray:
 
     A fresh large array is fresh pages from the system, and on many machines touching them
     costs about as much as the arithmetic done in them; so each thread keeps one buffer per
-    ``purpose`` (at most ``SCRATCH_KEEP`` bytes) and hands out a view of it. Two temporaries
-    alive at once must have different purposes; no result may be a view of one."""
-    global _SCRATCH
+    ``purpose`` (at most ``SCRATCH_KEEP`` bytes) and hands out a view of it, until
+    :func:`release_scratch`. Two temporaries alive at once must have different purposes; no
+    result may be a view of one."""
     import threading
 
-    if _SCRATCH is None:
-        _SCRATCH = threading.local()
     dtype = np.dtype(dtype)
-    count = _prod(shape)
-    nbytes = count * dtype.itemsize
+    nbytes = _prod(shape) * dtype.itemsize
     if nbytes > SCRATCH_KEEP:
         return np.empty(tuple(shape), dtype=dtype)
-    pool = vars(_SCRATCH)
+    pool = _SCRATCH.setdefault(threading.get_ident(), {})
     buf = pool.get(purpose)
     if buf is None or buf.nbytes < nbytes:
+        pool.pop(purpose, None)  # the smaller one goes first: never both at once
         buf = pool[purpose] = np.empty(max(nbytes, 1), dtype=np.uint8)
     return buf[:nbytes].view(dtype).reshape(tuple(shape))
 
 
 def release_scratch() -> None:
-    """Drop the calling thread's kept temporaries (the worker threads' stay with them)."""
-    if _SCRATCH is not None:
-        vars(_SCRATCH).clear()
+    """Drop every thread's kept temporaries."""
+    _SCRATCH.clear()
+
+
+class keeping:
+    """``with keeping(limit):`` keeps temporaries of at most ``limit`` bytes (and never more
+    than SCRATCH_KEEP) between calls, and drops them all on exit: a run's memory limit then
+    bounds what it keeps, and nothing outlives it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(0, int(limit))
+        self.saved = SCRATCH_KEEP
+
+    def __enter__(self) -> keeping:
+        global SCRATCH_KEEP
+        self.saved = SCRATCH_KEEP
+        SCRATCH_KEEP = min(SCRATCH_KEEP, self.limit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global SCRATCH_KEEP
+        SCRATCH_KEEP = self.saved
+        release_scratch()
 
 
 # ------------------------------------------------------------------ convolution
@@ -458,18 +477,22 @@ def conv(
 ) -> np.ndarray:
     """Cross-correlation of the batched ``xp`` (N, C, *spatial), zero-padded by ``pads`` (if
     given; else already padded), with ``weight`` (C_out, C/groups, *kernel), as PyTorch's
-    ConvNd computes it.
+    ConvNd computes it. The path depends on the shape (each measured faster where it is used):
 
-    The input is laid out flat per channel (split into stride phases when strided, see
-    :func:`_phases`; the zero padding is applied in the same copy), so every kernel tap is one
-    contiguous run. Standard convolution: the column matrix (N, C·∏k, L) is filled with one
-    block copy per tap, then ONE ``np.matmul`` (one BLAS product per item) yields NC(spatial)
-    order directly; a last copy crops the few padding columns and adds the bias. Grouped
-    convolution: per tap, one batched matmul with the groups as the batch dimension straight
-    on the flat runs (no column copy), accumulated. Pointwise convolution multiplies the input
-    as it is. Depthwise (C/g == 1): a multiply-accumulate over kernel taps on the same flat
-    runs, one cache-sized block of channel planes at a time, on both cores. Chunked over the
-    batch, then over output rows, to keep the temporaries under ``budget`` bytes.
+    - pointwise: the input multiplied as it is (the bias written first, BLAS adding to it);
+    - depthwise (C/g == 1): the taps of a block of planes gathered, then one batched product
+      per plane (:func:`_depthwise_exact`, :func:`_depthwise_flat`);
+    - standard convolution with wide input on a large image: one BLAS product per tap on the
+      flat padded image, accumulated in place (:func:`_tap_products`);
+    - grouped with wide groups: per tap one product batched over the groups, accumulated;
+    - otherwise the column matrix, gathered per tap (already cropped to the output grid when
+      rows are long: straight from the input, or from the stride phases' contiguous runs),
+      and one product (per group) written straight into the output.
+
+    Flat layouts come from :func:`_phases` (the zero padding applied in the same copy), where
+    every tap is one contiguous run; their few padding columns are cropped at the end, with
+    the bias. Chunked over the batch, then over output rows, to keep the temporaries under
+    ``budget`` bytes; independent pieces run on the worker threads where that measured faster.
     """
     nd = weight.ndim - 2
     if pads is not None and (
@@ -494,35 +517,9 @@ def conv(
         y = np.empty((n, c_out, *out), dtype=xp.dtype)
         gemm = _gemm(xp.dtype) if bias is not None else None
         if gemm is not None:
-            # the bias written first, the product added to it by BLAS (β = 1): one pass
-            # over y fewer than adding the bias afterwards
             assert bias_b is not None
             y[...] = bias_b
-            xs = np.ascontiguousarray(xp, dtype=xp.dtype)
-            ws = np.ascontiguousarray(weight, dtype=xp.dtype)
-            positions = _prod(out)
-            item = xp.dtype.itemsize
-            for i in range(n):
-                for gi in range(g):
-                    a = ws.ctypes.data + gi * cog * cig * item
-                    b = xs.ctypes.data + (i * c + gi * cig) * positions * item
-                    dst = y.ctypes.data + (i * c_out + gi * cog) * positions * item
-                    gemm(
-                        101,
-                        111,
-                        111,
-                        cog,
-                        positions,
-                        cig,
-                        1.0,
-                        a,
-                        cig,
-                        b,
-                        positions,
-                        1.0,
-                        dst,
-                        positions,
-                    )
+            _pointwise_onto(gemm, xp, weight, g, y)
             return y
         np.matmul(
             weight.reshape(g, cog, cig), xp.reshape(n, g, cig, -1), out=y.reshape(n, g, cog, -1)
@@ -663,6 +660,27 @@ def conv(
 
     _map_gemm(work, pieces)
     return y
+
+
+def _pointwise_onto(gemm: Any, x: np.ndarray, weight: np.ndarray, g: int, y: np.ndarray) -> None:
+    """y += weight @ x per item and group for a pointwise convolution, by ``cblas_?gemm`` with
+    β = 1 onto ``y`` (which holds the bias): one pass over ``y`` fewer than adding the bias
+    after the product."""
+    n, c = x.shape[:2]
+    c_out, cig = weight.shape[:2]
+    cog = c_out // g
+    xs = np.ascontiguousarray(x, dtype=y.dtype)
+    ws = np.ascontiguousarray(weight, dtype=y.dtype)
+    assert y.flags.c_contiguous
+    positions = _prod(y.shape[2:])
+    item = y.itemsize
+    for i in range(n):
+        for gi in range(g):
+            a = ws.ctypes.data + gi * cog * cig * item
+            b = xs.ctypes.data + (i * c + gi * cig) * positions * item
+            dst = y.ctypes.data + (i * c_out + gi * cog) * positions * item
+            # row-major, no transposes: (cog × cig) @ (cig × positions) + dst
+            gemm(101, 111, 111, cog, positions, cig, 1.0, a, cig, b, positions, 1.0, dst, positions)
 
 
 #: grouped convolution multiplies straight on the flat runs (no column matrix) from this C/g on

@@ -349,3 +349,26 @@ def test_reuse_decisions(dtype):
     assert forward._reusable(gelu, 5, a, {"tanh": a}, last, (2, 144))
     conv = spec.layers[0]
     assert not forward._reusable(conv, 0, a, {"input": a}, last, (2, 144))
+
+
+def test_a_run_keeps_no_temporaries_after_it_and_none_over_its_share_during_it(monkeypatch):
+    from convcalc import numeric
+
+    kept = []
+    real = numeric.scratch
+
+    def spy(purpose, shape, dtype):
+        buf = real(purpose, shape, dtype)
+        kept.append(
+            max((b.nbytes for p in numeric._SCRATCH.values() for b in p.values()), default=0)
+        )
+        return buf
+
+    monkeypatch.setattr(numeric, "scratch", spy)
+    spec = load_spec(str(ROOT / "examples" / "zoo" / "resnet18.yaml"))
+    limit = 64 << 20
+    result = run_forward(spec, input_shape=(1, 3, 64, 64), max_memory=limit)
+    assert result.verified
+    assert kept and max(kept) <= limit // 16
+    assert numeric._SCRATCH == {}
+    assert numeric.SCRATCH_KEEP == 16 << 20

@@ -311,11 +311,12 @@ class ConvNd(_Conv):
         out_rows = y[cdim + 1]
         width = prod([-(-s // st) for s, st in zip(padded_sizes[1:], self.stride[1:])])
         product = n * self.out_channels * out_rows * width
-        if self.groups > 1 and c_in // self.groups == 1:
-            return padded + flat + 2 * product  # accumulator and scratch, block by block
         if self.groups > 1 and c_in // self.groups >= 8:  # numeric.GROUPED_DIRECT_MIN
             return padded + flat + 2 * product  # accumulator and one tap's product
-        cols = n * c_in * prod(self.kernel_size) * out_rows * width
+        # the gathered taps (and a row of ones for the bias) and the product: the column
+        # matrix of standard convolution, a depthwise block's taps; the per-tap products of
+        # wide standard convolution need only the product
+        cols = n * c_in * (prod(self.kernel_size) + 1) * out_rows * width
         return padded + flat + cols + product
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
