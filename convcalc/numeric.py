@@ -155,6 +155,7 @@ def _phases(
     dilation: Sequence[int],
     out: Sequence[int],
     pads: PadPairs | None = None,
+    channels_first: bool = False,
 ) -> tuple[np.ndarray, list[tuple[int, int]], tuple[int, ...]]:
     """Flatten the padded ``xp`` (N, C, *spatial) so that every kernel tap reads one contiguous
     run of a flat row: the polyphase split of a strided convolution.
@@ -167,7 +168,11 @@ def _phases(
 
     ``pads`` (non-negative (before, after) pairs): zero padding still to apply, done while
     laying the input out (one copy instead of a padded copy and then the layout copy).
+    ``channels_first``: ``flat`` is (phases, C, N, F) instead, so that one channel's rows of
+    all the items lie back to back (one product can then cover every item).
     """
+    if channels_first:
+        xp = xp.swapaxes(0, 1)
     n, c = xp.shape[:2]
     nd = len(kernel)
     pads = list(pads) if pads is not None else [(0, 0)] * nd
@@ -515,7 +520,8 @@ def conv(
     bias_b = None if bias is None else bias.reshape((c_out,) + (1,) * nd)
     if all(k == 1 for k in kernel) and all(s == 1 for s in stride):
         y = np.empty((n, c_out, *out), dtype=xp.dtype)
-        gemm = _gemm(xp.dtype) if bias is not None else None
+        # a single product (one item, one group) with a bias: through BLAS onto the bias
+        gemm = _gemm(xp.dtype) if bias is not None and n == 1 and g == 1 else None
         if gemm is not None:
             assert bias_b is not None
             y[...] = bias_b
@@ -555,15 +561,17 @@ def conv(
     # copied), which copies faster than strided reads of the input
     from_input = exact and all(st == 1 for st in stride)
     if not from_input:
-        flat, taps, fsizes = _phases(xp, kernel, stride, dilation, out, pads)
+        flat, taps, fsizes = _phases(
+            xp, kernel, stride, dilation, out, pads, channels_first=gemm is not None
+        )
         fwidth = _prod(fsizes[1:])
     sizes = tuple(out) if exact else fsizes
     width = _prod(sizes[1:])
     k_g = cig * taps_n
     if gemm is not None:
-        # per tap (g, cog, cig), C-contiguous, in the input's dtype, for pointer products
+        # per tap (C_out, C), C-contiguous, in the input's dtype, for pointer products
         wtap = np.ascontiguousarray(
-            np.moveaxis(weight.reshape(g, cog, cig, taps_n), 3, 0), dtype=xp.dtype
+            np.moveaxis(weight.reshape(c_out, cig, taps_n), 2, 0), dtype=xp.dtype
         )
         per_col = c_out * item  # the accumulator only
     elif direct:
@@ -606,8 +614,12 @@ def conv(
         length = rows * width
         base = rs.start * width
         if gemm is not None:
-            prod = scratch("product", (m, g, cog, length), xp.dtype)
-            _tap_products(gemm, flat, wtap, taps, bs, base, length, prod)
+            # one item (or a row range of one): just its run; several: a flat row each
+            f = flat.shape[-1] if m > 1 else length
+            acc = scratch("product", (c_out, m, f), xp.dtype)
+            _tap_products(gemm, flat, wtap, taps, bs, base, length, acc)
+            # (C_out, m, ...) → (m, C_out, ...): the crop below transposes as it copies
+            prod = acc[:, :, :length].reshape((c_out, m, rows) + fsizes[1:]).swapaxes(0, 1)
         elif direct:
             prod = scratch("product", (m, g, cog, length), xp.dtype)
             tmp = scratch("tap product", (m, g, cog, length), xp.dtype)
@@ -651,7 +663,7 @@ def conv(
                 cols[:, :, t] = flat[phase, bs, :, base + shift : base + shift + length]
             prod = scratch("product", (m, g, cog, length), xp.dtype)
             np.matmul(wg, cols.reshape(m, g, k_g, length), out=prod)
-        full = prod.reshape((m, c_out, rows) + sizes[1:])
+        full = prod if gemm is not None else prod.reshape((m, c_out, rows) + sizes[1:])
         target = y[bs, :, rs]
         if bias_b is not None:
             np.add(full[garbage], bias_b, out=target)
@@ -663,24 +675,18 @@ def conv(
 
 
 def _pointwise_onto(gemm: Any, x: np.ndarray, weight: np.ndarray, g: int, y: np.ndarray) -> None:
-    """y += weight @ x per item and group for a pointwise convolution, by ``cblas_?gemm`` with
-    β = 1 onto ``y`` (which holds the bias): one pass over ``y`` fewer than adding the bias
-    after the product."""
-    n, c = x.shape[:2]
-    c_out, cig = weight.shape[:2]
-    cog = c_out // g
+    """y += weight @ x for a pointwise convolution of one item and one group, by one
+    ``cblas_?gemm`` with β = 1 onto ``y`` (which holds the bias): one pass over ``y`` fewer
+    than adding the bias after the product."""
+    c_out, c = weight.shape[:2]
+    assert x.shape[0] == 1 and g == 1 and y.flags.c_contiguous
     xs = np.ascontiguousarray(x, dtype=y.dtype)
     ws = np.ascontiguousarray(weight, dtype=y.dtype)
-    assert y.flags.c_contiguous
-    positions = _prod(y.shape[2:])
-    item = y.itemsize
-    for i in range(n):
-        for gi in range(g):
-            a = ws.ctypes.data + gi * cog * cig * item
-            b = xs.ctypes.data + (i * c + gi * cig) * positions * item
-            dst = y.ctypes.data + (i * c_out + gi * cog) * positions * item
-            # row-major, no transposes: (cog × cig) @ (cig × positions) + dst
-            gemm(101, 111, 111, cog, positions, cig, 1.0, a, cig, b, positions, 1.0, dst, positions)
+    p = _prod(y.shape[2:])
+    # row-major, no transposes: (C_out × C) @ (C × positions) + y
+    gemm(
+        101, 111, 111, c_out, p, c, 1.0, ws.ctypes.data, c, xs.ctypes.data, p, 1.0, y.ctypes.data, p
+    )
 
 
 #: grouped convolution multiplies straight on the flat runs (no column matrix) from this C/g on
@@ -705,33 +711,41 @@ def _tap_products(
     flat: np.ndarray,
     wtap: np.ndarray,
     taps: list[tuple[int, int]],
-    bs: slice,
+    items: slice,
     base: int,
     length: int,
     prod: np.ndarray,
 ) -> None:
-    """prod[i, gi] = Σ_t wtap[t, gi] @ run_t(item i, group gi), by ``cblas_?gemm`` on pointers.
+    """prod[:, i] = Σ_t wtap[t] @ run_t(item i), for the ``items`` of a standard convolution,
+    by ``cblas_?gemm`` on pointers: ONE product per tap for all the items.
 
-    A tap's run is a (C/g × length) matrix of the flat image with leading dimension F (the flat
-    row length), read in place; the first tap writes ``prod``, the others add to it (β = 1), so
-    neither a column matrix nor a temporary product is ever made. ``flat`` (P, N, C, F),
-    ``wtap`` (taps, g, cog, cig) and ``prod`` (m, g, cog, length) are C-contiguous, of one dtype."""
-    phases, n, c, f = flat.shape
-    _, g, cog, cig = wtap.shape
-    item = flat.itemsize
+    ``flat`` is channels-first, (P, C, N, F) (see :func:`_phases`): a channel's rows of the
+    items lie back to back, so one tap's runs for items a..b-1 are a single (C × span) matrix
+    with leading dimension N·F, span = (b-1-a)·F + length (the columns between two items'
+    runs are computed and never read). The first tap writes ``prod`` (C_out, m, F), the
+    others add to it (β = 1): no column matrix, no temporary product. (For a single item,
+    ``prod`` may be (C_out, 1, length).) ``wtap`` is (taps, C_out, C); all three
+    C-contiguous, of one dtype."""
+    phases, c, n, f = flat.shape
+    _, c_out, cin = wtap.shape
+    start, stop, _ = items.indices(n)
+    m = stop - start
+    assert cin == c and prod.shape[:2] == (c_out, m)
+    assert prod.shape[2] == f or (m == 1 and prod.shape[2] >= length)
     assert flat.flags.c_contiguous and wtap.flags.c_contiguous and prod.flags.c_contiguous
     assert flat.dtype == wtap.dtype == prod.dtype
-    start = bs.indices(n)[0]
+    if m == 0 or length == 0:
+        return
+    item = flat.itemsize
+    span = (m - 1) * f + length
     fptr, wptr, pptr = flat.ctypes.data, wtap.ctypes.data, prod.ctypes.data
-    for i in range(prod.shape[0]):
-        for gi in range(g):
-            out = pptr + ((i * g + gi) * cog * length) * item
-            for t, (phase, shift) in enumerate(taps):
-                run = fptr + (((phase * n + start + i) * c + gi * cig) * f + base + shift) * item
-                weights = wptr + ((t * g + gi) * cog * cig) * item
-                # row-major, no transposes: (cog × cig) @ (cig × length) (+ out)
-                beta = 0.0 if t == 0 else 1.0
-                gemm(101, 111, 111, cog, length, cig, 1.0, weights, cig, run, f, beta, out, length)
+    for t, (phase, shift) in enumerate(taps):
+        run = fptr + ((phase * c * n + start) * f + base + shift) * item
+        weights = wptr + t * c_out * c * item
+        beta = 0.0 if t == 0 else 1.0
+        # row-major, no transposes: (C_out × C) @ (C × span) (+ prod), ld = N·F and m·F
+        ldc = m * prod.shape[2]
+        gemm(101, 111, 111, c_out, span, c, 1.0, weights, c, run, n * f, beta, pptr, ldc)
 
 
 #: bytes of tap columns a depthwise block gathers: large (each worker best gets ONE block:

@@ -262,13 +262,16 @@ def test_threads_limits_ours_and_blas_and_restores_both():
 @pytest.mark.parametrize(
     "call, shape",
     [
-        ("Conv2d(6, 4, 1, groups=2, padding=1)", (3, 6, 5, 4)),
+        ("Conv2d(6, 4, 1, padding=1)", (1, 6, 5, 4)),
+        ("Conv1d(4, 8, 1)", (1, 4, 7)),
+        ("Conv3d(3, 5, 1)", (1, 3, 2, 3, 4)),
+        ("Conv2d(6, 4, 1, groups=2, padding=1)", (3, 6, 5, 4)),  # NumPy's batched matmul
         ("Conv1d(4, 8, 1, groups=4)", (2, 4, 7)),
-        ("Conv3d(3, 5, 1)", (2, 3, 2, 3, 4)),
     ],
 )
 def test_pointwise_bias_through_blas_equals_numpy(call, shape, monkeypatch):
-    """Pointwise with a bias: BLAS adds the product to the bias written first (β = 1)."""
+    """Pointwise with a bias, one item and one group: BLAS adds the product to the bias written
+    first (β = 1); otherwise NumPy's batched matmul, then the bias."""
     from convcalc import numeric
 
     layer = spec_from_strings([call], shape).layers[0].layer
