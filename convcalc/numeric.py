@@ -587,10 +587,8 @@ def conv(
         wg = np.concatenate([wg, bias.reshape(1, c_out, 1).astype(wg.dtype, copy=False)], axis=2)
     per_item = per_col * out[0] * width
     # grouped: many small products, on which BLAS threads poorly; one BLAS thread per worker
-    # thread is faster there, as for per-tap products over a batch (one item's dense
-    # products measured no better, or worse, that way)
-    item_threads = gemm is not None and n >= TAP_ITEM_MIN
-    workers = _gemm_workers() if g > 1 or item_threads else 1
+    # thread is faster there (dense products measured no better, or worse, that way)
+    workers = _gemm_workers() if g > 1 else 1
     # a column matrix much larger than the caches costs more to write than it saves in BLAS
     # calls: work in pieces of about COLUMN_PIECE bytes even when the budget allows more;
     # with several workers each has a piece in flight, and there are at least as many pieces
@@ -701,9 +699,6 @@ STRIDED_DEPTHWISE_EXACT_MIN_WIDTH = 1
 #: convolution is one BLAS product per tap, accumulated in place
 TAP_GEMM_MIN = 16
 TAP_GEMM_MIN_LENGTH = 1024
-#: from this batch size on, per-tap products run whole items on the worker threads, one BLAS
-#: thread each (measured 20 % faster at batch 8; splitting one item's rows measured slower)
-TAP_ITEM_MIN = 2
 
 
 def _tap_products(

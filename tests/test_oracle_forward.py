@@ -55,7 +55,6 @@ KERNEL_PATHS = {
         "TAP_GEMM_MIN_LENGTH": 1,
         "EXACT_MIN_WIDTH": 1,
         "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1,
-        "TAP_ITEM_MIN": 1,
     },
     # NumPy's matmul only, columns and depthwise taps as flat runs, cropped afterwards
     "flat": {
