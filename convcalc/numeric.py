@@ -232,6 +232,55 @@ def _phases(
     return flat, taps, tuple(sizes)
 
 
+class TapPlan:
+    """Where one kernel tap's view of the zero-padded input lands in an output-grid array:
+    ``dst[..., o] = x_padded[..., o·s + offset·d]`` over the trailing axes (output rows counted
+    from ``first_row`` on the first), as ``copy`` (dst index, src index: one strided copy from
+    the unpadded input) and ``zero`` (the dst indices that fall in the padding)."""
+
+    def __init__(
+        self,
+        x_shape: Sequence[int],
+        out: Sequence[int],
+        offset: Sequence[int],
+        stride: Sequence[int],
+        dilation: Sequence[int],
+        pads: PadPairs,
+        first_row: int = 0,
+    ) -> None:
+        nd = len(offset)
+        src: list[slice] = []
+        keep: list[slice] = []
+        for a, (o, s, d, (before, _)) in enumerate(zip(offset, stride, dilation, pads)):
+            size = x_shape[len(x_shape) - nd + a]
+            count = out[a]
+            start = first_row if a == 0 else 0
+            # output index j reads input index (start + j)·s + o·d - before, valid in [0, size)
+            at = o * d - before + start * s
+            lo = min(count, max(0, -(at // s)))
+            hi = max(lo, min(count, (size - 1 - at) // s + 1))
+            keep.append(slice(lo, hi))
+            src.append(slice(at + lo * s, at + (hi - 1) * s + 1 if hi > lo else at + lo * s, s))
+        self.zero: list[tuple[slice, ...]] = []
+        for a, k in enumerate(keep):
+            if k.start > 0 or k.stop < out[a]:
+                before_axes = (slice(None),) * a
+                after_axes = (slice(None),) * (nd - a - 1)
+                self.zero.append(before_axes + (slice(0, k.start),) + after_axes)
+                self.zero.append(before_axes + (slice(k.stop, out[a]),) + after_axes)
+        self.copy = (tuple(keep), tuple(src)) if all(k.stop > k.start for k in keep) else None
+
+    def fill_zeros(self, dst: np.ndarray) -> None:
+        lead = (Ellipsis,)
+        for index in self.zero:
+            dst[lead + index] = 0
+
+    def copy_into(self, dst: np.ndarray, x: np.ndarray) -> None:
+        if self.copy is not None:
+            keep, src = self.copy
+            dst[(Ellipsis,) + keep] = x[(Ellipsis,) + src]
+
+
 def gather_tap(
     dst: np.ndarray,
     x: np.ndarray,
@@ -242,33 +291,12 @@ def gather_tap(
     first_row: int = 0,
 ) -> None:
     """Write one kernel tap's view of the zero-padded ``x`` into ``dst``, cropped exactly to
-    the output grid: ``dst[..., o] = x_padded[..., o·s + offset·d]`` over the trailing axes,
-    output rows counted from ``first_row`` on the first of them. The padding is never
-    materialised: the part of ``dst`` that falls in it is zeroed, the rest is one strided
-    copy from ``x``."""
+    the output grid (see :class:`TapPlan`): the padding is never materialised, the part of
+    ``dst`` that falls in it is zeroed, the rest is one strided copy from ``x``."""
     nd = len(offset)
-    lead = (slice(None),) * (x.ndim - nd)
-    src: list[slice] = []
-    keep: list[slice] = []
-    for a, (o, s, d, (before, _)) in enumerate(zip(offset, stride, dilation, pads)):
-        size = x.shape[x.ndim - nd + a]
-        count = dst.shape[dst.ndim - nd + a]
-        start = first_row if a == 0 else 0
-        # output index j reads input index (start + j)·s + o·d - before, valid in [0, size)
-        at = o * d - before + start * s
-        lo = min(count, max(0, -(at // s)))
-        hi = max(lo, min(count, (size - 1 - at) // s + 1))
-        keep.append(slice(lo, hi))
-        src.append(slice(at + lo * s, at + (hi - 1) * s + 1 if hi > lo else at + lo * s, s))
-    for a, k in enumerate(keep):
-        count = dst.shape[dst.ndim - nd + a]
-        if k.start > 0 or k.stop < count:
-            before_axes = (slice(None),) * a
-            after_axes = (slice(None),) * (nd - a - 1)
-            dst[lead + before_axes + (slice(0, k.start),) + after_axes] = 0
-            dst[lead + before_axes + (slice(k.stop, count),) + after_axes] = 0
-    if all(k.stop > k.start for k in keep):
-        dst[lead + tuple(keep)] = x[lead + tuple(src)]
+    plan = TapPlan(x.shape, dst.shape[dst.ndim - nd :], offset, stride, dilation, pads, first_row)
+    plan.fill_zeros(dst)
+    plan.copy_into(dst, x)
 
 
 #: the size of the column-matrix pieces a convolution works in (bytes), measured best
@@ -743,9 +771,26 @@ def _tap_products(
         gemm(101, 111, 111, c_out, span, c, 1.0, weights, c, run, n * f, beta, pptr, ldc)
 
 
-#: bytes of tap columns a depthwise block gathers: large (each worker best gets ONE block:
-#: many small NumPy calls on two threads mostly wait for each other on the GIL)
-DEPTHWISE_BLOCK = 16 << 20
+#: bytes of tap columns a depthwise block gathers: about half the L2 cache (measured best)
+DEPTHWISE_BLOCK = 1 << 20
+#: depthwise work on this many bytes of gathered taps in all is shared by two threads
+DEPTHWISE_PARALLEL_MIN = 8 << 20
+
+
+def _plane_blocks(planes: int, per_plane: int, budget: int) -> tuple[int, list[list[int]]]:
+    """Blocks of consecutive planes for a depthwise kernel: ``(step, shares)``, ``shares`` the
+    blocks' first planes, one list per worker thread. The blocks are cache-sized
+    (DEPTHWISE_BLOCK bytes); a second worker (with blocks twice as large) only from
+    DEPTHWISE_PARALLEL_MIN bytes in all: these kernels are many NumPy calls, and two threads
+    making small ones mostly wait on each other for the GIL."""
+    total = planes * per_plane
+    workers = _workers() if total >= DEPTHWISE_PARALLEL_MIN and planes > 1 else 1
+    block = DEPTHWISE_BLOCK * workers
+    step = max(1, min(block, budget // workers) // max(per_plane, 1))
+    step = min(step, -(-planes // workers))
+    starts = list(range(0, planes, step))
+    share = -(-len(starts) // workers)
+    return step, [starts[i : i + share] for i in range(0, len(starts), share)]
 
 
 def _depthwise_exact(
@@ -760,40 +805,45 @@ def _depthwise_exact(
     budget: int,
 ) -> None:
     """Depthwise convolution (depth multiplier m = wd.shape[1]) for long output rows: a block
-    of planes is gathered tap by tap already cropped to the output grid (:func:`gather_tap`,
-    no padded copy), and one batched ``np.matmul`` (m × taps) @ (taps × positions) per plane
-    writes the result straight into ``y``, the bias riding along as an all-ones tap. The
-    blocks are shared out between the cores."""
+    of planes is gathered tap by tap already cropped to the output grid (one strided copy per
+    tap, no padded copy), and one batched ``np.matmul`` (m × taps) @ (taps × positions) per
+    plane writes the result straight into ``y``, the bias riding along as an all-ones tap.
+
+    The blocks are cache-sized (DEPTHWISE_BLOCK bytes of gathered taps) and each worker thread
+    gathers into one buffer, whose padding borders and row of ones are written once: per
+    block there is then one copy per tap and one product."""
     n, c = x.shape[:2]
     g, m, taps_n = wd.shape
     out = y.shape[2:]
     positions = _prod(out)
     planes = n * c
     item = x.dtype.itemsize
-    workers = _workers()
     k = taps_n + (bias is not None)
     per_plane = k * positions * item  # the gathered taps
-    step = max(1, min(DEPTHWISE_BLOCK, budget // workers) // max(per_plane, 1))
-    if workers > 1 and planes > 1:
-        step = min(step, -(-planes // workers))  # at least one block per worker
+    step, shares = _plane_blocks(planes, per_plane, budget)
     wk = wd if bias is None else np.concatenate([wd, bias.reshape(g, m, 1)], axis=2)
     wflat = np.broadcast_to(wk[None], (n, g, m, k)).reshape(planes, m, k)
     wflat = wflat.astype(x.dtype, copy=False)
     src = x.reshape((planes,) + x.shape[2:])
     yv = y.reshape(planes, m, positions)
+    plans = [TapPlan(x.shape, out, o, stride, dilation, pads) for o in offsets]
 
-    def block(p0: int) -> None:
-        p1 = min(p0 + step, planes)
-        count = p1 - p0
-        cols = scratch("columns", (k, count) + tuple(out), x.dtype)
-        for t, offset in enumerate(offsets):
-            gather_tap(cols[t], src[p0:p1], offset, stride, dilation, pads)
+    def worker(firsts: list[int]) -> None:
+        cols = scratch("columns", (k, step) + tuple(out), x.dtype)
+        for t, plan in enumerate(plans):
+            plan.fill_zeros(cols[t])
         if k > taps_n:
             cols[taps_n] = 1
-        stacked = cols.reshape(k, count, positions).transpose(1, 0, 2)
-        np.matmul(wflat[p0:p1], stacked, out=yv[p0:p1])
+        for p0 in firsts:
+            p1 = min(p0 + step, planes)
+            count = p1 - p0
+            block = src[p0:p1]
+            for t, plan in enumerate(plans):
+                plan.copy_into(cols[t, :count], block)
+            stacked = cols[:, :count].reshape(k, count, positions).transpose(1, 0, 2)
+            np.matmul(wflat[p0:p1], stacked, out=yv[p0:p1])
 
-    _map_gemm(block, list(range(0, planes, step)))
+    _map_gemm(worker, shares)
 
 
 def _depthwise_flat(
@@ -821,14 +871,11 @@ def _depthwise_flat(
     length = out[0] * width
     item = flat.itemsize
     planes = n * c
-    workers = _workers()
     # the bias rides along as one more tap, whose column is all ones: the product is then the
     # result, and the crop a plain copy
     k = taps_n + (bias is not None)
     per_plane = (k * f + m * length) * item  # tap columns and the product
-    step = max(1, min(DEPTHWISE_BLOCK, budget // workers) // max(per_plane, 1))
-    if workers > 1 and planes > 1:
-        step = min(step, -(-planes // workers))  # at least one block per worker
+    step, shares = _plane_blocks(planes, per_plane, budget)
     wk = wd if bias is None else np.concatenate([wd, bias.reshape(g, m, 1)], axis=2)
     wflat = np.broadcast_to(wk[None], (n, g, m, k)).reshape(planes, m, k)
     wflat = wflat.astype(flat.dtype, copy=False)
@@ -836,23 +883,26 @@ def _depthwise_flat(
     yv = y.reshape(planes, m, *out)
     crop_index = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in rest)
 
-    def block(p0: int) -> None:
-        p1 = min(p0 + step, planes)
-        count = p1 - p0
-        cols = scratch("columns", (k, count, f), flat.dtype)
-        gathered = cols.reshape(k, count * f)
-        # plane p's run of tap t starts at p·f + shift; the last plane's stops at its length
-        span = (count - 1) * f + length
-        for t, (phase, shift) in enumerate(taps):
-            first = p0 * f + shift
-            gathered[t, :span] = src[phase, first : first + span]
+    def worker(firsts: list[int]) -> None:
+        cols = scratch("columns", (k, step, f), flat.dtype)
         if k > taps_n:
-            gathered[taps_n] = 1
-        prod = scratch("product", (count, m, length), flat.dtype)
-        np.matmul(wflat[p0:p1], cols[:, :, :length].transpose(1, 0, 2), out=prod)
-        yv[p0:p1] = prod.reshape((count, m, out[0]) + tuple(sizes[1:]))[crop_index]
+            cols[taps_n] = 1
+        prod = scratch("product", (step, m, length), flat.dtype)
+        for p0 in firsts:
+            p1 = min(p0 + step, planes)
+            count = p1 - p0
+            gathered = cols[:, :count].reshape(k, count * f)
+            # plane p's run of tap t starts at p·f + shift; the last plane's stops at its length
+            span = (count - 1) * f + length
+            for t, (phase, shift) in enumerate(taps):
+                first = p0 * f + shift
+                gathered[t, :span] = src[phase, first : first + span]
+            out_block = prod[:count]
+            stacked = cols[:, :count, :length].transpose(1, 0, 2)
+            np.matmul(wflat[p0:p1], stacked, out=out_block)
+            yv[p0:p1] = out_block.reshape((count, m, out[0]) + tuple(sizes[1:]))[crop_index]
 
-    _map_gemm(block, list(range(0, planes, step)))
+    _map_gemm(worker, shares)
 
 
 def conv_transpose(

@@ -138,7 +138,10 @@ def test_depthwise_threads_do_not_change_the_result(workers, monkeypatch):
     expected = run(layer, x, weights, np.float64)
     monkeypatch.setattr(numeric, "_workers", lambda: workers)
     monkeypatch.setattr(numeric, "DEPTHWISE_BLOCK", 7 * 9 * 8 * 2)  # a few planes per block
-    assert np.array_equal(run(layer, x, weights, np.float64), expected)
+    monkeypatch.setattr(numeric, "DEPTHWISE_PARALLEL_MIN", 0)  # shared out however small
+    for exact in (1, 1 << 30):  # gathered cropped from the input, or as flat runs
+        monkeypatch.setattr(numeric, "EXACT_MIN_WIDTH", exact)
+        assert np.array_equal(run(layer, x, weights, np.float64), expected)
 
 
 @pytest.mark.parametrize("path", GROUPED, ids=lambda p: p.stem)
