@@ -670,16 +670,10 @@ def conv(
                     laid[:, :, t] = run.reshape((m, c, rows) + fsizes[1:])[garbage]
             if ones:
                 cols[:, -1] = 1
-            whole = rows == out[0]
-            prod = (
-                y[bs].reshape(m, g, cog, positions)
-                if whole
-                else scratch("product", (m, g, cog, positions), xp.dtype)
-            )
-            np.matmul(wg, cols.reshape(m, g, -1, positions), out=prod)
+            # the product lands in y itself: whole items, or one item's rows (each output
+            # channel's rows are one run, the runs y's channel stride apart: a BLAS matrix)
             target = y[bs, :, rs]
-            if not whole:
-                target[...] = prod.reshape(target.shape)
+            np.matmul(wg, cols.reshape(m, g, -1, positions), out=target.reshape(m, g, cog, -1))
             if bias_b is not None and not ones:
                 target += bias_b
             return
