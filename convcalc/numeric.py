@@ -221,6 +221,14 @@ def _phases(
         tail = 0
     if tail:
         flat[..., _prod(sizes) :] = 0
+    return flat, tap_phases(kernel, stride, dilation, sizes), tuple(sizes)
+
+
+def tap_phases(
+    kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], sizes: Sequence[int]
+) -> list[tuple[int, int]]:
+    """Per kernel offset (in C order): the stride phase it falls in, and its shift in the flat
+    phase image of ``sizes``: offset o·d lands in phase (o·d) mod s, (o·d) // s further on."""
     taps = []
     for offset in itertools.product(*[range(k) for k in kernel]):
         phase = 0
@@ -229,7 +237,7 @@ def _phases(
             phase = phase * s + (o * d) % s
             shift += ((o * d) // s) * _prod(sizes[a + 1 :])
         taps.append((phase, shift))
-    return flat, taps, tuple(sizes)
+    return taps
 
 
 class TapPlan:
@@ -938,15 +946,7 @@ def conv_transpose(
     width = _prod(sizes[1:])
     plane = sizes[0] * width
     phases = _prod(stride)
-    # each offset's phase and flat shift
-    offsets = []
-    for offset in itertools.product(*[range(k) for k in kernel]):
-        phase = 0
-        shift = 0
-        for a, (o, s, d) in enumerate(zip(offset, stride, dilation)):
-            phase = phase * s + (o * d) % s
-            shift += ((o * d) // s) * _prod(sizes[a + 1 :])
-        offsets.append((phase, shift))
+    offsets = tap_phases(kernel, stride, dilation, sizes)
     # the input, zero-padded on its trailing axes to the phase width
     if tuple(inp[1:]) != tuple(sizes[1:]):
         xw = np.zeros((n, c_in, inp[0], *sizes[1:]), dtype=x.dtype)
