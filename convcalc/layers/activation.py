@@ -38,16 +38,15 @@ class Pointwise(Layer):
 
     # Layer's defaults already say so: out_shape(x) = x, weights = {}, macs = 0
     TEMPS: ClassVar[int] = 2
-    #: the kernel is ONE NumPy call that can write its result into ``out``: it then runs
-    #: over the whole input at once (split between the cores), not block by block
-    ONE_CALL: ClassVar[bool] = False
 
     def fn(self, x: Any) -> Any:
         """The activation of a 1-D chunk ``x``, same dtype."""
         return self.into(x, None)
 
     def into(self, x: Any, out: Any) -> Any:
-        """ONE_CALL kernels: the activation of ``x`` written into ``out`` (None: a new array)."""
+        """A kernel that is ONE NumPy call defines this instead of :meth:`fn`: the activation
+        of ``x`` written into ``out`` (None: a new array). It then runs over the whole input
+        at once (split between the cores), not block by block."""
         raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
 
     REUSES_INPUT = True
@@ -56,7 +55,7 @@ class Pointwise(Layer):
         return self.forward_into(x, w, budget, None)
 
     def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
-        if self.ONE_CALL:
+        if type(self).into is not Pointwise.into:
             import numpy as np
 
             from ..numeric import split_run
@@ -280,8 +279,6 @@ class ReLU(Pointwise):
 
     TEMPS = 0
 
-    ONE_CALL = True
-
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
 
@@ -294,8 +291,6 @@ class ReLU6(Pointwise):
     ARGS = (INPLACE,)
 
     TEMPS = 0
-
-    ONE_CALL = True
 
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
@@ -503,8 +498,6 @@ class Tanh(Pointwise):
     summary = "tanh(x)"
     TEMPS = 0
 
-    ONE_CALL = True
-
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
 
@@ -539,8 +532,6 @@ class Hardtanh(Pointwise):
             )
 
     TEMPS = 0
-
-    ONE_CALL = True
 
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
