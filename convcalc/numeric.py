@@ -372,8 +372,9 @@ def _map(fn: Any, items: Sequence[Any]) -> None:
         pass
 
 
-#: element-wise work on at least this many elements is split between the cores
-PARALLEL_MIN = 1 << 17
+#: element-wise work on at least this many elements is split between the cores (measured: on
+#: smaller tensors a second thread costs more than it saves)
+PARALLEL_MIN = 1 << 20
 
 
 def split_run(fn: Any, total: int, unit: int = 1) -> None:
