@@ -372,3 +372,15 @@ def test_a_run_keeps_no_temporaries_after_it_and_none_over_its_share_during_it(m
     assert kept and max(kept) <= limit // 16
     assert numeric._SCRATCH == {}
     assert numeric.SCRATCH_KEEP == 16 << 20
+
+
+def test_element_wise_work_split_between_threads_gives_the_same_numbers(monkeypatch):
+    from convcalc import numeric
+
+    spec = _reuse_graph()
+    x = np.random.default_rng(6).standard_normal((2, 3, 6, 6))
+    expected = run_forward(spec, input_data=x, seed=4, dtype="float64").output
+    monkeypatch.setattr(numeric, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(numeric, "_workers", lambda: 2)
+    got = run_forward(spec, input_data=x, seed=4, dtype="float64").output
+    np.testing.assert_array_equal(got, expected)
