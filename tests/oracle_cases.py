@@ -17,6 +17,8 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from convcalc.layers.base import is_int
+
 Shape = tuple[int, ...]
 Case = tuple[str, Shape]
 Generator = Callable[[random.Random], Case]
@@ -76,7 +78,7 @@ def _odd_value(rng: random.Random, values: dict[str, Any]) -> dict[str, Any]:
     names = [
         n
         for n, v in values.items()
-        if _is_int(v) or (isinstance(v, (tuple, list)) and v and all(_is_int(i) for i in v))
+        if is_int(v) or (isinstance(v, (tuple, list)) and v and all(is_int(i) for i in v))
     ]
     if not names:
         return values
@@ -93,10 +95,6 @@ def _odd_value(rng: random.Random, values: dict[str, Any]) -> dict[str, Any]:
     else:
         new = float(value) if odd == "float" else odd
     return {**values, name: new}
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def ints(rng: random.Random, values: Sequence[int]) -> Any:

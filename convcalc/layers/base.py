@@ -57,11 +57,15 @@ class Arg:
 
 
 # ----------------------------------------------------------------- converters
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
+    """An int and not a bool (YAML's true is an int to Python)."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _form(text: str) -> Callable[[Converter], Converter]:
+def converter_form(text: str) -> Callable[[Converter], Converter]:
+    """Label a converter with the form it accepts ("int or (int, int)"), for error messages
+    and the layer reference; converters in every layer module use it."""
+
     def wrap(fn: Converter) -> Converter:
         fn.form = text  # type: ignore[attr-defined]
         return fn
@@ -69,33 +73,33 @@ def _form(text: str) -> Callable[[Converter], Converter]:
     return wrap
 
 
-@_form("int")
+@converter_form("int")
 def to_int(v: Any) -> int:
-    if not _is_int(v):
+    if not is_int(v):
         raise BadValue("an integer")
     return int(v)
 
 
-@_form("int or None")
+@converter_form("int or None")
 def to_opt_int(v: Any) -> int | None:
     return None if v is None else to_int(v)
 
 
-@_form("bool")
+@converter_form("bool")
 def to_bool(v: Any) -> bool:
     if not isinstance(v, bool):
         raise BadValue("true or false")
     return v
 
 
-@_form("float")
+@converter_form("float")
 def to_float(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise BadValue("a number")
     return float(v)
 
 
-@_form("float or None")
+@converter_form("float or None")
 def to_opt_float(v: Any) -> float | None:
     return None if v is None else to_float(v)
 
@@ -104,13 +108,13 @@ def to_ints(n: int, allow_none: bool = False) -> Converter:
     """An int, or a list/tuple of ``n`` ints, returned as an ``n``-tuple."""
     what = "an integer" if n == 1 else f"an integer or a list of {n} integers"
 
-    @_form("int" if n == 1 else f"int or ({', '.join(['int'] * n)})")
+    @converter_form("int" if n == 1 else f"int or ({', '.join(['int'] * n)})")
     def convert(v: Any) -> Any:
         if v is None and allow_none:
             return None
-        if _is_int(v):
+        if is_int(v):
             return (int(v),) * n
-        if isinstance(v, (list, tuple)) and len(v) == n and all(_is_int(i) for i in v):
+        if isinstance(v, (list, tuple)) and len(v) == n and all(is_int(i) for i in v):
             return tuple(int(i) for i in v)
         raise BadValue(what)
 
@@ -120,7 +124,7 @@ def to_ints(n: int, allow_none: bool = False) -> Converter:
 
 
 def to_choice(*choices: Any) -> Converter:
-    @_form(" | ".join(repr(c) for c in choices))
+    @converter_form(" | ".join(repr(c) for c in choices))
     def convert(v: Any) -> Any:
         if v not in choices or isinstance(v, bool) != any(
             isinstance(c, bool) for c in choices if c == v
@@ -131,11 +135,11 @@ def to_choice(*choices: Any) -> Converter:
     return convert
 
 
-@_form("int or list of int")
+@converter_form("int or list of int")
 def to_int_list(v: Any) -> tuple[int, ...]:
-    if _is_int(v):
+    if is_int(v):
         return (int(v),)
-    if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
+    if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
         return tuple(int(i) for i in v)
     raise BadValue("an integer or a list of integers")
 

@@ -12,8 +12,8 @@ from .base import (
     Arg,
     BadValue,
     Layer,
-    _form,
-    _is_int,
+    converter_form,
+    is_int,
     make_lazy,
     register,
     to_bool,
@@ -207,10 +207,10 @@ def _factor(total: int, like: Shape) -> tuple[int, ...] | None:
     )
 
 
-@_form("(int, ...)")
+@converter_form("(int, ...)")
 def to_sizes(v: Any) -> tuple[int, ...]:
     """A tuple or list of ints: nn.Unflatten rejects a bare int (TypeError)."""
-    if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
+    if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
         return tuple(int(i) for i in v)
     raise BadValue("a tuple or list of integers")
 

@@ -19,7 +19,7 @@ from .base import (
     BadValue,
     Converter,
     Layer,
-    _is_int,
+    is_int,
     make_nd,
     spatial_example,
     spatial_input,
@@ -43,9 +43,9 @@ def to_window(nd: int, optional: bool = False) -> Converter:
     def convert(v: Any) -> Any:
         if optional and (v is None or (isinstance(v, (list, tuple)) and len(v) == 0)):
             return None
-        if _is_int(v):
+        if is_int(v):
             return (int(v),) * nd
-        if isinstance(v, (list, tuple)) and len(v) in (1, nd) and all(_is_int(i) for i in v):
+        if isinstance(v, (list, tuple)) and len(v) in (1, nd) and all(is_int(i) for i in v):
             values = tuple(int(i) for i in v)
             return values * nd if len(values) == 1 else values
         raise BadValue(what)
@@ -66,12 +66,12 @@ def to_output_size(nd: int) -> Converter:
         what = f"an integer or a list of {nd} integers or None (None keeps that size)"
 
     def convert(v: Any) -> Any:
-        if _is_int(v):
+        if is_int(v):
             return int(v)
         if (
             isinstance(v, (list, tuple))
             and len(v) == nd
-            and all(_is_int(i) or (nd > 1 and i is None) for i in v)
+            and all(is_int(i) or (nd > 1 and i is None) for i in v)
         ):
             return tuple(None if i is None else int(i) for i in v)
         raise BadValue(what)

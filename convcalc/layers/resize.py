@@ -17,9 +17,9 @@ from .base import (
     Arg,
     BadValue,
     Layer,
-    _form,
-    _is_int,
     check_positive,
+    converter_form,
+    is_int,
     make_nd,
     rank_error,
     register,
@@ -33,7 +33,7 @@ INT64_MAX = 2**63 - 1
 
 
 # ----------------------------------------------------------------- converters
-@_form("bool or None")
+@converter_form("bool or None")
 def to_opt_bool(v: Any) -> bool | None:
     if v is None:
         return None
@@ -42,18 +42,18 @@ def to_opt_bool(v: Any) -> bool | None:
     return v
 
 
-@_form("int or list of int, or None")
+@converter_form("int or list of int, or None")
 def to_size(v: Any) -> None | int | tuple[int, ...]:
     if v is None:
         return None
-    if _is_int(v):
+    if is_int(v):
         return int(v)
-    if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
+    if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
         return tuple(int(i) for i in v)
     raise BadValue("an integer, a list of integers or None")
 
 
-@_form("float or list of float, or None")
+@converter_form("float or list of float, or None")
 def to_scale(v: Any) -> None | float | tuple[float, ...]:
     if v is None:
         return None
@@ -68,12 +68,12 @@ def to_scale(v: Any) -> None | float | tuple[float, ...]:
         raise BadValue("a number, a list of numbers or None") from None
 
 
-@_form("int or list of int")
+@converter_form("int or list of int")
 def to_padding(v: Any) -> int | tuple[int, ...]:
     """An int (the same on every side) or a list kept as given (torch does not check its length)."""
-    if _is_int(v):
+    if is_int(v):
         return int(v)
-    if isinstance(v, (list, tuple)) and all(_is_int(i) for i in v):
+    if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
         return tuple(int(i) for i in v)
     raise BadValue("an integer or a list of integers")
 
