@@ -437,7 +437,15 @@ def _find_openblas() -> dict[str, Any] | None:
             put.restype = None
             put.argtypes = [ctypes.c_int]
             found: dict[str, Any] = {"threads": (get, put), "gemm": {}}
-            index = ctypes.c_int64 if suffix == "64_" else ctypes.c_int
+            # the integer width the library was built with, from its own configuration string
+            # (without it, no direct products: a wrong width would corrupt the call)
+            config = getattr(lib, f"{tprefix}_get_config{suffix}", None)
+            if config is None:
+                return found
+            config.restype = ctypes.c_char_p
+            config.argtypes = []
+            wide = b"USE64BITINT" in (config() or b"")
+            index = ctypes.c_int64 if wide else ctypes.c_int
             for dtype, letter, scalar in (
                 (np.float32, "s", ctypes.c_float),
                 (np.float64, "d", ctypes.c_double),
@@ -449,9 +457,19 @@ def _find_openblas() -> dict[str, Any] | None:
                 fn.restype = None
                 fn.argtypes = [enum, enum, enum, index, index, index, scalar, ptr, index]
                 fn.argtypes += [ptr, index, scalar, ptr, index]
-                found["gemm"][np.dtype(dtype)] = fn
+                if _gemm_works(fn, np.dtype(dtype)):
+                    found["gemm"][np.dtype(dtype)] = fn
             return found
     return None
+
+
+def _gemm_works(fn: Any, dtype: np.dtype) -> bool:
+    """A found ``cblas_?gemm`` computes a small product, with β = 1, as ``np.matmul`` does."""
+    a = np.arange(6, dtype=dtype).reshape(2, 3)
+    b = np.arange(12, dtype=dtype).reshape(3, 4) - 5
+    c = np.ones((2, 4), dtype=dtype)
+    fn(101, 111, 111, 2, 4, 3, 1.0, a.ctypes.data, 3, b.ctypes.data, 4, 1.0, c.ctypes.data, 4)
+    return bool(np.array_equal(c, a @ b + 1))
 
 
 def _blas_threads() -> Any:
