@@ -280,15 +280,21 @@ def gen_conv_transpose(rng: random.Random, name: str) -> Case:
 
 
 # ------------------------------------------------------------------ pooling
-@register("MaxPool1d", "MaxPool2d", "MaxPool3d")
-def gen_max_pool(rng: random.Random, name: str) -> Case:
-    nd = nd_of(name)
+def _pool_window(rng: random.Random, nd: int) -> dict[str, Any]:
+    """kernel_size, and maybe stride (or None) and padding, as max and average pooling take."""
     k = [rng.randint(1, 4) for _ in range(nd)] if maybe(rng, 0.3) else [rng.randint(1, 4)] * nd
     values: dict[str, Any] = {"kernel_size": ints(rng, k)}
     if maybe(rng, 0.5):
         values["stride"] = ints(rng, [rng.randint(1, 3)] * nd) if maybe(rng, 0.9) else None
     if maybe(rng, 0.5):
         values["padding"] = ints(rng, [rng.randint(0, 2)] * nd)
+    return values
+
+
+@register("MaxPool1d", "MaxPool2d", "MaxPool3d")
+def gen_max_pool(rng: random.Random, name: str) -> Case:
+    nd = nd_of(name)
+    values = _pool_window(rng, nd)
     if maybe(rng, 0.3):
         values["dilation"] = ints(rng, [rng.randint(1, 3)] * nd)
     if maybe(rng, 0.1):
@@ -304,12 +310,7 @@ def gen_max_pool(rng: random.Random, name: str) -> Case:
 @register("AvgPool1d", "AvgPool2d", "AvgPool3d")
 def gen_avg_pool(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
-    k = [rng.randint(1, 4) for _ in range(nd)] if maybe(rng, 0.3) else [rng.randint(1, 4)] * nd
-    values: dict[str, Any] = {"kernel_size": ints(rng, k)}
-    if maybe(rng, 0.5):
-        values["stride"] = ints(rng, [rng.randint(1, 3)] * nd) if maybe(rng, 0.9) else None
-    if maybe(rng, 0.5):
-        values["padding"] = ints(rng, [rng.randint(0, 2)] * nd)
+    values = _pool_window(rng, nd)
     if maybe(rng, 0.5):
         values["ceil_mode"] = rng.choice([True, False])
     if maybe(rng, 0.2):
