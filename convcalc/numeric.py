@@ -798,6 +798,15 @@ DEPTHWISE_BLOCK = 1 << 20
 DEPTHWISE_PARALLEL_MIN = 8 << 20
 
 
+def _plane_weights(wd: np.ndarray, bias: np.ndarray | None, n: int, dtype: Any) -> np.ndarray:
+    """A depthwise kernel's weights per plane (N·C, m, k): the taps, and the bias as one more
+    tap (whose gathered column is all ones) when there is one."""
+    g, m, _ = wd.shape
+    wk = wd if bias is None else np.concatenate([wd, bias.reshape(g, m, 1)], axis=2)
+    k = wk.shape[2]
+    return np.broadcast_to(wk[None], (n, g, m, k)).reshape(n * g, m, k).astype(dtype, copy=False)
+
+
 def _plane_blocks(planes: int, per_plane: int, budget: int) -> tuple[int, list[list[int]]]:
     """Blocks of consecutive planes for a depthwise kernel: ``(step, shares)``, ``shares`` the
     blocks' first planes, one list per worker thread. The blocks are cache-sized
@@ -839,12 +848,10 @@ def _depthwise_exact(
     positions = _prod(out)
     planes = n * c
     item = x.dtype.itemsize
-    k = taps_n + (bias is not None)
+    wflat = _plane_weights(wd, bias, n, x.dtype)
+    k = wflat.shape[2]
     per_plane = k * positions * item  # the gathered taps
     step, shares = _plane_blocks(planes, per_plane, budget)
-    wk = wd if bias is None else np.concatenate([wd, bias.reshape(g, m, 1)], axis=2)
-    wflat = np.broadcast_to(wk[None], (n, g, m, k)).reshape(planes, m, k)
-    wflat = wflat.astype(x.dtype, copy=False)
     src = x.reshape((planes,) + x.shape[2:])
     yv = y.reshape(planes, m, positions)
     plans = [TapPlan(x.shape, out, o, stride, dilation, pads) for o in offsets]
@@ -894,12 +901,10 @@ def _depthwise_flat(
     planes = n * c
     # the bias rides along as one more tap, whose column is all ones: the product is then the
     # result, and the crop a plain copy
-    k = taps_n + (bias is not None)
+    wflat = _plane_weights(wd, bias, n, flat.dtype)
+    k = wflat.shape[2]
     per_plane = (k * f + m * length) * item  # tap columns and the product
     step, shares = _plane_blocks(planes, per_plane, budget)
-    wk = wd if bias is None else np.concatenate([wd, bias.reshape(g, m, 1)], axis=2)
-    wflat = np.broadcast_to(wk[None], (n, g, m, k)).reshape(planes, m, k)
-    wflat = wflat.astype(flat.dtype, copy=False)
     src = flat.reshape(phases, planes * f)
     yv = y.reshape(planes, m, *out)
     crop_index = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in rest)
