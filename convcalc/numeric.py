@@ -8,6 +8,7 @@ views where it can.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -187,40 +188,44 @@ def _phases(
     shifts = [max((d * (k - 1)) // s, 0) for k, s, d in zip(kernel, stride, dilation)]
     tail = sum(sh * _prod(sizes[a + 1 :]) for a, sh in enumerate(shifts)) + length - _prod(sizes)
     tail = max(tail, 0)
-    flat_len = _prod(sizes) + tail
-    padding = any(a or b for a, b in pads)
-    if all(s == 1 for s in stride) and list(sizes) == padded:
-        flat = scratch("flat", (1, n, c, flat_len), xp.dtype)
-        if padding:
-            flat[...] = 0
-        image = flat[0, :, :, : _prod(sizes)].reshape((n, c) + tuple(sizes))
-        image[
-            (slice(None), slice(None))
-            + tuple(slice(a, a + e) for (a, _), e in zip(pads, xp.shape[2:]))
-        ] = xp
-        tail = 0  # already zero (or there is none to fill below: see the end)
-        if not padding and flat_len > _prod(sizes):
-            flat[..., _prod(sizes) :] = 0
-    else:
-        # one strided copy per phase, straight from the input into its place in the phase image
-        flat = scratch("flat", (int(_prod(stride)), n, c, flat_len), xp.dtype)
-        flat[...] = 0
-        for phase, offsets in enumerate(itertools.product(*[range(s) for s in stride])):
-            image = flat[phase, :, :, : _prod(sizes)].reshape((n, c) + tuple(sizes))
-            dst = [slice(None), slice(None)]
-            src = [slice(None), slice(None)]
-            for r, s, sz, (a, _), e in zip(offsets, stride, sizes, pads, xp.shape[2:]):
-                # phase position q holds padded position q·s + r, i.e. input index q·s + r - a
-                lo = max(0, -(-(a - r) // s))
-                hi = min(sz, -(-(a + e - r) // s))
-                hi = max(hi, lo)
-                dst.append(slice(lo, hi))
-                src.append(slice(lo * s + r - a, lo * s + r - a + (hi - lo - 1) * s + 1, s))
-            if all(d.stop > d.start for d in dst[2:]):
-                image[tuple(dst)] = xp[tuple(src)]
-        tail = 0
-    if tail:
-        flat[..., _prod(sizes) :] = 0
+    whole = _prod(sizes)
+    flat_len = whole + tail
+    stride1 = all(s == 1 for s in stride) and list(sizes) == padded
+    flat = scratch("flat", (1 if stride1 else _prod(stride), n, c, flat_len), xp.dtype)
+
+    def lay(part: slice) -> None:
+        # the items (or channels) of ``part``: split between the threads on large inputs
+        f = flat[:, part]
+        src = xp[part]
+        m = src.shape[0]
+        if stride1:
+            # the input copied into the middle, only the padding borders zeroed
+            image = f[0, :, :, :whole].reshape((m, c) + tuple(sizes))
+            inner = [slice(a, a + e) for (a, _), e in zip(pads, src.shape[2:])]
+            for axis, ((a, b), e) in enumerate(zip(pads, src.shape[2:])):
+                for edge in (slice(0, a), slice(a + e, a + e + b)):
+                    if edge.stop > edge.start:
+                        image[(slice(None),) * (2 + axis) + (edge,)] = 0
+            image[(slice(None), slice(None), *inner)] = src
+        else:
+            # one strided copy per phase, straight from the input into its phase image
+            f[...] = 0
+            for phase, offsets in enumerate(itertools.product(*[range(s) for s in stride])):
+                image = f[phase, :, :, :whole].reshape((m, c) + tuple(sizes))
+                dst = [slice(None), slice(None)]
+                at = [slice(None), slice(None)]
+                for r, s, sz, (a, _), e in zip(offsets, stride, sizes, pads, src.shape[2:]):
+                    # phase position q holds padded position q·s + r, input index q·s + r - a
+                    lo = max(0, -(-(a - r) // s))
+                    hi = max(lo, min(sz, -(-(a + e - r) // s)))
+                    dst.append(slice(lo, hi))
+                    at.append(slice(lo * s + r - a, lo * s + r - a + (hi - lo - 1) * s + 1, s))
+                if all(d.stop > d.start for d in dst[2:]):
+                    image[tuple(dst)] = src[tuple(at)]
+        if tail and stride1:
+            f[..., whole:] = 0
+
+    split_run(lay, n, flat.shape[0] * c * flat_len)
     return flat, tap_phases(kernel, stride, dilation, sizes), tuple(sizes)
 
 
@@ -354,20 +359,23 @@ class threads:
 
 
 _POOL: Any = None
+_PREFIX = "convcalc-worker"
 
 
 def _map(fn: Any, items: Sequence[Any]) -> None:
     """Run ``fn`` over independent ``items`` (each writes its own part of the result), on the
     shared worker threads when there are several items and cores; deterministic either way."""
     global _POOL
-    if len(items) < 2 or _workers() < 2:
+    # a worker thread runs its own nested work serially (waiting on the pool from inside it
+    # could leave no thread free to do the waited-for work)
+    if len(items) < 2 or _workers() < 2 or threading.current_thread().name.startswith(_PREFIX):
         for item in items:
             fn(item)
         return
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _POOL = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="convcalc")
+        _POOL = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix=_PREFIX)
     for _ in _POOL.map(fn, items):
         pass
 
@@ -712,10 +720,16 @@ def conv(
             np.matmul(wg, cols.reshape(m, g, k_g, length), out=prod)
         full = prod if gemm is not None else prod.reshape((m, c_out, rows) + sizes[1:])
         target = y[bs, :, rs]
-        if bias_b is not None:
-            np.add(full[garbage], bias_b, out=target)
-        else:
-            target[...] = full[garbage]
+
+        def crop(part: slice) -> None:
+            # the output channels of ``part`` (shared by the threads on large outputs)
+            src = full[:, part][garbage]
+            if bias_b is not None:
+                np.add(src, bias_b[part], out=target[:, part])
+            else:
+                target[:, part] = src
+
+        split_run(crop, c_out, m * rows * width)
 
     _map_gemm(work, pieces)
     return y

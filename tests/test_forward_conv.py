@@ -192,6 +192,9 @@ PATHS = {
     "exact columns": {"EXACT_MIN_WIDTH": 1},
     # ... or as flat runs, cropped afterwards
     "flat columns": {"EXACT_MIN_WIDTH": 1 << 30, "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30},
+    # the layout copy and the final crop split between the threads, even on small tensors
+    "split copies": {"PARALLEL_MIN": 1},
+    "split tap products": {"PARALLEL_MIN": 1, "TAP_GEMM_MIN": 1, "TAP_GEMM_MIN_LENGTH": 1},
 }
 
 
