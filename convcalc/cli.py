@@ -283,6 +283,10 @@ def layers_cmd(type_name: str | None, fmt: str) -> None:
     click.echo(layers_text(catalog(type_name), fmt), nl=False)
 
 
+#: problems of one check (a weight file's, say) printed before the rest are only counted
+SHOWN_PROBLEMS = 10
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: runs the CLI and turns convcalc errors into messages and exit codes."""
     try:
@@ -292,9 +296,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             standalone_mode=False,
         )
     except ConvcalcError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"  hint: {exc.hint}", err=True)
+        problems = [exc, *exc.others]
+        for problem in problems[:SHOWN_PROBLEMS]:
+            click.echo(f"error: {problem.message}", err=True)
+            if problem.hint:
+                click.echo(f"  hint: {problem.hint}", err=True)
+        if len(problems) > SHOWN_PROBLEMS:
+            more = len(problems) - SHOWN_PROBLEMS
+            click.echo(f"error: … and {more} more (--format json lists them all)", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -40,10 +40,17 @@ class ConvcalcError(Exception):
         self.name: str | None = None
         self.type: str | None = None
         self.context = ""
+        #: further problems found by the same check (all of a weight file's, say), reported
+        #: after this one
+        self.others: list[ConvcalcError] = []
 
     def at_layer(self, index: int, name: str, type_: str, context: str = "") -> ConvcalcError:
         self.index, self.name, self.type = index, name, type_
         self.context = context
+        return self
+
+    def with_others(self, others: list[ConvcalcError]) -> ConvcalcError:
+        self.others = list(others)
         return self
 
     def at_location(self, location: str | None) -> ConvcalcError:

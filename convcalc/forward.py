@@ -150,9 +150,11 @@ def _bind_weights(
     rng: Any,
     dtype: np.dtype,
 ) -> list[dict[str, np.ndarray]]:
-    """Per layer: its parameters and buffers, from ``given`` (a state_dict) or drawn with ``rng``."""
+    """Per layer: its parameters and buffers, from ``given`` (a state_dict, checked first by
+    :func:`check_weights`) or drawn with ``rng``."""
+    if given is not None:
+        check_weights(spec, report, given)
     bound: list[dict[str, np.ndarray]] = []
-    used = set()
     for entry, row in zip(spec.layers, report.rows):
         assert row.input_shape is not None
         shapes = expected_entries(entry, row.input_shape)
@@ -164,48 +166,74 @@ def _bind_weights(
                     entry.index, entry.name, entry.type
                 ) from None
         else:
-            values = {}
-            for suffix, shape in shapes.items():
-                key = f"{entry.name}.{suffix}"
-                if key not in given:
-                    if suffix in IGNORED_KEYS:
-                        continue
-                    raise SpecError(
-                        f"the weights have no {key!r} (expected shape {fmt_shape(shape)}) for "
-                        f"layer {entry.index} '{entry.name}' ({entry.type})",
-                        hint=did_you_mean(key, [k for k in given if k not in used])
-                        or "keys are <layer name>.<parameter>, as in the state_dict of nn.Sequential(OrderedDict(name → module))",
-                    )
-                array = np.asarray(given[key])
-                used.add(key)
-                if suffix in IGNORED_KEYS:
-                    continue
-                if tuple(array.shape) != tuple(shape):
-                    raise SpecError(
-                        f"weight {key!r} has shape {fmt_shape(array.shape)}, layer {entry.index} "
-                        f"'{entry.name}' ({entry.type}) expects {fmt_shape(shape)}",
-                        hint="check the layer's arguments against the model the weights come from",
-                    )
-                values[suffix] = array
+            values = {
+                suffix: given[f"{entry.name}.{suffix}"]
+                for suffix in shapes
+                if suffix not in IGNORED_KEYS
+            }
         bound.append(
             {k: (v if k in IGNORED_KEYS else np.asarray(v, dtype=dtype)) for k, v in values.items()}
         )
-    if given is not None:
-        extra = sorted(k for k in given if k not in used and not k.endswith("." + IGNORED_KEYS[0]))
-        if extra:
-            names = {e.name for e in spec.layers}
-            hint = None
-            owner = extra[0].rsplit(".", 1)[0]
-            if owner not in names:
-                hint = did_you_mean(owner, sorted(names))
-                hint = f"no layer is named {owner!r}" + (f"; {hint}" if hint else "")
-            raise SpecError(
-                f"the weights have {len(extra)} unexpected key{'s' if len(extra) > 1 else ''}: "
-                + ", ".join(repr(k) for k in extra[:5])
-                + (" …" if len(extra) > 5 else ""),
+    return bound
+
+
+#: the hint of a key no layer has
+KEYS_HINT = (
+    "keys are <layer name>.<parameter>, as in the state_dict of "
+    "nn.Sequential(OrderedDict(name → module))"
+)
+
+
+def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -> None:
+    """Every problem of a state_dict at once, as torch's ``load_state_dict`` reports them:
+    each missing key and each wrong shape at its layer (key, expected and found shape), then
+    the keys no layer has. Raises the first as a SpecError carrying the others."""
+    expected: dict[str, tuple[LayerSpec, str, Shape]] = {}
+    for entry, row in zip(spec.layers, report.rows):
+        assert row.input_shape is not None
+        for suffix, shape in expected_entries(entry, row.input_shape).items():
+            expected[f"{entry.name}.{suffix}"] = (entry, suffix, shape)
+    strays = sorted(k for k in given if k not in expected and not k.endswith("." + IGNORED_KEYS[0]))
+    problems: list[ConvcalcError] = []
+    for key, (entry, suffix, shape) in expected.items():
+        if suffix in IGNORED_KEYS:
+            continue
+        if key not in given:
+            error = SpecError(
+                f"the weights have no {key!r} (expected shape {fmt_shape(shape)})",
+                hint=did_you_mean(key, strays) or KEYS_HINT,
+                argument=key,
+                expected=shape,
+            )
+        else:
+            found = tuple(np.shape(given[key]))
+            if found == tuple(shape):
+                continue
+            error = SpecError(
+                f"weight {key!r} has shape {fmt_shape(found)}, expected {fmt_shape(shape)}",
+                hint="check the layer's arguments against the model the weights come from",
+                argument=key,
+                expected=shape,
+                got=found,
+            )
+        problems.append(error.at_layer(entry.index, entry.name, entry.type))
+    if strays:
+        names = {e.name for e in spec.layers}
+        hint = None
+        owner = strays[0].rsplit(".", 1)[0]
+        if owner not in names:
+            hint = did_you_mean(owner, sorted(names))
+            hint = f"no layer is named {owner!r}" + (f"; {hint}" if hint else "")
+        problems.append(
+            SpecError(
+                f"the weights have {len(strays)} unexpected key{'s' if len(strays) > 1 else ''}: "
+                + ", ".join(repr(k) for k in strays[:5])
+                + (" …" if len(strays) > 5 else ""),
                 hint=hint or "every key must belong to a layer parameter or buffer",
             )
-    return bound
+        )
+    if problems:
+        raise problems[0].with_others(problems[1:])
 
 
 # --------------------------------------------------------------------- run

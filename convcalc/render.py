@@ -208,16 +208,20 @@ def to_csv(report: Report, run: RunResult | None = None) -> str:
 
 
 def error_json(exc: ConvcalcError) -> str:
-    """An input that could not be read, in the report's JSON layout (no layers, one error)."""
-    error = {
-        "index": exc.index,
-        "name": exc.name,
-        "type": exc.type,
-        "message": exc.message,
-        "hint": exc.hint,
-        "argument": exc.argument,
-        "location": exc.location,
-    }
+    """An input that could not be read, in the report's JSON layout (no layers; the error,
+    and the others the same check found)."""
+    errors = [
+        {
+            "index": e.index,
+            "name": e.name,
+            "type": e.type,
+            "message": e.message,
+            "hint": e.hint,
+            "argument": e.argument,
+            "location": e.location,
+        }
+        for e in [exc, *exc.others]
+    ]
     data = {
         "model": None,
         "input_shape": None,
@@ -225,7 +229,7 @@ def error_json(exc: ConvcalcError) -> str:
         "ok": False,
         "layers": [],
         "totals": None,
-        "errors": [error],
+        "errors": errors,
         "notes": [],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

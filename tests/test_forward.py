@@ -98,7 +98,7 @@ def test_given_weights_and_input_are_used():
     [
         (
             lambda w: w.pop("fc1.bias"),
-            "the weights have no 'fc1.bias' (expected shape (120,)) for layer 7 'fc1' (Linear)",
+            "layer 7 'fc1' (Linear): the weights have no 'fc1.bias' (expected shape (120,))",
         ),
         (
             lambda w: w.update({"fc9.weight": np.zeros(3)}),
@@ -106,7 +106,7 @@ def test_given_weights_and_input_are_used():
         ),
         (
             lambda w: w.update({"conv1.weight": np.zeros((6, 1, 3, 3))}),
-            "weight 'conv1.weight' has shape (6, 1, 3, 3), layer 0 'conv1' (Conv2d) expects (6, 1, 5, 5)",
+            "layer 0 'conv1' (Conv2d): weight 'conv1.weight' has shape (6, 1, 3, 3), expected (6, 1, 5, 5)",
         ),
     ],
 )
@@ -117,6 +117,46 @@ def test_weight_file_errors_name_the_key_and_shapes(change, message):
         run_forward(load_spec(LENET), weights=weights)
     assert info.value.exit_code == 2
     assert info.value.message == message
+
+
+def test_every_weight_problem_is_reported_at_once():
+    """As torch's load_state_dict: each missing key and wrong shape at its layer, then the keys
+    no layer has; the first raised, carrying the others."""
+    weights = lenet_weights()
+    weights.pop("conv2.bias")
+    weights["fc2.weight"] = np.zeros((84, 100))
+    weights["head.weight"] = np.zeros(3)
+    weights["head.bias"] = np.zeros(3)
+    with pytest.raises(SpecError) as info:
+        run_forward(load_spec(LENET), weights=weights)
+    problems = [info.value, *info.value.others]
+    assert [p.message for p in problems] == [
+        "layer 3 'conv2' (Conv2d): the weights have no 'conv2.bias' (expected shape (16,))",
+        "layer 9 'fc2' (Linear): weight 'fc2.weight' has shape (84, 100), expected (84, 120)",
+        "the weights have 2 unexpected keys: 'head.bias', 'head.weight'",
+    ]
+    assert [p.argument for p in problems] == ["conv2.bias", "fc2.weight", None]
+    assert problems[1].expected == (84, 120) and problems[1].got == (84, 100)
+    assert problems[2].hint == "no layer is named 'head'"
+
+
+def test_cli_prints_every_weight_problem(tmp_path):
+    weights = lenet_weights()
+    weights.pop("conv2.bias")
+    weights["fc2.weight"] = np.zeros((84, 100))
+    path = tmp_path / "w.npz"
+    np.savez(path, **weights)
+    result = cli("run", LENET, "--weights", str(path))
+    assert result.exit_code == 2
+    assert [line for line in result.output.splitlines() if line.startswith("error:")] == [
+        "error: layer 3 'conv2' (Conv2d): the weights have no 'conv2.bias' (expected shape (16,))",
+        "error: layer 9 'fc2' (Linear): weight 'fc2.weight' has shape (84, 100), expected (84, 120)",
+    ]
+    data = json.loads(cli("run", LENET, "--weights", str(path), "-f", "json").stdout)
+    assert [(e["index"], e["argument"]) for e in data["errors"]] == [
+        (3, "conv2.bias"),
+        (9, "fc2.weight"),
+    ]
 
 
 def test_unexpected_key_suggests_the_layer():
