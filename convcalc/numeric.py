@@ -628,6 +628,10 @@ def conv(
             xp, kernel, stride, dilation, out, pads, channels_first=gemm is not None
         )
         fwidth = _prod(fsizes[1:])
+    if direct:
+        wtap = np.ascontiguousarray(np.moveaxis(weight.reshape(g, cog, cig, taps_n), 3, 0))
+        _grouped_products(flat, taps, wtap, out, fsizes, bias, y, budget)
+        return y
     sizes = tuple(out) if exact else fsizes
     width = _prod(sizes[1:])
     k_g = cig * taps_n
@@ -637,10 +641,6 @@ def conv(
             np.moveaxis(weight.reshape(c_out, cig, taps_n), 2, 0), dtype=xp.dtype
         )
         per_col = c_out * item  # the accumulator only
-    elif direct:
-        # per tap (g, cog, cig), C-contiguous, for the groups-as-batch products
-        wtap = np.ascontiguousarray(np.moveaxis(weight.reshape(g, cog, cig, taps_n), 3, 0))
-        per_col = 2 * c_out * item  # the accumulator and one product
     else:
         wg = weight.reshape(g, cog, k_g)
         per_col = (c * taps_n + 1 + c_out) * item  # the column matrix and the product
@@ -681,16 +681,6 @@ def conv(
             _tap_products(gemm, flat, wtap, taps, bs, base, length, acc)
             # (C_out, m, ...) → (m, C_out, ...): the crop below transposes as it copies
             prod = acc[:, :, :length].reshape((c_out, m, rows) + fsizes[1:]).swapaxes(0, 1)
-        elif direct:
-            prod = scratch("product", (m, g, cog, length), xp.dtype)
-            tmp = scratch("tap product", (m, g, cog, length), xp.dtype)
-            for t, (phase, shift) in enumerate(taps):
-                run = flat[phase, bs, :, base + shift : base + shift + length].reshape(
-                    m, g, cig, length
-                )
-                np.matmul(wtap[t], run, out=prod if t == 0 else tmp)
-                if t:
-                    prod += tmp
         elif exact:
             positions = rows * _prod(out[1:])
             cols = scratch("columns", (m, c * taps_n + ones, positions), xp.dtype)
@@ -804,6 +794,84 @@ def _tap_products(
         # row-major, no transposes: (C_out × C) @ (C × span) (+ prod), ld = N·F and m·F
         ldc = m * prod.shape[2]
         gemm(101, 111, 111, c_out, span, c, 1.0, weights, c, run, n * f, beta, pptr, ldc)
+
+
+#: bytes of accumulator and tap product a block of groups works on (measured best: about half
+#: the L2 cache; larger blocks spill, smaller ones make shorter products)
+GROUPED_BLOCK = 1 << 20
+
+
+def _grouped_products(
+    flat: np.ndarray,
+    taps: list[tuple[int, int]],
+    wtap: np.ndarray,
+    out: Sequence[int],
+    sizes: tuple[int, ...],
+    bias: np.ndarray | None,
+    y: np.ndarray,
+    budget: int,
+) -> None:
+    """Grouped convolution with wide groups, straight on the flat runs (see :func:`_phases`):
+    per tap, one product batched over a block of groups, (blk, C_out/g, C/g) @ (blk, C/g, L),
+    accumulated; then cropped into ``y`` with the bias. ``wtap`` is (taps, g, C_out/g, C/g).
+
+    The work is cut into blocks of groups over whole images (rows only when one group's image
+    is too large), about GROUPED_BLOCK bytes each: products as long as the image, a working
+    set that stays in the cache. The blocks are shared by the worker threads, one BLAS thread
+    each (there are at least as many blocks as workers)."""
+    _, n, c, _ = flat.shape
+    _, g, cog, cig = wtap.shape
+    width = _prod(sizes[1:])
+    item = flat.itemsize
+    per_row = 2 * cog * width * item  # one group's accumulator and tap product, per output row
+    workers = _gemm_workers()
+    limit = max(1, min(GROUPED_BLOCK, budget // workers))
+    # whole images of a block of groups (and of several items when all groups fit), else
+    # row ranges of one group
+    rows_step = max(1, min(out[0], limit // per_row))
+    step = max(1, min(g, limit // (per_row * rows_step))) if rows_step == out[0] else 1
+    items = max(1, min(n, limit // (per_row * out[0] * g))) if step == g else 1
+    row_ranges = [slice(r, min(r + rows_step, out[0])) for r in range(0, out[0], rows_step)]
+    if -(-n // items) * len(row_ranges) * -(-g // step) < workers:
+        # fewer blocks than workers: share the items out, or else the groups
+        if n >= workers:
+            items = -(-n // workers)
+        else:
+            step = -(-g // workers)
+    pieces = [
+        (slice(i, min(i + items, n)), rs, slice(g0, min(g0 + step, g)))
+        for i in range(0, n, items)
+        for rs in row_ranges
+        for g0 in range(0, g, step)
+    ]
+    crop = (slice(None),) * 4 + tuple(slice(0, o) for o in out[1:])
+    bias_g = None if bias is None else bias.reshape((g, cog) + (1,) * len(out))
+
+    def work(piece: tuple[slice, slice, slice]) -> None:
+        bs, rs, gs = piece
+        m = bs.stop - bs.start
+        blk = gs.stop - gs.start
+        rows = rs.stop - rs.start
+        length = rows * width
+        base = rs.start * width
+        prod = scratch("product", (m, blk, cog, length), flat.dtype)
+        tmp = scratch("tap product", (m, blk, cog, length), flat.dtype)
+        channels = slice(gs.start * cig, gs.stop * cig)
+        for t, (phase, shift) in enumerate(taps):
+            run = flat[phase, bs, channels, base + shift : base + shift + length]
+            np.matmul(wtap[t, gs], run.reshape(m, blk, cig, length), out=prod if t == 0 else tmp)
+            if t:
+                prod += tmp
+        full = prod.reshape((m, blk, cog, rows) + tuple(sizes[1:]))[crop]
+        target = y[bs, gs.start * cog : gs.stop * cog, rs].reshape(
+            (m, blk, cog, rows) + tuple(out[1:])
+        )
+        if bias_g is not None:
+            np.add(full, bias_g[gs], out=target)
+        else:
+            target[...] = full
+
+    _map_gemm(work, pieces)
 
 
 #: bytes of tap columns a depthwise block gathers: about half the L2 cache (measured best)

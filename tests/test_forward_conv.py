@@ -192,6 +192,10 @@ PATHS = {
     "exact columns": {"EXACT_MIN_WIDTH": 1},
     # ... or as flat runs, cropped afterwards
     "flat columns": {"EXACT_MIN_WIDTH": 1 << 30, "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30},
+    # grouped convolution as per-tap products batched over blocks of groups: whole images
+    # (with several items), or row ranges when a block is small
+    "grouped products": {"GROUPED_DIRECT_MIN": 1},
+    "grouped products by rows": {"GROUPED_DIRECT_MIN": 1, "GROUPED_BLOCK": 256},
     # the layout copy and the final crop split between the threads, even on small tensors
     "split copies": {"PARALLEL_MIN": 1},
     "split tap products": {"PARALLEL_MIN": 1, "TAP_GEMM_MIN": 1, "TAP_GEMM_MIN_LENGTH": 1},

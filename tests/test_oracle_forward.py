@@ -49,12 +49,14 @@ def test_forward_values_agree_with_torch(torch: Any, type_name: str) -> None:
 
 #: thresholds that pick a convolution's kernel path, forced each way (see convcalc.numeric)
 KERNEL_PATHS = {
-    # per-tap BLAS products, columns gathered cropped, strided depthwise gathered cropped
+    # per-tap BLAS products (grouped: batched over the groups), columns gathered cropped,
+    # strided depthwise gathered cropped
     "direct": {
         "TAP_GEMM_MIN": 1,
         "TAP_GEMM_MIN_LENGTH": 1,
         "EXACT_MIN_WIDTH": 1,
         "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1,
+        "GROUPED_DIRECT_MIN": 1,
     },
     # NumPy's matmul only, columns and depthwise taps as flat runs, cropped afterwards
     "flat": {
