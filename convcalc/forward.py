@@ -360,6 +360,7 @@ def run_forward(
     last_use = _last_use(spec)
     from . import numeric
 
+    numeric.prepare()
     # temporaries kept between layers for reuse: bounded by the memory limit, dropped after
     with numeric.keeping(max_memory // SCRATCH_SHARE):
         for rep in range(repeat):

@@ -7,6 +7,7 @@ views where it can.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections.abc import Sequence
@@ -157,7 +158,7 @@ def _phases(
     out: Sequence[int],
     pads: PadPairs | None = None,
     channels_first: bool = False,
-) -> tuple[np.ndarray, list[tuple[int, int]], tuple[int, ...]]:
+) -> tuple[np.ndarray, tuple[tuple[int, int], ...], tuple[int, ...]]:
     """Flatten the padded ``xp`` (N, C, *spatial) so that every kernel tap reads one contiguous
     run of a flat row: the polyphase split of a strided convolution.
 
@@ -231,18 +232,40 @@ def _phases(
 
 def tap_phases(
     kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], sizes: Sequence[int]
-) -> list[tuple[int, int]]:
+) -> tuple[tuple[int, int], ...]:
     """Per kernel offset (in C order): the stride phase it falls in, and its shift in the flat
-    phase image of ``sizes``: offset o·d lands in phase (o·d) mod s, (o·d) // s further on."""
+    phase image of ``sizes``: offset o·d lands in phase (o·d) mod s, (o·d) // s further on.
+    (Remembered per geometry: a network repeats its layers' geometries, and a 7×7 kernel has
+    49 taps to work out.)"""
+    return _tap_phases(
+        tuple(map(int, kernel)),
+        tuple(map(int, stride)),
+        tuple(map(int, dilation)),
+        tuple(map(int, sizes)),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _tap_phases(
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    sizes: tuple[int, ...],
+) -> tuple[tuple[int, int], ...]:
+    # per axis and offset: (phase index along the axis, flat shift)
+    axes = [
+        [((o * d) % s, ((o * d) // s) * _prod(sizes[a + 1 :])) for o in range(k)]
+        for a, (k, s, d) in enumerate(zip(kernel, stride, dilation))
+    ]
     taps = []
-    for offset in itertools.product(*[range(k) for k in kernel]):
+    for combo in itertools.product(*axes):
         phase = 0
         shift = 0
-        for a, (o, s, d) in enumerate(zip(offset, stride, dilation)):
-            phase = phase * s + (o * d) % s
-            shift += ((o * d) // s) * _prod(sizes[a + 1 :])
+        for (p, sh), s in zip(combo, stride):
+            phase = phase * s + p
+            shift += sh
         taps.append((phase, shift))
-    return taps
+    return tuple(taps)
 
 
 class TapPlan:
@@ -325,11 +348,21 @@ def _row_slices(rows: int, width: int, per_col_bytes: int, budget: int) -> list[
 THREADS: int | None = None
 
 
+def _cpus() -> int:
+    global _CPUS
+    if _CPUS is None:
+        import os
+
+        _CPUS = os.cpu_count() or 1
+    return _CPUS
+
+
+_CPUS: int | None = None
+
+
 def _workers() -> int:
     """Threads for the parts BLAS does not parallelise (NumPy releases the GIL in ufuncs)."""
-    import os
-
-    return max(1, min(2, THREADS or os.cpu_count() or 1))
+    return max(1, min(2, THREADS or _cpus()))
 
 
 class threads:
@@ -411,6 +444,12 @@ def _openblas() -> dict[str, Any] | None:
         except Exception:  # pragma: no cover - any failure means: no direct BLAS
             _BLAS = False
     return _BLAS or None
+
+
+def prepare() -> None:
+    """The kernels' one-time set-up (finding NumPy's OpenBLAS: about a millisecond), for a
+    runner to do before it times anything, so that the first layer is not charged for it."""
+    _openblas()
 
 
 def _find_openblas() -> dict[str, Any] | None:
@@ -758,7 +797,7 @@ def _tap_products(
     gemm: Any,
     flat: np.ndarray,
     wtap: np.ndarray,
-    taps: list[tuple[int, int]],
+    taps: Sequence[tuple[int, int]],
     items: slice,
     base: int,
     length: int,
@@ -803,7 +842,7 @@ GROUPED_BLOCK = 1 << 20
 
 def _grouped_products(
     flat: np.ndarray,
-    taps: list[tuple[int, int]],
+    taps: Sequence[tuple[int, int]],
     wtap: np.ndarray,
     out: Sequence[int],
     sizes: tuple[int, ...],
@@ -958,7 +997,7 @@ def _depthwise_exact(
 
 def _depthwise_flat(
     flat: np.ndarray,
-    taps: list[tuple[int, int]],
+    taps: Sequence[tuple[int, int]],
     wd: np.ndarray,
     out: Sequence[int],
     sizes: tuple[int, ...],

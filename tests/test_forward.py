@@ -159,6 +159,22 @@ def test_cli_prints_every_weight_problem(tmp_path):
     ]
 
 
+def test_the_kernels_one_time_set_up_is_not_timed_as_the_first_layer(monkeypatch):
+    """Finding OpenBLAS costs about a millisecond once per process: done before any layer's
+    clock starts, so that a single run's time_ms of the first layer is its kernel's."""
+    from convcalc import numeric
+    from convcalc.layers.conv import ConvNd
+
+    events = []
+    monkeypatch.setattr(numeric, "prepare", lambda: events.append("prepare"))
+    real = ConvNd.forward
+    monkeypatch.setattr(
+        ConvNd, "forward", lambda self, *a, **k: events.append("conv") or real(self, *a, **k)
+    )
+    run_forward(load_spec(LENET))
+    assert events == ["prepare", "conv", "conv"]
+
+
 def test_unexpected_key_suggests_the_layer():
     weights = lenet_weights()
     weights["fc_1.weight"] = weights.pop("fc1.weight")
