@@ -646,9 +646,14 @@ def conv(
         strided = any(st > 1 for st in stride)
         if exact or (strided and out[-1] >= STRIDED_DEPTHWISE_EXACT_MIN_WIDTH):
             _depthwise_exact(xp, wd, offsets, stride, dilation, pads, bias, y, budget)
+        elif nd == 2 and not strided and sum(pads[1]) == dilation[1] * (kernel[1] - 1):
+            # output rows as wide as the input's: planes without padding columns, no crop
+            src, f, taps, sizes, masks = _same_width(xp, kernel, dilation, pads)
+            _depthwise_flat(src, f, taps, wd, out, sizes, bias, y, budget, masks)
         else:
             flat, taps, sizes = _phases(xp, kernel, stride, dilation, out, pads)
-            _depthwise_flat(flat, taps, wd, out, sizes, bias, y, budget)
+            src = flat.reshape(flat.shape[0], -1)
+            _depthwise_flat(src, flat.shape[-1], taps, wd, out, sizes, bias, y, budget)
         return y
     # per-tap products: measured faster than the column matrix for wide standard convolution
     # on large images (long runs); small images and grouped products do better without them
@@ -995,8 +1000,43 @@ def _depthwise_exact(
     _map_gemm(worker, shares)
 
 
+def _same_width(
+    xp: np.ndarray, kernel: Sequence[int], dilation: Sequence[int], pads: PadPairs
+) -> tuple[np.ndarray, int, tuple[tuple[int, int], ...], tuple[int, ...], list[tuple[int, int]]]:
+    """The flat layout of a 2-d stride-1 convolution whose output rows are as wide as the
+    input's (the horizontal padding equals the kernel's reach, as in 'same' padding): the
+    planes back to back, zero rows above and below each, no padding columns, so that every tap
+    reads one run per plane already in the output's layout (nothing to crop afterwards).
+
+    Returns ``(src, f, taps, sizes, masks)`` as :func:`_depthwise_flat` takes them: ``src``
+    (1, total), ``f`` the plane stride, ``taps`` (0, shift) per kernel offset, ``sizes`` (padded
+    rows, width). A tap that reaches past a row's end reads the neighbouring row (or the zero
+    margin around the planes) instead: ``masks`` gives per tap the columns ``[lo, hi)`` it
+    really covers; its gathered run must be zeroed outside them."""
+    n, c, height, width = xp.shape
+    (top, bottom), (left, right) = pads
+    rows = top + height + bottom
+    f = rows * width
+    planes = n * c
+    src = scratch("flat", (1, left + planes * f + right), xp.dtype)
+    src[0, :left] = 0
+    src[0, left + planes * f :] = 0
+    body = src[0, left : left + planes * f].reshape(planes, rows, width)
+    body[:, :top] = 0
+    body[:, top + height :] = 0
+    body[:, top : top + height] = xp.reshape(planes, height, width)
+    taps = []
+    masks = []
+    for ky, kx in itertools.product(range(kernel[0]), range(kernel[1])):
+        reach = kx * dilation[1] - left  # the input column read by output column 0
+        taps.append((0, left + ky * dilation[0] * width + reach))
+        masks.append((max(0, -reach), min(width, width - reach)))
+    return src, f, tuple(taps), (rows, width), masks
+
+
 def _depthwise_flat(
-    flat: np.ndarray,
+    src: np.ndarray,
+    f: int,
     taps: Sequence[tuple[int, int]],
     wd: np.ndarray,
     out: Sequence[int],
@@ -1004,37 +1044,44 @@ def _depthwise_flat(
     bias: np.ndarray | None,
     y: np.ndarray,
     budget: int,
+    masks: Sequence[tuple[int, int]] | None = None,
 ) -> None:
     """Depthwise convolution (depth multiplier m = wd.shape[1]) on flat channel planes.
 
-    y[n, c·m + j] = Σ_t wd[c, j, t] · x[n, c, tap t] (+ bias). A block of consecutive planes
-    is gathered tap by tap with ONE contiguous copy per tap (the planes lie back to back in
-    ``flat``, and every tap reads the same run of each), then one batched ``np.matmul``
-    (m × taps) @ (taps × L) per plane sums the taps: a few large calls per block instead of
-    a multiply and an add per tap and plane. The blocks are shared out between the cores
-    (each writes only its own planes of ``y``)."""
-    phases, n, c, f = flat.shape
+    y[n, c·m + j] = Σ_t wd[c, j, t] · x[n, c, tap t] (+ bias). ``src`` (phases, total) holds
+    the planes back to back, ``f`` apart (from :func:`_phases` or :func:`_same_width`); tap t
+    reads each plane's run at ``shift`` in ``phase``, ``(phase, shift) = taps[t]``. A block of
+    consecutive planes is gathered tap by tap with ONE contiguous copy per tap, then one
+    batched ``np.matmul`` (m × taps) @ (taps × L) per plane sums the taps: a few large calls
+    per block instead of a multiply and an add per tap and plane. When the runs have no
+    padding columns (``sizes[1:] == out[1:]``) the product lands in ``y`` itself, else it is
+    cropped into it; ``masks`` (per tap, the columns ``[lo, hi)`` it covers) zero the rest of
+    a gathered run. The blocks are shared out between the cores (each writes only its own
+    planes of ``y``)."""
     g, m, taps_n = wd.shape
+    n = y.shape[0]
     rest = tuple(out[1:])
     width = _prod(sizes[1:])
     length = out[0] * width
-    item = flat.itemsize
-    planes = n * c
+    item = src.itemsize
+    planes = n * g
+    direct = tuple(sizes[1:]) == rest
     # the bias rides along as one more tap, whose column is all ones: the product is then the
-    # result, and the crop a plain copy
-    wflat = _plane_weights(wd, bias, n, flat.dtype)
+    # result, and the crop (if any) a plain copy
+    wflat = _plane_weights(wd, bias, n, src.dtype)
     k = wflat.shape[2]
-    per_plane = (k * f + m * length) * item  # tap columns and the product
+    per_plane = (k * f + (0 if direct else m * length)) * item  # tap columns and the product
     step, shares = _plane_blocks(planes, per_plane, budget)
-    src = flat.reshape(phases, planes * f)
-    yv = y.reshape(planes, m, *out)
+    yv = y.reshape(planes, m, length) if direct else y.reshape(planes, m, *out)
     crop_index = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in rest)
+    edges = [] if masks is None else [(t, lo, hi) for t, (lo, hi) in enumerate(masks)]
+    edges = [(t, lo, hi) for t, lo, hi in edges if lo > 0 or hi < width]
 
     def worker(firsts: list[int]) -> None:
-        cols = scratch("columns", (k, step, f), flat.dtype)
+        cols = scratch("columns", (k, step, f), src.dtype)
         if k > taps_n:
             cols[taps_n] = 1
-        prod = scratch("product", (step, m, length), flat.dtype)
+        prod = None if direct else scratch("product", (step, m, length), src.dtype)
         for p0 in firsts:
             p1 = min(p0 + step, planes)
             count = p1 - p0
@@ -1044,8 +1091,15 @@ def _depthwise_flat(
             for t, (phase, shift) in enumerate(taps):
                 first = p0 * f + shift
                 gathered[t, :span] = src[phase, first : first + span]
-            out_block = prod[:count]
+            for t, lo, hi in edges:
+                run = cols[t, :count, :length].reshape(count, out[0], width)
+                run[:, :, :lo] = 0
+                run[:, :, hi:] = 0
             stacked = cols[:, :count, :length].transpose(1, 0, 2)
+            if prod is None:
+                np.matmul(wflat[p0:p1], stacked, out=yv[p0:p1])
+                continue
+            out_block = prod[:count]
             np.matmul(wflat[p0:p1], stacked, out=out_block)
             yv[p0:p1] = out_block.reshape((count, m, out[0]) + tuple(sizes[1:]))[crop_index]
 
