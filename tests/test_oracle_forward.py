@@ -6,6 +6,7 @@ run within 1e-4 of the float64 reference.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import warnings
@@ -157,3 +158,38 @@ def _compare(torch: Any, type_name: str) -> None:
     assert not failures, (
         f"{type_name}: {len(failures)} of {ran} cases differ from torch\n" + "\n".join(failures[:8])
     )
+
+
+def test_same_width_depthwise_layout_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
+    """The layout without padding columns (stride 1, output rows as wide as the input's):
+    every kernel shape, dilation, 'same' padding of even kernels (padded more on the right),
+    depth multiplier, batch and width, down to rows of one column, against torch in float64."""
+    from convcalc import numeric
+
+    used = []
+    real = numeric._same_width
+    monkeypatch.setattr(numeric, "_same_width", lambda *a: used.append(1) or real(*a))
+    rng = np.random.default_rng(0)
+    cases = 0
+    for (kh, kw), (dy, dx), m, n, width in itertools.product(
+        [(3, 3), (5, 5), (1, 3), (3, 1), (2, 2), (4, 3)],
+        [(1, 1), (2, 1), (1, 2)],
+        [1, 2],
+        [1, 3],
+        [1, 7, 12],
+    ):
+        c, height = 4, 7
+        x = rng.standard_normal((n, c, height, width))
+        w = rng.standard_normal((c * m, 1, kh, kw))
+        b = rng.standard_normal(c * m)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = torch.nn.functional.conv2d(
+                *map(torch.from_numpy, (x, w, b)), 1, "same", (dy, dx), c
+            ).numpy()
+        reach = [dy * (kh - 1), dx * (kw - 1)]
+        pads = [(r // 2, r - r // 2) for r in reach]
+        got = numeric.conv(x, w, b, (1, 1), (dy, dx), c, 1 << 30, pads)
+        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+        cases += 1
+    assert len(used) == cases == 216
