@@ -176,6 +176,12 @@ def shape(
     metavar="SIZE",
     help="Keep each layer's temporaries under this (e.g. 512M, 2G); a layer whose output alone exceeds it stops the run before computing.",
 )
+@click.option(
+    "--no-fold",
+    "no_fold",
+    is_flag=True,
+    help="Run every BatchNorm on its own instead of folding it into the convolution before it (to time it apart, as torch's eager mode runs it).",
+)
 @_format_option
 def run(
     file: str | None,
@@ -188,6 +194,7 @@ def run(
     dtype: str,
     repeat: int,
     max_memory: str,
+    no_fold: bool,
     fmt: str,
 ) -> None:
     """Run FILE's network for real in NumPy and check every layer's output shape.
@@ -213,7 +220,7 @@ def run(
         with _progress(terminal and sys.stderr.isatty()) as progress:
             result = run_forward(
                 spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
-                repeat=repeat, max_memory=limit, progress=progress,
+                repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
             )  # fmt: skip
     if save_output and result.output is not None:
         import numpy as np

@@ -41,6 +41,9 @@ class LayerRun:
     time_ms: float
     #: the kernel's estimated peak temporary bytes (unchunked)
     workspace_bytes: int
+    #: the index of the layer this one was folded into (an eval BatchNorm into the
+    #: convolution before it): nothing was left to compute here
+    folded_into: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class RunResult:
             layer["match"] = None if run is None else run.match
             layer["time_ms"] = None if run is None else round(run.time_ms, 4)
             layer["workspace_bytes"] = None if run is None else run.workspace_bytes
+            layer["folded_into"] = None if run is None else run.folded_into
         data["verified"] = self.verified
         data["dtype"] = self.dtype
         data["seed"] = self.seed
@@ -237,6 +241,50 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -
 
 
 # --------------------------------------------------------------------- run
+#: an affine layer is folded when its activations (times the repeats) outnumber the weights
+#: it is folded into this many times: a folded weight costs about a nanosecond (a new array),
+#: an activation's two passes about 0.6 ns, of which a bias the convolution did not have
+#: takes back a part; below the ratio, folding costs more than it saves
+FOLD_RATIO = 2
+
+
+def fold_affines(
+    spec: Spec, report: Report, params: list[dict[str, np.ndarray]], repeat: int = 1
+) -> dict[int, int]:
+    """Inference folding, as torch's ``fuse_conv_bn_eval``: a layer that is a per-channel
+    affine map at inference (an eval BatchNorm: :meth:`Layer.eval_affine`) whose one input is
+    the output of a layer that can absorb it (a convolution: :meth:`Layer.absorb_affine`),
+    read by nothing else, is folded into that layer's parameters (``params`` is updated); its
+    own pass over the activations then disappears. Done where it pays: one pass over the
+    producer's parameters, against its pass over the activations per repeat (FOLD_RATIO).
+
+    Returns {folded layer index: the index of the layer that computes it}."""
+    index = {e.name: k for k, e in enumerate(spec.layers)}
+    readers: dict[str, int] = {}
+    for entry in spec.layers:
+        for name in entry.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    folded: dict[int, int] = {}
+    for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
+        if len(entry.inputs) != 1 or row.input_shape is None:
+            continue
+        source = entry.inputs[0]
+        j = index.get(source)
+        if j is None or j in folded or readers[source] != 1:
+            continue
+        terms = entry.layer.eval_affine(row.input_shape, params[i])
+        if terms is None:
+            continue
+        weights = sum(int(np.size(v)) for v in params[j].values())
+        if repeat * prod(row.input_shape) < FOLD_RATIO * weights:
+            continue
+        absorbed = spec.layers[j].layer.absorb_affine(row.input_shape, params[j], *terms)
+        if absorbed is not None:
+            params[j] = absorbed
+            folded[i] = j
+    return folded
+
+
 class _Float32Draws:
     """The random draws a layer's init() makes, produced directly in float32 (half the time
     and memory of drawing float64 and casting: VGG-16 has 138 M weights)."""
@@ -325,13 +373,16 @@ def run_forward(
     repeat: int = 1,
     max_memory: int = DEFAULT_MAX_MEMORY,
     progress: Progress | None = None,
+    fold: bool = True,
 ) -> RunResult:
     """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
 
     ``weights`` is a state_dict (name.suffix → array); without it, parameters are
     drawn from PyTorch's default initialisation distributions with ``seed``.
     ``input_data`` (its shape becomes the input shape) defaults to a seeded
-    standard-normal tensor. A wrong model returns the analysis only, unrun.
+    standard-normal tensor. A wrong model returns the analysis only, unrun. ``fold``: fold
+    eval BatchNorms into the convolutions before them where that pays (see
+    :func:`fold_affines`).
     """
     if dtype not in DTYPES:
         raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -348,6 +399,7 @@ def run_forward(
     params = _bind_weights(
         spec, report, weights, _Float32Draws(np.random.default_rng([seed, 0])), np_dtype
     )
+    folded = fold_affines(spec, report, params, repeat) if fold else {}
     if input_data is None:
         x0 = np.random.default_rng([seed, 1]).standard_normal(report.input_shape).astype(np_dtype)
     else:
@@ -372,7 +424,9 @@ def run_forward(
                 reuse = _reusable(entry, i, x, values, last_use, row.output_shape)
                 start = time.perf_counter()
                 try:
-                    if reuse:
+                    if i in folded:  # computed by the layer it was folded into
+                        y = args[0]
+                    elif reuse:
                         y = entry.layer.forward_into(x, params[i], budgets[i], x)
                     else:
                         y = entry.layer.forward(x, params[i], budgets[i])
@@ -406,6 +460,7 @@ def run_forward(
             shape == row.output_shape,
             best[i] * 1000.0,
             entry.layer.workspace(row.input_shape, shape) * np_dtype.itemsize,  # type: ignore[arg-type]
+            folded.get(i),
         )
         for i, (entry, row, shape) in enumerate(zip(spec.layers, report.rows, shapes))
     )
@@ -413,4 +468,12 @@ def run_forward(
     return RunResult(report, runs, dtype, seed, repeat, out if complete else None)
 
 
-__all__ = ["LayerRun", "RunResult", "load_array", "load_weights", "parse_size", "run_forward"]
+__all__ = [
+    "LayerRun",
+    "RunResult",
+    "fold_affines",
+    "load_array",
+    "load_weights",
+    "parse_size",
+    "run_forward",
+]

@@ -41,6 +41,11 @@ def _ms(value: float) -> str:
     return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
 
 
+def _time(lr: Any) -> str:
+    """A layer's kernel time, or where it was computed (folded into an earlier layer)."""
+    return _ms(lr.time_ms) if lr.folded_into is None else f"in #{lr.folded_into}"
+
+
 def _shape(shape: Any, failed: bool = False) -> str:
     """``(1, 16, 13, 13)``; a merge's inputs as ``(1, 64, 56, 56) ×2`` or ``a + b``."""
     if shape is None:
@@ -82,7 +87,7 @@ def _table(
             cells += (
                 ["—", "—", "—"]
                 if lr is None
-                else [fmt_shape(lr.actual_shape), "✓" if lr.match else "✗", _ms(lr.time_ms)]
+                else [fmt_shape(lr.actual_shape), "✓" if lr.match else "✗", _time(lr)]
             )
         cells.append("; ".join(r.notes))
         cells_out.append(cells)
@@ -115,6 +120,12 @@ def _totals_lines(report: Report, run: RunResult | None = None) -> list[str]:
         lines.append(
             f"forward pass ({run.dtype}, seed {run.seed}): {_ms(run.time_ms)}{best} · {verdict}"
         )
+        folded = sum(1 for lr in run.layers if lr.folded_into is not None)
+        if folded:
+            lines.append(
+                f"{folded} BatchNorm layer{'s' if folded > 1 else ''} folded into the "
+                "convolution before (time 'in #n'; --no-fold runs them apart)"
+            )
     return lines + [f"note: {n}" for n in report.notes]
 
 
@@ -188,7 +199,7 @@ def to_csv(report: Report, run: RunResult | None = None) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     header = ["index", "name", "type", "input_shape", "output_shape", "params", "macs"]
     if run is not None:
-        header += ["actual_shape", "match", "time_ms"]
+        header += ["actual_shape", "match", "time_ms", "folded_into"]
     writer.writerow(header + ["notes"])
     runs = {r.index: r for r in run.layers} if run is not None else {}
     for r in report.rows:
@@ -199,9 +210,14 @@ def to_csv(report: Report, run: RunResult | None = None) -> str:
         if run is not None:
             lr = runs.get(r.index)
             row += (
-                ["", "", ""]
+                ["", "", "", ""]
                 if lr is None
-                else [dims(lr.actual_shape), str(lr.match).lower(), f"{lr.time_ms:.4f}"]
+                else [
+                    dims(lr.actual_shape),
+                    str(lr.match).lower(),
+                    f"{lr.time_ms:.4f}",
+                    "" if lr.folded_into is None else lr.folded_into,
+                ]
             )
         writer.writerow(row + ["; ".join(r.notes)])
     return buf.getvalue()

@@ -440,3 +440,116 @@ def test_element_wise_work_split_between_threads_gives_the_same_numbers(monkeypa
     monkeypatch.setattr(numeric, "_workers", lambda: 2)
     got = run_forward(spec, input_data=x, seed=4, dtype="float64").output
     np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------ inference folding
+def _norm_weights(spec, rng):
+    """Weights for every layer, the norms' running statistics and affine terms away from
+    their defaults (so that a wrong fold shows)."""
+    report = analyze(spec)
+    weights = {}
+    for entry, row in zip(spec.layers, report.rows):
+        for suffix, value in entry.layer.init(row.input_shape, rng).items():
+            if suffix == "running_var" or (suffix == "weight" and "Norm" in entry.type):
+                value = rng.uniform(0.5, 1.5, value.shape)
+            elif suffix in ("running_mean", "bias"):
+                value = rng.uniform(-0.5, 0.5, value.shape)
+            weights[f"{entry.name}.{suffix}"] = value
+    return weights
+
+
+FOLDABLE = [
+    # (layers, input shape, the folded layers: index → the index it is folded into)
+    (
+        ["c=Conv2d(3, 8, 3, padding=1, bias=False)", "bn=BatchNorm2d(8)", "ReLU"],
+        (2, 3, 12, 12),
+        {1: 0},
+    ),
+    (["c=Conv2d(8, 8, 3, groups=8)", "bn=BatchNorm2d(8, affine=False)"], (1, 8, 12, 12), {1: 0}),
+    (
+        ["c=Conv2d(8, 16, 1, groups=4)", "bn=BatchNorm2d(16)", "bn2=BatchNorm2d(16)"],
+        (1, 8, 9, 9),
+        {1: 0},
+    ),
+    (["c=Conv1d(4, 6, 5, dilation=2)", "bn=BatchNorm1d(6)"], (3, 4, 40), {1: 0}),
+    (["c=Conv3d(2, 4, 3)", "bn=BatchNorm3d(4)"], (1, 2, 6, 7, 8), {1: 0}),
+    (
+        ["c=Conv2d(3, 4, 3)", "n=InstanceNorm2d(4, track_running_stats=True)"],
+        (2, 3, 10, 10),
+        {1: 0},
+    ),
+    # batch statistics (no running ones): nothing to fold
+    (["c=Conv2d(3, 4, 3)", "bn=BatchNorm2d(4, track_running_stats=False)"], (2, 3, 10, 10), {}),
+    (["c=Conv2d(3, 4, 3)", "n=InstanceNorm2d(4)"], (2, 3, 10, 10), {}),
+    # not after a convolution
+    (["l=Linear(5, 6)", "bn=BatchNorm1d(6)"], (4, 5), {}),
+    (["ReLU", "bn=BatchNorm2d(3)"], (1, 3, 8, 8), {}),
+    # unbatched: the convolution's channels are axis 0, the norm's axis 1 is the length
+    (["c=Conv1d(4, 6, 3)", "bn=BatchNorm1d(18)"], (4, 20), {}),
+    # the weights outweigh the activations: folding would cost more than it saves
+    (["c=Conv2d(64, 64, 3)", "bn=BatchNorm2d(64)"], (1, 64, 4, 4), {}),
+]
+
+
+@pytest.mark.parametrize("layers,shape,folds", FOLDABLE, ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_folding_gives_the_unfolded_numbers(layers, shape, folds, dtype):
+    spec = spec_from_strings(layers, shape)
+    weights = _norm_weights(spec, np.random.default_rng(len(layers)))
+    x = np.random.default_rng(1).standard_normal(shape)
+    plain = run_forward(spec, weights=weights, input_data=x, dtype=dtype, fold=False)
+    folded = run_forward(spec, weights=weights, input_data=x, dtype=dtype)
+    assert {
+        i: r.folded_into for i, r in enumerate(folded.layers) if r.folded_into is not None
+    } == folds
+    assert all(r.folded_into is None for r in plain.layers)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    scale = float(np.abs(plain.output).max())
+    np.testing.assert_allclose(folded.output, plain.output, rtol=tol, atol=tol * scale)
+    assert folded.verified and folded.output.dtype == np.dtype(dtype)
+
+
+def test_repeats_make_folding_pay():
+    """One pass over the weights against one over the activations per repeat."""
+    spec = spec_from_strings(["c=Conv2d(16, 16, 3)", "bn=BatchNorm2d(16)"], (1, 16, 10, 10))
+    # 2,320 weights and biases against 1,024 activations: folded from 5 repeats on
+    assert run_forward(spec, repeat=4).layers[1].folded_into is None
+    assert run_forward(spec, repeat=5).layers[1].folded_into == 0
+
+
+def test_a_convolution_read_elsewhere_keeps_its_norm_apart(tmp_path):
+    """The convolution's own output is needed by the Add: nothing may change it."""
+    path = tmp_path / "net.yaml"
+    path.write_text(
+        "input: [1, 4, 16, 16]\n"
+        "layers:\n"
+        "  - c: Conv2d(4, 4, 3, padding=1)\n"
+        "  - bn: BatchNorm2d(4)\n"
+        "  - {type: Add, name: add, from: [bn, c]}\n"
+    )
+    spec = load_spec(str(path))
+    weights = _norm_weights(spec, np.random.default_rng(0))
+    result = run_forward(spec, weights=weights)
+    assert [r.folded_into for r in result.layers] == [None, None, None]
+    plain = run_forward(spec, weights=weights, fold=False)
+    np.testing.assert_array_equal(result.output, plain.output)
+
+
+def test_cli_shows_folded_layers_and_no_fold_runs_them(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text(
+        "input: [1, 3, 32, 32]\n"
+        "layers:\n"
+        "  - c: Conv2d(3, 8, 3, padding=1, bias=False)\n"
+        "  - bn: BatchNorm2d(8)\n"
+    )
+    table = cli("run", str(path)).output
+    assert "in #0" in table
+    assert "1 BatchNorm layer folded into the convolution before" in table
+    data = json.loads(cli("run", str(path), "-f", "json").stdout)
+    assert [layer["folded_into"] for layer in data["layers"]] == [None, 0]
+    csv_rows = cli("run", str(path), "-f", "csv").stdout.splitlines()
+    assert csv_rows[0].split(",")[10] == "folded_into" and csv_rows[2].split(",")[10] == "0"
+    apart = json.loads(cli("run", str(path), "--no-fold", "-f", "json").stdout)
+    assert [layer["folded_into"] for layer in apart["layers"]] == [None, None]
+    assert "folded" not in cli("run", str(path), "--no-fold").output

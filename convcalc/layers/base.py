@@ -316,6 +316,22 @@ class Layer:
         (the runner reports it, and tells the kernel its budget)."""
         return 0
 
+    # -- inference folding (the runner's; see forward._fold_affines) --------------------
+    def eval_affine(self, x: Shape, w: dict[str, Any]) -> tuple[Any, Any] | None:
+        """For a layer that is, at inference, a per-channel affine map along axis 1 of ``x``
+        (eval BatchNorm with running statistics): ``(scale, shift)`` as float64 vectors, the
+        output being x·scale + shift. None for every other layer."""
+        return None
+
+    def absorb_affine(
+        self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
+    ) -> dict[str, Any] | None:
+        """Parameters with which this layer computes its output (of shape ``y``) times
+        ``scale`` plus ``shift`` per channel of axis 1 (a convolution's: weight·scale and
+        bias·scale + shift), so that a following :meth:`eval_affine` layer has nothing left
+        to do. None: this layer cannot."""
+        return None
+
     # -- diagnosis ---------------------------------------------------------
     def origin(self, x: Shape, y: Shape, dim: int) -> str | None:
         """How dimension ``dim`` of this layer's output came about, for error messages."""

@@ -268,6 +268,24 @@ class ConvNd(_Conv):
             * prod(self.kernel_size)
         )
 
+    def absorb_affine(
+        self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
+    ) -> dict[str, Any] | None:
+        import numpy as np
+
+        if len(y) != self.nd + 2:  # unbatched: the channels are axis 0
+            return None
+        weight = w["weight"]
+        bias = w.get("bias")
+        # one pass over the weights, in their own dtype
+        per_out = scale.astype(weight.dtype).reshape((-1,) + (1,) * (weight.ndim - 1))
+        folded_bias = shift if bias is None else bias * scale + shift
+        return {
+            **w,
+            "weight": weight * per_out,
+            "bias": np.asarray(folded_bias).astype(weight.dtype),
+        }
+
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         from .. import numeric
 

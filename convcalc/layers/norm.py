@@ -250,6 +250,23 @@ class _PerChannelNorm(_KeywordBias):
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return self.forward_into(x, w, budget, None)
 
+    def _affine_terms(self, w: dict[str, Any]) -> tuple[Any, Any]:
+        """Eval mode with running statistics: x·scale + shift per channel, in float64."""
+        import numpy as np
+
+        scale = 1 / np.sqrt(np.asarray(w["running_var"], dtype=np.float64) + self.eps)
+        if self.affine and w.get("weight") is not None:
+            scale = scale * w["weight"]
+        shift = -np.asarray(w["running_mean"], dtype=np.float64) * scale
+        if self.affine and w.get("bias") is not None:
+            shift = shift + w["bias"]
+        return scale, shift
+
+    def eval_affine(self, x: Shape, w: dict[str, Any]) -> tuple[Any, Any] | None:
+        if not self.track_running_stats or self.channel_dim(x) != 1:
+            return None
+        return self._affine_terms(w)
+
     def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
         import numpy as np
 
@@ -258,12 +275,7 @@ class _PerChannelNorm(_KeywordBias):
         bias = w.get("bias") if self.affine else None
         if self.track_running_stats:
             # eval mode: a per-channel affine map from the running statistics
-            scale = 1 / np.sqrt(w["running_var"] + self.eps)
-            if weight is not None:
-                scale = scale * weight
-            shift = -w["running_mean"] * scale
-            if bias is not None:
-                shift = shift + bias
+            scale, shift = self._affine_terms(w)
             from ..numeric import split_run
 
             out = np.empty(x.shape, dtype=x.dtype) if out is None else out
