@@ -166,7 +166,8 @@ def _phases(
     C order) reads ``flat[p, :, :, shift : shift + L]`` with ``(p, shift) = taps[t]``, where
     output position (o0, o1, ...) sits at flat column ``o0·width + (o1, ...)`` flattened over the
     phase image's trailing sizes ``sizes[1:]`` (``width`` their product), ``L = out[0]·width``. Columns beyond ``out[1:]`` in each
-    row are garbage to crop. With stride 1 there is one phase and no copy beyond a tail pad.
+    row are garbage to crop. With stride 1 there is one phase: the input copied into it, only
+    the padding borders zeroed.
 
     ``pads`` (non-negative (before, after) pairs): zero padding still to apply, done while
     laying the input out (one copy instead of a padded copy and then the layout copy).
@@ -348,16 +349,11 @@ def _row_slices(rows: int, width: int, per_col_bytes: int, budget: int) -> list[
 THREADS: int | None = None
 
 
+@functools.lru_cache(maxsize=1)
 def _cpus() -> int:
-    global _CPUS
-    if _CPUS is None:
-        import os
+    import os
 
-        _CPUS = os.cpu_count() or 1
-    return _CPUS
-
-
-_CPUS: int | None = None
+    return os.cpu_count() or 1
 
 
 def _workers() -> int:
@@ -1074,8 +1070,7 @@ def _depthwise_flat(
     step, shares = _plane_blocks(planes, per_plane, budget)
     yv = y.reshape(planes, m, length) if direct else y.reshape(planes, m, *out)
     crop_index = (slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in rest)
-    edges = [] if masks is None else [(t, lo, hi) for t, (lo, hi) in enumerate(masks)]
-    edges = [(t, lo, hi) for t, lo, hi in edges if lo > 0 or hi < width]
+    edges = [(t, lo, hi) for t, (lo, hi) in enumerate(masks or ()) if lo > 0 or hi < width]
 
     def worker(firsts: list[int]) -> None:
         cols = scratch("columns", (k, step, f), src.dtype)
