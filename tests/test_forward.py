@@ -478,6 +478,14 @@ FOLDABLE = [
         (2, 3, 10, 10),
         {1: 0},
     ),
+    (
+        ["c=Conv2d(3, 4, 3, padding=1, padding_mode='reflect')", "bn=BatchNorm2d(4)"],
+        (2, 3, 9, 9),
+        {1: 0},
+    ),
+    (["c=LazyConv2d(6, 3, stride=2, dilation=2)", "bn=LazyBatchNorm2d()"], (1, 3, 20, 20), {1: 0}),
+    # transposed convolutions keep their norms apart
+    (["c=ConvTranspose2d(3, 4, 3, stride=2)", "bn=BatchNorm2d(4)"], (1, 3, 9, 9), {}),
     # batch statistics (no running ones): nothing to fold
     (["c=Conv2d(3, 4, 3)", "bn=BatchNorm2d(4, track_running_stats=False)"], (2, 3, 10, 10), {}),
     (["c=Conv2d(3, 4, 3)", "n=InstanceNorm2d(4)"], (2, 3, 10, 10), {}),
