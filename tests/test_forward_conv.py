@@ -10,27 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from golden import load, run, scale
 
 from convcalc.layers.base import REGISTRY
 from convcalc.spec import spec_from_strings
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "conv").glob("*.npz"))
 CONV_TYPES = [f"Conv{n}d" for n in (1, 2, 3)] + [f"ConvTranspose{n}d" for n in (1, 2, 3)]
-
-
-def load(path: Path):
-    data = np.load(path)
-    call = str(data["call"])
-    x = data["x"]
-    weights = {
-        k[2:]: data[k] for k in data.files if k.startswith("w.") and k != "w.num_batches_tracked"
-    }
-    layer = spec_from_strings([call], x.shape).layers[0].layer
-    return layer, call, x, data["y"], weights
-
-
-def run(layer, x, weights, dtype, budget=1 << 30):
-    return layer.forward(x.astype(dtype), {k: v.astype(dtype) for k, v in weights.items()}, budget)
 
 
 def test_fixtures_cover_every_conv_type():
@@ -45,7 +31,7 @@ def test_float64(path):
     got = run(layer, x, weights, np.float64)
     assert got.dtype == np.float64
     assert got.shape == y.shape == layer.out_shape(x.shape)
-    np.testing.assert_allclose(got, y, rtol=1e-9, atol=1e-12 * max(1.0, float(np.abs(y).max())))
+    np.testing.assert_allclose(got, y, rtol=1e-9, atol=1e-12 * scale(y))
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
@@ -54,7 +40,7 @@ def test_float32(path):
     got = run(layer, x, weights, np.float32)
     assert got.dtype == np.float32
     assert got.shape == y.shape
-    np.testing.assert_allclose(got, y, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(y).max())))
+    np.testing.assert_allclose(got, y, rtol=1e-4, atol=1e-4 * scale(y))
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
@@ -212,11 +198,10 @@ def test_every_kernel_path_matches_torch(path, kernel_path, dtype, monkeypatch):
         monkeypatch.setattr(numeric, name, value)
     layer, _, x, y, weights = load(path)
     tol = 1e-9 if dtype == np.float64 else 1e-4
-    scale = max(1.0, float(np.abs(y).max()))
     for budget in (1 << 30, 64):
         got = run(layer, x, weights, dtype, budget)
         assert got.dtype == dtype
-        np.testing.assert_allclose(got, y, rtol=tol, atol=tol * 1e-3 * scale)
+        np.testing.assert_allclose(got, y, rtol=tol, atol=tol * 1e-3 * scale(y))
 
 
 def test_tap_products_take_the_direct_blas_path_when_found(monkeypatch):

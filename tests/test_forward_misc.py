@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from golden import load, run, scale
 
 from convcalc.layers import activation, norm, resize
 from convcalc.layers.activation import erf
@@ -26,23 +27,6 @@ MY_TYPES = sorted(
     for name, cls in REGISTRY.items()
     if cls.__module__ in MODULES and not name.startswith("Lazy")
 )
-
-
-def load(path: Path):
-    data = np.load(path)
-    call = str(data["call"])
-    x = data["x"]
-    weights = {k[2:]: data[k] for k in data.files if k.startswith("w.")}
-    layer = spec_from_strings([call], x.shape).layers[0].layer
-    return layer, call, x, data["y"], weights
-
-
-def run(layer, x, weights, dtype, budget=1 << 30):
-    return layer.forward(x.astype(dtype), {k: v.astype(dtype) for k, v in weights.items()}, budget)
-
-
-def scale(y: np.ndarray) -> float:
-    return max(1.0, float(np.abs(y).max())) if y.size else 1.0
 
 
 def test_fixtures_cover_every_type():
