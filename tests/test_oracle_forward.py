@@ -125,7 +125,10 @@ def _compare(torch: Any, type_name: str) -> None:
                 y = y[0]
         weights = {f"m.{k}": v.numpy() for k, v in module.state_dict().items()}
         expected = y.numpy()
-        scale = float(np.abs(expected).max()) if expected.size else 1.0
+        # the tolerance scales with the finite values (a window over padding alone is -inf,
+        # and infinities must then match exactly)
+        finite = np.abs(expected[np.isfinite(expected)])
+        scale = float(finite.max()) if finite.size else 1.0
         checks = [("float64", 1e-9), ("float32", 1e-4)]
         if type_name == "RMSNorm" and layer.args["eps"] is None:
             checks = checks[:1]  # eps = the dtype's machine epsilon: float32 has its own answer
