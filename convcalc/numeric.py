@@ -429,7 +429,8 @@ _BLAS: Any = None  # the looked-up OpenBLAS entry points (a dict), or False when
 
 def _openblas() -> dict[str, Any] | None:
     """The OpenBLAS library NumPy ships (numpy.libs / .dylibs / scipy_openblas), found once with
-    ctypes: ``{"threads": (get, set), "gemm": {dtype: cblas_?gemm}}`` (``gemm`` may be empty);
+    ctypes: ``{"threads": (get, set), "gemm": {dtype: cblas_?gemm}, "core": name}`` (``gemm``
+    may be empty, ``core`` None);
     ``None`` when there is no such library or symbol (another BLAS, another build): callers
     then use NumPy's own products and let BLAS thread as it likes."""
     global _BLAS
@@ -479,7 +480,12 @@ def _find_openblas() -> dict[str, Any] | None:
             get.argtypes = []
             put.restype = None
             put.argtypes = [ctypes.c_int]
-            found: dict[str, Any] = {"threads": (get, put), "gemm": {}}
+            found: dict[str, Any] = {"threads": (get, put), "gemm": {}, "core": None}
+            corename = getattr(lib, f"{tprefix}_get_corename{suffix}", None)
+            if corename is not None:
+                corename.restype = ctypes.c_char_p
+                corename.argtypes = []
+                found["core"] = (corename() or b"").decode("ascii", "replace") or None
             # the integer width the library was built with, from its own configuration string
             # (without it, no direct products: a wrong width would corrupt the call)
             config = getattr(lib, f"{tprefix}_get_config{suffix}", None)
@@ -515,6 +521,13 @@ def _gemm_works(fn: Any, dtype: np.dtype) -> bool:
     return bool(np.array_equal(c, a @ b + 1))
 
 
+def blas_core() -> str | None:
+    """The name of the kernels NumPy's OpenBLAS runs ("Haswell", "SkylakeX", …; see
+    :mod:`convcalc.blas`), or ``None`` when that is not known (another BLAS)."""
+    blas = _openblas()
+    return None if blas is None else blas["core"]
+
+
 def _blas_threads() -> Any:
     """NumPy's OpenBLAS thread-count functions ``(get, set)``, or ``None`` (see :func:`_openblas`)."""
     blas = _openblas()
@@ -544,26 +557,30 @@ def _gemm_workers() -> int:
     return max(1, min(_workers(), int(blas[0]())))
 
 
-def _map_gemm(fn: Any, items: Sequence[Any]) -> None:
+def _map_gemm(fn: Any, items: Sequence[Any], small: bool = False) -> None:
     """Run ``fn`` (BLAS products on its own part of the result) over ``items`` on the worker
     threads with BLAS held to one thread each, for mid-size products often faster than one
-    product on every core; BLAS's thread count is restored afterwards. Serial (BLAS threading
-    as it likes) when there is one item or no thread control. Deterministic: each item is
-    computed the same way whatever thread runs it."""
+    product on every core; BLAS's thread count is restored afterwards. Serial when there is
+    one item or no thread control, BLAS threading as it likes, unless the products are
+    ``small`` (BLAS then held to one thread too: splitting a small product between cores costs
+    more than it saves). Deterministic: each item is computed the same way whatever thread
+    runs it."""
     workers = _gemm_workers()
-    if len(items) < 2 or workers < 2:
+    serial = len(items) < 2 or workers < 2
+    blas = _blas_threads()
+    if blas is None or (serial and not small):
         for item in items:
             fn(item)
-        return
-    blas = _blas_threads()
-    if blas is None:
-        _map(fn, items)
         return
     get, put = blas
     before = int(get())
     put(1)
     try:
-        _map(fn, items)
+        if serial:
+            for item in items:
+                fn(item)
+        else:
+            _map(fn, items)
     finally:
         put(before)
 
@@ -993,7 +1010,7 @@ def _depthwise_exact(
             stacked = cols[:, :count].reshape(k, count, positions).transpose(1, 0, 2)
             np.matmul(wflat[p0:p1], stacked, out=yv[p0:p1])
 
-    _map_gemm(worker, shares)
+    _map_gemm(worker, shares, small=True)
 
 
 def _same_width(
@@ -1098,7 +1115,7 @@ def _depthwise_flat(
             np.matmul(wflat[p0:p1], stacked, out=out_block)
             yv[p0:p1] = out_block.reshape((count, m, out[0]) + tuple(sizes[1:]))[crop_index]
 
-    _map_gemm(worker, shares)
+    _map_gemm(worker, shares, small=True)
 
 
 def conv_transpose(

@@ -162,6 +162,25 @@ def test_blas_thread_control_is_found_or_absent():
     blas = numeric._blas_threads()
     assert blas is None or blas[0]() >= 1
     assert numeric._gemm_workers() >= 1
+    core = numeric.blas_core()
+    assert core is None or (blas is not None and core.isprintable() and core.strip() == core)
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_small_products_run_on_one_blas_thread(small):
+    """Run serially (one item), small products hold BLAS to one thread (splitting them costs
+    more than it saves); others leave BLAS its threads. Restored afterwards either way."""
+    from convcalc import numeric
+
+    blas = numeric._blas_threads()
+    if blas is None:
+        pytest.skip("no OpenBLAS thread control in this NumPy")
+    seen = []
+    with numeric.threads(2):
+        given = blas[0]()  # 2, or fewer where OpenBLAS has fewer cores
+        numeric._map_gemm(lambda item: seen.append((item, blas[0]())), ["only"], small=small)
+        assert blas[0]() == given
+    assert seen == [("only", 1 if small else given)]
 
 
 NOT_TRANSPOSED = [p for p in FIXTURES if "Transpose" not in str(np.load(p)["call"])]
