@@ -144,13 +144,13 @@ def shape(
 @click.option(
     "-w",
     "--weights",
-    metavar="W.npz",
-    help="Parameters and buffers as a state_dict saved with numpy.savez (keys <layer name>.weight …). Default: PyTorch's initialisation, seeded.",
+    metavar="W.pt|W.npz",
+    help="Parameters and buffers: a state_dict saved with torch.save (read without torch) or numpy.savez (keys <layer name>.weight …). Default: PyTorch's initialisation, seeded.",
 )
 @click.option(
     "--input-data",
-    metavar="X.npy",
-    help="The input tensor (its shape becomes the input shape). Default: seeded standard normal.",
+    metavar="X.npy|X.pt",
+    help="The input tensor, saved with numpy.save or torch.save (its shape becomes the input shape). Default: seeded standard normal.",
 )
 @click.option(
     "--save-output", metavar="Y.npy", help="Write the final output here, in the chosen dtype."

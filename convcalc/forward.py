@@ -10,6 +10,7 @@ the Report's.
 from __future__ import annotations
 
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,16 +92,42 @@ class RunResult:
 
 
 # ------------------------------------------------------------------- inputs
-def load_array(path: str, what: str) -> np.ndarray:
-    """An .npy file, or a clear SpecError."""
+def _is_pickle(path: str) -> bool:
+    """Whether the file is a bare pickle (PyTorch's legacy format, or pickled NumPy)."""
     try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file", hint=f"check the path of the {what}") from None
-    except (ValueError, OSError) as exc:
-        raise SpecError(
-            f"{path}: not a NumPy .npy file ({exc})", hint="save it with numpy.save"
-        ) from None
+        with open(path, "rb") as f:
+            return f.read(1) == b"\x80"
+    except OSError:
+        return False
+
+
+def _unreadable(path: str, what: str, exc: Exception, hint: str) -> SpecError:
+    if _is_pickle(path):
+        return SpecError(
+            f"{path}: a bare pickle, which is not read (unpickling can run code)",
+            hint="save it with torch.save in PyTorch ≥ 1.6 (its zip format), or with NumPy",
+        )
+    return SpecError(f"{path}: not a NumPy {what} file ({exc})", hint=hint)
+
+
+def load_array(path: str, what: str) -> np.ndarray:
+    """An .npy file, or a tensor saved with ``torch.save``; else a clear SpecError."""
+    from . import torchfile
+
+    if torchfile.is_torch_file(path):
+        array = torchfile.read(path)
+        if not isinstance(array, np.ndarray):
+            raise SpecError(
+                f"{path}: holds an object of type {type(array).__name__}, not one tensor",
+                hint=f"save the {what} alone: torch.save(x, path)",
+            )
+    else:
+        try:
+            array = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise SpecError(f"{path}: no such file", hint=f"check the path of the {what}") from None
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+            raise _unreadable(path, ".npy", exc, "save it with numpy.save") from None
     if not isinstance(array, np.ndarray):
         raise SpecError(f"{path}: holds several arrays; --input-data takes one .npy array")
     if array.dtype.kind not in "fiub":
@@ -108,8 +135,37 @@ def load_array(path: str, what: str) -> np.ndarray:
     return array
 
 
+def _is_state_dict(value: Any, empty: bool = False) -> bool:
+    """Names to arrays (an empty dict counts only when ``empty``: a parameter-free model's)."""
+    return (
+        isinstance(value, dict)
+        and (empty or bool(value))
+        and all(isinstance(k, str) and isinstance(v, np.ndarray) for k, v in value.items())
+    )
+
+
 def load_weights(path: str) -> dict[str, np.ndarray]:
-    """A state_dict saved as .npz (``numpy.savez(path, **{k: v.numpy() ...})``)."""
+    """A state_dict saved with ``torch.save(model.state_dict(), path)``, or as .npz
+    (``numpy.savez(path, **{k: v.numpy() ...})``): key → array."""
+    from . import torchfile
+
+    if torchfile.is_torch_file(path):
+        state = torchfile.read(path)
+        if _is_state_dict(state, empty=True):
+            return dict(state)
+        # a checkpoint: {"model": state_dict, "epoch": …} — name where the weights are
+        inner = (
+            [k for k, v in state.items() if _is_state_dict(v)] if isinstance(state, dict) else []
+        )
+        raise SpecError(
+            f"{path}: holds an object of type {type(state).__name__}, not a state_dict of named tensors"
+            + (f" (a checkpoint? its {inner[0]!r} entry is one)" if inner else ""),
+            hint=(
+                f"save that entry alone: torch.save(checkpoint[{inner[0]!r}], path)"
+                if inner
+                else torchfile.SAVE_HINT
+            ),
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files"):
@@ -119,9 +175,9 @@ def load_weights(path: str) -> dict[str, np.ndarray]:
             return {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file", hint="check the path of the weights") from None
-    except (ValueError, OSError) as exc:
-        raise SpecError(
-            f"{path}: not a NumPy .npz file ({exc})", hint="save it with numpy.savez"
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise _unreadable(
+            path, ".npz", exc, "save it with torch.save(model.state_dict(), path) or numpy.savez"
         ) from None
 
 

@@ -12,8 +12,9 @@ from test_forward import cli
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.parametrize("saved", ["npz", "pt"])
 @pytest.mark.parametrize("dtype,rtol", [("float64", 1e-9), ("float32", 1e-4)])
-def test_lenet_weights_exported_with_the_readme_snippet(tmp_path, dtype, rtol):
+def test_lenet_weights_exported_with_the_readme_snippet(tmp_path, dtype, rtol, saved):
     torch = pytest.importorskip("torch")
     nn = torch.nn
     torch.manual_seed(0)
@@ -29,16 +30,20 @@ def test_lenet_weights_exported_with_the_readme_snippet(tmp_path, dtype, rtol):
     ).double().eval()  # fmt: skip
     x = torch.randn(4, 1, 32, 32, dtype=torch.float64)
 
-    # the README's snippet
-    np.savez(
-        tmp_path / "weights.npz",
-        **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
-    )
-    np.save(tmp_path / "x.npy", x.numpy())
+    if saved == "npz":  # the README's snippet
+        np.savez(
+            tmp_path / "weights.npz",
+            **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
+        )
+        np.save(tmp_path / "x.npy", x.numpy())
+    else:  # torch's own files, read without torch
+        torch.save(model.state_dict(), tmp_path / "weights.pt")
+        torch.save(x, tmp_path / "x.pt")
+    data = "x.npy" if saved == "npz" else "x.pt"
 
     out = cli(
-        "run", str(ROOT / "examples" / "lenet.yaml"), "--weights", str(tmp_path / "weights.npz"),
-        "--input-data", str(tmp_path / "x.npy"), "--save-output", str(tmp_path / "y.npy"), "--dtype", dtype,
+        "run", str(ROOT / "examples" / "lenet.yaml"), "--weights", str(tmp_path / f"weights.{saved}"),
+        "--input-data", str(tmp_path / data), "--save-output", str(tmp_path / "y.npy"), "--dtype", dtype,
     )  # fmt: skip
     assert out.exit_code == 0, out.output
     with torch.no_grad():

@@ -1,0 +1,163 @@
+"""Weights and inputs saved with torch.save, read without torch (convcalc.torchfile).
+
+The .pt fixtures were written by torch (tests/fixtures/make_torchfile.py), each beside an .npz
+of the same tensors as torch's ``.numpy()`` gives them; these tests need no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import pickletools
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_forward import cli
+
+from convcalc import load_spec, run_forward
+from convcalc.errors import SpecError
+from convcalc.forward import load_array, load_weights
+from convcalc.torchfile import is_torch_file, read
+
+FIX = Path(__file__).parent / "fixtures" / "torchfile"
+
+#: the network of net.pt, as a convcalc model
+NET = """\
+input: [2, 1, 8, 8]
+layers:
+  - {type: Conv2d, name: conv, in_channels: 1, out_channels: 4, kernel_size: 3}
+  - {type: BatchNorm2d, name: bn, num_features: 4}
+  - {type: ReLU, name: relu}
+  - {type: MaxPool2d, name: pool, kernel_size: 2}
+  - {type: Flatten, name: flat}
+  - {type: Linear, name: fc, in_features: 36, out_features: 5}
+"""
+
+
+@pytest.mark.parametrize("case", ["dtypes", "views"])
+def test_tensors_read_as_torch_gives_them(case):
+    """Every dtype (bfloat16 widened to float32), scalars, empty tensors, and views that share
+    one storage at offsets and strides (transposed, a column, every other, expanded)."""
+    got = read(str(FIX / f"{case}.pt"))
+    with np.load(FIX / f"{case}.npz") as want:
+        assert list(got) == list(want.files)
+        for key in want.files:
+            assert got[key].dtype == want[key].dtype, key
+            assert got[key].shape == want[key].shape, key
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+            assert got[key].flags.c_contiguous and got[key].flags.writeable, key
+
+
+def test_a_saved_state_dict_runs_to_torchs_output(tmp_path):
+    spec_file = tmp_path / "net.yaml"
+    spec_file.write_text(NET)
+    weights = load_weights(str(FIX / "net.pt"))
+    assert weights["bn.num_batches_tracked"].dtype == np.int64
+    x = load_array(str(FIX / "net_x.pt"), "input data")
+    want = np.load(FIX / "net_y.npy")
+    result = run_forward(load_spec(str(spec_file)), weights=weights, input_data=x, dtype="float64")
+    assert result.verified
+    np.testing.assert_allclose(result.output, want, rtol=1e-9, atol=1e-12)
+
+    out = cli(
+        "run", str(spec_file), "--weights", str(FIX / "net.pt"), "--input-data", str(FIX / "net_x.pt"),
+        "--save-output", str(tmp_path / "y.npy"), "--dtype", "float32", "--format", "json",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["verified"] is True
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, rtol=1e-4, atol=1e-5)
+
+
+def test_npz_files_are_still_read_as_npz(tmp_path):
+    path = tmp_path / "w.npz"
+    np.savez(path, a=np.arange(3.0))
+    assert not is_torch_file(str(path))
+    assert list(load_weights(str(path))) == ["a"]
+
+
+@pytest.mark.parametrize(
+    "name, message, hint",
+    [
+        (
+            "module.pt",
+            "holds a pickled torch.nn.modules.container.Sequential, not a state_dict of tensors",
+            "torch.save(model.state_dict(), path)",
+        ),
+        (
+            "checkpoint.pt",
+            "holds an object of type dict, not a state_dict of named tensors (a checkpoint? its 'model' entry is one)",
+            "torch.save(checkpoint['model'], path)",
+        ),
+        (
+            "legacy.pt",
+            "a bare pickle, which is not read (unpickling can run code)",
+            "PyTorch ≥ 1.6",
+        ),
+    ],
+)
+def test_other_saved_objects_are_refused_with_what_to_save(name, message, hint):
+    path = str(FIX / name)
+    with pytest.raises(SpecError) as info:
+        load_weights(path)
+    assert info.value.exit_code == 2
+    assert info.value.message == f"{path}: {message}"
+    assert hint in info.value.hint
+    out = cli("run", "-i", "1,1,8,8", "-l", "Conv2d(1, 4, 3)", "--weights", path)
+    assert out.exit_code == 2 and message in out.output and "Traceback" not in out.output
+
+
+def test_an_input_file_must_hold_one_tensor():
+    with pytest.raises(SpecError, match="holds an object of type OrderedDict, not one tensor"):
+        load_array(str(FIX / "net.pt"), "input data")
+
+
+def _torch_like(tmp_path: Path, payload: bytes, extra: dict[str, bytes] | None = None) -> str:
+    path = tmp_path / "crafted.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("crafted/data.pkl", payload)
+        archive.writestr("crafted/byteorder", b"little")
+        for name, data in (extra or {}).items():
+            archive.writestr(f"crafted/{name}", data)
+    return str(path)
+
+
+def test_a_pickle_that_would_run_code_is_refused_unrun(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = _torch_like(tmp_path, pickle.dumps({"w": Evil()}, protocol=2))
+    with pytest.raises(SpecError, match=r"holds a pickled (builtins|io)\.open, not a state_dict"):
+        read(path)
+    assert not marker.exists()
+
+
+def test_a_tensor_past_its_storage_is_an_error_not_a_crash(tmp_path):
+    """views.pt as torch wrote it, its storage cut to 4 elements (and the pickle's element
+    count with it): the 4×6 tensor on it must be refused, not read out of bounds."""
+    with zipfile.ZipFile(FIX / "views.pt") as archive:
+        names = archive.namelist()
+        pkl = next(n for n in names if n.endswith("/data.pkl"))
+        payload = bytearray(archive.read(pkl))
+    # the storage reference is ('storage', FloatStorage, '0', 'cpu', numel): patch numel
+    ops = list(pickletools.genops(bytes(payload)))
+    at = next(i for i, (op, arg, _) in enumerate(ops) if arg == "cpu")
+    numel = next(op_pos for op, arg, op_pos in ops[at:] if op.name == "BININT1")
+    assert payload[numel + 1] == 24
+    payload[numel + 1] = 4
+    path = _torch_like(tmp_path, bytes(payload), {"data/0": np.zeros(4, "<f4").tobytes()})
+    with pytest.raises(SpecError, match=r"a tensor of size \(4, 6\) reads past its storage of 4"):
+        read(path)
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 truncated", b"not a file of any kind"])
+def test_unreadable_files_are_input_errors(tmp_path, content):
+    path = tmp_path / "w.pt"
+    path.write_bytes(content)
+    with pytest.raises(SpecError) as info:
+        load_weights(str(path))
+    assert info.value.exit_code == 2
