@@ -254,6 +254,13 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -
         for suffix, shape in expected_entries(entry, row.input_shape).items():
             expected[f"{entry.name}.{suffix}"] = (entry, suffix, shape)
     strays = sorted(k for k in given if k not in expected and not k.endswith("." + IGNORED_KEYS[0]))
+    prefix = _wrapped_prefix(given, [k for k, e in expected.items() if e[1] not in IGNORED_KEYS])
+    prefix_hint = (
+        f"every key carries the prefix {prefix!r} (the state_dict of a wrapped model, as "
+        "DataParallel's 'module.'): save the inner model's state_dict, or drop the prefix"
+        if prefix
+        else None
+    )
     problems: list[ConvcalcError] = []
     for key, (entry, suffix, shape) in expected.items():
         if suffix in IGNORED_KEYS:
@@ -261,7 +268,7 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -
         if key not in given:
             error = SpecError(
                 f"the weights have no {key!r} (expected shape {fmt_shape(shape)})",
-                hint=did_you_mean(key, strays) or KEYS_HINT,
+                hint=prefix_hint or did_you_mean(key, strays) or KEYS_HINT,
                 argument=key,
                 expected=shape,
             )
@@ -289,11 +296,24 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -
                 f"the weights have {len(strays)} unexpected key{'s' if len(strays) > 1 else ''}: "
                 + ", ".join(repr(k) for k in strays[:5])
                 + (" …" if len(strays) > 5 else ""),
-                hint=hint or "every key must belong to a layer parameter or buffer",
+                hint=prefix_hint or hint or "every key must belong to a layer parameter or buffer",
             )
         )
     if problems:
         raise problems[0].with_others(problems[1:])
+
+
+def _wrapped_prefix(given: Mapping[str, Any], wanted: list[str]) -> str | None:
+    """The prefix (``"module."``, ``"model."``, …) that every wanted key has in ``given``
+    when none of them is there as it is: the keys of a wrapped model's state_dict."""
+    if not wanted or any(k in given for k in wanted):
+        return None
+    for key in given:
+        if key.endswith("." + wanted[0]):
+            prefix = key[: -len(wanted[0])]
+            if all(prefix + k in given for k in wanted):
+                return prefix
+    return None
 
 
 # --------------------------------------------------------------------- run

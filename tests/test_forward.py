@@ -119,6 +119,28 @@ def test_weight_file_errors_name_the_key_and_shapes(change, message):
     assert info.value.message == message
 
 
+@pytest.mark.parametrize("prefix", ["module.", "model.backbone."])
+def test_a_wrapped_models_prefix_is_named(prefix):
+    """DataParallel's state_dict: every key is the config's, behind one prefix."""
+    weights = {prefix + k: v for k, v in lenet_weights().items()}
+    with pytest.raises(SpecError) as info:
+        run_forward(load_spec(LENET), weights=weights)
+    error = info.value
+    assert error.message == (
+        "layer 0 'conv1' (Conv2d): the weights have no 'conv1.weight' (expected shape (6, 1, 5, 5))"
+    )
+    assert error.hint.startswith(f"every key carries the prefix {prefix!r}")
+    assert error.others[-1].message.startswith("the weights have 10 unexpected keys")
+    assert error.others[-1].hint == error.hint
+    # a key the config lacks is not taken for a prefix
+    weights = lenet_weights()
+    weights["extra.conv1.weight"] = weights["conv1.weight"]
+    del weights["conv1.weight"]
+    with pytest.raises(SpecError) as info:
+        run_forward(load_spec(LENET), weights=weights)
+    assert "prefix" not in info.value.hint
+
+
 def test_every_weight_problem_is_reported_at_once():
     """As torch's load_state_dict: each missing key and wrong shape at its layer, then the keys
     no layer has; the first raised, carrying the others."""
