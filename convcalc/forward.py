@@ -329,7 +329,8 @@ def fold_affines(
 ) -> dict[int, int]:
     """Inference folding, as torch's ``fuse_conv_bn_eval``: a layer that is a per-channel
     affine map at inference (an eval BatchNorm: :meth:`Layer.eval_affine`) whose one input is
-    the output of a layer that can absorb it (a convolution: :meth:`Layer.absorb_affine`),
+    the output of a layer that can absorb it (a convolution, a transposed convolution or a
+    Linear on (N, features): :meth:`Layer.absorb_affine`),
     read by nothing else, is folded into that layer's parameters (``params`` is updated); its
     own pass over the activations then disappears. Done where it pays: one pass over the
     producer's parameters, against its pass over the activations per repeat (FOLD_RATIO).

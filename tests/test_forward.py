@@ -506,16 +506,35 @@ FOLDABLE = [
         {1: 0},
     ),
     (["c=LazyConv2d(6, 3, stride=2, dilation=2)", "bn=LazyBatchNorm2d()"], (1, 3, 20, 20), {1: 0}),
-    # transposed convolutions keep their norms apart
-    (["c=ConvTranspose2d(3, 4, 3, stride=2)", "bn=BatchNorm2d(4)"], (1, 3, 9, 9), {}),
+    # transposed convolutions: the weights are (C_in, C_out/g, *k)
+    (["c=ConvTranspose2d(3, 4, 3, stride=2)", "bn=BatchNorm2d(4)"], (1, 3, 9, 9), {1: 0}),
+    (
+        ["c=ConvTranspose2d(4, 6, 3, stride=2, groups=2, bias=False)", "bn=BatchNorm2d(6)"],
+        (2, 4, 7, 7),
+        {1: 0},
+    ),
+    (
+        [
+            "c=ConvTranspose1d(6, 9, 4, stride=3, groups=3, output_padding=1, dilation=2)",
+            "bn=BatchNorm1d(9)",
+        ],
+        (2, 6, 11),
+        {1: 0},
+    ),
+    (["c=ConvTranspose3d(2, 3, 2, stride=2)", "bn=BatchNorm3d(3)"], (1, 2, 3, 4, 5), {1: 0}),
+    # Linear → BatchNorm1d on (N, features)
+    (["l=Linear(5, 6)", "bn=BatchNorm1d(6)"], (64, 5), {1: 0}),
+    (["l=Linear(5, 6, bias=False)", "bn=BatchNorm1d(6, affine=False)"], (64, 5), {1: 0}),
     # batch statistics (no running ones): nothing to fold
     (["c=Conv2d(3, 4, 3)", "bn=BatchNorm2d(4, track_running_stats=False)"], (2, 3, 10, 10), {}),
     (["c=Conv2d(3, 4, 3)", "n=InstanceNorm2d(4)"], (2, 3, 10, 10), {}),
-    # not after a convolution
-    (["l=Linear(5, 6)", "bn=BatchNorm1d(6)"], (4, 5), {}),
+    # not after a layer with per-channel outputs
     (["ReLU", "bn=BatchNorm2d(3)"], (1, 3, 8, 8), {}),
+    # on (N, C, L), BatchNorm1d's channels are C, not the Linear's features
+    (["l=Linear(5, 6)", "bn=BatchNorm1d(3)"], (40, 3, 5), {}),
     # unbatched: the convolution's channels are axis 0, the norm's axis 1 is the length
     (["c=Conv1d(4, 6, 3)", "bn=BatchNorm1d(18)"], (4, 20), {}),
+    (["c=ConvTranspose1d(4, 6, 3)", "bn=BatchNorm1d(22)"], (4, 20), {}),
     # the weights outweigh the activations: folding would cost more than it saves
     (["c=Conv2d(64, 64, 3)", "bn=BatchNorm2d(64)"], (1, 64, 4, 4), {}),
 ]

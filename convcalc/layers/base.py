@@ -327,8 +327,8 @@ class Layer:
         self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
     ) -> dict[str, Any] | None:
         """Parameters with which this layer computes its output (of shape ``y``) times
-        ``scale`` plus ``shift`` per channel of axis 1 (a convolution's: weight·scale and
-        bias·scale + shift), so that a following :meth:`eval_affine` layer has nothing left
+        ``scale`` plus ``shift`` per channel of axis 1 (a convolution's, a transposed
+        convolution's, a Linear's on (N, features): weight·scale and bias·scale + shift), so that a following :meth:`eval_affine` layer has nothing left
         to do. None: this layer cannot."""
         return None
 
@@ -369,6 +369,17 @@ def _compact(value: Any) -> str:
 
 # ---------------------------------------------------------------- the registry
 REGISTRY: dict[str, type[Layer]] = {}
+
+
+def scaled_outputs(w: dict[str, Any], weight: Any, scale: Any, shift: Any) -> dict[str, Any]:
+    """A layer's parameters ``w`` with the output channels scaled (``weight``, already
+    multiplied by ``scale`` per output channel) and the bias ``bias·scale + shift`` (``shift``
+    alone when there is none): the common end of :meth:`Layer.absorb_affine`."""
+    import numpy as np
+
+    bias = w.get("bias")
+    folded = shift if bias is None else bias * scale + shift
+    return {**w, "weight": weight, "bias": np.asarray(folded).astype(weight.dtype)}
 
 
 def register(cls: type[Layer]) -> type[Layer]:

@@ -26,6 +26,7 @@ from .base import (
     floor_note,
     make_lazy,
     make_nd,
+    scaled_outputs,
     spatial_example,
     spatial_input,
     to_bool,
@@ -271,20 +272,12 @@ class ConvNd(_Conv):
     def absorb_affine(
         self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
     ) -> dict[str, Any] | None:
-        import numpy as np
-
         if len(y) != self.nd + 2:  # unbatched: the channels are axis 0
             return None
         weight = w["weight"]
-        bias = w.get("bias")
-        # one pass over the weights, in their own dtype
+        # one pass over the weights (C_out, C/g, *k), in their own dtype
         per_out = scale.astype(weight.dtype).reshape((-1,) + (1,) * (weight.ndim - 1))
-        folded_bias = shift if bias is None else bias * scale + shift
-        return {
-            **w,
-            "weight": weight * per_out,
-            "bias": np.asarray(folded_bias).astype(weight.dtype),
-        }
+        return scaled_outputs(w, weight * per_out, scale, shift)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         from .. import numeric
@@ -455,6 +448,20 @@ class ConvTransposeNd(_Conv):
             budget,
         )
         return y if batched else y[0]
+
+    def absorb_affine(
+        self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
+    ) -> dict[str, Any] | None:
+        if len(y) != self.nd + 2:  # unbatched: the channels are axis 0
+            return None
+        weight = w["weight"]
+        # the weights are (C_in, C_out/g, *k): output channel o = group·C_out/g + j
+        g = self.groups
+        cin, cog = weight.shape[:2]
+        kernel = weight.shape[2:]
+        per_out = scale.astype(weight.dtype).reshape((g, 1, cog) + (1,) * len(kernel))
+        scaled = (weight.reshape((g, cin // g, cog) + kernel) * per_out).reshape(weight.shape)
+        return scaled_outputs(w, scaled, scale, shift)
 
     def workspace(self, x: Shape, y: Shape) -> int:
         cdim = len(x) - self.nd - 1

@@ -16,6 +16,7 @@ from .base import (
     is_int,
     make_lazy,
     register,
+    scaled_outputs,
     to_bool,
     to_int,
 )
@@ -110,6 +111,14 @@ class Linear(Layer):
         if "bias" in w:
             y += w["bias"]
         return y.reshape(lead + (weight.shape[0],))
+
+    def absorb_affine(
+        self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
+    ) -> dict[str, Any] | None:
+        if len(y) != 2:  # (N, C, L) → BatchNorm1d's channels are not the features
+            return None
+        weight = w["weight"]  # (out, in)
+        return scaled_outputs(w, weight * scale.astype(weight.dtype)[:, None], scale, shift)
 
     def workspace(self, x: Shape, y: Shape) -> int:
         # the product is written once, as the output; a non-contiguous x would be copied
