@@ -105,6 +105,17 @@ class _Conv(Layer):
         else:
             check_positive("padding", self.padding, "non-negative", minimum=0)
 
+    def absorb_affine(
+        self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
+    ) -> dict[str, Any] | None:
+        if len(y) != self.nd + 2:  # unbatched: the channels are axis 0
+            return None
+        return scaled_outputs(w, self.scaled_weight(w["weight"], scale), scale, shift)
+
+    def scaled_weight(self, weight: Any, scale: Any) -> Any:
+        """``weight`` with each output channel's filter times ``scale`` of that channel."""
+        raise NotImplementedError
+
     def channels(self, x: Shape) -> tuple[int, int, Shape]:
         """Check rank and channel count; return (channel dim, in_channels, spatial)."""
         cdim, spatial = spatial_input(x, self.nd)
@@ -269,15 +280,9 @@ class ConvNd(_Conv):
             * prod(self.kernel_size)
         )
 
-    def absorb_affine(
-        self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
-    ) -> dict[str, Any] | None:
-        if len(y) != self.nd + 2:  # unbatched: the channels are axis 0
-            return None
-        weight = w["weight"]
-        # one pass over the weights (C_out, C/g, *k), in their own dtype
-        per_out = scale.astype(weight.dtype).reshape((-1,) + (1,) * (weight.ndim - 1))
-        return scaled_outputs(w, weight * per_out, scale, shift)
+    def scaled_weight(self, weight: Any, scale: Any) -> Any:
+        # (C_out, C/g, *k): one pass over the weights, in their own dtype
+        return weight * scale.astype(weight.dtype).reshape((-1,) + (1,) * (weight.ndim - 1))
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         from .. import numeric
@@ -449,19 +454,13 @@ class ConvTransposeNd(_Conv):
         )
         return y if batched else y[0]
 
-    def absorb_affine(
-        self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
-    ) -> dict[str, Any] | None:
-        if len(y) != self.nd + 2:  # unbatched: the channels are axis 0
-            return None
-        weight = w["weight"]
-        # the weights are (C_in, C_out/g, *k): output channel o = group·C_out/g + j
+    def scaled_weight(self, weight: Any, scale: Any) -> Any:
+        # (C_in, C_out/g, *k): output channel o = group·C_out/g + j
         g = self.groups
         cin, cog = weight.shape[:2]
         kernel = weight.shape[2:]
         per_out = scale.astype(weight.dtype).reshape((g, 1, cog) + (1,) * len(kernel))
-        scaled = (weight.reshape((g, cin // g, cog) + kernel) * per_out).reshape(weight.shape)
-        return scaled_outputs(w, scaled, scale, shift)
+        return (weight.reshape((g, cin // g, cog) + kernel) * per_out).reshape(weight.shape)
 
     def workspace(self, x: Shape, y: Shape) -> int:
         cdim = len(x) - self.nd - 1
