@@ -180,7 +180,7 @@ def shape(
     "--no-fold",
     "no_fold",
     is_flag=True,
-    help="Run every BatchNorm on its own instead of folding it into the convolution before it (to time it apart, as torch's eager mode runs it).",
+    help="Run every BatchNorm on its own instead of folding it into the convolution or Linear before it (to time it apart, as torch's eager mode runs it).",
 )
 @_format_option
 def run(

@@ -458,7 +458,7 @@ def run_forward(
     drawn from PyTorch's default initialisation distributions with ``seed``.
     ``input_data`` (its shape becomes the input shape) defaults to a seeded
     standard-normal tensor. A wrong model returns the analysis only, unrun. ``fold``: fold
-    eval BatchNorms into the convolutions before them where that pays (see
+    eval BatchNorms into the convolutions (or Linears) before them where that pays (see
     :func:`fold_affines`).
     """
     if dtype not in DTYPES:

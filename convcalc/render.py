@@ -124,7 +124,7 @@ def _totals_lines(report: Report, run: RunResult | None = None) -> list[str]:
         if folded:
             lines.append(
                 f"{folded} BatchNorm layer{'s' if folded > 1 else ''} folded into the "
-                "convolution before (time 'in #n'; --no-fold runs them apart)"
+                "layer before (time 'in #n'; --no-fold runs them apart)"
             )
     return lines + [f"note: {n}" for n in report.notes]
 

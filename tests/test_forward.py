@@ -594,7 +594,7 @@ def test_cli_shows_folded_layers_and_no_fold_runs_them(tmp_path):
     )
     table = cli("run", str(path)).output
     assert "in #0" in table
-    assert "1 BatchNorm layer folded into the convolution before" in table
+    assert "1 BatchNorm layer folded into the layer before" in table
     data = json.loads(cli("run", str(path), "-f", "json").stdout)
     assert [layer["folded_into"] for layer in data["layers"]] == [None, 0]
     csv_rows = cli("run", str(path), "-f", "csv").stdout.splitlines()
