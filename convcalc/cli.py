@@ -144,8 +144,8 @@ def shape(
 @click.option(
     "-w",
     "--weights",
-    metavar="W.pt|W.npz",
-    help="Parameters and buffers: a state_dict saved with torch.save (read without torch) or numpy.savez (keys <layer name>.weight …). Default: PyTorch's initialisation, seeded.",
+    metavar="W.pt|W.safetensors|W.npz",
+    help="Parameters and buffers: a state_dict saved with torch.save (read without torch), as safetensors, or with numpy.savez (keys <layer name>.weight …). Default: PyTorch's initialisation, seeded.",
 )
 @click.option(
     "--input-data",

@@ -145,8 +145,8 @@ def _is_state_dict(value: Any, empty: bool = False) -> bool:
 
 
 def load_weights(path: str) -> dict[str, np.ndarray]:
-    """A state_dict saved with ``torch.save(model.state_dict(), path)``, or as .npz
-    (``numpy.savez(path, **{k: v.numpy() ...})``): key → array."""
+    """A state_dict saved with ``torch.save(model.state_dict(), path)``, as safetensors, or as
+    .npz (``numpy.savez(path, **{k: v.numpy() ...})``): key → array."""
     from . import torchfile
 
     if torchfile.is_torch_file(path):
@@ -166,6 +166,10 @@ def load_weights(path: str) -> dict[str, np.ndarray]:
                 else torchfile.SAVE_HINT
             ),
         )
+    from . import safetensorsfile
+
+    if safetensorsfile.is_safetensors_file(path):
+        return safetensorsfile.read(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files"):

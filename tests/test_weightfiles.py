@@ -1,7 +1,9 @@
-"""Weights and inputs saved with torch.save, read without torch (convcalc.torchfile).
+"""Weights and inputs saved with torch.save or as safetensors, read without either library
+(convcalc.torchfile, convcalc.safetensorsfile).
 
-The .pt fixtures were written by torch (tests/fixtures/make_torchfile.py), each beside an .npz
-of the same tensors as torch's ``.numpy()`` gives them; these tests need no torch.
+The fixtures were written by torch and safetensors (tests/fixtures/make_weightfiles.py), each
+beside an .npz of the same tensors as torch's ``.numpy()`` gives them; these tests need
+neither library.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import numpy as np
 import pytest
 from test_forward import cli
 
-from convcalc import load_spec, run_forward
+from convcalc import load_spec, run_forward, safetensorsfile
 from convcalc.errors import SpecError
 from convcalc.forward import load_array, load_weights
 from convcalc.torchfile import is_torch_file, read
 
-FIX = Path(__file__).parent / "fixtures" / "torchfile"
+FIX = Path(__file__).parent / "fixtures" / "weightfiles"
 
 #: the network of net.pt, as a convcalc model
 NET = """\
@@ -50,10 +52,23 @@ def test_tensors_read_as_torch_gives_them(case):
             assert got[key].flags.c_contiguous and got[key].flags.writeable, key
 
 
-def test_a_saved_state_dict_runs_to_torchs_output(tmp_path):
+def test_safetensors_read_as_torch_gives_them():
+    got = safetensorsfile.read(str(FIX / "dtypes.safetensors"))
+    with np.load(FIX / "dtypes.npz") as want:
+        assert sorted(got) == sorted(want.files)
+        for key in want.files:
+            assert got[key].dtype == want[key].dtype, key
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    assert safetensorsfile.is_safetensors_file(str(FIX / "net.safetensors"))
+    assert not safetensorsfile.is_safetensors_file(str(FIX / "net.pt"))
+    assert not safetensorsfile.is_safetensors_file(str(FIX / "dtypes.npz"))
+
+
+@pytest.mark.parametrize("saved", ["net.pt", "net.safetensors"])
+def test_a_saved_state_dict_runs_to_torchs_output(tmp_path, saved):
     spec_file = tmp_path / "net.yaml"
     spec_file.write_text(NET)
-    weights = load_weights(str(FIX / "net.pt"))
+    weights = load_weights(str(FIX / saved))
     assert weights["bn.num_batches_tracked"].dtype == np.int64
     x = load_array(str(FIX / "net_x.pt"), "input data")
     want = np.load(FIX / "net_y.npy")
@@ -62,7 +77,7 @@ def test_a_saved_state_dict_runs_to_torchs_output(tmp_path):
     np.testing.assert_allclose(result.output, want, rtol=1e-9, atol=1e-12)
 
     out = cli(
-        "run", str(spec_file), "--weights", str(FIX / "net.pt"), "--input-data", str(FIX / "net_x.pt"),
+        "run", str(spec_file), "--weights", str(FIX / saved), "--input-data", str(FIX / "net_x.pt"),
         "--save-output", str(tmp_path / "y.npy"), "--dtype", "float32", "--format", "json",
     )  # fmt: skip
     assert out.exit_code == 0, out.output
@@ -161,3 +176,33 @@ def test_unreadable_files_are_input_errors(tmp_path, content):
     with pytest.raises(SpecError) as info:
         load_weights(str(path))
     assert info.value.exit_code == 2
+
+
+def _safetensors(tmp_path: Path, header: dict, data: bytes) -> str:
+    text = json.dumps(header).encode()
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}, "lies outside the file"),
+        (
+            {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 12]},
+            "needs 24 bytes, the file gives 12",
+        ),
+        (
+            {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]},
+            "has dtype F8_E4M3, which is not read",
+        ),
+        ({"dtype": "F32", "shape": "2x3"}, "has a malformed entry"),
+    ],
+)
+def test_a_broken_safetensors_file_is_an_input_error(tmp_path, entry, message):
+    path = _safetensors(tmp_path, {"__metadata__": {"format": "pt"}, "w": entry}, bytes(16))
+    with pytest.raises(SpecError, match=message) as info:
+        load_weights(path)
+    assert info.value.exit_code == 2
+    assert "'w'" in info.value.message
