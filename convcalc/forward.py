@@ -10,7 +10,6 @@ the Report's.
 from __future__ import annotations
 
 import time
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,7 +125,7 @@ def load_array(path: str, what: str) -> np.ndarray:
             array = np.load(path, allow_pickle=False)
         except FileNotFoundError:
             raise SpecError(f"{path}: no such file", hint=f"check the path of the {what}") from None
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        except Exception as exc:  # a damaged file fails in many ways; all are input errors
             raise _unreadable(path, ".npy", exc, "save it with numpy.save") from None
     if not isinstance(array, np.ndarray):
         raise SpecError(f"{path}: holds several arrays; --input-data takes one .npy array")
@@ -177,9 +176,11 @@ def load_weights(path: str) -> dict[str, np.ndarray]:
                     f"{path}: not an .npz archive of named arrays", hint="save it with numpy.savez"
                 )
             return {key: archive[key] for key in archive.files}
+    except SpecError:
+        raise
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file", hint="check the path of the weights") from None
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # a damaged file fails in many ways; all are input errors
         raise _unreadable(
             path, ".npz", exc, "save it with torch.save(model.state_dict(), path) or numpy.savez"
         ) from None

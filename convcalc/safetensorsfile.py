@@ -56,6 +56,15 @@ def is_safetensors_file(path: str) -> bool:
 
 def read(path: str) -> dict[str, np.ndarray]:
     """The tensors of a safetensors file, by name, as C-ordered NumPy arrays."""
+    try:
+        return _read(path)
+    except SpecError:
+        raise
+    except Exception as exc:  # a damaged file fails in many ways; all are input errors
+        raise SpecError(f"{path}: not a readable safetensors file ({exc})", hint=HINT) from None
+
+
+def _read(path: str) -> dict[str, np.ndarray]:
     found = _header(path)
     if found is None:
         raise SpecError(f"{path}: not a safetensors file", hint=HINT)

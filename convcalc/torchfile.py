@@ -45,7 +45,7 @@ def is_torch_file(path: str) -> bool:
             return False
         with zipfile.ZipFile(path) as archive:
             return any(_is_pickle(name) for name in archive.namelist())
-    except OSError:
+    except Exception:  # unreadable or damaged: not recognisably one (the caller reports it)
         return False
 
 
@@ -145,16 +145,11 @@ def read(path: str) -> Any:
                 raise SpecError(f"{path}: saved on a big-endian machine", hint=SAVE_HINT)
             with archive.open(pickles[0]) as file:
                 return _Unpickler(file, archive, prefix).load()
+    except SpecError:
+        raise
     except _Refused as exc:
         raise SpecError(f"{path}: {exc}", hint=SAVE_HINT) from None
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file", hint="check the path") from None
-    except (
-        zipfile.BadZipFile,
-        KeyError,
-        OSError,
-        EOFError,
-        ValueError,
-        pickle.UnpicklingError,
-    ) as exc:
+    except Exception as exc:  # a damaged archive or pickle fails in many ways; all are input errors
         raise SpecError(f"{path}: not a readable torch.save file ({exc})", hint=SAVE_HINT) from None

@@ -206,3 +206,23 @@ def test_a_broken_safetensors_file_is_an_input_error(tmp_path, entry, message):
         load_weights(path)
     assert info.value.exit_code == 2
     assert "'w'" in info.value.message
+
+
+@pytest.mark.parametrize("name", ["net.pt", "net.safetensors", "dtypes.npz", "net_x.pt"])
+def test_damaged_files_are_input_errors_never_crashes(tmp_path, name):
+    """Every cut and many one-byte changes of a good file: read, or a SpecError (exit 2)."""
+    data = (FIX / name).read_bytes()
+    rng = np.random.default_rng(0)
+    variants = [data[:cut] for cut in range(0, len(data), max(1, len(data) // 60))]
+    for _ in range(120):
+        changed = bytearray(data)
+        changed[int(rng.integers(len(data)))] = int(rng.integers(256))
+        variants.append(bytes(changed))
+    path = tmp_path / name
+    for variant in variants:
+        path.write_bytes(variant)
+        for load in (load_weights, lambda p: load_array(p, "input data")):
+            try:
+                load(str(path))
+            except SpecError as exc:
+                assert exc.exit_code == 2
