@@ -195,6 +195,8 @@ PATHS = {
     "fresh scratch": {"SCRATCH_KEEP": 0},
     # the column matrix gathered already cropped (the product written straight into y) ...
     "exact columns": {"EXACT_MIN_WIDTH": 1},
+    # ... as on one thread for stride 1 with enough output channels (here: any)
+    "exact columns on one thread": {"EXACT_MIN_CHANNELS": 1, "_workers": lambda: 1},
     # ... or as flat runs, cropped afterwards
     "flat columns": {"EXACT_MIN_WIDTH": 1 << 30, "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30},
     # grouped convolution as per-tap products batched over blocks of groups: whole images
