@@ -602,6 +602,8 @@ def conv(
     - pointwise: the input multiplied as it is (the bias written first, BLAS adding to it);
     - depthwise (C/g == 1): the taps of a block of planes gathered, then one batched product
       per plane (:func:`_depthwise_exact`, :func:`_depthwise_flat`);
+    - standard convolution with few output positions (small images, deep layers): the column
+      matrix channels-last, one product per item (:func:`_channels_last`);
     - standard convolution with wide input on a large image: one BLAS product per tap on the
       flat padded image, accumulated in place (:func:`_tap_products`);
     - grouped with wide groups: per tap one product batched over the groups, accumulated;
@@ -656,10 +658,7 @@ def conv(
     # cost more product than the strided gather of the exact one costs (a 3×3 at 7×7 multiplies
     # 9 columns per 7; measured 6–20 % faster at 1 thread, no better at 2)
     wide = (
-        _workers() == 1
-        and g == 1
-        and c_out >= EXACT_MIN_CHANNELS
-        and all(s == 1 for s in stride)
+        _workers() == 1 and g == 1 and c_out >= EXACT_MIN_CHANNELS and all(s == 1 for s in stride)
     )
     exact = nd == 1 or out[-1] >= EXACT_MIN_WIDTH or wide
     offsets = list(itertools.product(*[range(k) for k in kernel]))
@@ -676,6 +675,16 @@ def conv(
             flat, taps, sizes = _phases(xp, kernel, stride, dilation, out, pads)
             src = flat.reshape(flat.shape[0], -1)
             _depthwise_flat(src, flat.shape[-1], taps, wd, out, sizes, bias, y, budget)
+        return y
+    # few output positions: the column matrix in channels-last order (its copies run along
+    # the channels, not along rows a few elements long) and one product per item
+    if (
+        g == 1
+        and _prod(out) <= CHANNELS_LAST_MAX_POSITIONS
+        and c >= CHANNELS_LAST_MIN_CHANNELS
+        and (_prod(padded) * c + _prod(out) * c * taps_n) * item <= budget
+    ):
+        _channels_last(xp, weight, bias, stride, dilation, pads, out, y)
         return y
     # per-tap products: measured faster than the column matrix for wide standard convolution
     # on large images (long runs); small images and grouped products do better without them
@@ -789,6 +798,65 @@ def conv(
 
     _map_gemm(work, pieces)
     return y
+
+
+#: standard convolutions with at most this many output positions (per item) and at least this
+#: many input channels gather their column matrix channels-last (measured faster up to 16×16)
+CHANNELS_LAST_MAX_POSITIONS = 256
+CHANNELS_LAST_MIN_CHANNELS = 16
+
+
+def _channels_last(
+    xp: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: PadPairs,
+    out: Sequence[int],
+    y: np.ndarray,
+) -> None:
+    """A standard (one-group) convolution with few output positions: per item, the padded
+    input is laid out channels-last, then each tap's strided window is copied into the
+    columns ``(positions, C·taps)`` (each copy runs along the channels, however short the
+    output rows), and one product ``weight (C_out, C·taps) @ columnsᵀ`` writes the item's
+    output. The column order (channel, tap) is the weight's own, so the weight is used as it
+    is. Items are shared by the worker threads, one BLAS thread each."""
+    n, c = xp.shape[:2]
+    nd = len(out)
+    c_out = weight.shape[0]
+    kernel = weight.shape[2:]
+    taps_n = _prod(kernel)
+    spatial = xp.shape[2:]
+    padded = tuple(size + a + b for size, (a, b) in zip(spatial, pads))
+    positions = _prod(out)
+    depth = c * taps_n
+    wmat = weight.reshape(c_out, depth).astype(xp.dtype, copy=False)
+    inner = tuple(slice(a, a + size) for size, (a, _) in zip(spatial, pads))
+    windows = [
+        tuple(
+            slice(o * d, o * d + st * (size - 1) + 1, st)
+            for o, d, st, size in zip(offset, dilation, stride, out)
+        )
+        for offset in itertools.product(*[range(k) for k in kernel])
+    ]
+    order = tuple(range(1, nd + 1)) + (0,)  # (C, *spatial) → (*spatial, C)
+
+    def item(i: int) -> None:
+        laid = scratch("channels-last", padded + (c,), xp.dtype)
+        if any(a or b for a, b in pads):
+            laid[...] = 0
+        laid[inner] = xp[i].transpose(order)
+        cols = scratch("columns", (positions, depth), xp.dtype)
+        grid = cols.reshape(tuple(out) + (c, taps_n))
+        for t, window in enumerate(windows):
+            grid[..., t] = laid[window]
+        target = y[i].reshape(c_out, positions)
+        np.matmul(wmat, cols.T, out=target)
+        if bias is not None:
+            target += bias.reshape(c_out, 1)
+
+    _map_gemm(item, list(range(n)))
 
 
 def _pointwise_onto(gemm: Any, x: np.ndarray, weight: np.ndarray, g: int, y: np.ndarray) -> None:

@@ -186,26 +186,37 @@ def test_small_products_run_on_one_blas_thread(small):
 NOT_TRANSPOSED = [p for p in FIXTURES if "Transpose" not in str(np.load(p)["call"])]
 
 # each forces one way of computing a (non-transposed) convolution on every fixture
+# the paths below, tried on every fixture; all but the first keep to the others
+_OFF = {"CHANNELS_LAST_MAX_POSITIONS": 0}
 PATHS = {
+    # the column matrix channels-last, one product per item (on any size)
+    "channels-last columns": {
+        "CHANNELS_LAST_MAX_POSITIONS": 1 << 30,
+        "CHANNELS_LAST_MIN_CHANNELS": 1,
+    },
     # one BLAS product per tap straight on the flat image, accumulated in place (β = 1)
-    "tap products": {"TAP_GEMM_MIN": 1, "TAP_GEMM_MIN_LENGTH": 1},
+    "tap products": {**_OFF, "TAP_GEMM_MIN": 1, "TAP_GEMM_MIN_LENGTH": 1},
     # NumPy's matmul only: the column matrix (and the per-tap grouped products)
-    "numpy only": {"USE_DIRECT_GEMM": False},
+    "numpy only": {**_OFF, "USE_DIRECT_GEMM": False},
     # no temporaries kept between calls
-    "fresh scratch": {"SCRATCH_KEEP": 0},
+    "fresh scratch": {**_OFF, "SCRATCH_KEEP": 0},
     # the column matrix gathered already cropped (the product written straight into y) ...
-    "exact columns": {"EXACT_MIN_WIDTH": 1},
+    "exact columns": {**_OFF, "EXACT_MIN_WIDTH": 1},
     # ... as on one thread for stride 1 with enough output channels (here: any)
-    "exact columns on one thread": {"EXACT_MIN_CHANNELS": 1, "_workers": lambda: 1},
+    "exact columns on one thread": {**_OFF, "EXACT_MIN_CHANNELS": 1, "_workers": lambda: 1},
     # ... or as flat runs, cropped afterwards
-    "flat columns": {"EXACT_MIN_WIDTH": 1 << 30, "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30},
+    "flat columns": {
+        **_OFF,
+        "EXACT_MIN_WIDTH": 1 << 30,
+        "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30,
+    },
     # grouped convolution as per-tap products batched over blocks of groups: whole images
     # (with several items), or row ranges when a block is small
-    "grouped products": {"GROUPED_DIRECT_MIN": 1},
-    "grouped products by rows": {"GROUPED_DIRECT_MIN": 1, "GROUPED_BLOCK": 256},
+    "grouped products": {**_OFF, "GROUPED_DIRECT_MIN": 1},
+    "grouped products by rows": {**_OFF, "GROUPED_DIRECT_MIN": 1, "GROUPED_BLOCK": 256},
     # the layout copy and the final crop split between the threads, even on small tensors
-    "split copies": {"PARALLEL_MIN": 1},
-    "split tap products": {"PARALLEL_MIN": 1, "TAP_GEMM_MIN": 1, "TAP_GEMM_MIN_LENGTH": 1},
+    "split copies": {**_OFF, "PARALLEL_MIN": 1},
+    "split tap products": {**_OFF, "PARALLEL_MIN": 1, "TAP_GEMM_MIN": 1, "TAP_GEMM_MIN_LENGTH": 1},
 }
 
 
