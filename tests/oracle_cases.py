@@ -454,6 +454,18 @@ def gen_batch_norm(rng: random.Random, name: str) -> Case:
     return call(rng, name, NORM_ORDER, values), x
 
 
+@register("SyncBatchNorm")
+def gen_sync_batch_norm(rng: random.Random, name: str) -> Case:
+    """BatchNorm of (N, C, *) of any rank: the channels are always dim 1."""
+    text, x = gen_batch_norm(rng, "BatchNorm2d")
+    channels = x[1] if len(x) > 1 else x[0]
+    rank = rng.choice([1, 2, 3, 4, 5, 6]) if maybe(rng, 0.9) else 1
+    x = (rng.randint(1, 3), channels) + tuple(rng.randint(1, 4) for _ in range(rank - 2))
+    if rank == 1:
+        x = (channels,)
+    return text.replace("BatchNorm2d", name, 1), x
+
+
 @register("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
 def gen_instance_norm(rng: random.Random, name: str) -> Case:
     nd = nd_of(name)
@@ -615,7 +627,7 @@ for _name in ACTIVATIONS:
 
 
 # ----------------------------------------------------------------- dropout
-@register("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout")
+@register("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")
 def gen_dropout(rng: random.Random, name: str) -> Case:
     values: dict[str, Any] = {}
     if maybe(rng, 0.7):
@@ -751,6 +763,7 @@ for _name in ("Conv", "ConvTranspose"):
 for _nd in (1, 2, 3):
     INFERRED[f"BatchNorm{_nd}d"] = ("num_features", _batch_channel)
     INFERRED[f"InstanceNorm{_nd}d"] = ("num_features", _channel_of(_nd))
+INFERRED["SyncBatchNorm"] = ("num_features", _batch_channel)
 INFERRED["Linear"] = ("in_features", lambda x: x[-1])
 
 

@@ -506,6 +506,7 @@ FOLDABLE = [
         {1: 0},
     ),
     (["c=LazyConv2d(6, 3, stride=2, dilation=2)", "bn=LazyBatchNorm2d()"], (1, 3, 20, 20), {1: 0}),
+    (["c=Conv2d(3, 4, 3)", "bn=SyncBatchNorm(4)"], (2, 3, 10, 10), {1: 0}),
     # transposed convolutions: the weights are (C_in, C_out/g, *k)
     (["c=ConvTranspose2d(3, 4, 3, stride=2)", "bn=BatchNorm2d(4)"], (1, 3, 9, 9), {1: 0}),
     (

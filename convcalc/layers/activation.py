@@ -900,3 +900,8 @@ class Dropout3d(_DropoutBase):
 @register
 class AlphaDropout(_DropoutBase):
     summary = "dropout that keeps SELU's mean and variance when training; identity at inference"
+
+
+@register
+class FeatureAlphaDropout(_DropoutBase):
+    summary = "AlphaDropout of whole channels when training; identity at inference"

@@ -139,7 +139,7 @@ class _PerChannelNorm(_KeywordBias):
     N_POSITIONAL = (
         5  # num_features, eps, momentum, affine, track_running_stats (device, dtype: by keyword)
     )
-    IGNORED = ("device", "dtype")
+    IGNORED: ClassVar[tuple[str, ...]] = ("device", "dtype")
 
     num_features: int | None
     eps: float
@@ -370,6 +370,31 @@ class BatchNormNd(_PerChannelNorm):
         np.subtract(x3, mean_b, out=o3)
         o3 *= rstd[:, None]
         return out
+
+
+@register
+class SyncBatchNorm(BatchNormNd):
+    """BatchNorm across processes when training; at inference BatchNorm on (N, C, *) of any
+    rank (the process group only matters for training, and is not read)."""
+
+    @classmethod
+    def example(cls):
+        return (8,), {}, (2, 8, 4, 4)
+
+    summary = "BatchNorm of (N, C, *) of any rank (synchronised across processes when training)"
+    IGNORED: ClassVar[tuple[str, ...]] = ("device", "dtype", "process_group")
+    ARGS = BatchNormNd._args(True, True)
+
+    def channel_dim(self, x: Shape) -> int:
+        if len(x) < 2:
+            raise ShapeError(
+                f"expects at least a 2D (N, C, *) input, receives {len(x)}D {fmt_shape(x)}",
+                argument="input",
+                expected="2D or more",
+                got=len(x),
+                hint="SyncBatchNorm needs a batch dimension: add N = 1 to the input shape",
+            )
+        return 1
 
 
 class InstanceNormNd(_PerChannelNorm):
