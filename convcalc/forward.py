@@ -117,7 +117,7 @@ def load_array(path: str, what: str) -> np.ndarray:
         array = torchfile.read(path)
         if not isinstance(array, np.ndarray):
             raise SpecError(
-                f"{path}: holds an object of type {type(array).__name__}, not one tensor",
+                f"{path}: holds {_described(array)}, not one tensor",
                 hint=f"save the {what} alone: torch.save(x, path)",
             )
     else:
@@ -132,6 +132,15 @@ def load_array(path: str, what: str) -> np.ndarray:
     if array.dtype.kind not in "fiub":
         raise SpecError(f"{path}: the array has dtype {array.dtype}, not numbers")
     return array
+
+
+def _described(value: Any) -> str:
+    """What a loaded object is, for a message: a tensor's shape, a dict's size, a type."""
+    if isinstance(value, np.ndarray):
+        return f"one tensor of shape {tuple(value.shape)}"
+    if isinstance(value, dict):
+        return f"a dict of {len(value)} entr{'y' if len(value) == 1 else 'ies'}"
+    return f"an object of type {type(value).__name__}"
 
 
 def _is_state_dict(value: Any, empty: bool = False) -> bool:
@@ -157,7 +166,7 @@ def load_weights(path: str) -> dict[str, np.ndarray]:
             [k for k, v in state.items() if _is_state_dict(v)] if isinstance(state, dict) else []
         )
         raise SpecError(
-            f"{path}: holds an object of type {type(state).__name__}, not a state_dict of named tensors"
+            f"{path}: holds {_described(state)}, not a state_dict of named tensors"
             + (f" (a checkpoint? its {inner[0]!r} entry is one)" if inner else ""),
             hint=(
                 f"save that entry alone: torch.save(checkpoint[{inner[0]!r}], path)"

@@ -102,7 +102,7 @@ def test_npz_files_are_still_read_as_npz(tmp_path):
         ),
         (
             "checkpoint.pt",
-            "holds an object of type dict, not a state_dict of named tensors (a checkpoint? its 'model' entry is one)",
+            "holds a dict of 3 entries, not a state_dict of named tensors (a checkpoint? its 'model' entry is one)",
             "torch.save(checkpoint['model'], path)",
         ),
         (
@@ -124,8 +124,12 @@ def test_other_saved_objects_are_refused_with_what_to_save(name, message, hint):
 
 
 def test_an_input_file_must_hold_one_tensor():
-    with pytest.raises(SpecError, match="holds an object of type OrderedDict, not one tensor"):
+    with pytest.raises(SpecError, match="holds a dict of 9 entries, not one tensor"):
         load_array(str(FIX / "net.pt"), "input data")
+    with pytest.raises(
+        SpecError, match=r"holds one tensor of shape \(2, 1, 8, 8\), not a state_dict"
+    ):
+        load_weights(str(FIX / "net_x.pt"))
 
 
 def _torch_like(tmp_path: Path, payload: bytes, extra: dict[str, bytes] | None = None) -> str:
