@@ -386,14 +386,8 @@ class SyncBatchNorm(BatchNormNd):
     ARGS = BatchNormNd._args(True, True)
 
     def channel_dim(self, x: Shape) -> int:
-        if len(x) < 2:
-            raise ShapeError(
-                f"expects at least a 2D (N, C, *) input, receives {len(x)}D {fmt_shape(x)}",
-                argument="input",
-                expected="2D or more",
-                got=len(x),
-                hint="SyncBatchNorm needs a batch dimension: add N = 1 to the input shape",
-            )
+        hint = "SyncBatchNorm needs a batch dimension: add N = 1 to the input shape"
+        require_rank(x, 2, "(N, C, *)", hint)
         return 1
 
 
