@@ -522,8 +522,9 @@ def _gemm_works(fn: Any, dtype: np.dtype) -> bool:
 
 
 def blas_core() -> str | None:
-    """The name of the kernels NumPy's OpenBLAS runs ("Haswell", "SkylakeX", …; see
-    :mod:`convcalc.blas`), or ``None`` when that is not known (another BLAS)."""
+    """The name of the kernels NumPy's OpenBLAS runs ("Haswell", "SkylakeX", …: its own choice
+    for the CPU, or the one ``OPENBLAS_CORETYPE`` names), or ``None`` when that is not known
+    (another BLAS)."""
     blas = _openblas()
     return None if blas is None else blas["core"]
 
@@ -682,7 +683,7 @@ def conv(
         g == 1
         and _prod(out) <= CHANNELS_LAST_MAX_POSITIONS
         and c >= CHANNELS_LAST_MIN_CHANNELS
-        and (_prod(padded) * c + _prod(out) * c * taps_n) * item <= budget
+        and (_prod(padded) * c + _prod(out) * c * taps_n) * item * min(n, _workers()) <= budget
     ):
         _channels_last(xp, weight, bias, stride, dilation, pads, out, y)
         return y
@@ -844,8 +845,10 @@ def _channels_last(
 
     def item(i: int) -> None:
         laid = scratch("channels-last", padded + (c,), xp.dtype)
-        if any(a or b for a, b in pads):
-            laid[...] = 0
+        for d, (a, b) in enumerate(pads):  # the padding borders only
+            lead = (slice(None),) * d
+            laid[lead + (slice(0, a),)] = 0
+            laid[lead + (slice(padded[d] - b, None),)] = 0
         laid[inner] = xp[i].transpose(order)
         cols = scratch("columns", (positions, depth), xp.dtype)
         grid = cols.reshape(tuple(out) + (c, taps_n))
