@@ -28,4 +28,5 @@ def run(layer, x, weights, dtype, budget=1 << 30):
 
 def scale(y: np.ndarray) -> float:
     """The magnitude the absolute tolerances are relative to."""
-    return max(1.0, float(np.abs(y).max())) if y.size else 1.0
+    finite = np.abs(y[np.isfinite(y)])
+    return max(1.0, float(finite.max())) if finite.size else 1.0

@@ -330,6 +330,21 @@ def gen_avg_pool(rng: random.Random, name: str) -> Case:
     )
 
 
+@register("LPPool1d", "LPPool2d", "LPPool3d")
+def gen_lp_pool(rng: random.Random, name: str) -> Case:
+    """Power-average pooling: no padding argument; a fractional p on negative inputs is nan."""
+    nd = nd_of(name)
+    values = _pool_window(rng, nd)
+    values.pop("padding", None)
+    values = {"norm_type": rng.choice([1, 2, 2.0, 3, 1.5, 4]), **values}
+    if maybe(rng, 0.5):
+        values["ceil_mode"] = rng.choice([True, False])
+    order = ("norm_type", "kernel_size", "stride", "ceil_mode")
+    return call(rng, name, order, values), nd_input(
+        rng, nd, rng.randint(1, 4), hi={1: 16, 2: 9, 3: 6}[nd]
+    )
+
+
 @register(
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",

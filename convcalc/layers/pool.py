@@ -19,11 +19,13 @@ from .base import (
     BadValue,
     Converter,
     Layer,
+    converter_form,
     is_int,
     make_nd,
     spatial_example,
     spatial_input,
     to_bool,
+    to_float,
     to_opt_int,
 )
 
@@ -52,6 +54,15 @@ def to_window(nd: int, optional: bool = False) -> Converter:
 
     convert.form = form  # type: ignore[attr-defined]
     return convert
+
+
+@converter_form("int")
+def to_single_window(v: Any) -> tuple[int]:
+    """LPPool1d's kernel_size: an integer only (torch multiplies the result by it, and fails
+    at forward on a tuple)."""
+    if not is_int(v):
+        raise BadValue("an integer (LPPool1d multiplies by it; torch fails on a tuple)")
+    return (int(v),)
 
 
 def to_output_size(nd: int) -> Converter:
@@ -568,6 +579,53 @@ class AvgPoolNd(_Pool):
                 )
 
 
+class LPPoolNd(AvgPoolNd):
+    """Power-average pooling as torch computes it: the average of xᵖ over each window (no
+    padding, count_include_pad, torch's divisor for ceil_mode's partial windows), times the
+    kernel's size, to the power 1/p."""
+
+    @classmethod
+    def example(cls):
+        return (2, 2), {}, spatial_example(cls.nd)
+
+    summary = "N-d power-average pooling: (Σ over the window of xᵖ)^(1/p), no padding; stride defaults to kernel_size"
+    norm_type: float
+
+    @classmethod
+    def _args(cls, nd: int) -> tuple[Arg, ...]:
+        return (
+            Arg("norm_type", to_float),
+            Arg("kernel_size", to_single_window if nd == 1 else to_window(nd)),
+            Arg("stride", to_window(nd, optional=True), None),
+            Arg("ceil_mode", to_bool, False),
+        )
+
+    def check(self) -> None:
+        if self.norm_type == 0:
+            raise ShapeError(
+                "norm_type must not be 0: the result is taken to the power 1/norm_type",
+                argument="norm_type",
+                expected="a non-zero number",
+                got=self.norm_type,
+                hint="norm_type 1 sums the window, 2 takes its Euclidean norm",
+            )
+        super().check()
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        import numpy as np
+
+        p = x.dtype.type(self.norm_type)
+        # torch's arithmetic as it is: a negative average with a fractional 1/p is nan
+        with np.errstate(all="ignore"):
+            y = super().forward(np.power(x, p), w, budget)
+            y *= x.dtype.type(prod(self.kernel_size))
+            np.power(y, 1.0 / p, out=y)
+        return y
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        return super().workspace(x, y) + prod(x)  # xᵖ
+
+
 # --------------------------------------------------------------- adaptive pooling
 def _bin_lengths(n: int, o: int, period: int) -> list[int]:
     """Lengths of the first bins (at most 65,536) of an adaptive pooling with a huge output."""
@@ -759,6 +817,14 @@ class AdaptiveMaxPoolNd(_AdaptivePool):
 for _nd in (1, 2, 3):
     make_nd(MaxPoolNd, "MaxPool{}d", dims=(_nd,), ARGS=MaxPoolNd._args(_nd))
     make_nd(AvgPoolNd, "AvgPool{}d", dims=(_nd,), ARGS=AvgPoolNd._args(_nd))
+    make_nd(
+        LPPoolNd,
+        "LPPool{}d",
+        dims=(_nd,),
+        ARGS=LPPoolNd._args(_nd),
+        padding=(0,) * _nd,
+        count_include_pad=True,
+    )
     make_nd(
         AdaptiveAvgPoolNd,
         "AdaptiveAvgPool{}d",
