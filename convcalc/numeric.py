@@ -678,14 +678,17 @@ def conv(
             _depthwise_flat(src, flat.shape[-1], taps, wd, out, sizes, bias, y, budget)
         return y
     # few output positions: the column matrix in channels-last order (its copies run along
-    # the channels, not along rows a few elements long) and one product per item
+    # the channels, not along rows a few elements long) and one product per item (and group)
     if (
-        g == 1
+        (
+            g == 1
+            or (cig >= GROUPED_DIRECT_MIN and _prod(out) <= GROUPED_CHANNELS_LAST_MAX_POSITIONS)
+        )
         and _prod(out) <= CHANNELS_LAST_MAX_POSITIONS
         and c >= CHANNELS_LAST_MIN_CHANNELS
         and (_prod(padded) * c + _prod(out) * c * taps_n) * item * min(n, _workers()) <= budget
     ):
-        _channels_last(xp, weight, bias, stride, dilation, pads, out, y)
+        _channels_last(xp, weight, bias, stride, dilation, pads, out, y, g)
         return y
     # per-tap products: measured faster than the column matrix for wide standard convolution
     # on large images (long runs); small images and grouped products do better without them
@@ -805,6 +808,9 @@ def conv(
 #: many input channels gather their column matrix channels-last (measured faster up to 16×16)
 CHANNELS_LAST_MAX_POSITIONS = 256
 CHANNELS_LAST_MIN_CHANNELS = 16
+#: grouped ones (with wide groups) up to this many positions (measured faster at 7×7, slower
+#: at 14×14 than the per-tap products over blocks of groups)
+GROUPED_CHANNELS_LAST_MAX_POSITIONS = 64
 
 
 def _channels_last(
@@ -816,13 +822,15 @@ def _channels_last(
     pads: PadPairs,
     out: Sequence[int],
     y: np.ndarray,
+    groups: int = 1,
 ) -> None:
-    """A standard (one-group) convolution with few output positions: per item, the padded
-    input is laid out channels-last, then each tap's strided window is copied into the
-    columns ``(positions, C·taps)`` (each copy runs along the channels, however short the
-    output rows), and one product ``weight (C_out, C·taps) @ columnsᵀ`` writes the item's
-    output. The column order (channel, tap) is the weight's own, so the weight is used as it
-    is. Items are shared by the worker threads, one BLAS thread each."""
+    """A convolution with few output positions: per item, the padded input is laid out
+    channels-last, then each tap's strided window is copied into the columns
+    ``(positions, C·taps)`` (each copy runs along the channels, however short the output
+    rows), and one product per group, ``weight (C_out/g, C/g·taps) @ its columnsᵀ``, writes
+    the item's output. The column order (channel, tap) is the weight's own, and a group's
+    columns are one block of each row, so neither is copied for the product. Items are
+    shared by the worker threads, one BLAS thread each."""
     n, c = xp.shape[:2]
     nd = len(out)
     c_out = weight.shape[0]
@@ -832,7 +840,8 @@ def _channels_last(
     padded = tuple(size + a + b for size, (a, b) in zip(spatial, pads))
     positions = _prod(out)
     depth = c * taps_n
-    wmat = weight.reshape(c_out, depth).astype(xp.dtype, copy=False)
+    g = groups
+    wmat = weight.reshape(g, c_out // g, depth // g).astype(xp.dtype, copy=False)
     inner = tuple(slice(a, a + size) for size, (a, _) in zip(spatial, pads))
     windows = [
         tuple(
@@ -854,10 +863,10 @@ def _channels_last(
         grid = cols.reshape(tuple(out) + (c, taps_n))
         for t, window in enumerate(windows):
             grid[..., t] = laid[window]
-        target = y[i].reshape(c_out, positions)
-        np.matmul(wmat, cols.T, out=target)
+        target = y[i].reshape(g, c_out // g, positions)
+        np.matmul(wmat, cols.reshape(positions, g, depth // g).transpose(1, 2, 0), out=target)
         if bias is not None:
-            target += bias.reshape(c_out, 1)
+            target += bias.reshape(g, c_out // g, 1)
 
     _map_gemm(item, list(range(n)))
 

@@ -189,10 +189,12 @@ NOT_TRANSPOSED = [p for p in FIXTURES if "Transpose" not in str(np.load(p)["call
 # the paths below, tried on every fixture; all but the first keep to the others
 _OFF = {"CHANNELS_LAST_MAX_POSITIONS": 0}
 PATHS = {
-    # the column matrix channels-last, one product per item (on any size)
+    # the column matrix channels-last, one product per item and group (on any size)
     "channels-last columns": {
         "CHANNELS_LAST_MAX_POSITIONS": 1 << 30,
         "CHANNELS_LAST_MIN_CHANNELS": 1,
+        "GROUPED_CHANNELS_LAST_MAX_POSITIONS": 1 << 30,
+        "GROUPED_DIRECT_MIN": 1,
     },
     # one BLAS product per tap straight on the flat image, accumulated in place (β = 1)
     "tap products": {**_OFF, "TAP_GEMM_MIN": 1, "TAP_GEMM_MIN_LENGTH": 1},
