@@ -1,4 +1,4 @@
-"""The zoo's classic CNNs (LeNet-5, AlexNet, VGG-16, ResNet-18/50, MobileNetV1) and the block library.
+"""The zoo's classic CNNs (LeNet-5, AlexNet, VGG-16, ResNet-18/50, ResNeXt-50, MobileNetV1) and the block library.
 
 Params are torchvision's published counts; MACs are the exact conv + linear MACs
 (bias excluded) = torch.utils.flop_counter's total / 2. Every number below was
@@ -26,6 +26,7 @@ TABLE = {
     "vgg16": ((1, 3, 224, 224), 138_357_544, 15_470_264_320, (1, 1000)),
     "resnet18": ((1, 3, 224, 224), 11_689_512, 1_814_073_344, (1, 1000)),
     "resnet50": ((1, 3, 224, 224), 25_557_032, 4_089_184_256, (1, 1000)),
+    "resnext50_32x4d": ((1, 3, 224, 224), 25_028_904, 4_230_479_872, (1, 1000)),
     "mobilenet_v1": ((1, 3, 224, 224), 4_231_976, 568_740_352, (1, 1000)),
 }
 
@@ -102,6 +103,16 @@ def test_resnet50_downsample_and_bottleneck_names():
     assert keys["layer2.0.conv2.weight"] == (128, 128, 3, 3)  # v1.5: the stride is on conv2
     assert keys["layer4.2.conv3.weight"] == (2048, 512, 1, 1)
     assert "layer1.1.downsample.0.weight" not in keys
+
+
+def test_resnext_bottlenecks_are_grouped_as_torchvisions():
+    """width = c · base_width / 64 · groups: 32 groups of 4 channels in layer1, of 32 in layer4."""
+    keys = _state_dict(_spec("resnext50_32x4d"))
+    assert len(keys) == 320  # the same keys as ResNet-50
+    assert keys["layer1.0.conv1.weight"] == (128, 64, 1, 1)
+    assert keys["layer1.0.conv2.weight"] == (128, 4, 3, 3)
+    assert keys["layer4.2.conv2.weight"] == (1024, 32, 3, 3)
+    assert keys["layer4.2.conv3.weight"] == (2048, 1024, 1, 1)
 
 
 def test_residual_wiring():

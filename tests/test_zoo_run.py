@@ -1,6 +1,6 @@
 """`run` executes every zoo model for real at a small input size and verifies every layer's shape.
 
-Plus, when torch is installed: the U-Net, DCGAN generator, M5 and R3D-18 zoo files, given the
+Plus, when torch is installed: the U-Net, DCGAN generator, M5, R3D-18 and ResNeXt-50 zoo files, given the
 weights of an equivalent torch model exported with the README's snippet, give torch's output.
 """
 
@@ -262,12 +262,69 @@ def r3d_18(torch, classes=400):
     return R3D()
 
 
+def resnext50_32x4d(torch):
+    """torchvision's resnext50_32x4d (resnet.py's Bottleneck with groups 32, base width 4)."""
+    nn = torch.nn
+
+    class Bottleneck(nn.Module):
+        def __init__(self, inplanes, planes, stride=1, downsample=None):
+            super().__init__()
+            width = int(planes * (4 / 64.0)) * 32
+            self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
+            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, groups=32, bias=False)
+            self.bn2 = nn.BatchNorm2d(width)
+            self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(planes * 4)
+            self.relu = nn.ReLU(inplace=True)
+            self.downsample = downsample
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.relu(self.bn2(self.conv2(out)))
+            out = self.bn3(self.conv3(out))
+            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+    class ResNeXt(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inplanes = 64
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            self.layer1 = self._layer(64, 3, 1)
+            self.layer2 = self._layer(128, 4, 2)
+            self.layer3 = self._layer(256, 6, 2)
+            self.layer4 = self._layer(512, 3, 2)
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(2048, 1000)
+
+        def _layer(self, planes, blocks, stride):
+            down = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False),
+                nn.BatchNorm2d(planes * 4),
+            )
+            layers = [Bottleneck(self.inplanes, planes, stride, down)]
+            self.inplanes = planes * 4
+            layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+            return nn.Sequential(*layers)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    return ResNeXt()
+
+
 # zoo file → (torch builder, input): a batch of 2 where cheap, non-square where the model allows
 TORCH_MODELS = {
     "dcgan_generator": (dcgan_generator, (2, 100, 1, 1)),
     "unet_small": (unet_small, (1, 3, 48, 64)),
     "audio1d": (m5, (2, 1, 2000)),
     "video3d": (r3d_18, (1, 3, 4, 32, 48)),
+    "resnext50_32x4d": (resnext50_32x4d, (1, 3, 64, 80)),
 }
 
 
