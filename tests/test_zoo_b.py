@@ -1,4 +1,4 @@
-"""Zoo part B: MobileNetV2, MobileNetV3-Large, SqueezeNet 1.0, GoogLeNet, DenseNet-121.
+"""Zoo part B: MobileNetV2, MobileNetV3-Large, EfficientNet-B0, SqueezeNet 1.0, GoogLeNet, DenseNet-121.
 
 At 1×3×224×224 each file must reproduce torchvision's published parameter count and the
 exact conv+linear MACs (bias excluded, = torch.utils.flop_counter total / 2). The
@@ -22,6 +22,7 @@ ZOO = Path(__file__).resolve().parent.parent / "examples" / "zoo"
 PUBLISHED = {
     "mobilenet_v2": (3_504_872, 300_774_272),
     "mobilenet_v3_large": (5_483_032, 216_589_760),
+    "efficientnet_b0": (5_288_548, 385_814_752),
     "squeezenet1_0": (1_248_424, 818_924_576),
     "googlenet": (6_624_904, 1_498_376_192),
     "densenet121": (7_978_856, 2_834_161_664),
@@ -56,6 +57,22 @@ STATE_DICT = {
             "features.16.0.weight": (960, 160, 1, 1),
             "classifier.0.weight": (1280, 960),
             "classifier.3.weight": (1000, 1280),
+        },
+    ),
+    "efficientnet_b0": (
+        360,
+        {
+            "features.0.0.weight": (32, 3, 3, 3),
+            "features.1.0.block.0.0.weight": (32, 1, 3, 3),
+            "features.1.0.block.1.fc1.weight": (8, 32, 1, 1),
+            "features.1.0.block.2.0.weight": (16, 32, 1, 1),
+            "features.2.0.block.0.0.weight": (96, 16, 1, 1),
+            "features.3.0.block.1.0.weight": (144, 1, 5, 5),
+            "features.3.0.block.2.fc1.weight": (6, 144, 1, 1),
+            "features.6.3.block.2.fc2.bias": (1152,),
+            "features.7.0.block.3.1.running_var": (320,),
+            "features.8.0.weight": (1280, 320, 1, 1),
+            "classifier.1.weight": (1000, 1280),
         },
     ),
     "squeezenet1_0": (

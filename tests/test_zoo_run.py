@@ -1,7 +1,8 @@
 """`run` executes every zoo model for real at a small input size and verifies every layer's shape.
 
-Plus, when torch is installed: the U-Net, DCGAN generator, M5, R3D-18 and ResNeXt-50 zoo files, given the
-weights of an equivalent torch model exported with the README's snippet, give torch's output.
+Plus, when torch is installed: the U-Net, DCGAN generator, M5, R3D-18, ResNeXt-50 and EfficientNet-B0
+zoo files, given the weights of an equivalent torch model exported with the README's snippet, give
+torch's output.
 """
 
 from __future__ import annotations
@@ -318,6 +319,64 @@ def resnext50_32x4d(torch):
     return ResNeXt()
 
 
+def efficientnet_b0(torch):
+    """torchvision's efficientnet_b0 (efficientnet.py: MBConv with squeeze-and-excitation, SiLU;
+    stochastic depth is the identity in eval)."""
+    nn = torch.nn
+
+    def cna(cin, cout, k, stride=1, groups=1, act=True):
+        pad = (k - 1) // 2
+        layers = [nn.Conv2d(cin, cout, k, stride, pad, groups=groups, bias=False)]
+        layers += [nn.BatchNorm2d(cout)] + ([nn.SiLU(inplace=True)] if act else [])
+        return nn.Sequential(*layers)
+
+    class SqueezeExcitation(nn.Module):
+        def __init__(self, channels, squeeze):
+            super().__init__()
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc1 = nn.Conv2d(channels, squeeze, 1)
+            self.fc2 = nn.Conv2d(squeeze, channels, 1)
+            self.activation = nn.SiLU(inplace=True)
+            self.scale_activation = nn.Sigmoid()
+
+        def forward(self, x):
+            s = self.fc2(self.activation(self.fc1(self.avgpool(x))))
+            return self.scale_activation(s) * x
+
+    class MBConv(nn.Module):
+        def __init__(self, t, k, stride, cin, cout):
+            super().__init__()
+            self.res = stride == 1 and cin == cout
+            wide = cin * t
+            layers = [] if t == 1 else [cna(cin, wide, 1)]
+            layers += [cna(wide, wide, k, stride, groups=wide), SqueezeExcitation(wide, cin // 4)]
+            self.block = nn.Sequential(*layers, cna(wide, cout, 1, act=False))
+
+        def forward(self, x):
+            out = self.block(x)
+            return out + x if self.res else out
+
+    stages = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
+              (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)]  # fmt: skip
+    features = [cna(3, 32, 3, 2)]
+    for t, k, s, cin, cout, n in stages:
+        blocks = [MBConv(t, k, s if i == 0 else 1, cout if i else cin, cout) for i in range(n)]
+        features.append(nn.Sequential(*blocks))
+    features.append(cna(320, 1280, 1))
+
+    class EfficientNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(*features)
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.classifier = nn.Sequential(nn.Dropout(0.2, inplace=True), nn.Linear(1280, 1000))
+
+        def forward(self, x):
+            return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+    return EfficientNet()
+
+
 # zoo file → (torch builder, input): a batch of 2 where cheap, non-square where the model allows
 TORCH_MODELS = {
     "dcgan_generator": (dcgan_generator, (2, 100, 1, 1)),
@@ -325,6 +384,7 @@ TORCH_MODELS = {
     "audio1d": (m5, (2, 1, 2000)),
     "video3d": (r3d_18, (1, 3, 4, 32, 48)),
     "resnext50_32x4d": (resnext50_32x4d, (1, 3, 64, 80)),
+    "efficientnet_b0": (efficientnet_b0, (2, 3, 96, 80)),
 }
 
 
