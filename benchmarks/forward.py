@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-NETWORKS = ("resnet18", "resnet50", "mobilenet_v2")
+NETWORKS = ("resnet18", "resnet50", "resnext50_32x4d", "mobilenet_v2", "efficientnet_b0")
 
 
 def whole_networks(rounds: int, threads: int) -> None:

@@ -49,6 +49,12 @@ class Pointwise(Layer):
         at once (split between the cores), not block by block."""
         raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
 
+    def chain(self, x: Any, out: Any) -> None:
+        """A kernel of several NumPy calls may define this instead of :meth:`fn`: the
+        activation of the block ``x`` computed in ``out`` (never ``x`` itself), using ``out``
+        as its only temporary; it then runs block by block without allocating."""
+        raise NotImplementedError
+
     REUSES_INPUT = True
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
@@ -65,6 +71,8 @@ class Pointwise(Layer):
             dst = out.reshape(-1)
             split_run(lambda part: self.into(src[part], dst[part]), src.size)
             return out
+        if type(self).chain is not Pointwise.chain:
+            return chained(self.chain, x, out)
         return elementwise(self.fn, x, budget, self.TEMPS, out)
 
     def workspace(self, x: Shape, y: Shape) -> int:
@@ -73,24 +81,60 @@ class Pointwise(Layer):
 
 def elementwise(fn: Callable[[Any], Any], x: Any, budget: int, temps: int, out: Any = None) -> Any:
     """Apply ``fn`` to flat chunks of ``x`` whose ``temps`` temporaries fit in ``budget`` bytes,
-    into ``out`` if given (it may be ``x`` itself: each chunk is read before it is written)."""
+    into ``out`` if given (it may be ``x`` itself: each chunk is read before it is written).
+    Large inputs are shared between the cores, chunk by chunk."""
     import numpy as np
 
-    from ..numeric import chunks
+    from ..numeric import chunks, split_run
 
     out = np.empty(x.shape, dtype=x.dtype) if out is None else out
     src = np.ascontiguousarray(x).reshape(-1)
     dst = out.reshape(-1)
     # cache-sized blocks: a chain of NumPy operations then runs from L2, not from memory
     budget = min(budget, CACHE_BLOCK * max(temps, 1) * x.itemsize)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        for part in chunks(src.size, max(temps, 1) * x.itemsize, budget):
-            dst[part] = fn(src[part])
+
+    def part(span: slice) -> None:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            for piece in chunks(span.stop - span.start, max(temps, 1) * x.itemsize, budget):
+                block = slice(span.start + piece.start, span.start + piece.stop)
+                dst[block] = fn(src[block])
+
+    split_run(part, src.size)
+    return out
+
+
+def chained(fn: Callable[[Any, Any], None], x: Any, out: Any = None) -> Any:
+    """Run an in-place chain ``fn(block, out_block)`` (see :meth:`Pointwise.chain`) over ``x``
+    block by block, into ``out`` if given; where ``out`` is ``x`` itself, each block is
+    computed in a kept temporary and copied back. Large inputs are shared between the cores."""
+    import numpy as np
+
+    from ..numeric import scratch, split_run
+
+    out = np.empty(x.shape, dtype=x.dtype) if out is None else out
+    src = np.ascontiguousarray(x).reshape(-1)
+    dst = out.reshape(-1)
+    aliased = np.shares_memory(src, dst)
+
+    def part(span: slice) -> None:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            for start in range(span.start, span.stop, CHAIN_BLOCK):
+                block = slice(start, min(start + CHAIN_BLOCK, span.stop))
+                if aliased:
+                    tmp = scratch("activation", (block.stop - block.start,), x.dtype)
+                    fn(src[block], tmp)
+                    dst[block] = tmp
+                else:
+                    fn(src[block], dst[block])
+
+    split_run(part, src.size)
     return out
 
 
 #: elements per block of an element-wise kernel
 CACHE_BLOCK = 1 << 14
+#: elements per block of an in-place chain (its one temporary is the output block itself)
+CHAIN_BLOCK = 1 << 16
 
 
 def _sigmoid(x: Any) -> Any:
@@ -465,12 +509,16 @@ class GELU(Pointwise):
 class SiLU(Pointwise):
     summary = "x·sigmoid(x) (swish)"
     ARGS = (INPLACE,)
-    TEMPS = 4
+    TEMPS = 0
 
-    def fn(self, x: Any) -> Any:
+    def chain(self, x: Any, out: Any) -> None:
         import numpy as np
 
-        return x / (1 + np.exp(-x))  # torch's formula; exp overflow gives -0 as in torch
+        # x / (1 + exp(-x)), torch's formula, step by step in out; exp overflow gives -0 as in torch
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+        out += 1
+        np.divide(x, out, out=out)
 
 
 @register
@@ -487,10 +535,16 @@ class Mish(Pointwise):
 @register
 class Sigmoid(Pointwise):
     summary = "1 / (1 + exp(−x))"
-    TEMPS = 4
+    TEMPS = 0
 
-    def fn(self, x: Any) -> Any:
-        return _sigmoid(x)
+    def chain(self, x: Any, out: Any) -> None:
+        import numpy as np
+
+        # 1 / (1 + exp(-x)) step by step in out: exp(-x) may overflow to inf, giving 0
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+        out += 1
+        np.divide(1, out, out=out)
 
 
 @register
@@ -545,22 +599,30 @@ class Hardtanh(Pointwise):
 class Hardswish(Pointwise):
     summary = "x·relu6(x + 3) / 6"
     ARGS = (INPLACE,)
+    TEMPS = 0
 
-    def fn(self, x: Any) -> Any:
+    def chain(self, x: Any, out: Any) -> None:
         import numpy as np
 
-        return x * np.clip(x + 3, 0, 6) / 6
+        # x · clip(x + 3, 0, 6) / 6, in that order, in out
+        np.add(x, 3, out=out)
+        np.clip(out, 0, 6, out=out)
+        np.multiply(x, out, out=out)
+        out /= 6
 
 
 @register
 class Hardsigmoid(Pointwise):
     summary = "relu6(x + 3) / 6"
     ARGS = (INPLACE,)
+    TEMPS = 0
 
-    def fn(self, x: Any) -> Any:
+    def chain(self, x: Any, out: Any) -> None:
         import numpy as np
 
-        return np.clip(x + 3, 0, 6) / 6
+        np.add(x, 3, out=out)
+        np.clip(out, 0, 6, out=out)
+        out /= 6
 
 
 @register
