@@ -136,3 +136,32 @@ def test_empty_inputs():
 def test_kernels_do_not_import_numpy_at_module_level():
     for module in (activation, norm, resize):
         assert "np" not in vars(module) and "numpy" not in vars(module)
+
+
+CHAINS = sorted(
+    name
+    for name, cls in REGISTRY.items()
+    if getattr(cls, "chain", None) is not None and "chain" in cls.__dict__
+)
+
+
+@pytest.mark.parametrize("name", CHAINS)
+@pytest.mark.parametrize("size", [1000, (1 << 20) + 3])  # one block; shared between the cores
+def test_in_place_chains_match_their_fresh_output(name, size):
+    """An activation run as a chain gives the same bits written into a new array and into
+    its own input (computed block by block in a temporary), on one block and on many."""
+    from convcalc.numeric import threads
+
+    layer = REGISTRY[name].build()
+    x = np.random.default_rng(size).standard_normal(size).astype(np.float32) * 8
+    with threads(2):
+        fresh = layer.forward(x, {}, 1 << 30)
+        inplace = x.copy()
+        assert layer.forward_into(inplace, {}, 1 << 30, inplace) is inplace
+    np.testing.assert_array_equal(inplace, fresh)
+    with threads(1):
+        np.testing.assert_array_equal(layer.forward(x, {}, 1 << 30), fresh)
+
+
+def test_the_chained_activations():
+    assert CHAINS == ["Hardsigmoid", "Hardswish", "SiLU", "Sigmoid"]
