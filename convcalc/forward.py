@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import safetensorsfile, torchfile
 from .analyze import Report, analyze
 from .build import INPUT
 from .errors import ConvcalcError, ShapeError, SpecError
@@ -111,8 +112,6 @@ def _unreadable(path: str, what: str, exc: Exception, hint: str) -> SpecError:
 
 def load_array(path: str, what: str) -> np.ndarray:
     """An .npy file, or a tensor saved with ``torch.save``; else a clear SpecError."""
-    from . import torchfile
-
     if torchfile.is_torch_file(path):
         array = torchfile.read(path)
         if not isinstance(array, np.ndarray):
@@ -155,8 +154,6 @@ def _is_state_dict(value: Any, empty: bool = False) -> bool:
 def load_weights(path: str) -> dict[str, np.ndarray]:
     """A state_dict saved with ``torch.save(model.state_dict(), path)``, as safetensors, or as
     .npz (``numpy.savez(path, **{k: v.numpy() ...})``): key → array."""
-    from . import torchfile
-
     if torchfile.is_torch_file(path):
         state = torchfile.read(path)
         if _is_state_dict(state, empty=True):
@@ -174,8 +171,6 @@ def load_weights(path: str) -> dict[str, np.ndarray]:
                 else torchfile.SAVE_HINT
             ),
         )
-    from . import safetensorsfile
-
     if safetensorsfile.is_safetensors_file(path):
         return safetensorsfile.read(path)
     try:
