@@ -1,4 +1,5 @@
-"""The zoo's classic CNNs (LeNet-5, AlexNet, VGG-16, ResNet-18/50, ResNeXt-50, MobileNetV1) and the block library.
+"""The zoo's classic CNNs (LeNet-5, AlexNet, VGG-16, ResNet-18/34/50/101, Wide ResNet-50-2, ResNeXt-50,
+MobileNetV1) and the block library.
 
 Params are torchvision's published counts; MACs are the exact conv + linear MACs
 (bias excluded) = torch.utils.flop_counter's total / 2. Every number below was
@@ -25,7 +26,10 @@ TABLE = {
     "alexnet": ((1, 3, 224, 224), 61_100_840, 714_188_480, (1, 1000)),
     "vgg16": ((1, 3, 224, 224), 138_357_544, 15_470_264_320, (1, 1000)),
     "resnet18": ((1, 3, 224, 224), 11_689_512, 1_814_073_344, (1, 1000)),
+    "resnet34": ((1, 3, 224, 224), 21_797_672, 3_663_761_408, (1, 1000)),
     "resnet50": ((1, 3, 224, 224), 25_557_032, 4_089_184_256, (1, 1000)),
+    "resnet101": ((1, 3, 224, 224), 44_549_160, 7_801_405_440, (1, 1000)),
+    "wide_resnet50_2": ((1, 3, 224, 224), 68_883_240, 11_398_021_120, (1, 1000)),
     "resnext50_32x4d": ((1, 3, 224, 224), 25_028_904, 4_230_479_872, (1, 1000)),
     "mobilenet_v1": ((1, 3, 224, 224), 4_231_976, 568_740_352, (1, 1000)),
 }
@@ -113,6 +117,22 @@ def test_resnext_bottlenecks_are_grouped_as_torchvisions():
     assert keys["layer1.0.conv2.weight"] == (128, 4, 3, 3)
     assert keys["layer4.2.conv2.weight"] == (1024, 32, 3, 3)
     assert keys["layer4.2.conv3.weight"] == (2048, 1024, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "keys", "sample"),
+    [
+        ("resnet34", 218, {"layer3.5.conv2.weight": (256, 256, 3, 3), "fc.weight": (1000, 512)}),
+        ("resnet101", 626, {"layer3.22.conv3.weight": (1024, 256, 1, 1)}),
+        ("wide_resnet50_2", 320, {"layer1.0.conv2.weight": (128, 128, 3, 3)}),
+    ],
+)
+def test_deeper_and_wider_resnets_have_torchvisions_keys(name, keys, sample):
+    """Numbers of state_dict keys (with num_batches_tracked) and sample shapes, from torch
+    models built after torchvision's resnet.py."""
+    got = _state_dict(_spec(name))
+    assert len(got) == keys
+    assert {k: got[k] for k in sample} == sample
 
 
 def test_residual_wiring():
