@@ -102,7 +102,8 @@ class _Conv(Layer):
                     expected="'same' or 'valid'",
                     got=self.padding,
                 )
-        else:
+        elif self.padding_mode == "zeros":
+            # torch crops for a negative padding with the other modes (F.pad), not with zeros
             check_positive("padding", self.padding, "non-negative", minimum=0)
 
     def absorb_affine(
