@@ -156,6 +156,23 @@ def shape(
     "--save-output", metavar="Y.npy", help="Write the final output here, in the chosen dtype."
 )
 @click.option(
+    "--compare",
+    metavar="REF.npy|REF.pt",
+    help="Compare the final output with this reference (torch's output, say); exit 1 when an element is off by more than atol + rtol·|ref|.",
+)
+@click.option(
+    "--rtol",
+    type=float,
+    default=None,
+    help="Relative tolerance of --compare. Default: 1e-4 in float32, 1e-9 in float64.",
+)
+@click.option(
+    "--atol",
+    type=float,
+    default=None,
+    help="Absolute tolerance of --compare. Default: rtol × the largest |ref|.",
+)
+@click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed for the random weights and input."
 )
 @click.option(
@@ -190,6 +207,9 @@ def run(
     weights: str | None,
     input_data: str | None,
     save_output: str | None,
+    compare: str | None,
+    rtol: float | None,
+    atol: float | None,
     seed: int,
     dtype: str,
     repeat: int,
@@ -201,9 +221,10 @@ def run(
 
     Prints the `shape` table plus, per layer, the real output shape, whether it
     matches the prediction and the kernel's wall time. Exits 0 when every shape
-    matches, 1 when the model is wrong (before computing) or a shape differs.
+    matches, 1 when the model is wrong (before computing), a shape differs, or the
+    output differs from the --compare reference.
     """
-    from .forward import load_array, load_weights, parse_size, run_forward
+    from .forward import compare_output, load_array, load_weights, parse_size, run_forward
     from .render import error_text, print_rich, render
 
     with _json_errors(fmt):
@@ -216,12 +237,18 @@ def run(
                 hint="leave out --input: the data's shape is the input shape",
             )
         params = load_weights(weights) if weights else None
+        reference = load_array(compare, "reference") if compare else None
+        for name, value in (("--rtol", rtol), ("--atol", atol)):
+            if value is not None and not value >= 0:
+                raise SpecError(f"{name} must be a non-negative number, got {value}")
         terminal = fmt == "table" and _is_terminal()
         with _progress(terminal and sys.stderr.isatty()) as progress:
             result = run_forward(
                 spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
                 repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
             )  # fmt: skip
+        if reference is not None and result.report.ok:
+            result = compare_output(result, reference, rtol, atol)
     if save_output and result.output is not None:
         import numpy as np
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,38 @@ class LayerRun:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """The run's final output against a reference (torch's own output, say): shapes, the
+    largest absolute difference, and whether every element is within ``atol + rtol·|ref|``
+    (``numpy.allclose``; NaNs match NaNs)."""
+
+    reference_shape: Shape
+    output_shape: Shape | None
+    #: None when the shapes differ or nothing ran
+    max_abs_diff: float | None
+    #: the largest finite |reference| element, the scale of the default atol
+    reference_scale: float
+    rtol: float
+    atol: float
+    match: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference_shape": list(self.reference_shape),
+            "output_shape": None if self.output_shape is None else list(self.output_shape),
+            "max_abs_diff": self.max_abs_diff,
+            "reference_scale": self.reference_scale,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "match": self.match,
+        }
+
+
+#: default relative tolerance of a comparison, per dtype (the issue's bar against torch)
+COMPARE_RTOL = {"float32": 1e-4, "float64": 1e-9}
+
+
+@dataclass(frozen=True)
 class RunResult:
     report: Report
     layers: tuple[LayerRun, ...]
@@ -55,6 +87,8 @@ class RunResult:
     seed: int
     repeat: int
     output: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: the final output against a reference, when one was given (see :func:`compare_output`)
+    comparison: Comparison | None = None
 
     @property
     def verified(self) -> bool:
@@ -71,7 +105,8 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.verified else ShapeError.exit_code
+        matches = self.comparison is None or self.comparison.match
+        return 0 if self.verified and matches else ShapeError.exit_code
 
     def to_dict(self) -> dict[str, Any]:
         data = self.report.to_dict()
@@ -88,7 +123,47 @@ class RunResult:
         data["seed"] = self.seed
         data["repeat"] = self.repeat
         data["time_ms"] = round(self.time_ms, 4)
+        if self.comparison is not None:
+            data["comparison"] = self.comparison.to_dict()
         return data
+
+
+def compare_output(
+    result: RunResult,
+    reference: np.ndarray,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> RunResult:
+    """``result`` with its final output compared with ``reference``: every element within
+    ``atol + rtol·|reference|``. The defaults: rtol the dtype's bar against torch (1e-4 in
+    float32, 1e-9 in float64) and atol = rtol × the largest finite |reference|, so that
+    values near zero are judged against the output's scale, as the tests judge torch's."""
+    rtol = COMPARE_RTOL[result.dtype] if rtol is None else float(rtol)
+    ref = np.asarray(reference, dtype=np.float64)
+    finite = np.abs(ref[np.isfinite(ref)])
+    scale = float(finite.max()) if finite.size else 0.0
+    atol = rtol * scale if atol is None else float(atol)
+    out = result.output
+    same = out is not None and tuple(out.shape) == tuple(ref.shape)
+    diff: float | None = None
+    match = False
+    if same:
+        assert out is not None
+        got = out.astype(np.float64)
+        close = np.isclose(got, ref, rtol=rtol, atol=atol, equal_nan=True)
+        match = bool(close.all())
+        both = np.isfinite(got) & np.isfinite(ref)
+        diff = float(np.abs(got[both] - ref[both]).max()) if both.any() else 0.0
+    comparison = Comparison(
+        reference_shape=tuple(ref.shape),
+        output_shape=None if out is None else tuple(out.shape),
+        max_abs_diff=diff,
+        reference_scale=scale,
+        rtol=rtol,
+        atol=atol,
+        match=match,
+    )
+    return replace(result, comparison=comparison)
 
 
 # ------------------------------------------------------------------- inputs

@@ -120,6 +120,19 @@ def _totals_lines(report: Report, run: RunResult | None = None) -> list[str]:
         lines.append(
             f"forward pass ({run.dtype}, seed {run.seed}): {_ms(run.time_ms)}{best} · {verdict}"
         )
+        c = run.comparison
+        if c is not None:
+            if c.max_abs_diff is None:
+                got = "nothing" if c.output_shape is None else fmt_shape(c.output_shape)
+                lines.append(
+                    f"output vs reference: shape {got}, the reference's is "
+                    f"{fmt_shape(c.reference_shape)} · DIFFERS"
+                )
+            else:
+                lines.append(
+                    f"output vs reference: max abs diff {c.max_abs_diff:.3g} (rtol {c.rtol:g}, "
+                    f"atol {c.atol:.3g}) · {'matches' if c.match else 'DIFFERS'}"
+                )
         folded = sum(1 for lr in run.layers if lr.folded_into is not None)
         if folded:
             lines.append(

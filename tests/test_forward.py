@@ -603,3 +603,78 @@ def test_cli_shows_folded_layers_and_no_fold_runs_them(tmp_path):
     apart = json.loads(cli("run", str(path), "--no-fold", "-f", "json").stdout)
     assert [layer["folded_into"] for layer in apart["layers"]] == [None, None]
     assert "folded" not in cli("run", str(path), "--no-fold").output
+
+
+# ---------------------------------------------------------------- --compare
+def _reference(tmp_path, change=None, name="ref.npy"):
+    """LeNet's own float64 output on a fixed input (as torch's would be), maybe altered."""
+    x = np.random.default_rng(5).standard_normal((3, 1, 32, 32))
+    np.save(tmp_path / "x.npy", x)
+    weights = lenet_weights()
+    np.savez(tmp_path / "w.npz", **weights)
+    ref = run_forward(load_spec(LENET), weights=weights, input_data=x, dtype="float64").output
+    ref = ref if change is None else change(ref.copy())
+    np.save(tmp_path / name, ref)
+    return [
+        "run",
+        LENET,
+        "--weights",
+        str(tmp_path / "w.npz"),
+        "--input-data",
+        str(tmp_path / "x.npy"),
+    ]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compare_accepts_the_reference_within_the_dtypes_tolerance(tmp_path, dtype):
+    args = _reference(tmp_path)
+    out = cli(*args, "--dtype", dtype, "--compare", str(tmp_path / "ref.npy"), "-f", "json")
+    assert out.exit_code == 0, out.output
+    c = json.loads(out.stdout)["comparison"]
+    assert c["match"] is True and c["reference_shape"] == c["output_shape"] == [3, 10]
+    assert c["rtol"] == {"float32": 1e-4, "float64": 1e-9}[dtype]
+    assert c["atol"] == pytest.approx(c["rtol"] * c["reference_scale"])
+    assert c["max_abs_diff"] < {"float32": 1e-5, "float64": 1e-12}[dtype]
+    text = cli(*args, "--dtype", dtype, "--compare", str(tmp_path / "ref.npy")).output
+    assert "output vs reference: max abs diff" in text and "· matches" in text
+
+
+def test_compare_fails_on_a_different_output_and_names_it(tmp_path):
+    def nudge(ref):
+        ref[1, 4] += 1e-3
+        return ref
+
+    args = _reference(tmp_path, nudge)
+    out = cli(*args, "--compare", str(tmp_path / "ref.npy"))
+    assert out.exit_code == 1
+    assert "· DIFFERS" in out.output
+    # a tolerance wide enough lets it pass: |diff| ≤ atol + rtol·|ref|
+    assert cli(*args, "--compare", str(tmp_path / "ref.npy"), "--atol", "2e-3").exit_code == 0
+    data = json.loads(cli(*args, "--compare", str(tmp_path / "ref.npy"), "-f", "json").stdout)
+    assert data["verified"] is True and data["comparison"]["match"] is False
+    assert data["comparison"]["max_abs_diff"] == pytest.approx(1e-3, rel=1e-2)
+
+
+def test_compare_with_another_shape_fails_without_a_difference(tmp_path):
+    args = _reference(tmp_path, lambda ref: ref[:2])
+    out = cli(*args, "--compare", str(tmp_path / "ref.npy"), "-f", "json")
+    assert out.exit_code == 1
+    c = json.loads(out.stdout)["comparison"]
+    assert (c["output_shape"], c["reference_shape"], c["max_abs_diff"]) == ([3, 10], [2, 10], None)
+    text = cli(*args, "--compare", str(tmp_path / "ref.npy")).output
+    assert "output vs reference: shape (3, 10), the reference's is (2, 10) · DIFFERS" in text
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--compare", "missing.npy"], "missing.npy: no such file"),
+        (["--compare", "REF", "--rtol", "-1"], "--rtol must be a non-negative number"),
+        (["--compare", "REF", "--atol", "nan"], "--atol must be a non-negative number"),
+    ],
+)
+def test_compare_input_errors(tmp_path, extra, message):
+    args = _reference(tmp_path)
+    extra = [str(tmp_path / "ref.npy") if e == "REF" else e for e in extra]
+    out = cli(*args, *extra)
+    assert out.exit_code == 2 and message in out.output

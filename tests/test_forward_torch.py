@@ -50,3 +50,12 @@ def test_lenet_weights_exported_with_the_readme_snippet(tmp_path, dtype, rtol, s
         expected = model(x).numpy()
     got = np.load(tmp_path / "y.npy")
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+
+    # and as a check a CI job can run: torch's own output as the reference
+    with torch.no_grad():
+        torch.save(model(x), tmp_path / "ref.pt")
+    out = cli(
+        "run", str(ROOT / "examples" / "lenet.yaml"), "--weights", str(tmp_path / f"weights.{saved}"),
+        "--input-data", str(tmp_path / data), "--dtype", dtype, "--compare", str(tmp_path / "ref.pt"),
+    )  # fmt: skip
+    assert out.exit_code == 0 and "· matches" in out.output, out.output
