@@ -348,11 +348,19 @@ class LeakyReLU(Pointwise):
     ARGS = (Arg("negative_slope", to_float, 0.01), INPLACE)
     negative_slope: float
 
-    def fn(self, x: Any) -> Any:
+    TEMPS = 0
+
+    def chain(self, x: Any, out: Any) -> None:
         import numpy as np
 
         # max(x, 0) + slope·min(x, 0): exact, and far faster than np.where
-        return np.maximum(x, 0) + self.negative_slope * np.minimum(x, 0)
+        np.minimum(x, 0, out=out)
+        out *= self.negative_slope
+        if 0 <= self.negative_slope <= 1:
+            # slope·x ≥ x below zero and slope·0 = 0 above it: the same bits, no temporary
+            np.maximum(out, x, out=out)
+        else:
+            out += np.maximum(x, 0)
 
 
 @register
