@@ -501,6 +501,44 @@ class GELU(Pointwise):
     approximate: str
     TEMPS = 6
 
+    def chain(self, x: Any, out: Any) -> None:
+        """float32 (exact erf): :func:`erf_fast`'s steps in ``out`` and two kept temporaries,
+        in its order (the same bits); otherwise :meth:`fn` on the block."""
+        import numpy as np
+
+        from ..numeric import scratch
+
+        if self.approximate == "tanh" or x.dtype != np.float32:
+            out[...] = self.fn(x)
+            return
+        t = np.float32
+        k = scratch("gelu-k", x.shape, x.dtype)
+        r = scratch("gelu-r", x.shape, x.dtype)
+        a = out
+        np.multiply(x, t(0.7071067811865476), out=a)
+        np.abs(a, out=a)
+        np.multiply(a, t(0.3275911), out=k)
+        k += 1
+        np.divide(1, k, out=k)
+        np.multiply(k, t(1.061405429), out=r)
+        r -= t(1.453152027)
+        r *= k
+        r += t(1.421413741)
+        r *= k
+        r -= t(0.284496736)
+        r *= k
+        r += t(0.254829592)
+        r *= k
+        np.multiply(a, a, out=a)  # exp(-a·a): -(a·a) is (-a)·a bit for bit
+        np.negative(a, out=a)
+        np.exp(a, out=a)
+        r *= a
+        np.subtract(1, r, out=r)
+        np.copysign(r, x, out=r)  # x·(1/√2) keeps x's sign bit
+        r += 1
+        np.multiply(x, 0.5, out=k)
+        np.multiply(k, r, out=out)
+
     def fn(self, x: Any) -> Any:
         import numpy as np
 
