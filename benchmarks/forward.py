@@ -211,21 +211,18 @@ def ratio(row: dict[str, Any], n: int) -> float | None:
     return median([t / o for t, o in zip(row[f"torch{n}"], row[f"ours{n}"])])
 
 
-def of_matmul(row: dict[str, Any], n: int) -> float:
-    """Median over rounds of our GFLOP/s at ``n`` threads ÷ the matmul's in the same round."""
-    return median(
-        [(row["ops"] / o) / (MATMUL_OPS / m) for o, m in zip(row[f"ours{n}"], row[f"matmul{n}"])]
-    )
-
-
-def torch_of_matmul(row: dict[str, Any], n: int) -> float | None:
-    """Median over rounds of torch's GFLOP/s at ``n`` threads ÷ the matmul's in the same round:
-    above 1, torch's layer does its MACs faster than NumPy's BLAS multiplies at all, and no
-    kernel built on that BLAS can be closer to torch than 1 / this."""
-    if f"torch{n}" not in row:
+def of_matmul(row: dict[str, Any], n: int, library: str = "ours") -> float | None:
+    """Median over rounds of ``library``'s GFLOP/s at ``n`` threads ÷ the matmul's in the same
+    round (None without that library). For torch, above 1 means its layer does its MACs faster
+    than NumPy's BLAS multiplies at all: no kernel built on that BLAS can come closer to torch
+    than 1 / this."""
+    if f"{library}{n}" not in row:
         return None
     return median(
-        [(row["ops"] / t) / (MATMUL_OPS / m) for t, m in zip(row[f"torch{n}"], row[f"matmul{n}"])]
+        [
+            (row["ops"] / t) / (MATMUL_OPS / m)
+            for t, m in zip(row[f"{library}{n}"], row[f"matmul{n}"])
+        ]
     )
 
 
@@ -237,7 +234,7 @@ def verdict(row: dict[str, Any], threads: int) -> str:
     for n in sorted({1, threads}):
         r = ratio(row, n)
         if r is not None and r < 1 / need_torch:
-            above = torch_of_matmul(row, n)
+            above = of_matmul(row, n, "torch")
             beyond = above is not None and above > need_torch
             misses.append(f"> {need_torch}× torch at {n}T" + (" (beyond matmul)" if beyond else ""))
     return "met" if not misses else "missed: " + ", ".join(misses)
@@ -308,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 cells += ["—", "—"]
         gf = row["ops"] / min(row[f"ours{n}"]) / 1e9
-        above = [torch_of_matmul(row, k) for k in sorted({1, n})]
+        above = [of_matmul(row, k, "torch") for k in sorted({1, n})]
         cells += [f"{gf:.1f}", f"{of_matmul(row, n):.2f}"]
         cells += [", ".join("—" if a is None else f"{a:.2f}" for a in above), verdict(row, n)]
         print("| " + " | ".join(cells) + " |")
