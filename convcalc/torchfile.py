@@ -34,7 +34,11 @@ STORAGES: dict[str, np.dtype[Any]] = {
     "BoolStorage": np.dtype("?"),
 }
 
-SAVE_HINT = "save the weights with torch.save(model.state_dict(), path)"
+#: what to save instead (the reader serves weights, input data and references alike)
+SAVE_HINT = (
+    "save tensors only: a model's weights as torch.save(model.state_dict(), path), "
+    "a tensor as torch.save(x, path)"
+)
 
 
 def is_torch_file(path: str) -> bool:
