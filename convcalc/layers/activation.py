@@ -52,7 +52,8 @@ class Pointwise(Layer):
     def chain(self, x: Any, out: Any) -> None:
         """A kernel of several NumPy calls may define this instead of :meth:`fn`: the
         activation of the block ``x`` computed in ``out`` (never ``x`` itself), using ``out``
-        as its only temporary; it then runs block by block without allocating."""
+        and at most a few kept :func:`~convcalc.numeric.scratch` blocks as its temporaries;
+        it then runs block by block without allocating."""
         raise NotImplementedError
 
     REUSES_INPUT = True
@@ -133,7 +134,7 @@ def chained(fn: Callable[[Any, Any], None], x: Any, out: Any = None) -> Any:
 
 #: elements per block of an element-wise kernel
 CACHE_BLOCK = 1 << 14
-#: elements per block of an in-place chain (its one temporary is the output block itself)
+#: elements per block of an in-place chain (its temporaries are block-sized)
 CHAIN_BLOCK = 1 << 16
 
 
