@@ -125,7 +125,9 @@ def test_depthwise_threads_do_not_change_the_result(workers, monkeypatch):
     monkeypatch.setattr(numeric, "_workers", lambda: workers)
     monkeypatch.setattr(numeric, "DEPTHWISE_BLOCK", 7 * 9 * 8 * 2)  # a few planes per block
     monkeypatch.setattr(numeric, "DEPTHWISE_PARALLEL_MIN", 0)  # shared out however small
-    for exact in (1, 1 << 30):  # gathered cropped from the input, or as flat runs
+    # gathered by flat shifts of the input; cropped from the input; or as flat runs
+    for shifted, exact in ((True, 1), (False, 1), (False, 1 << 30)):
+        monkeypatch.setattr(numeric, "SHIFTED_DEPTHWISE", shifted)
         monkeypatch.setattr(numeric, "EXACT_MIN_WIDTH", exact)
         assert np.array_equal(run(layer, x, weights, np.float64), expected)
 

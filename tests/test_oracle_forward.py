@@ -58,12 +58,14 @@ KERNEL_PATHS = {
         "EXACT_MIN_WIDTH": 1,
         "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1,
         "GROUPED_DIRECT_MIN": 1,
+        "SHIFTED_DEPTHWISE": False,
     },
     # NumPy's matmul only, columns and depthwise taps as flat runs, cropped afterwards
     "flat": {
         "USE_DIRECT_GEMM": False,
         "EXACT_MIN_WIDTH": 1 << 30,
         "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30,
+        "SHIFTED_DEPTHWISE": False,
     },
 }
 CONV_TYPES = [t for t in sorted(GENERATORS) if "Conv" in t]
@@ -163,15 +165,21 @@ def _compare(torch: Any, type_name: str) -> None:
     )
 
 
-def test_same_width_depthwise_layout_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
-    """The layout without padding columns (stride 1, output rows as wide as the input's):
-    every kernel shape, dilation, 'same' padding of even kernels (padded more on the right),
-    depth multiplier, batch and width, down to rows of one column, against torch in float64."""
+@pytest.mark.parametrize("shifted", [True, False], ids=["flat shifts", "same-width layout"])
+def test_same_grid_depthwise_agrees_with_torch(torch: Any, monkeypatch: Any, shifted: bool) -> None:
+    """Stride-1 depthwise convolution whose output grid is the input's: gathered by flat
+    shifts of the input (zeroing what crosses an edge), or, that path off, from the layout
+    without padding columns. Every kernel shape, dilation, 'same' padding of even kernels
+    (padded more on the right), depth multiplier, batch and width, down to rows of one
+    column, against torch in float64."""
     from convcalc import numeric
 
+    monkeypatch.setattr(numeric, "SHIFTED_DEPTHWISE", shifted)
+    name = "_depthwise_shifted" if shifted else "_same_width"
     used = []
-    real = numeric._same_width
-    monkeypatch.setattr(numeric, "_same_width", lambda *a: used.append(1) or real(*a))
+    real = getattr(numeric, name)
+    monkeypatch.setattr(numeric, name, lambda *a: used.append(1) or real(*a))
+    monkeypatch.setattr(numeric, "DEPTHWISE_BLOCK", 7 * 12 * 8 * 5)  # blocks of a few planes
     rng = np.random.default_rng(0)
     cases = 0
     for (kh, kw), (dy, dx), m, n, width in itertools.product(
@@ -196,3 +204,48 @@ def test_same_width_depthwise_layout_agrees_with_torch(torch: Any, monkeypatch: 
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
         cases += 1
     assert len(used) == cases == 216
+
+
+def test_flat_shift_depthwise_in_1d_and_3d_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
+    """The flat-shift gather in one and three dimensions: symmetric and 'same' padding, a
+    kernel reaching past a whole plane (all of a tap in the padding), no bias, float32 too."""
+    from convcalc import numeric
+
+    used = []
+    real = numeric._depthwise_shifted
+    monkeypatch.setattr(numeric, "_depthwise_shifted", lambda *a: used.append(1) or real(*a))
+    monkeypatch.setattr(numeric, "DEPTHWISE_BLOCK", 256)  # a plane or two per block
+    rng = np.random.default_rng(1)
+    cases = 0
+    for spatial, kernel, dilation in [
+        ((9,), (3,), (1,)),
+        ((5,), (4,), (3,)),
+        ((2,), (7,), (1,)),
+        ((4, 5, 6), (3, 3, 3), (1, 1, 1)),
+        ((3, 4, 2), (2, 3, 1), (2, 1, 1)),
+        ((2, 2, 2), (5, 3, 3), (1, 2, 1)),
+    ]:
+        for dtype, bias, m in itertools.product((np.float64, np.float32), (True, False), (1, 3)):
+            c, n = 3, 2
+            x = rng.standard_normal((n, c, *spatial)).astype(dtype)
+            w = rng.standard_normal((c * m, 1, *kernel)).astype(dtype)
+            b = rng.standard_normal(c * m).astype(dtype) if bias else None
+            conv = getattr(torch.nn.functional, f"conv{len(spatial)}d")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = conv(
+                    torch.from_numpy(x),
+                    torch.from_numpy(w),
+                    None if b is None else torch.from_numpy(b),
+                    1,
+                    "same",
+                    dilation,
+                    c,
+                ).numpy()
+            reach = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            pads = [(r // 2, r - r // 2) for r in reach]
+            got = numeric.conv(x, w, b, (1,) * len(spatial), dilation, c, 1 << 30, pads)
+            tol = 1e-9 if dtype == np.float64 else 1e-5
+            np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+            cases += 1
+    assert len(used) == cases == 48
