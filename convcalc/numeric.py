@@ -704,14 +704,29 @@ def conv(
     # strided, the taps are read from the stride phases (contiguous runs, cropped while
     # copied), which copies faster than strided reads of the input
     from_input = exact and all(st == 1 for st in stride)
+    # grouped, through BLAS on pointers when it is found: every tap's product accumulates in
+    # place, over all the items at once (channels-first layout)
+    ggemm = (
+        _gemm(xp.dtype)
+        if direct and (out[0] * _prod(padded[1:]) >= GROUPED_POINTER_MIN_LENGTH)
+        else None
+    )
     if not from_input:
         flat, taps, fsizes = _phases(
-            xp, kernel, stride, dilation, out, pads, channels_first=gemm is not None
+            xp,
+            kernel,
+            stride,
+            dilation,
+            out,
+            pads,
+            channels_first=gemm is not None or ggemm is not None,
         )
         fwidth = _prod(fsizes[1:])
     if direct:
-        wtap = np.ascontiguousarray(np.moveaxis(weight.reshape(g, cog, cig, taps_n), 3, 0))
-        _grouped_products(flat, taps, wtap, out, fsizes, bias, y, budget)
+        wtap = np.ascontiguousarray(
+            np.moveaxis(weight.reshape(g, cog, cig, taps_n), 3, 0), dtype=xp.dtype
+        )
+        _grouped_products(flat, taps, wtap, out, fsizes, bias, y, budget, ggemm)
         return y
     sizes = tuple(out) if exact else fsizes
     width = _prod(sizes[1:])
@@ -946,6 +961,11 @@ def _tap_products(
         gemm(101, 111, 111, c_out, span, c, 1.0, weights, c, run, n * f, beta, pptr, ldc)
 
 
+#: grouped convolutions (with wide groups) whose products are at least this long (output rows
+#: × padded width) go through BLAS on pointers, one call per group and tap; shorter ones pay
+#: more for the calls than they save
+GROUPED_POINTER_MIN_LENGTH = 2048
+
 #: bytes of accumulator and tap product a block of groups works on (measured best: about half
 #: the L2 cache; larger blocks spill, smaller ones make shorter products)
 GROUPED_BLOCK = 1 << 20
@@ -960,20 +980,31 @@ def _grouped_products(
     bias: np.ndarray | None,
     y: np.ndarray,
     budget: int,
+    gemm: Any = None,
 ) -> None:
-    """Grouped convolution with wide groups, straight on the flat runs (see :func:`_phases`):
-    per tap, one product batched over a block of groups, (blk, C_out/g, C/g) @ (blk, C/g, L),
-    accumulated; then cropped into ``y`` with the bias. ``wtap`` is (taps, g, C_out/g, C/g).
+    """Grouped convolution with wide groups, straight on the flat runs (see :func:`_phases`),
+    ``wtap`` (taps, g, C_out/g, C/g); the sum over the taps is then cropped into ``y`` with the
+    bias. Two ways to sum the taps' products, (C_out/g × C/g) @ (C/g × L) per group:
+
+    - ``gemm`` (``cblas_?gemm``, ``flat`` channels-first (P, C, N, F)): per group and tap one
+      pointer product over all the items of the piece (as in :func:`_tap_products`), the taps
+      after the first adding to the accumulator (β = 1): no tap product to add, no copy;
+    - else (``flat`` (P, N, C, F)): per tap one ``np.matmul`` batched over a block of groups,
+      into a second buffer that is then added.
 
     The work is cut into blocks of groups over whole images (rows only when one group's image
     is too large), about GROUPED_BLOCK bytes each: products as long as the image, a working
     set that stays in the cache. The blocks are shared by the worker threads, one BLAS thread
     each (there are at least as many blocks as workers)."""
-    _, n, c, _ = flat.shape
+    if gemm is not None:
+        _, c, n, f = flat.shape
+    else:
+        _, n, c, f = flat.shape
     _, g, cog, cig = wtap.shape
     width = _prod(sizes[1:])
     item = flat.itemsize
-    per_row = 2 * cog * width * item  # one group's accumulator and tap product, per output row
+    # one group's accumulator (and tap product), per output row
+    per_row = (1 if gemm is not None else 2) * cog * width * item
     workers = _gemm_workers()
     limit = max(1, min(GROUPED_BLOCK, budget // workers))
     # whole images of a block of groups (and of several items when all groups fit), else
@@ -997,6 +1028,41 @@ def _grouped_products(
     crop = (slice(None),) * 4 + tuple(slice(0, o) for o in out[1:])
     bias_g = None if bias is None else bias.reshape((g, cog) + (1,) * len(out))
 
+    def pointer_products(bs: slice, gs: slice, rows: int, base: int) -> np.ndarray:
+        # the accumulator (blk, C_out/g, m, F): a group's rows over the piece's items, each
+        # item's run F apart as in ``flat`` (one item: just its run); returned as
+        # (m, blk, C_out/g, rows, *sizes[1:])
+        m = bs.stop - bs.start
+        length = rows * width
+        fa = f if m > 1 else length
+        span = (m - 1) * f + length
+        acc = scratch("product", (gs.stop - gs.start, cog, m, fa), flat.dtype)
+        fptr, wptr, aptr = flat.ctypes.data, wtap.ctypes.data, acc.ctypes.data
+        for j, gi in enumerate(range(gs.start, gs.stop)):
+            target = aptr + j * cog * m * fa * item
+            for t, (phase, shift) in enumerate(taps):
+                run = fptr + (((phase * c + gi * cig) * n + bs.start) * f + base + shift) * item
+                weights = wptr + (t * g + gi) * cog * cig * item
+                beta = 0.0 if t == 0 else 1.0
+                gemm(
+                    101,
+                    111,
+                    111,
+                    cog,
+                    span,
+                    cig,
+                    1.0,
+                    weights,
+                    cig,
+                    run,
+                    n * f,
+                    beta,
+                    target,
+                    m * fa,
+                )
+        laid = acc[..., :length].reshape(acc.shape[:3] + (rows,) + tuple(sizes[1:]))
+        return np.moveaxis(laid, 2, 0)
+
     def work(piece: tuple[slice, slice, slice]) -> None:
         bs, rs, gs = piece
         m = bs.stop - bs.start
@@ -1004,15 +1070,21 @@ def _grouped_products(
         rows = rs.stop - rs.start
         length = rows * width
         base = rs.start * width
-        prod = scratch("product", (m, blk, cog, length), flat.dtype)
-        tmp = scratch("tap product", (m, blk, cog, length), flat.dtype)
-        channels = slice(gs.start * cig, gs.stop * cig)
-        for t, (phase, shift) in enumerate(taps):
-            run = flat[phase, bs, channels, base + shift : base + shift + length]
-            np.matmul(wtap[t, gs], run.reshape(m, blk, cig, length), out=prod if t == 0 else tmp)
-            if t:
-                prod += tmp
-        full = prod.reshape((m, blk, cog, rows) + tuple(sizes[1:]))[crop]
+        if gemm is not None:
+            laid = pointer_products(bs, gs, rows, base)
+        else:
+            prod = scratch("product", (m, blk, cog, length), flat.dtype)
+            tmp = scratch("tap product", (m, blk, cog, length), flat.dtype)
+            channels = slice(gs.start * cig, gs.stop * cig)
+            for t, (phase, shift) in enumerate(taps):
+                run = flat[phase, bs, channels, base + shift : base + shift + length]
+                np.matmul(
+                    wtap[t, gs], run.reshape(m, blk, cig, length), out=prod if t == 0 else tmp
+                )
+                if t:
+                    prod += tmp
+            laid = prod.reshape((m, blk, cog, rows) + tuple(sizes[1:]))
+        full = laid[crop]
         target = y[bs, gs.start * cog : gs.stop * cog, rs].reshape(
             (m, blk, cog, rows) + tuple(out[1:])
         )

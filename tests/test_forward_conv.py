@@ -134,14 +134,17 @@ def test_depthwise_threads_do_not_change_the_result(workers, monkeypatch):
 
 @pytest.mark.parametrize("path", GROUPED, ids=lambda p: p.stem)
 @pytest.mark.parametrize("direct", [1, 8])
+@pytest.mark.parametrize("pointers", [0, 1 << 40], ids=["pointers", "matmul"])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_grouped_on_worker_threads_matches_torch(path, direct, workers, monkeypatch):
+def test_grouped_on_worker_threads_matches_torch(path, direct, pointers, workers, monkeypatch):
     """Grouped products run in pieces on worker threads, one BLAS thread each (when NumPy's
-    OpenBLAS lets us set that): forced on and off, both paths, the result is torch's, and the
-    BLAS thread count is restored afterwards."""
+    OpenBLAS lets us set that): forced on and off, every path (per-tap products batched over
+    the groups by matmul, or on pointers), the result is torch's, and the BLAS thread count is
+    restored afterwards."""
     from convcalc import numeric
 
     monkeypatch.setattr(numeric, "GROUPED_DIRECT_MIN", direct)
+    monkeypatch.setattr(numeric, "GROUPED_POINTER_MIN_LENGTH", pointers)
     monkeypatch.setattr(numeric, "_gemm_workers", lambda: workers)
     monkeypatch.setattr(numeric, "_workers", lambda: workers)
     blas = numeric._blas_threads()

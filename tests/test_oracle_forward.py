@@ -58,6 +58,7 @@ KERNEL_PATHS = {
         "EXACT_MIN_WIDTH": 1,
         "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1,
         "GROUPED_DIRECT_MIN": 1,
+        "GROUPED_POINTER_MIN_LENGTH": 1,
         "SHIFTED_DEPTHWISE": False,
     },
     # NumPy's matmul only, columns and depthwise taps as flat runs, cropped afterwards
