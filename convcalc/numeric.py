@@ -1220,6 +1220,10 @@ def _depthwise_shifted(
         for size, d, (before, _) in zip(kernel, dilation, pads)
     ]
     shifts = [sum(r * st for r, st in zip(rs, strides)) for rs in itertools.product(*reads)]
+    # the taps' runs as one strided view: a step along kernel axis a moves dilation·stride
+    item = x.dtype.itemsize
+    tap_strides = tuple(d * st * item for d, st in zip(dilation, strides))
+    reach = shifts[-1] - shifts[0]
     # the padding, in the taps' view (*kernel, planes, *out): per axis and offset, the output
     # indices j whose input j + read falls outside [0, size)
     edges = []
@@ -1239,12 +1243,20 @@ def _depthwise_shifted(
             p1 = min(p0 + step, planes)
             count = p1 - p0
             length = count * positions
-            for t, shift in enumerate(shifts):
-                first = p0 * positions + shift
-                lo = max(0, -first)
-                hi = min(length, total - first)
-                if hi > lo:
-                    cols[t, lo:hi] = src[first + lo : first + hi]
+            first = p0 * positions + shifts[0]
+            if first >= 0 and first + reach + length <= total:
+                # every tap's run inside the input: all of them in one strided copy
+                runs = np.lib.stride_tricks.as_strided(
+                    src[first:], tuple(kernel) + (length,), tap_strides + (item,), writeable=False
+                )
+                cols[:taps_n, :length].reshape(tuple(kernel) + (length,))[...] = runs
+            else:
+                for t, shift in enumerate(shifts):
+                    first = p0 * positions + shift
+                    lo = max(0, -first)
+                    hi = min(length, total - first)
+                    if hi > lo:
+                        cols[t, lo:hi] = src[first + lo : first + hi]
             # everything else of each run (outside the input, or read across a row's or a
             # plane's edge) is where the tap meets the padding
             view = cols[:taps_n, :length].reshape(tuple(kernel) + (count,) + out)
