@@ -668,7 +668,7 @@ def conv(
         strided = any(st > 1 for st in stride)
         if SHIFTED_DEPTHWISE and not strided and out == list(xp.shape[2:]):
             _depthwise_shifted(xp, wd, kernel, dilation, pads, bias, y, budget)
-        elif exact or (strided and out[-1] >= STRIDED_DEPTHWISE_EXACT_MIN_WIDTH):
+        elif _strided_depthwise_exact(xp, out, taps_n) if strided and nd > 1 else exact:
             _depthwise_exact(xp, wd, offsets, stride, dilation, pads, bias, y, budget)
         elif nd == 2 and not strided and sum(pads[1]) == dilation[1] * (kernel[1] - 1):
             # output rows as wide as the input's: planes without padding columns, no crop
@@ -910,8 +910,29 @@ GROUPED_DIRECT_MIN = 8
 EXACT_MIN_WIDTH = 32
 #: so are shorter ones, on one thread, for stride-1 convolutions with this many output channels
 EXACT_MIN_CHANNELS = 256
-#: strided depthwise convolution gathers that way from this width on (measured: any)
-STRIDED_DEPTHWISE_EXACT_MIN_WIDTH = 1
+#: strided depthwise convolution (2-d, 3-d) gathers its taps cropped from the input from this
+#: output width on; narrower, from the stride phases' flat runs (measured 10-45 % faster on
+#: one thread at every width, the more so the larger the kernel), unless see below
+STRIDED_DEPTHWISE_EXACT_MIN_WIDTH = 1 << 30
+#: ... or when its gathered taps are large enough to share between two threads
+#: (DEPTHWISE_PARALLEL_MIN) and the kernel has at most this many taps: the exact gather is then
+#: done by both threads, the phase layout by one (measured 10-30 % faster for a 3×3 at 2
+#: threads from 8 MiB of taps; 5×5 kernels were faster from the phases even so)
+STRIDED_DEPTHWISE_EXACT_MAX_TAPS = 9
+
+
+def _strided_depthwise_exact(x: np.ndarray, out: Sequence[int], taps: int) -> bool:
+    """Whether a strided depthwise convolution gathers its taps cropped from the input
+    (:func:`_depthwise_exact`) rather than from the stride phases (:func:`_depthwise_flat`)."""
+    if out[-1] >= STRIDED_DEPTHWISE_EXACT_MIN_WIDTH:
+        return True
+    gathered = _prod(x.shape[:2]) * (taps + 1) * _prod(out) * x.itemsize
+    return (
+        _workers() > 1
+        and taps <= STRIDED_DEPTHWISE_EXACT_MAX_TAPS
+        and gathered >= DEPTHWISE_PARALLEL_MIN
+    )
+
 
 #: from this C_in and this many output positions (flat, with the padding columns) on, standard
 #: convolution is one BLAS product per tap, accumulated in place

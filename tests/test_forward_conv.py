@@ -208,7 +208,12 @@ PATHS = {
     # no temporaries kept between calls
     "fresh scratch": {**_OFF, "SCRATCH_KEEP": 0},
     # the column matrix gathered already cropped (the product written straight into y) ...
-    "exact columns": {**_OFF, "EXACT_MIN_WIDTH": 1},
+    "exact columns": {
+        **_OFF,
+        "EXACT_MIN_WIDTH": 1,
+        "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1,
+        "SHIFTED_DEPTHWISE": False,
+    },
     # ... as on one thread for stride 1 with enough output channels (here: any)
     "exact columns on one thread": {**_OFF, "EXACT_MIN_CHANNELS": 1, "_workers": lambda: 1},
     # ... or as flat runs, cropped afterwards
@@ -216,6 +221,8 @@ PATHS = {
         **_OFF,
         "EXACT_MIN_WIDTH": 1 << 30,
         "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30,
+        "STRIDED_DEPTHWISE_EXACT_MAX_TAPS": 0,
+        "SHIFTED_DEPTHWISE": False,
     },
     # grouped convolution as per-tap products batched over blocks of groups: whole images
     # (with several items), or row ranges when a block is small

@@ -66,6 +66,7 @@ KERNEL_PATHS = {
         "USE_DIRECT_GEMM": False,
         "EXACT_MIN_WIDTH": 1 << 30,
         "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30,
+        "STRIDED_DEPTHWISE_EXACT_MAX_TAPS": 0,
         "SHIFTED_DEPTHWISE": False,
     },
 }
