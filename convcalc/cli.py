@@ -194,6 +194,13 @@ def shape(
     help="Keep each layer's temporaries under this (e.g. 512M, 2G); a layer whose output alone exceeds it stops the run before computing.",
 )
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Run the kernels, BLAS included, on at most N threads (as torch.set_num_threads). Default: the machine's cores.",
+)
+@click.option(
     "--no-fold",
     "no_fold",
     is_flag=True,
@@ -214,6 +221,7 @@ def run(
     dtype: str,
     repeat: int,
     max_memory: str,
+    threads: int | None,
     no_fold: bool,
     fmt: str,
 ) -> None:
@@ -246,6 +254,7 @@ def run(
             result = run_forward(
                 spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
                 repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
+                threads=threads,
             )  # fmt: skip
         if reference is not None and result.report.ok:
             result = compare_output(result, reference, rtol, atol)

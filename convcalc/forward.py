@@ -9,6 +9,7 @@ the Report's.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -89,6 +90,8 @@ class RunResult:
     output: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: the final output against a reference, when one was given (see :func:`compare_output`)
     comparison: Comparison | None = None
+    #: the thread limit the kernels ran under (None: the machine's cores)
+    threads: int | None = None
 
     @property
     def verified(self) -> bool:
@@ -122,6 +125,7 @@ class RunResult:
         data["dtype"] = self.dtype
         data["seed"] = self.seed
         data["repeat"] = self.repeat
+        data["threads"] = self.threads
         data["time_ms"] = round(self.time_ms, 4)
         if self.comparison is not None:
             data["comparison"] = self.comparison.to_dict()
@@ -535,6 +539,7 @@ def run_forward(
     max_memory: int = DEFAULT_MAX_MEMORY,
     progress: Progress | None = None,
     fold: bool = True,
+    threads: int | None = None,
 ) -> RunResult:
     """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
 
@@ -543,18 +548,21 @@ def run_forward(
     ``input_data`` (its shape becomes the input shape) defaults to a seeded
     standard-normal tensor. A wrong model returns the analysis only, unrun. ``fold``: fold
     eval BatchNorms into the convolutions (or Linears) before them where that pays (see
-    :func:`fold_affines`).
+    :func:`fold_affines`). ``threads``: run the kernels, BLAS included, on at most this many
+    threads (as ``torch.set_num_threads`` does); None: the machine's cores.
     """
     if dtype not in DTYPES:
         raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if repeat < 1:
         raise SpecError(f"repeat must be at least 1, got {repeat}")
+    if threads is not None and threads < 1:
+        raise SpecError(f"threads must be at least 1, got {threads}")
     np_dtype = np.dtype(dtype)
     if input_data is not None:
         input_shape = tuple(int(v) for v in input_data.shape)
     report = analyze(spec, input_shape)
     if not report.ok:
-        return RunResult(report, (), dtype, seed, repeat)
+        return RunResult(report, (), dtype, seed, repeat, threads=threads)
     budgets = memory_plan(report, np_dtype.itemsize, max_memory)
     # drawn in float32 whatever the run's dtype: the same seed gives the same weights in both
     params = _bind_weights(
@@ -575,7 +583,8 @@ def run_forward(
 
     numeric.prepare()
     # temporaries kept between layers for reuse: bounded by the memory limit, dropped after
-    with numeric.keeping(max_memory // SCRATCH_SHARE):
+    limit = numeric.threads(threads) if threads is not None else contextlib.nullcontext()
+    with limit, numeric.keeping(max_memory // SCRATCH_SHARE):
         for rep in range(repeat):
             values: dict[str, np.ndarray] = {INPUT: x0}
             shapes = []
@@ -626,7 +635,7 @@ def run_forward(
         for i, (entry, row, shape) in enumerate(zip(spec.layers, report.rows, shapes))
     )
     complete = len(runs) == len(spec.layers) and all(r.match for r in runs)
-    return RunResult(report, runs, dtype, seed, repeat, out if complete else None)
+    return RunResult(report, runs, dtype, seed, repeat, out if complete else None, threads=threads)
 
 
 __all__ = [

@@ -117,8 +117,10 @@ def _totals_lines(report: Report, run: RunResult | None = None) -> list[str]:
             if run.verified
             else "NOT verified: a real shape differs from the prediction"
         )
+        limit = "" if run.threads is None else f", {run.threads} thread" + "s" * (run.threads > 1)
         lines.append(
-            f"forward pass ({run.dtype}, seed {run.seed}): {_ms(run.time_ms)}{best} · {verdict}"
+            f"forward pass ({run.dtype}, seed {run.seed}{limit}): "
+            f"{_ms(run.time_ms)}{best} · {verdict}"
         )
         c = run.comparison
         if c is not None:

@@ -291,6 +291,35 @@ def test_run_command_table_and_json(tmp_path):
     assert all(isinstance(layer["time_ms"], float) for layer in data["layers"])
 
 
+def test_threads_limit_the_kernels_and_are_reported(monkeypatch):
+    """--threads N holds the kernels (ours and BLAS's) to N threads for the run, as
+    torch.set_num_threads does, and restores the limit afterwards; the output does not
+    depend on it."""
+    from convcalc import numeric
+
+    seen = []
+    real = numeric.conv
+    monkeypatch.setattr(
+        numeric, "conv", lambda *a, **k: seen.append(numeric._workers()) or real(*a, **k)
+    )
+    before = numeric.THREADS
+    data = json.loads(cli("run", LENET, "-f", "json", "--threads", "1").output)
+    assert data["verified"] is True and data["threads"] == 1
+    assert seen and set(seen) == {1} and numeric.THREADS == before
+    assert json.loads(cli("run", LENET, "-f", "json").output)["threads"] is None
+    table = cli("run", LENET, "--threads", "1").output
+    assert "forward pass (float32, seed 0, 1 thread):" in table
+    assert "seed 0, 2 threads)" in cli("run", LENET, "--threads", "2").output
+    spec = load_spec(LENET)
+    one = run_forward(spec, dtype="float64", threads=1).output
+    two = run_forward(spec, dtype="float64", threads=2).output
+    np.testing.assert_allclose(one, two, rtol=1e-12, atol=1e-15)
+    out = cli("run", LENET, "--threads", "0")
+    assert out.exit_code == 2 and "'--threads': 0 is not in the range x>=1" in out.output
+    with pytest.raises(SpecError, match="threads must be at least 1, got 0"):
+        run_forward(spec, threads=0)
+
+
 def test_run_command_files(tmp_path):
     weights, x, y = tmp_path / "w.npz", tmp_path / "x.npy", tmp_path / "y.npy"
     np.savez(weights, **lenet_weights())
