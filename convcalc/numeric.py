@@ -102,7 +102,9 @@ def scratch(purpose: str, shape: Sequence[int], dtype: Any) -> np.ndarray:
     pool = _SCRATCH.setdefault(threading.get_ident(), {})
     buf = pool.get(purpose)
     if buf is None or buf.nbytes < nbytes:
-        pool.pop(purpose, None)  # the smaller one goes first: never both at once
+        # the smaller one goes first (this name held it too): never both at once
+        buf = None
+        pool.pop(purpose, None)
         buf = pool[purpose] = np.empty(max(nbytes, 1), dtype=np.uint8)
     return buf[:nbytes].view(dtype).reshape(tuple(shape))
 
@@ -664,6 +666,14 @@ def conv(
     exact = nd == 1 or out[-1] >= EXACT_MIN_WIDTH or wide
     offsets = list(itertools.product(*[range(k) for k in kernel]))
     if cig == 1 and g > 1:
+        # a plane too large to gather whole within the budget: in slabs of output rows (per
+        # output row of a plane: the gathered taps and the product, over a row as wide as
+        # the stride phases' (at least the output's))
+        wide_row = _prod([-(-p // st) for p, st in zip(padded[1:], stride[1:])])
+        per_row = (taps_n + 1 + cog) * wide_row * item
+        if out[0] > 1 and per_row * out[0] > budget:
+            _depthwise_slabs(xp, weight, bias, stride, dilation, pads, out, y, budget, per_row)
+            return y
         wd = weight.reshape(g, cog, taps_n)
         strided = any(st > 1 for st in stride)
         if SHIFTED_DEPTHWISE and not strided and out == list(xp.shape[2:]):
@@ -1201,6 +1211,50 @@ def _depthwise_exact(
             np.matmul(wflat[p0:p1], stacked, out=yv[p0:p1])
 
     _map_gemm(worker, shares, small=True)
+
+
+def _depthwise_slabs(
+    xp: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: PadPairs,
+    out: Sequence[int],
+    y: np.ndarray,
+    budget: int,
+    per_row: int,
+) -> None:
+    """A depthwise convolution whose single plane gathers more than ``budget`` bytes
+    (``per_row`` per output row): computed in slabs of output rows, each slab from the input
+    rows it reads (with the padding that falls inside it). A slab's gathers (one plane per
+    worker thread), its output and a copy of its input stay within the budget together."""
+    n, g = xp.shape[:2]  # depthwise: a group per input channel
+    height = xp.shape[2]
+    (top, _), s = pads[0], stride[0]
+    span = dilation[0] * (weight.shape[2] - 1) + 1
+    item = xp.dtype.itemsize
+    out_row = n * weight.shape[0] * _prod(out[1:]) * item
+    # a padded input row; a slab's copy of its input holds s of them per output row, and the
+    # kernel's reach
+    padded_row = n * g * _prod([e + a + b for e, (a, b) in zip(xp.shape[3:], pads[1:])]) * item
+    in_row = padded_row * s
+    # each worker thread gathers its own plane, over the slab's rows and the kernel's reach
+    gather = _workers() * per_row
+    rows = max(1, (budget - span * (gather + padded_row)) // (gather + out_row + in_row))
+    # what the slab's own kernel may gather, its output and input copy set aside
+    inner = max(1, budget - rows * (out_row + in_row) - span * padded_row)
+    for r0 in range(0, out[0], rows):
+        r1 = min(out[0], r0 + rows)
+        # padded rows r0·s … (r1-1)·s + span - 1, i.e. input rows lo … hi - 1: those inside
+        # the input, and the padding above and below them (all of it, near an edge)
+        lo, hi = r0 * s - top, (r1 - 1) * s + span - top
+        first = max(lo, 0)
+        inside = max(0, min(hi, height) - first)
+        above, below = max(0, min(hi, 0) - lo), max(0, hi - max(lo, height))
+        slab = xp[:, :, first : first + inside]
+        slab_pads = [(above, below)] + list(pads[1:])
+        y[:, :, r0:r1] = conv(slab, weight, bias, stride, dilation, g, inner, slab_pads)
 
 
 def _depthwise_shifted(

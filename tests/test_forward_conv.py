@@ -325,3 +325,33 @@ def test_pointwise_bias_through_blas_equals_numpy(call, shape, monkeypatch):
     np.testing.assert_allclose(direct, reference, rtol=1e-12, atol=1e-12)
     single = run(layer, x, weights, np.float32)
     np.testing.assert_allclose(single, reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_depthwise_plane_larger_than_the_budget_stays_within_it(workers, stride, monkeypatch):
+    """One plane whose gathered taps alone exceed the budget is computed in slabs of output
+    rows: the temporaries (traced beyond the output) stay under the budget, and the result is
+    the unchunked one."""
+    import tracemalloc
+
+    from convcalc import numeric
+
+    monkeypatch.setattr(numeric, "_workers", lambda: workers)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 512, 384)).astype(np.float32)
+    w = rng.standard_normal((4, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    args = (x, w, b, (stride, stride), (1, 1), 2)
+    expected = numeric.conv(*args, 1 << 30, [(1, 1), (1, 1)])
+    budget = 1 << 20  # a plane's 10 gathered taps take 7.5 MiB
+    numeric.release_scratch()
+    tracemalloc.start()
+    try:
+        got = numeric.conv(*args, budget, [(1, 1), (1, 1)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        numeric.release_scratch()
+    assert peak - got.nbytes <= budget
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

@@ -208,6 +208,39 @@ def test_same_grid_depthwise_agrees_with_torch(torch: Any, monkeypatch: Any, shi
     assert len(used) == cases == 216
 
 
+def test_depthwise_in_row_slabs_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
+    """A depthwise plane whose gathered taps exceed the budget runs in slabs of output rows:
+    strides, dilation, padding on either edge (slabs wholly inside it too), depth
+    multipliers, 1-3 dimensions, against torch."""
+    from convcalc import numeric
+
+    used = []
+    real = numeric._depthwise_slabs
+    monkeypatch.setattr(numeric, "_depthwise_slabs", lambda *a: used.append(1) or real(*a))
+    rng = np.random.default_rng(2)
+    cases = 0
+    for spatial, kernel, stride, dilation, pad in [
+        ((17, 20), (1, 3), (3, 3), (2, 1), (2, 1)),
+        ((9, 8), (3, 3), (1, 1), (1, 1), (1, 1)),
+        ((12, 5), (3, 2), (2, 1), (2, 1), (2, 0)),
+        ((7, 7), (5, 5), (2, 2), (1, 1), (2, 2)),
+        ((23,), (4,), (2,), (3,), (2,)),
+        ((6, 5, 4), (3, 3, 3), (1, 2, 1), (1, 1, 2), (1, 1, 2)),
+    ]:
+        for m, budget, dtype in itertools.product((1, 2), (1, 100), (np.float64, np.float32)):
+            c = 3
+            x = rng.standard_normal((2, c, *spatial)).astype(dtype)
+            w = rng.standard_normal((c * m, 1, *kernel)).astype(dtype)
+            b = rng.standard_normal(c * m).astype(dtype)
+            conv = getattr(torch.nn.functional, f"conv{len(spatial)}d")
+            ref = conv(*map(torch.from_numpy, (x, w, b)), stride, pad, dilation, c).numpy()
+            got = numeric.conv(x, w, b, stride, dilation, c, budget, [(p, p) for p in pad])
+            tol = 1e-9 if dtype == np.float64 else 1e-5
+            np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+            cases += 1
+    assert cases == 48 and len(used) == cases
+
+
 def test_flat_shift_depthwise_in_1d_and_3d_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
     """The flat-shift gather in one and three dimensions: symmetric and 'same' padding, a
     kernel reaching past a whole plane (all of a tap in the padding), no bias, float32 too."""
