@@ -597,10 +597,12 @@ def conv(
     groups: int,
     budget: int,
     pads: PadPairs | None = None,
+    split: bool = True,
 ) -> np.ndarray:
     """Cross-correlation of the batched ``xp`` (N, C, *spatial), zero-padded by ``pads`` (if
     given; else already padded), with ``weight`` (C_out, C/groups, *kernel), as PyTorch's
-    ConvNd computes it. The path depends on the shape (each measured faster where it is used):
+    ConvNd computes it. ``split``: an input too large for ``budget`` is worked in slabs of
+    output rows (:func:`_row_slabs`; off for the slabs themselves). The path depends on the shape (each measured faster where it is used):
 
     - pointwise: the input multiplied as it is (the bias written first, BLAS adding to it);
     - depthwise (C/g == 1): the taps of a block of planes gathered, then one batched product
@@ -671,8 +673,9 @@ def conv(
         # the stride phases' (at least the output's))
         wide_row = _prod([-(-p // st) for p, st in zip(padded[1:], stride[1:])])
         per_row = (taps_n + 1 + cog) * wide_row * item
-        if out[0] > 1 and per_row * out[0] > budget:
-            _depthwise_slabs(xp, weight, bias, stride, dilation, pads, out, y, budget, per_row)
+        if split and out[0] > 1 and per_row * out[0] > budget:
+            per_row *= _workers()  # each worker thread gathers its own plane
+            _row_slabs(xp, weight, bias, stride, dilation, g, pads, out, y, budget, per_row)
             return y
         wd = weight.reshape(g, cog, taps_n)
         strided = any(st > 1 for st in stride)
@@ -688,6 +691,10 @@ def conv(
             flat, taps, sizes = _phases(xp, kernel, stride, dilation, out, pads)
             src = flat.reshape(flat.shape[0], -1)
             _depthwise_flat(src, flat.shape[-1], taps, wd, out, sizes, bias, y, budget)
+        return y
+    # an input whose flat copy alone would take half the budget: in slabs of output rows
+    if split and out[0] > 1 and n * c * _prod(padded) * item > budget // 2:
+        _row_slabs(xp, weight, bias, stride, dilation, g, pads, out, y, budget)
         return y
     # few output positions: the column matrix in channels-last order (its copies run along
     # the channels, not along rows a few elements long) and one product per item (and group)
@@ -761,7 +768,9 @@ def conv(
     # a column matrix much larger than the caches costs more to write than it saves in BLAS
     # calls: work in pieces of about COLUMN_PIECE bytes even when the budget allows more;
     # with several workers each has a piece in flight, and there are at least as many pieces
-    limit = min(budget // workers, max(COLUMN_PIECE, per_col * width))
+    # (several pieces of a dense convolution run on the worker threads too: the budget is
+    # shared by as many as can be in flight)
+    limit = min(budget // _gemm_workers(), max(COLUMN_PIECE, per_col * width))
     if workers > 1 and n * out[0] > 1:
         limit = min(limit, max(per_col * width, -(-per_item * n // workers)))
     limit = max(limit, 1)
@@ -1213,23 +1222,27 @@ def _depthwise_exact(
     _map_gemm(worker, shares, small=True)
 
 
-def _depthwise_slabs(
+def _row_slabs(
     xp: np.ndarray,
     weight: np.ndarray,
     bias: np.ndarray | None,
     stride: Sequence[int],
     dilation: Sequence[int],
+    groups: int,
     pads: PadPairs,
     out: Sequence[int],
     y: np.ndarray,
     budget: int,
-    per_row: int,
+    per_row: int = 0,
 ) -> None:
-    """A depthwise convolution whose single plane gathers more than ``budget`` bytes
-    (``per_row`` per output row): computed in slabs of output rows, each slab from the input
-    rows it reads (with the padding that falls inside it). A slab's gathers (one plane per
-    worker thread), its output and a copy of its input stay within the budget together."""
-    n, g = xp.shape[:2]  # depthwise: a group per input channel
+    """A convolution whose whole input (or a depthwise plane's gathered taps) does not fit
+    ``budget`` bytes of temporaries: computed in slabs of output rows, each slab from the
+    input rows it reads (with the padding that falls inside it). A slab's copy of its input
+    and its output, and ``per_row`` bytes per output row that its kernel needs at once (a
+    depthwise gather: one plane per worker thread), fit the budget together; with
+    ``per_row`` 0 (the kernel chunks its own work within what it is given) half the budget
+    is left to the slab's kernel."""
+    n, c = xp.shape[:2]
     height = xp.shape[2]
     (top, _), s = pads[0], stride[0]
     span = dilation[0] * (weight.shape[2] - 1) + 1
@@ -1237,12 +1250,11 @@ def _depthwise_slabs(
     out_row = n * weight.shape[0] * _prod(out[1:]) * item
     # a padded input row; a slab's copy of its input holds s of them per output row, and the
     # kernel's reach
-    padded_row = n * g * _prod([e + a + b for e, (a, b) in zip(xp.shape[3:], pads[1:])]) * item
+    padded_row = n * c * _prod([e + a + b for e, (a, b) in zip(xp.shape[3:], pads[1:])]) * item
     in_row = padded_row * s
-    # each worker thread gathers its own plane, over the slab's rows and the kernel's reach
-    gather = _workers() * per_row
-    rows = max(1, (budget - span * (gather + padded_row)) // (gather + out_row + in_row))
-    # what the slab's own kernel may gather, its output and input copy set aside
+    room = budget if per_row else budget // 2
+    rows = max(1, (room - span * (per_row + padded_row)) // (per_row + out_row + in_row))
+    # what the slab's own kernel may use, its output and input copy set aside
     inner = max(1, budget - rows * (out_row + in_row) - span * padded_row)
     for r0 in range(0, out[0], rows):
         r1 = min(out[0], r0 + rows)
@@ -1254,7 +1266,9 @@ def _depthwise_slabs(
         above, below = max(0, min(hi, 0) - lo), max(0, hi - max(lo, height))
         slab = xp[:, :, first : first + inside]
         slab_pads = [(above, below)] + list(pads[1:])
-        y[:, :, r0:r1] = conv(slab, weight, bias, stride, dilation, g, inner, slab_pads)
+        y[:, :, r0:r1] = conv(
+            slab, weight, bias, stride, dilation, groups, inner, slab_pads, split=False
+        )
 
 
 def _depthwise_shifted(

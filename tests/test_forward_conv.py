@@ -329,22 +329,24 @@ def test_pointwise_bias_through_blas_equals_numpy(call, shape, monkeypatch):
 
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_a_depthwise_plane_larger_than_the_budget_stays_within_it(workers, stride, monkeypatch):
-    """One plane whose gathered taps alone exceed the budget is computed in slabs of output
-    rows: the temporaries (traced beyond the output) stay under the budget, and the result is
-    the unchunked one."""
+@pytest.mark.parametrize("groups", [1, 2], ids=["dense", "depthwise"])
+def test_an_input_larger_than_the_budget_stays_within_it(workers, stride, groups, monkeypatch):
+    """An input whose flat copy (or one depthwise plane whose gathered taps) alone exceeds
+    the budget is computed in slabs of output rows: the temporaries (traced beyond the
+    output) stay under the budget, and the result is the unchunked one."""
     import tracemalloc
 
     from convcalc import numeric
 
     monkeypatch.setattr(numeric, "_workers", lambda: workers)
+    monkeypatch.setattr(numeric, "_gemm_workers", lambda: workers)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 2, 512, 384)).astype(np.float32)
-    w = rng.standard_normal((4, 1, 3, 3)).astype(np.float32)
+    w = rng.standard_normal((4, 2 // groups, 3, 3)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
-    args = (x, w, b, (stride, stride), (1, 1), 2)
+    args = (x, w, b, (stride, stride), (1, 1), groups)
     expected = numeric.conv(*args, 1 << 30, [(1, 1), (1, 1)])
-    budget = 1 << 20  # a plane's 10 gathered taps take 7.5 MiB
+    budget = 1 << 20  # the padded input takes 1.5 MiB; a plane's 10 gathered taps 7.5 MiB
     numeric.release_scratch()
     tracemalloc.start()
     try:

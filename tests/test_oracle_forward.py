@@ -215,8 +215,8 @@ def test_depthwise_in_row_slabs_agrees_with_torch(torch: Any, monkeypatch: Any) 
     from convcalc import numeric
 
     used = []
-    real = numeric._depthwise_slabs
-    monkeypatch.setattr(numeric, "_depthwise_slabs", lambda *a: used.append(1) or real(*a))
+    real = numeric._row_slabs
+    monkeypatch.setattr(numeric, "_row_slabs", lambda *a: used.append(1) or real(*a))
     rng = np.random.default_rng(2)
     cases = 0
     for spatial, kernel, stride, dilation, pad in [
