@@ -1462,6 +1462,51 @@ def _depthwise_flat(
     _map_gemm(worker, shares, small=True)
 
 
+def _transpose_slabs(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: Sequence[int],
+    padding: Sequence[int],
+    output_padding: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+    budget: int,
+    out: Sequence[int],
+    per_row: int,
+) -> np.ndarray:
+    """A transposed convolution too large for ``budget`` (``per_row`` bytes of temporaries
+    per input row: its accumulator, its share of the output and of the padded input), in
+    slabs of input rows: each slab's footprints, uncropped along the rows, are added into
+    the output rows they reach (neighbouring slabs overlap by the kernel's reach), which
+    start from the bias."""
+    n = x.shape[0]
+    c_out = weight.shape[1] * groups
+    y = np.zeros((n, c_out, *out), dtype=x.dtype)
+    if bias is not None:
+        y += bias.reshape((c_out,) + (1,) * len(out)).astype(x.dtype, copy=False)
+    s, p = stride[0], padding[0]
+    span = dilation[0] * (weight.shape[2] - 1) + 1
+    reach = -(-span // s)  # the input rows one output row's worth of kernel covers
+    # a third of the budget for a slab's rows; its kernel's column chunks get what is left
+    # after them twice over (beside the chunks it holds its accumulator and input copy)
+    rows = max(1, (budget // 3) // per_row - reach)
+    inner = max(1, budget - 2 * (rows + reach) * per_row)
+    pads = (0,) + tuple(padding[1:])
+    extra = (0,) + tuple(output_padding[1:])
+    for a in range(0, x.shape[2], rows):
+        b = min(x.shape[2], a + rows)
+        part = conv_transpose(
+            x[:, :, a:b], weight, None, stride, pads, extra, dilation, groups, inner, split=False
+        )
+        # its row j is the uncropped output's row a·s + j, the output's row a·s + j - p
+        first = a * s - p
+        lo, hi = max(0, first), min(out[0], first + part.shape[2])
+        if hi > lo:
+            y[:, :, lo:hi] += part[:, :, lo - first : hi - first]
+    return y
+
+
 def conv_transpose(
     x: np.ndarray,
     weight: np.ndarray,
@@ -1472,6 +1517,7 @@ def conv_transpose(
     dilation: Sequence[int],
     groups: int,
     budget: int,
+    split: bool = True,
 ) -> np.ndarray:
     """PyTorch's ConvTransposeNd on the batched ``x`` (N, C_in, *spatial), ``weight``
     (C_in, C_out/groups, *kernel).
@@ -1484,7 +1530,10 @@ def conv_transpose(
     run per channel (the input is padded with zero columns to the phase width, so the runs'
     overflow adds zeros). A last strided copy per phase interleaves the phases into the
     output, crops ``padding`` (``output_padding`` extends the far side) and adds the bias.
-    Chunked over the batch, then over input rows, under ``budget`` bytes.
+    Chunked over the batch, then over input rows, under ``budget`` bytes; when the
+    accumulator itself (about the output's size) would take half the budget, in slabs of
+    input rows whose footprints are added into the output (:func:`_transpose_slabs`;
+    ``split`` off for the slabs themselves).
     """
     nd = weight.ndim - 2
     n, c_in = x.shape[:2]
@@ -1502,6 +1551,15 @@ def conv_transpose(
     plane = sizes[0] * width
     phases = _prod(stride)
     offsets = tap_phases(kernel, stride, dilation, sizes)
+    item = x.dtype.itemsize
+    # per input row: the accumulator's rows (s of them, every phase) and the padded input's
+    acc_row = phases * n * c_out * width * item
+    in_row = n * c_in * width * item
+    if split and inp[0] > 1 and (acc_row + in_row) * sizes[0] > budget // 2:
+        return _transpose_slabs(
+            x, weight, bias, stride, padding, output_padding, dilation, groups, budget, out,
+            2 * acc_row + in_row,
+        )  # fmt: skip
     # the input, zero-padded on its trailing axes to the phase width
     if tuple(inp[1:]) != tuple(sizes[1:]):
         xw = np.zeros((n, c_in, inp[0], *sizes[1:]), dtype=x.dtype)
@@ -1522,6 +1580,7 @@ def conv_transpose(
         footprints = cols.reshape(m, c_out, kk, length)
         for t, (phase, shift) in enumerate(offsets):
             acc[phase, bs, :, base + shift : base + shift + length] += footprints[:, :, t]
+        del cols, footprints  # before the next chunk's: never two at once
     y = np.empty((n, c_out, *out), dtype=x.dtype)
     bias_b = None if bias is None else bias.reshape((c_out,) + (1,) * nd)
     for phase, residues in enumerate(itertools.product(*[range(s) for s in stride])):

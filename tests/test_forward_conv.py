@@ -357,3 +357,36 @@ def test_an_input_larger_than_the_budget_stays_within_it(workers, stride, groups
         numeric.release_scratch()
     assert peak - got.nbytes <= budget
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_transposed_convolution_larger_than_the_budget_stays_within_it(
+    workers, stride, monkeypatch
+):
+    """A transposed convolution whose accumulator (about the output's size) exceeds the
+    budget runs in slabs of input rows added into the output: the temporaries stay under the
+    budget, and the result is the unchunked one (output padding and groups included)."""
+    import tracemalloc
+
+    from convcalc import numeric
+
+    monkeypatch.setattr(numeric, "_workers", lambda: workers)
+    monkeypatch.setattr(numeric, "_gemm_workers", lambda: workers)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 4, 256, 192)).astype(np.float32)
+    w = rng.standard_normal((4, 2, 4, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    args = (x, w, b, (stride, stride), (1, 1), (stride - 1, 0), (1, 1), 2)
+    expected = numeric.conv_transpose(*args, 1 << 30)
+    budget = 1 << 20  # the output takes 0.75 MiB at stride 1, 3 MiB at stride 2
+    numeric.release_scratch()
+    tracemalloc.start()
+    try:
+        got = numeric.conv_transpose(*args, budget)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        numeric.release_scratch()
+    assert peak - got.nbytes <= budget
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

@@ -241,6 +241,38 @@ def test_depthwise_in_row_slabs_agrees_with_torch(torch: Any, monkeypatch: Any) 
     assert cases == 48 and len(used) == cases
 
 
+def test_transposed_convolution_in_input_slabs_agrees_with_torch(
+    torch: Any, monkeypatch: Any
+) -> None:
+    """A transposed convolution too large for its budget, in slabs of input rows added into
+    the output: strides, dilation, padding, output padding, groups, 1-3 dimensions."""
+    from convcalc import numeric
+
+    used = []
+    real = numeric._transpose_slabs
+    monkeypatch.setattr(numeric, "_transpose_slabs", lambda *a: used.append(1) or real(*a))
+    rng = np.random.default_rng(4)
+    cases = 0
+    for spatial, kernel, stride, dilation, pad, extra, groups in [
+        ((9, 7), (3, 3), (2, 2), (1, 1), (1, 1), (1, 0), 1),
+        ((8, 5), (4, 3), (1, 2), (2, 1), (2, 0), (0, 1), 2),
+        ((11,), (5,), (3,), (1,), (2,), (2,), 1),
+        ((5, 4, 3), (3, 2, 2), (2, 1, 2), (1, 1, 1), (1, 0, 1), (1, 0, 0), 2),
+        ((6, 6), (1, 1), (3, 3), (1, 1), (0, 0), (2, 2), 1),
+    ]:
+        for budget, dtype in itertools.product((1, 300), (np.float64, np.float32)):
+            x = rng.standard_normal((2, 2 * groups, *spatial)).astype(dtype)
+            w = rng.standard_normal((2 * groups, 3, *kernel)).astype(dtype)
+            b = rng.standard_normal(3 * groups).astype(dtype)
+            conv = getattr(torch.nn.functional, f"conv_transpose{len(spatial)}d")
+            ref = conv(*map(torch.from_numpy, (x, w, b)), stride, pad, extra, groups, dilation)
+            got = numeric.conv_transpose(x, w, b, stride, pad, extra, dilation, groups, budget)
+            tol = 1e-9 if dtype == np.float64 else 1e-5
+            np.testing.assert_allclose(got, ref.numpy(), rtol=tol, atol=tol)
+            cases += 1
+    assert cases == 20 and len(used) == cases
+
+
 def test_flat_shift_depthwise_in_1d_and_3d_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
     """The flat-shift gather in one and three dimensions: symmetric and 'same' padding, a
     kernel reaching past a whole plane (all of a tap in the padding), no bias, float32 too."""
