@@ -782,32 +782,37 @@ class RReLU(Pointwise):
 
 
 # ------------------------------------------------------------------ softmax
-def softmax(x: Any, dim: int, log: bool, budget: int) -> Any:
-    """(Log)softmax of ``x`` along ``dim``, max-subtracted; chunked along another axis."""
+def softmax(x: Any, dim: int, log: bool, budget: int, negate: bool = False) -> Any:
+    """(Log)softmax of ``x`` (of ``-x`` when ``negate``: softmin) along ``dim``,
+    max-subtracted; chunked along another axis, one temporary per chunk (two for log)."""
     import numpy as np
 
     from ..numeric import chunks
 
     if x.ndim == 0:  # torch treats a 0-D input as 1-D
-        return softmax(x.reshape(1), 0, log, budget).reshape(())
+        return softmax(x.reshape(1), 0, log, budget, negate).reshape(())
     out = np.empty(x.shape, dtype=x.dtype)
     others = [a for a in range(x.ndim) if a != dim]
     axis = max(others, key=lambda a: x.shape[a]) if others else None
     parts: Sequence[slice] = [slice(None)]
     if axis is not None:
-        per = 2 * x.itemsize * prod(x.shape) // max(x.shape[axis], 1)
+        per = (2 if log else 1) * x.itemsize * prod(x.shape) // max(x.shape[axis], 1)
         parts = chunks(x.shape[axis], per, budget)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for part in parts:
             index = tuple(part if a == axis else slice(None) for a in range(x.ndim))
-            v = x[index]
-            shifted = v - v.max(axis=dim, keepdims=True)
-            e = np.exp(shifted)
-            total = e.sum(axis=dim, keepdims=True)
-            if log:
-                out[index] = shifted - np.log(total)
+            v = -x[index] if negate else x[index]
+            if negate:  # v is already a temporary: shift it in place
+                shifted = np.subtract(v, v.max(axis=dim, keepdims=True), out=v)
             else:
-                out[index] = e / total
+                shifted = v - v.max(axis=dim, keepdims=True)
+            if log:
+                total = np.exp(shifted).sum(axis=dim, keepdims=True)
+                np.subtract(shifted, np.log(total), out=out[index])
+            else:
+                np.exp(shifted, out=shifted)
+                np.divide(shifted, shifted.sum(axis=dim, keepdims=True), out=out[index])
+            del v, shifted  # before the next chunk's: never two at once
     return out
 
 
@@ -860,7 +865,7 @@ class Softmin(_SoftmaxBase):
     summary = "softmax(−x) along dim"
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        return softmax(-x, self._dim(x.shape), False, budget)
+        return softmax(x, self._dim(x.shape), False, budget, negate=True)
 
 
 @register

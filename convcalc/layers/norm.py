@@ -365,6 +365,7 @@ class BatchNormNd(_PerChannelNorm):
         for part in chunks(n, x.itemsize * x3.shape[1] * x3.shape[2], budget):
             d = x3[part] - mean_b
             sq += np.einsum("ncl,ncl->c", d, d)
+            del d  # before the next chunk's: never two at once
         rstd = 1 / np.sqrt(sq / count + self.eps)
         o3 = out.reshape(n, c, -1)
         np.subtract(x3, mean_b, out=o3)
@@ -680,8 +681,15 @@ class LocalResponseNorm(Layer):
         x3 = x.reshape(n, c, -1)
         o3 = out.reshape(n, c, -1)
         before = self.size // 2
-        for part in chunks(n, 2 * x.itemsize * x3.shape[1] * x3.shape[2], budget):
-            v = x3[part]
+        # two temporaries: whole items while they fit the budget, else runs of positions
+        per_item = 2 * x.itemsize * x3.shape[1] * x3.shape[2]
+        if per_item <= budget:
+            pieces = [(part, slice(None)) for part in chunks(n, per_item, budget)]
+        else:
+            runs = chunks(x3.shape[2], 2 * x.itemsize * c, budget)
+            pieces = [(slice(i, i + 1), run) for i in range(n) for run in runs]
+        for part, run in pieces:
+            v = x3[part, :, run]
             sq = np.square(v)
             acc = np.zeros_like(v)
             for off in range(self.size):
@@ -692,7 +700,8 @@ class LocalResponseNorm(Layer):
             acc *= self.alpha / self.size
             acc += self.k
             np.power(acc, self.beta, out=acc)
-            np.divide(v, acc, out=o3[part])
+            np.divide(v, acc, out=o3[part, :, run])
+            del sq, acc  # before the next piece's: never two at once
         return out
 
     def workspace(self, x: Shape, y: Shape) -> int:

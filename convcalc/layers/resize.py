@@ -302,7 +302,7 @@ class Upsample(Layer):
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
 
-        from ..numeric import chunks
+        from ..numeric import plane_chunks
 
         y_shape = self.out_shape(tuple(x.shape))
         out = np.empty(y_shape, dtype=x.dtype)
@@ -318,11 +318,12 @@ class Upsample(Layer):
             plans.append((2 + i, n_out / n_in, idx, wts))
         plans.sort(key=lambda p: p[1])  # shrink first: smaller intermediates
         per = max(self.workspace(x.shape, y_shape) // max(x.shape[0], 1), 1) * x.itemsize
-        for part in chunks(x.shape[0], per, budget):
-            v = x[part]
+        # every channel is resampled on its own: chunked over items, then channels
+        for items, channels in plane_chunks(x.shape[0], x.shape[1], per, budget):
+            v = x[items, channels]
             for axis, _, idx, wts in plans:
                 v = _resample(v, axis, idx, wts)
-            out[part] = v
+            out[items, channels] = v
         return out
 
     def workspace(self, x: Shape, y: Shape) -> int:
