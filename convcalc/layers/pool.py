@@ -614,10 +614,25 @@ class LPPoolNd(AvgPoolNd):
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
 
+        from ..numeric import chunks
+
         p = x.dtype.type(self.norm_type)
+        nd = self.nd
+        spatial = tuple(x.shape[x.ndim - nd :])
+        y_shape = self.out_shape(tuple(x.shape))
+        y = np.empty(y_shape, dtype=x.dtype)
+        if y.size == 0:
+            return y
+        # every plane on its own (as (planes, 1, *spatial)), xᵖ a piece of planes at a time
+        planes = x.reshape((-1, 1) + spatial)
+        pooled = y.reshape((-1, 1) + tuple(y_shape[len(y_shape) - nd :]))
+        per_plane = 2 * prod(spatial) * x.itemsize
         # torch's arithmetic as it is: a negative average with a fractional 1/p is nan
         with np.errstate(all="ignore"):
-            y = super().forward(np.power(x, p), w, budget)
+            for part in chunks(planes.shape[0], per_plane, budget):
+                powered = np.power(planes[part], p)
+                pooled[part] = super().forward(powered, w, max(budget - powered.nbytes, 1))
+                del powered  # before the next piece's: never two at once
             y *= x.dtype.type(prod(self.kernel_size))
             np.power(y, 1.0 / p, out=y)
         return y
