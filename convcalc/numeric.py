@@ -48,6 +48,25 @@ def pad(x: np.ndarray, pads: PadPairs, mode: str = "zeros", value: float = 0.0) 
     return np.pad(x, widths, mode=np_mode)
 
 
+def padded_rows(
+    x: np.ndarray, axis: int, first: int, stop: int, pad_before: int, mode: str
+) -> np.ndarray:
+    """Rows ``first … stop - 1`` of ``x`` padded along ``axis`` in ``mode`` (reflect, replicate
+    or circular: torch's F.pad; the pad before is ``pad_before``), gathered without padding
+    the rest: a slab of a padded input, from the rows it takes."""
+    size = x.shape[axis]
+    rows = np.arange(first, stop) - pad_before  # in the input's own indices
+    if mode == "reflect":
+        period = 2 * (size - 1)
+        rows = np.abs(rows) % period if period else np.zeros_like(rows)
+        rows = np.where(rows >= size, period - rows, rows)
+    elif mode == "replicate":
+        rows = np.clip(rows, 0, size - 1)
+    else:  # circular
+        rows = rows % size
+    return np.take(x, rows, axis=axis)
+
+
 def windows(
     x: np.ndarray,
     kernel: Sequence[int],

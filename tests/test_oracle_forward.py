@@ -273,6 +273,42 @@ def test_transposed_convolution_in_input_slabs_agrees_with_torch(
     assert cases == 20 and len(used) == cases
 
 
+def test_mode_padded_convolution_in_slabs_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
+    """A convolution with reflect, replicate or circular padding whose padded copy would
+    overrun the budget, padded slab by slab from the rows each reads: every mode, strides,
+    dilation, groups, 1-3 dimensions and a batch, against torch's module."""
+    from convcalc import numeric
+    from convcalc.spec import spec_from_strings
+
+    calls = []
+    real = numeric.padded_rows
+    monkeypatch.setattr(numeric, "padded_rows", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(6)
+    cases = 0
+    for call, shape in [
+        ("Conv2d(4, 6, 3, padding=2, padding_mode='{}')", (2, 4, 9, 7)),
+        (
+            "Conv2d(4, 4, (3, 2), stride=2, padding=(2, 1), dilation=(2, 1), groups=2, padding_mode='{}')",
+            (1, 4, 11, 6),
+        ),
+        ("Conv1d(2, 3, 4, padding=3, dilation=1, padding_mode='{}')", (2, 2, 8)),
+        ("Conv3d(2, 2, 3, stride=(2, 1, 1), padding=1, padding_mode='{}')", (1, 2, 6, 4, 3)),
+        ("Conv2d(3, 3, 3, padding='same', groups=3, padding_mode='{}')", (1, 3, 5, 5)),
+    ]:
+        for mode in ("reflect", "replicate", "circular"):
+            layer = spec_from_strings([call.format(mode)], shape).layers[0].layer
+            module = eval("torch.nn." + call.format(mode)).double()  # noqa: S307 - literal calls above
+            x = rng.standard_normal(shape)
+            weights = {k: v.detach().numpy() for k, v in module.state_dict().items()}
+            ref = module(torch.from_numpy(x)).detach().numpy()
+            before = len(calls)
+            got = layer.forward(x, weights, 1)
+            assert len(calls) > before, call.format(mode)
+            np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+            cases += 1
+    assert cases == 15
+
+
 def test_flat_shift_depthwise_in_1d_and_3d_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
     """The flat-shift gather in one and three dimensions: symmetric and 'same' padding, a
     kernel reaching past a whole plane (all of a tap in the padding), no bias, float32 too."""
