@@ -362,10 +362,17 @@ class BatchNormNd(_PerChannelNorm):
         mean = x3.mean(axis=(0, 2))
         mean_b = mean[:, None]
         sq = np.zeros(c, dtype=x.dtype)
-        for part in chunks(n, x.itemsize * x3.shape[1] * x3.shape[2], budget):
-            d = x3[part] - mean_b
+        # one temporary: whole items while they fit the budget, else runs of positions
+        per_item = x.itemsize * x3.shape[1] * x3.shape[2]
+        if per_item <= budget:
+            pieces = [(part, slice(None)) for part in chunks(n, per_item, budget)]
+        else:
+            runs = chunks(x3.shape[2], x.itemsize * c, budget)
+            pieces = [(slice(i, i + 1), run) for i in range(n) for run in runs]
+        for part, run in pieces:
+            d = x3[part, :, run] - mean_b
             sq += np.einsum("ncl,ncl->c", d, d)
-            del d  # before the next chunk's: never two at once
+            del d  # before the next piece's: never two at once
         rstd = 1 / np.sqrt(sq / count + self.eps)
         o3 = out.reshape(n, c, -1)
         np.subtract(x3, mean_b, out=o3)
