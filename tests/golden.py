@@ -30,3 +30,22 @@ def scale(y: np.ndarray) -> float:
     """The magnitude the absolute tolerances are relative to."""
     finite = np.abs(y[np.isfinite(y)])
     return max(1.0, float(finite.max())) if finite.size else 1.0
+
+
+def temporaries(compute):
+    """``(result, bytes)``: what ``compute()`` returns, and the most memory it held at once
+    beyond that result (traced by tracemalloc, NumPy's arrays included), with no kept
+    scratch buffers before or after."""
+    import tracemalloc
+
+    from convcalc import numeric
+
+    numeric.release_scratch()
+    tracemalloc.start()
+    try:
+        result = compute()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        numeric.release_scratch()
+    return result, peak - result.nbytes

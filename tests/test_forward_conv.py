@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from golden import load, run, scale
+from golden import load, run, scale, temporaries
 
 from convcalc.layers.base import REGISTRY
 from convcalc.spec import spec_from_strings
@@ -334,8 +334,6 @@ def test_an_input_larger_than_the_budget_stays_within_it(workers, stride, groups
     """An input whose flat copy (or one depthwise plane whose gathered taps) alone exceeds
     the budget is computed in slabs of output rows: the temporaries (traced beyond the
     output) stay under the budget, and the result is the unchunked one."""
-    import tracemalloc
-
     from convcalc import numeric
 
     monkeypatch.setattr(numeric, "_workers", lambda: workers)
@@ -347,15 +345,8 @@ def test_an_input_larger_than_the_budget_stays_within_it(workers, stride, groups
     args = (x, w, b, (stride, stride), (1, 1), groups)
     expected = numeric.conv(*args, 1 << 30, [(1, 1), (1, 1)])
     budget = 1 << 20  # the padded input takes 1.5 MiB; a plane's 10 gathered taps 7.5 MiB
-    numeric.release_scratch()
-    tracemalloc.start()
-    try:
-        got = numeric.conv(*args, budget, [(1, 1), (1, 1)])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-        numeric.release_scratch()
-    assert peak - got.nbytes <= budget
+    got, held = temporaries(lambda: numeric.conv(*args, budget, [(1, 1), (1, 1)]))
+    assert held <= budget
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -367,8 +358,6 @@ def test_a_transposed_convolution_larger_than_the_budget_stays_within_it(
     """A transposed convolution whose accumulator (about the output's size) exceeds the
     budget runs in slabs of input rows added into the output: the temporaries stay under the
     budget, and the result is the unchunked one (output padding and groups included)."""
-    import tracemalloc
-
     from convcalc import numeric
 
     monkeypatch.setattr(numeric, "_workers", lambda: workers)
@@ -380,13 +369,6 @@ def test_a_transposed_convolution_larger_than_the_budget_stays_within_it(
     args = (x, w, b, (stride, stride), (1, 1), (stride - 1, 0), (1, 1), 2)
     expected = numeric.conv_transpose(*args, 1 << 30)
     budget = 1 << 20  # the output takes 0.75 MiB at stride 1, 3 MiB at stride 2
-    numeric.release_scratch()
-    tracemalloc.start()
-    try:
-        got = numeric.conv_transpose(*args, budget)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-        numeric.release_scratch()
-    assert peak - got.nbytes <= budget
+    got, held = temporaries(lambda: numeric.conv_transpose(*args, budget))
+    assert held <= budget
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

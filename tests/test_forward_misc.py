@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from golden import load, run, scale
+from golden import load, run, scale, temporaries
 
 from convcalc.layers import activation, norm, resize
 from convcalc.layers.activation import erf
@@ -187,20 +187,10 @@ def test_one_large_item_is_chunked_within_the_budget(layer, shape, budget):
     pieces are sized from estimates that leave out small per-piece arrays such as reduced
     maxima, sums and tap indices: within half as much again, where unchunked they took the
     whole item several times over); the result is the unchunked one's."""
-    import tracemalloc
-
-    from convcalc import numeric
-
     entry = spec_from_strings([layer], shape).layers[0].layer
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     expected = entry.forward(x, {}, 1 << 30)
-    numeric.release_scratch()
-    tracemalloc.start()
-    try:
-        got = entry.forward(x, {}, budget)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak - got.nbytes <= 1.5 * budget
+    got, held = temporaries(lambda: entry.forward(x, {}, budget))
+    assert held <= 1.5 * budget
     # (batch statistics summed piece by piece round differently)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
