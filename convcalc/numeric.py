@@ -96,14 +96,15 @@ def chunks(total: int, per_item_bytes: int, budget: int) -> Sequence[slice]:
     return [slice(i, min(i + step, total)) for i in range(0, total, step)]
 
 
-def plane_chunks(n: int, c: int, per_item_bytes: int, budget: int) -> list[tuple[slice, slice]]:
-    """``(items, channels)`` pieces of an (N, C, …) tensor whose temporaries (``per_item_bytes``
-    per item, spread evenly over its channels) fit ``budget``: whole items while one fits, else
-    the channels of one item at a time (a single channel may still exceed the budget)."""
-    if per_item_bytes <= budget or c <= 1:
-        return [(part, slice(0, c)) for part in chunks(n, per_item_bytes, budget)]
-    per_plane = -(-per_item_bytes // c)
-    return [(slice(i, i + 1), part) for i in range(n) for part in chunks(c, per_plane, budget)]
+def item_parts(n: int, m: int, per_item_bytes: int, budget: int) -> list[tuple[slice, slice]]:
+    """``(items, part)`` pieces of an (N, M, …) tensor, ``part`` a slice of its second axis
+    (channels, or positions when flattened), whose temporaries (``per_item_bytes`` per item,
+    spread evenly along that axis) fit ``budget``: whole items while one fits, else parts of
+    one item at a time (a single element of that axis may still exceed the budget)."""
+    if per_item_bytes <= budget or m <= 1:
+        return [(part, slice(0, m)) for part in chunks(n, per_item_bytes, budget)]
+    per = -(-per_item_bytes // m)
+    return [(slice(i, i + 1), part) for i in range(n) for part in chunks(m, per, budget)]
 
 
 # ------------------------------------------------------------------ scratch memory

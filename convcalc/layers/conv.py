@@ -305,13 +305,13 @@ class ConvNd(_Conv):
             return y if batched else y[0]
         args = (w["weight"], w.get("bias"), self.stride, self.dilation, self.groups)
         sizes = [e + a + b for e, (a, b) in zip(xb.shape[2:], pads)]
-        padded_row = xb.shape[0] * xb.shape[1] * prod(sizes[1:]) * xb.itemsize
-        span = self.dilation[0] * (self.kernel_size[0] - 1) + 1
-        rows_out = (sizes[0] - span) // self.stride[0] + 1
-        if rows_out > 1 and padded_row * sizes[0] > budget // 2 and min(min(pads)) >= 0:
+        padded = prod(xb.shape[:2]) * prod(sizes) * xb.itemsize
+        out = self.out_shape(tuple(xb.shape))
+        if out[2] > 1 and padded > budget // 2 and min(min(pads)) >= 0:
             # the padded copy alone would take half the budget: in slabs of output rows,
             # each padded from the rows it reads
-            return self._slabs(xb, args, pads, sizes, span, rows_out, budget, batched)
+            y = self._slabs(xb, args, pads, sizes, out, budget)
+            return y if batched else y[0]
         xp = numeric.pad(xb, pads, self.padding_mode)
         spare = budget - (xp.nbytes if xp is not xb else 0)
         y = numeric.conv(xp, *args, max(spare, 0))
@@ -323,32 +323,27 @@ class ConvNd(_Conv):
         args: tuple[Any, ...],
         pads: Any,
         sizes: list[int],
-        span: int,
-        rows_out: int,
+        out: Shape,
         budget: int,
-        batched: bool,
     ) -> Any:
+        """The output ``out`` (batched) in slabs of rows, each slab of the input gathered
+        with the padding mode from the rows it reads, padded along its other axes, and
+        convolved on its own, within ``budget``."""
         import numpy as np
 
         from .. import numeric
 
-        n, c_out = xb.shape[0], self.out_channels
+        y = np.empty(out, dtype=xb.dtype)
         s = self.stride[0]
-        out = [rows_out] + [
-            (e - d * (k - 1) - 1) // st + 1
-            for e, d, k, st in zip(
-                sizes[1:], self.dilation[1:], self.kernel_size[1:], self.stride[1:]
-            )
-        ]
-        y = np.empty((n, c_out, *out), dtype=xb.dtype)
-        padded_row = n * xb.shape[1] * prod(sizes[1:]) * xb.itemsize
-        out_row = n * c_out * prod(out[1:]) * xb.itemsize
+        span = self.dilation[0] * (self.kernel_size[0] - 1) + 1
+        padded_row = prod(xb.shape[:2]) * prod(sizes[1:]) * xb.itemsize
+        out_row = prod(out) // out[2] * xb.itemsize
         # a third of the budget for a slab's padded rows and output: its kernel makes one
         # more copy of those rows (its flat layout) beside its own pieces
         rows = max(1, (budget // 3 - span * padded_row) // (s * padded_row + out_row))
         weight, bias, stride, dilation, groups = args
-        for r0 in range(0, rows_out, rows):
-            r1 = min(rows_out, r0 + rows)
+        for r0 in range(0, out[2], rows):
+            r1 = min(out[2], r0 + rows)
             slab = numeric.padded_rows(
                 xb, 2, r0 * s, (r1 - 1) * s + span, pads[0][0], self.padding_mode
             )
@@ -356,7 +351,7 @@ class ConvNd(_Conv):
             spare = max(budget - 2 * slab.nbytes - (r1 - r0) * out_row, 0)
             y[:, :, r0:r1] = numeric.conv(slab, weight, bias, stride, dilation, groups, spare)
             del slab  # before the next slab's: never two at once
-        return y if batched else y[0]
+        return y
 
     def workspace(self, x: Shape, y: Shape) -> int:
         cdim = len(x) - self.nd - 1

@@ -350,7 +350,7 @@ class BatchNormNd(_PerChannelNorm):
         """track_running_stats=False: torch normalises with the batch's statistics even in eval."""
         import numpy as np
 
-        from ..numeric import chunks
+        from ..numeric import item_parts
 
         n, c = x.shape[0], x.shape[1]
         x3 = x.reshape(n, c, -1)
@@ -364,12 +364,7 @@ class BatchNormNd(_PerChannelNorm):
         sq = np.zeros(c, dtype=x.dtype)
         # one temporary: whole items while they fit the budget, else runs of positions
         per_item = x.itemsize * x3.shape[1] * x3.shape[2]
-        if per_item <= budget:
-            pieces = [(part, slice(None)) for part in chunks(n, per_item, budget)]
-        else:
-            runs = chunks(x3.shape[2], x.itemsize * c, budget)
-            pieces = [(slice(i, i + 1), run) for i in range(n) for run in runs]
-        for part, run in pieces:
+        for part, run in item_parts(n, x3.shape[2], per_item, budget):
             d = x3[part, :, run] - mean_b
             sq += np.einsum("ncl,ncl->c", d, d)
             del d  # before the next piece's: never two at once
@@ -679,7 +674,7 @@ class LocalResponseNorm(Layer):
         """
         import numpy as np
 
-        from ..numeric import chunks
+        from ..numeric import item_parts
 
         n, c = x.shape[0], x.shape[1]
         out = np.empty(x.shape, dtype=x.dtype)
@@ -690,12 +685,7 @@ class LocalResponseNorm(Layer):
         before = self.size // 2
         # two temporaries: whole items while they fit the budget, else runs of positions
         per_item = 2 * x.itemsize * x3.shape[1] * x3.shape[2]
-        if per_item <= budget:
-            pieces = [(part, slice(None)) for part in chunks(n, per_item, budget)]
-        else:
-            runs = chunks(x3.shape[2], 2 * x.itemsize * c, budget)
-            pieces = [(slice(i, i + 1), run) for i in range(n) for run in runs]
-        for part, run in pieces:
+        for part, run in item_parts(n, x3.shape[2], per_item, budget):
             v = x3[part, :, run]
             sq = np.square(v)
             acc = np.zeros_like(v)

@@ -302,7 +302,7 @@ class Upsample(Layer):
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
 
-        from ..numeric import plane_chunks
+        from ..numeric import item_parts
 
         y_shape = self.out_shape(tuple(x.shape))
         out = np.empty(y_shape, dtype=x.dtype)
@@ -319,7 +319,7 @@ class Upsample(Layer):
         plans.sort(key=lambda p: p[1])  # shrink first: smaller intermediates
         per = max(self.workspace(x.shape, y_shape) // max(x.shape[0], 1), 1) * x.itemsize
         # every channel is resampled on its own: chunked over items, then channels
-        for items, channels in plane_chunks(x.shape[0], x.shape[1], per, budget):
+        for items, channels in item_parts(x.shape[0], x.shape[1], per, budget):
             v = x[items, channels]
             for axis, _, idx, wts in plans:
                 v = _resample(v, axis, idx, wts)
