@@ -632,7 +632,8 @@ def conv(
     """Cross-correlation of the batched ``xp`` (N, C, *spatial), zero-padded by ``pads`` (if
     given; else already padded), with ``weight`` (C_out, C/groups, *kernel), as PyTorch's
     ConvNd computes it. ``split``: an input too large for ``budget`` is worked in slabs of
-    output rows (:func:`_row_slabs`; off for the slabs themselves). The path depends on the shape (each measured faster where it is used):
+    output rows (:func:`_row_slabs`; off for the slabs themselves). The path depends on the
+    shape (each measured faster where it is used):
 
     - pointwise: the input multiplied as it is (the bias written first, BLAS adding to it);
     - depthwise (C/g == 1): the taps of a block of planes gathered, then one batched product
