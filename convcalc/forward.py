@@ -464,6 +464,24 @@ class _Float32Draws:
         return out
 
 
+#: elements of float64 draws made at a time for a random input
+DRAW_PIECE = 1 << 20
+
+
+def _standard_normal(rng: np.random.Generator, shape: Shape, dtype: np.dtype) -> np.ndarray:
+    """A seeded standard-normal tensor in ``dtype``: drawn in float64 as always (the same
+    seed gives the same input in both dtypes), a piece at a time, so that a large input
+    costs its own bytes and not two and a half times them."""
+    out = np.empty(shape, dtype=dtype)
+    flat = out.reshape(-1)
+    piece = np.empty(min(flat.size, DRAW_PIECE))
+    for start in range(0, flat.size, DRAW_PIECE):
+        part = piece[: min(DRAW_PIECE, flat.size - start)]
+        rng.standard_normal(out=part)
+        flat[start : start + part.size] = part
+    return out
+
+
 def _last_use(spec: Spec) -> dict[str, int]:
     """For each output: the index of the last layer that reads it (the model output: never freed)."""
     last: dict[str, int] = {}
@@ -570,7 +588,7 @@ def run_forward(
     )
     folded = fold_affines(spec, report, params, repeat) if fold else {}
     if input_data is None:
-        x0 = np.random.default_rng([seed, 1]).standard_normal(report.input_shape).astype(np_dtype)
+        x0 = _standard_normal(np.random.default_rng([seed, 1]), report.input_shape, np_dtype)
     else:
         x0 = np.ascontiguousarray(input_data, dtype=np_dtype)
 
