@@ -1495,44 +1495,32 @@ def _depthwise_flat(
 
 def _transpose_slabs(
     x: np.ndarray,
-    weight: np.ndarray,
+    uncropped: Any,
     bias: np.ndarray | None,
-    stride: Sequence[int],
-    padding: Sequence[int],
-    output_padding: Sequence[int],
-    dilation: Sequence[int],
-    groups: int,
+    y: np.ndarray,
+    stride: int,
+    padding: int,
+    span: int,
     budget: int,
-    out: Sequence[int],
     per_row: int,
 ) -> np.ndarray:
     """A transposed convolution too large for ``budget`` (``per_row`` bytes of temporaries
     per input row: its accumulator, its share of the output and of the padded input), in
-    slabs of input rows: each slab's footprints, uncropped along the rows, are added into
-    the output rows they reach (neighbouring slabs overlap by the kernel's reach), which
+    slabs of input rows: ``uncropped(rows, budget)`` is a slab's result left uncropped along
+    the rows (``stride``, ``padding`` and the kernel's ``span`` along them), added into the
+    output rows of ``y`` it reaches (neighbouring slabs overlap by the kernel's reach), which
     start from the bias."""
-    n = x.shape[0]
-    c_out = weight.shape[1] * groups
-    y = np.zeros((n, c_out, *out), dtype=x.dtype)
-    if bias is not None:
-        y += bias.reshape((c_out,) + (1,) * len(out)).astype(x.dtype, copy=False)
-    s, p = stride[0], padding[0]
-    span = dilation[0] * (weight.shape[2] - 1) + 1
-    reach = -(-span // s)  # the input rows one output row's worth of kernel covers
+    y[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * (y.ndim - 2))
+    reach = -(-span // stride)  # the input rows one output row's worth of kernel covers
     # a third of the budget for a slab's rows; its kernel's column chunks get what is left
     # after them twice over (beside the chunks it holds its accumulator and input copy)
     rows = max(1, (budget // 3) // per_row - reach)
     inner = max(1, budget - 2 * (rows + reach) * per_row)
-    pads = (0,) + tuple(padding[1:])
-    extra = (0,) + tuple(output_padding[1:])
     for a in range(0, x.shape[2], rows):
-        b = min(x.shape[2], a + rows)
-        part = conv_transpose(
-            x[:, :, a:b], weight, None, stride, pads, extra, dilation, groups, inner, split=False
-        )
+        part = uncropped(x[:, :, a : a + rows], inner)
         # its row j is the uncropped output's row a·s + j, the output's row a·s + j - p
-        first = a * s - p
-        lo, hi = max(0, first), min(out[0], first + part.shape[2])
+        first = a * stride - padding
+        lo, hi = max(0, first), min(y.shape[2], first + part.shape[2])
         if hi > lo:
             y[:, :, lo:hi] += part[:, :, lo - first : hi - first]
     return y
@@ -1587,10 +1575,18 @@ def conv_transpose(
     acc_row = phases * n * c_out * width * item
     in_row = n * c_in * width * item
     if split and inp[0] > 1 and (acc_row + in_row) * sizes[0] > budget // 2:
-        return _transpose_slabs(
-            x, weight, bias, stride, padding, output_padding, dilation, groups, budget, out,
-            2 * acc_row + in_row,
-        )  # fmt: skip
+        # the same convolution on a slab of rows, left uncropped along them
+        along = ((0,) + tuple(padding[1:]), (0,) + tuple(output_padding[1:]))
+
+        def uncropped(rows: np.ndarray, inner: int) -> np.ndarray:
+            return conv_transpose(
+                rows, weight, None, stride, *along, dilation, groups, inner, split=False
+            )
+
+        y = np.empty((n, c_out, *out), dtype=x.dtype)
+        span = dilation[0] * (kernel[0] - 1) + 1
+        per_row = 2 * acc_row + in_row
+        return _transpose_slabs(x, uncropped, bias, y, stride[0], padding[0], span, budget, per_row)
     # the input, zero-padded on its trailing axes to the phase width
     if tuple(inp[1:]) != tuple(sizes[1:]):
         xw = np.zeros((n, c_in, inp[0], *sizes[1:]), dtype=x.dtype)
