@@ -232,7 +232,8 @@ def run(
     matches, 1 when the model is wrong (before computing), a shape differs, or the
     output differs from the --compare reference.
     """
-    from .forward import compare_output, load_array, load_weights, parse_size, run_forward
+    from .files import load_array, load_weights
+    from .forward import compare_output, parse_size, run_forward
     from .render import error_text, print_rich, render
 
     with _json_errors(fmt):

@@ -20,7 +20,7 @@ from test_forward import cli
 
 from convcalc import load_spec, run_forward, safetensorsfile
 from convcalc.errors import SpecError
-from convcalc.forward import load_array, load_weights
+from convcalc.files import load_array, load_weights
 from convcalc.torchfile import is_torch_file, read
 
 FIX = Path(__file__).parent / "fixtures" / "weightfiles"
