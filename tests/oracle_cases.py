@@ -13,6 +13,7 @@ dimension it comes from.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -49,6 +50,8 @@ def lit(value: Any) -> str:
         return f"({lit(value[0])},)"
     if isinstance(value, tuple):
         return "(" + ", ".join(lit(v) for v in value) + ")"
+    if isinstance(value, float) and math.isinf(value):
+        return "1e999" if value > 0 else "-1e999"
     if isinstance(value, list):
         return "[" + ", ".join(lit(v) for v in value) + "]"
     return repr(value)
@@ -332,11 +335,13 @@ def gen_avg_pool(rng: random.Random, name: str) -> Case:
 
 @register("LPPool1d", "LPPool2d", "LPPool3d")
 def gen_lp_pool(rng: random.Random, name: str) -> Case:
-    """Power-average pooling: no padding argument; a fractional p on negative inputs is nan."""
+    """Power-average pooling: no padding argument; a fractional p on negative inputs is nan;
+    p = ±inf is the window's largest (smallest) magnitude."""
     nd = nd_of(name)
     values = _pool_window(rng, nd)
     values.pop("padding", None)
-    values = {"norm_type": rng.choice([1, 2, 2.0, 3, 1.5, 4]), **values}
+    norm_type = rng.choice([1, 2, 2.0, 3, 1.5, 4, math.inf, -math.inf])
+    values = {"norm_type": norm_type, **values}
     if maybe(rng, 0.5):
         values["ceil_mode"] = rng.choice([True, False])
     order = ("norm_type", "kernel_size", "stride", "ceil_mode")

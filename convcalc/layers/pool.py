@@ -56,13 +56,19 @@ def to_window(nd: int, optional: bool = False) -> Converter:
     return convert
 
 
+class _Listed(tuple):
+    """A window written as a list or tuple (where the form matters: LPPool1d's kernel_size)."""
+
+
 @converter_form("int")
 def to_single_window(v: Any) -> tuple[int]:
-    """LPPool1d's kernel_size: an integer only (torch multiplies the result by it, and fails
-    at forward on a tuple)."""
-    if not is_int(v):
-        raise BadValue("an integer (LPPool1d multiplies by it; torch fails on a tuple)")
-    return (int(v),)
+    """LPPool1d's kernel_size: an integer (torch multiplies the result by it, and fails at
+    forward on a tuple, but for norm_type ±inf, a max pooling: :meth:`LPPoolNd.check`)."""
+    if is_int(v):
+        return (int(v),)
+    if isinstance(v, (list, tuple)) and len(v) == 1 and is_int(v[0]):
+        return _Listed((int(v[0]),))
+    raise BadValue("an integer (LPPool1d multiplies by it; torch fails on a tuple)")
 
 
 def to_output_size(nd: int) -> Converter:
@@ -582,7 +588,7 @@ class AvgPoolNd(_Pool):
 class LPPoolNd(AvgPoolNd):
     """Power-average pooling as torch computes it: the average of xᵖ over each window (no
     padding, count_include_pad, torch's divisor for ceil_mode's partial windows), times the
-    kernel's size, to the power 1/p."""
+    kernel's size, to the power 1/p; for p = ±inf, the window's largest (smallest) |x|."""
 
     @classmethod
     def example(cls):
@@ -609,7 +615,22 @@ class LPPoolNd(AvgPoolNd):
                 got=self.norm_type,
                 hint="norm_type 1 sums the window, 2 takes its Euclidean norm",
             )
+        if isinstance(self.kernel_size, _Listed) and not math.isinf(self.norm_type):
+            k = self.kernel_size[0]
+            raise ShapeError(
+                f"kernel_size must be an integer, got {list(self.kernel_size)}: LPPool1d "
+                "multiplies its result by kernel_size, which torch fails to do with a tuple",
+                argument="kernel_size",
+                expected="an integer",
+                got=list(self.kernel_size),
+                hint=f"write kernel_size={k}",
+            )
         super().check()
+
+    def _check_input(self, cdim: int, spatial: Shape) -> None:
+        # p = ±inf is a max pooling in torch, without AvgPool3d's rule on small inputs
+        if not math.isinf(self.norm_type):
+            super()._check_input(cdim, spatial)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
@@ -620,6 +641,22 @@ class LPPoolNd(AvgPoolNd):
         nd = self.nd
         spatial = tuple(x.shape[x.ndim - nd :])
         y_shape = self.out_shape(tuple(x.shape))
+        if np.isinf(p):
+            # torch's special case: the largest |x| of each window (p = -inf: the smallest)
+            magnitude = np.abs(x)
+            if p < 0:
+                np.negative(magnitude, out=magnitude)
+            y = _window_reduce(
+                magnitude,
+                y_shape[len(y_shape) - nd :],
+                self.kernel_size,
+                self.strides(),
+                self.padding,
+                self.dilations(),
+                True,
+                budget,
+            )
+            return np.negative(y, out=y) if p < 0 else y
         y = np.empty(y_shape, dtype=x.dtype)
         if y.size == 0:
             return y
