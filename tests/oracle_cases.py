@@ -628,7 +628,10 @@ ACTIVATIONS: dict[str, tuple[tuple[str, ...], Callable[[random.Random], dict[str
     "Hardshrink": (("lambd",), _with(lambd=[0.5, 0.0, 1.2, -0.3])),
     "Softshrink": (("lambd",), _with(lambd=[0.5, 0.0, 1.2, -0.3])),
     "Threshold": (("threshold", "value", "inplace"), _threshold),
-    "RReLU": (("lower", "upper", "inplace"), _with(lower=[0.125, 0.05], upper=[1 / 3, 0.5])),
+    "RReLU": (
+        ("lower", "upper", "inplace"),
+        _with(lower=[0.125, 0.05, 0.9], upper=[1 / 3, 0.5]),
+    ),
 }
 
 

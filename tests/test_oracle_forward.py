@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from oracle_cases import GENERATORS
+from oracle_cases import ACTIVATIONS, GENERATORS
 from test_oracle import _torch_layer
 
 from convcalc import analyze, spec_from_strings
@@ -23,6 +23,7 @@ from convcalc.forward import run_forward
 
 #: cases per type (valid ones are kept; invalid ones are the shape oracle's business)
 CASES = int(os.environ.get("CONVCALC_FORWARD_CASES", "24"))
+SPECIALS = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0]
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +86,19 @@ def test_every_conv_kernel_path_agrees_with_torch(
     _compare(torch, type_name)
 
 
-def _compare(torch: Any, type_name: str) -> None:
-    rng = random.Random(f"forward:{type_name}")
+#: the element-wise and pooling types, also run on inputs holding nan, ±inf and ±0
+SPECIAL_TYPES = [
+    t for t in sorted(GENERATORS) if t in ACTIVATIONS or ("Pool" in t and not t.startswith("Lazy"))
+]
+
+
+@pytest.mark.parametrize("type_name", SPECIAL_TYPES)
+def test_nan_inf_and_signed_zeros_go_through_as_in_torch(torch: Any, type_name: str) -> None:
+    _compare(torch, type_name, special=True)
+
+
+def _compare(torch: Any, type_name: str, special: bool = False) -> None:
+    rng = random.Random(f"forward:{type_name}" + (":special" if special else ""))
     failures = []
     ran = 0
     for _ in range(CASES):
@@ -121,6 +133,11 @@ def _compare(torch: Any, type_name: str) -> None:
             x = torch.randn(
                 *x_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(ran)
             )
+            if special:  # about one element in eight replaced by nan, ±inf or ±0
+                flat = x.view(-1)
+                for i in range(flat.numel()):
+                    if rng.random() < 0.125:
+                        flat[i] = rng.choice(SPECIALS)
             try:
                 y = module(x.clone())  # inplace=True would overwrite x
             except Exception:  # noqa: BLE001

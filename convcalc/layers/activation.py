@@ -723,7 +723,9 @@ class Hardshrink(Pointwise):
     def fn(self, x: Any) -> Any:
         import numpy as np
 
-        return np.where(np.abs(x) > self.lambd, x, np.zeros((), x.dtype))
+        # torch's test, which lets nan through: 0 inside [−lambd, lambd], x elsewhere
+        lambd = x.dtype.type(self.lambd)
+        return np.where((x >= -lambd) & (x <= lambd), np.zeros((), x.dtype), x)
 
 
 @register
@@ -745,9 +747,9 @@ class Softshrink(Pointwise):
         import numpy as np
 
         lambd = x.dtype.type(self.lambd)
-        return np.where(
-            x > lambd, x - lambd, np.where(x < -lambd, x + lambd, np.zeros((), x.dtype))
-        )
+        # nan stays nan, as in torch
+        inside = np.where(np.isnan(x), x, np.zeros((), x.dtype))
+        return np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, inside))
 
 
 @register
@@ -764,7 +766,8 @@ class Threshold(Pointwise):
     def fn(self, x: Any) -> Any:
         import numpy as np
 
-        return np.where(x > self.threshold, x, x.dtype.type(self.value))
+        # torch's test, which lets nan through
+        return np.where(x <= self.threshold, x.dtype.type(self.value), x)
 
 
 @register
@@ -773,6 +776,16 @@ class RReLU(Pointwise):
     ARGS = (Arg("lower", to_float, 1.0 / 8), Arg("upper", to_float, 1.0 / 3), INPLACE)
     lower: float
     upper: float
+
+    def check(self) -> None:
+        if self.lower > self.upper:
+            raise ShapeError(
+                f"lower must be at most upper, got lower {self.lower:g} and upper {self.upper:g}",
+                argument="lower",
+                expected=f"at most {self.upper:g}",
+                got=self.lower,
+                hint="swap them: the slope is drawn from [lower, upper] (its mean at inference)",
+            )
 
     def fn(self, x: Any) -> Any:
         import numpy as np
