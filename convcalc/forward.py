@@ -483,11 +483,13 @@ def run_forward(
     if not report.ok:
         return RunResult(report, (), dtype, seed, repeat, threads=threads)
     budgets = memory_plan(report, np_dtype.itemsize, max_memory)
-    # drawn in float32 whatever the run's dtype: the same seed gives the same weights in both
-    params = _bind_weights(
-        spec, report, weights, _Float32Draws(np.random.default_rng([seed, 0])), np_dtype
-    )
-    folded = fold_affines(spec, report, params, repeat) if fold else {}
+    # float arithmetic as torch's: nan and ±inf are values, never warnings (here and below)
+    with np.errstate(all="ignore"):
+        # drawn in float32 whatever the run's dtype: the same seed gives the same weights
+        params = _bind_weights(
+            spec, report, weights, _Float32Draws(np.random.default_rng([seed, 0])), np_dtype
+        )
+        folded = fold_affines(spec, report, params, repeat) if fold else {}
     if input_data is None:
         x0 = _standard_normal(np.random.default_rng([seed, 1]), report.input_shape, np_dtype)
     else:
@@ -503,7 +505,7 @@ def run_forward(
     numeric.prepare()
     # temporaries kept between layers for reuse: bounded by the memory limit, dropped after
     limit = numeric.threads(threads) if threads is not None else contextlib.nullcontext()
-    with limit, numeric.keeping(max_memory // SCRATCH_SHARE):
+    with limit, numeric.keeping(max_memory // SCRATCH_SHARE), np.errstate(all="ignore"):
         for rep in range(repeat):
             values: dict[str, np.ndarray] = {INPUT: x0}
             shapes = []

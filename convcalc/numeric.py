@@ -437,7 +437,15 @@ def _map(fn: Any, items: Sequence[Any]) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         _POOL = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix=_PREFIX)
-    for _ in _POOL.map(fn, items):
+    # the caller's floating-point error handling holds on the workers too (NumPy keeps it
+    # per thread)
+    handling = np.geterr()
+
+    def run(item: Any) -> None:
+        with np.errstate(**handling):
+            fn(item)
+
+    for _ in _POOL.map(run, items):
         pass
 
 

@@ -194,3 +194,44 @@ def test_one_large_item_is_chunked_within_the_budget(layer, shape, budget):
     assert held <= 1.5 * budget
     # (batch statistics summed piece by piece round differently)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_nan_and_inf_arithmetic_warns_of_nothing(threads):
+    """torch computes inf − inf and √(negative variance) as nan without a word: so does a run,
+    on the worker threads too (an average pooling this large is split between them)."""
+    import warnings
+
+    from convcalc.forward import run_forward
+
+    x = np.zeros((1, 4, 512, 512))
+    x[..., ::2] = np.inf
+    x[..., 1::2] = -np.inf
+    spec = spec_from_strings(["bn=BatchNorm2d(4)", "pool=AvgPool2d(2)"], x.shape)
+    weights = {
+        "bn.weight": np.ones(4),
+        "bn.bias": np.zeros(4),
+        "bn.running_mean": np.zeros(4),
+        "bn.running_var": np.array([1.0, -1.0, 1.0, 1.0]),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = run_forward(spec, weights=weights, input_data=x, dtype="float64", threads=threads)
+    assert result.verified
+    assert np.isnan(result.output).all()
+
+
+def test_the_worker_threads_keep_the_callers_floating_point_handling():
+    import warnings
+
+    from convcalc import numeric
+
+    seen = []
+
+    def work(i):
+        seen.append(float(np.add(np.float64(np.inf), -np.inf)))
+
+    with numeric.threads(2), warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("error")
+        numeric._map(work, [0, 1, 2, 3])
+    assert len(seen) == 4 and all(math.isnan(v) for v in seen)
