@@ -18,14 +18,21 @@ from .errors import SpecError
 
 def _is_pickle(path: str) -> bool:
     """Whether the file is a bare pickle (PyTorch's legacy format, or pickled NumPy)."""
+    return _starts_with(path, b"\x80")
+
+
+def _starts_with(path: str, magic: bytes) -> bool:
     try:
         with open(path, "rb") as f:
-            return f.read(1) == b"\x80"
+            return f.read(len(magic)) == magic
     except OSError:
         return False
 
 
 def _unreadable(path: str, what: str, exc: Exception, hint: str) -> SpecError:
+    if _starts_with(path, b"PK"):
+        # torch.save and numpy.savez both write zip archives: a cut or damaged one
+        return SpecError(f"{path}: a damaged zip archive ({exc})", hint="save the file again")
     if _is_pickle(path):
         return SpecError(
             f"{path}: a bare pickle, which is not read (unpickling can run code)",

@@ -233,6 +233,10 @@ KEYS_HINT = (
 )
 
 
+#: what a weight that is not real numbers holds, by dtype kind
+_KINDS = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects"}
+
+
 def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -> None:
     """Every problem of a state_dict at once, as torch's ``load_state_dict`` reports them:
     each missing key and each wrong shape at its layer (key, expected and found shape), then
@@ -263,6 +267,18 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -
             )
         else:
             found = tuple(np.shape(given[key]))
+            kind = np.asarray(given[key]).dtype
+            if found == tuple(shape) and kind.kind not in "fiub":
+                error = SpecError(
+                    f"weight {key!r} holds {_KINDS.get(kind.kind, 'values')} ({kind}), "
+                    "not real numbers",
+                    hint="save the tensor's real values (float32 or float64)",
+                    argument=key,
+                    expected="real numbers",
+                    got=str(kind),
+                )
+                problems.append(error.at_layer(entry.index, entry.name, entry.type))
+                continue
             if found == tuple(shape):
                 continue
             error = SpecError(

@@ -116,6 +116,8 @@ class _Unpickler(pickle.Unpickler):
             return _rebuild_parameter
         if module == "torch" and name in STORAGES:
             return name
+        if module == "torch" and name.endswith("Storage"):
+            raise _Refused(f"holds a tensor of {name}, not of real numbers (float, int or bool)")
         raise _Refused(f"holds a pickled {module}.{name}, not a state_dict of tensors")
 
     def persistent_load(self, pid: Any) -> _Storage:

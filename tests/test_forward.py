@@ -108,6 +108,15 @@ def test_given_weights_and_input_are_used():
             lambda w: w.update({"conv1.weight": np.zeros((6, 1, 3, 3))}),
             "layer 0 'conv1' (Conv2d): weight 'conv1.weight' has shape (6, 1, 3, 3), expected (6, 1, 5, 5)",
         ),
+        (
+            lambda w: w.update({"fc3.bias": np.full(10, "a")}),
+            "layer 11 'fc3' (Linear): weight 'fc3.bias' holds text (<U1), not real numbers",
+        ),
+        (
+            lambda w: w.update({"fc3.bias": np.zeros(10, complex)}),
+            "layer 11 'fc3' (Linear): weight 'fc3.bias' holds complex numbers (complex128), "
+            "not real numbers",
+        ),
     ],
 )
 def test_weight_file_errors_name_the_key_and_shapes(change, message):

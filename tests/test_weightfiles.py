@@ -173,13 +173,28 @@ def test_a_tensor_past_its_storage_is_an_error_not_a_crash(tmp_path):
         read(path)
 
 
-@pytest.mark.parametrize("content", [b"PK\x03\x04 truncated", b"not a file of any kind"])
-def test_unreadable_files_are_input_errors(tmp_path, content):
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"PK\x03\x04 truncated", "w.pt: a damaged zip archive"),
+        (b"not a file of any kind", "w.pt: not a NumPy .npz file"),
+    ],
+)
+def test_unreadable_files_are_input_errors(tmp_path, content, message):
     path = tmp_path / "w.pt"
     path.write_bytes(content)
     with pytest.raises(SpecError) as info:
         load_weights(str(path))
     assert info.value.exit_code == 2
+    assert message in info.value.message
+
+
+def test_a_cut_torch_file_is_named_a_damaged_archive(tmp_path):
+    data = (FIX / "net.pt").read_bytes()
+    path = tmp_path / "cut.pt"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SpecError, match="cut.pt: a damaged zip archive"):
+        load_weights(str(path))
 
 
 def _safetensors(tmp_path: Path, header: dict, data: bytes) -> str:
