@@ -410,6 +410,27 @@ def _last_use(spec: Spec) -> dict[str, int]:
     return last
 
 
+def _share(
+    entry: Any, i: int, y: np.ndarray, values: dict[str, np.ndarray], tensors: dict[str, int]
+) -> None:
+    """torch's aliasing in a graph: a layer that returns its input or a view of it (Identity,
+    Dropout, Flatten, Unflatten) gives its name the same tensor; an in-place activation
+    (inplace=True) writes over that tensor, so every name still holding it holds the result
+    from then on (torch's value for a branch that reads it later). Names are rebound, arrays
+    never written."""
+    source = entry.inputs[0] if len(entry.inputs) == 1 else None
+    if source is None or source not in tensors:
+        tensors[entry.name] = i
+        return
+    if entry.layer.mutates_input():
+        for name, value in values.items():
+            if tensors.get(name) == tensors[source]:
+                values[name] = y.reshape(value.shape)
+    tensors[entry.name] = (
+        tensors[source] if entry.layer.mutates_input() or entry.layer.SHARES_INPUT else i
+    )
+
+
 def _reusable(
     entry: Any,
     i: int,
@@ -524,6 +545,8 @@ def run_forward(
     with limit, numeric.keeping(max_memory // SCRATCH_SHARE), np.errstate(all="ignore"):
         for rep in range(repeat):
             values: dict[str, np.ndarray] = {INPUT: x0}
+            # names holding one torch tensor (or views of it), by the layer that made it
+            tensors: dict[str, int] = {INPUT: -1}
             shapes = []
             for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
                 args = [values[name] for name in entry.inputs]
@@ -553,6 +576,7 @@ def run_forward(
                 if shapes[-1] != row.output_shape:
                     # the next layers' predictions assume the predicted shape: stop here
                     break
+                _share(entry, i, y, values, tensors)
                 values[entry.name] = y
                 for name in set(entry.inputs):  # free what no later layer reads
                     if last_use.get(name) == i:

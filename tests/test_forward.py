@@ -729,3 +729,23 @@ def test_a_random_input_is_drawn_in_pieces_with_the_same_values(dtype, monkeypat
     got = forward._standard_normal(np.random.default_rng([3, 1]), shape, np.dtype(dtype))
     whole = np.random.default_rng([3, 1]).standard_normal(shape).astype(dtype)
     assert got.dtype == np.dtype(dtype) and np.array_equal(got, whole)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_an_in_place_activation_changes_what_other_branches_read_as_in_torch(inplace):
+    """torch's ReLU(inplace=True) writes over its input: a branch that reads that tensor later
+    (here the input, through the Identity that passes it on) gets the result."""
+    from convcalc import spec_from_data
+
+    x = np.array([[-2.0, -1.0, 0.5, 3.0]])
+    data = {
+        "input": [1, 4],
+        "layers": [
+            {"type": "Identity", "name": "same"},
+            {"type": "ReLU", "name": "relu", "inplace": inplace},
+            {"type": "Add", "name": "sum", "from": ["relu", "same"]},
+        ],
+    }
+    result = run_forward(spec_from_data(data), input_data=x, dtype="float64")
+    relu = np.maximum(x, 0)
+    np.testing.assert_array_equal(result.output, 2 * relu if inplace else relu + x)

@@ -15,10 +15,15 @@ from convcalc.build import parse_call
 from convcalc.forward import run_forward
 from convcalc.layers import lookup
 
-#: shape-preserving layers on (N, C, H, W) with C channels (no inplace=True: convcalc's layers
-#: are functions, while torch's in-place ops would also change a tensor another branch reads)
+#: shape-preserving layers on (N, C, H, W) with C channels; torch's in-place activations also
+#: change what another branch reads (the layer's input, and whatever shares it: Identity,
+#: Dropout and Flatten pass their input on as it is, or as a view)
 UNARY = [
     "ReLU",
+    "ReLU(inplace=True)",
+    "LeakyReLU(0.2, inplace=True)",
+    "Hardswish(inplace=True)",
+    "Dropout(0.1, inplace=True)",
     "Sigmoid",
     "Identity",
     "Dropout(0.3)",

@@ -58,6 +58,9 @@ class Pointwise(Layer):
 
     REUSES_INPUT = True
 
+    def mutates_input(self) -> bool:
+        return bool(getattr(self, "inplace", False))
+
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return self.forward_into(x, w, budget, None)
 
@@ -951,6 +954,10 @@ class _DropoutBase(Pointwise):
     """Identity at inference. ``nd`` > 0: channel-wise dropout expecting (N, C, *nd spatial)."""
 
     TEMPS = 0
+    SHARES_INPUT = True
+
+    def mutates_input(self) -> bool:
+        return False  # inplace=True changes nothing at inference
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return x  # eval mode: the identity

@@ -289,6 +289,15 @@ class Layer:
             raise NotImplementedError(f"{self.type_name} has parameters but no init()")
         return {}
 
+    #: torch's eval forward returns its input itself, or a view of it (Identity, Dropout,
+    #: Flatten, Unflatten): a later in-place layer changes what both names hold
+    SHARES_INPUT: ClassVar[bool] = False
+
+    def mutates_input(self) -> bool:
+        """torch writes this layer's result over its input (an activation with inplace=True):
+        every name that shares that tensor then holds the result (the runner rebinds them)."""
+        return False
+
     #: :meth:`forward_into` can write the result over its input (element-wise layers): the
     #: runner then reuses an input no later layer reads instead of a fresh array, whose new
     #: pages cost about as much as the work. A subclass that redefines :meth:`forward`

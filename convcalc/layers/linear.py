@@ -144,6 +144,7 @@ class Flatten(Layer):
     summary = "flattens dims start_dim..end_dim (inclusive) into one"
     ARGS = (Arg("start_dim", to_int, 1), Arg("end_dim", to_int, -1))
     start_dim: int
+    SHARES_INPUT = True  # a view of its input in torch
     end_dim: int
 
     def _range(self, x: Shape) -> tuple[int, int]:
@@ -233,6 +234,7 @@ class Unflatten(Layer):
     summary = "splits dim into unflattened_size (one entry may be -1)"
     ARGS = (Arg("dim", to_int), Arg("unflattened_size", to_sizes))
     dim: int
+    SHARES_INPUT = True  # a view of its input in torch
     unflattened_size: tuple[int, ...]
 
     def out_shape(self, x: Shape) -> Shape:
@@ -287,6 +289,7 @@ class Unflatten(Layer):
 class Identity(Layer):
     summary = "returns its input (any arguments are accepted and ignored)"
     accepts_anything = True
+    SHARES_INPUT = True  # its input itself in torch
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return x
