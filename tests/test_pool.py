@@ -9,6 +9,7 @@ windows reach. torch is not imported here.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -557,6 +558,21 @@ def test_error_messages() -> None:
     # with ceil_mode a window of 4 with stride 3 fits a 2-element input (torch: 1×1)
     err = error_of("MaxPool2d", [4], {"stride": 2, "ceil_mode": True}, (1, 1, 2, 2))
     assert err.expected == "H of at least 3"
+
+    # the smallest working input, found without trying every size (instant for any kernel)
+    err = error_of("MaxPool1d", [10**8], {"dilation": 10**8}, (1, 1, 9))
+    assert err.expected == f"L of at least {10**8 * (10**8 - 1) + 1}"
+    for k, s, p, d, ceil in itertools.product([2, 3, 5], [1, 2, 3], [0, 1], [1, 2], [False, True]):
+        if p > k // 2 or pool_out(1, k, s, p, d, ceil) >= 1:
+            continue
+        smallest = next(m for m in range(1, 64) if pool_out(m, k, s, p, d, ceil) >= 1)
+        err = error_of(
+            "MaxPool1d",
+            [k],
+            {"stride": s, "padding": p, "dilation": d, "ceil_mode": ceil},
+            (1, 1, 1),
+        )
+        assert err.expected == f"L of at least {smallest}"
 
     err = error_of("AvgPool3d", [3], {"padding": 1}, (1, 1, 2, 4, 4))
     assert str(err) == (

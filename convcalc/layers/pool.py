@@ -381,11 +381,15 @@ class _Pool(Layer):
         for i, (axis, n, o, (k, s, p, d)) in enumerate(zip(axes, spatial, out, window)):
             if o < 1:
                 span = d * (k - 1) + 1
-                need = next(
-                    m
-                    for m in range(n + 1, span + 1)
-                    if pool_out(m, k, s, p, d, self.ceil_mode) >= 1
-                )
+                # the smallest input giving one window (the size only grows with the input,
+                # and the window's own span always gives one): a bisection
+                lo, need = n + 1, span
+                while lo < need:
+                    mid = (lo + need) // 2
+                    if pool_out(mid, k, s, p, d, self.ceil_mode) >= 1:
+                        need = mid
+                    else:
+                        lo = mid + 1
                 raise ShapeError(
                     f"output size is too small: input {fmt_shape(spatial)} gives {fmt_shape(out)}; "
                     f"on {axis} the {'dilated ' if d > 1 else ''}window spans {span}, the padded input "
