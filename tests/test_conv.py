@@ -274,3 +274,25 @@ def test_null_in_channels_means_from_the_input():
             explicit.params,
             explicit.macs,
         )
+
+
+@pytest.mark.parametrize(
+    "layers, shape",
+    [
+        (["ZeroPad2d((0, 0, -6, 0))", "Conv2d(3, 2, 3, padding=2)"], (1, 3, 6, 6)),
+        (["AdaptiveAvgPool2d((4, 0))", "ConvTranspose2d(3, 2, 3)"], (1, 3, 6, 6)),
+        (["ZeroPad1d((0, -5))", "Conv1d(3, 2, 1, padding=1)"], (3, 5)),
+    ],
+)
+def test_an_empty_spatial_axis_is_refused_as_in_torch(layers, shape):
+    """torch: 'Only zero batch or zero channel inputs are supported' (padding would otherwise
+    make an output out of nothing)."""
+    report = analyze(spec_from_strings(layers, shape))
+    (error,) = report.errors
+    assert error.index == 1
+    assert "is empty on" in error.message and "never an empty spatial one" in error.message
+    with pytest.raises(ShapeError, match="is empty on") as info:
+        spec_from_strings(layers[1:], report.rows[1].input_shape).layers[0].layer.out_shape(
+            report.rows[1].input_shape
+        )
+    assert info.value.expected.endswith("of at least 1") and info.value.got == 0

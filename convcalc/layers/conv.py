@@ -139,6 +139,17 @@ class _Conv(Layer):
                 got=c_in,
                 dim=cdim,
             )
+        for i, (axis, size) in enumerate(zip(AXES[self.nd], spatial)):
+            if size == 0:
+                raise ShapeError(
+                    f"the input {fmt_shape(x)} is empty on {axis}: a convolution takes an empty "
+                    "batch or an empty channel axis, never an empty spatial one",
+                    argument="input",
+                    expected=f"{axis} of at least 1",
+                    got=0,
+                    dim=cdim + 1 + i,
+                    hint="find the layer before it that empties that axis",
+                )
         return cdim, c_in, spatial
 
     def c_in(self, x: Shape | None) -> int | None:
