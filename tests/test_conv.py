@@ -6,7 +6,7 @@ torch.utils.flop_counter.FlopCounterMode total // 2).
 
 import pytest
 
-from convcalc import ShapeError, analyze, spec_from_strings
+from convcalc import ShapeError, SpecError, analyze, spec_from_strings
 
 TORCH = [
     ("Conv2d(3, 256, 5, bias=False)", (1, 3, 12, 12), (1, 256, 8, 8), 19200, 1228800),
@@ -296,3 +296,37 @@ def test_an_empty_spatial_axis_is_refused_as_in_torch(layers, shape):
             report.rows[1].input_shape
         )
     assert info.value.expected.endswith("of at least 1") and info.value.got == 0
+
+
+# torch 2.13 expands a list of one stride, padding, dilation or output_padding to every axis
+@pytest.mark.parametrize(
+    "call, shape, out",
+    [
+        ("Conv2d(3, 4, 3, stride=(2,))", (1, 3, 9, 9), (1, 4, 4, 4)),
+        ("Conv2d(3, 4, 3, padding=(1,))", (1, 3, 9, 9), (1, 4, 9, 9)),
+        ("Conv2d(3, 4, 3, dilation=(2,))", (1, 3, 9, 9), (1, 4, 5, 5)),
+        ("Conv3d(2, 4, 3, padding=[1])", (1, 2, 5, 5, 5), (1, 4, 5, 5, 5)),
+        ("ConvTranspose2d(2, 4, 3, dilation=(2,))", (1, 2, 5, 5), (1, 4, 9, 9)),
+        ("ConvTranspose2d(2, 4, 3, stride=(2,))", (1, 2, 5, 5), (1, 4, 11, 11)),
+        ("ConvTranspose2d(2, 4, 3, stride=2, output_padding=(1,))", (1, 2, 5, 5), (1, 4, 12, 12)),
+    ],
+)
+def test_a_list_of_one_applies_to_every_axis(call, shape, out):
+    assert one(call, shape).rows[0].output_shape == out
+
+
+@pytest.mark.parametrize(
+    "call, shape",
+    [
+        ("Conv2d(3, 4, (3,))", (1, 3, 9, 9)),  # the kernel's size: one per axis
+        ("Conv2d(3, 4, 3, padding=(1,), padding_mode='reflect')", (1, 3, 9, 9)),  # F.pad's
+        ("LPPool2d(2, (3,))", (1, 2, 7, 7)),  # unpacked into (kw, kh) first
+        ("LPPool3d(2, [3])", (1, 2, 7, 7, 7)),
+    ],
+)
+def test_where_torch_refuses_a_list_of_one(call, shape):
+    try:
+        report = analyze(spec_from_strings([call], shape))
+    except SpecError:
+        return
+    assert not report.ok

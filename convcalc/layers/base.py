@@ -104,9 +104,17 @@ def to_opt_float(v: Any) -> float | None:
     return None if v is None else to_float(v)
 
 
-def to_ints(n: int, allow_none: bool = False) -> Converter:
-    """An int, or a list/tuple of ``n`` ints, returned as an ``n``-tuple."""
+class Repeated(tuple):
+    """Per-axis values written as a list of one, repeated to every axis as torch's
+    convolution and pooling kernels do (the few places that refuse that form check for it)."""
+
+
+def to_ints(n: int, allow_none: bool = False, repeat: bool = False) -> Converter:
+    """An int, or a list/tuple of ``n`` ints, returned as an ``n``-tuple; with ``repeat``, a
+    list of one too (a :class:`Repeated`), as torch's convolutions take stride & co."""
     what = "an integer" if n == 1 else f"an integer or a list of {n} integers"
+    if repeat and n > 1:
+        what += " (or of one)"
 
     @converter_form("int" if n == 1 else f"int or ({', '.join(['int'] * n)})")
     def convert(v: Any) -> Any:
@@ -114,8 +122,11 @@ def to_ints(n: int, allow_none: bool = False) -> Converter:
             return None
         if is_int(v):
             return (int(v),) * n
-        if isinstance(v, (list, tuple)) and len(v) == n and all(is_int(i) for i in v):
-            return tuple(int(i) for i in v)
+        if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
+            if len(v) == n:
+                return tuple(int(i) for i in v)
+            if repeat and len(v) == 1:
+                return Repeated((int(v[0]),) * n)
         raise BadValue(what)
 
     if allow_none:

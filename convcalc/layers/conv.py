@@ -21,6 +21,7 @@ from .base import (
     Arg,
     BadValue,
     Layer,
+    Repeated,
     batch_size,
     check_positive,
     floor_note,
@@ -39,7 +40,7 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def to_padding(n: int) -> Any:
-    ints = to_ints(n)
+    ints = to_ints(n, repeat=True)
 
     def convert(v: Any) -> Any:
         if isinstance(v, str):
@@ -105,6 +106,16 @@ class _Conv(Layer):
         elif self.padding_mode == "zeros":
             # torch crops for a negative padding with the other modes (F.pad), not with zeros
             check_positive("padding", self.padding, "non-negative", minimum=0)
+        elif isinstance(self.padding, Repeated) and self.nd > 1:
+            # F.pad takes the list of one as it is: one axis's pair for an nd-d input
+            raise ShapeError(
+                f"padding_mode={self.padding_mode!r} needs one padding per axis, got "
+                f"{list(self.padding[:1])}",
+                argument="padding",
+                expected=f"an integer or a list of {self.nd}",
+                got=list(self.padding[:1]),
+                hint=f"write padding: {self.padding[0]}",
+            )
 
     def absorb_affine(
         self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
@@ -207,9 +218,9 @@ class ConvNd(_Conv):
             Arg("in_channels", to_int, REQUIRED, infer=True),
             Arg("out_channels", to_int),
             Arg("kernel_size", to_ints(nd)),
-            Arg("stride", to_ints(nd), 1),
+            Arg("stride", to_ints(nd, repeat=True), 1),
             Arg("padding", to_padding(nd), 0),
-            Arg("dilation", to_ints(nd), 1),
+            Arg("dilation", to_ints(nd, repeat=True), 1),
             Arg("groups", to_int, 1),
             Arg("bias", to_bool, True),
             Arg("padding_mode", to_choice(*PADDING_MODES), "zeros"),
@@ -432,12 +443,12 @@ class ConvTransposeNd(_Conv):
             Arg("in_channels", to_int, REQUIRED, infer=True),
             Arg("out_channels", to_int),
             Arg("kernel_size", to_ints(nd)),
-            Arg("stride", to_ints(nd), 1),
+            Arg("stride", to_ints(nd, repeat=True), 1),
             Arg("padding", to_padding(nd), 0),
-            Arg("output_padding", to_ints(nd), 0),
+            Arg("output_padding", to_ints(nd, repeat=True), 0),
             Arg("groups", to_int, 1),
             Arg("bias", to_bool, True),
-            Arg("dilation", to_ints(nd), 1),
+            Arg("dilation", to_ints(nd, repeat=True), 1),
             Arg("padding_mode", to_choice(*PADDING_MODES), "zeros"),
         )
 

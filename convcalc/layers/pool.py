@@ -19,6 +19,7 @@ from .base import (
     BadValue,
     Converter,
     Layer,
+    Repeated,
     converter_form,
     is_int,
     make_nd,
@@ -49,15 +50,11 @@ def to_window(nd: int, optional: bool = False) -> Converter:
             return (int(v),) * nd
         if isinstance(v, (list, tuple)) and len(v) in (1, nd) and all(is_int(i) for i in v):
             values = tuple(int(i) for i in v)
-            return values * nd if len(values) == 1 else values
+            return Repeated(values * nd) if len(values) == 1 else values
         raise BadValue(what)
 
     convert.form = form  # type: ignore[attr-defined]
     return convert
-
-
-class _Listed(tuple):
-    """A window written as a list or tuple (where the form matters: LPPool1d's kernel_size)."""
 
 
 @converter_form("int")
@@ -67,7 +64,7 @@ def to_single_window(v: Any) -> tuple[int]:
     if is_int(v):
         return (int(v),)
     if isinstance(v, (list, tuple)) and len(v) == 1 and is_int(v[0]):
-        return _Listed((int(v[0]),))
+        return Repeated((int(v[0]),))
     raise BadValue("an integer (LPPool1d multiplies by it; torch fails on a tuple)")
 
 
@@ -619,7 +616,17 @@ class LPPoolNd(AvgPoolNd):
                 got=self.norm_type,
                 hint="norm_type 1 sums the window, 2 takes its Euclidean norm",
             )
-        if isinstance(self.kernel_size, _Listed) and not math.isinf(self.norm_type):
+        if isinstance(self.kernel_size, Repeated) and self.nd > 1:
+            # torch unpacks it into nd sizes first
+            raise ShapeError(
+                f"kernel_size must be an integer or a list of {self.nd}, got "
+                f"{list(self.kernel_size[:1])}",
+                argument="kernel_size",
+                expected=f"an integer or a list of {self.nd}",
+                got=list(self.kernel_size[:1]),
+                hint=f"write kernel_size={self.kernel_size[0]}",
+            )
+        if isinstance(self.kernel_size, Repeated) and not math.isinf(self.norm_type):
             k = self.kernel_size[0]
             raise ShapeError(
                 f"kernel_size must be an integer, got {list(self.kernel_size)}: LPPool1d "
