@@ -453,7 +453,7 @@ def gen_batch_norm(rng: random.Random, name: str) -> Case:
     c = rng.randint(1, 6)
     values: dict[str, Any] = {"num_features": c}
     if maybe(rng, 0.2):
-        values["eps"] = 1e-3
+        values["eps"] = rng.choice([1e-3, 1e-3, 0.0, -1e-5])  # torch: ≥ 0, > 0 on batch stats
     if maybe(rng, 0.2):
         values["momentum"] = rng.choice([0.1, None])
     if maybe(rng, 0.4):

@@ -313,6 +313,20 @@ class BatchNormNd(_PerChannelNorm):
         "normalises each channel over (N, *spatial); params 2C (affine), buffers running_mean/var"
     )
 
+    def check(self) -> None:
+        super().check()
+        # torch's batch_norm: eps ≥ 0 with running statistics, > 0 with the batch's own
+        batch = not self.track_running_stats
+        if self.eps < 0 or (batch and self.eps == 0):
+            raise ShapeError(
+                f"eps must be {'positive with batch statistics' if batch else 'non-negative'}, "
+                f"got {self.eps:g}",
+                argument="eps",
+                expected="a positive number" if batch else "a non-negative number",
+                got=self.eps,
+                hint="the default is 1e-05",
+            )
+
     def channel_dim(self, x: Shape) -> int:
         ranks = (2, 3) if self.nd == 1 else (self.nd + 2,)
         if len(x) not in ranks:
