@@ -17,7 +17,7 @@ import yaml
 
 from .build import BlockDef, LayerSpec, Spec, build, parse_call, read_blocks
 from .errors import ConvcalcError, SpecError
-from .layers.base import did_you_mean
+from .layers.base import INT64_LIMIT, did_you_mean
 from .shape import Shape
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -413,6 +413,12 @@ def shape_from_value(value: Any, location: str | None = None) -> Shape:
             f"input shape {tuple(value)} has a size below 1",
             location=location,
             hint="every size must be a positive integer",
+        )
+    if any(v >= INT64_LIMIT for v in value):
+        raise SpecError(
+            f"input shape {tuple(value)} has a size beyond torch's 64-bit integers",
+            location=location,
+            hint=f"every size must be below 2**63 = {INT64_LIMIT}",
         )
     return tuple(value)
 

@@ -215,3 +215,21 @@ def test_spec_from_data_accepts_plain_dicts():
     )
     assert spec.input_shape == (2, 8) and spec.source is None
     assert spec.layers[1].layer.in_features is None  # taken from the input when analysed
+
+
+@pytest.mark.parametrize(
+    "layer, argument",
+    [
+        ("Conv2d(3, 100000000000000000000, 3)", "out_channels"),
+        ("Conv2d(3, 4, 3, padding=(1, 9223372036854775808))", "padding"),
+        ("AvgPool2d(3, divisor_override=9223372036854775808)", "divisor_override"),
+        ("Hardtanh(min_val=-9223372036854775809)", "min_val"),
+    ],
+)
+def test_integers_beyond_64_bits_are_refused_as_torch_does(layer, argument):
+    with pytest.raises(SpecError, match="beyond torch's 64-bit integers") as info:
+        spec_from_strings([layer], (1, 3, 9, 9))
+    assert info.value.argument == argument and info.value.exit_code == 2
+    with pytest.raises(SpecError, match="beyond torch's 64-bit integers"):
+        shape_from_value(f"1,{2**63}")
+    assert shape_from_value([1, 2**63 - 1]) == (1, 2**63 - 1)

@@ -62,6 +62,19 @@ def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+#: torch takes integer arguments as 64-bit ("Overflow when unpacking long long" beyond)
+INT64_LIMIT = 1 << 63
+
+
+def _beyond_int64(v: Any) -> int | None:
+    """The first integer in ``v`` (or its lists) that 64 bits cannot hold, else None."""
+    if is_int(v):
+        return v if not -INT64_LIMIT <= v < INT64_LIMIT else None
+    if isinstance(v, (list, tuple)):
+        return next((b for b in map(_beyond_int64, v) if b is not None), None)
+    return None
+
+
 def converter_form(text: str) -> Callable[[Converter], Converter]:
     """Label a converter with the form it accepts ("int or (int, int)"), for error messages
     and the layer reference; converters in every layer module use it."""
@@ -214,6 +227,15 @@ class Layer:
         for arg in cls.ARGS:
             name = arg.name
             if name in given and not (arg.infer and given[name] is None):  # null: from the input
+                huge = _beyond_int64(given[name])
+                if huge is not None:
+                    raise SpecError(
+                        f"{cls.type_name} argument {name}: {huge} is beyond torch's 64-bit "
+                        "integers",
+                        argument=name,
+                        expected="an integer within ±2**63",
+                        got=given[name],
+                    )
                 try:
                     values[name] = arg.convert(given[name])
                 except BadValue as bad:
