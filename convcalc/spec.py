@@ -245,7 +245,14 @@ def load_spec(path: str, text: str | None = None) -> Spec:
 
 
 def _spec_from_text(text: str, source: str) -> Spec:
-    return spec_from_data(_load_document(text, source), source)
+    try:
+        return spec_from_data(_load_document(text, source), source)
+    except RecursionError:
+        raise SpecError(
+            "the YAML is nested too deeply to read",
+            location=source,
+            hint="a layer's arguments need a few levels of lists and mappings at most",
+        ) from None
 
 
 def _load_document(text: str, source: str) -> Any:

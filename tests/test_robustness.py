@@ -30,3 +30,13 @@ def test_odd_arguments_give_messages_not_tracebacks(name):
             continue
         for problem in report.errors:
             assert problem.message.startswith("layer 0 ")
+
+
+def test_a_config_nested_too_deeply_is_an_input_error(tmp_path):
+    from convcalc import SpecError, load_spec
+
+    path = tmp_path / "deep.yaml"
+    path.write_text("input: [1, 3]\nlayers:\n  - " + "[" * 400 + "{type: ReLU}" + "]" * 400 + "\n")
+    with pytest.raises(SpecError, match="nested too deeply") as info:
+        load_spec(str(path))
+    assert info.value.exit_code == 2
