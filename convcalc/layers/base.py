@@ -122,6 +122,19 @@ class Repeated(tuple):
     convolution and pooling kernels do (the few places that refuse that form check for it)."""
 
 
+def refuse_repeated(name: str, value: Any, n: int, why: str) -> None:
+    """Where torch takes ``name`` as written (``why``), a list of one is not one value per
+    axis of the ``n``: a ShapeError."""
+    if isinstance(value, Repeated) and n > 1:
+        raise ShapeError(
+            f"{name} must be an integer or a list of {n} ({why}), got {[value[0]]}",
+            argument=name,
+            expected=f"an integer or a list of {n}",
+            got=[value[0]],
+            hint=f"write {name}={value[0]}",
+        )
+
+
 def to_ints(n: int, allow_none: bool = False, repeat: bool = False) -> Converter:
     """An int, or a list/tuple of ``n`` ints, returned as an ``n``-tuple; with ``repeat``, a
     list of one too (a :class:`Repeated`), as torch's convolutions take stride & co."""

@@ -21,12 +21,12 @@ from .base import (
     Arg,
     BadValue,
     Layer,
-    Repeated,
     batch_size,
     check_positive,
     floor_note,
     make_lazy,
     make_nd,
+    refuse_repeated,
     scaled_outputs,
     spatial_example,
     spatial_input,
@@ -106,16 +106,9 @@ class _Conv(Layer):
         elif self.padding_mode == "zeros":
             # torch crops for a negative padding with the other modes (F.pad), not with zeros
             check_positive("padding", self.padding, "non-negative", minimum=0)
-        elif isinstance(self.padding, Repeated) and self.nd > 1:
-            # F.pad takes the list of one as it is: one axis's pair for an nd-d input
-            raise ShapeError(
-                f"padding_mode={self.padding_mode!r} needs one padding per axis, got "
-                f"{list(self.padding[:1])}",
-                argument="padding",
-                expected=f"an integer or a list of {self.nd}",
-                got=list(self.padding[:1]),
-                hint=f"write padding: {self.padding[0]}",
-            )
+        else:
+            why = f"padding_mode={self.padding_mode!r} pads with F.pad, which reads pairs"
+            refuse_repeated("padding", self.padding, self.nd, why)
 
     def absorb_affine(
         self, y: Shape, w: dict[str, Any], scale: Any, shift: Any

@@ -23,6 +23,7 @@ from .base import (
     converter_form,
     is_int,
     make_nd,
+    refuse_repeated,
     spatial_example,
     spatial_input,
     to_bool,
@@ -616,16 +617,7 @@ class LPPoolNd(AvgPoolNd):
                 got=self.norm_type,
                 hint="norm_type 1 sums the window, 2 takes its Euclidean norm",
             )
-        if isinstance(self.kernel_size, Repeated) and self.nd > 1:
-            # torch unpacks it into nd sizes first
-            raise ShapeError(
-                f"kernel_size must be an integer or a list of {self.nd}, got "
-                f"{list(self.kernel_size[:1])}",
-                argument="kernel_size",
-                expected=f"an integer or a list of {self.nd}",
-                got=list(self.kernel_size[:1]),
-                hint=f"write kernel_size={self.kernel_size[0]}",
-            )
+        refuse_repeated("kernel_size", self.kernel_size, self.nd, "torch unpacks it into sizes")
         if isinstance(self.kernel_size, Repeated) and not math.isinf(self.norm_type):
             k = self.kernel_size[0]
             raise ShapeError(
