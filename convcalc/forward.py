@@ -422,13 +422,14 @@ def _share(
     if source is None or source not in tensors:
         tensors[entry.name] = i
         return
+    shared = tensors[source]
     if entry.layer.mutates_input():
         for name, value in values.items():
-            if tensors.get(name) == tensors[source]:
+            if tensors.get(name) == shared:
                 values[name] = y.reshape(value.shape)
-    tensors[entry.name] = (
-        tensors[source] if entry.layer.mutates_input() or entry.layer.SHARES_INPUT else i
-    )
+    elif not entry.layer.SHARES_INPUT:
+        shared = i
+    tensors[entry.name] = shared
 
 
 def _reusable(

@@ -17,7 +17,7 @@ import yaml
 
 from .build import BlockDef, LayerSpec, Spec, build, parse_call, read_blocks
 from .errors import ConvcalcError, SpecError
-from .layers.base import INT64_LIMIT, did_you_mean
+from .layers.base import INT64_LIMIT, beyond_int64, did_you_mean
 from .shape import Shape
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -421,7 +421,7 @@ def shape_from_value(value: Any, location: str | None = None) -> Shape:
             location=location,
             hint="every size must be a positive integer",
         )
-    if any(v >= INT64_LIMIT for v in value):
+    if beyond_int64(value) is not None:
         raise SpecError(
             f"input shape {tuple(value)} has a size beyond torch's 64-bit integers",
             location=location,

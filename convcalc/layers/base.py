@@ -66,12 +66,12 @@ def is_int(v: Any) -> bool:
 INT64_LIMIT = 1 << 63
 
 
-def _beyond_int64(v: Any) -> int | None:
+def beyond_int64(v: Any) -> int | None:
     """The first integer in ``v`` (or its lists) that 64 bits cannot hold, else None."""
     if is_int(v):
         return v if not -INT64_LIMIT <= v < INT64_LIMIT else None
     if isinstance(v, (list, tuple)):
-        return next((b for b in map(_beyond_int64, v) if b is not None), None)
+        return next((b for b in map(beyond_int64, v) if b is not None), None)
     return None
 
 
@@ -240,7 +240,7 @@ class Layer:
         for arg in cls.ARGS:
             name = arg.name
             if name in given and not (arg.infer and given[name] is None):  # null: from the input
-                huge = _beyond_int64(given[name])
+                huge = beyond_int64(given[name])
                 if huge is not None:
                     raise SpecError(
                         f"{cls.type_name} argument {name}: {huge} is beyond torch's 64-bit "
