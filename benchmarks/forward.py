@@ -335,7 +335,7 @@ def whole_networks(rounds: int, threads: int) -> None:
     print("|" + "---|" * (2 + 3 * len(counts)))
     sys.path.insert(0, str(ROOT / "tests"))
     for name in NETWORKS:
-        spec = load_spec(str(ROOT / "examples" / "zoo" / f"{name}.yaml"))
+        spec = load_spec(str(ROOT / "convcalc" / "models" / "zoo" / f"{name}.yaml"))
         x = np.random.default_rng(0).standard_normal(spec.input_shape).astype(np.float32)
         weights = None
         model = None

@@ -142,7 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="15 repetitions instead of 60")
     parser.add_argument("--reps", type=int, help="repetitions of each command")
     parser.add_argument(
-        "--file", default="examples/lenet.yaml", help="the model (relative to the repo root)"
+        "--file",
+        default="examples/lenet.yaml",
+        help="the model (relative to the repo root), or a built-in model's name",
     )
     parser.add_argument(
         "--no-source-row", action="store_true", help="skip the compiled-from-source row"

@@ -327,6 +327,34 @@ def layers_cmd(type_name: str | None, fmt: str) -> None:
     click.echo(layers_text(catalog(type_name), fmt), nl=False)
 
 
+@cli.command(name="zoo")
+@click.argument("name", required=False)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Format of the list (NAME's YAML is printed as it is).",
+)
+def zoo_cmd(name: str | None, fmt: str) -> None:
+    """List the built-in models with their input, parameters and MACs, or print NAME's YAML.
+
+    Any command reads a built-in model by its name (convcalc shape resnet50) where no
+    file of that name exists; `convcalc zoo resnet50 > net.yaml` is a starting point
+    to edit. Its `import: ../blocks.yaml` finds the built-in block library from any folder.
+    """
+    from . import zoo
+
+    if name is not None:
+        click.echo(zoo.read(name)[1], nl=False)
+        return
+    from .render import zoo_text
+
+    click.echo(zoo_text([model.to_dict() for model in zoo.catalog()], fmt), nl=False)
+
+
 #: problems of one check (a weight file's, say) printed before the rest are only counted
 SHOWN_PROBLEMS = 10
 

@@ -347,3 +347,39 @@ def _args_text(args: Sequence[dict[str, Any]]) -> str:
 
 def _args_md(args: Sequence[dict[str, Any]]) -> str:
     return _args_text(args).replace("|", "\\|") or "—"
+
+
+# --------------------------------------------------------------- model zoo
+def zoo_text(models: Sequence[dict[str, Any]], fmt: str) -> str:
+    """`convcalc zoo`: every built-in model with its input, parameters and MACs."""
+    if fmt == "json":
+        return (
+            _INT_LIST.sub(
+                lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]",
+                json.dumps(list(models), indent=2, ensure_ascii=False),
+            )
+            + "\n"
+        )
+    rows = [
+        (
+            m["name"],
+            "—" if m["input_shape"] is None else fmt_shape(m["input_shape"]),
+            _exact_or_dash(m["params"]),
+            _exact_or_dash(m["macs"]),
+        )
+        for m in models
+    ]
+    if fmt == "markdown":
+        out = ["| name | input | params | MACs |", "|---|---|---:|---:|"]
+        out += [f"| `{name}` | {shape} | {params} | {macs} |" for name, shape, params, macs in rows]
+        return "\n".join(out) + "\n"
+    head = ("name", "input", "params", "MACs")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    return "".join(
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}\n"
+        for r in [head, *rows]
+    )
+
+
+def _exact_or_dash(n: int | None) -> str:
+    return "—" if n is None else f"{n:,}"

@@ -214,6 +214,39 @@ def _read_text(path: str) -> str:
         raise SpecError(f"{path}: cannot read it ({exc.strerror})") from None
 
 
+def _read_model(path: str) -> tuple[str, str]:
+    """``(source, text)`` of FILE: a file, standard input, or else a built-in model of that name."""
+    if path == "-":
+        return "<stdin>", _read_text(path)
+    if not os.path.lexists(path):
+        from . import zoo
+
+        if zoo.find(path) is not None:
+            return zoo.read(path)
+        raise SpecError(f"{path}: no such file", hint=zoo.missing_file_hint(path))
+    return path, _read_text(path)
+
+
+def _read_import(name: str, base: str, location: str | None) -> tuple[str, str]:
+    """``(path, text)`` of an ``import:``, relative to the importing file.
+
+    A ``blocks.yaml`` that is not there is the built-in block library, so that a zoo
+    model copied anywhere keeps working.
+    """
+    path = os.path.normpath(os.path.join(base, name))
+    if os.path.exists(path):
+        return path, _read_text(path)
+    from . import zoo
+
+    if os.path.basename(path) == zoo.BLOCKS:
+        return zoo.block_library()
+    raise SpecError(
+        f"import {name!r}: no such file ({path})",
+        location=location,
+        hint="import paths are relative to the importing file",
+    )
+
+
 class gc_paused:
     """Hold off the cyclic garbage collector while a long stack is read or analysed.
 
@@ -236,10 +269,13 @@ class gc_paused:
 
 
 def load_spec(path: str, text: str | None = None) -> Spec:
-    """Read a YAML config file (``-`` is standard input)."""
+    """Read a YAML config file (``-`` is standard input, and a name that is no file a built-in model).
+
+    A file always wins: ``resnet50`` is the zoo's ResNet-50 only where no file of that name exists.
+    """
     source = "<stdin>" if path == "-" else path
     if text is None:
-        text = _read_text(path)
+        source, text = _read_model(path)
     with gc_paused():
         return _spec_from_text(text, source)
 
@@ -346,18 +382,12 @@ def _blocks(
         )
     base = os.path.dirname(source) if source and source != "<stdin>" else ""
     for name in imports:
-        path = os.path.normpath(os.path.join(base, name))
+        path, text = _read_import(name, base, at(lines.get("import")))
         if path in seen:
             raise SpecError(
                 f"import cycle: {' → '.join(seen + (path,))}", location=at(lines.get("import"))
             )
-        if not os.path.exists(path):
-            raise SpecError(
-                f"import {name!r}: no such file ({path})",
-                location=at(lines.get("import")),
-                hint="import paths are relative to the importing file",
-            )
-        imported = _load_document(_read_text(path), path)
+        imported = _load_document(text, path)
 
         def at_import(line: int | None, _path: str = path) -> str | None:
             return f"{_path}:{line}" if line else _path

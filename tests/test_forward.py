@@ -481,7 +481,7 @@ def test_a_run_keeps_no_temporaries_after_it_and_none_over_its_share_during_it(m
         return buf
 
     monkeypatch.setattr(numeric, "scratch", spy)
-    spec = load_spec(str(ROOT / "examples" / "zoo" / "resnet18.yaml"))
+    spec = load_spec(str(ROOT / "convcalc" / "models" / "zoo" / "resnet18.yaml"))
     limit = 64 << 20
     result = run_forward(spec, input_shape=(1, 3, 64, 64), max_memory=limit)
     assert result.verified

@@ -11,9 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from convcalc import analyze, load_spec
-from convcalc.shape import fmt_shape
-
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BLOCK = re.compile(r"(<!-- begin: (.+?) -->\n)(.*?)(<!-- end -->)", re.S)
@@ -31,15 +28,6 @@ def produce(what: str) -> str:
                     else first.strip('"').rstrip(".")
                 )
                 rows.append(f"| `examples/{path.name}` | {text} |")
-        return "\n".join(rows) + "\n"
-    if what == "zoo":
-        rows = ["| file | model | input | params | MACs |", "|---|---|---|---:|---:|"]
-        for path in sorted((ROOT / "examples" / "zoo").glob("*.yaml")):
-            report = analyze(load_spec(str(path)))
-            rows.append(
-                f"| `examples/zoo/{path.name}` | {report.model} | {fmt_shape(report.input_shape)} "
-                f"| {report.totals.params:,} | {report.totals.macs:,} |"
-            )
         return "\n".join(rows) + "\n"
     args = shlex.split(what)
     assert args[0] == "convcalc"

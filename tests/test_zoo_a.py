@@ -17,8 +17,9 @@ from convcalc import analyze, load_spec
 from convcalc.forward import expected_entries, run_forward
 
 ROOT = Path(__file__).resolve().parent.parent
-ZOO = ROOT / "examples" / "zoo"
-BLOCKS = ROOT / "examples" / "blocks.yaml"
+ZOO = ROOT / "convcalc" / "models" / "zoo"
+BLOCKS = ROOT / "convcalc" / "models" / "blocks.yaml"
+DEMO = ROOT / "examples" / "blocks-demo.yaml"
 
 # model: (input, params, MACs, output shape)
 TABLE = {
@@ -192,7 +193,7 @@ BLOCK_TYPES = {
 
 
 def test_block_library_demo_uses_every_block():
-    spec = load_spec(str(BLOCKS))
+    spec = load_spec(str(DEMO))
     used = {block for entry in spec.layers for _, block in entry.path}
     assert used == BLOCK_TYPES
     report = analyze(spec)
@@ -203,7 +204,7 @@ def test_block_library_demo_uses_every_block():
 
 
 def test_block_library_demo_runs():
-    assert run_forward(load_spec(str(BLOCKS))).verified
+    assert run_forward(load_spec(str(DEMO))).verified
 
 
 def _one_block(tmp_path, entry: str, shape: tuple[int, ...]):

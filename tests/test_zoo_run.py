@@ -19,7 +19,7 @@ from convcalc.cli import main
 from convcalc.forward import expected_entries, run_forward
 
 ROOT = Path(__file__).resolve().parent.parent
-ZOO = ROOT / "examples" / "zoo"
+ZOO = ROOT / "convcalc" / "models" / "zoo"
 MODELS = sorted(ZOO.glob("*.yaml"))
 
 #: the small input tried first, per number of spatial dimensions (never larger than the file's)
