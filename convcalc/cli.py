@@ -25,10 +25,44 @@ class _Group(click.Group):
         return list(self.commands)  # in definition order
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_HELP)
+@click.group(
+    cls=_Group,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXIT_HELP,
+)
 @click.version_option(__version__, "-V", "--version", prog_name="convcalc")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Shapes, parameters and MACs of convolutional networks, exactly as PyTorch computes them."""
+    if ctx.invoked_subcommand is None:  # bare `convcalc`: the help, and no error
+        click.echo(ctx.get_help())
+
+
+def _complete_model(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """FILE completes as a path, and as the name of a built-in model."""
+    from click.shell_completion import CompletionItem
+
+    items = [CompletionItem(incomplete, type="file")]
+    if "/" not in incomplete and os.sep not in incomplete:
+        items += [CompletionItem(name) for name in _zoo_names(incomplete)]
+    return items
+
+
+def _complete_zoo(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(name) for name in _zoo_names(incomplete)]
+
+
+def _zoo_names(prefix: str) -> list[str]:
+    from .zoo import names
+
+    return [name for name in names() if name.startswith(prefix)]
 
 
 def _is_terminal() -> bool:
@@ -82,7 +116,7 @@ class _json_errors:
 def _model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """FILE, or --input and --layer flags: how every command is told the model."""
     decorators = [
-        click.argument("file", required=False),
+        click.argument("file", required=False, shell_complete=_complete_model),
         click.option(
             "-i",
             "--input",
@@ -328,7 +362,7 @@ def layers_cmd(type_name: str | None, fmt: str) -> None:
 
 
 @cli.command(name="zoo")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=_complete_zoo)
 @click.option(
     "-f",
     "--format",

@@ -67,7 +67,7 @@ def missing_file_hint(path: str) -> str:
         stem = stem.removesuffix(suffix)
     known = names()
     if stem in known:
-        return f"{stem} is a built-in model: pass its name alone (convcalc shape {stem})"
+        return f"the built-in model is read by its name alone: {stem}"
     guess = did_you_mean(stem, known) if os.sep not in path and "/" not in path else None
     if guess:
         return f"{guess[:-1]} (a built-in model)?"

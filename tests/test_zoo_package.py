@@ -1,5 +1,6 @@
 """The zoo and the block library ship inside the package: read by name, listed by `convcalc zoo`,
-found by a copied zoo file's `import: ../blocks.yaml`, and present in the wheel."""
+found by a copied zoo file's `import: ../blocks.yaml`, completed by the shell, and present in the
+wheel."""
 
 from __future__ import annotations
 
@@ -61,10 +62,8 @@ def test_a_file_of_that_name_wins(tmp_path, monkeypatch):
     [
         ("resnet5", "did you mean resnet50 (a built-in model)?"),
         ("VGG16", "did you mean vgg16 (a built-in model)?"),
-        (
-            "examples/zoo/resnet50.yaml",
-            "resnet50 is a built-in model: pass its name alone (convcalc shape resnet50)",
-        ),
+        ("examples/zoo/resnet50.yaml", "the built-in model is read by its name alone: resnet50"),
+        ("mobilenet_v2.yml", "the built-in model is read by its name alone: mobilenet_v2"),
         ("nets/resnt50.yaml", "check the path; `convcalc zoo` lists the built-in models"),
         ("qqqqqq", "check the path; `convcalc zoo` lists the built-in models"),
     ],
@@ -204,6 +203,65 @@ def test_zoo_does_not_import_numpy_or_rich():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+# ------------------------------------------------------------------ bare convcalc, completion
+def _convcalc(*args, env=None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "convcalc", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def test_bare_convcalc_prints_the_help_and_succeeds():
+    result = _convcalc()
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout == _convcalc("--help").stdout
+    assert result.stdout.startswith("Usage: convcalc [OPTIONS] [COMMAND] [ARGS]...")
+    assert "  zoo " in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o nosort -F _convcalc_completion convcalc"),
+        ("zsh", "#compdef convcalc"),
+        ("fish", "complete --no-files --command convcalc"),
+    ],
+)
+def test_completion_scripts(shell, marker):
+    result = _convcalc(env={"_CONVCALC_COMPLETE": f"{shell}_source"})
+    assert result.returncode == 0
+    assert marker in result.stdout
+    assert f"_CONVCALC_COMPLETE={shell}_complete" in result.stdout
+
+
+def _complete(words: str) -> list[str]:
+    result = _convcalc(
+        env={
+            "_CONVCALC_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+        }
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_file_completes_as_a_path_and_as_a_zoo_name():
+    resnets = [name for name in NAMES if name.startswith("res")]
+    assert resnets == ["resnet101", "resnet18", "resnet34", "resnet50", "resnext50_32x4d"]
+    assert _complete("convcalc shape res") == ["file,res", *(f"plain,{n}" for n in resnets)]
+    assert _complete("convcalc run vg") == ["file,vg", "plain,vgg16"]
+    assert _complete("convcalc shape examples/") == ["file,examples/"]
+    assert _complete("convcalc zoo mobilenet_v") == [
+        "plain,mobilenet_v1",
+        "plain,mobilenet_v2",
+        "plain,mobilenet_v3_large",
+    ]
 
 
 # ------------------------------------------------------------------ the wheel
