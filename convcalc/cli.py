@@ -17,7 +17,10 @@ from . import __version__
 from .errors import ConvcalcError, SpecError
 from .render import FORMATS
 
-EXIT_HELP = """Exit codes: 0 the model works · 1 the model is wrong · 2 the input cannot be read."""
+EXIT_HELP = """Exit codes: 0 the model works · 1 the model is wrong · 2 the input cannot be read · 3 a bug in convcalc."""
+
+#: an internal error: not the model's fault nor the input's, so CI can tell it apart
+EXIT_BUG = 3
 
 
 class _Group(click.Group):
@@ -433,4 +436,4 @@ def main(argv: Sequence[str] | None = None) -> None:
             "  hint: this is a bug in convcalc; rerun with CONVCALC_DEBUG=1 for the traceback and report it",
             err=True,
         )
-        sys.exit(1)
+        sys.exit(EXIT_BUG)

@@ -284,3 +284,20 @@ def test_json_reports_unreadable_input_as_json_too():
     (error,) = data["errors"]
     assert error["message"] == "--layer 'Conv2D(3, 8, 3)', layers[0]: unknown layer type 'Conv2D'"
     assert error["hint"] == "did you mean Conv2d?"
+
+
+def test_an_internal_error_exits_3_with_one_line(monkeypatch, capsys):
+    """A bug in convcalc is neither the model's fault (1) nor the input's (2): exit 3, no traceback."""
+    analysis = sys.modules["convcalc.analyze"]
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(analysis, "analyze", broken)
+    monkeypatch.delenv("CONVCALC_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["shape", str(ROOT / "examples" / "lenet.yaml")])
+    assert exit_info.value.code == 3
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "internal error: ZeroDivisionError: division by zero"
+    assert "Traceback" not in err
