@@ -195,6 +195,13 @@ class _Reader:
         span = _RANGE.fullmatch(key)
         times = _TIMES.fullmatch(rest)
         if span and times:  # ModuleList's (0-2): 3 x Module(...)
+            if max(len(span.group(1)), len(span.group(2)), len(times.group(1))) > len(
+                str(MAX_LAYERS)
+            ):
+                raise self.error(
+                    line,
+                    f"({_clip(key, 30)[1:-1]}) repeats a module more than {MAX_LAYERS:,} times",
+                )
             start, end, copies = int(span.group(1)), int(span.group(2)), int(times.group(1))
             if end - start + 1 != copies or copies < 2:
                 raise self.error(
@@ -202,9 +209,7 @@ class _Reader:
                     f"({key}): {copies} x ...: the range holds {end - start + 1} modules, not {copies}",
                 )
             if copies > MAX_LAYERS:
-                raise self.error(
-                    line, f"({key}) repeats a module {copies:,} times (more than {MAX_LAYERS:,})"
-                )
+                raise self.error(line, f"({key}) repeats a module more than {MAX_LAYERS:,} times")
             rest = times.group(2)
             key = str(start)
         elif "." in key or not key.strip():
@@ -232,14 +237,15 @@ class _Reader:
         )
         try:
             node = ast.parse(quoted, mode="eval").body
-            assert isinstance(node, ast.Call)
-            if any(isinstance(a, ast.Starred) for a in node.args) or any(
-                k.arg is None for k in node.keywords
+            if (
+                not isinstance(node, ast.Call)
+                or any(isinstance(a, ast.Starred) for a in node.args)
+                or any(k.arg is None for k in node.keywords)
             ):
                 raise bad
             positional = tuple(_plain(ast.literal_eval(a)) for a in node.args)
             keywords = {k.arg: _plain(ast.literal_eval(k.value)) for k in node.keywords if k.arg}
-        except (SyntaxError, ValueError, TypeError, AssertionError, MemoryError, RecursionError):
+        except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
             raise bad from None
         return positional, keywords
 
@@ -255,23 +261,21 @@ def _quote_words(text: str) -> str | None:
     out: list[str] = []
     depth = 0
     closed = False
-    tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(text)]
+    tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(text) if m.lastgroup != "space"]
     for n, (kind, value) in enumerate(tokens):
         if closed:
-            if kind != "space":
-                return None
-            continue
+            return None
         if kind == "open":
             depth += 1
         elif kind == "close":
             depth -= 1
             closed = depth == 0
         elif kind == "name" and n > 0 and value not in _KEEP_WORDS:
-            after = next((v for k, v in tokens[n + 1 :] if k != "space"), "")
+            after = tokens[n + 1][1] if n + 1 < len(tokens) else ""
             if not (after == "=" and depth == 1):
                 value = "1e999" if value == "inf" else repr(value)
         out.append(value)
-    return "".join(out) if closed else None
+    return " ".join(out) if closed else None
 
 
 def _plain(value: Any) -> Any:

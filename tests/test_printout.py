@@ -249,8 +249,8 @@ def _chain(torch: Any, model: Any) -> Any:
 
 
 MODELS = {
-    "vgg16-features": (vgg16_features, (1, 3, 224, 224)),
-    "alexnet": (alexnet, (2, 3, 224, 224)),
+    "vgg16-features": (vgg16_features, (1, 3, 64, 64)),
+    "alexnet": (alexnet, (2, 3, 64, 64)),
     "mobile": (mobile, (2, 3, 64, 48)),
     "mobile-modulelist": (lambda torch: mobile(torch, "ModuleList"), (1, 3, 32, 32)),
 }
@@ -480,7 +480,15 @@ HOSTILE = {
     ),
     "giant repeat": (
         "ModuleList(\n  (0-999999999): 1000000000 x ReLU()\n)\n",
-        f"model.txt:2: (0-999999999) repeats a module 1,000,000,000 times (more than {MAX_LAYERS:,})",
+        f"model.txt:2: (0-999999999) repeats a module more than {MAX_LAYERS:,} times",
+    ),
+    "huge numbers": (
+        f"ModuleList(\n  (0-{'9' * 5000}): {'9' * 5000} x ReLU()\n)\n",
+        f"model.txt:2: (0-999999999999999999999999999…) repeats a module more than {MAX_LAYERS:,} times",
+    ),
+    "huge argument": (
+        f"Sequential(\n  (0): Conv2d({'9' * 5000}, 3, 3)\n)\n",
+        "model.txt:2: cannot read 'Conv2d(99999999999",
     ),
     "nested repeats": (
         "ModuleList(\n  (0-1000): 1001 x ModuleList(\n    (0-999): 1000 x ReLU()\n  )\n)\n",
