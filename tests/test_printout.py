@@ -604,3 +604,24 @@ def test_read_printout_gives_the_config_data() -> None:
 # -------------------------------------------------------------------- the example
 def test_example_is_torchs_printout(torch: Any) -> None:
     assert EXAMPLE.read_text() == repr(vgg16_features(torch)) + "\n"
+
+
+def test_printouts_are_told_from_yaml_by_their_first_line() -> None:
+    from convcalc.printout import is_printout
+
+    assert is_printout("Sequential(\n  (0): ReLU()\n)\n")
+    assert is_printout("\n\n\ufeffModuleDict(\n")
+    assert is_printout("Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))\n")
+    for path in [*ROOT.glob("examples/*.yaml"), *ROOT.glob("examples/zoo/*.yaml")]:
+        assert not is_printout(path.read_text()), path
+    assert not is_printout("- Conv2d(3, 8, 3)\n")
+
+
+def test_empty_containers_run_nothing_and_a_lone_layer_is_layer_0(torch: Any) -> None:
+    nn = torch.nn
+    model = nn.Sequential(nn.Sequential(), nn.ModuleList(), nn.ReLU())
+    spec = spec_of(repr(model))
+    assert [(e.name, e.type) for e in spec.layers] == [("2", "ReLU")]
+    spec = spec_of(repr(nn.Conv2d(3, 8, 3)))
+    assert [(e.name, e.type) for e in spec.layers] == [("0", "Conv2d")]
+    assert analyze(spec, (1, 3, 5, 5)).output_shape == (1, 8, 3, 3)
