@@ -151,11 +151,22 @@ def _model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     metavar="N",
     help="Collapse blocks nested deeper than N into one row each (0: top-level rows only). Default: every layer.",
 )
+@click.option(
+    "--to-yaml",
+    "to_yaml",
+    is_flag=True,
+    help="FILE is a print(model) printout: write the equivalent YAML config to stdout instead of the table.",
+)
 @_format_option
 def shape(
-    file: str | None, input_text: str | None, layers: Sequence[str], depth: int | None, fmt: str
+    file: str | None,
+    input_text: str | None,
+    layers: Sequence[str],
+    depth: int | None,
+    to_yaml: bool,
+    fmt: str,
 ) -> None:
-    """Propagate the input shape through every layer of FILE (YAML, or - for stdin).
+    """Propagate the input shape through every layer of FILE (YAML, print(model)'s text, or - for stdin).
 
     Prints each layer's input and output shape, parameters and multiply-accumulates
     (MACs), with totals; when the network cannot work, says which layer, what it
@@ -164,6 +175,14 @@ def shape(
     from .analyze import analyze
     from .render import error_text, print_rich, render
 
+    if to_yaml:
+        from .spec import printout_yaml, shape_from_value
+
+        if layers or not file:
+            raise SpecError("--to-yaml converts a FILE that holds print(model)'s text")
+        input_shape = shape_from_value(input_text, location="--input") if input_text else None
+        click.echo(printout_yaml(file, input_shape), nl=False)
+        return
     with _json_errors(fmt):
         spec, input_shape = _load(file, input_text, layers)
         report = analyze(spec, input_shape)

@@ -18,6 +18,7 @@ import yaml
 from .build import BlockDef, LayerSpec, Spec, build, parse_call, read_blocks
 from .errors import ConvcalcError, SpecError
 from .layers.base import INT64_LIMIT, beyond_int64, did_you_mean
+from .printout import is_printout, read_printout, spec_from_printout
 from .shape import Shape
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -269,7 +270,8 @@ class gc_paused:
 
 
 def load_spec(path: str, text: str | None = None) -> Spec:
-    """Read a YAML config file (``-`` is standard input, and a name that is no file a built-in model).
+    """Read a YAML config file, or the text ``print(model)`` writes (``-`` is standard input;
+    a name that is no file is a built-in model).
 
     A file always wins: ``resnet50`` is the zoo's ResNet-50 only where no file of that name exists.
     """
@@ -277,7 +279,36 @@ def load_spec(path: str, text: str | None = None) -> Spec:
     if text is None:
         source, text = _read_model(path)
     with gc_paused():
+        if is_printout(text):
+            return spec_from_printout(text, source)
         return _spec_from_text(text, source)
+
+
+def printout_yaml(path: str, input_shape: Shape | None = None) -> str:
+    """The YAML config equivalent to the ``print(model)`` text in ``path``, to edit further."""
+    source = "<stdin>" if path == "-" else path
+    text = _read_text(path)
+    if not is_printout(text):
+        raise SpecError(
+            f"{source} is not a print(model) printout",
+            hint="--to-yaml converts the text print(model) writes; this file is read as YAML already",
+        )
+    printout = read_printout(text, source)
+    shown = " ".join(os.path.basename(source).splitlines())
+    lines = [f"# {shown}, as print(model) wrote it; layer names are the state_dict keys"]
+    lines += [f"# note: {note}" for note in printout.notes]
+    if printout.name is not None:
+        lines.append(yaml.safe_dump({"name": printout.name}, width=1 << 20).rstrip("\n"))
+    if input_shape is not None:
+        lines.append(f"input: [{', '.join(map(str, input_shape))}]")
+    body = yaml.safe_dump(
+        {"layers": printout.layers},
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 20,
+    )
+    return "\n".join(lines) + "\n" + body
 
 
 def _spec_from_text(text: str, source: str) -> Spec:
@@ -467,6 +498,7 @@ __all__ = [
     "Spec",
     "load_spec",
     "parse_call",
+    "printout_yaml",
     "shape_from_value",
     "spec_from_data",
     "spec_from_strings",
