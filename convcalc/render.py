@@ -497,6 +497,7 @@ def terminal_table(
         )
     table = fit(cols, width, DROP_ORDER)
     kept = [c.key for c in table.columns]
+    before = [0, *table.gaps]
 
     mismatched = {lr.index for lr in run.layers if not lr.match} if run is not None else set()
     out: list[list[Segment]] = [[(_title(report), "bold")], []]
@@ -514,7 +515,7 @@ def terminal_table(
         else:
             base = None
         line: list[Segment] = []
-        for key, text in zip(kept, cells, strict=True):
+        for j, (key, text) in enumerate(zip(kept, cells, strict=True)):
             style = base
             if key == "name" and r.block:
                 style = STYLE_BLOCK
@@ -522,14 +523,19 @@ def terminal_table(
                 style = STYLE_HEAVY
             elif key in ("params", "params%") and r.index in heavy_params and base is None:
                 style = STYLE_HEAVY
-            body = text.strip(" ")
-            start = text.index(body) if body else len(text)
-            line.append((text[:start], None))  # the gap and any right-alignment padding
-            rest = text[start + len(body) :]
+            gap = before[j]
+            line.append((text[:gap], None))
+            content = text[gap:]
+            body = content.strip(" ")
+            start = gap + (content.index(body) if body else len(content))
             if key == "name" and prefixes[i - 1]:
                 glyphs = prefixes[i - 1]
+                start = gap + len(glyphs)
                 line.append((glyphs, "dim"))
-                body = body[len(glyphs) :]
+                body = text[start:].rstrip(" ")
+            elif start > gap:
+                line.append((text[gap:start], None))  # right-alignment padding
+            rest = text[start + len(body) :]
             mark = markers[i - 1]
             if key in ("name", "notes") and mark:
                 head = body[: len(body) - len(mark)]
