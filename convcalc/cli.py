@@ -59,7 +59,7 @@ def _table_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--columns",
             "columns_text",
             metavar="LIST",
-            help="Columns of the table, in order (# always comes first): name,type,from,input,output,kernel,params,params%,macs,macs%,notes (run adds actual,match,time).",
+            help="Columns of the table, comma-separated and in order (# always comes first) from: name, type, from, input, output, kernel (the weight's shape), params, params%, macs, macs%, notes; run adds actual, match, time.",
         ),
         click.option(
             "--wide",

@@ -7,6 +7,7 @@ Pure text, no rich and no report: render.py gives it columns of finished cells.
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,17 @@ class Column:
 
     @property
     def width(self) -> int:
-        return max([len(self.title), *(len(c) for c in self.cells)])
+        return max([cell_width(self.title), *(cell_width(c) for c in self.cells)])
+
+
+def cell_width(text: str) -> int:
+    """How many terminal cells ``text`` takes: wide (CJK) characters two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,8 @@ def lines(table: Fit) -> list[list[str]]:
         cells = []
         for column, w, gap in zip(table.columns, widths, before, strict=True):
             text = column.title if i < 0 else column.cells[i]
-            cells.append(" " * gap + (text.rjust(w) if column.right else text.ljust(w)))
+            pad = " " * (w - cell_width(text))
+            cells.append(" " * gap + (pad + text if column.right else text + pad))
         out.append(cells)
     return out
 

@@ -500,7 +500,9 @@ def terminal_table(
     before = [0, *table.gaps]
 
     mismatched = {lr.index for lr in run.layers if not lr.match} if run is not None else set()
-    out: list[list[Segment]] = [[(_title(report), "bold")], []]
+    room = width if width is not None else 100
+    out: list[list[Segment]] = [[(w, "bold")] for w in wrap(_title(report), room)]
+    out.append([])
     for i, cells in enumerate(lines(table)):
         if i == 0:
             out.append([("".join(cells).rstrip(), "bold")])
@@ -547,7 +549,6 @@ def terminal_table(
             line.pop()
         out.append(line)
 
-    room = width if width is not None else 100
     if table.dropped:
         left_out = ", ".join(TITLES.get(k, k) for k in table.dropped)
         text = f"left out for the width: {left_out} (--wide shows every column)"

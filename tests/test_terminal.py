@@ -499,3 +499,24 @@ def test_keys_cover_the_documented_columns() -> None:
     assert COLUMN_KEYS == (
         "name", "type", "from", "input", "output", "kernel", "params", "params%", "macs", "macs%", "notes",
     )  # fmt: skip
+
+
+def test_wide_characters_count_twice() -> None:
+    from convcalc.layout import cell_width, lines
+
+    assert cell_width("卷积层") == 6 and cell_width("conv") == 4 and cell_width("é") == 1
+    table = fit(
+        [Column("#", "#", ["0", "1"], right=True), Column("name", "name", ["卷积", "relu"])],
+        80,
+        DROP_ORDER,
+    )
+    assert ["".join(cells) for cells in lines(table)] == ["#  name", "0  卷积", "1  relu"]
+
+
+def test_hostile_widths_and_names_do_not_break_the_layout() -> None:
+    long = "x" * 150
+    report = analyze(spec_from_strings([f"{long}=Conv2d(3, 4, 3)", "ReLU()"], (1, 3, 8, 8)))
+    for width in (1, 10, 79, 80, 200, None):
+        lines = ["".join(t for t, _ in line) for line in terminal_table(report, width=width)]
+        row = next(line for line in lines if line.lstrip().startswith("0 "))
+        assert long in row and "(1, 4, 6, 6)" in row  # never cut: wider than a narrow terminal
