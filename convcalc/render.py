@@ -454,8 +454,8 @@ def terminal_table(
             markers.append(f"[{footnotes.setdefault(text, len(footnotes) + 1)}]")
         else:
             markers.append("")
-    if "name" in keys:
-        keys.remove("notes") if "notes" in keys else None
+    if "name" in keys and "notes" in keys:
+        keys.remove("notes")
 
     prefixes = tree_prefixes([r.level for r in rows])
     heavy_macs = _heaviest(rows, "macs")
@@ -500,6 +500,7 @@ def terminal_table(
     before = [0, *table.gaps]
 
     mismatched = {lr.index for lr in run.layers if not lr.match} if run is not None else set()
+    first_failure = min(failed, default=len(report.rows))
     room = width if width is not None else 100
     out: list[list[Segment]] = [[(w, "bold")] for w in wrap(_title(report), room)]
     out.append([])
@@ -512,8 +513,8 @@ def terminal_table(
             base: str | None = "bold"
         elif r.index in failed or r.index in mismatched:
             base = STYLE_ERROR
-        elif r.output_shape is None or r.params == 0:
-            base = "dim"
+        elif r.params == 0 or r.index > first_failure:
+            base = "dim"  # no parameters, or not reached
         else:
             base = None
         line: list[Segment] = []

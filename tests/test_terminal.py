@@ -520,3 +520,25 @@ def test_hostile_widths_and_names_do_not_break_the_layout() -> None:
         lines = ["".join(t for t, _ in line) for line in terminal_table(report, width=width)]
         row = next(line for line in lines if line.lstrip().startswith("0 "))
         assert long in row and "(1, 4, 6, 6)" in row  # never cut: wider than a narrow terminal
+
+
+def test_unknown_figures_show_a_dash() -> None:
+    from dataclasses import replace
+
+    report = analyze(load_spec(LENET))
+    rows = tuple(
+        replace(
+            r,
+            input_shape=None,
+            output_shape=None,
+            macs=None,
+            params=None if r.index == 7 else r.params,
+        )
+        for r in report.rows
+    )
+    unknown = replace(report, rows=rows, output_shape=None)
+    lines = ["".join(t for t, _ in line) for line in terminal_table(unknown, width=80)]
+    fc1 = next(line for line in lines if line.split()[:2] == ["7", "fc1"])
+    conv1 = next(line for line in lines if line.split()[:2] == ["0", "conv1"])
+    assert fc1.split()[2:] == ["Linear", "—", "—", "—", "—", "—", "—"]
+    assert conv1.split()[2:5] == ["Conv2d", "—", "—"] and "156" in conv1
