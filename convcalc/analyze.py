@@ -35,6 +35,10 @@ class Row:
     path: tuple[tuple[str, str], ...] = ()
     #: a collapsed block (see Report.view), standing for its layers
     block: bool = False
+    #: the shape of its ``weight`` parameter (torchinfo's "Kernel Shape"); None without one
+    kernel_shape: Shape | None = None
+    #: whether its parameters are trained (the config's ``trainable``)
+    trainable: bool = True
 
     @property
     def level(self) -> int:
@@ -49,6 +53,7 @@ class Row:
             "output_shape": _list(self.output_shape),
             "params": self.params,
             "macs": self.macs,
+            "trainable": self.trainable,
             "notes": list(self.notes),
             "from": list(self.inputs),
         }
@@ -158,6 +163,14 @@ class Report:
                 out.append(row)
         return tuple(out)
 
+    def share(self, row: Row) -> tuple[float | None, float | None]:
+        """The row's part of the total parameters and of the total MACs, in percent
+        (None where the row's count or the total is unknown or zero)."""
+        totals = self.totals
+        if totals is None:  # no totals (a report without an input shape)
+            return None, None
+        return _percent(row.params, totals.params), _percent(row.macs, totals.macs)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
@@ -191,7 +204,14 @@ def _block_row(
         group[0].inputs,
         path,
         True,
+        trainable=all(r.trainable for r in group),
     )
+
+
+def _percent(part: int | None, whole: int | None) -> float | None:
+    if part is None or not whole:
+        return None
+    return 100 * part / whole
 
 
 def _list(shape: Any) -> Any:
@@ -262,6 +282,7 @@ def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
                     (),
                     entry.inputs,
                     entry.path,
+                    trainable=entry.trainable,
                 )
             )
             outputs[entry.name] = None
@@ -304,6 +325,8 @@ def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
                 tuple(notes),
                 entry.inputs,
                 entry.path,
+                kernel_shape=None if weights is None else weights.get("weight"),
+                trainable=entry.trainable,
             )
         )
         outputs[entry.name] = y

@@ -69,9 +69,9 @@ def _zoo_names(prefix: str) -> list[str]:
 
 
 def _is_terminal() -> bool:
-    return (
-        sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-    )
+    """Standard output is a terminal: the table fits its width (NO_COLOR and TERM=dumb
+    only take the colour away)."""
+    return sys.stdout.isatty()
 
 
 def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
@@ -87,6 +87,26 @@ def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
             "no model given", hint="pass a YAML FILE, or --input and one --layer per layer"
         )
     return load_spec(file), input_shape
+
+
+def _table_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--columns and --wide: which columns a table shows, and whether a terminal's width limits them."""
+    decorators = [
+        click.option(
+            "--columns",
+            "columns_text",
+            metavar="LIST",
+            help="Columns of the table, comma-separated and in order (# always comes first) from: name, type, from, input, output, kernel (the weight's shape), params, params%, macs, macs%, notes; run adds actual, match, time.",
+        ),
+        click.option(
+            "--wide",
+            is_flag=True,
+            help="On a terminal, show every column even when lines get wider than the terminal (by default columns are left out to fit, and a line says which).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
 
 
 _format_option = click.option(
@@ -157,6 +177,7 @@ def _model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     is_flag=True,
     help="FILE is a print(model) printout: write the equivalent YAML config to stdout instead of the table.",
 )
+@_table_options
 @_format_option
 def shape(
     file: str | None,
@@ -164,6 +185,8 @@ def shape(
     layers: Sequence[str],
     depth: int | None,
     to_yaml: bool,
+    columns_text: str | None,
+    wide: bool,
     fmt: str,
 ) -> None:
     """Propagate the input shape through every layer of FILE (YAML, print(model)'s text, or - for stdin).
@@ -173,7 +196,7 @@ def shape(
     expected, what it got and how to fix it, and exits 1.
     """
     from .analyze import analyze
-    from .render import error_text, print_rich, render
+    from .render import error_text, parse_columns, print_rich, render
 
     if to_yaml:
         from .spec import printout_yaml, shape_from_value
@@ -184,12 +207,13 @@ def shape(
         click.echo(printout_yaml(file, input_shape), nl=False)
         return
     with _json_errors(fmt):
+        columns = parse_columns(columns_text) if columns_text is not None else None
         spec, input_shape = _load(file, input_text, layers)
         report = analyze(spec, input_shape)
     if fmt == "table" and _is_terminal():
-        print_rich(report, depth=depth)
+        print_rich(report, depth=depth, columns=columns, wide=wide)
     else:
-        click.echo(render(report, fmt, depth=depth), nl=False)
+        click.echo(render(report, fmt, depth=depth, columns=columns), nl=False)
         if fmt == "csv" and report.errors:
             click.echo(error_text(report), nl=False, err=True)
     sys.exit(report.exit_code)
@@ -262,6 +286,7 @@ def shape(
     is_flag=True,
     help="Run every BatchNorm on its own instead of folding it into the convolution or Linear before it (to time it apart, as torch's eager mode runs it).",
 )
+@_table_options
 @_format_option
 def run(
     file: str | None,
@@ -279,6 +304,8 @@ def run(
     max_memory: str,
     threads: int | None,
     no_fold: bool,
+    columns_text: str | None,
+    wide: bool,
     fmt: str,
 ) -> None:
     """Run FILE's network for real in NumPy and check every layer's output shape.
@@ -290,9 +317,10 @@ def run(
     """
     from .files import load_array, load_weights
     from .forward import compare_output, parse_size, run_forward
-    from .render import error_text, print_rich, render
+    from .render import error_text, parse_columns, print_rich, render
 
     with _json_errors(fmt):
+        columns = parse_columns(columns_text, run=True) if columns_text is not None else None
         spec, input_shape = _load(file, input_text, layers)
         limit = parse_size(max_memory)
         x = load_array(input_data, "input data") if input_data else None
@@ -323,9 +351,9 @@ def run(
         except OSError as exc:
             raise SpecError(f"{save_output}: cannot write the output ({exc.strerror})") from None
     if terminal:
-        print_rich(result.report, result)
+        print_rich(result.report, result, columns=columns, wide=wide)
     else:
-        click.echo(render(result.report, fmt, result), nl=False)
+        click.echo(render(result.report, fmt, result, columns=columns), nl=False)
         if fmt == "csv" and result.report.errors:
             click.echo(error_text(result.report), nl=False, err=True)
     sys.exit(result.exit_code)

@@ -15,16 +15,28 @@ from typing import TYPE_CHECKING, Any
 
 from .analyze import Report, Row
 from .build import INPUT
-from .errors import ConvcalcError
+from .errors import ConvcalcError, SpecError
 from .shape import fmt_shape
 
 if TYPE_CHECKING:  # the forward module imports numpy: only for type checking here
     from .forward import RunResult
 
 FORMATS = ("table", "json", "markdown", "csv")
+#: what --columns may name, in the default order (``#`` always comes first)
+COLUMN_KEYS = (
+    "name", "type", "from", "input", "output", "kernel", "params", "params%", "macs", "macs%", "notes",
+)  # fmt: skip
+#: a run's own columns, shown before the notes unless --columns places them
+RUN_KEYS = ("actual", "match", "time")
+TITLES = {"macs": "MACs", "macs%": "MACs%"}
 COLUMNS = ("#", "name", "type", "input", "output", "params", "MACs", "notes")
-RUN_COLUMNS = ("actual", "match", "time")
-RIGHT = {"#", "params", "MACs", "time"}
+RUN_COLUMNS = RUN_KEYS
+RIGHT = {"#", "params", "MACs", "time", "params%", "MACs%"}
+#: on a terminal, the columns left out first when the width runs out; never #, name,
+#: output, params or MACs
+DROP_ORDER = ("macs%", "params%", "from", "input", "kernel", "actual", "type", "time")
+#: how many of the layers with the most MACs (and parameters) stand out on a terminal
+HEAVIEST = 3
 
 
 def human(n: int | None) -> str:
@@ -57,41 +69,116 @@ def _shape(shape: Any, failed: bool = False) -> str:
     return fmt_shape(shape)
 
 
+def parse_columns(text: str, run: bool = False) -> tuple[str, ...]:
+    """``--columns name,type,macs`` → the column keys in that order; an unknown name is an
+    input error with a did-you-mean."""
+    import difflib
+
+    known = COLUMN_KEYS + (RUN_KEYS if run else ())
+    keys: list[str] = []
+    for part in text.split(","):
+        key = part.strip().lower().replace(" ", "")
+        if key in ("", "#"):
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise SpecError(
+                f"--columns: unknown column '{part.strip()}'",
+                hint=hint + "the columns: " + ",".join(known),
+            )
+        if key in keys:
+            raise SpecError(f"--columns: '{key}' is listed twice")
+        keys.append(key)
+    if not keys:
+        raise SpecError("--columns: no column named", hint="the columns: " + ",".join(known))
+    return tuple(keys)
+
+
+def _keys(report: Report, run: RunResult | None, columns: Sequence[str] | None) -> list[str]:
+    """The columns shown, ``#`` first: the chosen ones, or the default set."""
+    if columns is None:
+        keys = ["name", "type"] + (["from"] if report.branched else [])
+        keys += ["input", "output", "params", "macs", "notes"]
+    else:
+        keys = list(columns)
+    if run is not None and not set(RUN_KEYS) & set(keys):
+        at = keys.index("notes") if "notes" in keys else len(keys)
+        keys[at:at] = RUN_KEYS
+    return ["#", *keys]
+
+
+def _reads_previous(report: Report, r: Row) -> bool:
+    """True when the row reads the output of the layer listed just before it."""
+    prev = report.rows[r.index - 1].name if r.index else INPUT
+    return r.inputs == (prev,)
+
+
+def _percent(value: float | None, count: int | None) -> str:
+    if value is None:
+        return "—"
+    if not count:
+        return ""
+    return "<0.1" if value < 0.05 else f"{value:.1f}"
+
+
 def _table(
-    report: Report, run: RunResult | None = None, depth: int | None = None
+    report: Report,
+    run: RunResult | None = None,
+    depth: int | None = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[list[str], list[list[str]], tuple[Row, ...]]:
-    """Column names, the cells of every row, and the rows shown."""
+    """Column titles, the cells of every row, and the rows shown."""
     failed = {e.index for e in report.errors}
     runs = {r.index: r for r in run.layers} if run is not None else {}
     rows = report.view(depth) if run is None else report.rows
-    branched = report.branched
-    header = list(COLUMNS[:3]) + (["from"] if branched else []) + list(COLUMNS[3:-1])
-    header += (list(RUN_COLUMNS) if run is not None else []) + [COLUMNS[-1]]
+    keys = _keys(report, run, columns)
+    header = [TITLES.get(k, k) for k in keys]
     cells_out = []
     tree = any(r.block for r in rows)
     for r in rows:
-        name = "  " * r.level + r.name if tree else r.name
-        cells = ["" if r.block else str(r.index), name, r.type]
-        if branched:
-            # blank when it reads the output of the layer listed just before it
-            prev = report.rows[r.index - 1].name if r.index else INPUT
-            cells.append("" if r.inputs == (prev,) else ", ".join(r.inputs))
-        cells += [
-            _shape(r.input_shape),
-            _shape(r.output_shape, r.index in failed and not r.block),
-            human(r.params),
-            human(r.macs),
-        ]
-        if run is not None:
-            lr = runs.get(r.index)
-            cells += (
-                ["—", "—", "—"]
-                if lr is None
-                else [fmt_shape(lr.actual_shape), "✓" if lr.match else "✗", _time(lr)]
-            )
-        cells.append("; ".join(r.notes))
+        lr = runs.get(r.index)
+        cells = []
+        for key in keys:
+            if key == "#":
+                cells.append("" if r.block else str(r.index))
+            elif key == "name":
+                cells.append("  " * r.level + r.name if tree else r.name)
+            elif key == "from":
+                cells.append("" if _reads_previous(report, r) else ", ".join(r.inputs))
+            else:
+                cells.append(_cell(key, report, r, r.index in failed and not r.block, lr))
         cells_out.append(cells)
     return header, cells_out, rows
+
+
+def _cell(key: str, report: Report, r: Row, failed: bool, lr: Any) -> str:
+    """One cell that reads the same in every table."""
+    if key == "type":
+        return r.type
+    if key == "input":
+        return _shape(r.input_shape)
+    if key == "output":
+        return _shape(r.output_shape, failed)
+    if key == "kernel":
+        return "" if r.kernel_shape is None or r.block else fmt_shape(r.kernel_shape)
+    if key == "params":
+        return human(r.params)
+    if key == "macs":
+        return human(r.macs)
+    if key == "params%":
+        return _percent(report.share(r)[0], r.params)
+    if key == "macs%":
+        return _percent(report.share(r)[1], r.macs)
+    if key == "notes":
+        return "; ".join(r.notes)
+    if key in RUN_KEYS:
+        if lr is None:
+            return "—"
+        if key == "actual":
+            return fmt_shape(lr.actual_shape)
+        return ("✓" if lr.match else "✗") if key == "match" else _time(lr)
+    raise AssertionError(key)
 
 
 def _title(report: Report) -> str:
@@ -169,9 +256,14 @@ def to_json(report: Report, run: RunResult | None = None) -> str:
     )
 
 
-def to_text(report: Report, run: RunResult | None = None, depth: int | None = None) -> str:
+def to_text(
+    report: Report,
+    run: RunResult | None = None,
+    depth: int | None = None,
+    columns: Sequence[str] | None = None,
+) -> str:
     """A plain, aligned table: what goes to a pipe or a file."""
-    header, cells, _ = _table(report, run, depth)
+    header, cells, _ = _table(report, run, depth, columns)
     rows = [header] + cells
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     out = [_title(report), ""]
@@ -186,11 +278,16 @@ def to_text(report: Report, run: RunResult | None = None, depth: int | None = No
     return "\n".join(out) + "\n"
 
 
-def to_markdown(report: Report, run: RunResult | None = None, depth: int | None = None) -> str:
+def to_markdown(
+    report: Report,
+    run: RunResult | None = None,
+    depth: int | None = None,
+    columns: Sequence[str] | None = None,
+) -> str:
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
-    header, cells, _ = _table(report, run, depth)
+    header, cells, _ = _table(report, run, depth, columns)
     out = [f"**{esc(_title(report))}**", ""]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "|".join("---:" if c in RIGHT else "---" for c in header) + "|")
@@ -270,43 +367,253 @@ def error_text(report: Report) -> str:
     return "\n".join(_error_lines(report)) + ("\n" if report.errors else "")
 
 
-def render(report: Report, fmt: str, run: RunResult | None = None, depth: int | None = None) -> str:
-    """Any format as text (``table`` is the plain table); ``depth`` collapses blocks in tables."""
+def render(
+    report: Report,
+    fmt: str,
+    run: RunResult | None = None,
+    depth: int | None = None,
+    columns: Sequence[str] | None = None,
+) -> str:
+    """Any format as text (``table`` is the plain table); ``depth`` collapses blocks in tables,
+    ``columns`` (keys of COLUMN_KEYS) chooses and orders the tables' columns."""
     if fmt == "json":
         return to_json(report, run)
     if fmt == "markdown":
-        return to_markdown(report, run, depth)
+        return to_markdown(report, run, depth, columns)
     if fmt == "csv":
         return to_csv(report, run)
-    return to_text(report, run, depth)
+    return to_text(report, run, depth, columns)
 
 
-def print_rich(report: Report, run: RunResult | None = None, depth: int | None = None) -> None:
-    """The table for a terminal: colour, box art, errors in red."""
+#: a run of text and its style (a rich style name, or None)
+Segment = tuple[str, str | None]
+
+STYLE_BLOCK = "bold cyan"
+STYLE_HEAVY = "bold magenta"
+STYLE_ERROR = "bold red"
+
+
+def _compact_shapes(shapes: Any) -> str:
+    """A merge's input shapes in little room: ``(1, 32, 56, 56) ×7``, ``(1, 64+128+32, 28, 28)``
+    when they differ on one axis, else the distinct shapes with their counts."""
+    distinct = list(dict.fromkeys(shapes))
+    if len(distinct) == 1:
+        return f"{fmt_shape(distinct[0])} ×{len(shapes)}"
+    ranks = {len(s) for s in shapes}
+    if len(ranks) == 1:
+        axes = [a for a in range(len(shapes[0])) if len({s[a] for s in shapes}) > 1]
+        if len(axes) == 1:
+            axis = axes[0]
+            runs: list[list[int]] = []  # [value, count] for runs of equal sizes
+            for s in shapes:
+                if runs and runs[-1][0] == s[axis]:
+                    runs[-1][1] += 1
+                else:
+                    runs.append([s[axis], 1])
+            sizes = "+".join(str(v) if n == 1 else f"{v}×{n}" for v, n in runs)
+            parts = [str(v) for v in shapes[0]]
+            parts[axis] = sizes
+            return "(" + ", ".join(parts) + ")"
+    counts = {d: sum(1 for s in shapes if s == d) for d in distinct}
+    return " + ".join(fmt_shape(d) + (f" ×{n}" if n > 1 else "") for d, n in counts.items())
+
+
+def terminal_table(
+    report: Report,
+    run: RunResult | None = None,
+    depth: int | None = None,
+    *,
+    width: int | None = 80,
+    columns: Sequence[str] | None = None,
+) -> list[list[Segment]]:
+    """The table for a terminal, as lines of styled text that fit ``width`` (None: every
+    column, however wide): names inside blocks under their block's row with tree glyphs,
+    columns left out in DROP_ORDER as the width runs out, notes as numbered footnotes."""
+    from .layout import Column, fit, lines, tree_prefixes, wrap
+
+    failed = {e.index for e in report.errors}
+    runs = {r.index: r for r in run.layers} if run is not None else {}
+    rows = report.view(depth)
+    if columns is None:
+        keys = ["#", "name", "type"] + (["from"] if report.branched else []) + ["input", "output"]
+        keys += ["params", "params%", "macs", "macs%"]
+        keys += list(RUN_KEYS) if run is not None else []
+        keys.append("notes")
+    else:
+        keys = _keys(report, run, columns)
+    index_of = {r.name: r.index for r in report.rows}
+
+    # footnotes: each distinct note once; a block's layer count only when it stands collapsed.
+    # The marker follows the name (where it seldom costs width), else has a column of its own.
+    footnotes: dict[str, int] = {}
+    markers = []
+    for i, r in enumerate(rows):
+        expanded = r.block and i + 1 < len(rows) and (r.name, r.type) in rows[i + 1].path
+        text = "" if expanded or "notes" not in keys else "; ".join(r.notes)
+        if text:
+            markers.append(f"[{footnotes.setdefault(text, len(footnotes) + 1)}]")
+        else:
+            markers.append("")
+    if "name" in keys and "notes" in keys:
+        keys.remove("notes")
+
+    prefixes = tree_prefixes([r.level for r in rows])
+    heavy_macs = _heaviest(rows, "macs")
+    heavy_params = _heaviest(rows, "params")
+
+    def name(i: int, r: Row) -> str:
+        shown = r.name
+        if r.path and shown.startswith(r.path[-1][0] + "."):
+            shown = shown[len(r.path[-1][0]) + 1 :]
+        return prefixes[i] + shown + (f" {markers[i]}" if markers[i] else "")
+
+    def source(r: Row) -> str:
+        if _reads_previous(report, r):
+            return ""
+        return " ".join(n if n == INPUT else f"#{index_of.get(n, n)}" for n in r.inputs)
+
+    cols: list[Column] = []
+    for key in keys:
+        cells: list[str] = []
+        for i, r in enumerate(rows):
+            bad = r.index in failed and not r.block
+            if key == "#":
+                cells.append("" if r.block else str(r.index))
+            elif key == "name":
+                cells.append(name(i, r))
+            elif key == "from":
+                cells.append(source(r))
+            elif key == "notes":
+                cells.append(markers[i])
+            elif key == "input" and r.input_shape and isinstance(r.input_shape[0], tuple):
+                cells.append(_compact_shapes(r.input_shape))
+            elif key in RUN_KEYS and r.block:
+                cells.append("")
+            else:
+                cells.append(_cell(key, report, r, bad, runs.get(r.index)))
+        title = "" if key == "notes" else "%" if key.endswith("%") else TITLES.get(key, key)
+        cols.append(
+            Column(key, title, cells, key in ("#", "params", "params%", "macs", "macs%", "time"))
+        )
+    table = fit(cols, width, DROP_ORDER)
+    kept = [c.key for c in table.columns]
+    before = [0, *table.gaps]
+
+    mismatched = {lr.index for lr in run.layers if not lr.match} if run is not None else set()
+    first_failure = min(failed, default=len(report.rows))
+    room = width if width is not None else 100
+    out: list[list[Segment]] = [[(w, "bold")] for w in wrap(_title(report), room)]
+    out.append([])
+    for i, cells in enumerate(lines(table)):
+        if i == 0:
+            out.append([("".join(cells).rstrip(), "bold")])
+            continue
+        r = rows[i - 1]
+        if r.block:
+            base: str | None = "bold"
+        elif r.index in failed or r.index in mismatched:
+            base = STYLE_ERROR
+        elif r.params == 0 or r.index > first_failure:
+            base = "dim"  # no parameters, or not reached
+        else:
+            base = None
+        line: list[Segment] = []
+        for j, (key, text) in enumerate(zip(kept, cells, strict=True)):
+            style = base
+            if key == "name" and r.block:
+                style = STYLE_BLOCK
+            elif key in ("macs", "macs%") and r.index in heavy_macs and base is None:
+                style = STYLE_HEAVY
+            elif key in ("params", "params%") and r.index in heavy_params and base is None:
+                style = STYLE_HEAVY
+            gap = before[j]
+            line.append((text[:gap], None))
+            content = text[gap:]
+            body = content.strip(" ")
+            start = gap + (content.index(body) if body else len(content))
+            if key == "name" and prefixes[i - 1]:
+                glyphs = prefixes[i - 1]
+                start = gap + len(glyphs)
+                line.append((glyphs, "dim"))
+                body = text[start:].rstrip(" ")
+            elif start > gap:
+                line.append((text[gap:start], None))  # right-alignment padding
+            rest = text[start + len(body) :]
+            mark = markers[i - 1]
+            if key in ("name", "notes") and mark:
+                head = body[: len(body) - len(mark)]
+                line += [(head, style), (mark, "cyan" if base is None else base)]
+            else:
+                line.append((body, style))
+            line.append((rest, None))
+        while line and not line[-1][0].strip():
+            line.pop()
+        out.append(line)
+
+    if table.dropped:
+        left_out = ", ".join(TITLES.get(k, k) for k in table.dropped)
+        text = f"left out for the width: {left_out} (--wide shows every column)"
+        out += [[(w, "dim")] for w in wrap(text, room)]
+    out.append([])
+    for text, number in footnotes.items():
+        out += [[(w, None)] for w in wrap(f"[{number}] {text}", room)]
+    if footnotes:
+        out.append([])
+    for text in _totals_lines(report, run):
+        out += [[(w, None)] for w in wrap(text, room)]
+    for e in report.errors:
+        out.append([])
+        first = wrap(f"error: {e.message}", room)
+        out.append([("error: ", STYLE_ERROR), (first[0][len("error: ") :], None)])
+        out += [[(w, None)] for w in first[1:]]
+        if e.location:
+            out += [[(w, "dim")] for w in wrap(f"  at {e.location}", room, 6)]
+        if e.hint:
+            hint = wrap(f"  hint: {e.hint}", room, 6)
+            out.append([("  hint: ", "bold yellow"), (hint[0][len("  hint: ") :], None)])
+            out += [[(w, None)] for w in hint[1:]]
+    return out
+
+
+def _heaviest(rows: Sequence[Row], what: str) -> set[int]:
+    """The indices of the few layers (not blocks) with the largest count of ``what``: up to
+    HEAVIEST of them, fewer in a small model, and every layer tied with the last one."""
+    counts = sorted(
+        (getattr(r, what) for r in rows if not r.block and getattr(r, what)), reverse=True
+    )
+    if not counts:
+        return set()
+    least = counts[max(1, min(HEAVIEST, len(counts) // 4)) - 1]
+    return {r.index for r in rows if not r.block and (getattr(r, what) or 0) >= least}
+
+
+def terminal_width() -> int:
+    """The terminal's width in columns (``COLUMNS`` wins, as everywhere)."""
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def print_rich(
+    report: Report,
+    run: RunResult | None = None,
+    depth: int | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    wide: bool = False,
+) -> None:
+    """The table for a terminal: it fits the width (``wide``: every column), colour where it
+    means something (NO_COLOR and TERM=dumb take the colour away, not the layout)."""
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
-    console = Console()
-    failed = {e.index for e in report.errors}
-    mismatched = {r.index for r in run.layers if not r.match} if run is not None else set()
-    header, cells, rows = _table(report, run, depth)
-    table = Table(title=_title(report), title_justify="left", header_style="bold")
-    for col in header:
-        table.add_column(col, justify="right" if col in RIGHT else "left", no_wrap=col != "notes")
-    for row, row_cells in zip(rows, cells):
-        bad = row.index in failed or row.index in mismatched
-        style = "red" if bad else ("dim" if row.input_shape is None else None)
-        table.add_row(*row_cells, style=style)
-    console.print(table)
-    for line in _totals_lines(report, run):
-        console.print(Text(line))
-    for e in report.errors:
-        console.print(Text("error: ", style="bold red") + Text(e.message))
-        if e.location:
-            console.print(Text(f"  at {e.location}", style="dim"))
-        if e.hint:
-            console.print(Text("  hint: ", style="bold yellow") + Text(e.hint))
+    width = terminal_width()
+    console = Console(width=width, highlight=False)
+    for line in terminal_table(report, run, depth, width=None if wide else width, columns=columns):
+        text = Text()
+        for part, style in line:
+            text.append(part, style=style)
+        console.print(text, soft_wrap=True)
 
 
 # --------------------------------------------------------------- layer list

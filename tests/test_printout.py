@@ -612,7 +612,7 @@ def test_printouts_are_told_from_yaml_by_their_first_line() -> None:
     assert is_printout("Sequential(\n  (0): ReLU()\n)\n")
     assert is_printout("\n\n\ufeffModuleDict(\n")
     assert is_printout("Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))\n")
-    for path in [*ROOT.glob("examples/*.yaml"), *ROOT.glob("examples/zoo/*.yaml")]:
+    for path in [*ROOT.glob("examples/*.yaml"), *ROOT.glob("convcalc/models/zoo/*.yaml")]:
         assert not is_printout(path.read_text()), path
     assert not is_printout("- Conv2d(3, 8, 3)\n")
 
