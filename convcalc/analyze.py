@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .build import INPUT
-from .errors import ConvcalcError, ShapeError, SpecError
+from .errors import ConvcalcError, ShapeError, SpecError, jsonable
 from .shape import Shape, fmt_shape, prod
 from .spec import LayerSpec, Spec, gc_paused
 
@@ -68,6 +68,8 @@ class Problem:
     hint: str | None
     argument: str | None = None
     location: str | None = None
+    #: file, line, column, defined_at, expected and got (see ConvcalcError.place_dict)
+    place: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ class Problem:
             "hint": self.hint,
             "argument": self.argument,
             "location": self.location,
+            **(self.place or {}),
         }
 
 
@@ -362,6 +365,9 @@ def _problem(
         if sizes:
             hints.insert(1 if hints else 0, sizes)
     exc.at_layer(entry.index, entry.name, entry.type, context)
+    argument = exc.argument if exc.argument in entry.layer.args else None
+    place = entry.place(argument)
+    place["expected"], place["got"] = jsonable(exc.expected), jsonable(exc.got)
     return Problem(
         entry.index,
         entry.name,
@@ -369,7 +375,8 @@ def _problem(
         exc.message,
         _join(hints),
         exc.argument,
-        entry.location(exc.argument if exc.argument in entry.layer.args else None),
+        entry.location(argument),
+        place,
     )
 
 

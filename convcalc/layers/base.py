@@ -221,19 +221,25 @@ class Layer:
                 hint=f"see `convcalc layers {cls.type_name}` for its arguments",
             )
         given: dict[str, Any] = dict(zip(names, positional))
+        # every unknown argument and bad value of the layer is reported, not just the first
+        problems: list[SpecError] = []
         if keywords:
             for key, value in keywords.items():
                 if key in given:
-                    raise SpecError(f"{cls.type_name} got {key} twice", argument=key)
+                    problems.append(SpecError(f"{cls.type_name} got {key} twice", argument=key))
+                    continue
                 if key not in names:
                     if key in cls.IGNORED:
                         continue
-                    raise SpecError(
-                        f"{cls.type_name} has no argument {key!r}",
-                        argument=key,
-                        hint=did_you_mean(key, list(names) + list(cls.IGNORED))
-                        or f"its arguments are: {', '.join(names) or 'none'}",
+                    problems.append(
+                        SpecError(
+                            f"{cls.type_name} has no argument {key!r}",
+                            argument=key,
+                            hint=did_you_mean(key, list(names) + list(cls.IGNORED))
+                            or f"its arguments are: {', '.join(names) or 'none'}",
+                        )
                     )
+                    continue
                 given[key] = value
         defaults: dict[str, Any] | None = None
         values: dict[str, Any] = {}
@@ -242,33 +248,42 @@ class Layer:
             if name in given and not (arg.infer and given[name] is None):  # null: from the input
                 huge = beyond_int64(given[name])
                 if huge is not None:
-                    raise SpecError(
-                        f"{cls.type_name} argument {name}: {huge} is beyond torch's 64-bit "
-                        "integers",
-                        argument=name,
-                        expected="an integer within ±2**63",
-                        got=given[name],
+                    problems.append(
+                        SpecError(
+                            f"{cls.type_name} argument {name}: {huge} is beyond torch's 64-bit "
+                            "integers",
+                            argument=name,
+                            expected="an integer within ±2**63",
+                            got=given[name],
+                        )
                     )
+                    continue
                 try:
                     values[name] = arg.convert(given[name])
                 except BadValue as bad:
-                    raise SpecError(
-                        f"{cls.type_name} argument {name} must be {bad.expected}, "
-                        f"got {given[name]!r}",
-                        argument=name,
-                        expected=bad.expected,
-                        got=given[name],
-                    ) from None
+                    problems.append(
+                        SpecError(
+                            f"{cls.type_name} argument {name} must be {bad.expected}, "
+                            f"got {given[name]!r}",
+                            argument=name,
+                            expected=bad.expected,
+                            got=given[name],
+                        )
+                    )
             elif arg.default is REQUIRED and not arg.infer:
-                raise SpecError(
-                    f"{cls.type_name} needs {name}",
-                    argument=name,
-                    hint=f"add {name}: <{arg.form}>",
+                problems.append(
+                    SpecError(
+                        f"{cls.type_name} needs {name}",
+                        argument=name,
+                        hint=f"add {name}: <{arg.form}>",
+                    )
                 )
             else:
                 if defaults is None:
                     defaults = cls._defaults()
                 values[name] = defaults[name]
+        if problems:
+            raise problems[0].with_others(problems[1:])
         return cls(values)
 
     @classmethod
