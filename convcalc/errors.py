@@ -53,6 +53,11 @@ class ConvcalcError(Exception):
         self.got = got
         #: which dimension of the layer's input the error is about (for provenance)
         self.dim = dim
+        #: which input of a merge (Add, Concat) the error is about
+        self.branch: int | None = None
+        #: False when another input size is not the fix (a missing Flatten, say): the
+        #: diagnosis does not look for one
+        self.resizable = True
         self.location: str | None = None
         self.index: int | None = None
         self.name: str | None = None

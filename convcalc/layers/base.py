@@ -411,6 +411,12 @@ class Layer:
         """How to change this layer (``label``, e.g. "layer 1 'conv1'") so that ``y[dim] == wanted``."""
         return None
 
+    def sets_dim(self, x: Shape, y: Shape, dim: int) -> bool:
+        """True when an argument of this layer fixes ``y[dim]`` (a convolution's out_channels),
+        even where it equals ``x[dim]``: a diagnosis names this layer as the one that
+        produced that size, rather than looking further up."""
+        return False
+
     # -- description -------------------------------------------------------
     def call_string(self) -> str:
         """The layer as a PyTorch constructor call, non-default arguments only."""
