@@ -483,6 +483,8 @@ class Builder:
                     self.failed.add(full)
                 else:
                     self._used_here(first_error, spot)
+                    if len(self.errors) > first_error:
+                        out = _FAILED  # a block with problems: its other copies have them too
                 if out is _FAILED:
                     break
                 local[inst] = out

@@ -453,3 +453,17 @@ def test_yaml_syntax_error_has_line_and_column(tmp_path):
     path = write(tmp_path, "layers:\n  - Conv2d(3, 8, 3)\n  - a: b: c\n")
     (error,) = json.loads(run("shape", path, "--format", "json").stdout)["errors"]
     assert (error["file"], error["line"], error["column"]) == (path, 3, 9)
+
+
+def test_a_repeated_block_with_a_problem_stops_at_its_first_copy():
+    data = {
+        "blocks": {"B": ["Conv2d(8, 8, 3, paddin=1)", "ReLU()"]},
+        "layers": [
+            {"type": "B", "name": "x", "repeat": 100_000},
+            {"type": "ReLU", "from": "x.5.1"},
+        ],
+    }
+    with pytest.raises(SpecError) as info:
+        spec_from_data(data)
+    assert info.value.fact == "Conv2d has no argument 'paddin'"
+    assert info.value.others == []  # what reads the failed block is not reported again
