@@ -369,7 +369,13 @@ def _problem(
         if sizes:
             hints.insert(1 if hints else 0, sizes)
     exc.at_layer(entry.index, entry.name, entry.type, context)
-    argument = exc.argument if exc.argument in entry.layer.args else None
+    # the argument's key (for a merge, its from: list) is where the problem is
+    argument = (
+        exc.argument
+        if exc.argument in entry.layer.args
+        or (exc.argument == "from" and "from" in entry.arg_where)
+        else None
+    )
     place = entry.place(argument)
     place["expected"], place["got"] = jsonable(exc.expected), jsonable(exc.got)
     return Problem(

@@ -241,6 +241,7 @@ def test_concat_names_the_branch_layer_and_the_padding_that_makes_it_agree():
         "or resize or pool the branches to the same spatial size before Concat"
     )
     assert (problem.place["expected"], problem.place["got"]) == (16, 14)
+    assert problem.location is None  # built in code: no file
     torch_agrees(_concat({**CONV_B, "padding": 1}), (1, 3, 16, 16))
 
 
@@ -447,6 +448,25 @@ def test_errors_inside_blocks_point_at_the_line_that_uses_the_block(tmp_path):
     assert (error["file"], error["line"], error["column"]) == (path, 5, 9)
     assert error["defined_at"] == {"file": str(tmp_path / "blocks.yaml"), "line": 6}
     assert (error["name"], error["type"], error["argument"]) == ("d1.bn", "BatchNorm2d", "mom")
+
+
+def test_merge_error_points_at_its_from_list(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        input: [1, 3, 8, 8]
+        layers:
+          - a: Conv2d(3, 8, 3, padding=1)
+          - b: Conv2d(8, 8, 3)
+          - type: Concat
+            name: cat
+            from: [a, b]
+        """,
+    )
+    (error,) = json.loads(run("shape", path, "--format", "json").stdout)["errors"]
+    assert error["location"] == f"{path}:7, layers[2].from"
+    assert (error["line"], error["column"], error["expected"], error["got"]) == (7, 5, 8, 6)
+    assert error["hint"].startswith("set padding: 1 in layer 1 'b', ")
 
 
 def test_yaml_syntax_error_has_line_and_column(tmp_path):
