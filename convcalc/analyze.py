@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .build import INPUT
-from .errors import ConvcalcError, ShapeError, SpecError
+from .errors import ConvcalcError, ShapeError, SpecError, jsonable
+from .layers.merge import Concat
 from .shape import Shape, fmt_shape, prod
 from .spec import LayerSpec, Spec, gc_paused
 
@@ -73,6 +74,8 @@ class Problem:
     hint: str | None
     argument: str | None = None
     location: str | None = None
+    #: file, line, column, defined_at, expected and got (see ConvcalcError.place_dict)
+    place: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +86,7 @@ class Problem:
             "hint": self.hint,
             "argument": self.argument,
             "location": self.location,
+            **(self.place or {}),
         }
 
 
@@ -379,12 +383,24 @@ def _problem(
     if exc.dim is not None and x is not None:
         context, producer_hint = _provenance(exc, entry, spec, rows, x0)
         if producer_hint:
-            hints.append(producer_hint)
-    if x is not None and search_sizes:
+            # for a merge, the layer of the branch to change is the first thing to say
+            hints.insert(0, producer_hint) if exc.branch is not None else hints.append(
+                producer_hint
+            )
+    if x is not None and search_sizes and exc.resizable:
         sizes = _working_sizes(spec, x0)
         if sizes:
             hints.insert(1 if hints else 0, sizes)
     exc.at_layer(entry.index, entry.name, entry.type, context)
+    # the argument's key (for a merge, its from: list) is where the problem is
+    argument = (
+        exc.argument
+        if exc.argument in entry.layer.args
+        or (exc.argument == "from" and "from" in entry.arg_where)
+        else None
+    )
+    place = entry.place(argument)
+    place["expected"], place["got"] = jsonable(exc.expected), jsonable(exc.got)
     return Problem(
         entry.index,
         entry.name,
@@ -392,39 +408,114 @@ def _problem(
         exc.message,
         _join(hints),
         exc.argument,
-        entry.location(exc.argument if exc.argument in entry.layer.args else None),
+        entry.location(argument),
+        place,
     )
+
+
+def _trace(
+    name: str | None, dim: int, by_name: dict[str, Row], spec: Spec
+) -> tuple[Row | None, list[Row]]:
+    """The nearest layer up the chain from output ``name`` that set dimension ``dim`` of
+    its output (changed it, or fixes it by an argument: a convolution's out_channels),
+    following first inputs; None for the model input (or a shape not reached). Also the
+    merges passed on the way (Add, Mul), whose other branches have that size too."""
+    merges: list[Row] = []
+    while name is not None and name in by_name:
+        row = by_name[name]
+        xin, yout = row.input_shape, row.output_shape
+        if xin is None or yout is None:
+            break
+        layer = spec.layers[row.index].layer
+        multi = getattr(layer, "multi_input", False)
+        first: Shape = xin[0] if multi else xin  # type: ignore[assignment]
+        if dim >= len(yout) or len(first) != len(yout) or first[dim] != yout[dim]:
+            return row, merges
+        if layer.sets_dim(first, yout, dim):
+            return row, merges
+        if multi:
+            merges.append(row)
+        name = row.inputs[0] if row.inputs else None
+    return None, merges
 
 
 def _provenance(
     exc: ConvcalcError, entry: LayerSpec, spec: Spec, rows: Sequence[Row], x0: Shape
 ) -> tuple[str, str | None]:
-    """Which earlier layer set dimension ``exc.dim`` of the failing layer's input."""
+    """Which earlier layer set dimension ``exc.dim`` of the failing layer's input (of its
+    input ``exc.branch``, for a merge), and how that layer would give the size expected."""
     dim = exc.dim
     assert dim is not None
-    wanted = exc.expected if isinstance(exc.expected, int) else None
+    wanted = _int(exc.expected)
     by_name = {row.name: row for row in rows}
-    # follow the first input back while that dimension passes through unchanged
-    name: str | None = entry.inputs[0] if entry.inputs else None
-    while name in by_name:
-        row = by_name[name]
-        xin, yout = row.input_shape, row.output_shape
-        if xin is None or yout is None:
-            break
-        if getattr(spec.layers[row.index].layer, "multi_input", False):
-            xin = xin[0]  # type: ignore[assignment]
-        changed = len(xin) != len(yout) or dim >= len(yout) or xin[dim] != yout[dim]
-        if not changed:
-            name = row.inputs[0] if row.inputs else None
-            continue
-        producer = spec.layers[row.index]
-        origin = producer.layer.origin(xin, yout, dim) if dim < len(yout) else None
-        context = f" ({origin})" if origin else f" from {_label(producer)}"
-        hint = None
-        if wanted is not None:
-            hint = producer.layer.resize_hint(xin, yout, dim, wanted, _label(producer))
-        return context, hint
-    return f" from the input {fmt_shape(x0)}", None
+    if exc.branch is not None:
+        # a merge's branches differ: make the one named agree with the first, or else the
+        # first with it
+        hint = _branch_hint(entry.inputs[exc.branch], dim, wanted, by_name, spec)
+        if hint is None:
+            hint = _branch_hint(entry.inputs[0], dim, _int(exc.got), by_name, spec)
+        return "", hint
+    row, merges = _trace(entry.inputs[0] if entry.inputs else None, dim, by_name, spec)
+    if row is None:
+        return f" from the input {fmt_shape(x0)}", None
+    producer = spec.layers[row.index]
+    xin, yout = row.input_shape, row.output_shape
+    assert xin is not None and yout is not None
+    if isinstance(producer.layer, Concat):
+        return _concat_provenance(producer, row, dim, wanted, by_name, spec)
+    origin = producer.layer.origin(xin, yout, dim) if dim < len(yout) else None
+    context = f" ({origin})" if origin else f" from {_label(producer)}"
+    hint = None
+    if wanted is not None and dim < len(yout):
+        hint = producer.layer.resize_hint(xin, yout, dim, wanted, _label(producer))
+    if hint and merges:
+        hint += f" (and in every other branch of {', '.join(_label(spec.layers[m.index]) for m in merges)})"
+    return context, hint
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _branch_hint(
+    name: str, dim: int, wanted: int | None, by_name: dict[str, Row], spec: Spec
+) -> str | None:
+    """How to make dimension ``dim`` of the output ``name`` equal ``wanted``, at the layer
+    that set it."""
+    if wanted is None:
+        return None
+    row, merges = _trace(name, dim, by_name, spec)
+    if row is None or merges or row.input_shape is None or row.output_shape is None:
+        return None
+    producer = spec.layers[row.index]
+    if getattr(producer.layer, "multi_input", False):
+        return None
+    hint = producer.layer.resize_hint(
+        row.input_shape, row.output_shape, dim, wanted, _label(producer)
+    )
+    if hint and producer.name != name:
+        hint += f" (on the branch from '{name}')"
+    return hint
+
+
+def _concat_provenance(
+    producer: LayerSpec,
+    row: Row,
+    dim: int,
+    wanted: int | None,
+    by_name: dict[str, Row],
+    spec: Spec,
+) -> tuple[str, str | None]:
+    """A size that a Concat summed: the branches' parts, and how the last branch would make
+    up the difference."""
+    shapes: tuple[Shape, ...] = row.input_shape  # type: ignore[assignment]
+    parts = [shape[dim] for shape in shapes]
+    terms = " + ".join(f"{p} from '{src}'" for p, src in zip(parts, row.inputs))
+    context = f" (= {terms}, by Concat {_label(producer)})"
+    hint = None
+    if wanted is not None and wanted - sum(parts[:-1]) > 0:
+        hint = _branch_hint(row.inputs[-1], dim, wanted - sum(parts[:-1]), by_name, spec)
+    return context, hint
 
 
 def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> str | None:

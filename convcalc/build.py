@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SpecError
+from .errors import ConvcalcError, SpecError, Where
 from .layers import Layer, lookup
 from .layers.base import REGISTRY, did_you_mean
 from .shape import Shape
@@ -28,7 +28,11 @@ LAYER_KEYS = ("type", "name", "trainable", "from", "repeat", "when")
 BLOCK_KEYS = ("params", "layers")
 MAX_BLOCK_DEPTH = 32
 MAX_LAYERS = 1_000_000
+#: problems of one file collected before reading stops (every one up to this is reported)
+MAX_ERRORS = 100
 INPUT = "input"
+#: what a name that failed to build stands for, so that what reads it is skipped quietly
+_FAILED = "\0failed"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,10 @@ class LayerSpec:
     path: tuple[tuple[str, str], ...] = ()
     #: where the entry sits in the config: "layers[5]" or "blocks.BasicBlock.layers[2]"
     yaml_path: str = ""
+    #: where the entry is, to the column: (at, line, column, entry), see :func:`_where`
+    spot: Spot | None = None
+    #: for a layer inside a block: the spot of the entry in the model's own list that uses it
+    used_at: Spot | None = None
 
     @property
     def type(self) -> str:
@@ -58,6 +66,15 @@ class LayerSpec:
         where = self.arg_where.get(argument, self.where) if argument else self.where
         path = (self.yaml_path or f"layers[{self.index}]") + (f".{argument}" if argument else "")
         return f"{where}, {path}" if where else None
+
+    def place(self, argument: str | None = None) -> dict[str, Any]:
+        """file, line and column of the entry (of ``argument``'s key when it has one); inside
+        a block, of the line that uses the block, with ``defined_at`` the layer's own."""
+        where = self.arg_where.get(argument) if argument else None
+        error = ConvcalcError("")
+        error.at_place(where or _where(self.spot) or self.where)
+        error.at_place(_where(self.used_at))
+        return error.place_dict()
 
 
 @dataclass(frozen=True)
@@ -251,11 +268,14 @@ def read_blocks(
 ) -> dict[str, BlockDef]:
     """The ``blocks:`` mapping: name → {params: {...}, layers: [...]} (or just a list of layers)."""
     if not isinstance(data, dict):
-        raise SpecError("blocks must be a mapping of block names to definitions", location=at(line))
+        raise SpecError(
+            "blocks must be a mapping of block names to definitions", location=place(at, line)
+        )
     lines = getattr(data, "key_lines", {})
+    cols = getattr(data, "key_cols", {})
     blocks = {}
     for name, body in data.items():
-        where = at(lines.get(name))
+        where = place(at, lines.get(name), cols.get(name))
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name):
             raise SpecError(f"block name {name!r} must be an identifier", location=where)
         if name in REGISTRY:
@@ -272,7 +292,11 @@ def read_blocks(
             if key not in BLOCK_KEYS:
                 raise SpecError(
                     f"block {name} has an unknown key {key!r}",
-                    location=at(getattr(body, "key_lines", {}).get(key)),
+                    location=place(
+                        at,
+                        getattr(body, "key_lines", {}).get(key),
+                        getattr(body, "key_cols", {}).get(key),
+                    ),
                     hint=did_you_mean(str(key), BLOCK_KEYS) or "a block has params and layers",
                 )
         params = body.get("params") or {}
@@ -353,6 +377,11 @@ class Builder:
         self.index: dict[str, LayerSpec] = {}
         #: full names that stand for another output: block instances, left-out layers
         self.aliases: dict[str, str] = {}
+        #: problems found so far, in the order of the file
+        self.errors: list[ConvcalcError] = []
+        self.seen: set[tuple[str, str | None]] = set()
+        #: full names of entries that could not be built
+        self.failed: set[str] = set()
 
     # -- one scope: the top-level list, or a block's layers -------------------
     def scope(
@@ -368,16 +397,25 @@ class Builder:
         stack: tuple[str, ...] = (),
         yaml_prefix: str = "layers",
         trainable: bool = True,
+        used_at: Spot | None = None,
     ) -> str:
-        """Build every entry of one list; return the name of the scope's output."""
+        """Build every entry of one list; return the name of the scope's output.
+
+        An entry that cannot be read is recorded in ``errors`` and left out, and reading
+        goes on, so that one run reports every problem of the file; entries that read a
+        left-out one are left out quietly."""
         params = params or {}
         local: dict[str, str] = {INPUT: input_ref}
         later = {self._entry_name(e, i) for i, e in enumerate(entries)}
+        cols: Sequence[int] = getattr(entries, "item_cols", ())
         prev = input_ref
         for pos, raw in enumerate(entries):
+            if len(self.errors) >= MAX_ERRORS:
+                break
             line = item_lines[pos] if pos < len(item_lines) else None
             where = at(line)
-            arg_where = _arg_where(raw, at)
+            spot = (at, line, cols[pos] if pos < len(cols) else None, raw)
+            arg_where = _ArgPlaces(raw, at) if hasattr(raw, "key_lines") else {}
             yaml_path = f"{yaml_prefix}[{pos}]"
             try:
                 e = self._read(raw, pos, params)
@@ -393,15 +431,38 @@ class Builder:
                     if e.sources is not None
                     else [prev]
                 )
-            except SpecError as exc:
-                raise _located(exc, raw, where, arg_where, yaml_path) from None
+            except (SpecError, _Skip) as exc:
+                if isinstance(exc, SpecError):
+                    self._fail(
+                        exc,
+                        raw,
+                        spot,
+                        arg_where,
+                        yaml_path,
+                        prefix + self._entry_name(raw, pos),
+                        _type_of(raw),
+                    )
+                name = self._entry_name(raw, pos)
+                local[name] = _FAILED
+                self.failed.add(prefix + name)
+                later.discard(name)
+                continue
             for r in range(e.repeat):
                 inst = _instance_name(e.name, r, e.repeat)
                 full = prefix + inst
                 reads = inputs if r == 0 else [prev]
+                first_error = len(self.errors)
                 try:
                     if e.type_name in self.blocks:
-                        out = self._block(e, full, reads, path, stack, trainable and e.trainable)
+                        out = self._block(
+                            e,
+                            full,
+                            reads,
+                            path,
+                            stack,
+                            trainable and e.trainable,
+                            used_at if used_at is not None else spot,
+                        )
                     else:
                         out = self._layer(
                             e,
@@ -412,18 +473,68 @@ class Builder:
                             path,
                             yaml_path,
                             trainable and e.trainable,
+                            spot,
+                            used_at,
                         )
                 except SpecError as exc:
-                    raise _located(exc, raw, where, arg_where, yaml_path) from None
+                    self._used_here(first_error, spot)
+                    self._fail(exc, raw, spot, arg_where, yaml_path, full, e.type_name)
+                    out = _FAILED
+                    self.failed.add(full)
+                else:
+                    self._used_here(first_error, spot)
+                    if len(self.errors) > first_error:
+                        out = _FAILED  # a block with problems: its other copies have them too
+                if out is _FAILED:
+                    break
                 local[inst] = out
                 if out != full:
                     self.aliases[full] = out
                 prev = out
-            local[e.name] = prev
-            if prefix + e.name != prev:
-                self.aliases[prefix + e.name] = prev
+            else:
+                local[e.name] = prev
+                if prefix + e.name != prev:
+                    self.aliases[prefix + e.name] = prev
+                later.discard(e.name)
+                continue
+            local[e.name] = _FAILED
+            self.failed.add(prefix + e.name)
             later.discard(e.name)
         return prev
+
+    def _used_here(self, first: int, spot: Spot) -> None:
+        """Problems found inside a block: at the line that uses it (their own line becomes
+        ``defined_at``)."""
+        if len(self.errors) > first:
+            where = _where(spot)
+            for error in self.errors[first:]:
+                error.at_place(where)
+
+    def _fail(
+        self,
+        exc: SpecError,
+        raw: Any,
+        spot: Spot,
+        arg_where: Mapping[str, str | None],
+        yaml_path: str,
+        name: str,
+        type_name: str | None,
+    ) -> None:
+        """Record ``exc`` (and the others found with it) for this entry, each problem once:
+        a block used many times has its problems reported at its first use. The entry's
+        name and type go with it, and the index its layer would have (known while no
+        earlier entry has failed)."""
+        index = len(self.layers) if not self.errors else None
+        where = _where(spot)
+        for error in [exc, *exc.others]:
+            error.others = []
+            _located(error, raw, where, arg_where, yaml_path)  # type: ignore[arg-type]
+            if error.name is None:
+                error.index, error.name, error.type = index, name, type_name
+            key = (error.fact, error.location)
+            if key not in self.seen and len(self.errors) < MAX_ERRORS:
+                self.seen.add(key)
+                self.errors.append(error)
 
     def _entry_name(self, raw: Any, pos: int) -> str:
         if isinstance(raw, dict):
@@ -520,11 +631,16 @@ class Builder:
 
     def _resolve(self, ref: str, local: Mapping[str, str], later: set[str], prefix: str) -> str:
         if ref in local:
+            if local[ref] is _FAILED:
+                raise _Skip
             return local[ref]
         if ref in self.index:
             return ref
         if ref in self.aliases:  # a block instance outside this scope, by its full name
             return self.aliases[ref]
+        parts = ref.split(".")
+        if any(".".join(parts[: i + 1]) in self.failed for i in range(len(parts))):
+            raise _Skip
         if ref in later:
             raise SpecError(
                 f"from: {ref!r} comes later in the list; a layer can only read earlier outputs",
@@ -550,6 +666,8 @@ class Builder:
         path: tuple[tuple[str, str], ...],
         yaml_path: str,
         trainable: bool,
+        spot: Spot | None = None,
+        used_at: Spot | None = None,
     ) -> str:
         cls = lookup(e.type_name)
         layer = cls.build(e.positional, e.keywords)
@@ -583,6 +701,8 @@ class Builder:
             tuple(reads),
             path,
             yaml_path,
+            spot,
+            used_at,
         )
         self.layers.append(spec)
         self.index[full] = spec
@@ -596,6 +716,7 @@ class Builder:
         path: tuple[tuple[str, str], ...],
         stack: tuple[str, ...],
         trainable: bool,
+        used_at: Spot | None = None,
     ) -> str:
         block = self.blocks[e.type_name]
         if e.type_name in stack or len(stack) >= MAX_BLOCK_DEPTH:
@@ -621,6 +742,7 @@ class Builder:
             stack=stack + (e.type_name,),
             yaml_prefix=f"blocks.{block.name}.layers",
             trainable=trainable,
+            used_at=used_at,
         )
 
     def unused(self) -> list[str]:
@@ -641,24 +763,113 @@ def _instance_name(name: str, r: int, repeat: int) -> str:
     return name if repeat == 1 else f"{name}.{r}"
 
 
-def _arg_where(raw: Any, at: Callable[[int | None], str | None]) -> dict[str, str | None]:
-    key_lines = getattr(raw, "key_lines", None)
-    if not key_lines:
-        return {}
-    return {str(k): at(v) for k, v in key_lines.items()}
+def _type_of(raw: Any) -> str | None:
+    """The layer type an entry names, if it can be told without reading it."""
+    text = raw
+    if isinstance(raw, dict):
+        text = raw.get("type") if "type" in raw else next(iter(raw.values()), None)
+    if not isinstance(text, str):
+        return None
+    match = re.match(r"\s*(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)", text)
+    return match.group(1) if match else None
+
+
+class _Skip(Exception):
+    """An entry reads one that could not be built: left out, its problem already reported."""
+
+
+class _ArgPlaces(Mapping[str, "str | None"]):
+    """Where each key of a layer mapping is (``net.yaml:14``, with its column), worked out
+    only when an error asks: reading a long file makes none of them."""
+
+    __slots__ = ("raw", "at")
+
+    def __init__(self, raw: Any, at: Callable[[int | None], str | None]) -> None:
+        self.raw, self.at = raw, at
+
+    def _key(self, key: str) -> Any:
+        lines = self.raw.key_lines
+        if key in lines:
+            return key
+        for k in lines:
+            if str(k) == key:
+                return k
+        raise KeyError(key)
+
+    def __getitem__(self, key: str) -> str | None:
+        k = self._key(key)
+        line = self.raw.key_lines[k]
+        if isinstance(self.at, Places):
+            return self.at.where(line, getattr(self.raw, "key_cols", {}).get(k))
+        return self.at(line)
+
+    def __iter__(self) -> Any:
+        return (str(k) for k in self.raw.key_lines)
+
+    def __len__(self) -> int:
+        return len(self.raw.key_lines)
+
+
+class Places:
+    """The places of one file: called with a line, ``net.yaml:14`` (cheap: every entry gets
+    one); :meth:`where` adds the column and keeps the parts, for an error's JSON fields."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+
+    def __call__(self, line: int | None) -> str | None:
+        if self.source is None:
+            return None
+        return f"{self.source}:{line}" if line else self.source
+
+    def where(self, line: int | None, column: int | None = None) -> Where | None:
+        if self.source is None:
+            return None
+        return Where(
+            f"{self.source}:{line}" if line else self.source, self.source, line or None, column
+        )
+
+
+def place(
+    at: Callable[[int | None], str | None], line: int | None, column: int | None = None
+) -> str | None:
+    """``at(line)``, as a :class:`Where` with the column when ``at`` is a file's :class:`Places`."""
+    return at.where(line, column) if isinstance(at, Places) else at(line)
+
+
+#: (at, line, column, entry): where an entry is, turned into a :class:`Where` only when
+#: an error needs it
+Spot = tuple[Callable[[int | None], "str | None"], "int | None", "int | None", Any]
+
+
+def _where(spot: Spot | None) -> str | None:
+    """The place of an entry; for ``name: Call(...)``, of its call string."""
+    if spot is None:
+        return None
+    at, line, column, raw = spot
+    text = at(line)
+    if not isinstance(at, Places) or text is None:
+        return text
+    value_at = getattr(raw, "value_at", None)
+    if value_at is not None and "type" not in raw:
+        return Where(text, at.source, value_at[0], value_at[1])
+    return Where(text, at.source, line or None, column)
 
 
 def _located(
     exc: SpecError, raw: Any, where: str | None, arg_where: Mapping[str, str | None], yaml_path: str
 ) -> SpecError:
     """Add ``net.yaml:14, layers[5].kernel_size`` to an error raised for one entry."""
+    keyed = isinstance(raw, dict) and "type" in raw
+    arg = exc.argument if keyed or exc.argument not in LAYER_KEYS else None
+    at = arg_where.get(arg, where) if arg else where
     if exc.location is None:
-        keyed = isinstance(raw, dict) and "type" in raw
-        arg = exc.argument if keyed or exc.argument not in LAYER_KEYS else None
-        at = arg_where.get(arg, where) if arg else where
         exc.location = (
             (f"{at}, " if at else "") + yaml_path + (f".{arg}" if arg and arg != "input" else "")
         )
+    exc.at_place(at)
     return exc
 
 
@@ -674,6 +885,9 @@ def build(
 ) -> Spec:
     builder = Builder(blocks)
     builder.scope(entries, at, item_lines)
+    if builder.errors:
+        first, *others = builder.errors
+        raise first.with_others(others)
     warnings = tuple(
         f"the output of '{n}' is never used (an unused branch?)" for n in builder.unused()
     )

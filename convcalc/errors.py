@@ -8,7 +8,25 @@ index, name and type, or the file and line -- adds it with :meth:`at_layer` or
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
+
+
+class Where(str):
+    """A place in a config, written ``net.yaml:14`` (or ``--layer 'ReLU'``), that also keeps
+    its parts -- file, 1-based line and column -- for the JSON output."""
+
+    file: str | None
+    line: int | None
+    column: int | None
+
+    def __new__(
+        cls, text: str, file: str | None = None, line: int | None = None, column: int | None = None
+    ) -> Where:
+        self = super().__new__(cls, text)
+        self.file, self.line, self.column = file, line, column
+        return self
 
 
 class ConvcalcError(Exception):
@@ -35,33 +53,76 @@ class ConvcalcError(Exception):
         self.got = got
         #: which dimension of the layer's input the error is about (for provenance)
         self.dim = dim
-        self.location = location
+        #: which input of a merge (Add, Concat) the error is about
+        self.branch: int | None = None
+        #: False when another input size is not the fix (a missing Flatten, say): the
+        #: diagnosis does not look for one
+        self.resizable = True
+        self.location: str | None = None
         self.index: int | None = None
         self.name: str | None = None
         self.type: str | None = None
+        #: the message starts with the layer (index, name, type): set by at_layer; an entry
+        #: that could not be read keeps them for the JSON output only (its location says it)
+        self.labelled = False
         self.context = ""
         #: further problems found by the same check (all of a weight file's, say), reported
         #: after this one
         self.others: list[ConvcalcError] = []
+        #: where the problem is, as separate fields (1-based); for a layer inside a block,
+        #: the line that uses the block, and ``defined_at`` the block definition's
+        self.file: str | None = None
+        self.line: int | None = None
+        self.column: int | None = None
+        self.defined_at: tuple[str | None, int | None] | None = None
+        self.at_location(location)
 
     def at_layer(self, index: int, name: str, type_: str, context: str = "") -> ConvcalcError:
         self.index, self.name, self.type = index, name, type_
         self.context = context
+        self.labelled = True
         return self
 
-    def with_others(self, others: list[ConvcalcError]) -> ConvcalcError:
+    def with_others(self, others: Sequence[ConvcalcError]) -> ConvcalcError:
         self.others = list(others)
         return self
 
     def at_location(self, location: str | None) -> ConvcalcError:
         if location and not self.location:
             self.location = location
+            self.at_place(location)
         return self
+
+    def at_place(self, where: str | None) -> ConvcalcError:
+        """Take file, line and column from ``where`` (a :class:`Where`). A place already
+        known is the innermost one: an outer place (the line that uses a block) takes its
+        fields, and the inner one's file and line become ``defined_at``."""
+        if not isinstance(where, Where) or (where.file is None and where.line is None):
+            return self
+        if self.file is not None or self.line is not None:
+            if (self.file, self.line) == (where.file, where.line):
+                return self
+            if self.defined_at is None:
+                self.defined_at = (self.file, self.line)
+        self.file, self.line, self.column = where.file, where.line, where.column
+        return self
+
+    def place_dict(self) -> dict[str, Any]:
+        """The structured fields of the JSON output."""
+        defined = self.defined_at
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "defined_at": None if defined is None else {"file": defined[0], "line": defined[1]},
+            "expected": jsonable(self.expected),
+            "got": jsonable(self.got),
+        }
 
     @property
     def message(self) -> str:
         text = self.fact + self.context
-        if self.index is not None:
+        if self.labelled:
             text = f"layer {self.index} '{self.name}' ({self.type}): {text}"
         if self.location:
             text = f"{self.location}: {text}"
@@ -69,6 +130,17 @@ class ConvcalcError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def jsonable(value: Any) -> Any:
+    """``expected``/``got`` as JSON values: tuples become lists, anything else unusual its text."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    return str(value)
 
 
 class SpecError(ConvcalcError):

@@ -404,7 +404,8 @@ def spec_from_printout(
             source=source,
         )
     except SpecError as exc:
-        exc.location = _named(exc.location, names)
+        for problem in (exc, *exc.others):
+            problem.location = _named(problem.location, names)
         raise
     layers = tuple(replace(layer, yaml_path=layer.name) for layer in spec.layers)
     return replace(spec, layers=layers, warnings=spec.warnings + tuple(printout.notes))

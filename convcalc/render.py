@@ -347,6 +347,7 @@ def error_json(exc: ConvcalcError) -> str:
             "hint": e.hint,
             "argument": e.argument,
             "location": e.location,
+            **e.place_dict(),
         }
         for e in [exc, *exc.others]
     ]

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .build import BlockDef, LayerSpec, Spec, build, parse_call, read_blocks
+from .build import BlockDef, LayerSpec, Places, Spec, build, parse_call, place, read_blocks
 from .errors import ConvcalcError, SpecError
 from .layers.base import INT64_LIMIT, beyond_int64, did_you_mean
 from .printout import is_printout, read_printout, spec_from_printout
@@ -35,12 +35,18 @@ TOP_KEYS = ("name", "input", "layers", "blocks", "import")
 # ------------------------------------------------------------------ YAML
 class _LineDict(dict):
     line = 0
+    column = 0
     key_lines: dict[Any, int]
+    key_cols: dict[Any, int]
+    #: a mapping of one key (``conv1: Conv2d(3, 8, 3)``): the value's line and column
+    value_at: tuple[int, int] | None = None
 
 
 class _LineList(list):
     line = 0
+    column = 0
     item_lines: list[int]
+    item_cols: list[int]
 
 
 class _Loader(_Base):
@@ -78,9 +84,16 @@ def _map_body(loader: Any, node: Any, child: Any) -> _LineDict:
     """A mapping node as a dict that remembers its keys' lines; ``child`` builds each node."""
     loader.flatten_mapping(node)
     data = _LineDict()
-    data.line = node.start_mark.line + 1
+    mark = node.start_mark
+    data.line = mark.line + 1
+    data.column = mark.column + 1
     key_lines = data.key_lines = {}
-    for key_node, value_node in node.value:
+    key_cols = data.key_cols = {}
+    pairs = node.value
+    if len(pairs) == 1:
+        mark = pairs[0][1].start_mark
+        data.value_at = (mark.line + 1, mark.column + 1)
+    for key_node, value_node in pairs:
         key = child(key_node)
         try:
             hash(key)
@@ -93,7 +106,9 @@ def _map_body(loader: Any, node: Any, child: Any) -> _LineDict:
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
         data[key] = child(value_node)
-        key_lines[key] = key_node.start_mark.line + 1
+        mark = key_node.start_mark
+        key_lines[key] = mark.line + 1
+        key_cols[key] = mark.column + 1
     return data
 
 
@@ -102,7 +117,10 @@ def _seq_body(node: Any, child: Any) -> _LineList:
     children = node.value
     data = _LineList([child(c) for c in children])
     data.line = node.start_mark.line + 1
-    data.item_lines = [c.start_mark.line + 1 for c in children]
+    data.column = node.start_mark.column + 1
+    marks = [c.start_mark for c in children]
+    data.item_lines = [m.line + 1 for m in marks]
+    data.item_cols = [m.column + 1 for m in marks]
     return data
 
 
@@ -317,7 +335,7 @@ def _spec_from_text(text: str, source: str) -> Spec:
     except RecursionError:
         raise SpecError(
             "the YAML is nested too deeply to read",
-            location=source,
+            location=Places(source).where(None),
             hint="a layer's arguments need a few levels of lists and mappings at most",
         ) from None
 
@@ -328,7 +346,11 @@ def _load_document(text: str, source: str) -> Any:
         return _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        where = (
+            Places(source).where(mark.line + 1, mark.column + 1)
+            if mark is not None
+            else Places(source).where(None)
+        )
         problem = getattr(exc, "problem", None) or str(exc)
         if "could not determine a constructor" in str(exc):
             problem = "YAML tags are not allowed (only plain values, lists and mappings)"
@@ -346,45 +368,51 @@ def _load_document(text: str, source: str) -> Any:
 def spec_from_data(data: Any, source: str | None = None) -> Spec:
     """Build a :class:`Spec` from loaded YAML (or an equivalent dict)."""
 
-    def at(line: int | None) -> str | None:
-        if source is None:
-            return None
-        return f"{source}:{line}" if line else source
+    at = Places(source)
 
     if data is None:
         raise SpecError(
-            "the file is empty", location=at(None), hint="see examples/lenet.yaml for the format"
+            "the file is empty",
+            location=place(at, None),
+            hint="see examples/lenet.yaml for the format",
         )
     if isinstance(data, list):
         data = {"layers": data}
     if not isinstance(data, dict):
         raise SpecError(
             "expected a mapping with 'input' and 'layers'",
-            location=at(getattr(data, "line", None)),
+            location=place(at, getattr(data, "line", None)),
             hint="see examples/lenet.yaml for the format",
         )
     lines = getattr(data, "key_lines", {})
+    cols = getattr(data, "key_cols", {})
     for key in data:
         if key not in TOP_KEYS:
             raise SpecError(
                 f"unknown top-level key {key!r}",
-                location=at(lines.get(key)),
+                location=place(at, lines.get(key), cols.get(key)),
                 hint=did_you_mean(str(key), TOP_KEYS) or f"the keys are: {', '.join(TOP_KEYS)}",
             )
     name = data.get("name")
     if name is not None and not isinstance(name, (str, int)):
-        raise SpecError("name must be a string", location=at(lines.get("name")))
+        raise SpecError(
+            "name must be a string", location=place(at, lines.get("name"), cols.get("name"))
+        )
     input_shape = None
     if data.get("input") is not None:
-        input_shape = shape_from_value(data["input"], location=at(lines.get("input")))
+        input_shape = shape_from_value(
+            data["input"], location=place(at, lines.get("input"), cols.get("input"))
+        )
     layers = data.get("layers")
     if layers is None:
         hint = "add a 'layers:' list"
         if data.get("blocks") is not None:
             hint = "this file only defines blocks: use them from a model with import: <this file>, or add a 'layers:' list"
-        raise SpecError("no layers", location=at(None), hint=hint)
+        raise SpecError("no layers", location=place(at, None), hint=hint)
     if not isinstance(layers, list):
-        raise SpecError("layers must be a list", location=at(lines.get("layers")))
+        raise SpecError(
+            "layers must be a list", location=place(at, lines.get("layers"), cols.get("layers"))
+        )
     blocks = _blocks(data, source, at, ())
     item_lines = getattr(layers, "item_lines", [])
     return build(
@@ -403,28 +431,33 @@ def _blocks(
 ) -> dict[str, BlockDef]:
     """The blocks a config can use: those of its ``import:`` files, then its own (which win)."""
     lines = getattr(data, "key_lines", {})
+    cols = getattr(data, "key_cols", {})
     blocks: dict[str, BlockDef] = {}
     imports = data.get("import") or []
     if isinstance(imports, str):
         imports = [imports]
     if not isinstance(imports, list) or not all(isinstance(i, str) for i in imports):
         raise SpecError(
-            "import must be a file name or a list of file names", location=at(lines.get("import"))
+            "import must be a file name or a list of file names",
+            location=place(at, lines.get("import"), cols.get("import")),
         )
     base = os.path.dirname(source) if source and source != "<stdin>" else ""
     for name in imports:
-        path, text = _read_import(name, base, at(lines.get("import")))
+        path, text = _read_import(name, base, place(at, lines.get("import"), cols.get("import")))
         if path in seen:
             raise SpecError(
-                f"import cycle: {' → '.join(seen + (path,))}", location=at(lines.get("import"))
+                f"import cycle: {' → '.join(seen + (path,))}",
+                location=place(at, lines.get("import"), cols.get("import")),
             )
         imported = _load_document(text, path)
 
-        def at_import(line: int | None, _path: str = path) -> str | None:
-            return f"{_path}:{line}" if line else _path
+        at_import = Places(path)
 
         if not isinstance(imported, dict):
-            raise SpecError("an imported file must be a mapping with 'blocks'", location=path)
+            raise SpecError(
+                "an imported file must be a mapping with 'blocks'",
+                location=Places(path).where(None),
+            )
         blocks.update(_blocks(imported, path, at_import, seen + (path,)))
     if data.get("blocks") is not None:
         blocks.update(read_blocks(data["blocks"], at, lines.get("blocks")))

@@ -221,19 +221,27 @@ class Layer:
                 hint=f"see `convcalc layers {cls.type_name}` for its arguments",
             )
         given: dict[str, Any] = dict(zip(names, positional))
+        # every unknown argument and bad value of the layer is reported, not just the first
+        problems: list[SpecError] = []
+        unknown: list[str] = []
         if keywords:
             for key, value in keywords.items():
                 if key in given:
-                    raise SpecError(f"{cls.type_name} got {key} twice", argument=key)
+                    problems.append(SpecError(f"{cls.type_name} got {key} twice", argument=key))
+                    continue
                 if key not in names:
                     if key in cls.IGNORED:
                         continue
-                    raise SpecError(
-                        f"{cls.type_name} has no argument {key!r}",
-                        argument=key,
-                        hint=did_you_mean(key, list(names) + list(cls.IGNORED))
-                        or f"its arguments are: {', '.join(names) or 'none'}",
+                    unknown.append(key)
+                    problems.append(
+                        SpecError(
+                            f"{cls.type_name} has no argument {key!r}",
+                            argument=key,
+                            hint=did_you_mean(key, list(names) + list(cls.IGNORED))
+                            or f"its arguments are: {', '.join(names) or 'none'}",
+                        )
                     )
+                    continue
                 given[key] = value
         defaults: dict[str, Any] | None = None
         values: dict[str, Any] = {}
@@ -242,33 +250,44 @@ class Layer:
             if name in given and not (arg.infer and given[name] is None):  # null: from the input
                 huge = beyond_int64(given[name])
                 if huge is not None:
-                    raise SpecError(
-                        f"{cls.type_name} argument {name}: {huge} is beyond torch's 64-bit "
-                        "integers",
-                        argument=name,
-                        expected="an integer within ±2**63",
-                        got=given[name],
+                    problems.append(
+                        SpecError(
+                            f"{cls.type_name} argument {name}: {huge} is beyond torch's 64-bit "
+                            "integers",
+                            argument=name,
+                            expected="an integer within ±2**63",
+                            got=given[name],
+                        )
                     )
+                    continue
                 try:
                     values[name] = arg.convert(given[name])
                 except BadValue as bad:
-                    raise SpecError(
-                        f"{cls.type_name} argument {name} must be {bad.expected}, "
-                        f"got {given[name]!r}",
-                        argument=name,
-                        expected=bad.expected,
-                        got=given[name],
-                    ) from None
+                    problems.append(
+                        SpecError(
+                            f"{cls.type_name} argument {name} must be {bad.expected}, "
+                            f"got {given[name]!r}",
+                            argument=name,
+                            expected=bad.expected,
+                            got=given[name],
+                        )
+                    )
             elif arg.default is REQUIRED and not arg.infer:
-                raise SpecError(
-                    f"{cls.type_name} needs {name}",
-                    argument=name,
-                    hint=f"add {name}: <{arg.form}>",
+                if any(did_you_mean(key, [name]) for key in unknown):
+                    continue  # a misspelling of it is reported already, with the right name
+                problems.append(
+                    SpecError(
+                        f"{cls.type_name} needs {name}",
+                        argument=name,
+                        hint=f"add {name}: <{arg.form}>",
+                    )
                 )
             else:
                 if defaults is None:
                     defaults = cls._defaults()
                 values[name] = defaults[name]
+        if problems:
+            raise problems[0].with_others(problems[1:])
         return cls(values)
 
     @classmethod
@@ -395,6 +414,12 @@ class Layer:
     def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
         """How to change this layer (``label``, e.g. "layer 1 'conv1'") so that ``y[dim] == wanted``."""
         return None
+
+    def sets_dim(self, x: Shape, y: Shape, dim: int) -> bool:
+        """True when an argument of this layer fixes ``y[dim]`` (a convolution's out_channels),
+        even where it equals ``x[dim]``: a diagnosis names this layer as the one that
+        produced that size, rather than looking further up."""
+        return False
 
     # -- description -------------------------------------------------------
     def call_string(self) -> str:

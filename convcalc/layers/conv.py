@@ -179,12 +179,44 @@ class _Conv(Layer):
             out["bias"] = rng.uniform(-bound, bound, size=shapes["bias"])
         return out
 
+    def sets_dim(self, x: Shape, y: Shape, dim: int) -> bool:
+        return dim == len(y) - self.nd - 1
+
     def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
-        if dim != len(y) - self.nd - 1:
+        first = len(y) - self.nd
+        if dim >= first:
+            return self._padding_hint(x, dim - first, wanted, label)
+        if dim != first - 1:
             return None
         if wanted % self.groups:
             return None
         return f"set out_channels: {wanted} in {label}"
+
+    def _padding_hint(self, x: Shape, axis: int, wanted: int, label: str) -> str | None:
+        """The symmetric padding with which spatial ``axis`` of the output is ``wanted``
+        (on every axis, when input, kernel and padding are the same on all of them)."""
+        if self.transposed or isinstance(self.padding, str):
+            return None
+        spatial = x[len(x) - self.nd :]
+        size = spatial[axis]
+        k, s, d = self.kernel_size[axis], self.stride[axis], self.dilation[axis]
+        # the output grows with the padding: the smallest that reaches ``wanted`` is the one
+        p = max(0, -(-((wanted - 1) * s - size + d * (k - 1) + 1) // 2))
+        if conv_out_padded(size, k, s, 2 * p, d) != wanted:
+            return None
+        if (self.padding_mode == "reflect" and p >= size) or (
+            self.padding_mode == "circular" and p > size
+        ):
+            return None
+        pads = list(self.padding)
+        symmetric = all(
+            len(set(values)) == 1
+            for values in (spatial, self.kernel_size, self.stride, self.dilation, pads)
+        )
+        if symmetric:
+            return f"set padding: {p} in {label}"
+        pads[axis] = p
+        return f"set padding: ({', '.join(map(str, pads))}) in {label}"
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
         c_in = self.c_in(x) or 0

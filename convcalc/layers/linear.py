@@ -55,6 +55,18 @@ class Linear(Layer):
             raise ShapeError("expects an input of at least 1 dimension", argument="input", got=x)
         got = x[-1]
         if self.in_features is not None and got != self.in_features:
+            if len(x) >= 3 and prod(x[1:]) == self.in_features:
+                # a convolution's output, unflattened: (N, C, H, W) with C·H·W = in_features
+                error = ShapeError(
+                    f"expects {self.in_features} input features, receives {got} (the last "
+                    f"dimension of {fmt_shape(x)})",
+                    argument="in_features",
+                    expected=self.in_features,
+                    got=got,
+                    hint=f"add Flatten before it ({fmt_product(x[1:])} = {self.in_features})",
+                )
+                error.resizable = False
+                raise error
             raise ShapeError(
                 f"expects {self.in_features} input features, receives {got}",
                 argument="in_features",
@@ -64,6 +76,9 @@ class Linear(Layer):
                 hint=f"set in_features: {got}",
             )
         return x[:-1] + (self.out_features,)
+
+    def sets_dim(self, x: Shape, y: Shape, dim: int) -> bool:
+        return dim == len(y) - 1
 
     def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
         if dim != len(y) - 1:
@@ -199,7 +214,7 @@ def _divisors(n: int) -> list[int]:
 
 
 def _factor(total: int, like: Shape) -> tuple[int, ...] | None:
-    """Split ``total`` into len(like) factors, as close as possible to the proportions of ``like``."""
+    """Split ``total`` into len(like) factors, as nearly equal as possible."""
     nd = len(like)
     if nd == 1:
         return (total,)
@@ -212,8 +227,13 @@ def _factor(total: int, like: Shape) -> tuple[int, ...] | None:
         candidates = [
             (a, b, total // a // b) for a in divisors for b in divisors if (total // a) % b == 0
         ]
+    # the squarest (most cubic) sizes; among equally square ones, the nearest to ``like``
     return min(
-        candidates, key=lambda sizes: sum(abs(math.log(s / max(t, 1))) for s, t in zip(sizes, like))
+        candidates,
+        key=lambda sizes: (
+            max(sizes) / min(sizes),
+            sum(abs(math.log(s / max(t, 1))) for s, t in zip(sizes, like)),
+        ),
     )
 
 

@@ -124,14 +124,27 @@ class Concat(Merge):
             )
         d = self.dim % rank
         for i, x in enumerate(xs[1:], start=1):
-            if len(x) != rank or any(p != q for j, (p, q) in enumerate(zip(first, x)) if j != d):
+            if len(x) != rank:
                 raise ShapeError(
+                    f"inputs {self._named(0, first)} and {self._named(i, x)} differ in rank",
+                    argument="from",
+                    expected=f"{rank} dimensions",
+                    got=len(x),
+                    hint="give every branch the same number of dimensions",
+                )
+            differ = [j for j, (p, q) in enumerate(zip(first, x)) if j != d and p != q]
+            if differ:
+                j = differ[0]
+                error = ShapeError(
                     f"inputs {self._named(0, first)} and {self._named(i, x)} differ outside dim {d}",
                     argument="from",
-                    expected=f"equal sizes except in dim {d}",
-                    got=x,
+                    expected=first[j],
+                    got=x[j],
+                    dim=j,
                     hint="resize or pool the branches to the same spatial size before Concat",
                 )
+                error.branch = i
+                raise error
         return first[:d] + (sum(x[d] for x in xs),) + first[d + 1 :]
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:

@@ -824,6 +824,10 @@ class _AdaptivePool(Layer):
     def origin(self, x: Shape, y: Shape, dim: int) -> str | None:
         return _spatial_origin(self, x, y, dim)
 
+    def sets_dim(self, x: Shape, y: Shape, dim: int) -> bool:
+        first = len(y) - self.nd
+        return dim >= first and self.sizes()[dim - first] is not None
+
     def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
         first = len(y) - self.nd
         if dim < first:
