@@ -356,7 +356,12 @@ def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
 def _inferred(entry: LayerSpec) -> list[str]:
     """The arguments left out that the layer takes from its input (``in_channels``)."""
     layer = entry.layer
-    return [a.name for a in layer.ARGS if a.infer and layer.args.get(a.name) is None]
+    names: list[str] = []
+    for cls in type(layer).__mro__:  # a Lazy type leaves the argument out of its own ARGS
+        for arg in getattr(cls, "ARGS", ()):
+            if arg.infer and arg.name not in names and getattr(layer, arg.name, None) is None:
+                names.append(arg.name)
+    return names
 
 
 def _needs_input_note(unknown: Sequence[LayerSpec]) -> str:

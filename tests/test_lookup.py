@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc import SpecError, analyze, load_spec
+from convcalc.build import Spec
 from convcalc.cli import main
 from convcalc.forward import run_forward
+from convcalc.layers import REGISTRY
 from convcalc.render import _json_lines, to_json
+from convcalc.shape import prod
 from convcalc.spec import spec_from_strings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -574,3 +578,37 @@ def test_run_json_keeps_its_fields():
         "actual_shape", "match", "time_ms", "workspace_bytes", "folded_into",
     ]  # fmt: skip
     assert result.output.splitlines()[6].startswith('    {"index": 0, "name": "conv1"')
+
+
+# ------------------------------------------------- every layer type, no input
+@pytest.mark.parametrize("type_name", sorted(REGISTRY))
+def test_every_layer_type_without_an_input(type_name):
+    """Parameters are known without an input exactly when no size is taken from it."""
+    cls = REGISTRY[type_name]
+    positional, keywords, x = cls.example()
+    given = dict(zip([a.name for a in cls.ARGS], positional), **keywords)
+    inferred = [a.name for a in cls.ARGS if a.infer]
+    lazy = type_name.startswith("Lazy")
+    layer = cls.build((), given)
+    known = layer.weights(x)
+    assert (layer.weights(None) is None) == lazy
+    if not lazy:
+        assert layer.weights(None) == known
+    spec = spec_from_strings(["ReLU"])  # its one entry, given the layer below
+    spec = Spec((replace(spec.layers[0], layer=layer),))
+    row = analyze(spec).rows[0]
+    assert row.params == (None if lazy else sum(prod(s) for s in known.values()))
+    if inferred:  # the same layer with its size left to the input
+        left = cls.build((), {k: v for k, v in given.items() if k not in inferred})
+        assert left.weights(None) is None or left.weights(x) == {}
+        assert left.weights(x) == known
+        spec = Spec((replace(spec.layers[0], layer=left),))
+        report = analyze(spec)
+        if left.weights(None) is None:
+            assert report.needs_input == (0,)
+            assert f"takes {', '.join(inferred)} from the input" in report.notes[-1]
+    if lazy:
+        report = analyze(spec)
+        assert report.needs_input == (0,)
+        assert " from the input: its parameters" in report.notes[-1]
+        assert "its sizes" not in report.notes[-1]
