@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .analyze import Report, Row
@@ -180,10 +181,10 @@ def to_json(report: Report, run: RunResult | None = None) -> str:
     if run is not None:
         return _json_lines(run.to_dict())
     layers = report.rows
-    if layers and tuple(layers[0].to_dict()) != _ROW_KEYS[: len(layers[0].to_dict())]:
+    keys = tuple(layers[0].to_dict()) if layers else ()
+    if keys != _ROW_KEYS[: len(keys)]:
         return _json_lines(report.to_dict())  # a field _row_json does not know: the general way
-    data = report.to_dict() if not layers else {**_without_layers(report), "layers": None}
-    return _json_lines(data, [_row_json(row) for row in layers])
+    return _json_lines(_without_layers(report), [_row_json(row) for row in layers])
 
 
 #: the fields of Row.to_dict(), in order ("blocks" only inside blocks)
@@ -195,11 +196,7 @@ _ROW_KEYS = (
 
 def _without_layers(report: Report) -> dict[str, Any]:
     """Report.to_dict() but for its layers (left to :func:`_row_json`)."""
-    empty = Report(
-        report.model, report.input_shape, report.output_shape, (), report.totals, report.errors,
-        report.notes, report.needs_input,
-    )  # fmt: skip
-    return empty.to_dict()
+    return replace(report, rows=()).to_dict()
 
 
 def _json_shape(shape: Any) -> str:
