@@ -184,7 +184,8 @@ def to_json(report: Report, run: RunResult | None = None) -> str:
     keys = tuple(layers[0].to_dict()) if layers else ()
     if keys != _ROW_KEYS[: len(keys)]:
         return _json_lines(report.to_dict())  # a field _row_json does not know: the general way
-    return _json_lines(_without_layers(report), [_row_json(row) for row in layers])
+    shapes: dict[Any, str] = {}  # a layer's output is the next one's input: written once
+    return _json_lines(_without_layers(report), [_row_json(row, shapes) for row in layers])
 
 
 #: the fields of Row.to_dict(), in order ("blocks" only inside blocks)
@@ -199,26 +200,32 @@ def _without_layers(report: Report) -> dict[str, Any]:
     return replace(report, rows=()).to_dict()
 
 
-def _json_shape(shape: Any) -> str:
+def _json_shape(shape: Any, cache: dict[Any, str]) -> str:
     if shape is None:
         return "null"
-    if shape and type(shape[0]) is tuple:  # a merge's input shapes
-        return "[" + ", ".join(["[" + ", ".join(map(str, s)) + "]" for s in shape]) + "]"
-    return "[" + ", ".join(map(str, shape)) + "]"
+    text = cache.get(shape)
+    if text is None:
+        if shape and type(shape[0]) is tuple:  # a merge's input shapes
+            inner = ", ".join(["[" + ", ".join(map(str, s)) + "]" for s in shape])
+        else:
+            inner = ", ".join(map(str, shape))
+        text = cache[shape] = "[" + inner + "]"
+    return text
 
 
 def _json_strings(items: Sequence[str]) -> str:
-    return "[" + ", ".join(map(json.encoder.encode_basestring, items)) + "]"
+    return "[" + ", ".join(map(json.encoder.encode_basestring, items)) + "]" if items else "[]"
 
 
-def _row_json(r: Row) -> str:
-    """``Row.to_dict()`` as compact JSON, written directly (the same text the encoder writes)."""
+def _row_json(r: Row, shapes: dict[Any, str]) -> str:
+    """``Row.to_dict()`` as compact JSON, written directly (the same text the encoder writes);
+    ``shapes`` caches the text of each shape."""
     esc = json.encoder.encode_basestring
     p, m = r.params, r.macs
     text = (
         f'{{"index": {r.index}, "name": {esc(r.name)}, "type": {esc(r.type)}, '
-        f'"input_shape": {_json_shape(r.input_shape)}, '
-        f'"output_shape": {_json_shape(r.output_shape)}, '
+        f'"input_shape": {_json_shape(r.input_shape, shapes)}, '
+        f'"output_shape": {_json_shape(r.output_shape, shapes)}, '
         f'"params": {"null" if p is None else int(p)}, "macs": {"null" if m is None else int(m)}, '
         f'"notes": {_json_strings(r.notes)}, "from": {_json_strings(r.inputs)}'
     )
