@@ -289,7 +289,7 @@ def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
                 notes = layer.notes(x, y)
             except ShapeError as exc:
                 problem = _problem(exc, entry, spec, rows, x0_known, x, search_sizes=size_hints)
-                errors.append(_with_rank_hint(problem, exc, spec, entry, x0_known))
+                errors.append(_with_rank_hint(problem, exc, spec, entry, x0_known, x))
                 failed = True
         # a layer that failed keeps the parameters its explicit arguments give it
         weights = layer.weights(x if y is not None else None)
@@ -383,12 +383,12 @@ def _needs_input_note(unknown: Sequence[LayerSpec]) -> str:
 
 
 def _with_rank_hint(
-    problem: Problem, exc: ShapeError, spec: Spec, entry: LayerSpec, x0: Shape
+    problem: Problem, exc: ShapeError, spec: Spec, entry: LayerSpec, x0: Shape, x: Any
 ) -> Problem:
     """An input shape of too few dimensions (``-i 224,224`` for Conv2d): the hint gives the
     whole shape, with batch and the channels the layers expect, when it works."""
-    if exc.argument != "input" or not x0:
-        return problem
+    if exc.argument != "input" or not x0 or not x or isinstance(x[0], tuple) or len(x) != len(x0):
+        return problem  # not the model input's rank reaching this layer unchanged
     # the channels the first layer that sets them expects, from the failing one on
     channels: int | None = None
     last = entry.index

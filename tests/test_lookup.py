@@ -454,6 +454,10 @@ def test_rank_hint_takes_the_channels_from_the_first_layer_that_sets_them():
 def test_rank_hint_only_where_a_full_shape_works():
     report = analyze(spec_from_strings(["Conv2d(3, 6, 5)"]), (1, 3, 2, 2))  # too small, not too few
     assert "give the input shape" not in (report.errors[0].hint or "")
+    # the rank fell on the way (a Flatten): the model input is not what to change
+    report = analyze(spec_from_strings(["Flatten(0)", "Conv1d(3, 6, 1)"]), (3, 4))
+    assert report.errors[0].index == 1
+    assert "give the input shape" not in (report.errors[0].hint or "")
 
 
 @pytest.mark.parametrize(
