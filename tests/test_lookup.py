@@ -29,7 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 LENET = str(ROOT / "examples" / "lenet.yaml")
 LENET64 = str(ROOT / "examples" / "lenet-64.yaml")
 #: the zoo, wherever the repository keeps it
-ZOO = sorted(p for p in ROOT.glob("**/zoo/*.yaml") if ".git" not in p.parts)
+ZOO = sorted(
+    p
+    for p in ROOT.glob("**/zoo/*.yaml")
+    if not any(
+        part.startswith(".") or part in ("build", "dist") for part in p.relative_to(ROOT).parts
+    )
+)
 RESNET50 = next(p for p in ZOO if p.stem == "resnet50")
 
 DEPTHWISE = "Conv2d(256, 256, 3, groups=256)"
