@@ -11,8 +11,15 @@ that keep the spatial size positive), then timed in one run, interleaved:
 Reports the ratio (b)/(a) per size (target ≤ 2.0 at 10k) and the cost per layer
 (should stay roughly constant from 1k to 100k: linear growth).
 
+``--process`` times whole processes instead, as a user or a CI job runs them, side by
+side and interleaved on the same files:
+
+  (a) the floor: ``python -c "import yaml; yaml.load(text, Loader=yaml.CSafeLoader)"``;
+  (b) ``convcalc shape FILE --format json``, its output read through a pipe.
+
     python benchmarks/propagate.py            # repetitions 15 / 7 / 3
     python benchmarks/propagate.py --quick    # repetitions 5 / 3 / 1
+    python benchmarks/propagate.py --process --sizes 1000,10000
 
 Prints a Markdown table (for the README). A script, not a test: it asserts nothing.
 """
@@ -24,7 +31,9 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -125,15 +134,124 @@ def bench(n: int, reps: int, directory: str) -> dict[str, object]:
     }
 
 
+#: the floor of --process: a whole process that parses the file with PyYAML's C loader
+FLOOR_PROCESS = (
+    "import sys, yaml; "
+    "yaml.load(open(sys.argv[1], encoding='utf-8').read(), Loader=yaml.CSafeLoader)"
+)
+
+
+def convcalc_command() -> list[str]:
+    """The installed console script next to this interpreter, else ``python -m convcalc``."""
+    script = Path(sysconfig.get_path("scripts")) / (
+        "convcalc.exe" if os.name == "nt" else "convcalc"
+    )
+    return [str(script)] if script.exists() else [sys.executable, "-m", "convcalc"]
+
+
+def _children_cpu() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_process(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one whole process, its standard output read through a pipe."""
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, env=env)
+    elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode()[:500]}")
+    return elapsed, cpu
+
+
+def bench_process(n: int, reps: int, directory: str) -> dict[str, object]:
+    """``convcalc shape FILE --format json`` against the C loader's process, interleaved."""
+    path = os.path.join(directory, f"stack-{n}.yaml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(network(n))
+    commands = {
+        "floor": [sys.executable, "-c", FLOOR_PROCESS, path],
+        "json": convcalc_command() + ["shape", path, "--format", "json"],
+    }
+    # an installed package runs from cached bytecode: give both sides a cache of their own
+    # (filled by the warm-up) even where PYTHONDONTWRITEBYTECODE is set
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(directory, "pycache")
+    out = subprocess.run(commands["json"], capture_output=True, check=True, env=env).stdout
+    if len(out) < n * 50:
+        raise SystemExit(f"the JSON of the {n}-layer network is too short: {len(out)} bytes")
+    names = list(commands)
+    for name in names:  # warm-up: bytecode written, files cached
+        run_process(commands[name], env)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for i in range(reps):
+        for name in names if i % 2 == 0 else reversed(names):
+            times[name].append(run_process(commands[name], env))
+    med = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
+    cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
+    return {
+        "n": n,
+        "reps": reps,
+        "median": med,
+        "cpu": cpu,
+        "bytes": len(out),
+        "ratio": med["json"] / med["floor"],
+        "cpu_ratio": cpu["json"] / cpu["floor"],
+    }
+
+
+def main_process(sizes: Sequence[int], reps_for: dict[int, int]) -> int:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="convcalc-bench-") as directory:
+        for n in sizes:
+            results.append(bench_process(n, reps_for.get(n, 3), directory))
+    print(
+        f"Whole processes, medians of interleaved runs, Python {platform.python_version()}, "
+        f"PyYAML {yaml.__version__} (C loader), {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs; command: {' '.join(convcalc_command())}.\n"
+    )
+    print(
+        "| layers | runs | C loader process (ms) | `shape --format json` (ms) | JSON size "
+        "| ratio (wall) | ratio (CPU) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        med: dict[str, float] = r["median"]  # type: ignore[assignment]
+        print(
+            f"| {r['n']:,} | {r['reps']} | {med['floor'] * 1e3:.1f} | {med['json'] * 1e3:.1f} "
+            f"| {r['bytes'] / 1e6:.2f} MB | {r['ratio']:.2f}× | {r['cpu_ratio']:.2f}× |"
+        )
+    print()
+    by_n = {r["n"]: r for r in results}
+    if 10_000 in by_n:
+        ratio: float = by_n[10_000]["ratio"]  # type: ignore[assignment]
+        verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
+        print(f"Target: ratio ≤ {TARGET_RATIO} at 10k layers: {verdict} ({ratio:.2f}×).")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument(
         "--sizes", type=lambda s: [int(v) for v in s.split(",")], help="e.g. 1000,10000"
     )
+    parser.add_argument(
+        "--process",
+        action="store_true",
+        help="whole processes: `convcalc shape FILE --format json` against the C loader's",
+    )
     args = parser.parse_args(argv)
     sizes = args.sizes or list(SIZES)
     reps_for = QUICK_REPS if args.quick else REPS
+    if args.process:
+        return main_process(sizes, {n: 3 * r for n, r in reps_for.items()})
 
     results = []
     with tempfile.TemporaryDirectory(prefix="convcalc-bench-") as directory:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .build import INPUT
-from .errors import ConvcalcError, ShapeError, SpecError, jsonable
+from .errors import ConvcalcError, ShapeError, jsonable
 from .layers.merge import Concat
 from .shape import Shape, fmt_shape, prod
 from .spec import LayerSpec, Spec, gc_paused
@@ -92,15 +92,18 @@ class Problem:
 
 @dataclass(frozen=True)
 class Totals:
-    params: int
-    trainable_params: int
-    macs: int
+    """Sums over the layers; None when unknown (no input shape: MACs always, and the
+    parameters when a layer takes its size from the input)."""
+
+    params: int | None
+    trainable_params: int | None
+    macs: int | None
 
     @property
-    def flops(self) -> int:
-        return 2 * self.macs
+    def flops(self) -> int | None:
+        return None if self.macs is None else 2 * self.macs
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, int | None]:
         return {
             "params": self.params,
             "trainable_params": self.trainable_params,
@@ -112,12 +115,15 @@ class Totals:
 @dataclass(frozen=True)
 class Report:
     model: str | None
-    input_shape: Shape
+    #: None when the model was analysed without an input shape (parameters only)
+    input_shape: Shape | None
     output_shape: Shape | None
     rows: tuple[Row, ...]
     totals: Totals
     errors: tuple[Problem, ...]
     notes: tuple[str, ...] = ()
+    #: without an input shape: the indices of the layers whose parameters need one
+    needs_input: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -178,7 +184,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
-            "input_shape": list(self.input_shape),
+            "input_shape": _list(self.input_shape),
             "output_shape": _list(self.output_shape),
             "ok": self.ok,
             "layers": [row.to_dict() for row in self.rows],
@@ -229,39 +235,47 @@ def _list(shape: Any) -> Any:
 def analyze(spec: Spec, input_shape: Shape | None = None, *, size_hints: bool = True) -> Report:
     """Propagate the input shape through every layer of ``spec``.
 
-    Raises :class:`SpecError` only when there is no input shape; every model
-    error is recorded in the report, and propagation stops at the first one.
+    Every model error is recorded in the report, and propagation stops at the
+    first one. Without an input shape (neither ``input_shape`` nor the spec's),
+    the report holds what the arguments alone fix: each layer's parameters
+    (None where a size comes from the input, an ``in_channels`` left out, say) and
+    the errors of construction; shapes and MACs are None (unknown).
     ``size_hints=False`` skips the search for input sizes that would work (up to
     a quarter of a second per error), for callers that probe many sizes.
     """
     x0 = input_shape if input_shape is not None else spec.input_shape
-    if x0 is None:
-        raise SpecError(
-            "no input shape",
-            location=spec.source,
-            hint="add input: [N, C, H, W] to the file, or pass --input 1,3,224,224",
-        )
     with gc_paused():
         return _analyze(spec, x0, size_hints)
 
 
 def _inputs_of(entry: LayerSpec, outputs: dict[str, Shape | None]) -> Any:
     """The shape a layer reads (a tuple of shapes for a merge); None if one is unknown."""
+    multi = getattr(entry.layer, "multi_input", False)
+    if not multi and len(entry.inputs) == 1:
+        return outputs.get(entry.inputs[0])
     shapes = [outputs.get(name) for name in entry.inputs]
     if any(shape is None for shape in shapes):
         return None
-    if getattr(entry.layer, "multi_input", False):
+    if multi:
         return tuple(shapes)
     return shapes[0]
 
 
-def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
+#: layers named in a note before the rest are only counted
+NAMED_LAYERS = 5
+
+
+def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
     rows: list[Row] = []
     errors: list[Problem] = []
     outputs: dict[str, Shape | None] = {INPUT: x0}
     failed = False
-    unknown = 0
+    unknown: list[LayerSpec] = []
+    #: layers whose parameters need a shape that was not reached (an in_channels left out)
+    needs_input: list[LayerSpec] = []
     total_params = total_trainable = total_macs = 0
+    # _problem reads the model input only for a layer that received a shape
+    x0_known: Shape = x0 if x0 is not None else ()
     for entry in spec.layers:
         layer = entry.layer
         # propagation stops at the first failing layer
@@ -272,7 +286,7 @@ def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
         try:
             layer.check()
         except ShapeError as exc:
-            errors.append(_problem(exc, entry, spec, rows, x0, x, search_sizes=False))
+            errors.append(_problem(exc, entry, spec, rows, x0_known, x, search_sizes=False))
             rows.append(
                 Row(
                     entry.index,
@@ -290,7 +304,7 @@ def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
                 )
             )
             outputs[entry.name] = None
-            unknown += 1
+            unknown.append(entry)
             failed = True
             continue
         if x is not None:
@@ -299,14 +313,16 @@ def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
                 macs = layer.macs(x, y)
                 notes = layer.notes(x, y)
             except ShapeError as exc:
-                errors.append(_problem(exc, entry, spec, rows, x0, x, search_sizes=size_hints))
+                problem = _problem(exc, entry, spec, rows, x0_known, x, search_sizes=size_hints)
+                errors.append(_with_rank_hint(problem, exc, spec, entry, x0_known, x))
                 failed = True
         # a layer that failed keeps the parameters its explicit arguments give it
         weights = layer.weights(x if y is not None else None)
         params: int | None = None
         trainable: int | None = None
         if weights is None:
-            unknown += 1
+            unknown.append(entry)
+            needs_input.append(entry)
         else:
             params = 0
             for s in weights.values():
@@ -334,13 +350,23 @@ def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
             )
         )
         outputs[entry.name] = y
-    totals = Totals(total_params, total_trainable, total_macs)
     report_notes = list(spec.warnings)
-    if unknown:
+    if x0 is None:
+        # without an input shape a sum over unknown parts is unknown, not a lower bound
+        known = not unknown
+        totals = Totals(total_params if known else None, total_trainable if known else None, None)
         report_notes.append(
-            f"parameter totals leave out {unknown} layer{'s' if unknown != 1 else ''} "
-            "whose size depends on a shape that was not reached"
+            "no input shape: shapes and MACs need one (--input, or input: in the file)"
         )
+        if needs_input:
+            report_notes.append(_needs_input_note(needs_input))
+    else:
+        totals = Totals(total_params, total_trainable, total_macs)
+        if unknown:
+            report_notes.append(
+                f"parameter totals leave out {len(unknown)} layer{'s' if len(unknown) != 1 else ''} "
+                "whose size depends on a shape that was not reached"
+            )
     final = outputs[spec.layers[-1].name] if spec.layers else x0
     return Report(
         spec.name,
@@ -350,7 +376,66 @@ def _analyze(spec: Spec, x0: Shape, size_hints: bool = True) -> Report:
         totals,
         tuple(errors),
         tuple(report_notes),
+        tuple(e.index for e in needs_input) if x0 is None else (),
     )
+
+
+def _inferred(entry: LayerSpec) -> list[str]:
+    """The arguments left out that the layer takes from its input (``in_channels``)."""
+    layer = entry.layer
+    names: list[str] = []
+    for cls in type(layer).__mro__:  # a Lazy type leaves the argument out of its own ARGS
+        for arg in getattr(cls, "ARGS", ()):
+            if arg.infer and arg.name not in names and getattr(layer, arg.name, None) is None:
+                names.append(arg.name)
+    return names
+
+
+def _needs_input_note(unknown: Sequence[LayerSpec]) -> str:
+    """``layer 1 'c' takes in_channels from the input: its parameters and the total need --input``."""
+    if len(unknown) == 1:
+        entry = unknown[0]
+        what = ", ".join(_inferred(entry)) or "its sizes"
+        return (
+            f"{_label(entry)} takes {what} from the input: "
+            "its parameters and the total need --input"
+        )
+    named = [f"{_label(e)} ({', '.join(_inferred(e)) or 'sizes'})" for e in unknown[:NAMED_LAYERS]]
+    if len(unknown) > NAMED_LAYERS:
+        named.append(f"{len(unknown) - NAMED_LAYERS:,} more")
+    return (
+        f"{len(unknown):,} layers take sizes from the input: {', '.join(named)}; "
+        "their parameters and the total need --input"
+    )
+
+
+def _with_rank_hint(
+    problem: Problem, exc: ShapeError, spec: Spec, entry: LayerSpec, x0: Shape, x: Any
+) -> Problem:
+    """An input shape of too few dimensions (``-i 224,224`` for Conv2d): the hint gives the
+    whole shape, with batch and the channels the layers expect, when it works."""
+    if exc.argument != "input" or not x0 or not x or isinstance(x[0], tuple) or len(x) != len(x0):
+        return problem  # not the model input's rank reaching this layer unchanged
+    # the channels the first layer that sets them expects, from the failing one on
+    channels: int | None = None
+    last = entry.index
+    for later in spec.layers[entry.index :]:
+        values = [later.layer.args.get(n) for n in ("in_channels", "num_features", "num_channels")]
+        channels = next((v for v in values if isinstance(v, int)), None)
+        if channels is not None:
+            last = later.index
+            break
+    probe = channels if channels is not None else 3
+    shown = str(channels) if channels is not None else "C"
+    upto = spec.layers[: last + 1]
+    batched = (1, probe) + x0
+    if not _propagates(upto, batched):
+        return problem
+    dims = ",".join(map(str, x0))
+    hint = f"give the input shape with batch and channels: 1,{shown},{dims}"
+    if _propagates(upto, (probe,) + x0):
+        hint += f" (or {shown},{dims}, unbatched)"
+    return replace(problem, hint=hint)
 
 
 def _propagates(layers: Sequence[LayerSpec], x: Shape) -> bool:

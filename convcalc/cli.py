@@ -86,6 +86,7 @@ def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
         raise SpecError(
             "no model given", hint="pass a YAML FILE, or --input and one --layer per layer"
         )
+    _refuse_layer_as_file(file, input_text)
     return load_spec(file), input_shape
 
 
@@ -107,6 +108,31 @@ def _table_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
+
+
+#: ``Conv2d(3, 6, 5)``, ``nn.ReLU``, ``conv1=Conv2d(...)``: a layer, as --layer takes it
+_LAYER_CALL = r"\s*(?:\w+\s*[=:]\s*)?(?:(?:torch\.)?nn\.)?([A-Za-z_]\w*)\s*(?:\(.*\))?\s*"
+
+
+def _refuse_layer_as_file(file: str, input_text: str | None) -> None:
+    """A layer written where FILE goes (and no such file): say to pass it with -l."""
+    import re
+
+    match = re.fullmatch(_LAYER_CALL, file, re.DOTALL)
+    if file == "-" or match is None or os.path.exists(file):
+        return
+    from .layers import REGISTRY
+
+    if match.group(1) not in REGISTRY:
+        return
+    import shlex
+
+    given = f"-i {shlex.quote(input_text)} " if input_text else ""
+    later = "" if input_text else " (with -i N,C,H,W for shapes and MACs)"
+    raise SpecError(
+        f"{file}: no such file, and it reads as a layer",
+        hint=f"pass layers with -l: convcalc shape {given}-l {shlex.quote(file)}{later}",
+    )
 
 
 _format_option = click.option(
@@ -179,6 +205,12 @@ def _model_options(command: Callable[..., Any]) -> Callable[..., Any]:
 )
 @_table_options
 @_format_option
+@click.option(
+    "-q",
+    "--totals",
+    is_flag=True,
+    help="One line: input → output shape, params and MACs (or what failed); for scripts.",
+)
 def shape(
     file: str | None,
     input_text: str | None,
@@ -188,16 +220,23 @@ def shape(
     columns_text: str | None,
     wide: bool,
     fmt: str,
+    totals: bool,
 ) -> None:
     """Propagate the input shape through every layer of FILE (YAML, print(model)'s text, or - for stdin).
 
     Prints each layer's input and output shape, parameters and multiply-accumulates
     (MACs), with totals; when the network cannot work, says which layer, what it
-    expected, what it got and how to fix it, and exits 1.
+    expected, what it got and how to fix it, and exits 1. Without an input shape,
+    prints the parameters the arguments fix and says what needs --input.
     """
     from .analyze import analyze
-    from .render import error_text, parse_columns, print_rich, render
+    from .render import error_text, parse_columns, print_rich, render, to_line
 
+    if totals and fmt != "table":
+        raise click.UsageError(
+            f"-q/--totals prints one line of text and does not combine with --format {fmt} "
+            "(whose output already holds the totals)"
+        )
     if to_yaml:
         from .spec import printout_yaml, shape_from_value
 
@@ -210,7 +249,9 @@ def shape(
         columns = parse_columns(columns_text) if columns_text is not None else None
         spec, input_shape = _load(file, input_text, layers)
         report = analyze(spec, input_shape)
-    if fmt == "table" and _is_terminal():
+    if totals:
+        click.echo(to_line(report))
+    elif fmt == "table" and _is_terminal():
         print_rich(report, depth=depth, columns=columns, wide=wide)
     else:
         click.echo(render(report, fmt, depth=depth, columns=columns), nl=False)

@@ -517,7 +517,14 @@ def run_forward(
     np_dtype = np.dtype(dtype)
     if input_data is not None:
         input_shape = tuple(int(v) for v in input_data.shape)
+    if input_shape is None and spec.input_shape is None:
+        raise SpecError(
+            "no input shape",
+            location=spec.source,
+            hint="add input: [N, C, H, W] to the file, or pass --input 1,3,224,224",
+        )
     report = analyze(spec, input_shape)
+    assert report.input_shape is not None
     if not report.ok:
         return RunResult(report, (), dtype, seed, repeat, threads=threads)
     budgets = memory_plan(report, np_dtype.itemsize, max_memory)

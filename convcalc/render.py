@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .analyze import Report, Row
@@ -183,6 +183,9 @@ def _cell(key: str, report: Report, r: Row, failed: bool, lr: Any) -> str:
 
 def _title(report: Report) -> str:
     name = report.model or "model"
+    if report.input_shape is None:  # analysed without an input shape: parameters only
+        output = "✗" if not report.ok else "?"
+        return f"{name}: input ? → output {output}"
     return f"{name}: input {fmt_shape(report.input_shape)} → output {_shape(report.output_shape, not report.ok)}"
 
 
@@ -193,10 +196,21 @@ def _exact(n: int) -> str:
 
 def _totals_lines(report: Report, run: RunResult | None = None) -> list[str]:
     t = report.totals
-    lines = [
-        f"params: {_exact(t.params)}, trainable {t.trainable_params:,}",
-        f"MACs: {_exact(t.macs)} · FLOPs = 2 × MACs: {_exact(t.flops)}",
-    ]
+    if t.params is None or t.trainable_params is None:
+        n = len(report.needs_input)
+        if n == 1:
+            params = "params: ? (needs --input: 1 layer takes its size from it)"
+        elif n:
+            params = f"params: ? (needs --input: {n:,} layers take their size from it)"
+        else:
+            params = "params: ? (a layer failed)"
+    else:
+        params = f"params: {_exact(t.params)}, trainable {t.trainable_params:,}"
+    if t.macs is None or t.flops is None:
+        macs = "MACs: ? (needs --input) · FLOPs = 2 × MACs"
+    else:
+        macs = f"MACs: {_exact(t.macs)} · FLOPs = 2 × MACs: {_exact(t.flops)}"
+    lines = [params, macs]
     if run is not None and report.ok:
         best = f" (best of {run.repeat})" if run.repeat > 1 else ""
         verdict = (
@@ -243,17 +257,116 @@ def _error_lines(report: Report) -> list[str]:
 
 
 # ------------------------------------------------------------------ formats
-_INT_LIST = re.compile(r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]")
-
-
 def to_json(report: Report, run: RunResult | None = None) -> str:
-    """Indented JSON with shapes kept on one line: ``"input_shape": [1, 3, 32, 32]``."""
-    data = run.to_dict() if run is not None else report.to_dict()
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    return (
-        _INT_LIST.sub(lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
-        + "\n"
+    """The report as JSON (the content of ``to_dict()``): each top-level field on a line of
+    its own, and one line per layer, error and note, shapes kept whole.
+
+    Every value is written compactly by the json module's C encoder, or for a report's
+    layers straight from the rows: ``indent`` would select the pure-Python encoder, about
+    ten times slower on a long stack.
+    """
+    if run is not None:
+        return _json_lines(run.to_dict())
+    layers = report.rows
+    keys = tuple(layers[0].to_dict()) if layers else ()
+    if keys != _ROW_KEYS[: len(keys)]:
+        return _json_lines(report.to_dict())  # a field _row_json does not know: the general way
+    shapes: dict[Any, str] = {}  # a layer's output is the next one's input: written once
+    return _json_lines(_without_layers(report), [_row_json(row, shapes) for row in layers])
+
+
+#: the fields of Row.to_dict(), in order ("blocks" only inside blocks)
+_ROW_KEYS = (
+    "index", "name", "type", "input_shape", "output_shape", "params", "macs", "trainable",
+    "notes", "from", "blocks",
+)  # fmt: skip
+
+
+def _without_layers(report: Report) -> dict[str, Any]:
+    """Report.to_dict() but for its layers (left to :func:`_row_json`)."""
+    return replace(report, rows=()).to_dict()
+
+
+def _json_shape(shape: Any, cache: dict[Any, str]) -> str:
+    if shape is None:
+        return "null"
+    text = cache.get(shape)
+    if text is None:
+        if shape and type(shape[0]) is tuple:  # a merge's input shapes
+            inner = ", ".join(["[" + ", ".join(map(str, s)) + "]" for s in shape])
+        else:
+            inner = ", ".join(map(str, shape))
+        text = cache[shape] = "[" + inner + "]"
+    return text
+
+
+def _json_strings(items: Sequence[str]) -> str:
+    return "[" + ", ".join(map(json.encoder.encode_basestring, items)) + "]" if items else "[]"
+
+
+def _row_json(r: Row, shapes: dict[Any, str]) -> str:
+    """``Row.to_dict()`` as compact JSON, written directly (the same text the encoder writes);
+    ``shapes`` caches the text of each shape."""
+    esc = json.encoder.encode_basestring
+    p, m = r.params, r.macs
+    text = (
+        f'{{"index": {r.index}, "name": {esc(r.name)}, "type": {esc(r.type)}, '
+        f'"input_shape": {_json_shape(r.input_shape, shapes)}, '
+        f'"output_shape": {_json_shape(r.output_shape, shapes)}, '
+        f'"params": {"null" if p is None else int(p)}, "macs": {"null" if m is None else int(m)}, '
+        f'"trainable": {"true" if r.trainable else "false"}, '
+        f'"notes": {_json_strings(r.notes)}, "from": {_json_strings(r.inputs)}'
     )
+    if r.path:
+        text += f', "blocks": {_json_strings([name for name, _ in r.path])}'
+    return text + "}"
+
+
+def _json_lines(data: dict[str, Any], layers: Sequence[str] | None = None) -> str:
+    """A dict as JSON, one field per line; a list of objects or strings spreads one item
+    per line. ``layers``: the items of ``data["layers"]``, already written."""
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+    fields = []
+    for key, value in data.items():
+        head = f"  {encode(key)}: "
+        items: Sequence[str] | None = layers if key == "layers" and layers is not None else None
+        if (
+            items is None
+            and isinstance(value, list)
+            and value
+            and isinstance(value[0], (dict, str))
+        ):
+            items = [encode(item) for item in value]
+        if items:
+            fields.append(head + "[\n    " + ",\n    ".join(items) + "\n  ]")
+        else:
+            fields.append(head + ("[]" if items is not None else encode(value)))
+    return "{\n" + ",\n".join(fields) + "\n}\n"
+
+
+def to_line(report: Report) -> str:
+    """``-q``: ``resnet50: (1, 3, 224, 224) → (1, 1000) · params 25,557,032 · MACs 4.09 G``;
+    what failed, or what needs an input shape, in the same one line."""
+    name = report.model or "model"
+    if report.errors:
+        first = report.errors[0].message
+        more = len(report.errors) - 1
+        return f"{name}: error: {first}" + (f" (and {more} more)" if more else "")
+    t = report.totals
+    if t.params is not None:
+        params = f"params {t.params:,}"
+    else:
+        rows = [report.rows[i] for i in report.needs_input]
+        named = [f"{r.index} '{r.name}'" for r in rows[:2]]
+        if len(rows) > 2:
+            named.append(f"{len(rows) - 2:,} more")
+        which = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        verb = "needs" if len(rows) == 1 else "need"
+        params = f"params ? (layer{'s' if len(rows) != 1 else ''} {which} {verb} --input)"
+    if report.input_shape is None or report.output_shape is None or t.macs is None:
+        return f"{name}: input ? · {params} · MACs ? (needs --input)"
+    shapes = f"{fmt_shape(report.input_shape)} → {fmt_shape(report.output_shape)}"
+    return f"{name}: {shapes} · {params} · MACs {human(t.macs)}"
 
 
 def to_text(
@@ -661,13 +774,9 @@ def _args_md(args: Sequence[dict[str, Any]]) -> str:
 def zoo_text(models: Sequence[dict[str, Any]], fmt: str) -> str:
     """`convcalc zoo`: every built-in model with its input, parameters and MACs."""
     if fmt == "json":
-        return (
-            _INT_LIST.sub(
-                lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]",
-                json.dumps(list(models), indent=2, ensure_ascii=False),
-            )
-            + "\n"
-        )
+        # one model per line, as the report's JSON writes one layer per line
+        items = ",\n".join("  " + json.dumps(m, ensure_ascii=False) for m in models)
+        return f"[\n{items}\n]\n" if models else "[]\n"
     rows = [
         (
             m["name"],

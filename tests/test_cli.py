@@ -206,7 +206,7 @@ def test_csv_and_markdown():
     [
         (["shape", "missing.yaml"], 2, "error: missing.yaml: no such file\n"),
         (["shape"], 2, "error: no model given\n"),
-        (["shape", "-l", "ReLU"], 2, "error: no input shape\n"),
+        (["run", "-l", "ReLU"], 2, "error: no input shape\n"),
         (
             ["shape", "-i", "1,3,a", "-l", "ReLU"],
             2,
