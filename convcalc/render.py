@@ -550,7 +550,9 @@ def terminal_table(
     rows = report.view(depth)
     if columns is None:
         keys = ["#", "name", "type"] + (["from"] if report.branched else []) + ["input", "output"]
-        keys += ["params", "params%", "macs", "macs%"]
+        # a share only of a known total (without an input shape, MACs have none)
+        keys += ["params"] + (["params%"] if report.totals.params is not None else [])
+        keys += ["macs"] + (["macs%"] if report.totals.macs is not None else [])
         keys += list(RUN_KEYS) if run is not None else []
         keys.append("notes")
     else:

@@ -542,3 +542,21 @@ def test_unknown_figures_show_a_dash() -> None:
     conv1 = next(line for line in lines if line.split()[:2] == ["0", "conv1"])
     assert fc1.split()[2:] == ["Linear", "—", "—", "—", "—", "—", "—"]
     assert conv1.split()[2:5] == ["Conv2d", "—", "—"] and "156" in conv1
+
+
+def test_without_an_input_no_share_columns_of_unknown_totals() -> None:
+    """Without an input shape MACs have no total, so no MACs% column; params% only when every
+    layer's parameters are fixed by its arguments."""
+    from convcalc import spec_from_strings
+
+    def header(layers: list[str]) -> list[str]:
+        report = analyze(spec_from_strings(layers))
+        text = ["".join(t for t, _ in line) for line in terminal_table(report, width=200)]
+        return next(line for line in text if line.lstrip().startswith("#")).split()
+
+    assert header(["Conv2d(3, 64, 7, 2, 3)", "BatchNorm2d(64)"]) == [
+        "#", "name", "type", "input", "output", "params", "%", "MACs",
+    ]  # fmt: skip
+    assert header(["Conv2d(3, 64, 7, 2, 3)", "BatchNorm2d"]) == [
+        "#", "name", "type", "input", "output", "params", "MACs",
+    ]  # fmt: skip
