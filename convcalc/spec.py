@@ -374,7 +374,7 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
         raise SpecError(
             "the file is empty",
             location=place(at, None),
-            hint="see examples/lenet.yaml for the format",
+            hint="`convcalc zoo lenet5` prints a config to start from",
         )
     if isinstance(data, list):
         data = {"layers": data}
@@ -382,7 +382,7 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
         raise SpecError(
             "expected a mapping with 'input' and 'layers'",
             location=place(at, getattr(data, "line", None)),
-            hint="see examples/lenet.yaml for the format",
+            hint="`convcalc zoo lenet5` prints a config to start from",
         )
     lines = getattr(data, "key_lines", {})
     cols = getattr(data, "key_cols", {})

@@ -153,7 +153,7 @@ def test_a_bare_list_is_a_stack_without_input(tmp_path):
             "every size must be a positive integer",
         ),
         ("input: [1, 3, 8]\n", "net.yaml: no layers", "add a 'layers:' list"),
-        ("", "net.yaml: the file is empty", "see examples/lenet.yaml for the format"),
+        ("", "net.yaml: the file is empty", "`convcalc zoo lenet5` prints a config to start from"),
         (
             "input: [1, 3]\nlayers:\n  - {name: x, out_features: 3}\n",
             "net.yaml:3, layers[0]: a layer mapping needs a 'type' key",
