@@ -33,7 +33,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import convcalc  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from startup import _children_cpu, convcalc_command  # noqa: E402  (the same process helpers)
 
 TARGET_RATIO = 2.0
 SIZES = (1_000, 10_000, 100_000)
@@ -139,23 +141,6 @@ FLOOR_PROCESS = (
     "import sys, yaml; "
     "yaml.load(open(sys.argv[1], encoding='utf-8').read(), Loader=yaml.CSafeLoader)"
 )
-
-
-def convcalc_command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m convcalc``."""
-    script = Path(sysconfig.get_path("scripts")) / (
-        "convcalc.exe" if os.name == "nt" else "convcalc"
-    )
-    return [str(script)] if script.exists() else [sys.executable, "-m", "convcalc"]
-
-
-def _children_cpu() -> float:
-    try:
-        import resource
-    except ImportError:  # Windows
-        return float("nan")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_process(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float]:

@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 from oracle_cases import GENERATORS
 from test_oracle import _counted, _torch_layer
+from torch_bridge import with_batchnorm_statistics
 
 from convcalc import analyze, load_spec
 from convcalc.build import MAX_LAYERS
@@ -312,15 +313,7 @@ def test_repeat_of_one_line_layers(torch: Any) -> None:
 
 def test_run_loads_the_state_dict_of_a_printed_model(torch: Any, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = mobile(torch)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            n = module.num_features
-            module.running_mean.copy_(0.1 * torch.randn(n))
-            module.running_var.copy_(0.5 + torch.rand(n))
-            module.weight.data.copy_(0.5 + torch.rand(n))
-            module.bias.data.copy_(0.1 * torch.randn(n))
-    model.eval()
+    model = with_batchnorm_statistics(torch, mobile(torch))
     path = printed(tmp_path, model)
     # the README's export
     state = model.state_dict()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from torch_bridge import with_batchnorm_statistics
 
 from convcalc import ShapeError, analyze, load_spec
 from convcalc.cli import main
@@ -393,16 +394,7 @@ def test_zoo_model_gives_torchs_output(tmp_path, stem):
     torch = pytest.importorskip("torch")
     build, shape = TORCH_MODELS[stem]
     torch.manual_seed(0)
-    model = build(torch)
-    # batch norm with non-trivial statistics, so that every buffer matters
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            n = module.num_features
-            module.running_mean.copy_(0.1 * torch.randn(n))
-            module.running_var.copy_(0.5 + torch.rand(n))
-            module.weight.data.copy_(0.5 + torch.rand(n))
-            module.bias.data.copy_(0.1 * torch.randn(n))
-    model.eval()
+    model = with_batchnorm_statistics(torch, build(torch))
 
     # the README's snippet, on the float32 model (half the bytes of R3D-18's 33 M parameters);
     # float32 values are exact in float64, so both sides then compute with the same weights

@@ -74,3 +74,16 @@ class TorchModel:
             for name, module in self.modules.items()
             for key, value in module.state_dict().items()
         }
+
+
+def with_batchnorm_statistics(torch: Any, model: Any) -> Any:
+    """``model`` in eval mode, every batch norm given non-trivial statistics and affine
+    parameters (from torch's current seed), so that every buffer of its state_dict matters."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            n = module.num_features
+            module.running_mean.copy_(0.1 * torch.randn(n))
+            module.running_var.copy_(0.5 + torch.rand(n))
+            module.weight.data.copy_(0.5 + torch.rand(n))
+            module.bias.data.copy_(0.1 * torch.randn(n))
+    return model.eval()
