@@ -33,7 +33,7 @@ from .shape import Shape
 CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
 #: nn.Sequential subclasses that keep nn.Sequential's forward (their children run in order)
 #: but print their own class name, by name, with the module that defines them. These are
-#: every such class in torchvision (``issubclass(c, nn.Sequential) and c.forward is
+#: every such class in torchvision 0.29 (``issubclass(c, nn.Sequential) and c.forward is
 #: nn.Sequential.forward``); a class of the same name with a forward of its own would be
 #: misread, so each use gets a note. Any other name stays an error.
 SEQUENTIAL_SUBCLASSES: dict[str, str] = {
@@ -59,6 +59,11 @@ SEQUENTIAL_SUBCLASSES: dict[str, str] = {
     "MaskRCNNPredictor": "torchvision.models.detection.mask_rcnn",
 }
 _NESTING = frozenset((*CONTAINERS, *SEQUENTIAL_SUBCLASSES))
+#: those whose children torchvision always numbers 0, 1, ... (``Sequential(*layers)``): a
+#: printout of the name with named children (a user's ``MLP`` with ``fc1``) is another class
+_NUMBERED = frozenset(
+    ("ConvNormActivation", "Conv2dNormActivation", "Conv3dNormActivation", "MLP", "MLPBlock")
+)
 
 #: torchvision modules with a forward of their own: what it does that the printout does not
 #: show, and the built-in model that writes that wiring out (``convcalc zoo NAME``)
@@ -212,7 +217,9 @@ class _Reader:
                 f"cannot read {where} over several lines: torch prints a layer on one line",
                 hint="paste the text print(model) writes, unchanged",
             )
-        if type_name not in _NESTING:
+        if type_name not in _NESTING or (
+            type_name in _NUMBERED and not all(k.isdigit() for k, _ in self.children_ahead())
+        ):
             raise self.error(line, *_own_forward(where, type_name, self.sequential_parts(path)))
         if depth >= MAX_NESTING:
             raise self.error(line, f"containers are nested more than {MAX_NESTING} deep")
@@ -239,19 +246,27 @@ class _Reader:
                 )
             self.child(node, child.group("key"), child.group("rest"), path, depth)
 
-    def sequential_parts(self, path: str) -> list[str]:
-        """The names of the containers among the children of the module whose first line
-        was just read (torch indents each level by two spaces), for a hint."""
+    def children_ahead(self) -> list[tuple[str, str]]:
+        """``(key, rest)`` of each child of the module whose first line was just read, looked
+        up ahead (torch indents each level by two spaces), for a check or a hint."""
         indent = len(self.lines[self.i - 1]) - len(self.lines[self.i - 1].lstrip())
-        parts = []
+        children = []
         for raw in self.lines[self.i :]:
             depth = len(raw) - len(raw.lstrip())
             if raw.strip() and depth <= indent:
                 break
             child = _CHILD.fullmatch(raw.strip())
-            call = _CALL_START.match(child.group("rest")) if child and depth == indent + 2 else None
-            if child and call and call.group(1) in _NESTING and child.group("rest") == call.group():
-                parts.append(f"{path}.{child.group('key')}" if path else child.group("key"))
+            if child and depth == indent + 2:
+                children.append((child.group("key"), child.group("rest")))
+        return children
+
+    def sequential_parts(self, path: str) -> list[str]:
+        """The names of the containers among the children of the module just read."""
+        parts = []
+        for key, rest in self.children_ahead():
+            call = _CALL_START.match(rest)
+            if call and call.group(1) in _NESTING and rest == call.group():
+                parts.append(f"{path}.{key}" if path else key)
         return parts
 
     def child(self, node: _Node, key: str, rest: str, path: str, depth: int) -> None:
@@ -466,9 +481,9 @@ def _own_forward(where: str, type_name: str, parts: list[str]) -> tuple[str, str
 def _subclass_note(type_name: str, names: list[str]) -> str:
     where = SEQUENTIAL_SUBCLASSES[type_name]
     return (
-        f"{type_name} {_some([repr(n) if n else '(the whole printout)' for n in names])}: read as "
-        "an nn.Sequential, as "
-        f"{where}.{type_name} is (its forward runs its children in order)"
+        f"{type_name} {_some([repr(n) if n else '(the whole printout)' for n in names])}: "
+        f"read as an nn.Sequential, as {where}.{type_name} is (its forward runs its children "
+        "in order)"
     )
 
 

@@ -737,7 +737,11 @@ def test_known_sequential_subclasses_are_read_as_sequential_with_a_note() -> Non
     assert spec.warnings[-1].startswith(
         "Conv2dNormActivation (the whole printout): read as an nn.Sequential"
     )
-    # any other class name stays an error
+    # any other class name stays an error, and so does a user's MLP with named children
+    with pytest.raises(SpecError, match=r"mlp\.txt:1: MLP is not an nn\.Sequential"):
+        load_spec("mlp.txt", text="MLP(\n  (fc1): Linear(4, 8)\n  (fc2): Linear(8, 2)\n)\n")
+    spec = load_spec("mlp.txt", text="MLP(\n  (0): Linear(4, 8)\n  (1): ReLU()\n)\n")
+    assert spec.warnings[-1].startswith("MLP (the whole printout): read as an nn.Sequential, as ")
     with pytest.raises(SpecError, match=r"stage\.txt:1: Stage is not an nn\.Sequential"):
         load_spec("stage.txt", text="Stage(\n  (0): ReLU()\n)\n")
 
