@@ -31,6 +31,66 @@ from .shape import Shape
 #: modules whose forward runs their children in order (ModuleList and ModuleDict have no
 #: forward; a loop over them in the model's forward runs them in order)
 CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+#: nn.Sequential subclasses that keep nn.Sequential's forward (their children run in order)
+#: but print their own class name, by name, with the module that defines them. These are
+#: every such class in torchvision 0.29 (``issubclass(c, nn.Sequential) and c.forward is
+#: nn.Sequential.forward``); a class of the same name with a forward of its own would be
+#: misread, so each use gets a note. Any other name stays an error.
+SEQUENTIAL_SUBCLASSES: dict[str, str] = {
+    "ConvNormActivation": "torchvision.ops.misc",
+    "Conv2dNormActivation": "torchvision.ops.misc",
+    "Conv3dNormActivation": "torchvision.ops.misc",
+    "MLP": "torchvision.ops.misc",
+    "MLPBlock": "torchvision.models.vision_transformer",
+    "_Transition": "torchvision.models.densenet",
+    "AnyStage": "torchvision.models.regnet",
+    "BottleneckTransform": "torchvision.models.regnet",
+    "SimpleStemIN": "torchvision.models.regnet",
+    "BasicStem": "torchvision.models.video.resnet",
+    "Conv2Plus1D": "torchvision.models.video.resnet",
+    "R2Plus1dStem": "torchvision.models.video.resnet",
+    "TemporalSeparableConv": "torchvision.models.video.s3d",
+    "ASPPConv": "torchvision.models.segmentation.deeplabv3",
+    "DeepLabHead": "torchvision.models.segmentation.deeplabv3",
+    "FCNHead": "torchvision.models.segmentation.fcn",
+    "FastRCNNConvFCHead": "torchvision.models.detection.faster_rcnn",
+    "KeypointRCNNHeads": "torchvision.models.detection.keypoint_rcnn",
+    "MaskRCNNHeads": "torchvision.models.detection.mask_rcnn",
+    "MaskRCNNPredictor": "torchvision.models.detection.mask_rcnn",
+}
+_NESTING = frozenset((*CONTAINERS, *SEQUENTIAL_SUBCLASSES))
+#: those whose children torchvision always numbers 0, 1, ... (``Sequential(*layers)``): a
+#: printout of the name with named children (a user's ``MLP`` with ``fc1``) is another class
+_NUMBERED = frozenset(
+    ("ConvNormActivation", "Conv2dNormActivation", "Conv3dNormActivation", "MLP", "MLPBlock")
+)
+
+#: torchvision modules with a forward of their own: what it does that the printout does not
+#: show, and the built-in model that writes that wiring out (``convcalc zoo NAME``)
+TORCHVISION_BLOCKS: dict[str, tuple[str, str]] = {
+    "BasicBlock": ("adds its input to its output", "resnet18"),
+    "Bottleneck": ("adds its input to its output", "resnet50"),
+    "InvertedResidual": (
+        "adds its input to its output in MobileNet, and shuffles channels in ShuffleNet",
+        "mobilenet_v2",
+    ),
+    "_DenseBlock": ("concatenates every layer's output with its input", "densenet121"),
+    "_DenseLayer": ("concatenates its input before each layer", "densenet121"),
+    "Fire": ("concatenates two branches", "squeezenet1_0"),
+    "SqueezeExcitation": ("scales its input by a pooled branch", "efficientnet_b0"),
+    "MBConv": ("adds its input to its output", "efficientnet_b0"),
+    "BasicConv2d": ("applies a relu that is not one of its children", "googlenet"),
+    "Inception": ("concatenates four branches", "googlenet"),
+    "VGG": ("flattens between avgpool and classifier", "vgg16"),
+    "AlexNet": ("flattens between avgpool and classifier", "alexnet"),
+    "ResNet": ("flattens between avgpool and fc", "resnet50"),
+    "DenseNet": ("applies relu and pooling after features", "densenet121"),
+    "MobileNetV2": ("pools and flattens after features", "mobilenet_v2"),
+    "MobileNetV3": ("flattens between avgpool and classifier", "mobilenet_v3_large"),
+    "EfficientNet": ("flattens between avgpool and classifier", "efficientnet_b0"),
+    "SqueezeNet": ("flattens after classifier", "squeezenet1_0"),
+    "GoogLeNet": ("flattens between avgpool and dropout", "googlenet"),
+}
 #: containers nested deeper than this are refused (torch's own repr recurses too)
 MAX_NESTING = 100
 
@@ -144,7 +204,7 @@ class _Reader:
         where = f"'{path}' ({type_name})" if path else type_name
         if text != match.group(0):  # one line: a layer, or an empty container
             node = _Node(type_name, line)
-            if type_name in CONTAINERS:
+            if type_name in _NESTING:
                 if text[match.end() :].strip() != ")":
                     raise self.error(line, f"cannot read {_clip(text)}: expected {type_name}()")
                 return node
@@ -157,13 +217,10 @@ class _Reader:
                 f"cannot read {where} over several lines: torch prints a layer on one line",
                 hint="paste the text print(model) writes, unchanged",
             )
-        if type_name not in CONTAINERS:
-            raise self.error(
-                line,
-                f"{where} is not an nn.Sequential, nn.ModuleList or nn.ModuleDict: its "
-                "printout does not show what its forward does between its children",
-                hint=_WHAT_TO_DO,
-            )
+        if type_name not in _NESTING or (
+            type_name in _NUMBERED and not all(k.isdigit() for k, _ in self.children_ahead())
+        ):
+            raise self.error(line, *_own_forward(where, type_name, self.sequential_parts(path)))
         if depth >= MAX_NESTING:
             raise self.error(line, f"containers are nested more than {MAX_NESTING} deep")
         node = _Node(type_name, line)
@@ -188,6 +245,29 @@ class _Reader:
                     hint="paste the text print(model) writes, unchanged",
                 )
             self.child(node, child.group("key"), child.group("rest"), path, depth)
+
+    def children_ahead(self) -> list[tuple[str, str]]:
+        """``(key, rest)`` of each child of the module whose first line was just read, looked
+        up ahead (torch indents each level by two spaces), for a check or a hint."""
+        indent = len(self.lines[self.i - 1]) - len(self.lines[self.i - 1].lstrip())
+        children = []
+        for raw in self.lines[self.i :]:
+            depth = len(raw) - len(raw.lstrip())
+            if raw.strip() and depth <= indent:
+                break
+            child = _CHILD.fullmatch(raw.strip())
+            if child and depth == indent + 2:
+                children.append((child.group("key"), child.group("rest")))
+        return children
+
+    def sequential_parts(self, path: str) -> list[str]:
+        """The names of the containers among the children of the module just read."""
+        parts = []
+        for key, rest in self.children_ahead():
+            call = _CALL_START.match(rest)
+            if call and call.group(1) in _NESTING and rest == call.group():
+                parts.append(f"{path}.{key}" if path else key)
+        return parts
 
     def child(self, node: _Node, key: str, rest: str, path: str, depth: int) -> None:
         line = self.i
@@ -333,6 +413,7 @@ def read_printout(text: str, source: str = "<printout>") -> Printout:
     lines: list[int] = []
     unprinted: dict[str, list[str]] = {}
     loops: list[str] = []
+    subclasses: dict[str, list[str]] = {}
 
     def walk(node: _Node, name: str) -> None:
         if node.call is not None:
@@ -342,7 +423,9 @@ def read_printout(text: str, source: str = "<printout>") -> Printout:
             if node.type_name in UNPRINTED:
                 unprinted.setdefault(node.type_name, []).append(name or "0")
             return
-        if node.type_name != "Sequential" and node.children:
+        if node.type_name in SEQUENTIAL_SUBCLASSES:
+            subclasses.setdefault(node.type_name, []).append(name)
+        elif node.type_name != "Sequential" and node.children:
             loops.append(f"'{name}' ({node.type_name})" if name else node.type_name)
         for key, child, copies in node.children:
             if not child.size:  # an empty container: nothing to run, however often
@@ -359,6 +442,7 @@ def read_printout(text: str, source: str = "<printout>") -> Printout:
             hint="print a model that holds layers",
         )
     notes = [_unprinted_note(t, names) for t, names in unprinted.items()]
+    notes += [_subclass_note(t, names) for t, names in subclasses.items()]
     if loops:
         notes.append(
             f"{_some(loops)}: a ModuleList or ModuleDict has no forward of its own; its "
@@ -372,6 +456,35 @@ def read_printout(text: str, source: str = "<printout>") -> Printout:
 def _some(names: list[str], shown: int = 3) -> str:
     more = len(names) - shown
     return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def _own_forward(where: str, type_name: str, parts: list[str]) -> tuple[str, str]:
+    """The error (message, hint) for a module with a forward of its own, which is never
+    guessed; ``parts`` are the containers among its children, which can be pasted."""
+    message = (
+        f"{where} is not an nn.Sequential, nn.ModuleList or nn.ModuleDict: its "
+        "printout does not show what its forward does between its children"
+    )
+    hint = _WHAT_TO_DO
+    if parts:
+        hint = (
+            f"print its nn.Sequential parts ({_some([repr(p) for p in parts])}) and pass each "
+            "with --input, or write its wiring in YAML with from: and blocks:"
+        )
+    if type_name in TORCHVISION_BLOCKS:
+        does, model = TORCHVISION_BLOCKS[type_name]
+        message += f"; torchvision's {type_name} {does}"
+        hint += f"; `convcalc zoo {model}` writes a built-in model with that wiring to start from"
+    return message, hint
+
+
+def _subclass_note(type_name: str, names: list[str]) -> str:
+    where = SEQUENTIAL_SUBCLASSES[type_name]
+    return (
+        f"{type_name} {_some([repr(n) if n else '(the whole printout)' for n in names])}: "
+        f"read as an nn.Sequential, as {where}.{type_name} is (its forward runs its children "
+        "in order)"
+    )
 
 
 def _unprinted_note(type_name: str, names: list[str]) -> str:
@@ -421,6 +534,8 @@ def _named(location: str | None, names: list[str]) -> str | None:
 
 __all__ = [
     "CONTAINERS",
+    "SEQUENTIAL_SUBCLASSES",
+    "TORCHVISION_BLOCKS",
     "UNPRINTED",
     "Printout",
     "is_printout",

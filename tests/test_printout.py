@@ -9,6 +9,7 @@ MobileNet-like stack print exactly as torchvision's do.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -33,6 +34,7 @@ from convcalc.printout import UNPRINTED, read_printout
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "vgg16-features.txt"
+TORCHVISION = ROOT / "tests" / "fixtures" / "printout"
 CASES_PER_TYPE = 14
 
 
@@ -597,6 +599,7 @@ def test_read_printout_gives_the_config_data() -> None:
 # -------------------------------------------------------------------- the example
 def test_example_is_torchs_printout(torch: Any) -> None:
     assert EXAMPLE.read_text() == repr(vgg16_features(torch)) + "\n"
+    assert EXAMPLE.read_text() == (TORCHVISION / "vgg16-features.txt").read_text()
 
 
 def test_printouts_are_told_from_yaml_by_their_first_line() -> None:
@@ -618,3 +621,149 @@ def test_empty_containers_run_nothing_and_a_lone_layer_is_layer_0(torch: Any) ->
     spec = spec_of(repr(nn.Conv2d(3, 8, 3)))
     assert [(e.name, e.type) for e in spec.layers] == [("0", "Conv2d")]
     assert analyze(spec, (1, 3, 5, 5)).output_shape == (1, 8, 3, 3)
+
+
+# ------------------------------------------------------ torchvision's own printouts
+# tests/fixtures/make_printouts.py wrote each part of a torchvision model as print() shows
+# it, with torch's figures at the input the part receives inside the model.
+
+#: parts whose forward is not a chain, refused: (line, module, the zoo model the hint names)
+TORCHVISION_REFUSED = {
+    "resnet18-layer1": (2, "'0' (BasicBlock)", "resnet18"),
+    "mobilenet_v2-features": (7, "'1' (InvertedResidual)", "mobilenet_v2"),
+    "mobilenet_v3_large-features": (7, "'1' (InvertedResidual)", "mobilenet_v2"),
+    "densenet121-features": (6, "'denseblock1' (_DenseBlock)", "densenet121"),
+    "squeezenet1_0-features": (5, "'3' (Fire)", "squeezenet1_0"),
+    "efficientnet_b0-features.1": (2, "'0' (MBConv)", "efficientnet_b0"),
+}
+TORCHVISION_PARTS = sorted(path.stem for path in TORCHVISION.glob("*.txt"))
+
+
+def torchvision_figures(part: str) -> dict[str, Any]:
+    figures: dict[str, Any] = json.loads((TORCHVISION / f"{part}.json").read_text())
+    return figures
+
+
+def test_torchvision_fixtures_are_all_there() -> None:
+    assert set(TORCHVISION_REFUSED) < set(TORCHVISION_PARTS)
+    for part in ("vgg16-features", "vgg16-classifier", "alexnet-features", "mobilenet_v2-features.0",
+                 "densenet121-features.transition1", "squeezenet1_0-classifier",
+                 "efficientnet_b0-features.0"):  # fmt: skip
+        assert part in TORCHVISION_PARTS
+    assert {path.stem for path in TORCHVISION.glob("*.json")} == set(TORCHVISION_PARTS)
+
+
+@pytest.mark.parametrize("part", [p for p in TORCHVISION_PARTS if p not in TORCHVISION_REFUSED])
+def test_torchvision_printout_matches_torch(part: str) -> None:
+    expected = torchvision_figures(part)
+    spec = load_spec(str(TORCHVISION / f"{part}.txt"))
+    report = analyze(spec, tuple(expected["input_shape"]))
+    assert report.ok, report.errors
+    assert report.output_shape == tuple(expected["output_shape"])
+    assert report.totals.params == expected["params"]
+    assert report.totals.macs == expected["macs"]
+    assert sorted(convcalc_keys(spec, report)) == expected["state_dict_keys"]
+
+
+@pytest.mark.parametrize("part", sorted(TORCHVISION_REFUSED))
+def test_torchvision_block_with_its_own_forward_is_refused(part: str) -> None:
+    line, module, zoo_model = TORCHVISION_REFUSED[part]
+    path = TORCHVISION / f"{part}.txt"
+    result = cli(
+        "shape", str(path), "-i", ",".join(map(str, torchvision_figures(part)["input_shape"]))
+    )
+    assert result.exit_code == 2, result.output
+    error, hint = result.stderr.splitlines()
+    assert error.startswith(f"error: {path}:{line}: {module} is not an nn.Sequential")
+    assert f"; torchvision's {module.split('(')[1][:-1]} " in error
+    assert hint.endswith(
+        f"; `convcalc zoo {zoo_model}` writes a built-in model with that wiring to start from"
+    )
+    assert cli("zoo", zoo_model).exit_code == 0
+
+
+def test_resnet_layer1_error_in_full() -> None:
+    path = TORCHVISION / "resnet18-layer1.txt"
+    result = cli("shape", str(path), "-i", "1,64,56,56")
+    assert result.stderr.splitlines() == [
+        f"error: {path}:2: '0' (BasicBlock) is not an nn.Sequential, nn.ModuleList or "
+        "nn.ModuleDict: its printout does not show what its forward does between its children; "
+        "torchvision's BasicBlock adds its input to its output",
+        "  hint: write its wiring in YAML with from: and blocks:, or print its nn.Sequential "
+        "parts (print(model.features)) and pass each with --input; `convcalc zoo resnet18` "
+        "writes a built-in model with that wiring to start from",
+    ]
+
+
+def test_the_hint_names_the_sequential_parts_inside_the_refused_module() -> None:
+    path = TORCHVISION / "mobilenet_v2-features.txt"
+    hint = cli("shape", str(path), "-i", "1,3,224,224").stderr.splitlines()[1]
+    assert hint.startswith("  hint: print its nn.Sequential parts ('1.conv') and pass each")
+    vgg = (
+        "VGG(\n  (features): Sequential(\n    (0): ReLU()\n  )\n"
+        "  (avgpool): AdaptiveAvgPool2d(output_size=(7, 7))\n"
+        "  (classifier): Sequential(\n    (0): Dropout(p=0.5, inplace=False)\n  )\n)\n"
+    )
+    result = cli("shape", "-", "-i", "1,3,8,8", input=vgg)
+    assert result.stderr.splitlines() == [
+        "error: <stdin>:1: VGG is not an nn.Sequential, nn.ModuleList or nn.ModuleDict: its "
+        "printout does not show what its forward does between its children; torchvision's VGG "
+        "flattens between avgpool and classifier",
+        "  hint: print its nn.Sequential parts ('features', 'classifier') and pass each with "
+        "--input, or write its wiring in YAML with from: and blocks:; `convcalc zoo vgg16` "
+        "writes a built-in model with that wiring to start from",
+    ]
+
+
+def test_known_sequential_subclasses_are_read_as_sequential_with_a_note() -> None:
+    path = TORCHVISION / "mobilenet_v2-features.2.conv.txt"
+    text = path.read_text()
+    assert "(0): Conv2dNormActivation(" in text
+    spec = load_spec(str(path))
+    assert [e.name for e in spec.layers][:4] == ["0.0", "0.1", "0.2", "1.0"]
+    assert analyze(spec, (1, 16, 112, 112)).notes == (
+        "Conv2dNormActivation '0', '1': read as an nn.Sequential, as "
+        "torchvision.ops.misc.Conv2dNormActivation is (its forward runs its children in order)",
+    )
+    # a subclass printed at the top is the whole printout
+    spec = load_spec("stem.txt", text="Conv2dNormActivation(\n  (0): ReLU()\n)\n")
+    assert spec.warnings[-1].startswith(
+        "Conv2dNormActivation (the whole printout): read as an nn.Sequential"
+    )
+    # any other class name stays an error, and so does a user's MLP with named children
+    with pytest.raises(SpecError, match=r"mlp\.txt:1: MLP is not an nn\.Sequential"):
+        load_spec("mlp.txt", text="MLP(\n  (fc1): Linear(4, 8)\n  (fc2): Linear(8, 2)\n)\n")
+    spec = load_spec("mlp.txt", text="MLP(\n  (0): Linear(4, 8)\n  (1): ReLU()\n)\n")
+    assert spec.warnings[-1].startswith("MLP (the whole printout): read as an nn.Sequential, as ")
+    with pytest.raises(SpecError, match=r"stage\.txt:1: Stage is not an nn\.Sequential"):
+        load_spec("stage.txt", text="Stage(\n  (0): ReLU()\n)\n")
+
+
+def test_torchvisions_sequential_subclasses_are_all_known(torch: Any) -> None:
+    """The list is every nn.Sequential subclass of torchvision that keeps Sequential's forward,
+    where torchvision is installed (the list was written from this check)."""
+    torchvision = pytest.importorskip("torchvision")
+    import importlib
+    import pkgutil
+
+    from convcalc.printout import SEQUENTIAL_SUBCLASSES
+
+    found = {}
+    for info in pkgutil.walk_packages(torchvision.__path__, "torchvision."):
+        if ".prototype" in info.name or "._" in info.name:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                module = importlib.import_module(info.name)
+            except Exception:  # noqa: BLE001 - an optional dependency of one submodule
+                continue
+        for cls in vars(module).values():
+            if (
+                isinstance(cls, type)
+                and issubclass(cls, torch.nn.Sequential)
+                and cls.__module__.startswith("torchvision.")
+                and cls.forward is torch.nn.Sequential.forward
+            ):
+                found[cls.__name__] = cls.__module__
+    assert found == SEQUENTIAL_SUBCLASSES
