@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -65,8 +66,20 @@ def _shape(shape: Any, failed: bool = False) -> str:
     if shape and isinstance(shape[0], tuple):
         if len(set(shape)) == 1:
             return f"{fmt_shape(shape[0])} ×{len(shape)}"
-        return " + ".join(fmt_shape(s) for s in shape)
+        return _some([fmt_shape(s) for s in shape], " + ")
     return fmt_shape(shape)
+
+
+#: a cell lists at most this many of a merge's inputs (or their shapes): one cell as long
+#: as a 10,000-way Concat's inputs would widen every row of the table to it
+LISTED = 6
+
+
+def _some(items: Sequence[str], sep: str) -> str:
+    """``items`` joined, or the first few of them and how many there are in all."""
+    if len(items) <= LISTED:
+        return sep.join(items)
+    return sep.join(items[: LISTED - 1]) + f"{sep}… ({len(items):,} in all)"
 
 
 def parse_columns(text: str, run: bool = False) -> tuple[str, ...]:
@@ -145,7 +158,7 @@ def _table(
             elif key == "name":
                 cells.append("  " * r.level + r.name if tree else r.name)
             elif key == "from":
-                cells.append("" if _reads_previous(report, r) else ", ".join(r.inputs))
+                cells.append("" if _reads_previous(report, r) else _some(r.inputs, ", "))
             else:
                 cells.append(_cell(key, report, r, r.index in failed and not r.block, lr))
         cells_out.append(cells)
@@ -524,12 +537,12 @@ def _compact_shapes(shapes: Any) -> str:
                     runs[-1][1] += 1
                 else:
                     runs.append([s[axis], 1])
-            sizes = "+".join(str(v) if n == 1 else f"{v}×{n}" for v, n in runs)
+            sizes = _some([str(v) if n == 1 else f"{v}×{n}" for v, n in runs], "+")
             parts = [str(v) for v in shapes[0]]
             parts[axis] = sizes
             return "(" + ", ".join(parts) + ")"
-    counts = {d: sum(1 for s in shapes if s == d) for d in distinct}
-    return " + ".join(fmt_shape(d) + (f" ×{n}" if n > 1 else "") for d, n in counts.items())
+    counts = Counter(shapes)  # in the order first seen, as ``distinct``
+    return _some([fmt_shape(d) + (f" ×{n}" if n > 1 else "") for d, n in counts.items()], " + ")
 
 
 def terminal_table(
@@ -584,7 +597,7 @@ def terminal_table(
     def source(r: Row) -> str:
         if _reads_previous(report, r):
             return ""
-        return " ".join(n if n == INPUT else f"#{index_of.get(n, n)}" for n in r.inputs)
+        return _some([n if n == INPUT else f"#{index_of.get(n, n)}" for n in r.inputs], " ")
 
     cols: list[Column] = []
     for key in keys:
