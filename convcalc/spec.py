@@ -251,14 +251,20 @@ def _build(
     return data
 
 
+#: the largest config read (a 100,000-layer stack is about 5 MB): a file that never ends
+#: (``import: /dev/zero``) is an error, not all of the memory
+MAX_FILE_CHARS = 64 << 20
+
+
 def _read_text(path: str) -> str:
     import sys
 
-    if path == "-":
-        return sys.stdin.read()
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        if path == "-":
+            text = sys.stdin.read(MAX_FILE_CHARS + 1)
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read(MAX_FILE_CHARS + 1)
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file", hint="check the path") from None
     except IsADirectoryError:
@@ -267,6 +273,10 @@ def _read_text(path: str) -> str:
         raise SpecError(f"{path}: not a text file (it is not UTF-8)") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read it ({exc.strerror})") from None
+    if len(text) > MAX_FILE_CHARS:
+        name = "<stdin>" if path == "-" else path
+        raise SpecError(f"{name}: longer than {MAX_FILE_CHARS >> 20} MiB, too long for a config")
+    return text
 
 
 def _read_model(path: str) -> tuple[str, str]:
