@@ -196,13 +196,21 @@ _CALL_HINT = (
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
 
+def _syntax(exc: SyntaxError | ValueError) -> str:
+    """What ast.parse found wrong: its message, or that the text holds a character that is
+    not text (a byte of a command line argument that is not UTF-8)."""
+    if isinstance(exc, SyntaxError):
+        return str(exc.msg)
+    return "it holds a character that is not text (a byte that is not UTF-8)"
+
+
 def expression(text: str, names: Mapping[str, Any]) -> Any:
     """``"$k // 2"`` with ``names={"k": 3}`` → 1."""
     source = _PARAM.sub(r"\1", text).strip()
     try:
         node = ast.parse(source, mode="eval").body
-    except SyntaxError as exc:
-        raise SpecError(f"cannot read {text!r}: {exc.msg}") from None
+    except (SyntaxError, ValueError) as exc:  # ValueError: a lone surrogate, from argv's bytes
+        raise SpecError(f"cannot read {text!r}: {_syntax(exc)}") from None
     return _value(node, names, text)
 
 
@@ -258,8 +266,8 @@ def _parse_call(text: str, names: Mapping[str, Any]) -> tuple[str, tuple[Any, ..
         return stripped, (), {}
     try:
         node = ast.parse(stripped, mode="eval").body
-    except SyntaxError as exc:
-        raise SpecError(f"cannot read {text!r}: {exc.msg}", hint=_CALL_HINT) from None
+    except (SyntaxError, ValueError) as exc:
+        raise SpecError(f"cannot read {text!r}: {_syntax(exc)}", hint=_CALL_HINT) from None
     func = node.func if isinstance(node, ast.Call) else node
     parts = []
     while isinstance(func, ast.Attribute):

@@ -29,11 +29,16 @@ class Column:
 
 
 def cell_width(text: str) -> int:
-    """How many terminal cells ``text`` takes: wide (CJK) characters two, combining marks none."""
+    """How many terminal cells ``text`` takes: wide (CJK) characters two, combining marks and
+    invisible format characters (a zero-width space or joiner) none."""
     if text.isascii():
         return len(text)
     return sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        0
+        if unicodedata.combining(ch) or unicodedata.category(ch) == "Cf"
+        else 2
+        if unicodedata.east_asian_width(ch) in "WF"
+        else 1
         for ch in text
     )
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analyze import Report, Row
 from .build import INPUT
-from .errors import ConvcalcError, SpecError
+from .errors import ConvcalcError, SpecError, clip
 from .shape import fmt_shape
 
 if TYPE_CHECKING:  # the forward module imports numpy: only for type checking here
@@ -97,7 +97,7 @@ def parse_columns(text: str, run: bool = False) -> tuple[str, ...]:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise SpecError(
-                f"--columns: unknown column '{part.strip()}'",
+                f"--columns: unknown column {clip(part.strip(), 40)}",
                 hint=hint + "the columns: " + ",".join(known),
             )
         if key in keys:
@@ -487,7 +487,12 @@ def error_json(exc: ConvcalcError) -> str:
         "errors": errors,
         "notes": [],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a path from bytes that are not UTF-8: escaped, so JSON stays UTF-8
+        text = json.dumps(data, indent=2)
+    return text + "\n"
 
 
 def error_text(report: Report) -> str:
