@@ -177,17 +177,18 @@ def test_a_model_name_with_a_control_character_is_an_input_error(tmp_path: Path)
 
 
 def test_wide_and_combining_names_stay_one_aligned_line(tmp_path: Path) -> None:
-    names = ["卷积层", "🙂", "naïve", "e\u0301"]
+    names = ["卷积层", "🙂", "naïve", "e\u0301", "zero\u200bwidth"]
     path = tmp_path / "net.yaml"
     layers = "".join(
         f"  - {{name: {n}, type: Conv2d, in_channels: 3, out_channels: 3, kernel_size: 1}}\n"
         for n in names
     )
     path.write_text("input: [1, 3, 4, 4]\nlayers:\n" + layers, encoding="utf-8")
+    assert cell_width("zero\u200bwidth") == 9
     report = analyze(load_spec(str(path)))
     lines = ["".join(t for t, _ in line) for line in terminal_table(report, width=80)]
     rows = [line for line in lines if line[:1].isdigit()]
-    assert len(rows) == 4
+    assert len(rows) == 5
     assert len({cell_width(row[: row.index("Conv2d")]) for row in rows}) == 1
 
 
@@ -349,3 +350,88 @@ def test_zoo_names_are_names_not_paths(name: str) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith(f"error: {name!r} is not a built-in model\n")
+
+
+# ------------------------------------------------------------- what never ends
+@pytest.mark.parametrize("path", ["/dev/zero", "import"])
+def test_a_file_that_never_ends_is_an_input_error(tmp_path: Path, path: str) -> None:
+    if path == "import":
+        config = tmp_path / "net.yaml"
+        config.write_text("import: /dev/zero\ninput: [1, 3]\nlayers: [ReLU]\n")
+        path = str(config)
+    start = time.monotonic()
+    result = run("shape", path)
+    assert time.monotonic() - start < 5
+    assert result.exit_code == 2
+    assert result.stderr == "error: /dev/zero: longer than 64 MiB, too long for a config\n"
+
+
+def test_a_bug_of_ours_is_json_too(monkeypatch) -> None:
+    import importlib
+
+    module = importlib.import_module("convcalc.analyze")  # the package's `analyze` is the function
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "analyze", broken)
+    result = run("shape", "-l", "ReLU", "-i", "1,3", "-f", "json")
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    assert [e["message"] for e in data["errors"]] == ["internal error: RuntimeError"]
+    assert result.stderr.splitlines()[0] == "internal error: RuntimeError: boom"
+
+
+def test_an_unknown_column_is_echoed_in_part() -> None:
+    result = run("shape", "-l", "ReLU", "--columns", "name," + "x" * 100_000)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == "error: --columns: unknown column '" + "x" * 39 + "…'"
+
+
+def test_unusual_names_in_a_pseudo_terminal(tmp_path: Path) -> None:
+    """As a user sees it: wide, combining and zero-width characters in names, a failing
+    layer; one line per layer, none wider than the terminal, nothing but colour escapes."""
+    from test_terminal import ANSI, run_in_pty
+
+    names = ["卷积层", "🙂", "e\u0301", "zero\u200bwidth", "末"]
+    layers = "".join(
+        f"  - {{name: {n}, type: Conv2d, in_channels: 3, out_channels: 3, kernel_size: {k}}}\n"
+        for n, k in zip(names, [1, 1, 1, 1, 9], strict=True)
+    )
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [1, 3, 4, 4]\nlayers:\n" + layers, encoding="utf-8")
+    out = run_in_pty(["shape", str(path)], 80)
+    assert set(re.findall(r"\x1b\[[0-9;?]*([A-Za-z])", out)) <= {"m"}  # colour only
+    lines = ANSI.sub("", out).replace("\r\n", "\n").splitlines()
+    for i, name in enumerate(names):
+        (row,) = [line for line in lines if line.startswith(f"{i} ")]
+        assert name in row and "Conv2d" in row
+    assert max(cell_width(line) for line in lines) <= 80
+
+
+def test_bytes_that_are_not_utf8_on_the_command_line() -> None:
+    """A command line is bytes: one that is not UTF-8 reaches Python as a lone surrogate.
+    In a layer it is an input error, not a crash in the parser; in a path the JSON escapes it."""
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
+    layer = subprocess.run(
+        [sys.executable, "-m", "convcalc", "shape", "-l", b"\xff=ReLU", "-i", "1,2"],
+        capture_output=True,
+        env=env,
+    )
+    assert layer.returncode == 2
+    assert layer.stderr.decode().splitlines()[0] == (
+        "error: --layer '\\udcff=ReLU', layers[0]: cannot read '\\udcff=ReLU': it holds a "
+        "character that is not text (a byte that is not UTF-8)"
+    )
+    path = subprocess.run(
+        [sys.executable, "-m", "convcalc", "shape", b"\xff.yaml", "-f", "json"],
+        capture_output=True,
+        env=env,
+    )
+    assert path.returncode == 2
+    error = json.loads(path.stdout.decode("utf-8"))["errors"][0]
+    assert error["message"] == "\udcff.yaml: no such file"
