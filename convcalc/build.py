@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConvcalcError, SpecError, Where, clip
+from .errors import CONTROL, ConvcalcError, SpecError, Where, clip
 from .layers import Layer, lookup
 from .layers.base import REGISTRY, did_you_mean
 from .shape import Shape
@@ -123,15 +123,12 @@ _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
 }
 
 
-#: characters a name may not hold: they would move the cursor, colour the terminal or
-#: reorder the line (C0 and C1 controls, and the bidirectional embeddings and overrides)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 NAME_HINT = "a name is printed in every table and message: use letters, digits, '_' and '-'"
 
 
 def unprintable(text: str) -> str | None:
     """The first control character in ``text`` (a name), else None."""
-    match = _CONTROL.search(text)
+    match = CONTROL.search(text)
     return None if match is None else match.group()
 
 

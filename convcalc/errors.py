@@ -9,8 +9,17 @@ index, name and type, or the file and line -- adds it with :meth:`at_layer` or
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
+
+#: characters that would move the cursor, colour the terminal or reorder the line when
+#: printed (C0 and C1 controls, and the bidirectional embeddings, overrides and isolates)
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
 
 
 class Where(str):
@@ -126,7 +135,8 @@ class ConvcalcError(Exception):
             text = f"layer {self.index} '{self.name}' ({self.type}): {text}"
         if self.location:
             text = f"{self.location}: {text}"
-        return text
+        # one line, and nothing the terminal would act on, whatever the input held
+        return CONTROL.sub(_escaped, text) if not text.isprintable() else text
 
     def __str__(self) -> str:
         return self.message

@@ -435,3 +435,14 @@ def test_bytes_that_are_not_utf8_on_the_command_line() -> None:
     assert path.returncode == 2
     error = json.loads(path.stdout.decode("utf-8"))["errors"][0]
     assert error["message"] == "\udcff.yaml: no such file"
+
+
+def test_a_printout_name_with_an_escape_sequence_is_shown_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "model.txt"
+    path.write_text("Sequential(\n  (a\x1b[31mb): ReLU()\n  (c): ReLU()\n)\n")
+    result = run("shape", str(path), "-i", "1,3")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"error: {path}:2, a\\x1b[31mb: layer name 'a\\x1b[31mb' holds the control character '\\x1b'"
+    )
+    assert check_outcome([str(path), "-i", "1,3"])["json"] == 2
