@@ -446,3 +446,33 @@ def test_a_printout_name_with_an_escape_sequence_is_shown_escaped(tmp_path: Path
         f"error: {path}:2, a\\x1b[31mb: layer name 'a\\x1b[31mb' holds the control character '\\x1b'"
     )
     assert check_outcome([str(path), "-i", "1,3"])["json"] == 2
+
+
+@pytest.mark.parametrize("settings", [{}, {"no_color": True}, {"color_system": None}])
+def test_the_terminal_lines_print_as_rich_text_would(settings: dict) -> None:
+    """print_rich writes segments, not a rich Text per line (four times faster on a long
+    stack): byte for byte the same output, colour, NO_COLOR and a dumb terminal alike."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from convcalc.render import _Lines
+
+    report = analyze(load_spec(str(ROOT / "examples" / "lenet-64.yaml")))
+    lines = terminal_table(report, width=80)
+    outputs = []
+    for segments in (False, True):
+        buffer = io.StringIO()
+        console = Console(width=80, highlight=False, file=buffer, force_terminal=True, **settings)
+        if segments:
+            console.print(_Lines(lines), soft_wrap=True)
+        for line in [] if segments else lines:
+            text = Text()
+            for part, style in line:
+                text.append(part, style=style)
+            console.print(text, soft_wrap=True)
+        outputs.append(buffer.getvalue())
+    assert outputs[0] == outputs[1]
+    if not settings:
+        assert "\x1b[1;31m" in outputs[1]  # the failing layer, in red
