@@ -665,9 +665,11 @@ class Builder:
                 hint=NAME_HINT,
             )
         if type_name not in self.blocks:
-            lookup(
-                type_name
-            )  # unknown type: an error now, with a did-you-mean over layers and blocks
+            try:
+                lookup(type_name)  # unknown type: an error now, with a did-you-mean
+            except SpecError as exc:  # over layers and blocks
+                exc.hint = did_you_mean(type_name, [*REGISTRY, *self.blocks]) or exc.hint
+                raise
         return _Entry(type_name, positional, keywords, name, trainable, sources, repeat, when)
 
     def _resolve(self, ref: str, local: Mapping[str, str], later: set[str], prefix: str) -> str:

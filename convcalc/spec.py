@@ -283,12 +283,15 @@ def _read_model(path: str) -> tuple[str, str]:
     """``(source, text)`` of FILE: a file, standard input, or else a built-in model of that name."""
     if path == "-":
         return "<stdin>", _read_text(path)
-    if not os.path.lexists(path):
+    if not os.path.lexists(path) or os.path.isdir(path):
         from . import zoo
 
-        if zoo.find(path) is not None:
+        if (
+            zoo.find(path) is not None
+        ):  # a folder called resnet50 (of checkpoints, say) is no config
             return zoo.read(path)
-        raise SpecError(f"{path}: no such file", hint=zoo.missing_file_hint(path))
+        if not os.path.lexists(path):
+            raise SpecError(f"{path}: no such file", hint=zoo.missing_file_hint(path))
     return path, _read_text(path)
 
 

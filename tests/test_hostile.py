@@ -476,3 +476,34 @@ def test_the_terminal_lines_print_as_rich_text_would(settings: dict) -> None:
     assert outputs[0] == outputs[1]
     if not settings:
         assert "\x1b[1;31m" in outputs[1]  # the failing layer, in red
+
+
+def test_a_file_wins_over_a_built_in_model_and_a_folder_does_not(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnet50").write_text("name: mine\ninput: [1, 3]\nlayers: [ReLU]\n")
+    (tmp_path / "lenet5").mkdir()  # a folder of checkpoints, say
+    assert run("shape", "resnet50", "-q").stdout == "mine: (1, 3) → (1, 3) · params 0 · MACs 0\n"
+    assert run("shape", "lenet5", "-q").stdout.startswith(
+        "lenet5: (1, 1, 32, 32) → (1, 10) · params 61,706"
+    )
+    (tmp_path / "other").mkdir()
+    result = run("shape", "other")
+    assert result.exit_code == 2
+    assert result.stderr == "error: other: is a directory, not a YAML file\n"
+
+
+def test_a_misspelt_block_gets_a_did_you_mean(tmp_path: Path) -> None:
+    """A zoo model copied and edited: its blocks come from the built-in library."""
+    text = run("zoo", "resnet18").stdout.replace(
+        "type: BasicBlock, name: layer1", "type: BasicBlok, name: layer1"
+    )
+    path = tmp_path / "r18.yaml"
+    path.write_text(text)
+    result = run("shape", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {path}:10, layers[4].type: unknown layer type 'BasicBlok'\n"
+        "  hint: did you mean BasicBlock?\n"
+    )
