@@ -101,7 +101,7 @@ def lines(table: Fit) -> list[list[str]]:
     joined, they make the line."""
     out = []
     widths = [c.width for c in table.columns]
-    before = [0, *table.gaps]
+    before = [0, *table.gaps][: len(table.columns)]  # no column at all: no gap either
     rows = len(table.columns[0].cells) if table.columns else 0
     for i in range(-1, rows):
         cells = []

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from convcalc import analyze, load_spec
 from convcalc.cli import main
 from convcalc.errors import jsonable, number_text
-from convcalc.layout import cell_width
-from convcalc.render import _compact_shapes, terminal_table, to_text
+from convcalc.layout import Column, cell_width, fit, lines
+from convcalc.render import DROP_ORDER, _compact_shapes, terminal_table, to_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = sorted((ROOT / "convcalc" / "models" / "zoo").glob("*.yaml"))
@@ -507,3 +509,46 @@ def test_a_misspelt_block_gets_a_did_you_mean(tmp_path: Path) -> None:
         f"error: {path}:10, layers[4].type: unknown layer type 'BasicBlok'\n"
         "  hint: did you mean BasicBlock?\n"
     )
+
+
+_TEXT = st.text(alphabet=st.sampled_from(list("ab 1.漢🙂é\u0301\u200b")), max_size=12)
+_KEYS = [
+    "#",
+    "name",
+    "type",
+    "from",
+    "input",
+    "output",
+    "kernel",
+    "params",
+    "params%",
+    "macs",
+    "notes",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_KEYS), _TEXT, st.lists(_TEXT, min_size=3, max_size=3), st.booleans()
+        ),
+        min_size=1,
+        max_size=len(_KEYS),
+        unique_by=lambda column: column[0],
+    ),
+    st.one_of(st.none(), st.integers(-5, 300)),
+)
+@example([("notes", "", ["", "", ""], False)], 80)  # nothing to show: no column, no gap
+def test_fit_keeps_what_it_must_and_every_line_is_as_wide(columns, width) -> None:
+    """Any cells (wide, combining, zero-width, empty: even no column left), any width: the
+    columns never dropped stay, dropping stops once the table fits, and every line (the
+    header too) is exactly the table's width."""
+    given_columns = [Column(key, title, cells, right) for key, title, cells, right in columns]
+    table = fit(given_columns, width, DROP_ORDER)
+    kept = {c.key for c in table.columns}
+    assert {c.key for c in given_columns if c.key not in DROP_ORDER and c.width} <= kept
+    if width is not None and table.dropped:
+        assert table.width <= width or not kept & set(DROP_ORDER)
+    for cells in lines(table):
+        assert sum(map(cell_width, cells)) == table.width
