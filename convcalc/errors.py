@@ -15,7 +15,7 @@ from typing import Any
 
 #: characters that would move the cursor, colour the terminal or reorder the line when
 #: printed (C0 and C1 controls, and the bidirectional embeddings, overrides and isolates)
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def _escaped(match: re.Match[str]) -> str:

@@ -389,12 +389,17 @@ def to_text(
     columns: Sequence[str] | None = None,
 ) -> str:
     """A plain, aligned table: what goes to a pipe or a file."""
+    from .layout import cell_width  # a wide (CJK) character in a name takes two cells
+
     header, cells, _ = _table(report, run, depth, columns)
     rows = [header] + cells
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    widths = [max(cell_width(r[i]) for r in rows) for i in range(len(header))]
     out = [_title(report), ""]
     for row in rows:
-        line = [c.rjust(w) if h in RIGHT else c.ljust(w) for h, c, w in zip(header, row, widths)]
+        line = [
+            " " * (w - cell_width(c)) + c if h in RIGHT else c + " " * (w - cell_width(c))
+            for h, c, w in zip(header, row, widths)
+        ]
         out.append("  ".join(line).rstrip())
     out.append("")
     out += _totals_lines(report, run)

@@ -150,6 +150,7 @@ def test_the_terminal_table_at_every_width_and_choice_of_columns() -> None:
         ("line\\nbreak", "'line\\nbreak' holds the control character '\\n'"),
         ("back\\rspace", "'back\\rspace' holds the control character '\\r'"),
         ("\\u202eevil", "'\\u202eevil' holds the control character '\\u202e'"),
+        ("para\\u2028graph", "'para\\u2028graph' holds the control character '\\u2028'"),
     ],
 )
 def test_a_name_with_a_control_character_is_an_input_error(
@@ -552,3 +553,19 @@ def test_fit_keeps_what_it_must_and_every_line_is_as_wide(columns, width) -> Non
         assert table.width <= width or not kept & set(DROP_ORDER)
     for cells in lines(table):
         assert sum(map(cell_width, cells)) == table.width
+
+
+def test_the_plain_table_aligns_wide_characters(tmp_path: Path) -> None:
+    path = tmp_path / "net.yaml"
+    layers = "".join(
+        f"  - {{name: {n}, type: Conv2d, in_channels: 3, out_channels: 3, kernel_size: 1}}\n"
+        for n in ["卷积层", "🙂", "conv"]
+    )
+    path.write_text("input: [1, 3, 4, 4]\nlayers:\n" + layers, encoding="utf-8")
+    lines = run("shape", str(path)).stdout.splitlines()
+    assert lines[2:6] == [
+        "#  name    type    input         output        params  MACs  notes",
+        "0  卷积层  Conv2d  (1, 3, 4, 4)  (1, 3, 4, 4)      12   144",
+        "1  🙂      Conv2d  (1, 3, 4, 4)  (1, 3, 4, 4)      12   144",
+        "2  conv    Conv2d  (1, 3, 4, 4)  (1, 3, 4, 4)      12   144",
+    ]
