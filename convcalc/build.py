@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConvcalcError, SpecError, Where
+from .errors import CONTROL, ConvcalcError, SpecError, Where, clip
 from .layers import Layer, lookup
 from .layers.base import REGISTRY, did_you_mean
 from .shape import Shape
@@ -28,6 +28,9 @@ LAYER_KEYS = ("type", "name", "trainable", "from", "repeat", "when")
 BLOCK_KEYS = ("params", "layers")
 MAX_BLOCK_DEPTH = 32
 MAX_LAYERS = 1_000_000
+#: integers read from a file or computed from block parameters stay below 2**MAX_INT_BITS
+#: (far beyond torch's 64 bits, so that those get their own message, and short to print)
+MAX_INT_BITS = 256
 #: problems of one file collected before reading stops (every one up to this is reported)
 MAX_ERRORS = 100
 INPUT = "input"
@@ -120,11 +123,32 @@ _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
 }
 
 
+NAME_HINT = "a name is printed in every table and message: use letters, digits, '_' and '-'"
+
+
+def unprintable(text: str) -> str | None:
+    """The first control character in ``text`` (a name), else None."""
+    match = CONTROL.search(text)
+    return None if match is None else match.group()
+
+
+def _bounded(value: Any, text: str) -> Any:
+    """``value``, unless it is an integer of more than MAX_INT_BITS bits: such a number is
+    no size torch takes, and products of products of them grow without bound (a block that
+    passes ``$a * $a`` to a block that does the same doubles the digits at every level)."""
+    if type(value) is int and value.bit_length() > MAX_INT_BITS:
+        raise SpecError(
+            f"cannot read {clip(text)}: a number beyond 2**{MAX_INT_BITS}",
+            hint="sizes are 64-bit integers in torch",
+        )
+    return value
+
+
 def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
     """A literal, arithmetic on numbers, comparisons and not/and/or, and block parameters;
     nothing else (no calls, no attributes, no indexing)."""
     if isinstance(node, ast.Constant):
-        return node.value
+        return _bounded(node.value, text)
     if isinstance(node, (ast.Tuple, ast.List)):
         items = [_value(e, names, text) for e in node.elts]
         return tuple(items) if isinstance(node, ast.Tuple) else items
@@ -136,7 +160,7 @@ def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
         left, right = _value(node.left, names, text), _value(node.right, names, text)
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
             try:
-                return _BINOPS[type(node.op)](left, right)
+                return _bounded(_BINOPS[type(node.op)](left, right), text)
             except ZeroDivisionError:
                 raise SpecError(f"cannot read {text!r}: division by zero") from None
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
@@ -169,13 +193,21 @@ _CALL_HINT = (
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
 
+def _syntax(exc: SyntaxError | ValueError) -> str:
+    """What ast.parse found wrong: its message, or that the text holds a character that is
+    not text (a byte of a command line argument that is not UTF-8)."""
+    if isinstance(exc, SyntaxError):
+        return str(exc.msg)
+    return "it holds a character that is not text (a byte that is not UTF-8)"
+
+
 def expression(text: str, names: Mapping[str, Any]) -> Any:
     """``"$k // 2"`` with ``names={"k": 3}`` → 1."""
     source = _PARAM.sub(r"\1", text).strip()
     try:
         node = ast.parse(source, mode="eval").body
-    except SyntaxError as exc:
-        raise SpecError(f"cannot read {text!r}: {exc.msg}") from None
+    except (SyntaxError, ValueError) as exc:  # ValueError: a lone surrogate, from argv's bytes
+        raise SpecError(f"cannot read {text!r}: {_syntax(exc)}") from None
     return _value(node, names, text)
 
 
@@ -231,8 +263,8 @@ def _parse_call(text: str, names: Mapping[str, Any]) -> tuple[str, tuple[Any, ..
         return stripped, (), {}
     try:
         node = ast.parse(stripped, mode="eval").body
-    except SyntaxError as exc:
-        raise SpecError(f"cannot read {text!r}: {exc.msg}", hint=_CALL_HINT) from None
+    except (SyntaxError, ValueError) as exc:
+        raise SpecError(f"cannot read {text!r}: {_syntax(exc)}", hint=_CALL_HINT) from None
     func = node.func if isinstance(node, ast.Call) else node
     parts = []
     while isinstance(func, ast.Attribute):
@@ -379,6 +411,8 @@ class Builder:
         self.aliases: dict[str, str] = {}
         #: problems found so far, in the order of the file
         self.errors: list[ConvcalcError] = []
+        #: the model grew past MAX_LAYERS: reading stops (every later entry would too)
+        self.too_big = False
         self.seen: set[tuple[str, str | None]] = set()
         #: full names of entries that could not be built
         self.failed: set[str] = set()
@@ -410,7 +444,7 @@ class Builder:
         cols: Sequence[int] = getattr(entries, "item_cols", ())
         prev = input_ref
         for pos, raw in enumerate(entries):
-            if len(self.errors) >= MAX_ERRORS:
+            if len(self.errors) >= MAX_ERRORS or self.too_big:
                 break
             line = item_lines[pos] if pos < len(item_lines) else None
             where = at(line)
@@ -623,10 +657,19 @@ class Builder:
             raise SpecError("the name 'input' is reserved for the model input", argument="name")
         if not name or any(not part for part in name.split(".")):
             raise SpecError(f"layer name {name!r} is not a valid name", argument="name")
+        bad = unprintable(name)
+        if bad is not None:
+            raise SpecError(
+                f"layer name {clip(name)} holds the control character {bad!r}",
+                argument="name",
+                hint=NAME_HINT,
+            )
         if type_name not in self.blocks:
-            lookup(
-                type_name
-            )  # unknown type: an error now, with a did-you-mean over layers and blocks
+            try:
+                lookup(type_name)  # unknown type: an error now, with a did-you-mean
+            except SpecError as exc:  # over layers and blocks
+                exc.hint = did_you_mean(type_name, [*REGISTRY, *self.blocks]) or exc.hint
+                raise
         return _Entry(type_name, positional, keywords, name, trainable, sources, repeat, when)
 
     def _resolve(self, ref: str, local: Mapping[str, str], later: set[str], prefix: str) -> str:
@@ -688,6 +731,7 @@ class Builder:
                 hint="give each layer a unique name",
             )
         if len(self.layers) >= MAX_LAYERS:
+            self.too_big = True
             raise SpecError(
                 f"the model expands to more than {MAX_LAYERS:,} layers", hint="check repeat: counts"
             )

@@ -21,6 +21,7 @@ EXIT_HELP = """Exit codes: 0 the model works · 1 the model is wrong · 2 the in
 
 #: an internal error: not the model's fault nor the input's, so CI can tell it apart
 EXIT_BUG = 3
+BUG_HINT = "this is a bug in convcalc; rerun with CONVCALC_DEBUG=1 for the traceback and report it"
 
 
 class _Group(click.Group):
@@ -156,10 +157,17 @@ class _json_errors:
         return None
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        if self.fmt == "json" and isinstance(exc, ConvcalcError):
-            from .render import error_json
+        if self.fmt != "json" or exc is None:
+            return
+        from .render import error_json
 
+        if isinstance(exc, ConvcalcError):
             click.echo(error_json(exc), nl=False)
+        elif isinstance(exc, Exception) and not isinstance(
+            exc, (click.exceptions.ClickException, click.exceptions.Exit, BrokenPipeError)
+        ):  # a bug of ours (exit 3, said on stderr by main): the JSON says so too
+            bug = ConvcalcError(f"internal error: {type(exc).__name__}", hint=BUG_HINT)
+            click.echo(error_json(bug), nl=False)
 
 
 def _model_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -249,12 +257,13 @@ def shape(
         columns = parse_columns(columns_text) if columns_text is not None else None
         spec, input_shape = _load(file, input_text, layers)
         report = analyze(spec, input_shape)
+        text = render(report, fmt, depth=depth, columns=columns) if fmt == "json" else None
     if totals:
         click.echo(to_line(report))
     elif fmt == "table" and _is_terminal():
         print_rich(report, depth=depth, columns=columns, wide=wide)
     else:
-        click.echo(render(report, fmt, depth=depth, columns=columns), nl=False)
+        click.echo(text or render(report, fmt, depth=depth, columns=columns), nl=False)
         if fmt == "csv" and report.errors:
             click.echo(error_text(report), nl=False, err=True)
     sys.exit(report.exit_code)
@@ -520,8 +529,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         if os.environ.get("CONVCALC_DEBUG"):
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo(
-            "  hint: this is a bug in convcalc; rerun with CONVCALC_DEBUG=1 for the traceback and report it",
-            err=True,
-        )
+        click.echo(f"  hint: {BUG_HINT}", err=True)
         sys.exit(EXIT_BUG)

@@ -9,8 +9,17 @@ index, name and type, or the file and line -- adds it with :meth:`at_layer` or
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
+
+#: characters that would move the cursor, colour the terminal or reorder the line when
+#: printed (C0 and C1 controls, and the bidirectional embeddings, overrides and isolates)
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
 
 
 class Where(str):
@@ -126,15 +135,37 @@ class ConvcalcError(Exception):
             text = f"layer {self.index} '{self.name}' ({self.type}): {text}"
         if self.location:
             text = f"{self.location}: {text}"
-        return text
+        # one line, and nothing the terminal would act on, whatever the input held
+        return CONTROL.sub(_escaped, text) if not text.isprintable() else text
 
     def __str__(self) -> str:
         return self.message
 
 
+def clip(text: str, width: int = 60) -> str:
+    """``text`` quoted (as ``repr``, which shows control characters escaped), cut to about
+    ``width`` characters: a message echoes what it is about, not a whole megabyte of it."""
+    return repr(text if len(text) <= width else text[: width - 1] + "…")
+
+
+#: integers up to this many bits are written out in full (others by their size)
+PRINTED_INT_BITS = 1024
+
+
+def number_text(n: int) -> str:
+    """``n`` in decimal, or for a huge integer (which Python will not convert to text
+    beyond 4,300 digits) how large it is: ``an integer of about 5,000 digits``."""
+    if n.bit_length() <= PRINTED_INT_BITS:
+        return str(n)
+    digits = round(n.bit_length() * math.log10(2))
+    return f"{'a negative' if n < 0 else 'an'} integer of about {digits:,} digits"
+
+
 def jsonable(value: Any) -> Any:
     """``expected``/``got`` as JSON values: tuples become lists, anything else unusual its text."""
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value.bit_length() <= PRINTED_INT_BITS else number_text(value)
+    if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)

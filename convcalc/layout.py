@@ -29,11 +29,16 @@ class Column:
 
 
 def cell_width(text: str) -> int:
-    """How many terminal cells ``text`` takes: wide (CJK) characters two, combining marks none."""
+    """How many terminal cells ``text`` takes: wide (CJK) characters two, combining marks and
+    invisible format characters (a zero-width space or joiner) none."""
     if text.isascii():
         return len(text)
     return sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        0
+        if unicodedata.combining(ch) or unicodedata.category(ch) == "Cf"
+        else 2
+        if unicodedata.east_asian_width(ch) in "WF"
+        else 1
         for ch in text
     )
 
@@ -96,7 +101,7 @@ def lines(table: Fit) -> list[list[str]]:
     joined, they make the line."""
     out = []
     widths = [c.width for c in table.columns]
-    before = [0, *table.gaps]
+    before = [0, *table.gaps][: len(table.columns)]  # no column at all: no gap either
     rows = len(table.columns[0].cells) if table.columns else 0
     for i in range(-1, rows):
         cells = []

@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .analyze import Report, Row
 from .build import INPUT
-from .errors import ConvcalcError, SpecError
+from .errors import ConvcalcError, SpecError, clip
 from .shape import fmt_shape
 
 if TYPE_CHECKING:  # the forward module imports numpy: only for type checking here
@@ -65,8 +66,20 @@ def _shape(shape: Any, failed: bool = False) -> str:
     if shape and isinstance(shape[0], tuple):
         if len(set(shape)) == 1:
             return f"{fmt_shape(shape[0])} ×{len(shape)}"
-        return " + ".join(fmt_shape(s) for s in shape)
+        return _some([fmt_shape(s) for s in shape], " + ")
     return fmt_shape(shape)
+
+
+#: a cell lists at most this many of a merge's inputs (or their shapes): one cell as long
+#: as a 10,000-way Concat's inputs would widen every row of the table to it
+LISTED = 6
+
+
+def _some(items: Sequence[str], sep: str) -> str:
+    """``items`` joined, or the first few of them and how many there are in all."""
+    if len(items) <= LISTED:
+        return sep.join(items)
+    return sep.join(items[: LISTED - 1]) + f"{sep}… ({len(items):,} in all)"
 
 
 def parse_columns(text: str, run: bool = False) -> tuple[str, ...]:
@@ -84,7 +97,7 @@ def parse_columns(text: str, run: bool = False) -> tuple[str, ...]:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise SpecError(
-                f"--columns: unknown column '{part.strip()}'",
+                f"--columns: unknown column {clip(part.strip(), 40)}",
                 hint=hint + "the columns: " + ",".join(known),
             )
         if key in keys:
@@ -145,7 +158,7 @@ def _table(
             elif key == "name":
                 cells.append("  " * r.level + r.name if tree else r.name)
             elif key == "from":
-                cells.append("" if _reads_previous(report, r) else ", ".join(r.inputs))
+                cells.append("" if _reads_previous(report, r) else _some(r.inputs, ", "))
             else:
                 cells.append(_cell(key, report, r, r.index in failed and not r.block, lr))
         cells_out.append(cells)
@@ -376,12 +389,17 @@ def to_text(
     columns: Sequence[str] | None = None,
 ) -> str:
     """A plain, aligned table: what goes to a pipe or a file."""
+    from .layout import cell_width  # a wide (CJK) character in a name takes two cells
+
     header, cells, _ = _table(report, run, depth, columns)
     rows = [header] + cells
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    widths = [max(cell_width(r[i]) for r in rows) for i in range(len(header))]
     out = [_title(report), ""]
     for row in rows:
-        line = [c.rjust(w) if h in RIGHT else c.ljust(w) for h, c, w in zip(header, row, widths)]
+        line = [
+            " " * (w - cell_width(c)) + c if h in RIGHT else c + " " * (w - cell_width(c))
+            for h, c, w in zip(header, row, widths)
+        ]
         out.append("  ".join(line).rstrip())
     out.append("")
     out += _totals_lines(report, run)
@@ -474,7 +492,12 @@ def error_json(exc: ConvcalcError) -> str:
         "errors": errors,
         "notes": [],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a path from bytes that are not UTF-8: escaped, so JSON stays UTF-8
+        text = json.dumps(data, indent=2)
+    return text + "\n"
 
 
 def error_text(report: Report) -> str:
@@ -524,12 +547,12 @@ def _compact_shapes(shapes: Any) -> str:
                     runs[-1][1] += 1
                 else:
                     runs.append([s[axis], 1])
-            sizes = "+".join(str(v) if n == 1 else f"{v}×{n}" for v, n in runs)
+            sizes = _some([str(v) if n == 1 else f"{v}×{n}" for v, n in runs], "+")
             parts = [str(v) for v in shapes[0]]
             parts[axis] = sizes
             return "(" + ", ".join(parts) + ")"
-    counts = {d: sum(1 for s in shapes if s == d) for d in distinct}
-    return " + ".join(fmt_shape(d) + (f" ×{n}" if n > 1 else "") for d, n in counts.items())
+    counts = Counter(shapes)  # in the order first seen, as ``distinct``
+    return _some([fmt_shape(d) + (f" ×{n}" if n > 1 else "") for d, n in counts.items()], " + ")
 
 
 def terminal_table(
@@ -586,7 +609,7 @@ def terminal_table(
     def source(r: Row) -> str:
         if _reads_previous(report, r):
             return ""
-        return " ".join(n if n == INPUT else f"#{index_of.get(n, n)}" for n in r.inputs)
+        return _some([n if n == INPUT else f"#{index_of.get(n, n)}" for n in r.inputs], " ")
 
     cols: list[Column] = []
     for key in keys:
@@ -721,15 +744,33 @@ def print_rich(
     """The table for a terminal: it fits the width (``wide``: every column), colour where it
     means something (NO_COLOR and TERM=dumb take the colour away, not the layout)."""
     from rich.console import Console
-    from rich.text import Text
 
     width = terminal_width()
     console = Console(width=width, highlight=False)
-    for line in terminal_table(report, run, depth, width=None if wide else width, columns=columns):
-        text = Text()
-        for part, style in line:
-            text.append(part, style=style)
-        console.print(text, soft_wrap=True)
+    lines = terminal_table(report, run, depth, width=None if wide else width, columns=columns)
+    console.print(_Lines(lines), soft_wrap=True)
+
+
+class _Lines:
+    """Styled lines as rich segments, each style parsed once: what a rich Text per line
+    prints, four times faster (a second less for every 5,000 layers)."""
+
+    def __init__(self, lines: Sequence[Sequence[Segment]]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.segment import Segment as RichSegment
+
+        styles: dict[str | None, Any] = {None: None}
+        newline = RichSegment.line()
+        for line in self.lines:
+            for part, name in line:
+                if part:
+                    style = styles.get(name)
+                    if style is None and name is not None:
+                        style = styles[name] = console.get_style(name)
+                    yield RichSegment(part, style)
+            yield newline
 
 
 # --------------------------------------------------------------- layer list

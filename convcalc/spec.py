@@ -15,8 +15,21 @@ from typing import Any
 
 import yaml
 
-from .build import BlockDef, LayerSpec, Places, Spec, build, parse_call, place, read_blocks
+from .build import (
+    MAX_INT_BITS,
+    NAME_HINT,
+    BlockDef,
+    LayerSpec,
+    Places,
+    Spec,
+    build,
+    parse_call,
+    place,
+    read_blocks,
+    unprintable,
+)
 from .errors import ConvcalcError, SpecError
+from .errors import clip as _clip
 from .layers.base import INT64_LIMIT, beyond_int64, did_you_mean
 from .printout import is_printout, read_printout, spec_from_printout
 from .shape import Shape
@@ -156,6 +169,29 @@ def _load_yaml(text: str) -> Any:
         loader.dispose()
 
 
+def _construct_scalar(loader: Any, node: Any) -> Any:
+    """A scalar as PyYAML constructs it, but a value it cannot construct (a date that is
+    none, ``!!int x``, a decimal number of more than 4,300 digits) or an integer beyond
+    2**MAX_INT_BITS is a YAML error at its node, not an exception from deep inside."""
+    try:
+        value = loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        problem = str(exc).split("\n", 1)[0]
+        if "integer string conversion" in problem:
+            problem = "too many digits"
+        raise yaml.constructor.ConstructorError(
+            None, None, f"cannot read {_clip(node.value)}: {problem}", node.start_mark
+        ) from None
+    if type(value) is int and value.bit_length() > MAX_INT_BITS:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"{_clip(node.value)} is a number beyond 2**{MAX_INT_BITS}",
+            node.start_mark,
+        )
+    return value
+
+
 def _construct_document(loader: Any, root: Any) -> Any:
     scalars: dict[tuple[str, str], Any] = {}
     data = _build(root, loader, loader.constructed_objects, loader.recursive_objects, scalars)
@@ -190,7 +226,7 @@ def _build(
         key = (tag, node.value)
         if key in scalars:
             return scalars[key]
-        value = scalars[key] = loader.construct_object(node, deep=True)
+        value = scalars[key] = _construct_scalar(loader, node)
         return value
     if node in constructed:
         return constructed[node]
@@ -215,14 +251,20 @@ def _build(
     return data
 
 
+#: the largest config read (a 100,000-layer stack is about 5 MB): a file that never ends
+#: (``import: /dev/zero``) is an error, not all of the memory
+MAX_FILE_CHARS = 64 << 20
+
+
 def _read_text(path: str) -> str:
     import sys
 
-    if path == "-":
-        return sys.stdin.read()
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        if path == "-":
+            text = sys.stdin.read(MAX_FILE_CHARS + 1)
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read(MAX_FILE_CHARS + 1)
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file", hint="check the path") from None
     except IsADirectoryError:
@@ -231,18 +273,25 @@ def _read_text(path: str) -> str:
         raise SpecError(f"{path}: not a text file (it is not UTF-8)") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read it ({exc.strerror})") from None
+    if len(text) > MAX_FILE_CHARS:
+        name = "<stdin>" if path == "-" else path
+        raise SpecError(f"{name}: longer than {MAX_FILE_CHARS >> 20} MiB, too long for a config")
+    return text
 
 
 def _read_model(path: str) -> tuple[str, str]:
     """``(source, text)`` of FILE: a file, standard input, or else a built-in model of that name."""
     if path == "-":
         return "<stdin>", _read_text(path)
-    if not os.path.lexists(path):
+    if not os.path.lexists(path) or os.path.isdir(path):
         from . import zoo
 
-        if zoo.find(path) is not None:
+        if (
+            zoo.find(path) is not None
+        ):  # a folder called resnet50 (of checkpoints, say) is no config
             return zoo.read(path)
-        raise SpecError(f"{path}: no such file", hint=zoo.missing_file_hint(path))
+        if not os.path.lexists(path):
+            raise SpecError(f"{path}: no such file", hint=zoo.missing_file_hint(path))
     return path, _read_text(path)
 
 
@@ -344,6 +393,19 @@ def _load_document(text: str, source: str) -> Any:
     """Parsed YAML, or a SpecError that cites ``source:line``."""
     try:
         return _load_yaml(text)
+    except yaml.reader.ReaderError as exc:
+        # a character YAML does not allow: PyYAML's own text spans lines and gives an offset
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
+        raise SpecError(
+            f"invalid YAML: the character U+{char:04X} is not allowed in YAML",
+            location=Places(source).where(line, column),
+            hint="remove the control character (or write it as an escape inside double quotes)",
+        ) from None
+    except (ValueError, OverflowError) as exc:  # a value PyYAML itself could not construct
+        problem = str(exc).split("\n", 1)[0]
+        raise SpecError(f"invalid YAML: {problem}", location=Places(source).where(None)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = (
@@ -397,6 +459,12 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
     if name is not None and not isinstance(name, (str, int)):
         raise SpecError(
             "name must be a string", location=place(at, lines.get("name"), cols.get("name"))
+        )
+    if isinstance(name, str) and unprintable(name) is not None:
+        raise SpecError(
+            f"the model's name {_clip(name)} holds the control character {unprintable(name)!r}",
+            location=place(at, lines.get("name"), cols.get("name")),
+            hint=NAME_HINT,
         )
     input_shape = None
     if data.get("input") is not None:
@@ -492,11 +560,19 @@ def shape_from_value(value: Any, location: str | None = None) -> Shape:
         text = value.strip().strip("[]()").strip()
         if not re.fullmatch(r"-?\d+(\s*[,x×\s]\s*-?\d+)*,?", text):
             raise SpecError(
-                f"input shape {value!r} is not a list of integers",
+                f"input shape {_clip(value)} is not a list of integers",
                 location=location,
                 hint="write it as N,C,H,W, e.g. 1,3,224,224",
             )
-        value = [int(p) for p in re.split(r"[\s,x×]+", text) if p]
+        parts = [p for p in re.split(r"[\s,x×]+", text) if p]
+        if any(len(p.lstrip("-0")) > 19 for p in parts):  # 2**63 has 19 digits
+            raise SpecError(
+                f"input shape {_clip(value)} has a size beyond torch's 64-bit integers",
+                location=location,
+                hint=f"every size must be below 2**63 = {INT64_LIMIT}",
+            )
+        # leading zeros stripped: they count towards Python's limit of digits converted
+        value = [(-1 if p[0] == "-" else 1) * int(p.lstrip("-").lstrip("0") or "0") for p in parts]
     elif isinstance(value, int) and not isinstance(value, bool):
         value = [value]
     if (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from ..errors import ShapeError, SpecError
+from ..errors import ShapeError, SpecError, number_text
 from ..shape import AXES, Shape, fmt_shape
 
 REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "required"})()
@@ -252,7 +252,7 @@ class Layer:
                 if huge is not None:
                     problems.append(
                         SpecError(
-                            f"{cls.type_name} argument {name}: {huge} is beyond torch's 64-bit "
+                            f"{cls.type_name} argument {name}: {number_text(huge)} is beyond torch's 64-bit "
                             "integers",
                             argument=name,
                             expected="an integer within ±2**63",
