@@ -382,6 +382,16 @@ def to_line(report: Report) -> str:
     return f"{name}: {shapes} · {params} · MACs {human(t.macs)}"
 
 
+def _cells(text: str) -> int:
+    """The terminal cells ``text`` takes: a wide (CJK) character two, a combining one none
+    (the layout module, with its Unicode tables, only loaded for text beyond ASCII)."""
+    if text.isascii():
+        return len(text)
+    from .layout import cell_width
+
+    return cell_width(text)
+
+
 def to_text(
     report: Report,
     run: RunResult | None = None,
@@ -389,15 +399,13 @@ def to_text(
     columns: Sequence[str] | None = None,
 ) -> str:
     """A plain, aligned table: what goes to a pipe or a file."""
-    from .layout import cell_width  # a wide (CJK) character in a name takes two cells
-
     header, cells, _ = _table(report, run, depth, columns)
     rows = [header] + cells
-    widths = [max(cell_width(r[i]) for r in rows) for i in range(len(header))]
+    widths = [max(_cells(r[i]) for r in rows) for i in range(len(header))]
     out = [_title(report), ""]
     for row in rows:
         line = [
-            " " * (w - cell_width(c)) + c if h in RIGHT else c + " " * (w - cell_width(c))
+            " " * (w - _cells(c)) + c if h in RIGHT else c + " " * (w - _cells(c))
             for h, c, w in zip(header, row, widths)
         ]
         out.append("  ".join(line).rstrip())

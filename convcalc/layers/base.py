@@ -59,7 +59,7 @@ class Arg:
 # ----------------------------------------------------------------- converters
 def is_int(v: Any) -> bool:
     """An int and not a bool (YAML's true is an int to Python)."""
-    return isinstance(v, int) and not isinstance(v, bool)
+    return type(v) is int or (isinstance(v, int) and not isinstance(v, bool))
 
 
 #: torch takes integer arguments as 64-bit ("Overflow when unpacking long long" beyond)
@@ -71,7 +71,10 @@ def beyond_int64(v: Any) -> int | None:
     if is_int(v):
         return v if not -INT64_LIMIT <= v < INT64_LIMIT else None
     if isinstance(v, (list, tuple)):
-        return next((b for b in map(beyond_int64, v) if b is not None), None)
+        for item in v:  # a plain loop: this runs for every argument of every layer
+            huge = beyond_int64(item)
+            if huge is not None:
+                return huge
     return None
 
 
