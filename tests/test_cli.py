@@ -266,6 +266,29 @@ def test_python_dash_m_and_console_script():
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize("code", [0, 1, 2])
+def test_the_process_ends_with_its_whole_output_and_exit_code(tmp_path, code):
+    """The entry point ends the process without tearing down the model object by object:
+    every byte of a long output still arrives, and the exit code is the report's."""
+    layers = ["Conv2d(3, 8, 3, padding=1)"] + ["ReLU()"] * 3000
+    if code == 1:
+        layers.append("Linear(5, 2)")
+    body = "\n".join(f"  - {layer}" for layer in layers)
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        ("input: [1, 3, 8, 8]\n" if code != 2 else "input: [1, 3, 8]x\n") + f"layers:\n{body}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "convcalc", "shape", str(path), "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == code
+    data = json.loads(result.stdout)
+    assert len(data["layers"]) == (len(layers) if code != 2 else 0)
+    assert data["ok"] is (code == 0)
+
+
 def test_shape_does_not_import_numpy_or_rich():
     code = (
         "import sys; from convcalc.cli import main\n"
