@@ -42,10 +42,9 @@ FLOOR_CODE = "import yaml, click, rich"
 _PROBE = r"""
 import json, sys
 base = set(sys.modules)
-sys.argv = ["convcalc", "shape", sys.argv[1]]
 from convcalc.cli import main
 try:
-    main()
+    main(["shape", sys.argv[1]])  # with argv, main raises SystemExit instead of ending the process
 except SystemExit as exc:
     code = exc.code
 else:
