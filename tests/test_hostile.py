@@ -24,7 +24,7 @@ from convcalc import analyze, load_spec
 from convcalc.cli import main
 from convcalc.errors import jsonable, number_text
 from convcalc.layout import Column, cell_width, fit, lines
-from convcalc.render import DROP_ORDER, _compact_shapes, terminal_table, to_text
+from convcalc.render import COLUMN_KEYS, DROP_ORDER, _compact_shapes, terminal_table, to_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = sorted((ROOT / "convcalc" / "models" / "zoo").glob("*.yaml"))
@@ -513,19 +513,7 @@ def test_a_misspelt_block_gets_a_did_you_mean(tmp_path: Path) -> None:
 
 
 _TEXT = st.text(alphabet=st.sampled_from(list("ab 1.漢🙂é\u0301\u200b")), max_size=12)
-_KEYS = [
-    "#",
-    "name",
-    "type",
-    "from",
-    "input",
-    "output",
-    "kernel",
-    "params",
-    "params%",
-    "macs",
-    "notes",
-]
+_KEYS = ["#", *COLUMN_KEYS]
 
 
 @settings(max_examples=300, deadline=None)
