@@ -1,14 +1,33 @@
-"""convcalc: shapes, parameters and MACs of convolutional networks, with PyTorch's semantics."""
+"""convcalc: shapes, parameters and MACs of convolutional networks, with PyTorch's semantics.
+
+Reading files (yaml) and running networks (numpy) are loaded on first use: ``import
+convcalc`` brings in the layer types and the analysis only. (``analyze`` is imported
+eagerly: a lazy one would be hidden by the submodule of the same name once imported.)
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .analyze import Report, analyze
 from .errors import ConvcalcError, ShapeError, SpecError
-from .spec import Spec, load_spec, spec_from_data, spec_from_strings
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .forward import run_forward
+    from .model import Spec
+    from .spec import load_spec, spec_from_data, spec_from_strings
+
+#: public name → the module that defines it
+_LAZY = {
+    "Spec": "model",
+    "load_spec": "spec",
+    "spec_from_data": "spec",
+    "spec_from_strings": "spec",
+    "run_forward": "forward",  # imports numpy
+}
 
 __all__ = [
     "ConvcalcError",
@@ -26,9 +45,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``convcalc.run_forward`` imports numpy on first use, so ``convcalc shape`` never pays for it."""
-    if name == "run_forward":
-        from .forward import run_forward
-
-        return run_forward
-    raise AttributeError(f"module 'convcalc' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'convcalc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

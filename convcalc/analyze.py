@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .build import INPUT
 from .errors import ConvcalcError, ShapeError, jsonable
+from .graph import gc_paused
 from .layers.merge import Concat
+from .model import INPUT, LayerSpec, Spec
 from .shape import Shape, fmt_shape, prod
-from .spec import LayerSpec, Spec, gc_paused
 
 
 @dataclass(frozen=True)

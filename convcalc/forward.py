@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from .analyze import Report, analyze
-from .build import INPUT
 from .errors import ConvcalcError, ShapeError, SpecError
 from .layers.base import did_you_mean
+from .model import INPUT
 from .shape import Shape, fmt_shape, prod
 from .spec import LayerSpec, Spec
 

@@ -23,9 +23,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .build import MAX_LAYERS, Spec, build
 from .errors import SpecError
+from .graph import MAX_LAYERS, build
 from .layers.base import REGISTRY
+from .model import Spec
 from .shape import Shape
 
 #: modules whose forward runs their children in order (ModuleList and ModuleDict have no

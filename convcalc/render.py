@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .analyze import Report, Row
-from .build import INPUT
 from .errors import ConvcalcError, SpecError, clip
+from .model import INPUT
 from .shape import fmt_shape
 
 if TYPE_CHECKING:  # the forward module imports numpy: only for type checking here

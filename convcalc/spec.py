@@ -7,7 +7,6 @@ its entries came from, so that errors can cite ``net.yaml:14``.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 from collections.abc import Sequence
@@ -15,22 +14,12 @@ from typing import Any
 
 import yaml
 
-from .build import (
-    MAX_INT_BITS,
-    NAME_HINT,
-    BlockDef,
-    LayerSpec,
-    Places,
-    Spec,
-    build,
-    parse_call,
-    place,
-    read_blocks,
-    unprintable,
-)
 from .errors import ConvcalcError, SpecError
 from .errors import clip as _clip
+from .expr import MAX_INT_BITS, NAME_HINT, parse_call, unprintable
+from .graph import BlockDef, build, gc_paused, read_blocks
 from .layers.base import INT64_LIMIT, beyond_int64, did_you_mean
+from .model import LayerSpec, Places, Spec, place
 from .printout import is_printout, read_printout, spec_from_printout
 from .shape import Shape
 
@@ -313,27 +302,6 @@ def _read_import(name: str, base: str, location: str | None) -> tuple[str, str]:
         location=location,
         hint="import paths are relative to the importing file",
     )
-
-
-class gc_paused:
-    """Hold off the cyclic garbage collector while a long stack is read or analysed.
-
-    Reading builds many long-lived objects and no garbage cycles; the collector would
-    walk them again and again (a full collection every time the heap grows by a
-    quarter), which makes a 100k-layer file cost twice as much per layer as a
-    1k-layer one. Reference counting still frees everything as usual; the collector
-    is switched back on afterwards, unless it was already off.
-    """
-
-    __slots__ = ("enabled",)
-
-    def __enter__(self) -> None:
-        self.enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            gc.enable()
 
 
 def load_spec(path: str, text: str | None = None) -> Spec:

@@ -11,7 +11,7 @@ import pytest
 from test_cli import run
 
 from convcalc import SpecError, analyze, load_spec, spec_from_data
-from convcalc.build import MAX_ERRORS
+from convcalc.graph import MAX_ERRORS
 from convcalc.layers.linear import _factor
 from convcalc.spec import spec_from_strings
 

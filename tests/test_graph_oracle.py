@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from convcalc import analyze, spec_from_data
-from convcalc.build import parse_call
+from convcalc.expr import parse_call
 from convcalc.forward import run_forward
 from convcalc.layers import lookup
 

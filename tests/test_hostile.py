@@ -279,9 +279,9 @@ def test_block_arithmetic_cannot_grow_without_bound(tmp_path: Path) -> None:
 
 def test_a_model_past_the_layer_limit_stops_reading(tmp_path: Path, monkeypatch) -> None:
     """2**12 layers from a 40-line file, with the limit at 100: one error, then no more reading."""
-    import convcalc.build
+    import convcalc.graph
 
-    monkeypatch.setattr(convcalc.build, "MAX_LAYERS", 100)
+    monkeypatch.setattr(convcalc.graph, "MAX_LAYERS", 100)
     lines = ["input: [1, 3, 8, 8]", "blocks:"]
     for i in range(12):
         inner = f"[b{i + 1}, b{i + 1}]" if i < 11 else "[ReLU, ReLU]"

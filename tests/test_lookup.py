@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc import SpecError, analyze, load_spec
-from convcalc.build import Spec
 from convcalc.cli import main
 from convcalc.forward import run_forward
 from convcalc.layers import REGISTRY
+from convcalc.model import Spec
 from convcalc.render import _ROW_KEYS, _json_lines, to_json
 from convcalc.shape import prod
 from convcalc.spec import spec_from_strings

@@ -26,9 +26,9 @@ from test_oracle import _counted, _torch_layer
 from torch_bridge import with_batchnorm_statistics
 
 from convcalc import analyze, load_spec
-from convcalc.build import MAX_LAYERS
 from convcalc.cli import main
 from convcalc.errors import SpecError
+from convcalc.graph import MAX_LAYERS
 from convcalc.layers import REGISTRY
 from convcalc.printout import UNPRINTED, read_printout
 

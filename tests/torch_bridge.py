@@ -12,7 +12,7 @@ from typing import Any
 
 from oracle_cases import INFERRED
 
-from convcalc.build import INPUT, LayerSpec, Spec
+from convcalc.model import INPUT, LayerSpec, Spec
 
 MERGES = ("Add", "Mul", "Concat")
 

@@ -5,22 +5,22 @@ layer entries (constructor-call strings or mappings), ``from:`` references,
 ``repeat:``, ``when:``, and reusable ``blocks:`` with ``$parameters``, which
 are expanded here into a flat list of layers with dotted names
 (``layer1.0.conv1``), each knowing which earlier outputs it reads.
-Nothing here imports yaml; nothing is evaluated with ``eval``.
+Nothing here imports yaml; nothing is evaluated with ``eval`` (see expr.py).
 """
 
 from __future__ import annotations
 
-import ast
-import functools
-import operator
+import gc
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .errors import CONTROL, ConvcalcError, SpecError, Where, clip
-from .layers import Layer, lookup
+from .errors import ConvcalcError, SpecError, clip
+from .expr import NAME_HINT, _interpolate, parse_call, substitute, unprintable
+from .layers import lookup
 from .layers.base import REGISTRY, did_you_mean
+from .model import INPUT, LayerSpec, Places, Spec, Spot, place, spot_where
 from .shape import Shape
 
 #: keys of a layer mapping that are not constructor arguments
@@ -28,66 +28,10 @@ LAYER_KEYS = ("type", "name", "trainable", "from", "repeat", "when")
 BLOCK_KEYS = ("params", "layers")
 MAX_BLOCK_DEPTH = 32
 MAX_LAYERS = 1_000_000
-#: integers read from a file or computed from block parameters stay below 2**MAX_INT_BITS
-#: (far beyond torch's 64 bits, so that those get their own message, and short to print)
-MAX_INT_BITS = 256
 #: problems of one file collected before reading stops (every one up to this is reported)
 MAX_ERRORS = 100
-INPUT = "input"
 #: what a name that failed to build stands for, so that what reads it is skipped quietly
 _FAILED = "\0failed"
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """One layer of the expanded model: the layer object, what it reads, where it came from."""
-
-    index: int
-    name: str
-    layer: Layer
-    trainable: bool = True
-    #: "net.yaml:14" or "--layer 'ReLU'"; None when built in code
-    where: str | None = None
-    arg_where: Mapping[str, str | None] = field(default_factory=dict)
-    #: the names of the outputs it reads ("input" is the model input)
-    inputs: tuple[str, ...] = ()
-    #: enclosing block instances, outermost first: ((name, block type), ...)
-    path: tuple[tuple[str, str], ...] = ()
-    #: where the entry sits in the config: "layers[5]" or "blocks.BasicBlock.layers[2]"
-    yaml_path: str = ""
-    #: where the entry is, to the column: (at, line, column, entry), see :func:`_where`
-    spot: Spot | None = None
-    #: for a layer inside a block: the spot of the entry in the model's own list that uses it
-    used_at: Spot | None = None
-
-    @property
-    def type(self) -> str:
-        return self.layer.type_name
-
-    def location(self, argument: str | None = None) -> str | None:
-        """``net.yaml:14, layers[5].in_features``."""
-        where = self.arg_where.get(argument, self.where) if argument else self.where
-        path = (self.yaml_path or f"layers[{self.index}]") + (f".{argument}" if argument else "")
-        return f"{where}, {path}" if where else None
-
-    def place(self, argument: str | None = None) -> dict[str, Any]:
-        """file, line and column of the entry (of ``argument``'s key when it has one); inside
-        a block, of the line that uses the block, with ``defined_at`` the layer's own."""
-        where = self.arg_where.get(argument) if argument else None
-        error = ConvcalcError("")
-        error.at_place(where or _where(self.spot) or self.where)
-        error.at_place(_where(self.used_at))
-        return error.place_dict()
-
-
-@dataclass(frozen=True)
-class Spec:
-    layers: tuple[LayerSpec, ...]
-    input_shape: Shape | None = None
-    name: str | None = None
-    source: str | None = None
-    #: warnings found while reading (an unused branch, say)
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,199 +46,6 @@ class BlockDef:
 _REQUIRED = object()
 
 
-# ------------------------------------------------------------- safe values
-_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Div: operator.truediv,
-}
-
-
-_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-}
-
-
-NAME_HINT = "a name is printed in every table and message: use letters, digits, '_' and '-'"
-
-
-def unprintable(text: str) -> str | None:
-    """The first control character in ``text`` (a name), else None."""
-    match = CONTROL.search(text)
-    return None if match is None else match.group()
-
-
-def _bounded(value: Any, text: str) -> Any:
-    """``value``, unless it is an integer of more than MAX_INT_BITS bits: such a number is
-    no size torch takes, and products of products of them grow without bound (a block that
-    passes ``$a * $a`` to a block that does the same doubles the digits at every level)."""
-    if type(value) is int and value.bit_length() > MAX_INT_BITS:
-        raise SpecError(
-            f"cannot read {clip(text)}: a number beyond 2**{MAX_INT_BITS}",
-            hint="sizes are 64-bit integers in torch",
-        )
-    return value
-
-
-def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
-    """A literal, arithmetic on numbers, comparisons and not/and/or, and block parameters;
-    nothing else (no calls, no attributes, no indexing)."""
-    if isinstance(node, ast.Constant):
-        return _bounded(node.value, text)
-    if isinstance(node, (ast.Tuple, ast.List)):
-        items = [_value(e, names, text) for e in node.elts]
-        return tuple(items) if isinstance(node, ast.Tuple) else items
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        operand = _value(node.operand, names, text)
-        if isinstance(operand, (int, float)) and not isinstance(operand, bool):
-            return -operand if isinstance(node.op, ast.USub) else operand
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        left, right = _value(node.left, names, text), _value(node.right, names, text)
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
-            try:
-                return _bounded(_BINOPS[type(node.op)](left, right), text)
-            except ZeroDivisionError:
-                raise SpecError(f"cannot read {text!r}: division by zero") from None
-    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
-        left, right = _value(node.left, names, text), _value(node.comparators[0], names, text)
-        return _COMPARE[type(node.ops[0])](left, right)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return not _value(node.operand, names, text)
-    if isinstance(node, ast.BoolOp):
-        values = [_value(v, names, text) for v in node.values]
-        return all(values) if isinstance(node.op, ast.And) else any(values)
-    if isinstance(node, ast.Name):
-        if node.id in names:
-            return names[node.id]
-        if names:
-            raise SpecError(
-                f"cannot read {text!r}: unknown parameter {node.id!r}",
-                hint=did_you_mean(node.id, list(names))
-                or f"the parameters are: {', '.join(names)}",
-            )
-    raise SpecError(
-        f"cannot read {text!r}: arguments must be literal values (numbers, strings, tuples, True/False/None)"
-        + (" or integer arithmetic on block parameters" if names else ""),
-        hint=_CALL_HINT,
-    )
-
-
-_CALL_HINT = (
-    "write a PyTorch constructor call with literal arguments, e.g. Conv2d(6, 16, 5, padding=2)"
-)
-_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
-
-
-def _syntax(exc: SyntaxError | ValueError) -> str:
-    """What ast.parse found wrong: its message, or that the text holds a character that is
-    not text (a byte of a command line argument that is not UTF-8)."""
-    if isinstance(exc, SyntaxError):
-        return str(exc.msg)
-    return "it holds a character that is not text (a byte that is not UTF-8)"
-
-
-def expression(text: str, names: Mapping[str, Any]) -> Any:
-    """``"$k // 2"`` with ``names={"k": 3}`` → 1."""
-    source = _PARAM.sub(r"\1", text).strip()
-    try:
-        node = ast.parse(source, mode="eval").body
-    except (SyntaxError, ValueError) as exc:  # ValueError: a lone surrogate, from argv's bytes
-        raise SpecError(f"cannot read {text!r}: {_syntax(exc)}") from None
-    return _value(node, names, text)
-
-
-def _interpolate(text: str, names: Mapping[str, Any]) -> str:
-    """``"layer$i"`` → ``"layer2"``: parameters inside a name."""
-
-    def one(match: re.Match[str]) -> str:
-        if match.group(1) not in names:
-            raise SpecError(
-                f"name {text!r}: unknown parameter {match.group(1)!r}",
-                argument="name",
-                hint=did_you_mean(match.group(1), list(names))
-                or "only block parameters can appear in names",
-            )
-        return str(names[match.group(1)])
-
-    return _PARAM.sub(one, text)
-
-
-def substitute(value: Any, names: Mapping[str, Any]) -> Any:
-    """Replace ``$expressions`` in a mapping value (strings, lists, tuples)."""
-    if isinstance(value, str) and _PARAM.search(value):
-        return expression(value, names)
-    if isinstance(value, list):
-        return [substitute(v, names) for v in value]
-    if isinstance(value, tuple):
-        return tuple(substitute(v, names) for v in value)
-    return value
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_literal_call(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    return _parse_call(text, {})
-
-
-def parse_call(
-    text: str, names: Mapping[str, Any] | None = None
-) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    """``"Conv2d(6, 16, kernel_size=(5, 5))"`` → ("Conv2d", (6, 16), {"kernel_size": (5, 5)}).
-
-    Parsed with :mod:`ast`: arguments must be literals (inside a block, also
-    ``$parameters`` and integer arithmetic on them). Nothing is evaluated with
-    ``eval``. ``nn.Conv2d(...)`` and ``torch.nn.Conv2d(...)`` are accepted too.
-    """
-    if names:
-        return _parse_call(text, names)
-    return _parse_literal_call(text)
-
-
-def _parse_call(text: str, names: Mapping[str, Any]) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    stripped = _PARAM.sub(r"\1", text).strip() if names else text.strip()
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", stripped):
-        return stripped, (), {}
-    try:
-        node = ast.parse(stripped, mode="eval").body
-    except (SyntaxError, ValueError) as exc:
-        raise SpecError(f"cannot read {text!r}: {_syntax(exc)}", hint=_CALL_HINT) from None
-    func = node.func if isinstance(node, ast.Call) else node
-    parts = []
-    while isinstance(func, ast.Attribute):
-        parts.append(func.attr)
-        func = func.value
-    if not isinstance(func, ast.Name):
-        raise SpecError(f"cannot read {text!r}: not a layer constructor call", hint=_CALL_HINT)
-    type_name = parts[0] if parts else func.id
-    if not isinstance(node, ast.Call):
-        return type_name, (), {}
-    positional = []
-    keywords: dict[str, Any] = {}
-    for arg in node.args:
-        if isinstance(arg, ast.Starred):
-            raise SpecError(
-                f"cannot read {text!r}: arguments must be literal values (no *args)",
-                hint=_CALL_HINT,
-            )
-        positional.append(_value(arg, names, text))
-    for kw in node.keywords:
-        if kw.arg is None:
-            raise SpecError(
-                f"cannot read {text!r}: arguments must be literal values (no **kwargs)",
-                hint=_CALL_HINT,
-            )
-        keywords[kw.arg] = _value(kw.value, names, text)
-    return type_name, tuple(positional), keywords
-
-
-# ------------------------------------------------------------------ blocks
 def read_blocks(
     data: Any, at: Callable[[int | None], str | None], line: int | None = None
 ) -> dict[str, BlockDef]:
@@ -385,7 +136,6 @@ def _bind(
     return {n: bound[n] for n in names}
 
 
-# ----------------------------------------------------------------- builder
 @dataclass
 class _Entry:
     """One config entry, read: what it builds and how it is wired."""
@@ -540,7 +290,7 @@ class Builder:
         """Problems found inside a block: at the line that uses it (their own line becomes
         ``defined_at``)."""
         if len(self.errors) > first:
-            where = _where(spot)
+            where = spot_where(spot)
             for error in self.errors[first:]:
                 error.at_place(where)
 
@@ -559,7 +309,7 @@ class Builder:
         name and type go with it, and the index its layer would have (known while no
         earlier entry has failed)."""
         index = len(self.layers) if not self.errors else None
-        where = _where(spot)
+        where = spot_where(spot)
         for error in [exc, *exc.others]:
             error.others = []
             _located(error, raw, where, arg_where, yaml_path)  # type: ignore[arg-type]
@@ -854,54 +604,6 @@ class _ArgPlaces(Mapping[str, "str | None"]):
         return len(self.raw.key_lines)
 
 
-class Places:
-    """The places of one file: called with a line, ``net.yaml:14`` (cheap: every entry gets
-    one); :meth:`where` adds the column and keeps the parts, for an error's JSON fields."""
-
-    __slots__ = ("source",)
-
-    def __init__(self, source: str | None) -> None:
-        self.source = source
-
-    def __call__(self, line: int | None) -> str | None:
-        if self.source is None:
-            return None
-        return f"{self.source}:{line}" if line else self.source
-
-    def where(self, line: int | None, column: int | None = None) -> Where | None:
-        if self.source is None:
-            return None
-        return Where(
-            f"{self.source}:{line}" if line else self.source, self.source, line or None, column
-        )
-
-
-def place(
-    at: Callable[[int | None], str | None], line: int | None, column: int | None = None
-) -> str | None:
-    """``at(line)``, as a :class:`Where` with the column when ``at`` is a file's :class:`Places`."""
-    return at.where(line, column) if isinstance(at, Places) else at(line)
-
-
-#: (at, line, column, entry): where an entry is, turned into a :class:`Where` only when
-#: an error needs it
-Spot = tuple[Callable[[int | None], "str | None"], "int | None", "int | None", Any]
-
-
-def _where(spot: Spot | None) -> str | None:
-    """The place of an entry; for ``name: Call(...)``, of its call string."""
-    if spot is None:
-        return None
-    at, line, column, raw = spot
-    text = at(line)
-    if not isinstance(at, Places) or text is None:
-        return text
-    value_at = getattr(raw, "value_at", None)
-    if value_at is not None and "type" not in raw:
-        return Where(text, at.source, value_at[0], value_at[1])
-    return Where(text, at.source, line or None, column)
-
-
 def _located(
     exc: SpecError, raw: Any, where: str | None, arg_where: Mapping[str, str | None], yaml_path: str
 ) -> SpecError:
@@ -936,3 +638,24 @@ def build(
         f"the output of '{n}' is never used (an unused branch?)" for n in builder.unused()
     )
     return Spec(tuple(builder.layers), input_shape, name, source, warnings)
+
+
+class gc_paused:
+    """Hold off the cyclic garbage collector while a long stack is read or analysed.
+
+    Reading builds many long-lived objects and no garbage cycles; the collector would
+    walk them again and again (a full collection every time the heap grows by a
+    quarter), which makes a 100k-layer file cost twice as much per layer as a
+    1k-layer one. Reference counting still frees everything as usual; the collector
+    is switched back on afterwards, unless it was already off.
+    """
+
+    __slots__ = ("enabled",)
+
+    def __enter__(self) -> None:
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            gc.enable()
