@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -370,7 +371,7 @@ def run(
     output differs from the --compare reference.
     """
     from .files import load_array, load_weights
-    from .forward import compare_output, parse_size, run_forward
+    from .forward import compare_output, run_forward
     from .render import error_text, parse_columns, print_rich, render
 
     with _json_errors(fmt):
@@ -411,6 +412,29 @@ def run(
         if fmt == "csv" and result.report.errors:
             click.echo(error_text(result.report), nl=False, err=True)
     sys.exit(result.exit_code)
+
+
+#: a size: digits with an optional fraction and exponent, then K/M/G/T (powers of 1024), an
+#: optional "i" and "B"; written so that no part can match the same digits two ways
+_SIZE = re.compile(r"\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*")
+
+
+def parse_size(text: str) -> int:
+    """``--max-memory``: ``"1GiB"``, ``"512M"``, ``"2e9"`` → bytes (K/M/G/T are powers of 1024)."""
+    match = _SIZE.fullmatch(text.lower())
+    if not match:
+        raise SpecError(
+            f"--max-memory {text[:40]!r}{'…' if len(text) > 40 else ''} is not a size",
+            hint="write it like 512M, 2G or 1GiB",
+        )
+    value = float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " ")
+    if not value >= 1 or value == float("inf"):
+        raise SpecError(
+            f"--max-memory {text[:40]!r}{'…' if len(text) > 40 else ''} must be a positive size "
+            "a machine can have",
+            hint="write it like 512M, 2G or 1GiB",
+        )
+    return int(value)
 
 
 class _progress:

@@ -170,21 +170,6 @@ def compare_output(
 
 
 # ------------------------------------------------------------------- inputs
-def parse_size(text: str) -> int:
-    """``"1GiB"``, ``"512M"``, ``"2e9"`` → bytes (K/M/G/T are powers of 1024)."""
-    import re
-
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*", text.lower())
-    if not match:
-        raise SpecError(
-            f"--max-memory {text!r} is not a size", hint="write it like 512M, 2G or 1GiB"
-        )
-    value = float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " ")
-    if value < 1:
-        raise SpecError(f"--max-memory {text!r} must be positive")
-    return int(value)
-
-
 # ------------------------------------------------------------------ weights
 def expected_entries(entry: LayerSpec, x: Shape) -> dict[str, Shape]:
     shapes = dict(entry.layer.weights(x) or {})
@@ -611,6 +596,5 @@ __all__ = [
     "LayerRun",
     "RunResult",
     "fold_affines",
-    "parse_size",
     "run_forward",
 ]

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convcalc import ShapeError, SpecError, analyze, load_spec, spec_from_strings
-from convcalc.cli import main
-from convcalc.forward import parse_size, run_forward
+from convcalc.cli import main, parse_size
+from convcalc.forward import run_forward
 
 ROOT = Path(__file__).resolve().parent.parent
 LENET = str(ROOT / "examples" / "lenet.yaml")
@@ -749,3 +749,28 @@ def test_an_in_place_activation_changes_what_other_branches_read_as_in_torch(inp
     result = run_forward(spec_from_data(data), input_data=x, dtype="float64")
     relu = np.maximum(x, 0)
     np.testing.assert_array_equal(result.output, 2 * relu if inplace else relu + x)
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("1" * 20_000 + "x", "is not a size"),  # no backtracking: refused at once
+        ("9" * 400, "must be a positive size a machine can have"),  # beyond a float: inf
+        ("1e999", "must be a positive size a machine can have"),
+        ("0.5", "must be a positive size a machine can have"),
+        ("", "is not a size"),
+        ("1..5M", "is not a size"),
+    ],
+)
+def test_parse_size_refuses_what_is_no_size_quickly(text, message):
+    import time
+
+    from convcalc.errors import SpecError
+
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        parse_size(text)
+    assert time.perf_counter() - start < 0.1
+    assert message in info.value.message
+    assert info.value.exit_code == 2
+    assert len(info.value.message) < 120
