@@ -32,7 +32,7 @@ def cli(*args):
 
 
 def lenet_weights(seed=3):
-    """A state_dict for examples/lenet.yaml, as the README's export snippet writes it."""
+    """A state_dict for examples/lenet.yaml, as the export snippet of docs/running.md writes it."""
     rng = np.random.default_rng(seed)
     shapes = {
         "conv1.weight": (6, 1, 5, 5), "conv1.bias": (6,), "conv2.weight": (16, 6, 5, 5), "conv2.bias": (16,),

@@ -1,4 +1,4 @@
-"""End to end, as the README tells a user: export a torch CNN's weights, run it with `convcalc run`, get torch's output."""
+"""End to end, as docs/running.md tells a user: export a torch CNN's weights, run it with `convcalc run`, get torch's output."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_lenet_weights_exported_with_the_readme_snippet(tmp_path, dtype, rtol, s
     ).double().eval()  # fmt: skip
     x = torch.randn(4, 1, 32, 32, dtype=torch.float64)
 
-    if saved == "npz":  # the README's snippet
+    if saved == "npz":  # the snippet of docs/running.md
         np.savez(
             tmp_path / "weights.npz",
             **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
