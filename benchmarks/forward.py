@@ -17,7 +17,7 @@ NumPy's BLAS can meet the target ("beyond the matmul rate"), as when NumPy's Ope
     python benchmarks/forward.py            # 5 rounds of best-of-5
     python benchmarks/forward.py --quick    # 2 rounds of best-of-3
 
-Prints Markdown tables (for the README). A script, not a test: it asserts nothing.
+Prints Markdown tables (for benchmarks/README.md). A script, not a test: it asserts nothing.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ side and interleaved on the same files:
     python benchmarks/propagate.py --quick    # repetitions 5 / 3 / 1
     python benchmarks/propagate.py --process --sizes 1000,10000
 
-Prints a Markdown table (for the README). A script, not a test: it asserts nothing.
+Prints a Markdown table (for benchmarks/README.md). A script, not a test: it asserts nothing.
 """
 
 from __future__ import annotations

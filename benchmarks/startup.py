@@ -16,7 +16,7 @@ CPU time (user + system of the child) is shown too: it is less sensitive to a bu
     python benchmarks/startup.py            # 60 repetitions of each
     python benchmarks/startup.py --quick    # 15 repetitions
 
-Prints a Markdown table (for the README). A script, not a test: it asserts nothing.
+Prints a Markdown table (for benchmarks/README.md). A script, not a test: it asserts nothing.
 """
 
 from __future__ import annotations

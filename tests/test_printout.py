@@ -317,7 +317,7 @@ def test_run_loads_the_state_dict_of_a_printed_model(torch: Any, tmp_path: Path)
     torch.manual_seed(0)
     model = with_batchnorm_statistics(torch, mobile(torch))
     path = printed(tmp_path, model)
-    # the README's export
+    # the export docs/running.md shows
     state = model.state_dict()
     np.savez(tmp_path / "weights.npz", **{k: v.detach().cpu().numpy() for k, v in state.items()})
     x = torch.randn(2, 3, 64, 48, dtype=torch.float64)

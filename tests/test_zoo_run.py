@@ -1,7 +1,7 @@
 """`run` executes every zoo model for real at a small input size and verifies every layer's shape.
 
 Plus, when torch is installed: the U-Net, DCGAN generator, M5, R3D-18, ResNeXt-50 and EfficientNet-B0
-zoo files, given the weights of an equivalent torch model exported with the README's snippet, give
+zoo files, given the weights of an equivalent torch model exported with docs/running.md's snippet, give
 torch's output.
 """
 
@@ -396,7 +396,7 @@ def test_zoo_model_gives_torchs_output(tmp_path, stem):
     torch.manual_seed(0)
     model = with_batchnorm_statistics(torch, build(torch))
 
-    # the README's snippet, on the float32 model (half the bytes of R3D-18's 33 M parameters);
+    # docs/running.md's snippet, on the float32 model (half the bytes of R3D-18's 33 M parameters);
     # float32 values are exact in float64, so both sides then compute with the same weights
     state = model.state_dict()
     np.savez(tmp_path / "weights.npz", **{k: v.detach().cpu().numpy() for k, v in state.items()})

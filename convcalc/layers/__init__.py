@@ -7,7 +7,7 @@ from typing import Any
 from . import activation, conv, linear, merge, norm, pool, resize
 from .base import REGISTRY, Arg, Layer, lookup
 
-#: the order in which `convcalc layers` and the README list the families
+#: the order in which `convcalc layers` and docs/layers.md list the families
 FAMILIES = (conv, linear, pool, norm, activation, resize, merge)
 
 
