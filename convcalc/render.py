@@ -580,7 +580,9 @@ def terminal_table(
     runs = {r.index: r for r in run.layers} if run is not None else {}
     rows = report.view(depth)
     if columns is None:
-        keys = ["#", "name", "type"] + (["from"] if report.branched else []) + ["input", "output"]
+        keys = ["#", "name", "type"] + (["from"] if report.branched else [])
+        # without an input shape every shape is unknown: no columns of dashes
+        keys += ["input", "output"] if report.input_shape is not None else []
         # a share only of a known total (without an input shape, MACs have none)
         keys += ["params"] + (["params%"] if report.totals.params is not None else [])
         keys += ["macs"] + (["macs%"] if report.totals.macs is not None else [])
