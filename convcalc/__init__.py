@@ -1,8 +1,8 @@
 """convcalc: shapes, parameters and MACs of convolutional networks, with PyTorch's semantics.
 
-Reading files (yaml) and running networks (numpy) are loaded on first use: ``import
-convcalc`` brings in the layer types and the analysis only. (``analyze`` is imported
-eagerly: a lazy one would be hidden by the submodule of the same name once imported.)
+The public names are loaded on first use, so that ``import convcalc`` (and ``--version``)
+costs nothing: the layer types, yaml and numpy come in only with what needs them. (The
+analysis lives in ``convcalc.analysis``, so that no submodule hides ``convcalc.analyze``.)
 """
 
 from __future__ import annotations
@@ -10,18 +10,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .analyze import Report, analyze
 from .errors import ConvcalcError, ShapeError, SpecError
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .analysis import Report, analyze
     from .forward import run_forward
     from .model import Spec
     from .spec import load_spec, spec_from_data, spec_from_strings
 
 #: public name → the module that defines it
 _LAZY = {
+    "Report": "analysis",
+    "analyze": "analysis",
     "Spec": "model",
     "load_spec": "spec",
     "spec_from_data": "spec",

@@ -239,7 +239,7 @@ def shape(
     expected, what it got and how to fix it, and exits 1. Without an input shape,
     prints the parameters the arguments fix and says what needs --input.
     """
-    from .analyze import analyze
+    from .analysis import analyze
     from .render import error_text, parse_columns, print_rich, render, to_line
 
     if totals and fmt != "table":

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .analyze import Report, analyze
+from .analysis import Report, analyze
 from .errors import ConvcalcError, ShapeError, SpecError
 from .layers.base import did_you_mean
 from .model import INPUT

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .analyze import Report, Row
 from .errors import ConvcalcError, SpecError, clip
 from .model import INPUT
 from .shape import fmt_shape
 
-if TYPE_CHECKING:  # the forward module imports numpy: only for type checking here
+if TYPE_CHECKING:  # only for type checking: the analysis loads every layer type, the
+    # forward module numpy, and neither is needed to know the formats (--help, --version)
+    from .analysis import Report, Row
     from .forward import RunResult
 
 FORMATS = ("table", "json", "markdown", "csv")

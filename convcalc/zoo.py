@@ -100,7 +100,7 @@ class ZooModel:
 
 def catalog() -> list[ZooModel]:
     """Every built-in model, analysed at its own input shape."""
-    from .analyze import analyze
+    from .analysis import analyze
     from .spec import load_spec
 
     models = []

@@ -311,7 +311,7 @@ def test_json_reports_unreadable_input_as_json_too():
 
 def test_an_internal_error_exits_3_with_one_line(monkeypatch, capsys):
     """A bug in convcalc is neither the model's fault (1) nor the input's (2): exit 3, no traceback."""
-    analysis = sys.modules["convcalc.analyze"]
+    analysis = sys.modules["convcalc.analysis"]
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
@@ -324,3 +324,15 @@ def test_an_internal_error_exits_3_with_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.splitlines()[0] == "internal error: ZeroDivisionError: division by zero"
     assert "Traceback" not in err
+
+
+def test_version_imports_nothing_heavy():
+    """`convcalc --version` loads neither the layer types nor yaml, numpy or rich."""
+    code = (
+        "import sys; from convcalc.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('convcalc.analysis', 'convcalc.layers', 'yaml', 'numpy', 'rich')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.splitlines() == [f"convcalc, version {__version__}", "[]"]

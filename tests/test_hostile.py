@@ -372,7 +372,7 @@ def test_a_file_that_never_ends_is_an_input_error(tmp_path: Path, path: str) -> 
 def test_a_bug_of_ours_is_json_too(monkeypatch) -> None:
     import importlib
 
-    module = importlib.import_module("convcalc.analyze")  # the package's `analyze` is the function
+    module = importlib.import_module("convcalc.analysis")
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

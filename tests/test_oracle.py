@@ -31,7 +31,7 @@ from convcalc import SpecError, analyze, spec_from_strings
 from convcalc.layers import REGISTRY
 
 # the module, not the function convcalc re-exports under the same name
-analyze_module = importlib.import_module("convcalc.analyze")
+analyze_module = importlib.import_module("convcalc.analysis")
 
 #: Types known to disagree with PyTorch, with the reason. Keep this minimal.
 XFAIL: dict[str, str] = {}

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from convcalc.analyze import analyze
+from convcalc.analysis import analyze
 from convcalc.errors import ShapeError, SpecError
 from convcalc.layers.base import REGISTRY, Layer, lookup
 from convcalc.shape import adaptive_bins, pool_out
