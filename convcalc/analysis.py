@@ -250,7 +250,7 @@ def analyze(spec: Spec, input_shape: Shape | None = None, *, size_hints: bool = 
 
 def _inputs_of(entry: LayerSpec, outputs: dict[str, Shape | None]) -> Any:
     """The shape a layer reads (a tuple of shapes for a merge); None if one is unknown."""
-    multi = getattr(entry.layer, "multi_input", False)
+    multi = entry.layer.multi_input
     if not multi and len(entry.inputs) == 1:
         return outputs.get(entry.inputs[0])
     shapes = [outputs.get(name) for name in entry.inputs]
@@ -512,7 +512,7 @@ def _trace(
         if xin is None or yout is None:
             break
         layer = spec.layers[row.index].layer
-        multi = getattr(layer, "multi_input", False)
+        multi = layer.multi_input
         first: Shape = xin[0] if multi else xin  # type: ignore[assignment]
         if dim >= len(yout) or len(first) != len(yout) or first[dim] != yout[dim]:
             return row, merges
@@ -573,7 +573,7 @@ def _branch_hint(
     if row is None or merges or row.input_shape is None or row.output_shape is None:
         return None
     producer = spec.layers[row.index]
-    if getattr(producer.layer, "multi_input", False):
+    if producer.layer.multi_input:
         return None
     hint = producer.layer.resize_hint(
         row.input_shape, row.output_shape, dim, wanted, _label(producer)

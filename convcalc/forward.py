@@ -543,7 +543,7 @@ def run_forward(
             shapes = []
             for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
                 args = [values[name] for name in entry.inputs]
-                x = args if getattr(entry.layer, "multi_input", False) else args[0]
+                x = args if entry.layer.multi_input else args[0]
                 reuse = _reusable(entry, i, x, values, last_use, row.output_shape)
                 start = time.perf_counter()
                 try:

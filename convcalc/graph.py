@@ -464,9 +464,9 @@ class Builder:
     ) -> str:
         cls = lookup(e.type_name)
         layer = cls.build(e.positional, e.keywords)
-        multi = getattr(cls, "multi_input", False)
+        multi = cls.multi_input
         if multi:
-            layer.sources = tuple(reads)  # type: ignore[attr-defined]
+            layer.sources = tuple(reads)
         elif len(reads) != 1:
             raise SpecError(
                 f"{e.type_name} reads one input, from lists {len(reads)}",

@@ -25,7 +25,7 @@ def test_type_has_a_summary_and_a_working_example(name):
     (item,) = catalog(name)
     assert item["summary"]
     example = item["example"]
-    if getattr(REGISTRY[name], "multi_input", False):  # a merge: one branch per input shape
+    if REGISTRY[name].multi_input:  # a merge: one branch per input shape
         shapes = [tuple(s) for s in example["input"]]
         assert len(set(shapes)) == 1
         branches = [

@@ -34,7 +34,7 @@ def _works(spec, shape: tuple[int, ...]) -> bool:
         for entry in spec.layers:
             entry.layer.check()
             xs = [outputs[name] for name in entry.inputs]
-            x = tuple(xs) if getattr(entry.layer, "multi_input", False) else xs[0]
+            x = tuple(xs) if entry.layer.multi_input else xs[0]
             outputs[entry.name] = entry.layer.out_shape(x)
     except ShapeError:
         return False

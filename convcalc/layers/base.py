@@ -200,6 +200,10 @@ class Layer:
     IGNORED: ClassVar[tuple[str, ...]] = ()
     #: accept any arguments (nn.Identity does)
     accepts_anything: ClassVar[bool] = False
+    #: reads several outputs (the merges): its input is the tuple of their shapes (arrays)
+    multi_input: ClassVar[bool] = False
+    #: a multi-input layer's sources, the names of the outputs it reads (set by the builder)
+    sources: tuple[str, ...] = ()
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.args = values

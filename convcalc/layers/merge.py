@@ -20,7 +20,6 @@ class Merge(Layer):
     """Shared by the merges: at least two inputs, named in ``sources``."""
 
     multi_input: ClassVar[bool] = True
-    sources: tuple[str, ...] = ()
 
     @classmethod
     def example(cls):
