@@ -138,14 +138,23 @@ def _refuse_layer_as_file(file: str, input_text: str | None) -> None:
     )
 
 
-_format_option = click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Output format. The table is plain text when the output is not a terminal.",
+def _format_choice(
+    choices: Sequence[str], default: str, help: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-f/--format``, one of ``choices``: every command's output format, as ``fmt``."""
+    return click.option(
+        "-f",
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+_format_option = _format_choice(
+    FORMATS, "table", "Output format. The table is plain text when the output is not a terminal."
 )
 
 
@@ -473,14 +482,7 @@ class _progress:
 
 @cli.command(name="layers")
 @click.argument("type_name", metavar="[TYPE]", required=False)
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
+@_format_choice(["text", "markdown", "json"], "text")
 def layers_cmd(type_name: str | None, fmt: str) -> None:
     """List every supported layer type with its arguments and defaults (or one TYPE)."""
     from .layers import catalog
@@ -491,14 +493,8 @@ def layers_cmd(type_name: str | None, fmt: str) -> None:
 
 @cli.command(name="zoo")
 @click.argument("name", required=False, shell_complete=_complete_zoo)
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="Format of the list (NAME's YAML is printed as it is).",
+@_format_choice(
+    ["table", "json", "markdown"], "table", "Format of the list (NAME's YAML is printed as it is)."
 )
 def zoo_cmd(name: str | None, fmt: str) -> None:
     """List the built-in models with their input, parameters and MACs, or print NAME's YAML.
