@@ -191,11 +191,18 @@ def bench_process(n: int, reps: int, directory: str) -> dict[str, object]:
     }
 
 
-def main_process(sizes: Sequence[int], reps_for: dict[int, int]) -> int:
-    results = []
+def measure_sizes(
+    bench_one: Callable[[int, int, str], dict[str, object]],
+    sizes: Sequence[int],
+    reps_for: dict[int, int],
+) -> list[dict[str, object]]:
+    """``bench_one(n, reps, directory)`` for every size, its files in one temporary folder."""
     with tempfile.TemporaryDirectory(prefix="convcalc-bench-") as directory:
-        for n in sizes:
-            results.append(bench_process(n, reps_for.get(n, 3), directory))
+        return [bench_one(n, reps_for.get(n, 3), directory) for n in sizes]
+
+
+def main_process(sizes: Sequence[int], reps_for: dict[int, int]) -> int:
+    results = measure_sizes(bench_process, sizes, reps_for)
     print(
         f"Whole processes, medians of interleaved runs, Python {platform.python_version()}, "
         f"PyYAML {yaml.__version__} (C loader), {platform.system()} {platform.machine()}, "
@@ -238,10 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.process:
         return main_process(sizes, {n: 3 * r for n, r in reps_for.items()})
 
-    results = []
-    with tempfile.TemporaryDirectory(prefix="convcalc-bench-") as directory:
-        for n in sizes:
-            results.append(bench(n, reps_for.get(n, 3), directory))
+    results = measure_sizes(bench, sizes, reps_for)
 
     print(
         f"Long stacks, medians of interleaved runs, Python {platform.python_version()}, "
