@@ -13,7 +13,6 @@ from typing import Any
 
 from .errors import ConvcalcError, ShapeError, jsonable
 from .graph import gc_paused
-from .layers.merge import Concat
 from .model import INPUT, LayerSpec, Spec
 from .shape import Shape, fmt_shape, prod
 
@@ -546,8 +545,9 @@ def _provenance(
     producer = spec.layers[row.index]
     xin, yout = row.input_shape, row.output_shape
     assert xin is not None and yout is not None
-    if isinstance(producer.layer, Concat):
-        return _concat_provenance(producer, row, dim, wanted, by_name, spec)
+    parts = producer.layer.parts(xin, dim)
+    if parts is not None:
+        return _parts_provenance(producer, row, dim, parts, wanted, by_name, spec)
     origin = producer.layer.origin(xin, yout, dim) if dim < len(yout) else None
     context = f" ({origin})" if origin else f" from {_label(producer)}"
     hint = None
@@ -583,20 +583,19 @@ def _branch_hint(
     return hint
 
 
-def _concat_provenance(
+def _parts_provenance(
     producer: LayerSpec,
     row: Row,
     dim: int,
+    parts: tuple[int, ...],
     wanted: int | None,
     by_name: dict[str, Row],
     spec: Spec,
 ) -> tuple[str, str | None]:
-    """A size that a Concat summed: the branches' parts, and how the last branch would make
-    up the difference."""
-    shapes: tuple[Shape, ...] = row.input_shape  # type: ignore[assignment]
-    parts = [shape[dim] for shape in shapes]
+    """A size its layer summed from its inputs' ``parts`` (a Concat's, see Layer.parts): the
+    parts, and how the last branch would make up the difference."""
     terms = " + ".join(f"{p} from '{src}'" for p, src in zip(parts, row.inputs))
-    context = f" (= {terms}, by Concat {_label(producer)})"
+    context = f" (= {terms}, by {producer.type} {_label(producer)})"
     hint = None
     if wanted is not None and wanted - sum(parts[:-1]) > 0:
         hint = _branch_hint(row.inputs[-1], dim, wanted - sum(parts[:-1]), by_name, spec)

@@ -422,6 +422,12 @@ class Layer:
         """How to change this layer (``label``, e.g. "layer 1 'conv1'") so that ``y[dim] == wanted``."""
         return None
 
+    def parts(self, x: Any, dim: int) -> tuple[int, ...] | None:
+        """For a layer whose output size along ``dim`` is the sum of its inputs' (Concat along
+        its dim): each input's part, in order, so that a diagnosis can change the last one.
+        None for every other layer."""
+        return None
+
     def sets_dim(self, x: Shape, y: Shape, dim: int) -> bool:
         """True when an argument of this layer fixes ``y[dim]`` (a convolution's out_channels),
         even where it equals ``x[dim]``: a diagnosis names this layer as the one that

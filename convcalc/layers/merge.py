@@ -146,6 +146,9 @@ class Concat(Merge):
                 raise error
         return first[:d] + (sum(x[d] for x in xs),) + first[d + 1 :]
 
+    def parts(self, x: Any, dim: int) -> tuple[int, ...] | None:
+        return tuple(s[dim] for s in x) if dim == self.dim % len(x[0]) else None
+
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
 
