@@ -176,8 +176,6 @@ class Report:
         """The row's part of the total parameters and of the total MACs, in percent
         (None where the row's count or the total is unknown or zero)."""
         totals = self.totals
-        if totals is None:  # no totals (a report without an input shape)
-            return None, None
         return _percent(row.params, totals.params), _percent(row.macs, totals.macs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,7 +267,7 @@ def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
     errors: list[Problem] = []
     outputs: dict[str, Shape | None] = {INPUT: x0}
     failed = False
-    unknown: list[LayerSpec] = []
+    unknown = 0  # layers whose parameters are not known
     #: layers whose parameters need a shape that was not reached (an in_channels left out)
     needs_input: list[LayerSpec] = []
     total_params = total_trainable = total_macs = 0
@@ -303,7 +301,7 @@ def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
                 )
             )
             outputs[entry.name] = None
-            unknown.append(entry)
+            unknown += 1
             failed = True
             continue
         if x is not None:
@@ -320,7 +318,7 @@ def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
         params: int | None = None
         trainable: int | None = None
         if weights is None:
-            unknown.append(entry)
+            unknown += 1
             needs_input.append(entry)
         else:
             params = 0
@@ -363,7 +361,7 @@ def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
         totals = Totals(total_params, total_trainable, total_macs)
         if unknown:
             report_notes.append(
-                f"parameter totals leave out {len(unknown)} layer{'s' if len(unknown) != 1 else ''} "
+                f"parameter totals leave out {unknown} layer{'s' if unknown != 1 else ''} "
                 "whose size depends on a shape that was not reached"
             )
     final = outputs[spec.layers[-1].name] if spec.layers else x0

@@ -20,7 +20,7 @@ from .errors import ConvcalcError, SpecError, clip
 from .expr import NAME_HINT, _interpolate, parse_call, substitute, unprintable
 from .layers import lookup
 from .layers.base import REGISTRY, did_you_mean
-from .model import INPUT, LayerSpec, Places, Spec, Spot, place, spot_where
+from .model import INPUT, LayerSpec, Spec, Spot, place, spot_where
 from .shape import Shape
 
 #: keys of a layer mapping that are not constructor arguments
@@ -592,10 +592,7 @@ class _ArgPlaces(Mapping[str, "str | None"]):
 
     def __getitem__(self, key: str) -> str | None:
         k = self._key(key)
-        line = self.raw.key_lines[k]
-        if isinstance(self.at, Places):
-            return self.at.where(line, getattr(self.raw, "key_cols", {}).get(k))
-        return self.at(line)
+        return place(self.at, self.raw.key_lines[k], getattr(self.raw, "key_cols", {}).get(k))
 
     def __iter__(self) -> Any:
         return (str(k) for k in self.raw.key_lines)

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import SpecError
+from .errors import SpecError, clip
 from .graph import MAX_LAYERS, build
 from .layers.base import REGISTRY
 from .model import Spec
@@ -332,8 +332,8 @@ class _Reader:
 
 
 def _clip(text: str, width: int = 60) -> str:
-    text = text.strip()
-    return repr(text if len(text) <= width else text[: width - 1] + "…")
+    """A line of the printout, as errors.clip shows it, without its indentation."""
+    return clip(text.strip(), width)
 
 
 def _quote_words(text: str) -> str | None:
