@@ -164,7 +164,9 @@ def _construct_scalar(loader: Any, node: Any) -> Any:
     2**MAX_INT_BITS is a YAML error at its node, not an exception from deep inside."""
     try:
         value = loader.construct_object(node, deep=True)
-    except (ValueError, OverflowError) as exc:
+    except yaml.YAMLError:
+        raise  # PyYAML's own message (a tag it refuses, say), with its place
+    except Exception as exc:  # noqa: BLE001 - !!bool maybe: a KeyError; !!timestamp x: others
         problem = str(exc).split("\n", 1)[0]
         if "integer string conversion" in problem:
             problem = "too many digits"

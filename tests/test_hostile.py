@@ -557,3 +557,15 @@ def test_the_plain_table_aligns_wide_characters(tmp_path: Path) -> None:
         "1  🙂      Conv2d  (1, 3, 4, 4)  (1, 3, 4, 4)      12   144",
         "2  conv    Conv2d  (1, 3, 4, 4)  (1, 3, 4, 4)      12   144",
     ]
+
+
+@pytest.mark.parametrize("value", ["!!bool maybe", "!!timestamp x", "!!int x", "!!float x"])
+def test_a_tagged_value_pyyaml_cannot_build_is_an_input_error(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "net.yaml"
+    path.write_text(
+        f"input: [1, 3, 8, 8]\nlayers:\n  - {{type: Conv2d, out_channels: 4, kernel_size: 3, bias: {value}}}\n"
+    )
+    result = run("shape", str(path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}:3: invalid YAML: cannot read ")
+    assert "internal error" not in result.stderr
