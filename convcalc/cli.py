@@ -53,7 +53,7 @@ def _complete_model(
 
     items = [CompletionItem(incomplete, type="file")]
     if "/" not in incomplete and os.sep not in incomplete:
-        items += [CompletionItem(name) for name in _zoo_names(incomplete)]
+        items += _complete_zoo(ctx, param, incomplete)
     return items
 
 
@@ -119,8 +119,6 @@ _LAYER_CALL = r"\s*(?:\w+\s*[=:]\s*)?(?:(?:torch\.)?nn\.)?([A-Za-z_]\w*)\s*(?:\(
 
 def _refuse_layer_as_file(file: str, input_text: str | None) -> None:
     """A layer written where FILE goes (and no such file): say to pass it with -l."""
-    import re
-
     match = re.fullmatch(_LAYER_CALL, file, re.DOTALL)
     if file == "-" or match is None or os.path.exists(file):
         return
@@ -425,12 +423,12 @@ def run(
 
 #: a size: digits with an optional fraction and exponent, then K/M/G/T (powers of 1024), an
 #: optional "i" and "B"; written so that no part can match the same digits two ways
-_SIZE = re.compile(r"\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*")
+_SIZE = r"\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*"
 
 
 def parse_size(text: str) -> int:
     """``--max-memory``: ``"1GiB"``, ``"512M"``, ``"2e9"`` → bytes (K/M/G/T are powers of 1024)."""
-    match = _SIZE.fullmatch(text.lower())
+    match = re.fullmatch(_SIZE, text.lower())  # compiled on first use: only run reads sizes
     if not match:
         raise SpecError(
             f"--max-memory {text[:40]!r}{'…' if len(text) > 40 else ''} is not a size",

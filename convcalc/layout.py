@@ -75,23 +75,22 @@ def fit(
     columns: Sequence[Column],
     width: int | None,
     drop_order: Sequence[str],
-    gaps: Sequence[int] = GAPS,
 ) -> Fit:
     """Keep as many columns as fit in ``width``: drop them in ``drop_order`` (keys) until the
     table fits, keeping columns before wide gaps. ``width=None`` keeps every column. When
     nothing more may be dropped the table is as narrow as it gets, and wider than ``width``."""
     kept = [c for c in columns if c.width > 0]
     if width is None:
-        return Fit(tuple(kept), (), gaps[0])
+        return Fit(tuple(kept), (), GAPS[0])
     dropped: list[str] = []
     while True:
-        for gap in gaps:
+        for gap in GAPS:
             if line_width(kept, gap) <= width:
                 return Fit(tuple(kept), tuple(dropped), gap)
         keys = [c.key for c in kept]
         victim = next((k for k in drop_order if k in keys), None)
         if victim is None:
-            return Fit(tuple(kept), tuple(dropped), gaps[-1])
+            return Fit(tuple(kept), tuple(dropped), GAPS[-1])
         kept = [c for c in kept if c.key != victim]
         dropped.append(victim)
 

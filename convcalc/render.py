@@ -31,8 +31,6 @@ COLUMN_KEYS = (
 #: a run's own columns, shown before the notes unless --columns places them
 RUN_KEYS = ("actual", "match", "time")
 TITLES = {"macs": "MACs", "macs%": "MACs%"}
-COLUMNS = ("#", "name", "type", "input", "output", "params", "MACs", "notes")
-RUN_COLUMNS = RUN_KEYS
 RIGHT = {"#", "params", "MACs", "time", "params%", "MACs%"}
 #: on a terminal, the columns left out first when the width runs out; never #, name,
 #: output, params or MACs
@@ -571,10 +569,12 @@ def terminal_table(
     *,
     width: int | None = 80,
     columns: Sequence[str] | None = None,
+    wide: bool = False,
 ) -> list[list[Segment]]:
-    """The table for a terminal, as lines of styled text that fit ``width`` (None: every
-    column, however wide): names inside blocks under their block's row with tree glyphs,
-    columns left out in DROP_ORDER as the width runs out, notes as numbered footnotes."""
+    """The table for a terminal, as lines of styled text that fit ``width`` (``wide``, or
+    None: every column, however wide; the text under the table still wraps at ``width``):
+    names inside blocks under their block's row with tree glyphs, columns left out in
+    DROP_ORDER as the width runs out, notes as numbered footnotes."""
     from .layout import Column, fit, lines, tree_prefixes, wrap
 
     failed = {e.index for e in report.errors}
@@ -645,7 +645,7 @@ def terminal_table(
         cols.append(
             Column(key, title, cells, key in ("#", "params", "params%", "macs", "macs%", "time"))
         )
-    table = fit(cols, width, DROP_ORDER)
+    table = fit(cols, None if wide else width, DROP_ORDER)
     kept = [c.key for c in table.columns]
     before = [0, *table.gaps]
 
@@ -758,7 +758,7 @@ def print_rich(
 
     width = terminal_width()
     console = Console(width=width, highlight=False)
-    lines = terminal_table(report, run, depth, width=None if wide else width, columns=columns)
+    lines = terminal_table(report, run, depth, width=width, columns=columns, wide=wide)
     console.print(_Lines(lines), soft_wrap=True)
 
 

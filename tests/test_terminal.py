@@ -561,3 +561,16 @@ def test_without_an_input_no_share_columns_of_unknown_totals() -> None:
     assert header(["Conv2d(3, 64, 7, 2, 3)", "BatchNorm2d"]) == [
         "#", "name", "type", "params", "MACs",
     ]  # fmt: skip
+
+
+def test_wide_keeps_every_column_and_wraps_the_text_below_at_the_width() -> None:
+    """--wide widens the table only: the totals and notes still wrap at the terminal's width."""
+    report = analyze(load_spec(str(RESNET50)))
+    for width in (60, 200):
+        text = [
+            "".join(t for t, _ in line) for line in terminal_table(report, width=width, wide=True)
+        ]
+        header = next(line for line in text if line.lstrip().startswith("#"))
+        assert "from" in header.split() and "input" in header.split()
+        below = text[text.index(next(line for line in text if line.startswith("params:"))) :]
+        assert max(len(line) for line in below) <= width
