@@ -26,8 +26,7 @@ from typing import Any
 from .errors import SpecError, clip
 from .graph import MAX_LAYERS, build
 from .layers.base import REGISTRY
-from .model import Spec
-from .shape import Shape
+from .model import Places, Spec
 
 #: modules whose forward runs their children in order (ModuleList and ModuleDict have no
 #: forward; a loop over them in the model's forward runs them in order)
@@ -498,22 +497,15 @@ def _unprinted_note(type_name: str, names: list[str]) -> str:
     )
 
 
-def spec_from_printout(
-    text: str, source: str = "<printout>", input_shape: Shape | None = None
-) -> Spec:
+def spec_from_printout(text: str, source: str = "<printout>") -> Spec:
     """A printout as a :class:`Spec`: each layer named by its module path, located at its line."""
     printout = read_printout(text, source)
     names = [next(iter(entry)) for entry in printout.layers]
-
-    def at(line: int | None) -> str | None:
-        return f"{source}:{line}" if line else source
-
     try:
         spec = build(
             printout.layers,
-            at=at,
+            at=Places(source),
             item_lines=printout.lines,
-            input_shape=input_shape,
             name=printout.name,
             source=source,
         )

@@ -767,3 +767,21 @@ def test_torchvisions_sequential_subclasses_are_all_known(torch: Any) -> None:
             ):
                 found[cls.__name__] = cls.__module__
     assert found == SEQUENTIAL_SUBCLASSES
+
+
+def test_a_printout_layer_error_carries_its_place_in_json(tmp_path: Path) -> None:
+    """The JSON error fields name the printout's file and line, as they do for YAML."""
+    import json
+
+    path = tmp_path / "model.txt"
+    path.write_text(
+        "Sequential(\n"
+        "  (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))\n"
+        "  (1): Conv2d(5, 8, kernel_size=(3, 3), stride=(1, 1))\n"
+        ")\n"
+    )
+    result = cli("shape", str(path), "-i", "1,3,8,8", "-f", "json")
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["errors"][0]
+    assert (error["file"], error["line"]) == (str(path), 3)
+    assert error["location"] == f"{path}:3, 1.in_channels"
