@@ -1,0 +1,244 @@
+"""The convolution: the case worked out, its path chosen (:mod:`.choose`), the path run."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from . import depthwise
+from .channels_last import channels_last
+from .choose import Case, Path, choose
+from .columns import Columns
+from .grouped import grouped_products
+from .memory import prod
+from .padding import PadPairs, pad
+from .phases import phases, same_width
+from .pointwise import pointwise, pointwise_onto_bias
+from .run import Run, current
+
+#: a path: (run, case, input, weight, bias) → output
+PathFn = Callable[[Run, Case, np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray]
+
+
+def conv(
+    xp: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+    budget: int,
+    pads: PadPairs | None = None,
+    split: bool = True,
+    run: Run | None = None,
+    path: Path | None = None,
+) -> np.ndarray:
+    """Cross-correlation of the batched ``xp`` (N, C, *spatial), zero-padded by ``pads`` (if
+    given; else already padded), with ``weight`` (C_out, C/groups, *kernel), as PyTorch's
+    ConvNd computes it, with at most ``budget`` bytes of temporaries. ``split``: an input too
+    large for ``budget`` is worked in slabs of output rows (off for the slabs themselves).
+    ``run``: the run's state and settings (default: the current run). ``path``: the path to
+    take instead of :func:`~convcalc.kernels.choose.choose`'s (it must apply to the case)."""
+    run = run if run is not None else current()
+    case, xp = make_case(run, xp, weight, bias, stride, dilation, groups, budget, pads, split)
+    return PATHS[path or choose(case, run.config)](run, case, xp, weight, bias)
+
+
+def make_case(
+    run: Run,
+    xp: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+    budget: int,
+    pads: PadPairs | None = None,
+    split: bool = True,
+) -> tuple[Case, np.ndarray]:
+    """The :class:`Case` of a convolution, and its input: padded here when the padding crops
+    (negative) or the convolution is pointwise, else padded by the path while laying it out."""
+    nd = weight.ndim - 2
+    pointwise = all(k == 1 for k in weight.shape[2:]) and all(s == 1 for s in stride)
+    if pads is not None and (any(a < 0 or b < 0 for a, b in pads) or pointwise):
+        xp = pad(xp, pads)
+        pads = None
+    case = Case(
+        tuple(int(v) for v in xp.shape),
+        tuple(int(v) for v in weight.shape),
+        int(groups),
+        tuple(int(s) for s in stride),
+        tuple(int(d) for d in dilation),
+        tuple((int(a), int(b)) for a, b in pads) if pads is not None else ((0, 0),) * nd,
+        xp.dtype.itemsize,
+        int(budget),
+        split,
+        bias is not None,
+        run.gemm(xp.dtype) is not None,
+    )
+    return case, xp
+
+
+def _pointwise(
+    run: Run, case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
+) -> np.ndarray:
+    return pointwise(case, x, w, b)
+
+
+def _pointwise_blas(
+    run: Run, case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
+) -> np.ndarray:
+    gemm = run.gemm(x.dtype)
+    assert gemm is not None and b is not None
+    return pointwise_onto_bias(gemm, case, x, w, b)
+
+
+def _columns(path: Path) -> PathFn:
+    def compute(
+        run: Run, case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
+    ) -> np.ndarray:
+        return Columns(run, case, path, x, w, b).compute()
+
+    return compute
+
+
+def _channels_last(
+    run: Run, case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
+) -> np.ndarray:
+    y = np.empty((case.x_shape[0], w.shape[0], *case.out), dtype=x.dtype)
+    channels_last(run, x, w, b, case.stride, case.dilation, case.pads, case.out, y, case.groups)
+    return y
+
+
+def _grouped(blas: bool) -> PathFn:
+    """Grouped with wide groups; with ``blas``, through BLAS on pointers (every tap's product
+    accumulates in place, over all the items at once: channels-first layout)."""
+
+    def compute(
+        run: Run, case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
+    ) -> np.ndarray:
+        gemm = run.gemm(x.dtype) if blas else None
+        g, (c_out, cig) = case.groups, w.shape[:2]
+        out = case.out
+        flat, taps, sizes = phases(
+            run, x, case.kernel, case.stride, case.dilation, out, case.pads,
+            channels_first=gemm is not None,
+        )  # fmt: skip
+        wt = np.moveaxis(w.reshape(g, c_out // g, cig, prod(case.kernel)), 3, 0)
+        wtap = np.ascontiguousarray(wt, dtype=x.dtype)
+        y = np.empty((case.x_shape[0], c_out, *out), dtype=x.dtype)
+        grouped_products(run, flat, taps, wtap, out, sizes, b, y, case.budget, gemm)
+        return y
+
+    return compute
+
+
+def _depthwise(path: Path) -> PathFn:
+    """Depthwise (C/g == 1): the taps of a block of planes gathered, one batched product per
+    plane; gathered cropped from the input, by flat shifts, or from flat phase images."""
+
+    def compute(
+        run: Run, case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
+    ) -> np.ndarray:
+        g, out, kernel = case.groups, case.out, case.kernel
+        stride, dilation, pads, budget = case.stride, case.dilation, case.pads, case.budget
+        y = np.empty((case.x_shape[0], w.shape[0], *out), dtype=x.dtype)
+        wd = w.reshape(g, w.shape[0] // g, prod(kernel))
+        if path == "depthwise-shifted":
+            depthwise.shifted(run, x, wd, kernel, dilation, pads, b, y, budget)
+        elif path == "depthwise-exact":
+            offsets = list(itertools.product(*[range(k) for k in kernel]))
+            depthwise.exact(run, x, wd, offsets, stride, dilation, pads, b, y, budget)
+        elif path == "depthwise-same-width":
+            src, f, taps, sizes, masks = same_width(run, x, kernel, dilation, pads)
+            depthwise.flat(run, src, f, taps, wd, out, sizes, b, y, budget, masks)
+        else:
+            flat, taps, sizes = phases(run, x, kernel, stride, dilation, out, pads)
+            src = flat.reshape(flat.shape[0], -1)
+            depthwise.flat(run, src, flat.shape[-1], taps, wd, out, sizes, b, y, budget)
+        return y
+
+    return compute
+
+
+def _slabs(run: Run, case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    y = np.empty((case.x_shape[0], w.shape[0], *case.out), dtype=x.dtype)
+    row_slabs(run, case, x, w, b, y)
+    return y
+
+
+def _depthwise_slabs(
+    run: Run, case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
+) -> np.ndarray:
+    y = np.empty((case.x_shape[0], w.shape[0], *case.out), dtype=x.dtype)
+    # each worker thread gathers its own plane
+    row_slabs(run, case, x, w, b, y, case.depthwise_row_bytes() * run.config.workers)
+    return y
+
+
+def row_slabs(
+    run: Run,
+    case: Case,
+    xp: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    y: np.ndarray,
+    per_row: int = 0,
+) -> None:
+    """A convolution whose whole input (or a depthwise plane's gathered taps) does not fit
+    its budget of temporaries: computed in slabs of output rows, each slab from the input rows
+    it reads (with the padding that falls inside it). A slab's copy of its input and its
+    output, and ``per_row`` bytes per output row that its kernel needs at once (a depthwise
+    gather: one plane per worker thread), fit the budget together; with ``per_row`` 0 (the
+    kernel chunks its own work within what it is given) half the budget is left to the
+    slab's kernel."""
+    n, c, height = case.x_shape[:3]
+    pads, stride, out, budget = case.pads, case.stride, case.out, case.budget
+    (top, _), s = pads[0], stride[0]
+    span = case.dilation[0] * (case.kernel[0] - 1) + 1
+    item = case.itemsize
+    out_row = n * weight.shape[0] * prod(out[1:]) * item
+    # a padded input row; a slab's copy of its input holds s of them per output row, and the
+    # kernel's reach
+    padded_row = n * c * prod(case.padded[1:]) * item
+    in_row = padded_row * s
+    room = budget if per_row else budget // 2
+    rows = max(1, (room - span * (per_row + padded_row)) // (per_row + out_row + in_row))
+    # what the slab's own kernel may use, its output and input copy set aside
+    inner = max(1, budget - rows * (out_row + in_row) - span * padded_row)
+    for r0 in range(0, out[0], rows):
+        r1 = min(out[0], r0 + rows)
+        # padded rows r0·s … (r1-1)·s + span - 1, i.e. input rows lo … hi - 1: those inside
+        # the input, and the padding above and below them (all of it, near an edge)
+        lo, hi = r0 * s - top, (r1 - 1) * s + span - top
+        first = max(lo, 0)
+        inside = max(0, min(hi, height) - first)
+        above, below = max(0, min(hi, 0) - lo), max(0, hi - max(lo, height))
+        slab = xp[:, :, first : first + inside]
+        slab_pads = [(above, below), *pads[1:]]
+        y[:, :, r0:r1] = conv(
+            slab, weight, bias, stride, case.dilation, case.groups, inner, slab_pads,
+            split=False, run=run,
+        )  # fmt: skip
+
+
+#: every path by name (see :data:`~convcalc.kernels.choose.Path`)
+PATHS: dict[str, PathFn] = {
+    "pointwise": _pointwise,
+    "pointwise-blas": _pointwise_blas,
+    "depthwise-slabs": _depthwise_slabs,
+    "depthwise-shifted": _depthwise("depthwise-shifted"),
+    "depthwise-exact": _depthwise("depthwise-exact"),
+    "depthwise-same-width": _depthwise("depthwise-same-width"),
+    "depthwise-phases": _depthwise("depthwise-phases"),
+    "slabs": _slabs,
+    "channels-last": _channels_last,
+    "tap-gemm": _columns("tap-gemm"),
+    "grouped": _grouped(blas=False),
+    "grouped-blas": _grouped(blas=True),
+    "columns-input": _columns("columns-input"),
+    "columns-cropped": _columns("columns-cropped"),
+    "columns-flat": _columns("columns-flat"),
+}
