@@ -9,11 +9,10 @@ the Report's.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +22,9 @@ from .layers.base import did_you_mean
 from .model import INPUT
 from .shape import Shape, fmt_shape, prod
 from .spec import LayerSpec, Spec
+
+if TYPE_CHECKING:
+    from .kernels import Config as KernelConfig
 
 DTYPES = ("float32", "float64")
 DEFAULT_MAX_MEMORY = 1 << 30
@@ -482,6 +484,7 @@ def run_forward(
     progress: Progress | None = None,
     fold: bool = True,
     threads: int | None = None,
+    config: KernelConfig | None = None,
 ) -> RunResult:
     """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
 
@@ -491,7 +494,8 @@ def run_forward(
     standard-normal tensor. A wrong model returns the analysis only, unrun. ``fold``: fold
     eval BatchNorms into the convolutions (or Linears) before them where that pays (see
     :func:`fold_affines`). ``threads``: run the kernels, BLAS included, on at most this many
-    threads (as ``torch.set_num_threads`` does); None: the machine's cores.
+    threads (as ``torch.set_num_threads`` does); None: the machine's cores. ``config``: the
+    kernels' settings (the thresholds between their paths; ``threads`` overrides its own).
     """
     if dtype not in DTYPES:
         raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -530,12 +534,14 @@ def run_forward(
     out: np.ndarray = x0
     total = len(spec.layers) * repeat
     last_use = _last_use(spec)
-    from . import numeric
+    from .kernels import Config, Run, prepare
 
-    numeric.prepare()
+    prepare()
+    settings = config if config is not None else Config()
     # temporaries kept between layers for reuse: bounded by the memory limit, dropped after
-    limit = numeric.threads(threads) if threads is not None else contextlib.nullcontext()
-    with limit, numeric.keeping(max_memory // SCRATCH_SHARE), np.errstate(all="ignore"):
+    keep = min(settings.scratch_keep, max_memory // SCRATCH_SHARE)
+    settings = replace(settings, scratch_keep=keep, threads=threads or settings.threads)
+    with Run(settings), np.errstate(all="ignore"):
         for rep in range(repeat):
             values: dict[str, np.ndarray] = {INPUT: x0}
             # names holding one torch tensor (or views of it), by the layer that made it
