@@ -16,17 +16,16 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from convcalc import analyze, load_spec
-from convcalc.cli import main
 from convcalc.errors import jsonable, number_text
 from convcalc.layout import Column, cell_width, fit, lines
 from convcalc.render import COLUMN_KEYS, DROP_ORDER, _compact_shapes, terminal_table, to_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ZOO = sorted((ROOT / "convcalc" / "models" / "zoo").glob("*.yaml"))
 SOURCES = [
     *ZOO,
@@ -36,17 +35,6 @@ SOURCES = [
 FORMATS = ("table", "json", "markdown", "csv")
 #: what stderr may hold after a failure: problems, each on one line, with their hints
 PROBLEM_LINE = re.compile(r"(error: |  hint: |  at )")
-
-
-class _Main:
-    name = "convcalc"
-
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-        main(args)
-
-
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(_Main(), list(args), input=input, catch_exceptions=False)
 
 
 def check_outcome(args: list[str]) -> dict[str, int]:

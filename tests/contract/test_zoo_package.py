@@ -20,7 +20,7 @@ from convcalc import SpecError, analyze, load_spec
 from convcalc.cli import main
 from convcalc.shape import fmt_shape
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "convcalc" / "models"
 ZOO = MODELS / "zoo"
 NAMES = sorted(path.stem for path in ZOO.glob("*.yaml"))

@@ -19,7 +19,7 @@ from convcalc import ShapeError, analyze, load_spec
 from convcalc.cli import main
 from convcalc.forward import expected_entries, run_forward
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "convcalc" / "models" / "zoo"
 MODELS = sorted(ZOO.glob("*.yaml"))
 
