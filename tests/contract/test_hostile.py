@@ -241,6 +241,20 @@ def test_huge_input_sizes_are_input_errors(shape: str, message: str) -> None:
     assert result.stderr.splitlines()[0] == f"error: --input: {message}"
 
 
+@pytest.mark.parametrize(
+    ("shape", "code"), [("1" + " " * 40_000 + "x", 2), ("1 , 3" + " " * 40_000 + "8", 0)]
+)
+def test_a_run_of_spaces_in_an_input_shape_reads_in_linear_time(shape: str, code: int) -> None:
+    started = time.perf_counter()
+    result = run("shape", "-l", "ReLU", "-i", shape, "-q")
+    assert result.exit_code == code
+    if code == 0:
+        assert result.stdout == "model: (1, 3, 8) → (1, 3, 8) · params 0 · MACs 0\n"
+    else:
+        assert "is not a list of integers" in result.stderr
+    assert time.perf_counter() - started < 5  # backtracking took minutes
+
+
 def test_leading_zeros_do_not_count_as_digits() -> None:
     result = run("shape", "-l", "ReLU", "-i", "1,3," + "0" * 5000 + "8", "-q")
     assert result.stdout == "model: (1, 3, 8) → (1, 3, 8) · params 0 · MACs 0\n"
