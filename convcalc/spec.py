@@ -528,7 +528,9 @@ def shape_from_value(value: Any, location: str | None = None) -> Shape:
     """An input shape from YAML (a list of ints) or text ("1,3,64,64", "1x3x64x64")."""
     if isinstance(value, str):
         text = value.strip().strip("[]()").strip()
-        if not re.fullmatch(r"-?\d+(\s*[,x×\s]\s*-?\d+)*,?", text):
+        # one separator between sizes, with no two ways to read a run of spaces (which would
+        # make the match backtrack for as long as the run squared)
+        if not re.fullmatch(r"-?\d+(?:(?:\s*[,x×]\s*|\s+)-?\d+)*,?", text):
             raise SpecError(
                 f"input shape {_clip(value)} is not a list of integers",
                 location=location,

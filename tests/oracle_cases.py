@@ -1,4 +1,4 @@
-"""Random layer configurations for the PyTorch oracle (tests/test_oracle.py).
+"""Random layer configurations for the PyTorch oracle (tests/oracle/test_shape_oracle.py).
 
 ``GENERATORS`` maps every layer type name to ``function(rng) -> (call_string, input_shape)``.
 The calls are written the way a user writes them (positional or keyword arguments,

@@ -8,13 +8,20 @@ become torch.add / torch.mul / torch.cat.
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Sequence
 from typing import Any
 
-from oracle_cases import INFERRED
+from oracle_cases import INFERRED, Shape
 
 from convcalc.model import INPUT, LayerSpec, Spec
 
-MERGES = ("Add", "Mul", "Concat")
+#: merge type → the torch function it stands for (the oracle for merges)
+TORCH_OPS = {"Add": "add", "Mul": "mul", "Concat": "cat"}
+MERGES = tuple(TORCH_OPS)
+
+#: (ok, output shape, params, MACs, error detail)
+Outcome = tuple[bool, Shape | None, int | None, int | None, str]
 
 
 def torch_module(torch: Any, entry: LayerSpec, input_shape: tuple[int, ...]) -> Any:
@@ -87,3 +94,51 @@ def with_batchnorm_statistics(torch: Any, model: Any) -> Any:
             module.weight.data.copy_(0.5 + torch.rand(n))
             module.bias.data.copy_(0.1 * torch.randn(n))
     return model.eval()
+
+
+def parse_call_text(text: str) -> tuple[str, list[Any], dict[str, Any]]:
+    """The call string read independently of convcalc's parser (the oracle's own reading)."""
+    node = ast.parse(text.strip(), mode="eval").body
+    assert isinstance(node, ast.Call), text
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id  # type: ignore[attr-defined]
+    args = [ast.literal_eval(a) for a in node.args]
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+    return name, args, kwargs
+
+
+def torch_layer(torch: Any, text: str, x: Shape) -> Any:
+    """``torch.nn.<type>`` built from ``text``; an omitted in_channels & co. comes from ``x``."""
+    name, args, kwargs = parse_call_text(text)
+    if name in INFERRED:
+        arg, channel = INFERRED[name]
+        if not args and arg not in kwargs:
+            kwargs[arg] = channel(x)
+    return getattr(torch.nn, name)(*args, **kwargs)
+
+
+def counted(torch: Any, modules: Sequence[Any], x: Shape) -> Outcome:
+    """Run ``modules`` in order on a random tensor of shape ``x``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def run(t: Any) -> Any:
+        for m in modules:
+            m.eval()
+            t = m(t)
+            if isinstance(t, tuple):  # return_indices=True
+                t = t[0]
+        return t
+
+    t = torch.randn(*x)
+    # oneDNN (mkldnn) lets a transposed convolution produce a size-0 output (and fails with
+    # "could not construct a memory descriptor" below that); PyTorch's own kernels reject
+    # both ("Output size is too small"), as convcalc does: they are the reference.
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+        # the verdict comes from a plain run: under FlopCounterMode some operations are
+        # decomposed and skip their checks (Upsample to a size-0 output "works" there)
+        y = run(t)
+        with FlopCounterMode(display=False) as counter:
+            run(t)
+    # after a forward pass: Lazy modules have their parameters only then
+    params = sum(p.numel() for m in modules for p in m.parameters())
+    return True, tuple(y.shape), params, counter.get_total_flops() // 2, ""

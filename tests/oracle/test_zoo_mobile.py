@@ -16,7 +16,7 @@ import pytest
 
 from convcalc import analyze, load_spec
 
-ZOO = Path(__file__).resolve().parent.parent / "convcalc" / "models" / "zoo"
+ZOO = Path(__file__).resolve().parents[2] / "convcalc" / "models" / "zoo"
 
 #: model file → (params, MACs) at 1×3×224×224: torchvision's published figures
 PUBLISHED = {

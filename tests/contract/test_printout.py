@@ -20,19 +20,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from clirun import run as cli
 from oracle_cases import GENERATORS
-from test_oracle import _counted, _torch_layer
-from torch_bridge import with_batchnorm_statistics
+from torch_bridge import counted, torch_layer, with_batchnorm_statistics
 
 from convcalc import analyze, load_spec
-from convcalc.cli import main
 from convcalc.errors import SpecError
 from convcalc.graph import MAX_LAYERS
 from convcalc.layers import REGISTRY
 from convcalc.printout import UNPRINTED, read_printout
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "vgg16-features.txt"
 TORCHVISION = ROOT / "tests" / "fixtures" / "printout"
 CASES_PER_TYPE = 14
@@ -41,17 +39,6 @@ CASES_PER_TYPE = 14
 @pytest.fixture(scope="module")
 def torch() -> Any:
     return pytest.importorskip("torch")
-
-
-class _Main:
-    name = "convcalc"
-
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-        main(args)
-
-
-def cli(*args: str, input: str | None = None) -> Any:
-    return CliRunner().invoke(_Main(), list(args), input=input, catch_exceptions=False)
 
 
 def printed(tmp_path: Path, module: Any, name: str = "model.txt") -> Path:
@@ -119,7 +106,7 @@ def test_printed_layer_matches_torch(torch: Any, type_name: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                module = _torch_layer(torch, text, x)
+                module = torch_layer(torch, text, x)
             except Exception:  # noqa: BLE001 - torch refused the configuration: nothing to print
                 continue
         if _hidden_value(module, type_name):
@@ -129,7 +116,7 @@ def test_printed_layer_matches_torch(torch: Any, type_name: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                expected = _counted(torch, [module], x)
+                expected = counted(torch, [module], x)
             except Exception as exc:  # noqa: BLE001 - torch's verdict: the model is wrong
                 expected = (False, None, None, None, str(exc).splitlines()[0][:100])
         compared += 1

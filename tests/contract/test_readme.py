@@ -1,7 +1,7 @@
 """Everything the documentation prints is generated, and every link in it leads somewhere.
 
 Each ``<!-- begin: X -->`` block of README.md, docs/*.md and benchmarks/README.md must equal X's
-output; ``pytest tests/test_readme.py --regen-golden`` rewrites the blocks.
+output; ``pytest tests/contract/test_readme.py --regen-golden`` rewrites the blocks.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md"]
 BLOCK = re.compile(r"(<!-- begin: (.+?) -->\n)(.*?)(<!-- end -->)", re.S)
@@ -90,7 +90,7 @@ def test_blocks_are_generated(page, request):
         page.write_text(new)
         return
     assert new == text, (
-        f"{page.name} blocks are stale: run pytest tests/test_readme.py --regen-golden"
+        f"{page.name} blocks are stale: run pytest tests/contract/test_readme.py --regen-golden"
     )
 
 

@@ -7,28 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from clirun import run as cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convcalc import ShapeError, SpecError, analyze, load_spec, spec_from_strings
-from convcalc.cli import main, parse_size
+from convcalc.cli import parse_size
 from convcalc.forward import run_forward
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LENET = str(ROOT / "examples" / "lenet.yaml")
 LENET64 = str(ROOT / "examples" / "lenet-64.yaml")
-
-
-class _Main:
-    name = "convcalc"
-
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-        main(args)
-
-
-def cli(*args):
-    return CliRunner().invoke(_Main(), list(args), catch_exceptions=False)
 
 
 def lenet_weights(seed=3):

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from clirun import run as cli
 from torch_bridge import with_batchnorm_statistics
 
 from convcalc import ShapeError, analyze, load_spec
-from convcalc.cli import main
 from convcalc.forward import expected_entries, run_forward
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "convcalc" / "models" / "zoo"
 MODELS = sorted(ZOO.glob("*.yaml"))
 
@@ -118,14 +117,6 @@ def test_small_inputs_are_small():
 
 
 # ------------------------------------------------------------- against torch
-def _cli(*args: str):
-    class _Main:
-        name = "convcalc"
-
-        def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-            main(args)
-
-    return CliRunner().invoke(_Main(), list(args), catch_exceptions=False)
 
 
 def _double_conv(nn, cin, cout):
@@ -404,7 +395,7 @@ def test_zoo_model_gives_torchs_output(tmp_path, stem):
     x = torch.randn(*shape, dtype=torch.float64)
     np.save(tmp_path / "x.npy", x.numpy())
 
-    out = _cli(
+    out = cli(
         "run", str(ZOO / f"{stem}.yaml"), "--weights", str(tmp_path / "weights.npz"),
         "--input-data", str(tmp_path / "x.npy"), "--save-output", str(tmp_path / "y.npy"),
         "--dtype", "float64", "-f", "json",

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
+from clirun import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc import SpecError, analyze, load_spec
-from convcalc.cli import main
 from convcalc.forward import run_forward
 from convcalc.layers import REGISTRY
 from convcalc.model import Spec
@@ -25,7 +24,7 @@ from convcalc.render import _ROW_KEYS, _json_lines, to_json
 from convcalc.shape import prod
 from convcalc.spec import spec_from_strings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LENET = str(ROOT / "examples" / "lenet.yaml")
 LENET64 = str(ROOT / "examples" / "lenet-64.yaml")
 #: the zoo, wherever the repository keeps it
@@ -40,18 +39,6 @@ RESNET50 = next(p for p in ZOO if p.stem == "resnet50")
 
 DEPTHWISE = "Conv2d(256, 256, 3, groups=256)"
 INFERRED = "c=Conv2d(out_channels=8, kernel_size=1)"
-
-
-def run(*args, input=None):
-    """Through main(), as the console script runs: errors become messages and exit codes."""
-    return CliRunner().invoke(_Main(), list(args), input=input, catch_exceptions=False)
-
-
-class _Main:
-    name = "convcalc"
-
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-        main(args)
 
 
 def torch_params(call: str) -> int:

@@ -1,6 +1,6 @@
 """Every example: a one-line comment saying what it shows, a golden JSON report, and PyTorch's agreement.
 
-Regenerate the golden files with ``pytest tests/test_examples.py --regen-golden`` and
+Regenerate the golden files with ``pytest tests/contract/test_examples.py --regen-golden`` and
 review the diff; the torch test below is what proves the numbers.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from convcalc import analyze, load_spec
 from convcalc.render import to_json
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 GOLDEN = ROOT / "tests" / "golden"
 FAILING = {"lenet-64"}  # examples that show a diagnosis: they exit 1

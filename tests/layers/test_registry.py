@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from oracle_cases import GENERATORS
-from test_merge import TORCH_OPS
+from torch_bridge import TORCH_OPS
 
 from convcalc import analyze, spec_from_data, spec_from_strings
 from convcalc.layers import REGISTRY, catalog
 
-LAYER_TABLE = (Path(__file__).resolve().parent.parent / "docs" / "layers.md").read_text()
+LAYER_TABLE = (Path(__file__).resolve().parents[2] / "docs" / "layers.md").read_text()
 TYPES = sorted(REGISTRY)
 
 

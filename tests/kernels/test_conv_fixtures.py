@@ -15,7 +15,7 @@ from golden import load, run, scale, temporaries
 from convcalc.layers.base import REGISTRY
 from convcalc.spec import spec_from_strings
 
-FIXTURES = sorted((Path(__file__).parent / "fixtures" / "conv").glob("*.npz"))
+FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "conv").glob("*.npz"))
 CONV_TYPES = [f"Conv{n}d" for n in (1, 2, 3)] + [f"ConvTranspose{n}d" for n in (1, 2, 3)]
 
 

@@ -14,28 +14,16 @@ import venv
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 
 from convcalc import SpecError, analyze, load_spec
-from convcalc.cli import main
 from convcalc.shape import fmt_shape
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "convcalc" / "models"
 ZOO = MODELS / "zoo"
 NAMES = sorted(path.stem for path in ZOO.glob("*.yaml"))
 LENET = (ROOT / "examples" / "lenet.yaml").read_text()
-
-
-class _Main:
-    name = "convcalc"
-
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-        main(args)
-
-
-def run(*args):
-    return CliRunner().invoke(_Main(), list(args), catch_exceptions=False)
 
 
 def _figures(report):

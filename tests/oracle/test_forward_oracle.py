@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from oracle_cases import ACTIVATIONS, GENERATORS
-from test_oracle import _torch_layer
+from torch_bridge import torch_layer
 
 from convcalc import analyze, spec_from_strings
 from convcalc.errors import ConvcalcError
@@ -128,7 +128,7 @@ def _compare(torch: Any, type_name: str, special: bool = False) -> None:
         with warnings.catch_warnings(), torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
             warnings.simplefilter("ignore")
             try:
-                module = _torch_layer(torch, text, x_shape).double().eval()
+                module = torch_layer(torch, text, x_shape).double().eval()
             except Exception:  # noqa: BLE001 - torch rejects: the shape oracle covers it
                 continue
             if type_name.startswith("Lazy"):  # parameters exist after a first forward pass

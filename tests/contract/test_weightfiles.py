@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_forward import cli
+from clirun import run as cli
 
 from convcalc import load_spec, run_forward, safetensorsfile
 from convcalc.errors import SpecError
 from convcalc.files import load_array, load_weights
 from convcalc.torchfile import is_torch_file, read
 
-FIX = Path(__file__).parent / "fixtures" / "weightfiles"
+FIX = Path(__file__).parent.parent / "fixtures" / "weightfiles"
 
 #: the network of net.pt, as a convcalc model
 NET = """\

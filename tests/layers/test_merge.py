@@ -7,12 +7,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from torch_bridge import TORCH_OPS
 
 from convcalc import ShapeError, SpecError, analyze, load_spec, spec_from_data
 from convcalc.forward import run_forward
-
-#: merge type → the torch function it stands for (the oracle for merges)
-TORCH_OPS = {"Add": "add", "Mul": "mul", "Concat": "cat"}
 
 
 def merged(type_name, shapes, **args):

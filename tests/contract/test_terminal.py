@@ -34,7 +34,7 @@ from convcalc.render import (
 )
 from convcalc.spec import spec_from_strings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LENET = ROOT / "examples" / "lenet.yaml"
 FAILING = ROOT / "examples" / "lenet-64.yaml"
 RESNET50 = ROOT / "convcalc" / "models" / "zoo" / "resnet50.yaml"

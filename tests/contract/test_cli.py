@@ -10,29 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 
 from convcalc import __version__
 from convcalc.cli import cli, main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LENET = str(ROOT / "examples" / "lenet.yaml")
 LENET64 = str(ROOT / "examples" / "lenet-64.yaml")
-
-
-def run(*args, input=None):
-    """Run through main() so that errors become messages and exit codes, as in the console script."""
-    runner = CliRunner()
-    return runner.invoke(_Main(), list(args), input=input, catch_exceptions=False)
-
-
-class _Main:
-    """Adapter: CliRunner invokes a click command; main() is the real entry point."""
-
-    name = "convcalc"
-
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-        main(args)
 
 
 def test_version():

@@ -16,17 +16,16 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from convcalc import analyze, load_spec
-from convcalc.cli import main
 from convcalc.errors import jsonable, number_text
 from convcalc.layout import Column, cell_width, fit, lines
 from convcalc.render import COLUMN_KEYS, DROP_ORDER, _compact_shapes, terminal_table, to_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ZOO = sorted((ROOT / "convcalc" / "models" / "zoo").glob("*.yaml"))
 SOURCES = [
     *ZOO,
@@ -36,17 +35,6 @@ SOURCES = [
 FORMATS = ("table", "json", "markdown", "csv")
 #: what stderr may hold after a failure: problems, each on one line, with their hints
 PROBLEM_LINE = re.compile(r"(error: |  hint: |  at )")
-
-
-class _Main:
-    name = "convcalc"
-
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-        main(args)
-
-
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(_Main(), list(args), input=input, catch_exceptions=False)
 
 
 def check_outcome(args: list[str]) -> dict[str, int]:
@@ -251,6 +239,20 @@ def test_huge_input_sizes_are_input_errors(shape: str, message: str) -> None:
     result = run("shape", "-l", "ReLU", "-i", shape)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == f"error: --input: {message}"
+
+
+@pytest.mark.parametrize(
+    ("shape", "code"), [("1" + " " * 40_000 + "x", 2), ("1 , 3" + " " * 40_000 + "8", 0)]
+)
+def test_a_run_of_spaces_in_an_input_shape_reads_in_linear_time(shape: str, code: int) -> None:
+    started = time.perf_counter()
+    result = run("shape", "-l", "ReLU", "-i", shape, "-q")
+    assert result.exit_code == code
+    if code == 0:
+        assert result.stdout == "model: (1, 3, 8) → (1, 3, 8) · params 0 · MACs 0\n"
+    else:
+        assert "is not a list of integers" in result.stderr
+    assert time.perf_counter() - started < 5  # backtracking took minutes
 
 
 def test_leading_zeros_do_not_count_as_digits() -> None:

@@ -17,7 +17,7 @@ import pytest
 from convcalc.layers.base import Layer
 from convcalc.spec import spec_from_strings
 
-FIXTURES = sorted((Path(__file__).parent / "fixtures" / "pool_linear").glob("*.npz"))
+FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "pool_linear").glob("*.npz"))
 POOLING = ("MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool")
 
 

@@ -19,9 +19,9 @@ from convcalc.layers.activation import erf
 from convcalc.layers.base import REGISTRY
 from convcalc.spec import spec_from_strings
 
-FIXTURES = sorted((Path(__file__).parent / "fixtures" / "misc").glob("*.npz"))
+FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "misc").glob("*.npz"))
 MODULES = (activation.__name__, norm.__name__, resize.__name__)
-# Lazy<Type> runs its base type's kernel (checked against torch in test_oracle_forward.py)
+# Lazy<Type> runs its base type's kernel (checked against torch in tests/oracle/test_forward_oracle.py)
 MY_TYPES = sorted(
     name
     for name, cls in REGISTRY.items()

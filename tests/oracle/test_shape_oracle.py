@@ -15,7 +15,6 @@ Run with ``CONVCALC_ORACLE_SCALE=10`` for ten times as many cases.
 
 from __future__ import annotations
 
-import ast
 import functools
 import importlib
 import os
@@ -25,7 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from oracle_cases import GENERATORS, INFERRED, Shape, gen_stack
+from oracle_cases import GENERATORS, Shape, gen_stack
+from torch_bridge import TORCH_OPS, Outcome, counted, parse_call_text, torch_layer
 
 from convcalc import SpecError, analyze, spec_from_strings
 from convcalc.layers import REGISTRY
@@ -51,9 +51,6 @@ for _name in GENERATORS:
 STACKS = 60
 MAX_SHOWN = 8
 
-#: (ok, output shape, params, MACs, error detail)
-Outcome = tuple[bool, Shape | None, int | None, int | None, str]
-
 
 # ------------------------------------------------------------------- torch
 @pytest.fixture(scope="module")
@@ -61,59 +58,11 @@ def torch() -> Any:
     return pytest.importorskip("torch")
 
 
-def _parse(text: str) -> tuple[str, list[Any], dict[str, Any]]:
-    """The call string read independently of convcalc's parser (the oracle's own reading)."""
-    node = ast.parse(text.strip(), mode="eval").body
-    assert isinstance(node, ast.Call), text
-    func = node.func
-    name = func.attr if isinstance(func, ast.Attribute) else func.id  # type: ignore[attr-defined]
-    args = [ast.literal_eval(a) for a in node.args]
-    kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
-    return name, args, kwargs
-
-
-def _torch_layer(torch: Any, text: str, x: Shape) -> Any:
-    """``torch.nn.<type>`` built from ``text``; an omitted in_channels & co. comes from ``x``."""
-    name, args, kwargs = _parse(text)
-    if name in INFERRED:
-        arg, channel = INFERRED[name]
-        if not args and arg not in kwargs:
-            kwargs[arg] = channel(x)
-    return getattr(torch.nn, name)(*args, **kwargs)
-
-
-def _counted(torch: Any, modules: Sequence[Any], x: Shape) -> Outcome:
-    """Run ``modules`` in order on a random tensor of shape ``x``."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    def run(t: Any) -> Any:
-        for m in modules:
-            m.eval()
-            t = m(t)
-            if isinstance(t, tuple):  # return_indices=True
-                t = t[0]
-        return t
-
-    t = torch.randn(*x)
-    # oneDNN (mkldnn) lets a transposed convolution produce a size-0 output (and fails with
-    # "could not construct a memory descriptor" below that); PyTorch's own kernels reject
-    # both ("Output size is too small"), as convcalc does: they are the reference.
-    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
-        # the verdict comes from a plain run: under FlopCounterMode some operations are
-        # decomposed and skip their checks (Upsample to a size-0 output "works" there)
-        y = run(t)
-        with FlopCounterMode(display=False) as counter:
-            run(t)
-    # after a forward pass: Lazy modules have their parameters only then
-    params = sum(p.numel() for m in modules for p in m.parameters())
-    return True, tuple(y.shape), params, counter.get_total_flops() // 2, ""
-
-
 def torch_outcome(torch: Any, text: str, x: Shape) -> Outcome:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            module = _torch_layer(torch, text, x)
+            module = torch_layer(torch, text, x)
         except Exception as exc:  # noqa: BLE001 - any rejection is the oracle's answer
             return (
                 False,
@@ -123,7 +72,7 @@ def torch_outcome(torch: Any, text: str, x: Shape) -> Outcome:
                 f"construction: {type(exc).__name__}: {_first_line(exc)}",
             )
         try:
-            return _counted(torch, [module], x)
+            return counted(torch, [module], x)
         except Exception as exc:  # noqa: BLE001
             return False, None, None, None, f"forward: {type(exc).__name__}: {_first_line(exc)}"
 
@@ -136,12 +85,12 @@ def torch_stack_outcome(torch: Any, texts: Sequence[str], x: Shape) -> Outcome:
         shape = x
         for text in texts:
             try:
-                module = _torch_layer(torch, text, shape)
+                module = torch_layer(torch, text, shape)
                 modules.append(module)
-                shape = _counted(torch, [module], shape)[1]  # type: ignore[assignment]
+                shape = counted(torch, [module], shape)[1]  # type: ignore[assignment]
             except Exception as exc:  # noqa: BLE001
                 return False, None, None, None, f"{text}: {type(exc).__name__}: {_first_line(exc)}"
-        return _counted(torch, modules, x)
+        return counted(torch, modules, x)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -227,7 +176,7 @@ def cases(type_name: str, n: int) -> list[tuple[str, Shape]]:
 
 # -------------------------------------------------------------------- tests
 def test_every_registered_type_has_a_generator() -> None:
-    from test_merge import TORCH_OPS  # merges have their own torch oracle there
+    # merges have their own torch oracle (tests/layers/test_merge.py)
 
     missing = sorted(set(REGISTRY) - set(GENERATORS) - set(TORCH_OPS))
     assert not missing, (
@@ -238,7 +187,7 @@ def test_every_registered_type_has_a_generator() -> None:
 def test_generators_produce_parseable_calls() -> None:
     for type_name in GENERATORS:
         for text, x in cases(type_name, 3):
-            assert _parse(text)[0] == type_name, text
+            assert parse_call_text(text)[0] == type_name, text
             assert all(isinstance(v, int) and v >= 1 for v in x), (text, x)
 
 

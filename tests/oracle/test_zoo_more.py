@@ -15,7 +15,7 @@ import pytest
 from convcalc import analyze, load_spec
 from convcalc.forward import expected_entries
 
-ZOO = Path(__file__).resolve().parent.parent / "convcalc" / "models" / "zoo"
+ZOO = Path(__file__).resolve().parents[2] / "convcalc" / "models" / "zoo"
 
 # file → input, output, params, MACs (at the file's own input)
 PUBLISHED = {

@@ -16,7 +16,7 @@ import pytest
 from convcalc import analyze, load_spec
 from convcalc.forward import expected_entries, run_forward
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "convcalc" / "models" / "zoo"
 BLOCKS = ROOT / "convcalc" / "models" / "blocks.yaml"
 DEMO = ROOT / "examples" / "blocks-demo.yaml"
