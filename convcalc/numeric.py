@@ -2,4 +2,13 @@
 
 from .kernels import chunks, conv, conv_transpose, item_parts, pad, padded_rows, scratch, split_run
 
-__all__ = ["chunks", "conv", "conv_transpose", "item_parts", "pad", "padded_rows", "scratch", "split_run"]
+__all__ = [
+    "chunks",
+    "conv",
+    "conv_transpose",
+    "item_parts",
+    "pad",
+    "padded_rows",
+    "scratch",
+    "split_run",
+]

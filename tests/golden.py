@@ -32,20 +32,19 @@ def scale(y: np.ndarray) -> float:
     return max(1.0, float(finite.max())) if finite.size else 1.0
 
 
-def temporaries(compute):
-    """``(result, bytes)``: what ``compute()`` returns, and the most memory it held at once
-    beyond that result (traced by tracemalloc, NumPy's arrays included), with no kept
-    scratch buffers before or after."""
+def temporaries(compute, config=None):
+    """``(result, bytes)``: what ``compute()`` returns, run in a fresh kernels run with
+    ``config``, and the most memory it held at once beyond that result (traced by
+    tracemalloc, NumPy's arrays included), its kept scratch buffers included."""
     import tracemalloc
 
-    from convcalc import numeric
+    from convcalc.kernels import Config, Run
 
-    numeric.release_scratch()
     tracemalloc.start()
     try:
-        result = compute()
+        with Run(config or Config()):
+            result = compute()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-        numeric.release_scratch()
     return result, peak - result.nbytes

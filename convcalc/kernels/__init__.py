@@ -12,7 +12,7 @@ from .blas import core as blas_core
 from .blas import prepare
 from .choose import Case, Path, choose
 from .config import Config, default_threads
-from .conv import conv
+from .convolution import conv, path_of
 from .memory import chunks, item_parts
 from .padding import pad, padded_rows, windows
 from .run import Run, current, scratch, split_run
@@ -32,6 +32,7 @@ __all__ = [
     "default_threads",
     "item_parts",
     "pad",
+    "path_of",
     "padded_rows",
     "prepare",
     "scratch",

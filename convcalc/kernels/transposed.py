@@ -72,19 +72,14 @@ def conv_transpose(
     (:func:`transpose_slabs`; ``split`` off for the slabs themselves).
     """
     run = run if run is not None else current()
-    n, c_in = x.shape[:2]
+    n = x.shape[0]
     kernel = tuple(weight.shape[2:])
     c_out = weight.shape[1] * groups
     inp = tuple(x.shape[2:])
-    full = [(i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(inp, stride, dilation, kernel)]
-    out = [f - 2 * p + op for f, p, op in zip(full, padding, output_padding)]
-    sizes, tail = transpose_phases(inp, kernel, stride, dilation, padding, out)
-    width = prod(sizes[1:])
-    item = x.dtype.itemsize
-    # per input row: the accumulator's rows (s of them, every phase) and the padded input's
-    acc_row = prod(stride) * n * c_out * width * item
-    in_row = n * c_in * width * item
-    if split and inp[0] > 1 and (acc_row + in_row) * sizes[0] > budget // 2:
+    out, sizes, tail = geometry(inp, kernel, stride, padding, output_padding, dilation)
+    acc_row, in_row = _row_bytes(x.shape, c_out, stride, sizes, x.dtype.itemsize)
+    if split and in_slabs(x.shape, weight.shape, stride, padding, output_padding, dilation,
+                          groups, x.dtype.itemsize, budget):  # fmt: skip
         # the same convolution on a slab of rows, left uncropped along them
         along = ((0, *padding[1:]), (0, *output_padding[1:]))
 
@@ -99,6 +94,50 @@ def conv_transpose(
         return transpose_slabs(x, uncropped, bias, y, stride[0], padding[0], span, budget, per_row)
     acc = footprints(run, x, weight, stride, dilation, groups, sizes, tail, budget)
     return interleave(acc, bias, stride, padding, sizes, out)
+
+
+def geometry(
+    inp: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    output_padding: Sequence[int],
+    dilation: Sequence[int],
+) -> tuple[list[int], tuple[int, ...], int]:
+    """``(out, sizes, tail)``: the output's spatial sizes, and the flat phase images' (see
+    :func:`~convcalc.shape.transpose_phases`)."""
+    full = [(i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(inp, stride, dilation, kernel)]
+    out = [f - 2 * p + op for f, p, op in zip(full, padding, output_padding)]
+    sizes, tail = transpose_phases(inp, kernel, stride, dilation, padding, out)
+    return out, tuple(sizes), tail
+
+
+def _row_bytes(
+    x_shape: Sequence[int], c_out: int, stride: Sequence[int], sizes: Sequence[int], item: int
+) -> tuple[int, int]:
+    """Per input row: the accumulator's rows (s of them, every phase) and the padded input's."""
+    n, c_in = x_shape[:2]
+    width = prod(sizes[1:])
+    return prod(stride) * n * c_out * width * item, n * c_in * width * item
+
+
+def in_slabs(
+    x_shape: Sequence[int],
+    w_shape: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    output_padding: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+    itemsize: int,
+    budget: int,
+) -> bool:
+    """Whether :func:`conv_transpose` works in slabs of input rows: when its accumulator
+    (about the output's size) and the padded input would take half the budget."""
+    inp = x_shape[2:]
+    _, sizes, _ = geometry(inp, w_shape[2:], stride, padding, output_padding, dilation)
+    acc_row, in_row = _row_bytes(x_shape, w_shape[1] * groups, stride, sizes, itemsize)
+    return inp[0] > 1 and (acc_row + in_row) * sizes[0] > budget // 2
 
 
 def footprints(

@@ -182,11 +182,11 @@ def test_cli_prints_every_weight_problem(tmp_path):
 def test_the_kernels_one_time_set_up_is_not_timed_as_the_first_layer(monkeypatch):
     """Finding OpenBLAS costs about a millisecond once per process: done before any layer's
     clock starts, so that a single run's time_ms of the first layer is its kernel's."""
-    from convcalc import numeric
+    from convcalc import kernels
     from convcalc.layers.conv import ConvNd
 
     events = []
-    monkeypatch.setattr(numeric, "prepare", lambda: events.append("prepare"))
+    monkeypatch.setattr(kernels, "prepare", lambda: events.append("prepare"))
     real = ConvNd.forward
     monkeypatch.setattr(
         ConvNd, "forward", lambda self, *a, **k: events.append("conv") or real(self, *a, **k)
@@ -293,17 +293,21 @@ def test_threads_limit_the_kernels_and_are_reported(monkeypatch):
     """--threads N holds the kernels (ours and BLAS's) to N threads for the run, as
     torch.set_num_threads does, and restores the limit afterwards; the output does not
     depend on it."""
-    from convcalc import numeric
+    from convcalc import kernels
+    from convcalc.layers.conv import ConvNd
 
     seen = []
-    real = numeric.conv
-    monkeypatch.setattr(
-        numeric, "conv", lambda *a, **k: seen.append(numeric._workers()) or real(*a, **k)
-    )
-    before = numeric.THREADS
+    real = ConvNd.forward
+
+    def spy(self, *a, **k):
+        seen.append((kernels.current().config.threads, kernels.current().config.workers))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(ConvNd, "forward", spy)
     data = json.loads(cli("run", LENET, "-f", "json", "--threads", "1").output)
     assert data["verified"] is True and data["threads"] == 1
-    assert seen and set(seen) == {1} and numeric.THREADS == before
+    # no run holds the kernels once it is over: the defaults again
+    assert seen and set(seen) == {(1, 1)} and kernels.current().config == kernels.Config()
     assert json.loads(cli("run", LENET, "-f", "json").output)["threads"] is None
     table = cli("run", LENET, "--threads", "1").output
     assert "forward pass (float32, seed 0, 1 thread):" in table
@@ -457,37 +461,39 @@ def test_reuse_decisions(dtype):
 
 
 def test_a_run_keeps_no_temporaries_after_it_and_none_over_its_share_during_it(monkeypatch):
-    from convcalc import numeric
+    from convcalc.kernels import Config
+    from convcalc.kernels.memory import Scratch
 
     kept = []
-    real = numeric.scratch
+    stores = set()
+    real = Scratch.get
 
-    def spy(purpose, shape, dtype):
-        buf = real(purpose, shape, dtype)
-        kept.append(
-            max((b.nbytes for p in numeric._SCRATCH.values() for b in p.values()), default=0)
-        )
+    def spy(self, purpose, shape, dtype):
+        buf = real(self, purpose, shape, dtype)
+        kept.append(self.largest())
+        stores.add(self)
         return buf
 
-    monkeypatch.setattr(numeric, "scratch", spy)
+    monkeypatch.setattr(Scratch, "get", spy)
     spec = load_spec(str(ROOT / "convcalc" / "models" / "zoo" / "resnet18.yaml"))
     limit = 64 << 20
     result = run_forward(spec, input_shape=(1, 3, 64, 64), max_memory=limit)
     assert result.verified
     assert kept and max(kept) <= limit // 16
-    assert numeric._SCRATCH == {}
-    assert numeric.SCRATCH_KEEP == 16 << 20
+    # one run's store, bounded by its share of the limit, emptied when the run ends
+    assert len(stores) == 1 and [s.keep for s in stores] == [limit // 16]
+    assert all(s.held() == 0 for s in stores)
+    assert Config().scratch_keep == 16 << 20
 
 
-def test_element_wise_work_split_between_threads_gives_the_same_numbers(monkeypatch):
-    from convcalc import numeric
+def test_element_wise_work_split_between_threads_gives_the_same_numbers():
+    from convcalc.kernels import Config
 
     spec = _reuse_graph()
     x = np.random.default_rng(6).standard_normal((2, 3, 6, 6))
     expected = run_forward(spec, input_data=x, seed=4, dtype="float64").output
-    monkeypatch.setattr(numeric, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(numeric, "_workers", lambda: 2)
-    got = run_forward(spec, input_data=x, seed=4, dtype="float64").output
+    split = Config(threads=2, parallel_min=0)
+    got = run_forward(spec, input_data=x, seed=4, dtype="float64", config=split).output
     np.testing.assert_array_equal(got, expected)
 
 

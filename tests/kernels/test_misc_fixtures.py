@@ -150,16 +150,16 @@ CHAINS = sorted(
 def test_in_place_chains_match_their_fresh_output(name, size):
     """An activation run as a chain gives the same bits written into a new array and into
     its own input (computed block by block in a temporary), on one block and on many."""
-    from convcalc.numeric import threads
+    from convcalc.kernels import Config, Run
 
     layer = REGISTRY[name].build()
     x = np.random.default_rng(size).standard_normal(size).astype(np.float32) * 8
-    with threads(2):
+    with Run(Config(threads=2)):
         fresh = layer.forward(x, {}, 1 << 30)
         inplace = x.copy()
         assert layer.forward_into(inplace, {}, 1 << 30, inplace) is inplace
     np.testing.assert_array_equal(inplace, fresh)
-    with threads(1):
+    with Run(Config(threads=1)):
         np.testing.assert_array_equal(layer.forward(x, {}, 1 << 30), fresh)
 
 
@@ -224,14 +224,14 @@ def test_nan_and_inf_arithmetic_warns_of_nothing(threads):
 def test_the_worker_threads_keep_the_callers_floating_point_handling():
     import warnings
 
-    from convcalc import numeric
+    from convcalc.kernels import Config, Run
 
     seen = []
 
     def work(i):
         seen.append(float(np.add(np.float64(np.inf), -np.inf)))
 
-    with numeric.threads(2), warnings.catch_warnings(), np.errstate(all="ignore"):
+    with Run(Config(threads=2)) as run, warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("error")
-        numeric._map(work, [0, 1, 2, 3])
+        run.workers.map(work, [0, 1, 2, 3])
     assert len(seen) == 4 and all(math.isnan(v) for v in seen)

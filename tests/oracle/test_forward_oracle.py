@@ -20,6 +20,8 @@ from torch_bridge import torch_layer
 from convcalc import analyze, spec_from_strings
 from convcalc.errors import ConvcalcError
 from convcalc.forward import run_forward
+from convcalc.kernels import Config, Run, conv, conv_transpose, path_of
+from convcalc.kernels.transposed import in_slabs
 
 #: cases per type (valid ones are kept; invalid ones are the shape oracle's business)
 CASES = int(os.environ.get("CONVCALC_FORWARD_CASES", "24"))
@@ -52,41 +54,35 @@ def test_forward_values_agree_with_torch(torch: Any, type_name: str) -> None:
     _compare(torch, type_name)
 
 
-#: thresholds that pick a convolution's kernel path, forced each way (see convcalc.numeric)
+#: thresholds that pick a convolution's kernel path, forced each way (see convcalc.kernels)
 KERNEL_PATHS = {
     # per-tap BLAS products (grouped: batched over the groups), columns gathered cropped,
     # strided depthwise gathered cropped
-    "direct": {
-        "TAP_GEMM_MIN": 1,
-        "TAP_GEMM_MIN_LENGTH": 1,
-        "EXACT_MIN_WIDTH": 1,
-        "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1,
-        "GROUPED_DIRECT_MIN": 1,
-        "GROUPED_POINTER_MIN_LENGTH": 1,
-        "SHIFTED_DEPTHWISE": False,
-    },
+    "direct": Config(
+        tap_gemm_min=1,
+        tap_gemm_min_length=1,
+        exact_min_width=1,
+        strided_depthwise_exact_min_width=1,
+        grouped_direct_min=1,
+        grouped_pointer_min_length=1,
+        shifted_depthwise=False,
+    ),
     # NumPy's matmul only, columns and depthwise taps as flat runs, cropped afterwards
-    "flat": {
-        "USE_DIRECT_GEMM": False,
-        "EXACT_MIN_WIDTH": 1 << 30,
-        "STRIDED_DEPTHWISE_EXACT_MIN_WIDTH": 1 << 30,
-        "STRIDED_DEPTHWISE_EXACT_MAX_TAPS": 0,
-        "SHIFTED_DEPTHWISE": False,
-    },
+    "flat": Config(
+        direct_gemm=False,
+        exact_min_width=1 << 30,
+        strided_depthwise_exact_min_width=1 << 30,
+        strided_depthwise_exact_max_taps=0,
+        shifted_depthwise=False,
+    ),
 }
 CONV_TYPES = [t for t in sorted(GENERATORS) if "Conv" in t]
 
 
 @pytest.mark.parametrize("type_name", CONV_TYPES)
 @pytest.mark.parametrize("path", sorted(KERNEL_PATHS))
-def test_every_conv_kernel_path_agrees_with_torch(
-    torch: Any, type_name: str, path: str, monkeypatch: Any
-) -> None:
-    from convcalc import numeric
-
-    for name, value in KERNEL_PATHS[path].items():
-        monkeypatch.setattr(numeric, name, value)
-    _compare(torch, type_name)
+def test_every_conv_kernel_path_agrees_with_torch(torch: Any, type_name: str, path: str) -> None:
+    _compare(torch, type_name, config=KERNEL_PATHS[path])
 
 
 #: the element-wise and pooling types, also run on inputs holding nan, ±inf and ±0
@@ -100,7 +96,9 @@ def test_nan_inf_and_signed_zeros_go_through_as_in_torch(torch: Any, type_name: 
     _compare(torch, type_name, special=True)
 
 
-def _compare(torch: Any, type_name: str, special: bool = False) -> None:
+def _compare(
+    torch: Any, type_name: str, special: bool = False, config: Config | None = None
+) -> None:
     rng = random.Random(f"forward:{type_name}" + (":special" if special else ""))
     failures = []
     ran = 0
@@ -162,7 +160,9 @@ def _compare(torch: Any, type_name: str, special: bool = False) -> None:
             checks = checks[:1]  # eps = the dtype's machine epsilon: float32 has its own answer
         for dtype, rtol in checks:
             try:
-                result = run_forward(spec, weights=weights, input_data=x.numpy(), dtype=dtype)
+                result = run_forward(
+                    spec, weights=weights, input_data=x.numpy(), dtype=dtype, config=config
+                )
             except ConvcalcError as exc:
                 failures.append(f"  {text} on {x_shape} [{dtype}]: {exc}")
                 break
@@ -197,20 +197,16 @@ def _compare(torch: Any, type_name: str, special: bool = False) -> None:
 
 
 @pytest.mark.parametrize("shifted", [True, False], ids=["flat shifts", "same-width layout"])
-def test_same_grid_depthwise_agrees_with_torch(torch: Any, monkeypatch: Any, shifted: bool) -> None:
+def test_same_grid_depthwise_agrees_with_torch(torch: Any, shifted: bool) -> None:
     """Stride-1 depthwise convolution whose output grid is the input's: gathered by flat
     shifts of the input (zeroing what crosses an edge), or, that path off, from the layout
     without padding columns. Every kernel shape, dilation, 'same' padding of even kernels
     (padded more on the right), depth multiplier, batch and width, down to rows of one
     column, against torch in float64."""
-    from convcalc import numeric
-
-    monkeypatch.setattr(numeric, "SHIFTED_DEPTHWISE", shifted)
-    name = "_depthwise_shifted" if shifted else "_same_width"
+    # blocks of a few planes
+    config = Config(shifted_depthwise=shifted, depthwise_block=7 * 12 * 8 * 5)
+    path = "depthwise-shifted" if shifted else "depthwise-same-width"
     used = []
-    real = getattr(numeric, name)
-    monkeypatch.setattr(numeric, name, lambda *a: used.append(1) or real(*a))
-    monkeypatch.setattr(numeric, "DEPTHWISE_BLOCK", 7 * 12 * 8 * 5)  # blocks of a few planes
     rng = np.random.default_rng(0)
     cases = 0
     for (kh, kw), (dy, dx), m, n, width in itertools.product(
@@ -231,21 +227,19 @@ def test_same_grid_depthwise_agrees_with_torch(torch: Any, monkeypatch: Any, shi
             ).numpy()
         reach = [dy * (kh - 1), dx * (kw - 1)]
         pads = [(r // 2, r - r // 2) for r in reach]
-        got = numeric.conv(x, w, b, (1, 1), (dy, dx), c, 1 << 30, pads)
+        with Run(config):
+            used.append(path_of(x, w, b, (1, 1), (dy, dx), c, 1 << 30, pads))
+            got = conv(x, w, b, (1, 1), (dy, dx), c, 1 << 30, pads)
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
         cases += 1
-    assert len(used) == cases == 216
+    assert used == [path] * cases and cases == 216
 
 
-def test_depthwise_in_row_slabs_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
+def test_depthwise_in_row_slabs_agrees_with_torch(torch: Any) -> None:
     """A depthwise plane whose gathered taps exceed the budget runs in slabs of output rows:
     strides, dilation, padding on either edge (slabs wholly inside it too), depth
     multipliers, 1-3 dimensions, against torch."""
-    from convcalc import numeric
-
     used = []
-    real = numeric._row_slabs
-    monkeypatch.setattr(numeric, "_row_slabs", lambda *a: used.append(1) or real(*a))
     rng = np.random.default_rng(2)
     cases = 0
     for spatial, kernel, stride, dilation, pad in [
@@ -261,25 +255,21 @@ def test_depthwise_in_row_slabs_agrees_with_torch(torch: Any, monkeypatch: Any) 
             x = rng.standard_normal((2, c, *spatial)).astype(dtype)
             w = rng.standard_normal((c * m, 1, *kernel)).astype(dtype)
             b = rng.standard_normal(c * m).astype(dtype)
-            conv = getattr(torch.nn.functional, f"conv{len(spatial)}d")
-            ref = conv(*map(torch.from_numpy, (x, w, b)), stride, pad, dilation, c).numpy()
-            got = numeric.conv(x, w, b, stride, dilation, c, budget, [(p, p) for p in pad])
+            torch_conv = getattr(torch.nn.functional, f"conv{len(spatial)}d")
+            ref = torch_conv(*map(torch.from_numpy, (x, w, b)), stride, pad, dilation, c).numpy()
+            pads = [(p, p) for p in pad]
+            used.append(path_of(x, w, b, stride, dilation, c, budget, pads))
+            got = conv(x, w, b, stride, dilation, c, budget, pads)
             tol = 1e-9 if dtype == np.float64 else 1e-5
             np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
             cases += 1
-    assert cases == 48 and len(used) == cases
+    assert cases == 48 and used == ["depthwise-slabs"] * cases
 
 
-def test_transposed_convolution_in_input_slabs_agrees_with_torch(
-    torch: Any, monkeypatch: Any
-) -> None:
+def test_transposed_convolution_in_input_slabs_agrees_with_torch(torch: Any) -> None:
     """A transposed convolution too large for its budget, in slabs of input rows added into
     the output: strides, dilation, padding, output padding, groups, 1-3 dimensions."""
-    from convcalc import numeric
-
     used = []
-    real = numeric._transpose_slabs
-    monkeypatch.setattr(numeric, "_transpose_slabs", lambda *a: used.append(1) or real(*a))
     rng = np.random.default_rng(4)
     cases = 0
     for spatial, kernel, stride, dilation, pad, extra, groups in [
@@ -293,25 +283,29 @@ def test_transposed_convolution_in_input_slabs_agrees_with_torch(
             x = rng.standard_normal((2, 2 * groups, *spatial)).astype(dtype)
             w = rng.standard_normal((2 * groups, 3, *kernel)).astype(dtype)
             b = rng.standard_normal(3 * groups).astype(dtype)
-            conv = getattr(torch.nn.functional, f"conv_transpose{len(spatial)}d")
-            ref = conv(*map(torch.from_numpy, (x, w, b)), stride, pad, extra, groups, dilation)
-            got = numeric.conv_transpose(x, w, b, stride, pad, extra, dilation, groups, budget)
+            torch_conv = getattr(torch.nn.functional, f"conv_transpose{len(spatial)}d")
+            ref = torch_conv(
+                *map(torch.from_numpy, (x, w, b)), stride, pad, extra, groups, dilation
+            )
+            args = (stride, pad, extra, dilation, groups)
+            used.append(in_slabs(x.shape, w.shape, *args, x.itemsize, budget))
+            got = conv_transpose(x, w, b, *args, budget)
             tol = 1e-9 if dtype == np.float64 else 1e-5
             np.testing.assert_allclose(got, ref.numpy(), rtol=tol, atol=tol)
             cases += 1
-    assert cases == 20 and len(used) == cases
+    assert cases == 20 and used == [True] * cases
 
 
 def test_mode_padded_convolution_in_slabs_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
     """A convolution with reflect, replicate or circular padding whose padded copy would
     overrun the budget, padded slab by slab from the rows each reads: every mode, strides,
     dilation, groups, 1-3 dimensions and a batch, against torch's module."""
-    from convcalc import numeric
+    from convcalc import kernels
     from convcalc.spec import spec_from_strings
 
     calls = []
-    real = numeric.padded_rows
-    monkeypatch.setattr(numeric, "padded_rows", lambda *a: calls.append(1) or real(*a))
+    real = kernels.padded_rows
+    monkeypatch.setattr(kernels, "padded_rows", lambda *a: calls.append(1) or real(*a))
     rng = np.random.default_rng(6)
     cases = 0
     for call, shape in [
@@ -338,15 +332,11 @@ def test_mode_padded_convolution_in_slabs_agrees_with_torch(torch: Any, monkeypa
     assert cases == 15
 
 
-def test_flat_shift_depthwise_in_1d_and_3d_agrees_with_torch(torch: Any, monkeypatch: Any) -> None:
+def test_flat_shift_depthwise_in_1d_and_3d_agrees_with_torch(torch: Any) -> None:
     """The flat-shift gather in one and three dimensions: symmetric and 'same' padding, a
     kernel reaching past a whole plane (all of a tap in the padding), no bias, float32 too."""
-    from convcalc import numeric
-
+    config = Config(depthwise_block=256)  # a plane or two per block
     used = []
-    real = numeric._depthwise_shifted
-    monkeypatch.setattr(numeric, "_depthwise_shifted", lambda *a: used.append(1) or real(*a))
-    monkeypatch.setattr(numeric, "DEPTHWISE_BLOCK", 256)  # a plane or two per block
     rng = np.random.default_rng(1)
     cases = 0
     for spatial, kernel, dilation in [
@@ -362,10 +352,10 @@ def test_flat_shift_depthwise_in_1d_and_3d_agrees_with_torch(torch: Any, monkeyp
             x = rng.standard_normal((n, c, *spatial)).astype(dtype)
             w = rng.standard_normal((c * m, 1, *kernel)).astype(dtype)
             b = rng.standard_normal(c * m).astype(dtype) if bias else None
-            conv = getattr(torch.nn.functional, f"conv{len(spatial)}d")
+            torch_conv = getattr(torch.nn.functional, f"conv{len(spatial)}d")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ref = conv(
+                ref = torch_conv(
                     torch.from_numpy(x),
                     torch.from_numpy(w),
                     None if b is None else torch.from_numpy(b),
@@ -376,8 +366,11 @@ def test_flat_shift_depthwise_in_1d_and_3d_agrees_with_torch(torch: Any, monkeyp
                 ).numpy()
             reach = [d * (k - 1) for k, d in zip(kernel, dilation)]
             pads = [(r // 2, r - r // 2) for r in reach]
-            got = numeric.conv(x, w, b, (1,) * len(spatial), dilation, c, 1 << 30, pads)
+            ones = (1,) * len(spatial)
+            with Run(config):
+                used.append(path_of(x, w, b, ones, dilation, c, 1 << 30, pads))
+                got = conv(x, w, b, ones, dilation, c, 1 << 30, pads)
             tol = 1e-9 if dtype == np.float64 else 1e-5
             np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
             cases += 1
-    assert len(used) == cases == 48
+    assert used == ["depthwise-shifted"] * cases and cases == 48

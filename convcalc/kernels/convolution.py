@@ -46,6 +46,23 @@ def conv(
     return PATHS[path or choose(case, run.config)](run, case, xp, weight, bias)
 
 
+def path_of(
+    xp: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+    budget: int,
+    pads: PadPairs | None = None,
+    run: Run | None = None,
+) -> Path:
+    """The path :func:`conv` takes with these arguments (in ``run``, default the current)."""
+    run = run if run is not None else current()
+    case, _ = make_case(run, xp, weight, bias, stride, dilation, groups, budget, pads)
+    return choose(case, run.config)
+
+
 def make_case(
     run: Run,
     xp: np.ndarray,
