@@ -362,7 +362,7 @@ class _Float32Draws:
         self.rng = rng
 
     def uniform(self, low: float, high: float, size: Any) -> np.ndarray:
-        out = self.rng.random(size, dtype=np.float32)
+        out: np.ndarray = self.rng.random(size, dtype=np.float32)
         out *= np.float32(high - low)
         out += np.float32(low)
         return out

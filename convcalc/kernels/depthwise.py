@@ -139,16 +139,7 @@ def shifted(
     item = x.dtype.itemsize
     tap_strides = tuple(d * st * item for d, st in zip(dilation, strides))
     reach = shifts[-1] - shifts[0]
-    # the padding, in the taps' view (*kernel, planes, *out): per axis and offset, the output
-    # indices j whose input j + read falls outside [0, size)
-    edges = []
-    for a, (size, rs) in enumerate(zip(out, reads)):
-        for o, r in enumerate(rs):
-            for lo, hi in ((0, min(size, max(0, -r))), (max(0, size - r), size)):
-                if hi > lo:
-                    lead = (slice(None),) * a + (o,) + (slice(None),) * (nd - a - 1)
-                    rest = (slice(None),) * a + (slice(lo, hi),)
-                    edges.append(lead + (slice(None),) + rest)
+    edges = _edges(out, reads)
 
     def worker(firsts: list[int]) -> None:
         cols = run.scratch("columns", (k, step * positions), x.dtype)
@@ -181,6 +172,22 @@ def shifted(
             np.matmul(wflat[p0:p1], stacked, out=yv[p0:p1])
 
     run.workers.map_gemm(worker, shares, small=True)
+
+
+def _edges(out: Sequence[int], reads: list[list[int]]) -> list[tuple[slice | int, ...]]:
+    """The padding, in the taps' view (*kernel, planes, *out): per axis and offset along it
+    (which reads ``reads[axis][offset]`` from the output index), the output indices j whose
+    input j + read falls outside [0, size)."""
+    nd = len(out)
+    edges: list[tuple[slice | int, ...]] = []
+    for a, (size, rs) in enumerate(zip(out, reads)):
+        for o, r in enumerate(rs):
+            for lo, hi in ((0, min(size, max(0, -r))), (max(0, size - r), size)):
+                if hi > lo:
+                    lead = (slice(None),) * a + (o,) + (slice(None),) * (nd - a - 1)
+                    rest = (slice(None),) * a + (slice(lo, hi),)
+                    edges.append(lead + (slice(None),) + rest)
+    return edges
 
 
 def flat(

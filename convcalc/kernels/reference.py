@@ -39,7 +39,8 @@ def conv_reference(
             slice(o * d, o * d + s * (m - 1) + 1, s)
             for o, d, s, m in zip(offset, dilation, stride, out)
         )
-        cols[(slice(None), slice(None), *offset)] = xp[(slice(None), slice(None), *window)]
+        tap: tuple[slice | int, ...] = (slice(None), slice(None), *offset)
+        cols[tap] = xp[(slice(None), slice(None), *window)]
     taps = int(np.prod(kernel))
     columns = cols.reshape(n, groups, cig * taps, -1)
     w = weight.astype(np.float64).reshape(groups, c_out // groups, cig * taps)
@@ -73,9 +74,8 @@ def conv_transpose_reference(
     wg = weight.astype(np.float64).reshape(groups, cig, cog, *kernel)
     for offset in itertools.product(*[range(k) for k in kernel]):
         # (n, g, cog, pixels): what this kernel tap adds, at stride × the input position
-        added = np.einsum(
-            "ngcp,gco->ngop", xg, wg[(slice(None), slice(None), slice(None), *offset)]
-        )
+        tap: tuple[slice | int, ...] = (slice(None), slice(None), slice(None), *offset)
+        added = np.swapaxes(wg[tap], 1, 2) @ xg
         at = tuple(
             slice(o * d, o * d + s * (i - 1) + 1, s)
             for o, d, s, i in zip(offset, dilation, stride, inp)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import blas
 from .config import Config
@@ -66,7 +66,7 @@ class Run:
         """See :meth:`Workers.split_run`."""
         self.workers.split_run(fn, total, unit)
 
-    def gemm(self, dtype: np.dtype) -> blas.Gemm | None:  # type: ignore[type-arg]
+    def gemm(self, dtype: np.dtype[Any]) -> blas.Gemm | None:
         """OpenBLAS's product for ``dtype`` if this run may use it (see :func:`blas.gemm`)."""
         return blas.gemm(dtype, self.config.direct_gemm)
 
