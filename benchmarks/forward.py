@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from convcalc import numeric  # noqa: E402
+from convcalc import kernels  # noqa: E402
 from convcalc.spec import spec_from_strings  # noqa: E402
 
 try:
@@ -181,7 +181,7 @@ def timed(fn: Callable[[], Any], library: str, threads: int, repeat: int) -> flo
     if library == "torch":
         torch.set_num_threads(threads)
         return best_time(fn, repeat)
-    with numeric.threads(threads):
+    with kernels.Run(kernels.Config(threads=threads)):
         return best_time(fn, repeat)
 
 
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
         f"Python {platform.python_version()}, NumPy {np.__version__}"
         + (f", torch {torch.__version__}" if torch is not None else ", no torch")
-        + (f"; OpenBLAS kernels {numeric.blas_core()}" if numeric.blas_core() else "")
+        + (f"; OpenBLAS kernels {kernels.blas_core()}" if kernels.blas_core() else "")
         + (f"; env {env}" if env else "")
     )
     print(

@@ -495,7 +495,8 @@ def run_forward(
     eval BatchNorms into the convolutions (or Linears) before them where that pays (see
     :func:`fold_affines`). ``threads``: run the kernels, BLAS included, on at most this many
     threads (as ``torch.set_num_threads`` does); None: the machine's cores. ``config``: the
-    kernels' settings (the thresholds between their paths; ``threads`` overrides its own).
+    kernels' settings (the thresholds between their paths; ``threads`` overrides its own;
+    default: those of the kernels run this call is made in, if any).
     """
     if dtype not in DTYPES:
         raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -534,10 +535,11 @@ def run_forward(
     out: np.ndarray = x0
     total = len(spec.layers) * repeat
     last_use = _last_use(spec)
-    from .kernels import Config, Run, prepare
+    from .kernels import Run, current, prepare
 
     prepare()
-    settings = config if config is not None else Config()
+    # without settings of its own, the run's are those of the run it is called in, if any
+    settings = config if config is not None else current().config
     # temporaries kept between layers for reuse: bounded by the memory limit, dropped after
     keep = min(settings.scratch_keep, max_memory // SCRATCH_SHARE)
     settings = replace(settings, scratch_keep=keep, threads=threads or settings.threads)

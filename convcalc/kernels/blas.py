@@ -31,6 +31,7 @@ class OpenBlas:
 
     get_threads: Callable[[], int]
     set_threads: Callable[[int], None]
+    #: by dtype character ("f": float32, "d": float64)
     gemm: dict[str, Gemm] = field(default_factory=dict)
     core: str | None = None
 
@@ -103,8 +104,8 @@ def _entry_points(lib: Any, tprefix: str, cprefix: str, suffix: str) -> OpenBlas
         wide = b"USE64BITINT" in (config() or b"")
         index = ctypes.c_int64 if wide else ctypes.c_int
         for dtype, letter, scalar in (
-            ("float32", "s", ctypes.c_float),
-            ("float64", "d", ctypes.c_double),
+            ("f", "s", ctypes.c_float),
+            ("d", "d", ctypes.c_double),
         ):
             fn = getattr(lib, f"{cprefix}_{letter}gemm{suffix}", None)
             if fn is None:
@@ -156,4 +157,4 @@ def gemm(dtype: np.dtype[Any], allowed: bool = True) -> Gemm | None:
     found): it multiplies matrices given by pointer and leading dimension (a strided run of a
     flat image needs no copy) and accumulates (β = 1), which ``np.matmul`` cannot."""
     found = openblas() if allowed else None
-    return None if found is None else found.gemm.get(dtype.name)
+    return None if found is None else found.gemm.get(dtype.char)

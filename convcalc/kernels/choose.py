@@ -6,8 +6,7 @@ says how much); the thresholds are :class:`~convcalc.kernels.config.Config`'s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .config import Config
 from .memory import prod
@@ -31,9 +30,9 @@ Path = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class Case:
-    """A convolution as the path choice sees it: shapes and arguments, never values."""
+class Case(NamedTuple):
+    """A convolution as the path choice sees it: shapes and arguments, never values (a named
+    tuple: made for every convolution, it must cost next to nothing)."""
 
     #: the input (N, C, *spatial), before the zero padding ``pads``
     x_shape: tuple[int, ...]
@@ -60,12 +59,19 @@ class Case:
 
     @property
     def padded(self) -> tuple[int, ...]:
-        return tuple(e + a + b for e, (a, b) in zip(self.x_shape[2:], self.pads))
+        return tuple([e + a + b for e, (a, b) in zip(self.x_shape[2:], self.pads)])
 
     @property
     def out(self) -> tuple[int, ...]:
-        spans = [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
-        return tuple((p - sp) // s + 1 for p, sp, s in zip(self.padded, spans, self.stride))
+        """The output's spatial sizes: (padded - dilation·(kernel - 1) - 1) // stride + 1."""
+        return tuple(
+            [
+                (e + a + b - d * (k - 1) - 1) // s + 1
+                for e, (a, b), k, d, s in zip(
+                    self.x_shape[2:], self.pads, self.w_shape[2:], self.dilation, self.stride
+                )
+            ]
+        )
 
     def depthwise_row_bytes(self) -> int:
         """A depthwise plane's temporaries per output row: the gathered taps and the product,
@@ -81,14 +87,15 @@ def choose(case: Case, config: Config) -> Path:
         # a single product (one item, one group) with a bias: through BLAS onto the bias
         one = case.bias and case.x_shape[0] == 1 and case.groups == 1
         return "pointwise-blas" if one and case.blas else "pointwise"
-    if case.w_shape[1] == 1 and case.groups > 1:
-        return _depthwise(case, config)
-    n, c = case.x_shape[:2]
     out = case.out
+    if case.w_shape[1] == 1 and case.groups > 1:
+        return _depthwise(case, config, out)
+    n, c = case.x_shape[:2]
+    padded = case.padded
     # an input whose flat copy alone would take half the budget: in slabs of output rows
-    if case.split and out[0] > 1 and n * c * prod(case.padded) * case.itemsize > case.budget // 2:
+    if case.split and out[0] > 1 and n * c * prod(padded) * case.itemsize > case.budget // 2:
         return "slabs"
-    if _channels_last(case, config):
+    if _channels_last(case, config, out, padded):
         return "channels-last"
     cig = case.w_shape[1]
     # per-tap products: faster than the column matrix for wide standard convolution on large
@@ -97,21 +104,20 @@ def choose(case: Case, config: Config) -> Path:
         if case.blas:
             return "tap-gemm"
     if case.groups > 1 and cig >= config.grouped_direct_min:
-        long = out[0] * prod(case.padded[1:]) >= config.grouped_pointer_min_length
+        long = out[0] * prod(padded[1:]) >= config.grouped_pointer_min_length
         return "grouped-blas" if case.blas and long else "grouped"
-    if _exact(case, config):
+    if _exact(case, config, out):
         # strided, the taps are read from the stride phases (contiguous runs, cropped while
         # copied), which copies faster than strided reads of the input
         return "columns-input" if all(s == 1 for s in case.stride) else "columns-cropped"
     return "columns-flat"
 
 
-def _exact(case: Case, config: Config) -> bool:
+def _exact(case: Case, config: Config, out: tuple[int, ...]) -> bool:
     """Whether the taps are gathered already cropped to the output grid: long output rows
     (short ones copy better as whole flat runs, cropped at the end), or on one thread for many
     output channels at stride 1 (the flat layout's padding columns would cost more product
     than the strided gather: a 3×3 at 7×7 multiplies 9 columns per 7; 6–20 % faster)."""
-    out = case.out
     wide = (
         config.workers == 1
         and case.groups == 1
@@ -121,14 +127,13 @@ def _exact(case: Case, config: Config) -> bool:
     return len(out) == 1 or out[-1] >= config.exact_min_width or wide
 
 
-def _depthwise(case: Case, config: Config) -> Path:
-    out = case.out
+def _depthwise(case: Case, config: Config, out: tuple[int, ...]) -> Path:
     if case.split and out[0] > 1 and case.depthwise_row_bytes() * out[0] > case.budget:
         return "depthwise-slabs"
     strided = any(s > 1 for s in case.stride)
     if config.shifted_depthwise and not strided and out == case.x_shape[2:]:
         return "depthwise-shifted"
-    if _strided_exact(case, config) if strided and len(out) > 1 else _exact(case, config):
+    if _strided_exact(case, config, out) if strided and len(out) > 1 else _exact(case, config, out):
         return "depthwise-exact"
     reach = case.dilation[-1] * (case.kernel[-1] - 1)
     if len(out) == 2 and not strided and sum(case.pads[1]) == reach:
@@ -137,11 +142,10 @@ def _depthwise(case: Case, config: Config) -> Path:
     return "depthwise-phases"
 
 
-def _strided_exact(case: Case, config: Config) -> bool:
+def _strided_exact(case: Case, config: Config, out: tuple[int, ...]) -> bool:
     """Whether a strided depthwise convolution gathers its taps cropped from the input rather
     than from the stride phases: from a very wide output, or at two threads for small kernels
     whose gathered taps are large enough to share out."""
-    out = case.out
     if out[-1] >= config.strided_depthwise_exact_min_width:
         return True
     taps = prod(case.kernel)
@@ -153,19 +157,18 @@ def _strided_exact(case: Case, config: Config) -> bool:
     )
 
 
-def _channels_last(case: Case, config: Config) -> bool:
+def _channels_last(
+    case: Case, config: Config, out: tuple[int, ...], padded: tuple[int, ...]
+) -> bool:
     """Few output positions (small images, deep layers): the column matrix in channels-last
     order (its copies run along the channels, not along rows a few elements long)."""
     n, c = case.x_shape[:2]
-    positions = prod(case.out)
+    positions = prod(out)
     wide_groups = (
         case.w_shape[1] >= config.grouped_direct_min
         and positions <= config.grouped_channels_last_max_positions
     )
-    held = (prod(case.padded) * c + positions * c * prod(case.kernel)) * case.itemsize
-    return (
-        (case.groups == 1 or wide_groups)
-        and positions <= config.channels_last_max_positions
-        and c >= config.channels_last_min_channels
-        and held * min(n, config.workers) <= case.budget
-    )
+    if positions > config.channels_last_max_positions or c < config.channels_last_min_channels:
+        return False
+    held = (prod(padded) * c + positions * c * prod(case.kernel)) * case.itemsize
+    return (case.groups == 1 or wide_groups) and held * min(n, config.workers) <= case.budget

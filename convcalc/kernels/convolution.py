@@ -83,14 +83,14 @@ def make_case(
         xp = pad(xp, pads)
         pads = None
     case = Case(
-        tuple(int(v) for v in xp.shape),
-        tuple(int(v) for v in weight.shape),
-        int(groups),
-        tuple(int(s) for s in stride),
-        tuple(int(d) for d in dilation),
-        tuple((int(a), int(b)) for a, b in pads) if pads is not None else ((0, 0),) * nd,
-        xp.dtype.itemsize,
-        int(budget),
+        tuple(xp.shape),
+        tuple(weight.shape),
+        groups,
+        tuple(stride),
+        tuple(dilation),
+        tuple((a, b) for a, b in pads) if pads is not None else ((0, 0),) * nd,
+        xp.itemsize,
+        budget,
         split,
         bias is not None,
         run.gemm(xp.dtype) is not None,
@@ -124,8 +124,9 @@ def _columns(path: Path) -> PathFn:
 def _channels_last(
     run: Run, case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
 ) -> np.ndarray:
-    y = np.empty((case.x_shape[0], w.shape[0], *case.out), dtype=x.dtype)
-    channels_last(run, x, w, b, case.stride, case.dilation, case.pads, case.out, y, case.groups)
+    out = case.out
+    y = np.empty((case.x_shape[0], w.shape[0], *out), dtype=x.dtype)
+    channels_last(run, x, w, b, case.stride, case.dilation, case.pads, out, y, case.groups)
     return y
 
 

@@ -10,14 +10,15 @@ from .memory import prod
 
 
 def pointwise(case: Case, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """One product per item (and group), the bias added after."""
+    """One product per item (and group), the bias added after (the output grid is the
+    input's: a 1×1 kernel at stride 1, any padding already applied)."""
     n, g = x.shape[0], case.groups
     c_out, cig = weight.shape[:2]
-    y = np.empty((n, c_out, *case.out), dtype=x.dtype)
+    y = np.empty((n, c_out, *x.shape[2:]), dtype=x.dtype)
     cog = c_out // g
     np.matmul(weight.reshape(g, cog, cig), x.reshape(n, g, cig, -1), out=y.reshape(n, g, cog, -1))
     if bias is not None:
-        y += bias.reshape((c_out,) + (1,) * len(case.out))
+        y += bias.reshape((c_out,) + (1,) * (x.ndim - 2))
     return y
 
 
@@ -28,8 +29,8 @@ def pointwise_onto_bias(
     onto the bias written first: one pass over ``y`` fewer than adding the bias after."""
     c_out, c = weight.shape[:2]
     assert x.shape[0] == 1 and case.groups == 1
-    y = np.empty((1, c_out, *case.out), dtype=x.dtype)
-    y[...] = bias.reshape((c_out,) + (1,) * len(case.out))
+    y = np.empty((1, c_out, *x.shape[2:]), dtype=x.dtype)
+    y[...] = bias.reshape((c_out,) + (1,) * (x.ndim - 2))
     xs = np.ascontiguousarray(x, dtype=y.dtype)
     ws = np.ascontiguousarray(weight, dtype=y.dtype)
     p = prod(y.shape[2:])
