@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import pkgutil
 import sys
 import time
 from collections.abc import Callable
@@ -70,11 +71,17 @@ def load_base(root: Path) -> ModuleType:
 
 
 def limited(package: ModuleType, threads: int) -> Any:
-    """A context holding ``package``'s kernels to ``threads`` threads (either generation)."""
-    if package is convcalc:
-        return kernels.Run(kernels.Config(threads=threads))
-    numeric = importlib.import_module(package.__name__ + ".numeric")
-    return numeric.threads(threads)
+    """A context holding ``package``'s kernels to ``threads`` threads: its ``kernels.Run``, or
+    in a version from before that package, the ``threads`` context of the module defining it."""
+    where = Path(package.__path__[0])
+    if (where / "kernels").is_dir():
+        engine = importlib.import_module(package.__name__ + ".kernels")
+        return engine.Run(engine.Config(threads=threads))
+    for info in pkgutil.iter_modules([str(where)]):
+        source = where / f"{info.name}.py"
+        if source.is_file() and "\nclass threads" in source.read_text(encoding="utf-8"):
+            return importlib.import_module(f"{package.__name__}.{info.name}").threads(threads)
+    raise SystemExit(f"{where}: no way to limit its kernels' threads")
 
 
 def best(fn: Callable[[], Any], repeat: int) -> float:
