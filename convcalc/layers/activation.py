@@ -52,7 +52,7 @@ class Pointwise(Layer):
     def chain(self, x: Any, out: Any) -> None:
         """A kernel of several NumPy calls may define this instead of :meth:`fn`: the
         activation of the block ``x`` computed in ``out`` (never ``x`` itself), using ``out``
-        and at most a few kept :func:`~convcalc.numeric.scratch` blocks as its temporaries;
+        and at most a few kept :func:`~convcalc.kernels.scratch` blocks as its temporaries;
         it then runs block by block without allocating."""
         raise NotImplementedError
 
@@ -68,7 +68,7 @@ class Pointwise(Layer):
         if type(self).into is not Pointwise.into:
             import numpy as np
 
-            from ..numeric import split_run
+            from ..kernels import split_run
 
             out = np.empty(x.shape, dtype=x.dtype) if out is None else out
             src = np.ascontiguousarray(x).reshape(-1)
@@ -89,7 +89,7 @@ def elementwise(fn: Callable[[Any], Any], x: Any, budget: int, temps: int, out: 
     Large inputs are shared between the cores, chunk by chunk."""
     import numpy as np
 
-    from ..numeric import chunks, split_run
+    from ..kernels import chunks, split_run
 
     out = np.empty(x.shape, dtype=x.dtype) if out is None else out
     src = np.ascontiguousarray(x).reshape(-1)
@@ -113,7 +113,7 @@ def chained(fn: Callable[[Any, Any], None], x: Any, out: Any = None) -> Any:
     computed in a kept temporary and copied back. Large inputs are shared between the cores."""
     import numpy as np
 
-    from ..numeric import scratch, split_run
+    from ..kernels import scratch, split_run
 
     out = np.empty(x.shape, dtype=x.dtype) if out is None else out
     src = np.ascontiguousarray(x).reshape(-1)
@@ -443,7 +443,7 @@ class PReLU(Layer):
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
 
-        from ..numeric import chunks
+        from ..kernels import chunks
 
         a = w["weight"]
         if self.num_parameters == 1 or x.ndim < 2:
@@ -522,7 +522,7 @@ class GELU(Pointwise):
         bits as :meth:`fn`); otherwise :meth:`fn` on the block."""
         import numpy as np
 
-        from ..numeric import scratch
+        from ..kernels import scratch
 
         if self.approximate == "tanh" or x.dtype != np.float32:
             out[...] = self.fn(x)
@@ -803,7 +803,7 @@ def softmax(x: Any, dim: int, log: bool, budget: int, negate: bool = False) -> A
     max-subtracted; chunked along another axis, one temporary per chunk (two for log)."""
     import numpy as np
 
-    from ..numeric import chunks
+    from ..kernels import chunks
 
     if x.ndim == 0:  # torch treats a 0-D input as 1-D
         return softmax(x.reshape(1), 0, log, budget, negate).reshape(())

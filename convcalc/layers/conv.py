@@ -333,13 +333,13 @@ class ConvNd(_Conv):
         return weight * scale.astype(weight.dtype).reshape((-1,) + (1,) * (weight.ndim - 1))
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        from .. import numeric
+        from .. import kernels
 
         batched = x.ndim == self.nd + 2
         xb = x if batched else x[None]
         pads = self.pads()
         if self.padding_mode == "zeros":  # padded while the kernel lays the input out
-            y = numeric.conv(
+            y = kernels.conv(
                 xb,
                 w["weight"],
                 w.get("bias"),
@@ -359,9 +359,9 @@ class ConvNd(_Conv):
             # each padded from the rows it reads
             y = self._slabs(xb, args, pads, sizes, out, budget)
             return y if batched else y[0]
-        xp = numeric.pad(xb, pads, self.padding_mode)
+        xp = kernels.pad(xb, pads, self.padding_mode)
         spare = budget - (xp.nbytes if xp is not xb else 0)
-        y = numeric.conv(xp, *args, max(spare, 0))
+        y = kernels.conv(xp, *args, max(spare, 0))
         return y if batched else y[0]
 
     def _slabs(
@@ -378,7 +378,7 @@ class ConvNd(_Conv):
         convolved on its own, within ``budget``."""
         import numpy as np
 
-        from .. import numeric
+        from .. import kernels
 
         y = np.empty(out, dtype=xb.dtype)
         s = self.stride[0]
@@ -391,12 +391,12 @@ class ConvNd(_Conv):
         weight, bias, stride, dilation, groups = args
         for r0 in range(0, out[2], rows):
             r1 = min(out[2], r0 + rows)
-            slab = numeric.padded_rows(
+            slab = kernels.padded_rows(
                 xb, 2, r0 * s, (r1 - 1) * s + span, pads[0][0], self.padding_mode
             )
-            slab = numeric.pad(slab, [(0, 0)] + list(pads[1:]), self.padding_mode)
+            slab = kernels.pad(slab, [(0, 0)] + list(pads[1:]), self.padding_mode)
             spare = max(budget - 2 * slab.nbytes - (r1 - r0) * out_row, 0)
-            y[:, :, r0:r1] = numeric.conv(slab, weight, bias, stride, dilation, groups, spare)
+            y[:, :, r0:r1] = kernels.conv(slab, weight, bias, stride, dilation, groups, spare)
             del slab  # before the next slab's: never two at once
         return y
 
@@ -418,7 +418,7 @@ class ConvNd(_Conv):
         out_rows = y[cdim + 1]
         width = prod([-(-s // st) for s, st in zip(padded_sizes[1:], self.stride[1:])])
         product = n * self.out_channels * out_rows * width
-        if self.groups > 1 and c_in // self.groups >= 8:  # numeric.GROUPED_DIRECT_MIN
+        if self.groups > 1 and c_in // self.groups >= 8:  # kernels.Config.grouped_direct_min
             return padded + flat + 2 * product  # accumulator and one tap's product
         # the gathered taps (and a row of ones for the bias) and the product: the column
         # matrix of standard convolution, a depthwise block's taps; the per-tap products of
@@ -529,10 +529,10 @@ class ConvTransposeNd(_Conv):
         return x[:cdim] + (self.out_channels,) + tuple(out)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        from .. import numeric
+        from .. import kernels
 
         batched = x.ndim == self.nd + 2
-        y = numeric.conv_transpose(
+        y = kernels.conv_transpose(
             x if batched else x[None],
             w["weight"],
             w.get("bias"),

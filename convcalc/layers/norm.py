@@ -54,7 +54,7 @@ def _normalise_rows(x2: Any, out2: Any, eps: float, budget: int) -> None:
     """out2 = (x2 - mean) / sqrt(var + eps) row by row (biased variance), in row chunks."""
     import numpy as np
 
-    from ..numeric import chunks
+    from ..kernels import chunks
 
     rows, n = x2.shape
     if rows == 0 or n == 0:
@@ -276,7 +276,7 @@ class _PerChannelNorm(_KeywordBias):
         if self.track_running_stats:
             # eval mode: a per-channel affine map from the running statistics
             scale, shift = self._affine_terms(w)
-            from ..numeric import split_run
+            from ..kernels import split_run
 
             out = np.empty(x.shape, dtype=x.dtype) if out is None else out
             tail = (1,) * (x.ndim - cdim - 1)
@@ -364,7 +364,7 @@ class BatchNormNd(_PerChannelNorm):
         """track_running_stats=False: torch normalises with the batch's statistics even in eval."""
         import numpy as np
 
-        from ..numeric import item_parts
+        from ..kernels import item_parts
 
         n, c = x.shape[0], x.shape[1]
         x3 = x.reshape(n, c, -1)
@@ -688,7 +688,7 @@ class LocalResponseNorm(Layer):
         """
         import numpy as np
 
-        from ..numeric import item_parts
+        from ..kernels import item_parts
 
         n, c = x.shape[0], x.shape[1]
         out = np.empty(x.shape, dtype=x.dtype)

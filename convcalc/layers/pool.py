@@ -205,7 +205,7 @@ def _window_reduce(
     """
     import numpy as np
 
-    from ..numeric import chunks
+    from ..kernels import chunks
 
     nd = len(kernel)
     spatial = tuple(x.shape[x.ndim - nd :])
@@ -638,7 +638,7 @@ class LPPoolNd(AvgPoolNd):
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
 
-        from ..numeric import chunks
+        from ..kernels import chunks
 
         p = x.dtype.type(self.norm_type)
         nd = self.nd
@@ -768,7 +768,7 @@ class _AdaptivePool(Layer):
         one axis at a time (`_adaptive_axis`), chunked over the leading dims."""
         import numpy as np
 
-        from ..numeric import chunks
+        from ..kernels import chunks
 
         x_shape = tuple(x.shape)
         y_shape = self.out_shape(x_shape)

@@ -302,7 +302,7 @@ class Upsample(Layer):
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
 
-        from ..numeric import item_parts
+        from ..kernels import item_parts
 
         y_shape = self.out_shape(tuple(x.shape))
         out = np.empty(y_shape, dtype=x.dtype)
