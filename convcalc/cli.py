@@ -385,14 +385,14 @@ def run(
         columns = parse_columns(columns_text, run=True) if columns_text is not None else None
         spec, input_shape = _load(file, input_text, layers)
         limit = parse_size(max_memory)
-        x = load_array(input_data, "input data") if input_data else None
+        x = load_array(input_data, "input data", limit) if input_data else None
         if x is not None and input_shape is not None and tuple(x.shape) != input_shape:
             raise SpecError(
                 f"--input {','.join(map(str, input_shape))} disagrees with --input-data of shape {tuple(x.shape)}",
                 hint="leave out --input: the data's shape is the input shape",
             )
-        params = load_weights(weights) if weights else None
-        reference = load_array(compare, "reference") if compare else None
+        params = load_weights(weights, limit) if weights else None
+        reference = load_array(compare, "reference", limit) if compare else None
         for name, value in (("--rtol", rtol), ("--atol", atol)):
             if value is not None and not value >= 0:
                 raise SpecError(f"{name} must be a non-negative number, got {value}")

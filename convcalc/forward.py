@@ -23,6 +23,7 @@ from .layers.base import did_you_mean
 from .model import INPUT
 from .shape import Shape, fmt_shape, prod
 from .spec import LayerSpec, Spec
+from .stored import Stored
 
 DTYPES = ("float32", "float64")
 DEFAULT_MAX_MEMORY = 1 << 30
@@ -180,7 +181,7 @@ def expected_entries(entry: LayerSpec, x: Shape) -> dict[str, Shape]:
 def _bind_weights(
     spec: Spec,
     report: Report,
-    given: Mapping[str, np.ndarray] | None,
+    given: Mapping[str, np.ndarray | Stored] | None,
     rng: Any,
     dtype: np.dtype,
 ) -> list[dict[str, np.ndarray]]:
@@ -222,7 +223,7 @@ KEYS_HINT = (
 _KINDS = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects"}
 
 
-def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -> None:
+def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray | Stored]) -> None:
     """Every problem of a state_dict at once, as torch's ``load_state_dict`` reports them:
     each missing key and each wrong shape at its layer (key, expected and found shape), then
     the keys no layer has. Raises the first as a SpecError carrying the others."""
@@ -251,8 +252,7 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -
                 expected=shape,
             )
         else:
-            found = tuple(np.shape(given[key]))
-            kind = np.asarray(given[key]).dtype
+            found, kind = _declared(given[key])
             if found == tuple(shape) and kind.kind not in "fiub":
                 error = SpecError(
                     f"weight {key!r} holds {_KINDS.get(kind.kind, 'values')} ({kind}), "
@@ -291,6 +291,14 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -
         )
     if problems:
         raise problems[0].with_others(problems[1:])
+
+
+def _declared(value: Any) -> tuple[Shape, np.dtype[Any]]:
+    """A weight's shape and dtype, without reading a stored one (:class:`~convcalc.stored.Stored`)."""
+    if isinstance(value, Stored):
+        return value.shape, value.dtype
+    value = np.asarray(value)
+    return tuple(value.shape), value.dtype
 
 
 def _wrapped_prefix(given: Mapping[str, Any], wanted: list[str]) -> str | None:
@@ -473,7 +481,7 @@ def run_forward(
     spec: Spec,
     input_shape: Shape | None = None,
     *,
-    weights: Mapping[str, np.ndarray] | None = None,
+    weights: Mapping[str, np.ndarray | Stored] | None = None,
     input_data: np.ndarray | None = None,
     seed: int = 0,
     dtype: str = "float32",
