@@ -405,20 +405,29 @@ def run(
             )  # fmt: skip
         if reference is not None and result.report.ok:
             result = compare_output(result, reference, rtol, atol)
-    if save_output and result.output is not None:
-        import numpy as np
-
-        try:
-            np.save(save_output, result.output)
-        except OSError as exc:
-            raise SpecError(f"{save_output}: cannot write the output ({exc.strerror})") from None
-    if terminal:
-        print_rich(result.report, result, columns=columns, wide=wide)
-    else:
-        click.echo(render(result.report, fmt, result, columns=columns), nl=False)
-        if fmt == "csv" and result.report.errors:
-            click.echo(error_text(result.report), nl=False, err=True)
+        if save_output and result.output is not None:
+            _save(save_output, result.output)
+        if terminal:
+            print_rich(result.report, result, columns=columns, wide=wide)
+        else:
+            click.echo(render(result.report, fmt, result, columns=columns), nl=False)
+            if fmt == "csv" and result.report.errors:
+                click.echo(error_text(result.report), nl=False, err=True)
     sys.exit(result.exit_code)
+
+
+def _save(path: str, array: Any) -> None:
+    """``array`` as an .npy file at exactly ``path`` (NumPy's own ``save`` would add ``.npy`` to a
+    name without it, and so write ``/tmp.npy`` when given the folder ``/tmp``)."""
+    import numpy as np
+
+    if os.path.isdir(path):
+        raise SpecError(f"{path}: is a folder", hint="give --save-output a file name, e.g. out.npy")
+    try:
+        with open(path, "wb") as f:
+            np.save(f, array)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot write the output ({exc.strerror})") from None
 
 
 #: a size: digits with an optional fraction and exponent, then K/M/G/T (powers of 1024), an
@@ -536,6 +545,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         os._exit(exc.code or 0)
 
 
+def _wants_json(argv: Sequence[str] | None) -> bool:
+    """Whether the command line asks for JSON output (read from the raw arguments: click
+    stopped at a usage error before it read them all)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    pairs = zip(args, args[1:] + [""])
+    return any(
+        a in ("--format=json", "-fjson") or (a in ("--format", "-f") and b == "json")
+        for a, b in pairs
+    )
+
+
 def _main(argv: Sequence[str] | None) -> None:
     try:
         cli.main(
@@ -557,6 +577,12 @@ def _main(argv: Sequence[str] | None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        if isinstance(exc, click.UsageError) and _wants_json(argv):
+            from .render import error_json
+
+            param = exc.param if isinstance(exc, click.BadParameter) else None
+            option = param.opts[-1] if param is not None and param.opts else None
+            click.echo(error_json(SpecError(exc.format_message(), argument=option)), nl=False)
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:

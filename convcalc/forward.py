@@ -507,6 +507,8 @@ def run_forward(
         raise SpecError(f"repeat must be at least 1, got {repeat}")
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be at least 1, got {threads}")
+    if not 0 <= seed < 1 << 64:  # NumPy's seeds are unsigned
+        raise SpecError(f"seed must be between 0 and 2**64 - 1, got {seed}", argument="seed")
     np_dtype = np.dtype(dtype)
     if input_data is not None:
         input_shape = tuple(int(v) for v in input_data.shape)

@@ -516,7 +516,7 @@ def spec_from_strings(
     texts = list(layers)
     return build(
         entries,
-        at=lambda i: None if i is None else f"--layer {texts[i]!r}",
+        at=lambda i: None if i is None else f"--layer {_clip(texts[i])}",
         item_lines=list(range(len(texts))),
         input_shape=input_shape,
         name=name,
