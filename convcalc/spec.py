@@ -251,8 +251,8 @@ def _read_text(path: str) -> str:
     import sys
 
     try:
-        if path == "-":
-            text = sys.stdin.read(MAX_FILE_CHARS + 1)
+        if path == "-":  # read as bytes: the text stream may have decoded anything at all
+            text = sys.stdin.buffer.read(MAX_FILE_CHARS + 1).decode("utf-8")
         else:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read(MAX_FILE_CHARS + 1)
@@ -261,7 +261,8 @@ def _read_text(path: str) -> str:
     except IsADirectoryError:
         raise SpecError(f"{path}: is a directory, not a YAML file") from None
     except UnicodeDecodeError:
-        raise SpecError(f"{path}: not a text file (it is not UTF-8)") from None
+        name = "<stdin>" if path == "-" else path
+        raise SpecError(f"{name}: not a text file (it is not UTF-8)") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read it ({exc.strerror})") from None
     if len(text) > MAX_FILE_CHARS:

@@ -659,3 +659,9 @@ def test_save_output_writes_exactly_the_path_given(tmp_path: Path) -> None:
     assert json.loads(missing.stdout)["errors"][0]["message"].endswith(
         "cannot write the output (No such file or directory)"
     )
+
+
+def test_standard_input_that_is_not_utf8_is_named_as_such() -> None:
+    result = run("shape", "-", input=b"input: [1, 3, 8, 8]\nlayers: [ReLU()]  # \xff\xfe\n")
+    assert result.exit_code == 2
+    assert result.stderr == "error: <stdin>: not a text file (it is not UTF-8)\n"
