@@ -434,26 +434,33 @@ def test_input_without_batch_and_channels_suggests_the_whole_shape():
     result = run("shape", "-i", "224,224", "-l", "Conv2d(3, 6, 5)")
     assert result.exit_code == 1
     assert (
-        "  hint: give the input shape with batch and channels: 1,3,224,224 (or 3,224,224, unbatched)\n"
-        in result.output
+        "  hint: give the input shape with batch and channels: 1,3,224,224 (or 3,224,224, "
+        "unbatched), or a 2D input suits the 1d layer types\n" in result.output
     )
     data = json.loads(run("shape", "-i", "224,224", "-l", "Conv2d(3, 6, 5)", "-f", "json").output)
+    # the layer's own hint follows the whole shape: neither hides the other
     assert data["errors"][0]["hint"] == (
-        "give the input shape with batch and channels: 1,3,224,224 (or 3,224,224, unbatched)"
+        "give the input shape with batch and channels: 1,3,224,224 (or 3,224,224, unbatched), "
+        "or a 2D input suits the 1d layer types"
     )
 
 
 def test_rank_hint_takes_the_channels_from_the_first_layer_that_sets_them():
     report = analyze(spec_from_strings(["MaxPool2d(2)", "BatchNorm2d(16)"]), (224, 224))
     # BatchNorm2d needs a 4D input: the unbatched shape would not do
-    assert report.errors[0].hint == "give the input shape with batch and channels: 1,16,224,224"
+    assert report.errors[0].hint == (
+        "give the input shape with batch and channels: 1,16,224,224, "
+        "or a 2D input suits the 1d layer types"
+    )
     report = analyze(spec_from_strings(["MaxPool2d(2)"]), (32, 32))
     assert report.errors[0].hint == (
-        "give the input shape with batch and channels: 1,C,32,32 (or C,32,32, unbatched)"
+        "give the input shape with batch and channels: 1,C,32,32 (or C,32,32, unbatched), "
+        "or a 2D input suits the 1d layer types"
     )
     report = analyze(spec_from_strings(["Conv3d(1, 4, 3)"]), (8, 8, 8))
     assert report.errors[0].hint == (
-        "give the input shape with batch and channels: 1,1,8,8,8 (or 1,8,8,8, unbatched)"
+        "give the input shape with batch and channels: 1,1,8,8,8 (or 1,8,8,8, unbatched), "
+        "or a 3D input suits the 2d layer types"
     )
 
 
