@@ -17,7 +17,7 @@ import click
 
 from . import __version__
 from .errors import ConvcalcError, SpecError
-from .render import FORMATS
+from .render import COLUMN_KEYS, FORMATS, RUN_KEYS
 
 EXIT_HELP = """Exit codes: 0 the model works · 1 the model is wrong · 2 the input cannot be read · 3 a bug in convcalc."""
 
@@ -93,6 +93,14 @@ def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
     return load_spec(file), input_shape
 
 
+#: --columns' help: every key of COLUMN_KEYS (and a run's RUN_KEYS), a word on the less obvious
+COLUMNS_HELP = (
+    "Columns of the table, comma-separated and in order (# always comes first) from: "
+    + ", ".join(k + " (the weight's shape)" if k == "kernel" else k for k in COLUMN_KEYS)
+    + f"; run adds {', '.join(RUN_KEYS)}."
+)
+
+
 def _table_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--columns and --wide: which columns a table shows, and whether a terminal's width limits them."""
     decorators = [
@@ -100,7 +108,7 @@ def _table_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--columns",
             "columns_text",
             metavar="LIST",
-            help="Columns of the table, comma-separated and in order (# always comes first) from: name, type, from, input, output, kernel (the weight's shape), params, params%, macs, macs%, notes; run adds actual, match, time.",
+            help=COLUMNS_HELP,
         ),
         click.option(
             "--wide",

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from convcalc import SpecError, analyze, load_spec
 from convcalc.cli import main
 from convcalc.forward import run_forward
+from convcalc.jsonout import ROW_KEYS, json_lines
 from convcalc.layers import REGISTRY
 from convcalc.model import Spec
-from convcalc.render import _ROW_KEYS, _json_lines, to_json
+from convcalc.render import to_json
 from convcalc.shape import prod
 from convcalc.spec import spec_from_strings
 
@@ -562,12 +563,12 @@ def test_json_is_the_reports_dict_written_fast(path):
     report = analyze(load_spec(str(path)))
     text = to_json(report)
     assert json.loads(text) == report.to_dict()
-    assert text == _json_lines(report.to_dict())
+    assert text == json_lines(report.to_dict())
     # and by the fast writer, which knows every field of a row (else it falls back, slowly)
     for row in report.rows:
         keys = tuple(row.to_dict())
-        assert keys == tuple(k for k in _ROW_KEYS if k in keys)
-    assert set(_ROW_KEYS) >= set(report.rows[-1].to_dict())
+        assert keys == tuple(k for k in ROW_KEYS if k in keys)
+    assert set(ROW_KEYS) >= set(report.rows[-1].to_dict())
 
 
 def test_json_with_unicode_names_and_merges(tmp_path):
@@ -588,7 +589,7 @@ def test_json_with_unicode_names_and_merges(tmp_path):
     assert data == report.to_dict()
     assert data["layers"][2]["input_shape"] == [[1, 4, 8, 8], [1, 4, 8, 8]]
     assert data["layers"][1]["name"] == 'b"q'
-    assert text == _json_lines(report.to_dict())
+    assert text == json_lines(report.to_dict())
 
 
 def test_run_json_keeps_its_fields():
