@@ -11,13 +11,17 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .errors import ConvcalcError, SpecError
 from .render import COLUMN_KEYS, FORMATS, RUN_KEYS
+
+if TYPE_CHECKING:
+    from .model import Spec
+    from .shape import Shape
 
 EXIT_HELP = """Exit codes: 0 the model works · 1 the model is wrong · 2 the input cannot be read · 3 a bug in convcalc."""
 
@@ -77,7 +81,9 @@ def _is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
+def _load(
+    file: str | None, input_text: str | None, layers: Sequence[str]
+) -> tuple[Spec, Shape | None]:
     from .spec import load_spec, shape_from_value, spec_from_strings
 
     input_shape = shape_from_value(input_text, location="--input") if input_text else None
@@ -516,7 +522,7 @@ def zoo_cmd(name: str | None, fmt: str) -> None:
         return
     from .render import zoo_text
 
-    click.echo(zoo_text([model.to_dict() for model in zoo.catalog()], fmt), nl=False)
+    click.echo(zoo_text(zoo.catalog(), fmt), nl=False)
 
 
 #: problems of one check (a weight file's, say) printed before the rest are only counted
