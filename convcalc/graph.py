@@ -21,7 +21,7 @@ from .errors import ConvcalcError, SpecError, clip
 from .expr import NAME_HINT, interpolate, parse_call, substitute, unprintable
 from .layers import lookup
 from .layers.base import REGISTRY, did_you_mean
-from .model import INPUT, LayerSpec, Spec, Spot, place, spot_where
+from .model import INPUT, Call, LayerSpec, Spec, Spot, place, spot_where
 from .shape import Shape
 
 #: keys of a layer mapping that are not constructor arguments
@@ -231,7 +231,7 @@ class Builder:
         params: Mapping[str, Any],
     ) -> _Entry:
         if isinstance(raw, str):
-            type_name, positional, keywords = parse_call(raw, params)
+            type_name, positional, keywords = _call(raw, params)
             e = _Entry(type_name, positional, keywords, str(pos), True, None, 1, True)
         elif isinstance(raw, dict) and "type" not in raw and len(raw) == 1:
             ((name_key, value),) = raw.items()
@@ -240,7 +240,7 @@ class Builder:
                     "a layer mapping needs a 'type' key",
                     hint="write {type: Conv2d, ...}, a call string 'Conv2d(3, 8, 3)' or 'name: Conv2d(3, 8, 3)'",
                 )
-            type_name, positional, keywords = parse_call(value, params)
+            type_name, positional, keywords = _call(value, params)
             e = _Entry(type_name, positional, keywords, str(name_key), True, None, 1, True)
         elif isinstance(raw, dict):
             e = _read_mapping(raw, pos, params)
@@ -383,6 +383,14 @@ class Builder:
         read = {name for spec in self.layers for name in spec.inputs}
         last = self.layers[-1].name if self.layers else None
         return [s.name for s in self.layers if s.name not in read and s.name != last]
+
+
+def _call(text: str, params: Mapping[str, Any]) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """A constructor call's type name and arguments: a :class:`Call` already read gives its
+    own, any other text is parsed."""
+    if isinstance(text, Call):
+        return text.type_name, text.positional, dict(text.keywords)
+    return parse_call(text, params)
 
 
 def _read_mapping(raw: dict[Any, Any], pos: int, params: Mapping[str, Any]) -> _Entry:

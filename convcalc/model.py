@@ -69,6 +69,23 @@ class Spec:
     warnings: tuple[str, ...] = ()
 
 
+class Call(str):
+    """A constructor call already read: its text (``Conv2d(3, 8, kernel_size=(3, 3))``), and
+    its type name, positional and keyword arguments, which the builder takes as they are
+    instead of parsing the text again (a printout's layers, read once by printout.py)."""
+
+    type_name: str
+    positional: tuple[Any, ...]
+    keywords: Mapping[str, Any]
+
+    def __new__(
+        cls, text: str, type_name: str, positional: tuple[Any, ...], keywords: Mapping[str, Any]
+    ) -> Call:
+        self = super().__new__(cls, text)
+        self.type_name, self.positional, self.keywords = type_name, positional, keywords
+        return self
+
+
 class Places:
     """The places of one file: called with a line, ``net.yaml:14`` (cheap: every entry gets
     one); :meth:`where` adds the column and keeps the parts, for an error's JSON fields."""

@@ -433,7 +433,11 @@ def printout_yaml(path: str, input_shape: Shape | None = None) -> str:
     if input_shape is not None:
         lines.append(f"input: [{', '.join(map(str, input_shape))}]")
     body = yaml.safe_dump(
-        {"layers": printout.layers},
+        {
+            "layers": [
+                {name: str(call) for name, call in entry.items()} for entry in printout.layers
+            ]
+        },
         sort_keys=False,
         default_flow_style=False,
         allow_unicode=True,
