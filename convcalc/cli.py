@@ -393,7 +393,7 @@ def run(
     """
     from .files import load_array, load_weights
     from .forward import compare_output, run_forward
-    from .render import error_text, parse_columns, print_rich, render
+    from .render import error_text, parse_columns, print_rich, progress_bar, render
 
     with _json_errors(fmt):
         columns = parse_columns(columns_text, run=True) if columns_text is not None else None
@@ -411,7 +411,7 @@ def run(
             if value is not None and not value >= 0:
                 raise SpecError(f"{name} must be a non-negative number, got {value}")
         terminal = fmt == "table" and _is_terminal()
-        with _progress(terminal and sys.stderr.isatty()) as progress:
+        with progress_bar(terminal and sys.stderr.isatty()) as progress:
             result = run_forward(
                 spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
                 repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
@@ -456,40 +456,6 @@ def parse_size(text: str) -> int:
             hint="write it like 512M, 2G or 1GiB",
         )
     return int(value)
-
-
-class _progress:
-    """A rich progress bar over layers, shown only on a terminal and once the run passes a second."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-        self.task: Any = None
-        self.start = 0.0
-
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        import time
-
-        if not self.enabled:
-            return None
-        self.start = time.perf_counter()
-
-        def update(done: int, total: int) -> None:
-            if self.bar is None:
-                if time.perf_counter() - self.start < 1.0:
-                    return
-                from rich.progress import Progress
-
-                self.bar = Progress(transient=True)
-                self.bar.start()
-                self.task = self.bar.add_task("forward pass", total=total)
-            self.bar.update(self.task, completed=done)
-
-        return update
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @cli.command(name="layers")

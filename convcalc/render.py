@@ -8,7 +8,7 @@ format the numbers the Report (and a run's RunResult) already hold.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .jsonout import error_json, to_json
@@ -17,6 +17,8 @@ from .table import COLUMN_KEYS, RUN_KEYS, human, parse_columns
 
 if TYPE_CHECKING:  # only for type checking: the analysis loads every layer type, the
     # forward module numpy, and neither is needed to know the formats (--help, --version)
+    from rich.progress import Progress, TaskID
+
     from .forward import RunResult
     from .report import Report
     from .terminal import Segment
@@ -25,7 +27,7 @@ FORMATS = ("table", "json", "markdown", "csv")
 
 __all__ = [
     "COLUMN_KEYS", "FORMATS", "RUN_KEYS", "error_json", "error_text", "human", "layers_text",
-    "parse_columns", "print_rich", "render", "terminal_width", "to_csv", "to_json", "to_line",
+    "parse_columns", "print_rich", "progress_bar", "render", "terminal_width", "to_csv", "to_json", "to_line",
     "to_markdown", "to_text", "zoo_text",
 ]  # fmt: skip
 
@@ -95,3 +97,39 @@ class _Lines:
                         style = styles[name] = console.get_style(name)
                     yield RichSegment(part, style)
             yield newline
+
+
+class progress_bar:
+    """A rich progress bar over layers, shown only on a terminal and once the run passes a
+    second: ``with progress_bar(enabled) as update`` gives the ``update(done, total)`` to
+    call (None when not enabled)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.start = 0.0
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        import time
+
+        if not self.enabled:
+            return None
+        self.start = time.perf_counter()
+
+        def update(done: int, total: int) -> None:
+            if self.bar is None or self.task is None:
+                if time.perf_counter() - self.start < 1.0:
+                    return
+                from rich.progress import Progress
+
+                self.bar = Progress(transient=True)
+                self.bar.start()
+                self.task = self.bar.add_task("forward pass", total=total)
+            self.bar.update(self.task, completed=done)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
