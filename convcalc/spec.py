@@ -7,8 +7,6 @@ its entries came from, so that errors can cite ``net.yaml:14``.
 
 from __future__ import annotations
 
-import datetime
-import math
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -24,6 +22,7 @@ from .graph import build, gc_paused
 from .layers.base import INT64_LIMIT, beyond_int64, did_you_mean
 from .model import LayerSpec, Places, Spec, place
 from .printout import is_printout, read_printout, spec_from_printout
+from .scalars import SCALARS, STR_TAG, TAG
 from .shape import Shape
 
 if TYPE_CHECKING:
@@ -33,12 +32,11 @@ else:  # the C parser when there is one
 _ScalarNode = yaml.ScalarNode
 _MappingNode = yaml.MappingNode
 _SequenceNode = yaml.SequenceNode
-_TAG = "tag:yaml.org,2002:"
-_STR_TAG = _TAG + "str"
-_MAP_TAG = _TAG + "map"
-_SEQ_TAG = _TAG + "seq"
-_MERGE_TAG = _TAG + "merge"
-_VALUE_TAG = _TAG + "value"
+
+_MAP_TAG = TAG + "map"
+_SEQ_TAG = TAG + "seq"
+_MERGE_TAG = TAG + "merge"
+_VALUE_TAG = TAG + "value"
 
 TOP_KEYS = ("name", "input", "layers", "blocks", "import")
 
@@ -121,7 +119,7 @@ class _Builder:
     def build(self, node: yaml.Node) -> Any:
         tag = node.tag
         if node.__class__ is _ScalarNode:
-            if tag == _STR_TAG:
+            if tag == STR_TAG:
                 return node.value
             key = (tag, node.value)
             if key in self.scalars:
@@ -205,7 +203,7 @@ def _merged(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
                         merged_keys.add(key)
                         merge.append(pair)
         elif key_node.tag == _VALUE_TAG:
-            own.append((_ScalarNode(_STR_TAG, key_node.value, key_node.start_mark), value_node))
+            own.append((_ScalarNode(STR_TAG, key_node.value, key_node.start_mark), value_node))
         else:
             own.append((key_node, value_node))
     return merge + own
@@ -222,7 +220,7 @@ def _tag_problem(node: yaml.Node) -> str:
     if node.tag in (_MAP_TAG, _SEQ_TAG):
         kind = "mapping" if node.tag == _MAP_TAG else "sequence"
         return f"expected a {kind} node, but found {_kind(node)}"
-    if node.tag in _SCALARS and not isinstance(node, _ScalarNode):
+    if node.tag in SCALARS and not isinstance(node, _ScalarNode):
         return f"expected a scalar node, but found {_kind(node)}"
     return "YAML tags are not allowed (only plain values, lists and mappings)"
 
@@ -231,7 +229,7 @@ def _scalar(node: yaml.Node) -> Any:
     """A scalar as PyYAML's safe loader reads it, but a value it cannot read (a date that is
     none, ``!!int x``, a decimal number of more than 4,300 digits) or an integer beyond
     2**MAX_INT_BITS is a YAML error at its node, not an exception from deep inside."""
-    convert = _SCALARS.get(node.tag)
+    convert = SCALARS.get(node.tag)
     if convert is None:
         raise _YAMLValueError(_tag_problem(node), node)
     try:
@@ -244,96 +242,6 @@ def _scalar(node: yaml.Node) -> Any:
     if type(value) is int and value.bit_length() > MAX_INT_BITS:
         raise _YAMLValueError(f"{_clip(node.value)} is a number beyond 2**{MAX_INT_BITS}", node)
     return value
-
-
-_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
-
-
-def _bool(text: str) -> bool:
-    return _BOOLS[text.lower()]
-
-
-def _signed(text: str) -> tuple[int, str]:
-    """The sign of a YAML 1.1 number and its digits (underscores left out)."""
-    text = text.replace("_", "")
-    sign = -1 if text[0] == "-" else 1
-    return sign, text[1:] if text[0] in "+-" else text
-
-
-def _sexagesimal(parts: list[Any]) -> Any:
-    """``1:30:00`` (base 60), the parts already numbers."""
-    value = 0
-    for part in parts:
-        value = value * 60 + part
-    return value
-
-
-def _int(text: str) -> int:
-    """YAML 1.1 integers: ``0b1010``, ``0x1f``, ``017`` (octal), ``1_000``, ``1:30``."""
-    sign, digits = _signed(text)
-    if digits == "0":
-        return 0
-    if digits.startswith("0b"):
-        return sign * int(digits[2:], 2)
-    if digits.startswith("0x"):
-        return sign * int(digits[2:], 16)
-    if digits[0] == "0":
-        return sign * int(digits, 8)
-    if ":" in digits:
-        return sign * int(_sexagesimal([int(p) for p in digits.split(":")]))
-    return sign * int(digits)
-
-
-def _float(text: str) -> float:
-    """YAML 1.1 floats: ``1.5e-3``, ``.inf``, ``-.Inf``, ``.nan``, ``1_000.5``, ``1:30.5``."""
-    sign, digits = _signed(text.lower())
-    if digits == ".inf":
-        return sign * math.inf
-    if digits == ".nan":
-        return math.nan
-    if ":" in digits:
-        return sign * float(_sexagesimal([float(p) for p in digits.split(":")]))
-    return sign * float(digits)
-
-
-_TIMESTAMP = re.compile(
-    r"""(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})
-    (?:(?:[Tt]|[ \t]+)(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})
-    (?:\.(?P<fraction>[0-9]*))?
-    (?:[ \t]*(?P<tz>Z|(?P<tz_sign>[-+])(?P<tz_hour>[0-9]{1,2})(?::(?P<tz_minute>[0-9]{2}))?))?)?""",
-    re.X,
-)
-
-
-def _timestamp(text: str) -> datetime.date:
-    """YAML 1.1 dates (``2001-12-14``) and times (``2001-12-14t21:59:43.10-05:00``)."""
-    match = _TIMESTAMP.fullmatch(text)
-    if match is None:
-        raise ValueError("not a date")
-    v = match.groupdict()
-    year, month, day = int(v["year"]), int(v["month"]), int(v["day"])
-    if not v["hour"]:
-        return datetime.date(year, month, day)
-    fraction = int((v["fraction"] or "")[:6].ljust(6, "0"))
-    tz: datetime.tzinfo | None = None
-    if v["tz_sign"]:
-        delta = datetime.timedelta(hours=int(v["tz_hour"]), minutes=int(v["tz_minute"] or 0))
-        tz = datetime.timezone(-delta if v["tz_sign"] == "-" else delta)
-    elif v["tz"]:
-        tz = datetime.timezone.utc
-    hour, minute, second = int(v["hour"]), int(v["minute"]), int(v["second"])
-    return datetime.datetime(year, month, day, hour, minute, second, fraction, tzinfo=tz)
-
-
-#: YAML's plain scalars, by tag: what turns each one's text into its value
-_SCALARS: dict[str, Callable[[str], Any]] = {
-    _TAG + "null": lambda text: None,
-    _TAG + "bool": _bool,
-    _TAG + "int": _int,
-    _TAG + "float": _float,
-    _TAG + "timestamp": _timestamp,
-    _STR_TAG: str,
-}
 
 
 #: the largest config read (a 100,000-layer stack is about 5 MB): a file that never ends
