@@ -179,7 +179,7 @@ class _json_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
         if self.fmt != "json" or exc is None:
             return
         from .render import error_json

@@ -31,7 +31,9 @@ def to_json(report: Report, run: RunResult | None = None) -> str:
     keys = tuple(layers[0].to_dict()) if layers else ()
     if keys != ROW_KEYS[: len(keys)]:
         return json_lines(report.to_dict())  # a field _row_json does not know: the general way
-    shapes: dict[Any, str] = {}  # a layer's output is the next one's input: written once
+    shapes: dict[
+        tuple[Any, ...], str
+    ] = {}  # a layer's output is the next one's input: written once
     return json_lines(_without_layers(report), [_row_json(row, shapes) for row in layers])
 
 
@@ -47,7 +49,7 @@ def _without_layers(report: Report) -> dict[str, Any]:
     return replace(report, rows=()).to_dict()
 
 
-def _json_shape(shape: Any, cache: dict[Any, str]) -> str:
+def _json_shape(shape: tuple[Any, ...] | None, cache: dict[tuple[Any, ...], str]) -> str:
     if shape is None:
         return "null"
     text = cache.get(shape)
@@ -64,7 +66,7 @@ def _json_strings(items: Sequence[str]) -> str:
     return "[" + ", ".join(map(json.encoder.encode_basestring, items)) + "]" if items else "[]"
 
 
-def _row_json(r: Row, shapes: dict[Any, str]) -> str:
+def _row_json(r: Row, shapes: dict[tuple[Any, ...], str]) -> str:
     """``Row.to_dict()`` as compact JSON, written directly (the same text the encoder writes);
     ``shapes`` caches the text of each shape."""
     esc = json.encoder.encode_basestring

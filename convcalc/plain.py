@@ -121,7 +121,7 @@ def to_csv(report: Report, run: RunResult | None = None) -> str:
     writer.writerow(header + ["notes"])
     runs = {r.index: r for r in run.layers} if run is not None else {}
     for r in report.rows:
-        row: list[Any] = [
+        row: list[str | int] = [
             r.index, r.name, r.type, dims(r.input_shape), dims(r.output_shape),
             "" if r.params is None else r.params, "" if r.macs is None else r.macs,
         ]  # fmt: skip

@@ -8,8 +8,8 @@ format the numbers the Report (and a run's RunResult) already hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from .jsonout import error_json, to_json
 from .plain import error_text, layers_text, to_csv, to_line, to_markdown, to_text, zoo_text
@@ -17,7 +17,10 @@ from .table import COLUMN_KEYS, RUN_KEYS, human, parse_columns
 
 if TYPE_CHECKING:  # only for type checking: the analysis loads every layer type, the
     # forward module numpy, and neither is needed to know the formats (--help, --version)
+    from rich.console import Console, ConsoleOptions
     from rich.progress import Progress, TaskID
+    from rich.segment import Segment as RichSegment
+    from rich.style import Style
 
     from .forward import RunResult
     from .report import Report
@@ -84,10 +87,10 @@ class _Lines:
     def __init__(self, lines: Sequence[Sequence[Segment]]) -> None:
         self.lines = lines
 
-    def __rich_console__(self, console: Any, options: Any) -> Any:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[RichSegment]:
         from rich.segment import Segment as RichSegment
 
-        styles: dict[str | None, Any] = {None: None}
+        styles: dict[str | None, Style | None] = {None: None}
         newline = RichSegment.line()
         for line in self.lines:
             for part, name in line:

@@ -218,7 +218,7 @@ def _percent(part: int | None, whole: int | None) -> float | None:
     return 100 * part / whole
 
 
-def _list(shape: Any) -> Any:
+def _list(shape: Shape | tuple[Shape, ...] | None) -> list[Any] | None:
     """A shape as a list; a merge's several input shapes as a list of lists."""
     if shape is None:
         return None

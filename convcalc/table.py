@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError, clip
 from .model import INPUT
-from .shape import fmt_shape
+from .shape import Shape, fmt_shape
 
 if TYPE_CHECKING:  # only for type checking: the analysis loads every layer type, the
     # forward module numpy, and neither is needed to know the formats (--help, --version)
@@ -69,7 +69,7 @@ def some(items: Sequence[str], sep: str) -> str:
     return sep.join(items[: LISTED - 1]) + f"{sep}… ({len(items):,} in all)"
 
 
-def merge_shapes(shapes: Any) -> str:
+def merge_shapes(shapes: Sequence[Shape]) -> str:
     """A merge's input shapes in little room: ``(1, 32, 56, 56) ×7``, ``(1, 64+128+32, 28, 28)``
     when they differ on one axis, else the distinct shapes with their counts."""
     distinct = list(dict.fromkeys(shapes))
