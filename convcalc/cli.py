@@ -11,13 +11,17 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .errors import ConvcalcError, SpecError
-from .render import FORMATS
+from .render import COLUMN_KEYS, FORMATS, RUN_KEYS
+
+if TYPE_CHECKING:
+    from .model import Spec
+    from .shape import Shape
 
 EXIT_HELP = """Exit codes: 0 the model works · 1 the model is wrong · 2 the input cannot be read · 3 a bug in convcalc."""
 
@@ -77,7 +81,9 @@ def _is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
+def _load(
+    file: str | None, input_text: str | None, layers: Sequence[str]
+) -> tuple[Spec, Shape | None]:
     from .spec import load_spec, shape_from_value, spec_from_strings
 
     input_shape = shape_from_value(input_text, location="--input") if input_text else None
@@ -93,6 +99,14 @@ def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
     return load_spec(file), input_shape
 
 
+#: --columns' help: every key of COLUMN_KEYS (and a run's RUN_KEYS), a word on the less obvious
+COLUMNS_HELP = (
+    "Columns of the table, comma-separated and in order (# always comes first) from: "
+    + ", ".join(k + " (the weight's shape)" if k == "kernel" else k for k in COLUMN_KEYS)
+    + f"; run adds {', '.join(RUN_KEYS)}."
+)
+
+
 def _table_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--columns and --wide: which columns a table shows, and whether a terminal's width limits them."""
     decorators = [
@@ -100,7 +114,7 @@ def _table_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--columns",
             "columns_text",
             metavar="LIST",
-            help="Columns of the table, comma-separated and in order (# always comes first) from: name, type, from, input, output, kernel (the weight's shape), params, params%, macs, macs%, notes; run adds actual, match, time.",
+            help=COLUMNS_HELP,
         ),
         click.option(
             "--wide",
@@ -165,7 +179,7 @@ class _json_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
         if self.fmt != "json" or exc is None:
             return
         from .render import error_json
@@ -379,7 +393,7 @@ def run(
     """
     from .files import load_array, load_weights
     from .forward import compare_output, run_forward
-    from .render import error_text, parse_columns, print_rich, render
+    from .render import error_text, parse_columns, print_rich, progress_bar, render
 
     with _json_errors(fmt):
         columns = parse_columns(columns_text, run=True) if columns_text is not None else None
@@ -397,7 +411,7 @@ def run(
             if value is not None and not value >= 0:
                 raise SpecError(f"{name} must be a non-negative number, got {value}")
         terminal = fmt == "table" and _is_terminal()
-        with _progress(terminal and sys.stderr.isatty()) as progress:
+        with progress_bar(terminal and sys.stderr.isatty()) as progress:
             result = run_forward(
                 spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
                 repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
@@ -453,40 +467,6 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
-class _progress:
-    """A rich progress bar over layers, shown only on a terminal and once the run passes a second."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-        self.task: Any = None
-        self.start = 0.0
-
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        import time
-
-        if not self.enabled:
-            return None
-        self.start = time.perf_counter()
-
-        def update(done: int, total: int) -> None:
-            if self.bar is None:
-                if time.perf_counter() - self.start < 1.0:
-                    return
-                from rich.progress import Progress
-
-                self.bar = Progress(transient=True)
-                self.bar.start()
-                self.task = self.bar.add_task("forward pass", total=total)
-            self.bar.update(self.task, completed=done)
-
-        return update
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 @cli.command(name="layers")
 @click.argument("type_name", metavar="[TYPE]", required=False)
 @_format_choice(["text", "markdown", "json"], "text")
@@ -517,7 +497,7 @@ def zoo_cmd(name: str | None, fmt: str) -> None:
         return
     from .render import zoo_text
 
-    click.echo(zoo_text([model.to_dict() for model in zoo.catalog()], fmt), nl=False)
+    click.echo(zoo_text(zoo.catalog(), fmt), nl=False)
 
 
 #: problems of one check (a weight file's, say) printed before the rest are only counted

@@ -161,7 +161,7 @@ def expression(text: str, names: Mapping[str, Any]) -> Any:
     return _value(_parsed(source, text), names, text)
 
 
-def _interpolate(text: str, names: Mapping[str, Any]) -> str:
+def interpolate(text: str, names: Mapping[str, Any]) -> str:
     """``"layer$i"`` → ``"layer2"``: parameters inside a name."""
 
     def one(match: re.Match[str]) -> str:

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from convcalc import analyze, load_spec
 from convcalc.errors import jsonable, number_text
 from convcalc.layout import Column, cell_width, fit, lines
-from convcalc.render import COLUMN_KEYS, DROP_ORDER, _compact_shapes, terminal_table, to_text
+from convcalc.render import COLUMN_KEYS, to_text
+from convcalc.table import merge_shapes
+from convcalc.terminal import DROP_ORDER, terminal_table
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = sorted((ROOT / "convcalc" / "models" / "zoo").glob("*.yaml"))
@@ -329,7 +331,8 @@ def test_a_wide_concat_lists_a_few_inputs_not_all(tmp_path: Path) -> None:
     text = to_text(report)
     last = text.splitlines()[3003]
     assert "b0, b1, b2, b3, b4, … (3,000 in all)" in last
-    assert "(1, 1, 4, 4) + (1, 2, 4, 4) + (1, 3, 4, 4)" in last
+    # the inputs' shapes as on a terminal: the axis that differs, summed in place
+    assert "(1, 1+2+3+1+2+… (3,000 in all), 4, 4)" in last
     assert len(text) < 3100 * 200
     lines = ["".join(t for t, _ in line) for line in terminal_table(report, width=None)]
     row = next(line for line in lines if " cat " in line)
@@ -340,10 +343,10 @@ def test_a_wide_concat_lists_a_few_inputs_not_all(tmp_path: Path) -> None:
 
 def test_compact_shapes_of_many_distinct_inputs() -> None:
     shapes = [(1, i % 4 + 1, i) for i in range(1, 1001)]
-    assert _compact_shapes(shapes) == (
+    assert merge_shapes(shapes) == (
         "(1, 2, 1) + (1, 3, 2) + (1, 4, 3) + (1, 1, 4) + (1, 2, 5) + … (1,000 in all)"
     )
-    assert _compact_shapes([(1, 64, 8, 8), (1, 32, 8, 8), (1, 32, 8, 8)]) == "(1, 64+32×2, 8, 8)"
+    assert merge_shapes([(1, 64, 8, 8), (1, 32, 8, 8), (1, 32, 8, 8)]) == "(1, 64+32×2, 8, 8)"
 
 
 # -------------------------------------------------------------- zoo names and paths
