@@ -11,13 +11,17 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .errors import ConvcalcError, SpecError
-from .render import FORMATS
+from .render import COLUMN_KEYS, FORMATS, RUN_KEYS
+
+if TYPE_CHECKING:
+    from .model import Spec
+    from .shape import Shape
 
 EXIT_HELP = """Exit codes: 0 the model works · 1 the model is wrong · 2 the input cannot be read · 3 a bug in convcalc."""
 
@@ -77,7 +81,9 @@ def _is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
+def _load(
+    file: str | None, input_text: str | None, layers: Sequence[str]
+) -> tuple[Spec, Shape | None]:
     from .spec import load_spec, shape_from_value, spec_from_strings
 
     input_shape = shape_from_value(input_text, location="--input") if input_text else None
@@ -93,6 +99,14 @@ def _load(file: str | None, input_text: str | None, layers: Sequence[str]):
     return load_spec(file), input_shape
 
 
+#: --columns' help: every key of COLUMN_KEYS (and a run's RUN_KEYS), a word on the less obvious
+COLUMNS_HELP = (
+    "Columns of the table, comma-separated and in order (# always comes first) from: "
+    + ", ".join(k + " (the weight's shape)" if k == "kernel" else k for k in COLUMN_KEYS)
+    + f"; run adds {', '.join(RUN_KEYS)}."
+)
+
+
 def _table_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--columns and --wide: which columns a table shows, and whether a terminal's width limits them."""
     decorators = [
@@ -100,7 +114,7 @@ def _table_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--columns",
             "columns_text",
             metavar="LIST",
-            help="Columns of the table, comma-separated and in order (# always comes first) from: name, type, from, input, output, kernel (the weight's shape), params, params%, macs, macs%, notes; run adds actual, match, time.",
+            help=COLUMNS_HELP,
         ),
         click.option(
             "--wide",
@@ -165,7 +179,7 @@ class _json_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
         if self.fmt != "json" or exc is None:
             return
         from .render import error_json
@@ -379,25 +393,25 @@ def run(
     """
     from .files import load_array, load_weights
     from .forward import compare_output, run_forward
-    from .render import error_text, parse_columns, print_rich, render
+    from .render import error_text, parse_columns, print_rich, progress_bar, render
 
     with _json_errors(fmt):
         columns = parse_columns(columns_text, run=True) if columns_text is not None else None
         spec, input_shape = _load(file, input_text, layers)
         limit = parse_size(max_memory)
-        x = load_array(input_data, "input data") if input_data else None
+        x = load_array(input_data, "input data", limit) if input_data else None
         if x is not None and input_shape is not None and tuple(x.shape) != input_shape:
             raise SpecError(
                 f"--input {','.join(map(str, input_shape))} disagrees with --input-data of shape {tuple(x.shape)}",
                 hint="leave out --input: the data's shape is the input shape",
             )
-        params = load_weights(weights) if weights else None
-        reference = load_array(compare, "reference") if compare else None
+        params = load_weights(weights, limit) if weights else None
+        reference = load_array(compare, "reference", limit) if compare else None
         for name, value in (("--rtol", rtol), ("--atol", atol)):
             if value is not None and not value >= 0:
                 raise SpecError(f"{name} must be a non-negative number, got {value}")
         terminal = fmt == "table" and _is_terminal()
-        with _progress(terminal and sys.stderr.isatty()) as progress:
+        with progress_bar(terminal and sys.stderr.isatty()) as progress:
             result = run_forward(
                 spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
                 repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
@@ -405,20 +419,29 @@ def run(
             )  # fmt: skip
         if reference is not None and result.report.ok:
             result = compare_output(result, reference, rtol, atol)
-    if save_output and result.output is not None:
-        import numpy as np
-
-        try:
-            np.save(save_output, result.output)
-        except OSError as exc:
-            raise SpecError(f"{save_output}: cannot write the output ({exc.strerror})") from None
-    if terminal:
-        print_rich(result.report, result, columns=columns, wide=wide)
-    else:
-        click.echo(render(result.report, fmt, result, columns=columns), nl=False)
-        if fmt == "csv" and result.report.errors:
-            click.echo(error_text(result.report), nl=False, err=True)
+        if save_output and result.output is not None:
+            _save(save_output, result.output)
+        if terminal:
+            print_rich(result.report, result, columns=columns, wide=wide)
+        else:
+            click.echo(render(result.report, fmt, result, columns=columns), nl=False)
+            if fmt == "csv" and result.report.errors:
+                click.echo(error_text(result.report), nl=False, err=True)
     sys.exit(result.exit_code)
+
+
+def _save(path: str, array: Any) -> None:
+    """``array`` as an .npy file at exactly ``path`` (NumPy's own ``save`` would add ``.npy`` to a
+    name without it, and so write ``/tmp.npy`` when given the folder ``/tmp``)."""
+    import numpy as np
+
+    if os.path.isdir(path):
+        raise SpecError(f"{path}: is a folder", hint="give --save-output a file name, e.g. out.npy")
+    try:
+        with open(path, "wb") as f:
+            np.save(f, array)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot write the output ({exc.strerror})") from None
 
 
 #: a size: digits with an optional fraction and exponent, then K/M/G/T (powers of 1024), an
@@ -442,40 +465,6 @@ def parse_size(text: str) -> int:
             hint="write it like 512M, 2G or 1GiB",
         )
     return int(value)
-
-
-class _progress:
-    """A rich progress bar over layers, shown only on a terminal and once the run passes a second."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-        self.task: Any = None
-        self.start = 0.0
-
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        import time
-
-        if not self.enabled:
-            return None
-        self.start = time.perf_counter()
-
-        def update(done: int, total: int) -> None:
-            if self.bar is None:
-                if time.perf_counter() - self.start < 1.0:
-                    return
-                from rich.progress import Progress
-
-                self.bar = Progress(transient=True)
-                self.bar.start()
-                self.task = self.bar.add_task("forward pass", total=total)
-            self.bar.update(self.task, completed=done)
-
-        return update
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @cli.command(name="layers")
@@ -508,7 +497,7 @@ def zoo_cmd(name: str | None, fmt: str) -> None:
         return
     from .render import zoo_text
 
-    click.echo(zoo_text([model.to_dict() for model in zoo.catalog()], fmt), nl=False)
+    click.echo(zoo_text(zoo.catalog(), fmt), nl=False)
 
 
 #: problems of one check (a weight file's, say) printed before the rest are only counted
@@ -536,6 +525,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         os._exit(exc.code or 0)
 
 
+def _wants_json(argv: Sequence[str] | None) -> bool:
+    """Whether the command line asks for JSON output (read from the raw arguments: click
+    stopped at a usage error before it read them all)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    pairs = zip(args, args[1:] + [""])
+    return any(
+        a in ("--format=json", "-fjson") or (a in ("--format", "-f") and b == "json")
+        for a, b in pairs
+    )
+
+
 def _main(argv: Sequence[str] | None) -> None:
     try:
         cli.main(
@@ -557,6 +557,12 @@ def _main(argv: Sequence[str] | None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        if isinstance(exc, click.UsageError) and _wants_json(argv):
+            from .render import error_json
+
+            param = exc.param if isinstance(exc, click.BadParameter) else None
+            option = param.opts[-1] if param is not None and param.opts else None
+            click.echo(error_json(SpecError(exc.format_message(), argument=option)), nl=False)
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:

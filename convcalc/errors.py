@@ -52,6 +52,8 @@ class ConvcalcError(Exception):
         expected: Any = None,
         got: Any = None,
         dim: int | None = None,
+        branch: int | None = None,
+        resizable: bool = True,
         location: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -63,10 +65,10 @@ class ConvcalcError(Exception):
         #: which dimension of the layer's input the error is about (for provenance)
         self.dim = dim
         #: which input of a merge (Add, Concat) the error is about
-        self.branch: int | None = None
+        self.branch = branch
         #: False when another input size is not the fix (a missing Flatten, say): the
         #: diagnosis does not look for one
-        self.resizable = True
+        self.resizable = resizable
         self.location: str | None = None
         self.index: int | None = None
         self.name: str | None = None
@@ -118,12 +120,7 @@ class ConvcalcError(Exception):
 
     def place_dict(self) -> dict[str, Any]:
         """The structured fields of the JSON output."""
-        defined = self.defined_at
-        return {
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "defined_at": None if defined is None else {"file": defined[0], "line": defined[1]},
+        return place_fields(self.file, self.line, self.column, self.defined_at) | {
             "expected": jsonable(self.expected),
             "got": jsonable(self.got),
         }
@@ -140,6 +137,33 @@ class ConvcalcError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def place_fields(
+    file: str | None,
+    line: int | None,
+    column: int | None,
+    defined_at: tuple[str | None, int | None] | None = None,
+) -> dict[str, Any]:
+    """file, line, column and defined_at as the JSON output writes them."""
+    defined = None if defined_at is None else {"file": defined_at[0], "line": defined_at[1]}
+    return {"file": file, "line": line, "column": column, "defined_at": defined}
+
+
+def outer_place(
+    inner: str | None, outer: str | None
+) -> tuple[str | None, int | None, int | None, tuple[str | None, int | None] | None]:
+    """(file, line, column, defined_at) of a place ``inner`` (a :class:`Where`) seen from
+    ``outer`` (the line that uses its block): the outer place wins, and the inner one's file
+    and line become ``defined_at``. Either may be None, or text without parts."""
+    places = [w for w in (inner, outer) if isinstance(w, Where)]
+    places = [w for w in places if w.file is not None or w.line is not None]
+    if not places:
+        return None, None, None, None
+    first, last = places[0], places[-1]
+    if (first.file, first.line) == (last.file, last.line):
+        return first.file, first.line, first.column, None
+    return last.file, last.line, last.column, (first.file, first.line)
 
 
 def clip(text: str, width: int = 60) -> str:

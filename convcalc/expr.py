@@ -55,6 +55,11 @@ def _bounded(value: Any, text: str) -> Any:
     return value
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 20 else text[:19] + "…"
+
+
 def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
     """A literal, arithmetic on numbers, comparisons and not/and/or, and block parameters;
     nothing else (no calls, no attributes, no indexing)."""
@@ -76,7 +81,13 @@ def _value(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
                 raise SpecError(f"cannot read {text!r}: division by zero") from None
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
         left, right = _value(node.left, names, text), _value(node.comparators[0], names, text)
-        return _COMPARE[type(node.ops[0])](left, right)
+        try:
+            return _COMPARE[type(node.ops[0])](left, right)
+        except TypeError:  # 1 < 'a', (1, 2) < 3: no order between them
+            raise SpecError(
+                f"cannot read {clip(text)}: cannot compare {_short(left)} "
+                f"({type(left).__name__}) with {_short(right)} ({type(right).__name__})"
+            ) from None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         return not _value(node.operand, names, text)
     if isinstance(node, ast.BoolOp):
@@ -112,17 +123,45 @@ def _syntax(exc: SyntaxError | ValueError) -> str:
     return "it holds a character that is not text (a byte that is not UTF-8)"
 
 
-def expression(text: str, names: Mapping[str, Any]) -> Any:
-    """``"$k // 2"`` with ``names={"k": 3}`` → 1."""
-    source = _PARAM.sub(r"\1", text).strip()
+#: how deeply an expression may nest (a constructor call with a tuple of sums is a few levels;
+#: Python's own parser gives up, with a RecursionError, somewhere near a thousand)
+MAX_DEPTH = 100
+
+
+def _parsed(source: str, text: str, hint: str | None = None) -> ast.expr:
+    """``source`` parsed as one expression, at most MAX_DEPTH levels deep, or a SpecError."""
     try:
         node = ast.parse(source, mode="eval").body
     except (SyntaxError, ValueError) as exc:  # ValueError: a lone surrogate, from argv's bytes
-        raise SpecError(f"cannot read {text!r}: {_syntax(exc)}") from None
-    return _value(node, names, text)
+        raise SpecError(f"cannot read {clip(text)}: {_syntax(exc)}", hint=hint) from None
+    except (RecursionError, MemoryError):
+        node = None
+    if node is None or _depth(node) > MAX_DEPTH:
+        raise SpecError(
+            f"cannot read {clip(text)}: the expression is nested more than {MAX_DEPTH} levels deep",
+            hint="write the value out, or split the arithmetic over block parameters",
+        )
+    return node
 
 
-def _interpolate(text: str, names: Mapping[str, Any]) -> str:
+def _depth(root: ast.AST) -> int:
+    """How many levels the tree has (counted without recursion)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:
+            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def expression(text: str, names: Mapping[str, Any]) -> Any:
+    """``"$k // 2"`` with ``names={"k": 3}`` → 1."""
+    source = _PARAM.sub(r"\1", text).strip()
+    return _value(_parsed(source, text), names, text)
+
+
+def interpolate(text: str, names: Mapping[str, Any]) -> str:
     """``"layer$i"`` → ``"layer2"``: parameters inside a name."""
 
     def one(match: re.Match[str]) -> str:
@@ -172,10 +211,7 @@ def _parse_call(text: str, names: Mapping[str, Any]) -> tuple[str, tuple[Any, ..
     stripped = _PARAM.sub(r"\1", text).strip() if names else text.strip()
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", stripped):
         return stripped, (), {}
-    try:
-        node = ast.parse(stripped, mode="eval").body
-    except (SyntaxError, ValueError) as exc:
-        raise SpecError(f"cannot read {text!r}: {_syntax(exc)}", hint=_CALL_HINT) from None
+    node = _parsed(stripped, text, _CALL_HINT)
     func = node.func if isinstance(node, ast.Call) else node
     parts = []
     while isinstance(func, ast.Attribute):
@@ -200,6 +236,12 @@ def _parse_call(text: str, names: Mapping[str, Any]) -> tuple[str, tuple[Any, ..
             raise SpecError(
                 f"cannot read {text!r}: arguments must be literal values (no **kwargs)",
                 hint=_CALL_HINT,
+            )
+        if kw.arg in keywords:  # as Python itself refuses f(a=1, a=2)
+            raise SpecError(
+                f"cannot read {clip(text)}: keyword argument {kw.arg!r} repeated",
+                argument=kw.arg,
+                hint="give each argument once",
             )
         keywords[kw.arg] = _value(kw.value, names, text)
     return type_name, tuple(positional), keywords

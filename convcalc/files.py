@@ -8,12 +8,16 @@ code 2) that names the file and says how to save it instead.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import math
+import zipfile
+from typing import IO, Any
 
 import numpy as np
 
 from . import safetensorsfile, torchfile
 from .errors import SpecError
+from .stored import Stored, total_bytes
 
 
 def _is_pickle(path: str) -> bool:
@@ -41,32 +45,105 @@ def _unreadable(path: str, what: str, exc: Exception, hint: str) -> SpecError:
     return SpecError(f"{path}: not a NumPy {what} file ({exc})", hint=hint)
 
 
-def load_array(path: str, what: str) -> np.ndarray:
-    """An .npy file, or a tensor saved with ``torch.save``; else a clear SpecError."""
+def load_array(path: str, what: str, max_bytes: int | None = None) -> np.ndarray:
+    """An .npy file, or a tensor saved with ``torch.save``; else a clear SpecError. A tensor
+    whose declared size is above ``max_bytes`` is refused before it is read."""
     if torchfile.is_torch_file(path):
-        array = torchfile.read(path)
-        if not isinstance(array, np.ndarray):
+        found = torchfile.declared(path)
+        if not isinstance(found, Stored):
             raise SpecError(
-                f"{path}: holds {_described(array)}, not one tensor",
+                f"{path}: holds {_described(found)}, not one tensor",
                 hint=f"save the {what} alone: torch.save(x, path)",
             )
+        _check_size(path, found.nbytes, max_bytes, what)
+        array = found.read()
+    elif zipfile.is_zipfile(path):  # a zip that is not torch's: an .npz of several arrays
+        raise SpecError(
+            f"{path}: an .npz archive of several arrays; the {what} is one array",
+            hint="save it with numpy.save (or torch.save(x, path))",
+        )
     else:
-        try:
-            array = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise SpecError(f"{path}: no such file", hint=f"check the path of the {what}") from None
-        except Exception as exc:  # a damaged file fails in many ways; all are input errors
-            raise _unreadable(path, ".npy", exc, "save it with numpy.save") from None
-    if not isinstance(array, np.ndarray):
-        raise SpecError(f"{path}: holds several arrays; --input-data takes one .npy array")
+        array = _read_npy(path, what, max_bytes)
     if array.dtype.kind not in "fiub":
         raise SpecError(f"{path}: the array has dtype {array.dtype}, not numbers")
     return array
 
 
+def _read_npy(path: str, what: str, max_bytes: int | None) -> np.ndarray:
+    try:
+        with open(path, "rb") as f:
+            shape, dtype = _npy_header(f)
+            _check_size(path, math.prod(shape) * dtype.itemsize, max_bytes, what)
+            f.seek(0)
+            array: np.ndarray = np.lib.format.read_array(f, allow_pickle=False)
+            return array
+    except SpecError:
+        raise
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file", hint=f"check the path of the {what}") from None
+    except Exception as exc:  # a damaged file fails in many ways; all are input errors
+        raise _unreadable(path, ".npy", exc, "save it with numpy.save") from None
+
+
+def _npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and dtype an .npy stream declares (its header only is read)."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    else:  # 2.0 and 3.0 differ only in the header's encoding, ASCII for every real dtype
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    return tuple(int(n) for n in shape), dtype
+
+
+def _check_size(path: str, size: int, max_bytes: int | None, what: str) -> None:
+    if max_bytes is not None and size > max_bytes:
+        raise SpecError(
+            f"{path}: the {what} take {_bytes(size)}, more than the memory limit of "
+            f"{_bytes(max_bytes)}",
+            hint="raise --max-memory if the machine has the memory, or check the file",
+            expected=max_bytes,
+            got=size,
+        )
+
+
+def _bytes(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _npz(path: str) -> dict[str, Stored]:
+    """The arrays of an .npz archive as their headers declare them; none is read (or
+    inflated) yet."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        found: dict[str, Stored] = {}
+        for name in names:
+            if not name.endswith(".npy"):
+                raise SpecError(
+                    f"{path}: holds {name!r}, which is not a .npy array",
+                    hint="save it with numpy.savez",
+                )
+            with archive.open(name) as f:
+                shape, dtype = _npy_header(f)
+            if dtype.hasobject:
+                raise SpecError(f"{path}: array {name[:-4]!r} holds Python objects, not numbers")
+            found[name[:-4]] = Stored(
+                shape, dtype, path, functools.partial(_npz_member, path, name)
+            )
+    return found
+
+
+def _npz_member(path: str, name: str) -> np.ndarray:
+    with zipfile.ZipFile(path) as archive, archive.open(name) as f:
+        array: np.ndarray = np.lib.format.read_array(f, allow_pickle=False)
+        return array
+
+
 def _described(value: Any) -> str:
     """What a loaded object is, for a message: a tensor's shape, a dict's size, a type."""
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, Stored)):
         return f"one tensor of shape {tuple(value.shape)}"
     if isinstance(value, dict):
         return f"a dict of {len(value)} entr{'y' if len(value) == 1 else 'ies'}"
@@ -78,15 +155,23 @@ def _is_state_dict(value: Any, empty: bool = False) -> bool:
     return (
         isinstance(value, dict)
         and (empty or bool(value))
-        and all(isinstance(k, str) and isinstance(v, np.ndarray) for k, v in value.items())
+        and all(isinstance(k, str) and isinstance(v, Stored) for k, v in value.items())
     )
 
 
-def load_weights(path: str) -> dict[str, np.ndarray]:
+def load_weights(path: str, max_bytes: int | None = None) -> dict[str, Stored]:
     """A state_dict saved with ``torch.save(model.state_dict(), path)``, as safetensors, or as
-    .npz (``numpy.savez(path, **{k: v.numpy() ...})``): key → array."""
+    .npz (``numpy.savez(path, **{k: v.numpy() ...})``): key → tensor, declared but not read
+    (``np.asarray`` reads one), so that shapes are checked before any data is read. Tensors
+    that together declare more than ``max_bytes`` are refused unread."""
+    weights = _declared_weights(path)
+    _check_size(path, total_bytes(weights), max_bytes, "weights")
+    return weights
+
+
+def _declared_weights(path: str) -> dict[str, Stored]:
     if torchfile.is_torch_file(path):
-        state = torchfile.read(path)
+        state = torchfile.declared(path)
         if _is_state_dict(state, empty=True):
             return dict(state)
         # a checkpoint: {"model": state_dict, "epoch": …} — name where the weights are
@@ -103,14 +188,9 @@ def load_weights(path: str) -> dict[str, np.ndarray]:
             ),
         )
     if safetensorsfile.is_safetensors_file(path):
-        return safetensorsfile.read(path)
+        return safetensorsfile.declared(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise SpecError(
-                    f"{path}: not an .npz archive of named arrays", hint="save it with numpy.savez"
-                )
-            return {key: archive[key] for key in archive.files}
+        return _npz(path)
     except SpecError:
         raise
     except FileNotFoundError:

@@ -22,6 +22,7 @@ from .layers.base import did_you_mean
 from .model import INPUT
 from .shape import Shape, fmt_shape, prod
 from .spec import LayerSpec, Spec
+from .stored import Stored
 
 if TYPE_CHECKING:
     from .kernels import Config as KernelConfig
@@ -182,7 +183,7 @@ def expected_entries(entry: LayerSpec, x: Shape) -> dict[str, Shape]:
 def _bind_weights(
     spec: Spec,
     report: Report,
-    given: Mapping[str, np.ndarray] | None,
+    given: Mapping[str, np.ndarray | Stored] | None,
     rng: Any,
     dtype: np.dtype,
 ) -> list[dict[str, np.ndarray]]:
@@ -224,7 +225,7 @@ KEYS_HINT = (
 _KINDS = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects"}
 
 
-def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -> None:
+def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray | Stored]) -> None:
     """Every problem of a state_dict at once, as torch's ``load_state_dict`` reports them:
     each missing key and each wrong shape at its layer (key, expected and found shape), then
     the keys no layer has. Raises the first as a SpecError carrying the others."""
@@ -253,8 +254,7 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -
                 expected=shape,
             )
         else:
-            found = tuple(np.shape(given[key]))
-            kind = np.asarray(given[key]).dtype
+            found, kind = _declared(given[key])
             if found == tuple(shape) and kind.kind not in "fiub":
                 error = SpecError(
                     f"weight {key!r} holds {_KINDS.get(kind.kind, 'values')} ({kind}), "
@@ -293,6 +293,14 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray]) -
         )
     if problems:
         raise problems[0].with_others(problems[1:])
+
+
+def _declared(value: Any) -> tuple[Shape, np.dtype[Any]]:
+    """A weight's shape and dtype, without reading a stored one (:class:`~convcalc.stored.Stored`)."""
+    if isinstance(value, Stored):
+        return value.shape, value.dtype
+    value = np.asarray(value)
+    return tuple(value.shape), value.dtype
 
 
 def _wrapped_prefix(given: Mapping[str, Any], wanted: list[str]) -> str | None:
@@ -475,7 +483,7 @@ def run_forward(
     spec: Spec,
     input_shape: Shape | None = None,
     *,
-    weights: Mapping[str, np.ndarray] | None = None,
+    weights: Mapping[str, np.ndarray | Stored] | None = None,
     input_data: np.ndarray | None = None,
     seed: int = 0,
     dtype: str = "float32",
@@ -504,6 +512,8 @@ def run_forward(
         raise SpecError(f"repeat must be at least 1, got {repeat}")
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be at least 1, got {threads}")
+    if not 0 <= seed < 1 << 64:  # NumPy's seeds are unsigned
+        raise SpecError(f"seed must be between 0 and 2**64 - 1, got {seed}", argument="seed")
     np_dtype = np.dtype(dtype)
     if input_data is not None:
         input_shape = tuple(int(v) for v in input_data.shape)

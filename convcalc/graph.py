@@ -13,19 +13,19 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .blocks import BlockDef, bind
 from .errors import ConvcalcError, SpecError, clip
-from .expr import NAME_HINT, _interpolate, parse_call, substitute, unprintable
+from .expr import NAME_HINT, interpolate, parse_call, substitute, unprintable
 from .layers import lookup
 from .layers.base import REGISTRY, did_you_mean
-from .model import INPUT, LayerSpec, Spec, Spot, place, spot_where
+from .model import INPUT, Call, LayerSpec, Spec, Spot, place, spot_where
 from .shape import Shape
 
 #: keys of a layer mapping that are not constructor arguments
 LAYER_KEYS = ("type", "name", "trainable", "from", "repeat", "when")
-BLOCK_KEYS = ("params", "layers")
 MAX_BLOCK_DEPTH = 32
 MAX_LAYERS = 1_000_000
 #: problems of one file collected before reading stops (every one up to this is reported)
@@ -35,105 +35,34 @@ _FAILED = "\0failed"
 
 
 @dataclass(frozen=True)
-class BlockDef:
-    name: str
-    params: dict[str, Any]
-    layers: list[Any]
-    where: Callable[[int | None], str | None]
-    line: int | None = None
+class _Scope:
+    """One list being expanded: the top-level layers, or a block's inside its user."""
+
+    #: what the names of its layers start with (``layer1.0.``)
+    prefix: str = ""
+    #: the block's bound ``$parameters``
+    params: Mapping[str, Any] = field(default_factory=dict)
+    #: the output its first layer reads
+    input_ref: str = INPUT
+    #: enclosing block instances, outermost first: ((name, block type), ...)
+    path: tuple[tuple[str, str], ...] = ()
+    #: the block types being expanded, outermost first (a block that uses itself is an error)
+    stack: tuple[str, ...] = ()
+    yaml_prefix: str = "layers"
+    trainable: bool = True
+    #: for a block's layers: the spot of the entry in the model's own list that uses it
+    used_at: Spot | None = None
 
 
-_REQUIRED = object()
+@dataclass(frozen=True)
+class _Site:
+    """Where one entry of a list is, for its layer and its errors."""
 
-
-def read_blocks(
-    data: Any, at: Callable[[int | None], str | None], line: int | None = None
-) -> dict[str, BlockDef]:
-    """The ``blocks:`` mapping: name → {params: {...}, layers: [...]} (or just a list of layers)."""
-    if not isinstance(data, dict):
-        raise SpecError(
-            "blocks must be a mapping of block names to definitions", location=place(at, line)
-        )
-    lines = getattr(data, "key_lines", {})
-    cols = getattr(data, "key_cols", {})
-    blocks = {}
-    for name, body in data.items():
-        where = place(at, lines.get(name), cols.get(name))
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name):
-            raise SpecError(f"block name {name!r} must be an identifier", location=where)
-        if name in REGISTRY:
-            raise SpecError(
-                f"block name {name!r} is a layer type", location=where, hint="choose another name"
-            )
-        if isinstance(body, list):
-            body = {"layers": body}
-        if not isinstance(body, dict):
-            raise SpecError(
-                f"block {name} must be a mapping with 'params' and 'layers'", location=where
-            )
-        for key in body:
-            if key not in BLOCK_KEYS:
-                raise SpecError(
-                    f"block {name} has an unknown key {key!r}",
-                    location=place(
-                        at,
-                        getattr(body, "key_lines", {}).get(key),
-                        getattr(body, "key_cols", {}).get(key),
-                    ),
-                    hint=did_you_mean(str(key), BLOCK_KEYS) or "a block has params and layers",
-                )
-        params = body.get("params") or {}
-        if isinstance(params, list):
-            params = {p: None for p in params}
-        if not isinstance(params, dict) or not all(
-            isinstance(p, str) and p.isidentifier() for p in params
-        ):
-            raise SpecError(
-                f"block {name}: params must map parameter names to defaults (null: required)",
-                location=where,
-            )
-        layers = body.get("layers")
-        if not isinstance(layers, list) or not layers:
-            raise SpecError(f"block {name} needs a non-empty 'layers' list", location=where)
-        defaults = {p: (_REQUIRED if v is None else v) for p, v in params.items()}
-        blocks[name] = BlockDef(name, defaults, layers, at, lines.get(name))
-    return blocks
-
-
-def _bind(
-    block: BlockDef, positional: Sequence[Any], keywords: Mapping[str, Any]
-) -> dict[str, Any]:
-    names = list(block.params)
-    if len(positional) > len(names):
-        raise SpecError(
-            f"block {block.name} takes {len(names)} parameter{'s' if len(names) != 1 else ''} "
-            f"({', '.join(names) or 'none'}), {len(positional)} given positionally"
-        )
-    bound = dict(zip(names, positional))
-    for key, value in keywords.items():
-        if key not in block.params:
-            raise SpecError(
-                f"block {block.name} has no parameter {key!r}",
-                argument=key,
-                hint=did_you_mean(key, names)
-                or f"its parameters are: {', '.join(names) or 'none'}",
-            )
-        if key in bound:
-            raise SpecError(f"block {block.name} got {key} twice", argument=key)
-        bound[key] = value
-    for key, default in block.params.items():
-        if key not in bound:
-            if default is _REQUIRED:
-                raise SpecError(
-                    f"block {block.name} needs parameter {key}",
-                    argument=key,
-                    hint=f"add {key}: <value>",
-                )
-            # a default may be computed from the parameters before it: {k: 3, p: $k // 2}
-            bound[key] = substitute(
-                default, {n: bound[n] for n in names[: names.index(key)] if n in bound}
-            )
-    return {n: bound[n] for n in names}
+    raw: Any
+    where: str | None
+    spot: Spot
+    arg_where: Mapping[str, str | None]
+    yaml_path: str
 
 
 @dataclass
@@ -173,36 +102,32 @@ class Builder:
         entries: Sequence[Any],
         at: Callable[[int | None], str | None],
         item_lines: Sequence[int | None],
-        *,
-        prefix: str = "",
-        params: Mapping[str, Any] | None = None,
-        input_ref: str = INPUT,
-        path: tuple[tuple[str, str], ...] = (),
-        stack: tuple[str, ...] = (),
-        yaml_prefix: str = "layers",
-        trainable: bool = True,
-        used_at: Spot | None = None,
+        ctx: _Scope | None = None,
     ) -> str:
         """Build every entry of one list; return the name of the scope's output.
 
         An entry that cannot be read is recorded in ``errors`` and left out, and reading
         goes on, so that one run reports every problem of the file; entries that read a
         left-out one are left out quietly."""
-        params = params or {}
-        local: dict[str, str] = {INPUT: input_ref}
+        ctx = ctx or _Scope()
+        prefix = ctx.prefix
+        local: dict[str, str] = {INPUT: ctx.input_ref}
         later = {self._entry_name(e, i) for i, e in enumerate(entries)}
         cols: Sequence[int] = getattr(entries, "item_cols", ())
-        prev = input_ref
+        prev = ctx.input_ref
         for pos, raw in enumerate(entries):
             if len(self.errors) >= MAX_ERRORS or self.too_big:
                 break
             line = item_lines[pos] if pos < len(item_lines) else None
-            where = at(line)
-            spot = (at, line, cols[pos] if pos < len(cols) else None, raw)
-            arg_where = _ArgPlaces(raw, at) if hasattr(raw, "key_lines") else {}
-            yaml_path = f"{yaml_prefix}[{pos}]"
+            site = _Site(
+                raw,
+                at(line),
+                (at, line, cols[pos] if pos < len(cols) else None, raw),
+                _ArgPlaces(raw, at) if hasattr(raw, "key_lines") else {},
+                f"{ctx.yaml_prefix}[{pos}]",
+            )
             try:
-                e = self._read(raw, pos, params)
+                e = self._read(raw, pos, ctx.params)
                 if e.when is False:
                     # a layer left out is the identity: its name, and the next layer's
                     # default input, stand for what it would have read
@@ -216,74 +141,54 @@ class Builder:
                     else [prev]
                 )
             except (SpecError, _Skip) as exc:
-                if isinstance(exc, SpecError):
-                    self._fail(
-                        exc,
-                        raw,
-                        spot,
-                        arg_where,
-                        yaml_path,
-                        prefix + self._entry_name(raw, pos),
-                        _type_of(raw),
-                    )
                 name = self._entry_name(raw, pos)
+                if isinstance(exc, SpecError):
+                    self._fail(exc, site, prefix + name, _type_of(raw))
                 local[name] = _FAILED
                 self.failed.add(prefix + name)
                 later.discard(name)
                 continue
-            for r in range(e.repeat):
-                inst = _instance_name(e.name, r, e.repeat)
-                full = prefix + inst
-                reads = inputs if r == 0 else [prev]
-                first_error = len(self.errors)
-                try:
-                    if e.type_name in self.blocks:
-                        out = self._block(
-                            e,
-                            full,
-                            reads,
-                            path,
-                            stack,
-                            trainable and e.trainable,
-                            used_at if used_at is not None else spot,
-                        )
-                    else:
-                        out = self._layer(
-                            e,
-                            full,
-                            reads,
-                            where,
-                            arg_where,
-                            path,
-                            yaml_path,
-                            trainable and e.trainable,
-                            spot,
-                            used_at,
-                        )
-                except SpecError as exc:
-                    self._used_here(first_error, spot)
-                    self._fail(exc, raw, spot, arg_where, yaml_path, full, e.type_name)
-                    out = _FAILED
-                    self.failed.add(full)
-                else:
-                    self._used_here(first_error, spot)
-                    if len(self.errors) > first_error:
-                        out = _FAILED  # a block with problems: its other copies have them too
-                if out is _FAILED:
-                    break
-                local[inst] = out
-                if out != full:
-                    self.aliases[full] = out
-                prev = out
-            else:
-                local[e.name] = prev
-                if prefix + e.name != prev:
-                    self.aliases[prefix + e.name] = prev
-                later.discard(e.name)
-                continue
-            local[e.name] = _FAILED
-            self.failed.add(prefix + e.name)
+            out = self._copies(e, inputs, local, site, ctx)
             later.discard(e.name)
+            local[e.name] = out
+            if out is _FAILED:
+                self.failed.add(prefix + e.name)
+                continue
+            if prefix + e.name != out:
+                self.aliases[prefix + e.name] = out
+            prev = out
+        return prev
+
+    def _copies(
+        self, e: _Entry, inputs: list[str], local: dict[str, str], site: _Site, ctx: _Scope
+    ) -> str:
+        """Build the ``repeat`` copies of an entry, each reading the one before; the name of
+        the last one's output, or _FAILED when one could not be built."""
+        prev = ""
+        trainable = ctx.trainable and e.trainable
+        for r in range(e.repeat):
+            inst = _instance_name(e.name, r, e.repeat)
+            full = ctx.prefix + inst
+            reads = inputs if r == 0 else [prev]
+            first_error = len(self.errors)
+            try:
+                if e.type_name in self.blocks:
+                    used_at = ctx.used_at if ctx.used_at is not None else site.spot
+                    out = self._block(e, full, reads, ctx, trainable, used_at)
+                else:
+                    out = self._layer(e, full, reads, site, ctx, trainable)
+            except SpecError as exc:
+                self._used_here(first_error, site.spot)
+                self._fail(exc, site, full, e.type_name)
+                self.failed.add(full)
+                return _FAILED
+            self._used_here(first_error, site.spot)
+            if len(self.errors) > first_error:
+                return _FAILED  # a block with problems: its other copies have them too
+            local[inst] = out
+            if out != full:
+                self.aliases[full] = out
+            prev = out
         return prev
 
     def _used_here(self, first: int, spot: Spot) -> None:
@@ -294,25 +199,16 @@ class Builder:
             for error in self.errors[first:]:
                 error.at_place(where)
 
-    def _fail(
-        self,
-        exc: SpecError,
-        raw: Any,
-        spot: Spot,
-        arg_where: Mapping[str, str | None],
-        yaml_path: str,
-        name: str,
-        type_name: str | None,
-    ) -> None:
+    def _fail(self, exc: SpecError, site: _Site, name: str, type_name: str | None) -> None:
         """Record ``exc`` (and the others found with it) for this entry, each problem once:
         a block used many times has its problems reported at its first use. The entry's
         name and type go with it, and the index its layer would have (known while no
         earlier entry has failed)."""
         index = len(self.layers) if not self.errors else None
-        where = spot_where(spot)
+        where = spot_where(site.spot)
         for error in [exc, *exc.others]:
             error.others = []
-            _located(error, raw, where, arg_where, yaml_path)  # type: ignore[arg-type]
+            _located(error, site.raw, where, site.arg_where, site.yaml_path)
             if error.name is None:
                 error.index, error.name, error.type = index, name, type_name
             key = (error.fact, error.location)
@@ -334,75 +230,31 @@ class Builder:
         pos: int,
         params: Mapping[str, Any],
     ) -> _Entry:
-        sources: list[str] | None = None
-        repeat, when, trainable = 1, True, True
         if isinstance(raw, str):
-            type_name, positional, keywords = parse_call(raw, params)
-            name = str(pos)
+            type_name, positional, keywords = _call(raw, params)
+            e = _Entry(type_name, positional, keywords, str(pos), True, None, 1, True)
+        elif isinstance(raw, dict) and "type" not in raw and len(raw) == 1:
+            ((name_key, value),) = raw.items()
+            if not isinstance(value, str):
+                raise SpecError(
+                    "a layer mapping needs a 'type' key",
+                    hint="write {type: Conv2d, ...}, a call string 'Conv2d(3, 8, 3)' or 'name: Conv2d(3, 8, 3)'",
+                )
+            type_name, positional, keywords = _call(value, params)
+            e = _Entry(type_name, positional, keywords, str(name_key), True, None, 1, True)
         elif isinstance(raw, dict):
-            if "type" not in raw and len(raw) == 1:
-                ((name_key, value),) = raw.items()
-                if not isinstance(value, str):
-                    raise SpecError(
-                        "a layer mapping needs a 'type' key",
-                        hint="write {type: Conv2d, ...}, a call string 'Conv2d(3, 8, 3)' or 'name: Conv2d(3, 8, 3)'",
-                    )
-                type_name, positional, keywords = parse_call(value, params)
-                name = str(name_key)
-            else:
-                if "type" not in raw:
-                    raise SpecError(
-                        "a layer mapping needs a 'type' key",
-                        hint=did_you_mean("type", [str(k) for k in raw])
-                        or "add type: Conv2d (or another layer type)",
-                    )
-                type_name = substitute(raw["type"], params)
-                if not isinstance(type_name, str):
-                    raise SpecError(
-                        f"type must be a layer type name, got {type_name!r}", argument="type"
-                    )
-                positional = ()
-                keywords = {
-                    str(k): substitute(v, params) for k, v in raw.items() if k not in LAYER_KEYS
-                }
-                name_value = raw.get("name", pos)
-                if not isinstance(name_value, (str, int)) or isinstance(name_value, bool):
-                    raise SpecError(f"name must be a string, got {name_value!r}", argument="name")
-                name = _interpolate(str(name_value), params)
-                trainable = substitute(raw.get("trainable", True), params)
-                if not isinstance(trainable, bool):
-                    raise SpecError(
-                        f"trainable must be true or false, got {trainable!r}", argument="trainable"
-                    )
-                if "from" in raw:
-                    value = substitute(raw["from"], params)
-                    sources = [value] if isinstance(value, str) else value
-                    if (
-                        not isinstance(sources, list)
-                        or not sources
-                        or not all(isinstance(s, str) for s in sources)
-                    ):
-                        raise SpecError(
-                            f"from must be a layer name or a list of names, got {raw['from']!r}",
-                            argument="from",
-                            hint="e.g. from: stem, or from: [a, b]",
-                        )
-                repeat = substitute(raw.get("repeat", 1), params)
-                if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-                    raise SpecError(
-                        f"repeat must be a positive integer, got {raw['repeat']!r}",
-                        argument="repeat",
-                    )
-                when = substitute(raw.get("when", True), params)
-                if not isinstance(when, bool):
-                    raise SpecError(
-                        f"when must be true or false, got {raw['when']!r}", argument="when"
-                    )
+            e = _read_mapping(raw, pos, params)
         else:
             raise SpecError(
                 f"a layer must be a string or a mapping, got {raw!r}",
                 hint="write Conv2d(3, 8, 3) or {type: Conv2d, in_channels: 3, out_channels: 8, kernel_size: 3}",
             )
+        self._check_entry(e)
+        return e
+
+    def _check_entry(self, e: _Entry) -> None:
+        """An entry's name may be used, and its type is a layer type or a block."""
+        name, type_name = e.name, e.type_name
         if name == INPUT:
             raise SpecError("the name 'input' is reserved for the model input", argument="name")
         if not name or any(not part for part in name.split(".")):
@@ -420,7 +272,6 @@ class Builder:
             except SpecError as exc:  # over layers and blocks
                 exc.hint = did_you_mean(type_name, [*REGISTRY, *self.blocks]) or exc.hint
                 raise
-        return _Entry(type_name, positional, keywords, name, trainable, sources, repeat, when)
 
     def _resolve(self, ref: str, local: Mapping[str, str], later: set[str], prefix: str) -> str:
         if ref in local:
@@ -450,17 +301,7 @@ class Builder:
         )
 
     def _layer(
-        self,
-        e: _Entry,
-        full: str,
-        reads: list[str],
-        where: str | None,
-        arg_where: Mapping[str, str | None],
-        path: tuple[tuple[str, str], ...],
-        yaml_path: str,
-        trainable: bool,
-        spot: Spot | None = None,
-        used_at: Spot | None = None,
+        self, e: _Entry, full: str, reads: list[str], site: _Site, ctx: _Scope, trainable: bool
     ) -> str:
         cls = lookup(e.type_name)
         layer = cls.build(e.positional, e.keywords)
@@ -476,7 +317,7 @@ class Builder:
         if full in self.index:
             first = self.index[full]
             raise SpecError(
-                f"layer name {full!r} is used twice: {first.yaml_path} and {yaml_path}",
+                f"layer name {full!r} is used twice: {first.yaml_path} and {site.yaml_path}",
                 argument="name",
                 hint="give each layer a unique name",
             )
@@ -490,13 +331,13 @@ class Builder:
             full,
             layer,
             trainable,
-            where,
-            arg_where,
+            site.where,
+            site.arg_where,
             tuple(reads),
-            path,
-            yaml_path,
-            spot,
-            used_at,
+            ctx.path,
+            site.yaml_path,
+            site.spot,
+            ctx.used_at,
         )
         self.layers.append(spec)
         self.index[full] = spec
@@ -507,12 +348,12 @@ class Builder:
         e: _Entry,
         full: str,
         reads: list[str],
-        path: tuple[tuple[str, str], ...],
-        stack: tuple[str, ...],
+        ctx: _Scope,
         trainable: bool,
         used_at: Spot | None = None,
     ) -> str:
         block = self.blocks[e.type_name]
+        stack = ctx.stack
         if e.type_name in stack or len(stack) >= MAX_BLOCK_DEPTH:
             chain = " → ".join(stack + (e.type_name,))
             raise SpecError(
@@ -523,27 +364,79 @@ class Builder:
             raise SpecError(
                 f"block {e.type_name} reads one input, from lists {len(reads)}", argument="from"
             )
-        bound = _bind(block, e.positional, e.keywords)
+        bound = bind(block, e.positional, e.keywords)
         lines = getattr(block.layers, "item_lines", [])
-        return self.scope(
-            block.layers,
-            block.where,
-            lines,
+        inner = _Scope(
             prefix=full + ".",
             params=bound,
             input_ref=reads[0],
-            path=path + ((full, e.type_name),),
+            path=ctx.path + ((full, e.type_name),),
             stack=stack + (e.type_name,),
             yaml_prefix=f"blocks.{block.name}.layers",
             trainable=trainable,
             used_at=used_at,
         )
+        return self.scope(block.layers, block.where, lines, inner)
 
     def unused(self) -> list[str]:
         """Layers whose output nothing reads (but the model's last)."""
         read = {name for spec in self.layers for name in spec.inputs}
         last = self.layers[-1].name if self.layers else None
         return [s.name for s in self.layers if s.name not in read and s.name != last]
+
+
+def _call(text: str, params: Mapping[str, Any]) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """A constructor call's type name and arguments: a :class:`Call` already read gives its
+    own, any other text is parsed."""
+    if isinstance(text, Call):
+        return text.type_name, text.positional, dict(text.keywords)
+    return parse_call(text, params)
+
+
+def _read_mapping(raw: dict[Any, Any], pos: int, params: Mapping[str, Any]) -> _Entry:
+    """An entry written as a mapping with a ``type`` key and the layer keys beside it."""
+    sources: list[str] | None = None
+    if "type" not in raw:
+        raise SpecError(
+            "a layer mapping needs a 'type' key",
+            hint=did_you_mean("type", [str(k) for k in raw])
+            or "add type: Conv2d (or another layer type)",
+        )
+    type_name = substitute(raw["type"], params)
+    if not isinstance(type_name, str):
+        raise SpecError(f"type must be a layer type name, got {type_name!r}", argument="type")
+    positional = ()
+    keywords = {str(k): substitute(v, params) for k, v in raw.items() if k not in LAYER_KEYS}
+    name_value = raw.get("name", pos)
+    if not isinstance(name_value, (str, int)) or isinstance(name_value, bool):
+        raise SpecError(f"name must be a string, got {name_value!r}", argument="name")
+    name = interpolate(str(name_value), params)
+    trainable = substitute(raw.get("trainable", True), params)
+    if not isinstance(trainable, bool):
+        raise SpecError(f"trainable must be true or false, got {trainable!r}", argument="trainable")
+    if "from" in raw:
+        value = substitute(raw["from"], params)
+        sources = [value] if isinstance(value, str) else value
+        if (
+            not isinstance(sources, list)
+            or not sources
+            or not all(isinstance(s, str) for s in sources)
+        ):
+            raise SpecError(
+                f"from must be a layer name or a list of names, got {raw['from']!r}",
+                argument="from",
+                hint="e.g. from: stem, or from: [a, b]",
+            )
+    repeat = substitute(raw.get("repeat", 1), params)
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+        raise SpecError(
+            f"repeat must be a positive integer, got {raw['repeat']!r}",
+            argument="repeat",
+        )
+    when = substitute(raw.get("when", True), params)
+    if not isinstance(when, bool):
+        raise SpecError(f"when must be true or false, got {raw['when']!r}", argument="when")
+    return _Entry(type_name, positional, keywords, name, trainable, sources, repeat, when)
 
 
 _INDEX = re.compile(r"\{i([+-]\d+)?\}")
@@ -602,8 +495,12 @@ class _ArgPlaces(Mapping[str, "str | None"]):
 
 
 def _located(
-    exc: SpecError, raw: Any, where: str | None, arg_where: Mapping[str, str | None], yaml_path: str
-) -> SpecError:
+    exc: ConvcalcError,
+    raw: Any,
+    where: str | None,
+    arg_where: Mapping[str, str | None],
+    yaml_path: str,
+) -> ConvcalcError:
     """Add ``net.yaml:14, layers[5].kernel_size`` to an error raised for one entry."""
     keyed = isinstance(raw, dict) and "type" in raw
     arg = exc.argument if keyed or exc.argument not in LAYER_KEYS else None

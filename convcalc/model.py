@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConvcalcError, Where
+from .errors import Where, outer_place, place_fields
 from .shape import Shape
 
 if TYPE_CHECKING:
@@ -55,10 +55,8 @@ class LayerSpec:
         """file, line and column of the entry (of ``argument``'s key when it has one); inside
         a block, of the line that uses the block, with ``defined_at`` the layer's own."""
         where = self.arg_where.get(argument) if argument else None
-        error = ConvcalcError("")
-        error.at_place(where or spot_where(self.spot) or self.where)
-        error.at_place(spot_where(self.used_at))
-        return error.place_dict()
+        inner = where or spot_where(self.spot) or self.where
+        return place_fields(*outer_place(inner, spot_where(self.used_at)))
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,23 @@ class Spec:
     source: str | None = None
     #: warnings found while reading (an unused branch, say)
     warnings: tuple[str, ...] = ()
+
+
+class Call(str):
+    """A constructor call already read: its text (``Conv2d(3, 8, kernel_size=(3, 3))``), and
+    its type name, positional and keyword arguments, which the builder takes as they are
+    instead of parsing the text again (a printout's layers, read once by printout.py)."""
+
+    type_name: str
+    positional: tuple[Any, ...]
+    keywords: Mapping[str, Any]
+
+    def __new__(
+        cls, text: str, type_name: str, positional: tuple[Any, ...], keywords: Mapping[str, Any]
+    ) -> Call:
+        self = super().__new__(cls, text)
+        self.type_name, self.positional, self.keywords = type_name, positional, keywords
+        return self
 
 
 class Places:

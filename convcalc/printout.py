@@ -24,9 +24,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import SpecError, clip
+from .expr import MAX_INT_BITS
 from .graph import MAX_LAYERS, build
 from .layers.base import REGISTRY
-from .model import Places, Spec
+from .model import Call, Places, Spec
 
 #: modules whose forward runs their children in order (ModuleList and ModuleDict have no
 #: forward; a loop over them in the model's forward runs them in order)
@@ -158,7 +159,8 @@ class _Node:
 class Printout:
     """A printout read as config data: ``{name: call}`` entries, their lines, and notes."""
 
-    layers: list[dict[str, str]]
+    #: each call's text, with its arguments already read (see :class:`Call`)
+    layers: list[dict[str, Call]]
     lines: list[int]
     notes: list[str]
     #: the model's name: the file's, without its extension (none for standard input)
@@ -327,6 +329,12 @@ class _Reader:
             keywords = {k.arg: _plain(ast.literal_eval(k.value)) for k in node.keywords if k.arg}
         except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
             raise bad from None
+        if any(_huge(v) for v in (*positional, *keywords.values())):
+            raise self.error(
+                line,
+                f"cannot read {_clip(text)}: a number beyond 2**{MAX_INT_BITS}",
+                hint="sizes are 64-bit integers in torch",
+            )
         return positional, keywords
 
 
@@ -367,6 +375,13 @@ def _plain(value: Any) -> Any:
     raise ValueError(value)
 
 
+def _huge(value: Any) -> bool:
+    """An integer of more than MAX_INT_BITS bits, or a tuple or list that holds one."""
+    if isinstance(value, (tuple, list)):
+        return any(_huge(v) for v in value)
+    return type(value) is int and value.bit_length() > MAX_INT_BITS
+
+
 def _literal(value: Any) -> str:
     """``value`` written back as the literal a constructor-call string takes."""
     if isinstance(value, float):
@@ -381,9 +396,9 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-def _call_text(type_name: str, positional: tuple[Any, ...], keywords: dict[str, Any]) -> str:
-    """The constructor call convcalc reads: a Lazy module's placeholder 0 dropped, the
-    arguments torch does not print added with torch's defaults."""
+def _call(type_name: str, positional: tuple[Any, ...], keywords: dict[str, Any]) -> Call:
+    """The constructor call convcalc reads, with its text: a Lazy module's placeholder 0
+    dropped, the arguments torch does not print added with torch's defaults."""
     keywords = dict(keywords)
     if type_name.startswith("Lazy") and type_name[4:] in REGISTRY:
         inferred = REGISTRY[type_name[4:]].ARGS[0].name  # in_channels, in_features, ...
@@ -397,7 +412,7 @@ def _call_text(type_name: str, positional: tuple[Any, ...], keywords: dict[str, 
     for key, default in UNPRINTED.get(type_name, {}).items():
         keywords.setdefault(key, default)
     args = [_literal(v) for v in positional] + [f"{k}={_literal(v)}" for k, v in keywords.items()]
-    return f"{type_name}({', '.join(args)})"
+    return Call(f"{type_name}({', '.join(args)})", type_name, positional, keywords)
 
 
 def read_printout(text: str, source: str = "<printout>") -> Printout:
@@ -409,7 +424,7 @@ def read_printout(text: str, source: str = "<printout>") -> Printout:
         raise SpecError(
             f"containers are nested more than {MAX_NESTING} deep", location=source
         ) from None
-    layers: list[dict[str, str]] = []
+    layers: list[dict[str, Call]] = []
     lines: list[int] = []
     unprinted: dict[str, list[str]] = {}
     loops: list[str] = []
@@ -417,7 +432,7 @@ def read_printout(text: str, source: str = "<printout>") -> Printout:
 
     def walk(node: _Node, name: str) -> None:
         if node.call is not None:
-            call = _call_text(node.type_name, *node.call)
+            call = _call(node.type_name, *node.call)
             layers.append({name or "0": call})
             lines.append(node.line)
             if node.type_name in UNPRINTED:

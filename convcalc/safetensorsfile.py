@@ -8,12 +8,14 @@ in it is code; the reader checks every offset and size against the file before i
 from __future__ import annotations
 
 import json
+import math
 import struct
 from typing import Any
 
 import numpy as np
 
 from .errors import SpecError
+from .stored import Stored
 
 #: safetensors dtype names → NumPy (BF16 is read as its 16-bit pattern and widened to float32,
 #: which holds every bfloat16 value exactly)
@@ -33,52 +35,68 @@ DTYPES: dict[str, np.dtype[Any]] = {
 HINT = "write it with safetensors.torch.save_file(model.state_dict(), path)"
 
 
-def _header(path: str) -> tuple[int, bytes] | None:
-    """The header's length and text, when ``path`` looks like a safetensors file."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(9)
-            if len(head) < 9 or head[8:9] != b"{":
-                return None
-            (length,) = struct.unpack("<Q", head[:8])
-            f.seek(0, 2)
-            if length > f.tell() - 8:
-                return None
-            f.seek(8)
-            return length, f.read(length)
-    except OSError:
-        return None
+#: the largest header read (safetensors' own limit is 100 MB)
+MAX_HEADER_BYTES = 100_000_000
 
 
 def is_safetensors_file(path: str) -> bool:
-    return _header(path) is not None
+    """Whether ``path`` looks like one: an 8-byte length, then a JSON object's ``{``."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError:
+        return False
+    return len(head) == 9 and head[8:9] == b"{"
 
 
 def read(path: str) -> dict[str, np.ndarray]:
     """The tensors of a safetensors file, by name, as C-ordered NumPy arrays."""
+    return {name: stored.read() for name, stored in declared(path).items()}
+
+
+def declared(path: str) -> dict[str, Stored]:
+    """The tensors of a safetensors file, by name, as the header declares them (each offset
+    and size checked against the file); none is read yet."""
     try:
-        return _read(path)
+        return _declared(path)
     except SpecError:
         raise
     except Exception as exc:  # a damaged file fails in many ways; all are input errors
         raise SpecError(f"{path}: not a readable safetensors file ({exc})", hint=HINT) from None
 
 
-def _read(path: str) -> dict[str, np.ndarray]:
-    found = _header(path)
-    if found is None:
-        raise SpecError(f"{path}: not a safetensors file", hint=HINT)
-    length, text = found
+def _header(path: str) -> tuple[int, int, Any]:
+    """The header's length, the size of the data after it, and the parsed header."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        f.seek(0, 2)
+        size = f.tell()
+        (length,) = struct.unpack("<Q", head) if len(head) == 8 else (0,)
+        if not 2 <= length <= min(size - 8, MAX_HEADER_BYTES):
+            raise SpecError(
+                f"{path}: the safetensors header declares {length:,} bytes, "
+                + (
+                    f"more than the file's {size:,}"
+                    if length > size - 8
+                    else "beyond the 100 MB a header may take"
+                    if length > MAX_HEADER_BYTES
+                    else "too few for a header"
+                ),
+                hint=HINT,
+            )
+        f.seek(8)
+        text = f.read(length)
     try:
-        header = json.loads(text)
+        return length, size - 8 - length, json.loads(text)
     except ValueError as exc:
         raise SpecError(f"{path}: the safetensors header is not JSON ({exc})", hint=HINT) from None
+
+
+def _declared(path: str) -> dict[str, Stored]:
+    length, available, header = _header(path)
     if not isinstance(header, dict):
         raise SpecError(f"{path}: the safetensors header is not a table of tensors", hint=HINT)
-    with open(path, "rb") as f:
-        f.seek(8 + length)
-        data = f.read()
-    tensors: dict[str, np.ndarray] = {}
+    tensors: dict[str, Stored] = {}
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -93,20 +111,30 @@ def _read(path: str) -> dict[str, np.ndarray]:
                 hint=f"save it as one of {', '.join(DTYPES)}",
             )
         dtype = DTYPES[kind]
-        size = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if min(shape, default=0) < 0 or not 0 <= begin <= end <= len(data):
+        if min(shape, default=0) < 0 or not 0 <= begin <= end <= available:
             raise SpecError(f"{path}: tensor {name!r} lies outside the file", hint=HINT)
+        size = math.prod(shape)
         if end - begin != size * dtype.itemsize:
             raise SpecError(
                 f"{path}: tensor {name!r} of shape {shape} ({kind}) needs "
                 f"{size * dtype.itemsize} bytes, the file gives {end - begin}",
                 hint=HINT,
             )
-        if size == 0:
-            array = np.zeros(shape, dtype=dtype)
-        else:
-            array = np.frombuffer(data, dtype=dtype, count=size, offset=begin).reshape(shape).copy()
-        if kind == "BF16":
-            array = (array.astype(np.uint32) << 16).view(np.float32)
-        tensors[str(name)] = array
+        tensors[str(name)] = _stored(path, 8 + length + begin, shape, kind)
     return tensors
+
+
+def _stored(path: str, start: int, shape: tuple[int, ...], kind: str) -> Stored:
+    dtype = DTYPES[kind]
+
+    def read() -> np.ndarray:
+        count = math.prod(shape)
+        with open(path, "rb") as f:
+            f.seek(start)
+            array = np.fromfile(f, dtype=dtype, count=count) if count else np.zeros(0, dtype)
+        if array.size != count:
+            raise SpecError(f"{path}: the file is shorter than its header says", hint=HINT)
+        array = array.reshape(shape)
+        return (array.astype(np.uint32) << 16).view(np.float32) if kind == "BF16" else array
+
+    return Stored(shape, np.dtype(np.float32) if kind == "BF16" else dtype, path, read)

@@ -9,33 +9,40 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .blocks import BlockDef, read_blocks
 from .errors import ConvcalcError, SpecError
 from .errors import clip as _clip
 from .expr import MAX_INT_BITS, NAME_HINT, parse_call, unprintable
-from .graph import BlockDef, build, gc_paused, read_blocks
+from .graph import build, gc_paused
 from .layers.base import INT64_LIMIT, beyond_int64, did_you_mean
 from .model import LayerSpec, Places, Spec, place
 from .printout import is_printout, read_printout, spec_from_printout
+from .scalars import SCALARS, STR_TAG, TAG
 from .shape import Shape
 
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    _Base = yaml.SafeLoader
+else:  # the C parser when there is one
+    _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ScalarNode = yaml.ScalarNode
 _MappingNode = yaml.MappingNode
 _SequenceNode = yaml.SequenceNode
-_STR_TAG = "tag:yaml.org,2002:str"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+_MAP_TAG = TAG + "map"
+_SEQ_TAG = TAG + "seq"
+_MERGE_TAG = TAG + "merge"
+_VALUE_TAG = TAG + "value"
 
 TOP_KEYS = ("name", "input", "layers", "blocks", "import")
 
 
 # ------------------------------------------------------------------ YAML
-class _LineDict(dict):
+class _LineDict(dict[Any, Any]):
     line = 0
     column = 0
     key_lines: dict[Any, int]
@@ -44,7 +51,7 @@ class _LineDict(dict):
     value_at: tuple[int, int] | None = None
 
 
-class _LineList(list):
+class _LineList(list[Any]):
     line = 0
     column = 0
     item_lines: list[int]
@@ -57,189 +64,184 @@ class _Loader(_Base):
     A layer stack repeats the same few scalars (``Conv2d``, ``64``, ``true``)
     thousands of times; resolving a plain scalar depends only on its text and
     on how it was written (no path resolvers are registered), so the answer is
-    cached instead of running the implicit-resolver regexes each time.
+    cached instead of running the implicit-resolver regexes each time. Only its
+    parser, composer and resolver are used: :func:`_load_yaml` builds the values.
     """
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self._scalar_tags: dict[tuple[str, Any], str] = {}
+        self.scalar_tags: dict[tuple[str, Any], str] = {}
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        resolve: Callable[[Any, Any, Any], str] = super().resolve  # untyped in the stubs
         if kind is _ScalarNode:
             key = (value, implicit)
-            tag = self._scalar_tags.get(key)
+            tag = self.scalar_tags.get(key)
             if tag is None:
-                tag = self._scalar_tags[key] = super().resolve(kind, value, implicit)
+                tag = self.scalar_tags[key] = resolve(kind, value, implicit)
             return tag
-        return super().resolve(kind, value, implicit)
+        return resolve(kind, value, implicit)
 
 
-def _expect(node: Any, kind: Any, what: str) -> None:
-    """``!!map foo``: PyYAML's own message rather than a Python exception."""
-    if not isinstance(node, kind):
-        raise yaml.constructor.ConstructorError(
-            None, None, f"expected a {what} node, but found {node.id}", node.start_mark
-        )
+class _YAMLValueError(yaml.MarkedYAMLError):
+    """A node that is no value convcalc reads, at its place."""
 
-
-def _map_body(loader: Any, node: Any, child: Any) -> _LineDict:
-    """A mapping node as a dict that remembers its keys' lines; ``child`` builds each node."""
-    loader.flatten_mapping(node)
-    data = _LineDict()
-    mark = node.start_mark
-    data.line = mark.line + 1
-    data.column = mark.column + 1
-    key_lines = data.key_lines = {}
-    key_cols = data.key_cols = {}
-    pairs = node.value
-    if len(pairs) == 1:
-        mark = pairs[0][1].start_mark
-        data.value_at = (mark.line + 1, mark.column + 1)
-    for key_node, value_node in pairs:
-        key = child(key_node)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "found an unhashable key", key_node.start_mark
-            ) from None
-        if key in data:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        data[key] = child(value_node)
-        mark = key_node.start_mark
-        key_lines[key] = mark.line + 1
-        key_cols[key] = mark.column + 1
-    return data
-
-
-def _seq_body(node: Any, child: Any) -> _LineList:
-    """A sequence node as a list that remembers its items' lines."""
-    children = node.value
-    data = _LineList([child(c) for c in children])
-    data.line = node.start_mark.line + 1
-    data.column = node.start_mark.column + 1
-    marks = [c.start_mark for c in children]
-    data.item_lines = [m.line + 1 for m in marks]
-    data.item_cols = [m.column + 1 for m in marks]
-    return data
-
-
-def _construct_map(loader: Any, node: Any) -> _LineDict:
-    _expect(node, _MappingNode, "mapping")
-    return _map_body(loader, node, lambda n: loader.construct_object(n, deep=True))
-
-
-def _construct_seq(loader: Any, node: Any) -> _LineList:
-    _expect(node, _SequenceNode, "sequence")
-    return _seq_body(node, lambda n: loader.construct_object(n, deep=True))
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+    def __init__(self, problem: str, node: yaml.Node) -> None:
+        super().__init__(problem=problem, problem_mark=node.start_mark)
 
 
 def _load_yaml(text: str) -> Any:
-    """``yaml.load(text, Loader=_Loader)``, with a faster construction of the common nodes.
+    """The document in ``text`` as plain values: dicts and lists that remember the lines
+    of their entries, strings, numbers, booleans, None, dates.
 
-    The C parser composes the node tree; plain mappings, lists and strings are then
-    built here directly (same objects, same line numbers, same errors as
-    :func:`_construct_map` / :func:`_construct_seq`), other scalars once per
-    distinct (tag, text), and anything else (tags, sets, ...) by PyYAML itself.
-    Both paths share PyYAML's bookkeeping, so anchors, aliases and recursive
-    nodes behave exactly as with ``yaml.load``.
+    PyYAML composes the node tree (``yaml.compose``, with the C parser when there is one);
+    the nodes are turned into values here, as PyYAML's safe loader would, except that a
+    tag beyond YAML's plain scalars, lists and mappings is an error. An alias is the
+    value of its anchor; a node that contains itself is an error.
     """
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        return None if node is None else _construct_document(loader, node)
-    finally:
-        loader.dispose()
+    root = yaml.compose(text, Loader=_Loader)
+    if root is None:
+        return None
+    return _Builder().build(root)
 
 
-def _construct_scalar(loader: Any, node: Any) -> Any:
-    """A scalar as PyYAML constructs it, but a value it cannot construct (a date that is
+class _Builder:
+    """Nodes → values, each node once (an alias shares its anchor's value)."""
+
+    __slots__ = ("built", "open", "scalars")
+
+    def __init__(self) -> None:
+        self.built: dict[yaml.Node, Any] = {}
+        #: mappings and lists being built: met again inside themselves, a cycle
+        self.open: set[yaml.Node] = set()
+        self.scalars: dict[tuple[str, str], Any] = {}
+
+    def build(self, node: yaml.Node) -> Any:
+        tag = node.tag
+        if node.__class__ is _ScalarNode:
+            if tag == STR_TAG:
+                return node.value
+            key = (tag, node.value)
+            if key in self.scalars:
+                return self.scalars[key]
+            value = self.scalars[key] = _scalar(node)
+            return value
+        if node in self.built:
+            return self.built[node]
+        if node in self.open:
+            raise _YAMLValueError("found unconstructable recursive node", node)
+        self.open.add(node)
+        if tag == _MAP_TAG and node.__class__ is _MappingNode:
+            data: Any = self.mapping(node)
+        elif tag == _SEQ_TAG and node.__class__ is _SequenceNode:
+            data = self.sequence(node)
+        else:
+            raise _YAMLValueError(_tag_problem(node), node)
+        self.open.discard(node)
+        self.built[node] = data
+        return data
+
+    def mapping(self, node: yaml.MappingNode) -> _LineDict:
+        """A mapping node as a dict that remembers its keys' lines and columns."""
+        data = _LineDict()
+        mark = node.start_mark
+        data.line = mark.line + 1
+        data.column = mark.column + 1
+        key_lines = data.key_lines = {}
+        key_cols = data.key_cols = {}
+        pairs = _merged(node)
+        if len(pairs) == 1:
+            mark = pairs[0][1].start_mark
+            data.value_at = (mark.line + 1, mark.column + 1)
+        for key_node, value_node in pairs:
+            key = self.build(key_node)
+            try:
+                hash(key)
+            except TypeError:
+                raise _YAMLValueError("found an unhashable key", key_node) from None
+            if key in data:
+                raise _YAMLValueError(f"duplicate key {key!r}", key_node)
+            data[key] = self.build(value_node)
+            mark = key_node.start_mark
+            key_lines[key] = mark.line + 1
+            key_cols[key] = mark.column + 1
+        return data
+
+    def sequence(self, node: yaml.SequenceNode) -> _LineList:
+        """A sequence node as a list that remembers its items' lines and columns."""
+        children = node.value
+        data = _LineList([self.build(c) for c in children])
+        data.line = node.start_mark.line + 1
+        data.column = node.start_mark.column + 1
+        marks = [c.start_mark for c in children]
+        data.item_lines = [m.line + 1 for m in marks]
+        data.item_cols = [m.column + 1 for m in marks]
+        return data
+
+
+def _merged(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's (key, value) nodes with YAML's merge keys (``<<: *base``, ``<<: [*a, *b]``)
+    replaced by the pairs they merge, which come first (of a key merged twice, the first);
+    a ``=`` key is the text ``=``."""
+    merge: list[tuple[yaml.Node, yaml.Node]] = []
+    own: list[tuple[yaml.Node, yaml.Node]] = []
+    merged_keys: set[Any] = set()
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE_TAG:
+            sources = value_node.value if isinstance(value_node, _SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, _MappingNode):
+                    what = (
+                        "a mapping" if source is not value_node else "a mapping or list of mappings"
+                    )
+                    raise _YAMLValueError(
+                        f"expected {what} for merging, but found {_kind(source)}", source
+                    )
+                for pair in _merged(source):
+                    key = pair[0].value if isinstance(pair[0], _ScalarNode) else pair[0]
+                    if key not in merged_keys:
+                        merged_keys.add(key)
+                        merge.append(pair)
+        elif key_node.tag == _VALUE_TAG:
+            own.append((_ScalarNode(STR_TAG, key_node.value, key_node.start_mark), value_node))
+        else:
+            own.append((key_node, value_node))
+    return merge + own
+
+
+def _kind(node: yaml.Node) -> str:
+    """``scalar``, ``sequence`` or ``mapping``, as PyYAML's messages name a node."""
+    return type(node).__name__.removesuffix("Node").lower()
+
+
+def _tag_problem(node: yaml.Node) -> str:
+    """Why a node is not read: a tag YAML's plain values do not have, or one of theirs on
+    the wrong kind of node (``!!map foo``, ``!!int [1]``)."""
+    if node.tag in (_MAP_TAG, _SEQ_TAG):
+        kind = "mapping" if node.tag == _MAP_TAG else "sequence"
+        return f"expected a {kind} node, but found {_kind(node)}"
+    if node.tag in SCALARS and not isinstance(node, _ScalarNode):
+        return f"expected a scalar node, but found {_kind(node)}"
+    return "YAML tags are not allowed (only plain values, lists and mappings)"
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """A scalar as PyYAML's safe loader reads it, but a value it cannot read (a date that is
     none, ``!!int x``, a decimal number of more than 4,300 digits) or an integer beyond
     2**MAX_INT_BITS is a YAML error at its node, not an exception from deep inside."""
+    convert = SCALARS.get(node.tag)
+    if convert is None:
+        raise _YAMLValueError(_tag_problem(node), node)
     try:
-        value = loader.construct_object(node, deep=True)
-    except yaml.YAMLError:
-        raise  # PyYAML's own message (a tag it refuses, say), with its place
+        value = convert(node.value)
     except Exception as exc:  # noqa: BLE001 - !!bool maybe: a KeyError; !!timestamp x: others
         problem = str(exc).split("\n", 1)[0]
         if "integer string conversion" in problem:
             problem = "too many digits"
-        raise yaml.constructor.ConstructorError(
-            None, None, f"cannot read {_clip(node.value)}: {problem}", node.start_mark
-        ) from None
+        raise _YAMLValueError(f"cannot read {_clip(node.value)}: {problem}", node) from None
     if type(value) is int and value.bit_length() > MAX_INT_BITS:
-        raise yaml.constructor.ConstructorError(
-            None,
-            None,
-            f"{_clip(node.value)} is a number beyond 2**{MAX_INT_BITS}",
-            node.start_mark,
-        )
+        raise _YAMLValueError(f"{_clip(node.value)} is a number beyond 2**{MAX_INT_BITS}", node)
     return value
-
-
-def _construct_document(loader: Any, root: Any) -> Any:
-    scalars: dict[tuple[str, str], Any] = {}
-    data = _build(root, loader, loader.constructed_objects, loader.recursive_objects, scalars)
-    while loader.state_generators:
-        generators, loader.state_generators = loader.state_generators, []
-        for generator in generators:
-            for _ in generator:
-                pass
-    loader.constructed_objects = {}
-    loader.recursive_objects = {}
-    return data
-
-
-def _build(
-    node: Any,
-    loader: Any,
-    constructed: dict[Any, Any],
-    recursive: dict[Any, None],
-    scalars: dict[tuple[str, str], Any],
-) -> Any:
-    """One node, as :func:`_construct_map`, :func:`_construct_seq` or PyYAML would build it.
-
-    A plain function (not a closure that refers to itself): no reference cycle, so the
-    node tree is freed by reference counting as soon as the document is built.
-    """
-    data: Any
-    tag = node.tag
-    cls = node.__class__
-    if cls is _ScalarNode:
-        if tag == _STR_TAG:
-            return node.value
-        key = (tag, node.value)
-        if key in scalars:
-            return scalars[key]
-        value = scalars[key] = _construct_scalar(loader, node)
-        return value
-    if node in constructed:
-        return constructed[node]
-    if cls is _MappingNode and tag == _MAP_TAG:
-        if node in recursive:
-            raise yaml.constructor.ConstructorError(
-                None, None, "found unconstructable recursive node", node.start_mark
-            )
-        recursive[node] = None
-        data = _map_body(loader, node, lambda n: _build(n, loader, constructed, recursive, scalars))
-    elif cls is _SequenceNode and tag == _SEQ_TAG:
-        if node in recursive:
-            raise yaml.constructor.ConstructorError(
-                None, None, "found unconstructable recursive node", node.start_mark
-            )
-        recursive[node] = None
-        data = _seq_body(node, lambda n: _build(n, loader, constructed, recursive, scalars))
-    else:
-        return loader.construct_object(node, deep=True)
-    constructed[node] = data
-    del recursive[node]
-    return data
 
 
 #: the largest config read (a 100,000-layer stack is about 5 MB): a file that never ends
@@ -251,8 +253,8 @@ def _read_text(path: str) -> str:
     import sys
 
     try:
-        if path == "-":
-            text = sys.stdin.read(MAX_FILE_CHARS + 1)
+        if path == "-":  # read as bytes: the text stream may have decoded anything at all
+            text = sys.stdin.buffer.read(MAX_FILE_CHARS + 1).decode("utf-8")
         else:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read(MAX_FILE_CHARS + 1)
@@ -261,7 +263,8 @@ def _read_text(path: str) -> str:
     except IsADirectoryError:
         raise SpecError(f"{path}: is a directory, not a YAML file") from None
     except UnicodeDecodeError:
-        raise SpecError(f"{path}: not a text file (it is not UTF-8)") from None
+        name = "<stdin>" if path == "-" else path
+        raise SpecError(f"{name}: not a text file (it is not UTF-8)") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read it ({exc.strerror})") from None
     if len(text) > MAX_FILE_CHARS:
@@ -339,7 +342,11 @@ def printout_yaml(path: str, input_shape: Shape | None = None) -> str:
     if input_shape is not None:
         lines.append(f"input: [{', '.join(map(str, input_shape))}]")
     body = yaml.safe_dump(
-        {"layers": printout.layers},
+        {
+            "layers": [
+                {name: str(call) for name, call in entry.items()} for entry in printout.layers
+            ]
+        },
         sort_keys=False,
         default_flow_style=False,
         allow_unicode=True,
@@ -384,8 +391,6 @@ def _load_document(text: str, source: str) -> Any:
             else Places(source).where(None)
         )
         problem = getattr(exc, "problem", None) or str(exc)
-        if "could not determine a constructor" in str(exc):
-            problem = "YAML tags are not allowed (only plain values, lists and mappings)"
         context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if (
             context
@@ -516,7 +521,7 @@ def spec_from_strings(
     texts = list(layers)
     return build(
         entries,
-        at=lambda i: None if i is None else f"--layer {texts[i]!r}",
+        at=lambda i: None if i is None else f"--layer {_clip(texts[i])}",
         item_lines=list(range(len(texts))),
         input_shape=input_shape,
         name=name,

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError
+from .stored import Stored, materialised
 
 #: torch's typed storages → the NumPy dtype of their elements (bfloat16 is read as its 16-bit
 #: pattern and widened to float32, which holds every bfloat16 value exactly)
@@ -58,41 +59,79 @@ def _is_pickle(name: str) -> bool:
 
 
 class _Storage:
-    """A storage the pickle refers to: its elements as a flat array, read once."""
+    """A storage the pickle refers to: ``numel`` elements of ``dtype`` in the archive's member
+    ``member``, read only when a tensor on it is."""
 
-    def __init__(self, data: np.ndarray, kind: str) -> None:
-        self.data = data
+    def __init__(self, archive: _Archive, member: str, kind: str, numel: int) -> None:
+        self.archive = archive
+        self.member = member
         self.kind = kind
+        self.dtype = STORAGES[kind]
+        self.numel = numel
+
+    def elements(self, count: int) -> np.ndarray:
+        """The storage's first ``count`` elements (only those bytes are read, or inflated)."""
+        with zipfile.ZipFile(self.archive.path) as archive:
+            size = archive.getinfo(self.member).file_size
+            wanted = count * self.dtype.itemsize
+            if size < wanted:
+                raise SpecError(
+                    f"{self.archive.path}: storage {self.member!r} holds {size} bytes, "
+                    f"its tensors read {wanted}",
+                    hint="save the file again",
+                )
+            with archive.open(self.member) as f:
+                raw = f.read(wanted)
+        if len(raw) < wanted:
+            raise SpecError(f"{self.archive.path}: storage {self.member!r} is cut short")
+        return np.frombuffer(raw, dtype=self.dtype, count=count)
+
+
+class _Archive:
+    """The file a pickle's storages are read from (opened again for each tensor read)."""
+
+    def __init__(self, path: str, prefix: str, members: dict[str, int]) -> None:
+        self.path = path
+        self.prefix = prefix
+        #: member name → uncompressed size the archive declares
+        self.members = members
 
 
 def _rebuild_tensor(
     storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_: Any
-) -> np.ndarray:
+) -> Stored:
     """A tensor as ``torch._utils._rebuild_tensor_v2`` makes it: ``size`` elements of the
-    storage from ``offset``, ``stride`` apart (in elements), copied out as a C-ordered array."""
+    storage from ``offset``, ``stride`` apart (in elements), to be copied out as a C-ordered
+    array when read. Only the declaration is checked here; nothing is read."""
     size = tuple(int(s) for s in size)
     stride = tuple(int(s) for s in stride)
-    flat = storage.data
+    offset = int(offset)
     if len(size) != len(stride) or any(s < 0 for s in size) or offset < 0:
         raise pickle.UnpicklingError(f"a tensor of size {size} and stride {stride}")
+    last = offset - 1
     if 0 not in size:
         last = offset + sum((n - 1) * st for n, st in zip(size, stride))
-        if any(st < 0 for st in stride) or last >= flat.size:
+        if any(st < 0 for st in stride) or last >= storage.numel:
             raise pickle.UnpicklingError(
-                f"a tensor of size {size} reads past its storage of {flat.size} elements"
+                f"a tensor of size {size} reads past its storage of {storage.numel} elements"
             )
+    bf16 = storage.kind == "BFloat16Storage"
+    dtype = np.dtype(np.float32) if bf16 else storage.dtype
+
+    def read() -> np.ndarray:
+        if last < offset:  # no elements
+            return np.zeros(size, dtype=dtype)
+        flat = storage.elements(last + 1)
         view = np.lib.stride_tricks.as_strided(
             flat[offset:], shape=size, strides=[st * flat.itemsize for st in stride]
         )
         array = np.array(view, copy=True, order="C")
-    else:
-        array = np.zeros(size, dtype=flat.dtype)
-    if storage.kind == "BFloat16Storage":
-        array = (array.astype(np.uint32) << 16).view(np.float32)
-    return array
+        return (array.astype(np.uint32) << 16).view(np.float32) if bf16 else array
+
+    return Stored(size, dtype, storage.archive.path, read)
 
 
-def _rebuild_parameter(data: np.ndarray, *_: Any) -> np.ndarray:
+def _rebuild_parameter(data: Stored, *_: Any) -> Stored:
     return data
 
 
@@ -101,10 +140,9 @@ class _Refused(Exception):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: Any, archive: zipfile.ZipFile, prefix: str) -> None:
+    def __init__(self, file: Any, archive: _Archive) -> None:
         super().__init__(file)
         self.archive = archive
-        self.prefix = prefix
         self.storages: dict[str, _Storage] = {}
 
     def find_class(self, module: str, name: str) -> Any:
@@ -128,29 +166,46 @@ class _Unpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"a storage of type {kind!r}")
         key = str(key)
         if key not in self.storages:
-            raw = self.archive.read(f"{self.prefix}data/{key}")
+            member = f"{self.archive.prefix}data/{key}"
+            if member not in self.archive.members:
+                raise pickle.UnpicklingError(f"no storage {key} in the archive")
             dtype = STORAGES[kind]
-            if len(raw) < int(numel) * dtype.itemsize:
+            if self.archive.members[member] < int(numel) * dtype.itemsize:
                 raise pickle.UnpicklingError(f"storage {key} is shorter than its {numel} elements")
-            data = np.frombuffer(raw, dtype=dtype, count=int(numel))
-            self.storages[key] = _Storage(data, kind)
+            self.storages[key] = _Storage(self.archive, member, kind, int(numel))
         return self.storages[key]
+
+
+#: the largest pickle read (a state_dict's is kilobytes: names and shapes, never the data)
+MAX_PICKLE_BYTES = 64 << 20
 
 
 def read(path: str) -> Any:
     """The object ``torch.save`` wrote to ``path``, its tensors as NumPy arrays (dicts, lists
     and tuples of them as they were). Raises SpecError on any other file."""
+    return materialised(declared(path))
+
+
+def declared(path: str) -> Any:
+    """As :func:`read`, with every tensor a :class:`~convcalc.stored.Stored`: its shape and
+    dtype known, its data not read yet."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            pickles = [n for n in names if _is_pickle(n)]
+            members = {info.filename: info.file_size for info in archive.infolist()}
+            pickles = [n for n in members if _is_pickle(n)]
             if not pickles:
                 raise SpecError(f"{path}: not a file written by torch.save", hint=SAVE_HINT)
             prefix = pickles[0][: -len("data.pkl")]
-            if prefix + "byteorder" in names and archive.read(prefix + "byteorder") != b"little":
+            if prefix + "byteorder" in members and archive.read(prefix + "byteorder") != b"little":
                 raise SpecError(f"{path}: saved on a big-endian machine", hint=SAVE_HINT)
+            if members[pickles[0]] > MAX_PICKLE_BYTES:
+                raise SpecError(
+                    f"{path}: its pickle declares {members[pickles[0]]:,} bytes, more than the "
+                    f"{MAX_PICKLE_BYTES >> 20} MiB of a state_dict's names and shapes",
+                    hint=SAVE_HINT,
+                )
             with archive.open(pickles[0]) as file:
-                return _Unpickler(file, archive, prefix).load()
+                return _Unpickler(file, _Archive(path, prefix, members)).load()
     except SpecError:
         raise
     except _Refused as exc:

@@ -8,8 +8,8 @@ the package like any relative import.
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -26,19 +26,29 @@ def _models() -> Traversable:
     return resources.files("convcalc") / "models"
 
 
-def names() -> list[str]:
-    """Every built-in model's name (its file's stem), sorted."""
+@functools.cache
+def _listing() -> tuple[str, ...]:
+    """The zoo folder's models, listed once: the package's data does not change while it runs."""
     folder = _models() / "zoo"
     if not folder.is_dir():  # an install without its package data
-        return []
-    return sorted(
-        entry.name[: -len(".yaml")] for entry in folder.iterdir() if entry.name.endswith(".yaml")
+        return ()
+    return tuple(
+        sorted(
+            entry.name[: -len(".yaml")]
+            for entry in folder.iterdir()
+            if entry.name.endswith(".yaml")
+        )
     )
+
+
+def names() -> list[str]:
+    """Every built-in model's name (its file's stem), sorted."""
+    return list(_listing())
 
 
 def find(name: str) -> Traversable | None:
     """The built-in model called ``name`` (``resnet50``), or None."""
-    if name not in names():
+    if name not in _listing():
         return None
     return _models() / "zoo" / f"{name}.yaml"
 
@@ -74,49 +84,29 @@ def missing_file_hint(path: str) -> str:
     return "check the path; `convcalc zoo` lists the built-in models"
 
 
-@dataclass(frozen=True)
-class ZooModel:
-    """One built-in model and its figures at the input its file gives."""
-
-    name: str
-    model: str | None
-    description: str
-    input_shape: Shape | None
-    output_shape: Shape | None
-    params: int | None
-    macs: int | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "model": self.model,
-            "description": self.description,
-            "input_shape": None if self.input_shape is None else list(self.input_shape),
-            "output_shape": None if self.output_shape is None else list(self.output_shape),
-            "params": self.params,
-            "macs": self.macs,
-        }
-
-
-def catalog() -> list[ZooModel]:
-    """Every built-in model, analysed at its own input shape."""
+def catalog() -> list[dict[str, Any]]:
+    """Every built-in model, analysed at its own input shape: its name, the model's own
+    name, the description its file starts with, input and output shape, params and MACs."""
     from .analysis import analyze
     from .spec import load_spec
 
     models = []
-    for name in names():
+    for name in _listing():
         source, text = read(name)
-        first = text.split("\n", 1)[0]
         report = analyze(load_spec(source, text))
         models.append(
-            ZooModel(
-                name=name,
-                model=report.model,
-                description=first.removeprefix("#").strip(),
-                input_shape=report.input_shape,
-                output_shape=report.output_shape,
-                params=report.totals.params,
-                macs=report.totals.macs,
-            )
+            {
+                "name": name,
+                "model": report.model,
+                "description": text.split("\n", 1)[0].removeprefix("#").strip(),
+                "input_shape": _listed(report.input_shape),
+                "output_shape": _listed(report.output_shape),
+                "params": report.totals.params,
+                "macs": report.totals.macs,
+            }
         )
     return models
+
+
+def _listed(shape: Shape | None) -> list[int] | None:
+    return None if shape is None else list(shape)

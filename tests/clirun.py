@@ -21,5 +21,5 @@ class _Main:
         main(args)
 
 
-def run(*args: str, input: str | None = None) -> Result:
+def run(*args: str, input: str | bytes | None = None) -> Result:
     return CliRunner().invoke(_Main(), list(args), input=input, catch_exceptions=False)  # type: ignore[arg-type]

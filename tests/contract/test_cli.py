@@ -321,3 +321,56 @@ def test_version_imports_nothing_heavy():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.splitlines() == [f"convcalc, version {__version__}", "[]"]
+
+
+def test_click_rich_and_yaml_each_have_one_importer():
+    """cli.py is the only importer of click, render.py of rich, spec.py of yaml (type-only
+    imports under TYPE_CHECKING aside)."""
+    import ast
+
+    owners = {"click": "cli.py", "rich": "render.py", "yaml": "spec.py"}
+    found: dict[str, set[str]] = {name: set() for name in owners}
+    for path in sorted((ROOT / "convcalc").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        typing_only = {
+            id(n)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top in found:
+                    found[top].add(path.name)
+    assert found == {name: {owner} for name, owner in owners.items()}
+
+
+def test_the_progress_bar_appears_once_a_run_passes_a_second(monkeypatch):
+    import time
+
+    from convcalc.render import progress_bar
+
+    with progress_bar(False) as update:
+        assert update is None
+    now = [100.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+    bar = progress_bar(True)
+    with bar as update:
+        assert update is not None
+        update(1, 10)
+        assert bar.bar is None  # not yet a second
+        now[0] += 1.5
+        update(4, 10)
+        assert bar.bar is not None and bar.task is not None
+        task = bar.bar.tasks[0]
+        assert (task.description, task.completed, task.total) == ("forward pass", 4, 10)
+    assert bar.bar.live.is_started is False

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from convcalc import analyze, load_spec
 from convcalc.errors import jsonable, number_text
 from convcalc.layout import Column, cell_width, fit, lines
-from convcalc.render import COLUMN_KEYS, DROP_ORDER, _compact_shapes, terminal_table, to_text
+from convcalc.render import COLUMN_KEYS, to_text
+from convcalc.table import merge_shapes
+from convcalc.terminal import DROP_ORDER, terminal_table
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = sorted((ROOT / "convcalc" / "models" / "zoo").glob("*.yaml"))
@@ -329,7 +331,8 @@ def test_a_wide_concat_lists_a_few_inputs_not_all(tmp_path: Path) -> None:
     text = to_text(report)
     last = text.splitlines()[3003]
     assert "b0, b1, b2, b3, b4, … (3,000 in all)" in last
-    assert "(1, 1, 4, 4) + (1, 2, 4, 4) + (1, 3, 4, 4)" in last
+    # the inputs' shapes as on a terminal: the axis that differs, summed in place
+    assert "(1, 1+2+3+1+2+… (3,000 in all), 4, 4)" in last
     assert len(text) < 3100 * 200
     lines = ["".join(t for t, _ in line) for line in terminal_table(report, width=None)]
     row = next(line for line in lines if " cat " in line)
@@ -340,10 +343,10 @@ def test_a_wide_concat_lists_a_few_inputs_not_all(tmp_path: Path) -> None:
 
 def test_compact_shapes_of_many_distinct_inputs() -> None:
     shapes = [(1, i % 4 + 1, i) for i in range(1, 1001)]
-    assert _compact_shapes(shapes) == (
+    assert merge_shapes(shapes) == (
         "(1, 2, 1) + (1, 3, 2) + (1, 4, 3) + (1, 1, 4) + (1, 2, 5) + … (1,000 in all)"
     )
-    assert _compact_shapes([(1, 64, 8, 8), (1, 32, 8, 8), (1, 32, 8, 8)]) == "(1, 64+32×2, 8, 8)"
+    assert merge_shapes([(1, 64, 8, 8), (1, 32, 8, 8), (1, 32, 8, 8)]) == "(1, 64+32×2, 8, 8)"
 
 
 # -------------------------------------------------------------- zoo names and paths
@@ -571,3 +574,97 @@ def test_a_tagged_value_pyyaml_cannot_build_is_an_input_error(tmp_path: Path, va
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {path}:3: invalid YAML: cannot read ")
     assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("Conv2d(3, 6, 3, bias=1 < 'a')", "cannot compare 1 (int) with 'a' (str)"),
+        ("Conv2d(3, 6, 3, bias=(1, 2) >= 3)", "cannot compare (1, 2) (tuple) with 3 (int)"),
+        ("Conv2d(3, 6, " + "-" * 5000 + "3)", "the expression is nested more than 100 levels deep"),
+        ("Conv2d(3, 6, " + "+".join(["1"] * 3000) + ")", "the expression is nested more than 100 levels deep"),
+        ("Conv2d(3, 6, " + "(" * 101 + "3" + ",)" * 101 + ")", "the expression is nested more than 100 levels deep"),
+        ("Conv2d(3, 6, 5, stride=1, stride=2)", "keyword argument 'stride' repeated"),
+    ],
+)  # fmt: skip
+def test_expressions_python_would_refuse_are_input_errors(call: str, message: str) -> None:
+    result = run("shape", "-i", "1,3,8,8", "-l", call, "--format", "json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["errors"][0]
+    assert error["message"].endswith(message)
+    assert len(error["message"]) < 300  # the call is echoed in part, not in full
+
+
+def test_a_comparison_of_block_parameters_of_different_types_is_an_input_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "net.yaml"
+    path.write_text(
+        "input: [1, 3, 8, 8]\n"
+        "blocks:\n"
+        "  B:\n"
+        "    params: {a: 1, b: x}\n"
+        "    layers:\n"
+        "      - {type: ReLU, when: '$a < $b'}\n"
+        "layers:\n"
+        "  - B(a=1, b='x')\n"
+    )
+    result = run("shape", str(path))
+    assert result.exit_code == 2, result.output
+    assert "cannot compare 1 (int) with 'x' (str)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "argument"),
+    [
+        (["run", "--repeat", "0"], "Invalid value for '--repeat': 0 is not in the range x>=1.", "--repeat"),
+        (["shape", "--depth", "-1"], "Invalid value for '-d' / '--depth': -1 is not in the range x>=0.", "--depth"),
+        (["run", "--dtype", "float16"], "Invalid value for '--dtype': 'float16' is not one of 'float32', 'float64'.", "--dtype"),
+        (["run", "--seed", "-1"], "seed must be between 0 and 2**64 - 1, got -1", "seed"),
+        (["run", "--max-memory", "1e999"], None, None),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("json_flag", [["--format", "json"], ["--format=json"], ["-f", "json"]])
+def test_option_errors_are_json_when_json_is_asked(
+    args: list[str], message: str | None, argument: str | None, json_flag: list[str]
+) -> None:
+    result = run(*args, "-i", "1,3,8,8", "-l", "ReLU", *json_flag)
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and data["layers"] == [] and len(data["errors"]) == 1
+    if message is not None:
+        assert data["errors"][0]["message"] == message
+        assert data["errors"][0]["argument"] == argument
+
+
+def test_save_output_writes_exactly_the_path_given(tmp_path: Path) -> None:
+    import numpy as np
+
+    folder = run("run", "-i", "1,3,8,8", "-l", "ReLU", "--save-output", str(tmp_path))
+    assert folder.exit_code == 2
+    assert folder.stderr.splitlines()[0] == f"error: {tmp_path}: is a folder"
+    assert list(tmp_path.parent.glob(tmp_path.name + ".npy")) == []
+    plain = run("run", "-i", "1,3,8,8", "-l", "ReLU", "--save-output", str(tmp_path / "out"))
+    assert plain.exit_code == 0
+    assert np.load(tmp_path / "out").shape == (1, 3, 8, 8)
+    missing = run(
+        "run",
+        "-i",
+        "1,3,8,8",
+        "-l",
+        "ReLU",
+        "--save-output",
+        str(tmp_path / "no" / "y.npy"),
+        "-f",
+        "json",
+    )
+    assert missing.exit_code == 2
+    assert json.loads(missing.stdout)["errors"][0]["message"].endswith(
+        "cannot write the output (No such file or directory)"
+    )
+
+
+def test_standard_input_that_is_not_utf8_is_named_as_such() -> None:
+    result = run("shape", "-", input=b"input: [1, 3, 8, 8]\nlayers: [ReLU()]  # \xff\xfe\n")
+    assert result.exit_code == 2
+    assert result.stderr == "error: <stdin>: not a text file (it is not UTF-8)\n"

@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 
 from convcalc import SpecError, analyze, load_spec
 from convcalc.forward import run_forward
+from convcalc.jsonout import ROW_KEYS, json_lines
 from convcalc.layers import REGISTRY
 from convcalc.model import Spec
-from convcalc.render import _ROW_KEYS, _json_lines, to_json
+from convcalc.render import to_json
 from convcalc.shape import prod
 from convcalc.spec import spec_from_strings
 
@@ -421,26 +422,33 @@ def test_input_without_batch_and_channels_suggests_the_whole_shape():
     result = run("shape", "-i", "224,224", "-l", "Conv2d(3, 6, 5)")
     assert result.exit_code == 1
     assert (
-        "  hint: give the input shape with batch and channels: 1,3,224,224 (or 3,224,224, unbatched)\n"
-        in result.output
+        "  hint: give the input shape with batch and channels: 1,3,224,224 (or 3,224,224, "
+        "unbatched), or a 2D input suits the 1d layer types\n" in result.output
     )
     data = json.loads(run("shape", "-i", "224,224", "-l", "Conv2d(3, 6, 5)", "-f", "json").output)
+    # the layer's own hint follows the whole shape: neither hides the other
     assert data["errors"][0]["hint"] == (
-        "give the input shape with batch and channels: 1,3,224,224 (or 3,224,224, unbatched)"
+        "give the input shape with batch and channels: 1,3,224,224 (or 3,224,224, unbatched), "
+        "or a 2D input suits the 1d layer types"
     )
 
 
 def test_rank_hint_takes_the_channels_from_the_first_layer_that_sets_them():
     report = analyze(spec_from_strings(["MaxPool2d(2)", "BatchNorm2d(16)"]), (224, 224))
     # BatchNorm2d needs a 4D input: the unbatched shape would not do
-    assert report.errors[0].hint == "give the input shape with batch and channels: 1,16,224,224"
+    assert report.errors[0].hint == (
+        "give the input shape with batch and channels: 1,16,224,224, "
+        "or a 2D input suits the 1d layer types"
+    )
     report = analyze(spec_from_strings(["MaxPool2d(2)"]), (32, 32))
     assert report.errors[0].hint == (
-        "give the input shape with batch and channels: 1,C,32,32 (or C,32,32, unbatched)"
+        "give the input shape with batch and channels: 1,C,32,32 (or C,32,32, unbatched), "
+        "or a 2D input suits the 1d layer types"
     )
     report = analyze(spec_from_strings(["Conv3d(1, 4, 3)"]), (8, 8, 8))
     assert report.errors[0].hint == (
-        "give the input shape with batch and channels: 1,1,8,8,8 (or 1,8,8,8, unbatched)"
+        "give the input shape with batch and channels: 1,1,8,8,8 (or 1,8,8,8, unbatched), "
+        "or a 3D input suits the 2d layer types"
     )
 
 
@@ -542,12 +550,12 @@ def test_json_is_the_reports_dict_written_fast(path):
     report = analyze(load_spec(str(path)))
     text = to_json(report)
     assert json.loads(text) == report.to_dict()
-    assert text == _json_lines(report.to_dict())
+    assert text == json_lines(report.to_dict())
     # and by the fast writer, which knows every field of a row (else it falls back, slowly)
     for row in report.rows:
         keys = tuple(row.to_dict())
-        assert keys == tuple(k for k in _ROW_KEYS if k in keys)
-    assert set(_ROW_KEYS) >= set(report.rows[-1].to_dict())
+        assert keys == tuple(k for k in ROW_KEYS if k in keys)
+    assert set(ROW_KEYS) >= set(report.rows[-1].to_dict())
 
 
 def test_json_with_unicode_names_and_merges(tmp_path):
@@ -568,7 +576,7 @@ def test_json_with_unicode_names_and_merges(tmp_path):
     assert data == report.to_dict()
     assert data["layers"][2]["input_shape"] == [[1, 4, 8, 8], [1, 4, 8, 8]]
     assert data["layers"][1]["name"] == 'b"q'
-    assert text == _json_lines(report.to_dict())
+    assert text == json_lines(report.to_dict())
 
 
 def test_run_json_keeps_its_fields():

@@ -772,3 +772,39 @@ def test_a_printout_layer_error_carries_its_place_in_json(tmp_path: Path) -> Non
     error = json.loads(result.stdout)["errors"][0]
     assert (error["file"], error["line"]) == (str(path), 3)
     assert error["location"] == f"{path}:3, 1.in_channels"
+
+
+# ------------------------------------------------------------- read once
+def test_a_printouts_calls_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each call's arguments, read by the printout reader, are what parsing its text gives;
+    the builder takes them as they are and parses nothing again."""
+    from convcalc import graph
+    from convcalc.expr import parse_call
+
+    texts = [p.read_text() for p in sorted(TORCHVISION.glob("*.txt"))] + [EXAMPLE.read_text()]
+    calls = []
+    for text in texts:
+        try:
+            printout = read_printout(text)
+        except SpecError:
+            continue  # a part whose forward is its own (refused, and tested so above)
+        calls += [call for entry in printout.layers for call in entry.values()]
+    assert len(calls) > 200
+    for call in calls:
+        assert parse_call(str(call)) == (call.type_name, call.positional, dict(call.keywords))
+
+    def refuse(*args: Any) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(graph, "parse_call", refuse)
+    spec = spec_of(EXAMPLE.read_text())
+    assert [e.type for e in spec.layers][:3] == ["Conv2d", "ReLU", "Conv2d"]
+
+
+def test_a_printouts_integer_beyond_the_bound_is_refused_where_it_is() -> None:
+    big = "9" * 100
+    with pytest.raises(SpecError) as info:
+        spec_of(f"Sequential(\n  (0): ReLU()\n  (1): Conv2d({big}, 3, 3)\n)\n")
+    assert info.value.message == (
+        f"model.txt:3: cannot read 'Conv2d({big[:52]}…': a number beyond 2**256"
+    )

@@ -233,3 +233,66 @@ def test_integers_beyond_64_bits_are_refused_as_torch_does(layer, argument):
     with pytest.raises(SpecError, match="beyond torch's 64-bit integers"):
         shape_from_value(f"1,{2**63}")
     assert shape_from_value([1, 2**63 - 1]) == (1, 2**63 - 1)
+
+
+# ------------------------------------------------------- YAML through PyYAML's public API
+def test_yaml_is_read_through_pyyamls_public_api_only():
+    """spec.py composes the node tree with yaml.compose and builds the values itself: no
+    private attribute of PyYAML, none of its constructor's internals."""
+    import ast
+    import inspect
+
+    import convcalc.spec
+
+    tree = ast.parse(inspect.getsource(convcalc.spec))
+    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    internals = {"construct_object", "construct_document", "flatten_mapping", "add_constructor",
+                 "constructed_objects", "recursive_objects", "state_generators", "yaml_constructors",
+                 "get_single_node", "dispose"}  # fmt: skip
+    assert not used & internals
+    yaml_attrs = {
+        n.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "yaml"
+    }
+    assert not [a for a in yaml_attrs if a.startswith("_")]
+
+
+def test_yaml_values_as_pyyaml_reads_them(tmp_path):
+    import datetime
+
+    from convcalc.spec import _load_yaml
+
+    text = (
+        "a: 0x1F\nb: 017\nc: 1_000\nd: 1:30\ne: -.Inf\nf: 1:30.5\ng: 2001-12-14\n"
+        "h: 2001-12-14t21:59:43.10-05:00\ni: Off\nj: ~\nk: !!str 5\nl: !!int '7'\n"
+        "base: &b {k: 1, s: 2}\nm: {<<: *b, z: 3}\nn: {<<: [{k: 9}, *b], z: 3}\no: *b\n"
+    )
+    data = _load_yaml(text)
+    tz = datetime.timezone(-datetime.timedelta(hours=5))
+    assert dict(data) == {
+        "a": 31, "b": 15, "c": 1000, "d": 90, "e": float("-inf"), "f": 90.5,
+        "g": datetime.date(2001, 12, 14),
+        "h": datetime.datetime(2001, 12, 14, 21, 59, 43, 100000, tzinfo=tz),
+        "i": False, "j": None, "k": "5", "l": 7, "base": {"k": 1, "s": 2},
+        "m": {"k": 1, "s": 2, "z": 3}, "n": {"k": 9, "s": 2, "z": 3}, "o": {"k": 1, "s": 2},
+    }  # fmt: skip
+    assert (data.key_lines["m"], data["m"].key_lines["k"], data["m"].key_lines["z"]) == (14, 13, 14)
+    assert data["o"] is data["base"]  # an alias is its anchor's value
+
+
+@pytest.mark.parametrize(
+    "value,problem",
+    [
+        ("!!set {x, y}", "YAML tags are not allowed (only plain values, lists and mappings)"),
+        ("!!binary aGVsbG8=", "YAML tags are not allowed (only plain values, lists and mappings)"),
+        ("!!map foo", "expected a mapping node, but found scalar"),
+        ("!!int [1]", "expected a scalar node, but found sequence"),
+        ("!!timestamp x", "cannot read 'x': not a date"),
+        ("{<<: 5}", "expected a mapping or list of mappings for merging, but found scalar"),
+        ("&a [*a]", "found unconstructable recursive node"),
+    ],
+)
+def test_yaml_values_convcalc_does_not_read(tmp_path, value, problem):
+    path = write(tmp_path, f"input: [1, 3, 8, 8]\nlayers:\n  - ReLU()\nname: {value}\n")
+    assert error_of(load_spec, path).message == f"{path}:4: invalid YAML: {problem}"

@@ -24,15 +24,10 @@ from click.testing import CliRunner
 from convcalc import analyze, load_spec
 from convcalc.cli import cli
 from convcalc.layout import Column, fit, tree_prefixes
-from convcalc.render import (
-    COLUMN_KEYS,
-    DROP_ORDER,
-    _compact_shapes,
-    _shape,
-    human,
-    terminal_table,
-)
+from convcalc.render import COLUMN_KEYS, human
 from convcalc.spec import spec_from_strings
+from convcalc.table import merge_shapes, shape_text
+from convcalc.terminal import DROP_ORDER, terminal_table
 
 ROOT = Path(__file__).resolve().parents[2]
 LENET = ROOT / "examples" / "lenet.yaml"
@@ -114,7 +109,7 @@ def check_screen(lines: list[str], path: Path, width: int, args: tuple[str, ...]
         shown = rest.lstrip("│├└─ ").split()[0]
         assert row.name == shown or row.name.endswith("." + shown), (row.name, line)
         figures = (
-            re.escape(_shape(row.output_shape, row.index in failed))
+            re.escape(shape_text(row.output_shape, row.index in failed))
             + r"\s+"
             + re.escape(human(row.params))
             + r"(\s+(<0\.1|\d+\.\d|—))?\s+"
@@ -286,11 +281,11 @@ def test_tree_prefixes() -> None:
 
 def test_merge_inputs_in_little_room() -> None:
     same = ((1, 32, 56, 56),) * 7
-    assert _compact_shapes(same) == "(1, 32, 56, 56) ×7"
+    assert merge_shapes(same) == "(1, 32, 56, 56) ×7"
     channels = ((1, 64, 28, 28), (1, 128, 28, 28), (1, 32, 28, 28), (1, 32, 28, 28))
-    assert _compact_shapes(channels) == "(1, 64, 28, 28)".replace("64", "64+128+32×2")
+    assert merge_shapes(channels) == "(1, 64, 28, 28)".replace("64", "64+128+32×2")
     other = ((1, 3, 4, 4), (1, 3, 4, 4), (1, 2, 5, 5))
-    assert _compact_shapes(other) == "(1, 3, 4, 4) ×2 + (1, 2, 5, 5)"
+    assert merge_shapes(other) == "(1, 3, 4, 4) ×2 + (1, 2, 5, 5)"
 
 
 @pytest.mark.parametrize("width", range(40, 221, 7))
@@ -372,9 +367,7 @@ def test_unknown_columns_get_a_did_you_mean(text: str, suggestion: str) -> None:
 
     with pytest.raises(SpecError) as info:
         parse_columns(text)
-    assert info.value.hint is not None and info.value.hint.startswith(
-        f"did you mean '{suggestion}'?"
-    )
+    assert info.value.hint is not None and info.value.hint.startswith(f"did you mean {suggestion}?")
 
 
 def test_run_columns() -> None:
@@ -574,3 +567,54 @@ def test_wide_keeps_every_column_and_wraps_the_text_below_at_the_width() -> None
         assert "from" in header.split() and "input" in header.split()
         below = text[text.index(next(line for line in text if line.startswith("params:"))) :]
         assert max(len(line) for line in below) <= width
+
+
+# ------------------------------------------------- one row set, one shape text, one help
+BLOCKS_DEMO = ROOT / "examples" / "blocks-demo.yaml"
+
+
+def test_plain_and_terminal_tables_show_the_same_rows() -> None:
+    """A run's plain table lists each block's row above its layers, as the terminal does,
+    with its run cells empty (a block's layers ran one by one)."""
+    from convcalc.forward import run_forward
+    from convcalc.render import to_text
+
+    result = run_forward(load_spec(str(BLOCKS_DEMO)))
+    report = result.report
+    plain = to_text(report, result).splitlines()[3 : 3 + len(report.view())]
+    terminal = [
+        "".join(t for t, _ in line)
+        for line in terminal_table(report, result, width=None, columns=("name", "time"))
+    ][3 : 3 + len(report.view())]
+    assert [line.split()[0] for line in plain][:2] == ["stem", "0"]
+    plain_names = [t[1] if t[0].isdigit() else t[0] for t in (line.split() for line in plain)]
+    assert [r.name for r in report.view()] == plain_names
+    shown = [line.lstrip(" 0123456789").lstrip("│├└─ ").split()[0] for line in terminal]
+    assert [r.name.rsplit(".", 1)[-1] if r.path else r.name for r in report.view()] == [
+        n.rsplit(".", 1)[-1] for n in shown
+    ]
+    block = plain[0].split()
+    assert block[:2] == ["stem", "ConvBNReLU"] and block[-2:] == ["3", "layers"]
+    assert "✓" not in plain[0] and "ms" not in plain[0]
+
+
+def test_a_merges_inputs_read_the_same_in_every_table() -> None:
+    from convcalc.spec import spec_from_data
+
+    layers = ["Conv2d(3, 4, 1)", {"type": "Conv2d", "name": "b", "from": "input", "in_channels": 3,
+              "out_channels": 8, "kernel_size": 1}, {"type": "Concat", "from": ["0", "b"]}]  # fmt: skip
+    report = analyze(spec_from_data({"input": [1, 3, 5, 5], "layers": layers}))
+    cat = report.rows[-1]
+    assert shape_text(cat.input_shape) == merge_shapes(cat.input_shape) == "(1, 4+8, 5, 5)"
+    from convcalc.render import to_text
+
+    assert "(1, 4+8, 5, 5)" in to_text(report).splitlines()[-4]
+
+
+def test_the_columns_help_lists_every_column_key() -> None:
+    from convcalc.cli import COLUMNS_HELP
+    from convcalc.render import RUN_KEYS
+
+    listed = COLUMNS_HELP.split("from: ", 1)[1].split("; run adds ")
+    assert [k.split(" (")[0] for k in listed[0].split(", ")] == list(COLUMN_KEYS)
+    assert listed[1].rstrip(".").split(", ") == list(RUN_KEYS)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from clirun import run as cli
 
-from convcalc import load_spec, run_forward, safetensorsfile
+from convcalc import load_spec, run_forward, safetensorsfile, spec_from_data
 from convcalc.errors import SpecError
 from convcalc.files import load_array, load_weights
 from convcalc.torchfile import is_torch_file, read
@@ -245,3 +245,122 @@ def test_damaged_files_are_input_errors_never_crashes(tmp_path, name):
                 load(str(path))
             except SpecError as exc:
                 assert exc.exit_code == 2
+
+
+# ------------------------------------------- sizes checked before anything is read
+LIMIT = 64 << 20
+
+
+def _npz_declaring(tmp_path: Path, name: str, shape: tuple[int, ...]) -> str:
+    """An .npz whose member declares ``shape`` (float32) and holds no data at all: what a
+    deflate bomb looks like before it is inflated."""
+    path = tmp_path / "bomb.npz"
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(f"{name}.npy", "w") as f,
+    ):
+        header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(f, header)
+    return str(path)
+
+
+def test_a_stride_0_tensor_is_refused_by_its_declared_size_unread():
+    import tracemalloc
+
+    path = str(FIX / "broadcast.pt")
+    tracemalloc.start()
+    try:
+        with pytest.raises(SpecError) as info:
+            load_weights(path, LIMIT)
+        weights = load_weights(path)  # no limit: declared, still not read
+        assert weights["fc.weight"].shape == (1 << 15, 1 << 14)
+        spec = spec_from_data(
+            {
+                "input": [1, 1 << 14],
+                "layers": [
+                    {
+                        "type": "Linear",
+                        "name": "fc",
+                        "in_features": 1 << 14,
+                        "out_features": 8,
+                        "bias": False,
+                    }
+                ],
+            }
+        )
+        with pytest.raises(
+            SpecError, match=r"weight 'fc.weight' has shape \(32768, 16384\), expected \(8, 16384\)"
+        ):
+            run_forward(spec, weights=weights)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (
+        info.value.message
+        == f"{path}: the weights take 2.0 GiB, more than the memory limit of 64.0 MiB"
+    )
+    assert (info.value.expected, info.value.got) == (LIMIT, 2 << 30)
+    assert peak < 16 << 20  # the 2 GiB were never made
+
+
+def test_an_npz_member_is_refused_by_its_header_before_it_is_inflated(tmp_path):
+    path = _npz_declaring(tmp_path, "fc.weight", (1 << 28,))
+    with pytest.raises(
+        SpecError, match="the weights take 1.0 GiB, more than the memory limit of 64.0 MiB"
+    ):
+        load_weights(path, LIMIT)
+    with pytest.raises(SpecError, match="the input data take 1.0 GiB, more than the memory limit"):
+        _npy_too_big(tmp_path)
+    # a wrong shape is reported as such: the (missing) data is never read
+    small = _npz_declaring(tmp_path, "fc.weight", (3, 3))
+    spec = spec_from_data(
+        {
+            "input": [1, 4],
+            "layers": [
+                {"type": "Linear", "name": "fc", "in_features": 4, "out_features": 2, "bias": False}
+            ],
+        }
+    )
+    with pytest.raises(
+        SpecError, match=r"weight 'fc.weight' has shape \(3, 3\), expected \(2, 4\)"
+    ):
+        run_forward(spec, weights=load_weights(small))
+    # the right shape, and then the missing data is an input error naming the file
+    right = _npz_declaring(tmp_path, "fc.weight", (2, 4))
+    with pytest.raises(SpecError, match=r"bomb.npz: a tensor of shape \(2, 4\) cannot be read"):
+        run_forward(spec, weights=load_weights(right))
+
+
+def _npy_too_big(tmp_path: Path) -> None:
+    path = tmp_path / "x.npy"
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "<f4", "fortran_order": False, "shape": (1 << 28,)}
+        )
+    load_array(str(path), "input data", LIMIT)
+
+
+def test_a_safetensors_header_longer_than_the_file_says_so(tmp_path):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes((1 << 63).to_bytes(8, "little") + b'{"w": {}}')
+    with pytest.raises(SpecError) as info:
+        load_weights(str(path))
+    assert info.value.message == (
+        f"{path}: the safetensors header declares 9,223,372,036,854,775,808 bytes, more than the file's 17"
+    )
+
+
+def test_the_command_line_passes_its_memory_limit_to_the_readers():
+    out = cli(
+        "run",
+        "-i",
+        "1,16384",
+        "-l",
+        "Linear(16384, 8, bias=False)",
+        "--weights",
+        str(FIX / "broadcast.pt"),
+        "--max-memory",
+        "64M",
+    )
+    assert out.exit_code == 2
+    assert "the weights take 2.0 GiB, more than the memory limit of 64.0 MiB" in out.stderr

@@ -325,3 +325,20 @@ def test_the_wheel_carries_the_zoo(tmp_path):
     (empty / "net.yaml").write_text(convcalc("zoo", "resnet18"))
     assert "params: 11,689,512 (11.69 M)" in convcalc("shape", "net.yaml")
     assert list(empty.iterdir()) == [empty / "net.yaml"]
+
+
+def test_the_zoo_folder_is_listed_once() -> None:
+    from convcalc import zoo
+
+    zoo._listing.cache_clear()
+    assert zoo.find("resnet50") is not None and zoo.find("resnet5") is None
+    source, text = zoo.read("lenet5")
+    assert source.endswith("lenet5.yaml") and text.startswith("#")
+    assert "lenet5" in zoo.names()
+    assert zoo._listing.cache_info().misses == 1
+    models = zoo.catalog()
+    assert [m["name"] for m in models] == zoo.names()
+    lenet = next(m for m in models if m["name"] == "lenet5")
+    assert (lenet["input_shape"], lenet["output_shape"], lenet["params"]) == (
+        [1, 1, 32, 32], [1, 10], 61706,
+    )  # fmt: skip

@@ -30,8 +30,8 @@ from torch_bridge import TORCH_OPS, Outcome, counted, parse_call_text, torch_lay
 from convcalc import SpecError, analyze, spec_from_strings
 from convcalc.layers import REGISTRY
 
-# the module, not the function convcalc re-exports under the same name
-analyze_module = importlib.import_module("convcalc.analysis")
+# where the analysis finds what to say about an error (the working-size search among it)
+diagnosis_module = importlib.import_module("convcalc.diagnosis")
 
 #: Types known to disagree with PyTorch, with the reason. Keep this minimal.
 XFAIL: dict[str, str] = {}
@@ -105,10 +105,10 @@ def _quick_hints() -> Any:
 
     The oracle checks numbers, not hints, but the hint code still runs (it must not crash).
     """
-    original = analyze_module._working_sizes
-    analyze_module._working_sizes = functools.partial(original, budget_s=0.002)
+    original = diagnosis_module._working_sizes
+    diagnosis_module._working_sizes = functools.partial(original, budget_s=0.002)
     yield
-    analyze_module._working_sizes = original
+    diagnosis_module._working_sizes = original
 
 
 def convcalc_outcome(texts: Sequence[str], x: Shape) -> Outcome:

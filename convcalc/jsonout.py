@@ -1,0 +1,140 @@
+"""The report (and a run's result) as JSON: stable, documented fields, one line per layer.
+
+Written by the json module's C encoder, or for a report's layers straight from its rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConvcalcError
+
+if TYPE_CHECKING:
+    from .forward import RunResult
+    from .report import Report, Row
+
+
+def to_json(report: Report, run: RunResult | None = None) -> str:
+    """The report as JSON (the content of ``to_dict()``): each top-level field on a line of
+    its own, and one line per layer, error and note, shapes kept whole.
+
+    Every value is written compactly by the json module's C encoder, or for a report's
+    layers straight from the rows: ``indent`` would select the pure-Python encoder, about
+    ten times slower on a long stack.
+    """
+    if run is not None:
+        return json_lines(run.to_dict())
+    layers = report.rows
+    keys = tuple(layers[0].to_dict()) if layers else ()
+    if keys != ROW_KEYS[: len(keys)]:
+        return json_lines(report.to_dict())  # a field _row_json does not know: the general way
+    shapes: dict[
+        tuple[Any, ...], str
+    ] = {}  # a layer's output is the next one's input: written once
+    return json_lines(_without_layers(report), [_row_json(row, shapes) for row in layers])
+
+
+#: the fields of Row.to_dict(), in order ("blocks" only inside blocks)
+ROW_KEYS = (
+    "index", "name", "type", "input_shape", "output_shape", "params", "macs", "trainable",
+    "notes", "from", "blocks",
+)  # fmt: skip
+
+
+def _without_layers(report: Report) -> dict[str, Any]:
+    """Report.to_dict() but for its layers (left to :func:`_row_json`)."""
+    return replace(report, rows=()).to_dict()
+
+
+def _json_shape(shape: tuple[Any, ...] | None, cache: dict[tuple[Any, ...], str]) -> str:
+    if shape is None:
+        return "null"
+    text = cache.get(shape)
+    if text is None:
+        if shape and type(shape[0]) is tuple:  # a merge's input shapes
+            inner = ", ".join(["[" + ", ".join(map(str, s)) + "]" for s in shape])
+        else:
+            inner = ", ".join(map(str, shape))
+        text = cache[shape] = "[" + inner + "]"
+    return text
+
+
+def _json_strings(items: Sequence[str]) -> str:
+    return "[" + ", ".join(map(json.encoder.encode_basestring, items)) + "]" if items else "[]"
+
+
+def _row_json(r: Row, shapes: dict[tuple[Any, ...], str]) -> str:
+    """``Row.to_dict()`` as compact JSON, written directly (the same text the encoder writes);
+    ``shapes`` caches the text of each shape."""
+    esc = json.encoder.encode_basestring
+    p, m = r.params, r.macs
+    text = (
+        f'{{"index": {r.index}, "name": {esc(r.name)}, "type": {esc(r.type)}, '
+        f'"input_shape": {_json_shape(r.input_shape, shapes)}, '
+        f'"output_shape": {_json_shape(r.output_shape, shapes)}, '
+        f'"params": {"null" if p is None else int(p)}, "macs": {"null" if m is None else int(m)}, '
+        f'"trainable": {"true" if r.trainable else "false"}, '
+        f'"notes": {_json_strings(r.notes)}, "from": {_json_strings(r.inputs)}'
+    )
+    if r.path:
+        text += f', "blocks": {_json_strings([name for name, _ in r.path])}'
+    return text + "}"
+
+
+def json_lines(data: dict[str, Any], layers: Sequence[str] | None = None) -> str:
+    """A dict as JSON, one field per line; a list of objects or strings spreads one item
+    per line. ``layers``: the items of ``data["layers"]``, already written."""
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+    fields = []
+    for key, value in data.items():
+        head = f"  {encode(key)}: "
+        items: Sequence[str] | None = layers if key == "layers" and layers is not None else None
+        if (
+            items is None
+            and isinstance(value, list)
+            and value
+            and isinstance(value[0], (dict, str))
+        ):
+            items = [encode(item) for item in value]
+        if items:
+            fields.append(head + "[\n    " + ",\n    ".join(items) + "\n  ]")
+        else:
+            fields.append(head + ("[]" if items is not None else encode(value)))
+    return "{\n" + ",\n".join(fields) + "\n}\n"
+
+
+def error_json(exc: ConvcalcError) -> str:
+    """An input that could not be read, in the report's JSON layout (no layers; the error,
+    and the others the same check found)."""
+    errors = [
+        {
+            "index": e.index,
+            "name": e.name,
+            "type": e.type,
+            "message": e.message,
+            "hint": e.hint,
+            "argument": e.argument,
+            "location": e.location,
+            **e.place_dict(),
+        }
+        for e in [exc, *exc.others]
+    ]
+    data = {
+        "model": None,
+        "input_shape": None,
+        "output_shape": None,
+        "ok": False,
+        "layers": [],
+        "totals": None,
+        "errors": errors,
+        "notes": [],
+    }
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a path from bytes that are not UTF-8: escaped, so JSON stays UTF-8
+        text = json.dumps(data, indent=2)
+    return text + "\n"
