@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import cores
 from .analysis import Report, analyze
 from .errors import ConvcalcError, ShapeError, SpecError
 from .layers.base import did_you_mean
@@ -469,6 +470,22 @@ def _bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+#: a run of at least this many MACs waits, if need be, to measure how many cores stand idle
+MEASURE_MIN_MACS = 1 << 30
+
+
+def _limit(start: cores.Sample | None, report: Report, repeat: int) -> Any:
+    """The thread limit of a run that names none: none, unless other processes keep cores
+    busy (see :mod:`convcalc.cores`); then as many threads as there are idle cores, BLAS's
+    included, restored afterwards."""
+    from . import numeric
+
+    wait = (report.totals.macs or 0) * repeat >= MEASURE_MIN_MACS
+    n = cores.threads_for(cores.idle_since(start, wait), cores.cpu_count())
+    fewer = n < cores.threads_for(None, cores.cpu_count())
+    return numeric.threads(n) if fewer else contextlib.nullcontext()
+
+
 def run_forward(
     spec: Spec,
     input_shape: Shape | None = None,
@@ -499,6 +516,7 @@ def run_forward(
         raise SpecError(f"repeat must be at least 1, got {repeat}")
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be at least 1, got {threads}")
+    idle_from = cores.sample() if threads is None else None
     np_dtype = np.dtype(dtype)
     if input_data is not None:
         input_shape = tuple(int(v) for v in input_data.shape)
@@ -534,7 +552,7 @@ def run_forward(
 
     numeric.prepare()
     # temporaries kept between layers for reuse: bounded by the memory limit, dropped after
-    limit = numeric.threads(threads) if threads is not None else contextlib.nullcontext()
+    limit = numeric.threads(threads) if threads is not None else _limit(idle_from, report, repeat)
     with limit, numeric.keeping(max_memory // SCRATCH_SHARE), np.errstate(all="ignore"):
         for rep in range(repeat):
             values: dict[str, np.ndarray] = {INPUT: x0}
