@@ -444,38 +444,57 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
+#: a run's progress bar appears once it has taken this long (a quick run shows none)
+SHOW_PROGRESS_AFTER = 0.2
+
+
 class _progress:
-    """A rich progress bar over layers, shown only on a terminal and once the run passes a second."""
+    """A rich progress bar over the run's steps (binding the weights, then the layers), shown
+    only on a terminal, from SHOW_PROGRESS_AFTER seconds on even while one step lasts."""
 
     def __init__(self, enabled: bool) -> None:
+        import threading
+
         self.enabled = enabled
         self.bar: Any = None
         self.task: Any = None
-        self.start = 0.0
+        self.done = (0, 0)
+        self.lock = threading.Lock()
+        self.timer = threading.Timer(SHOW_PROGRESS_AFTER, self.show)
+        self.timer.daemon = True
+        self.closed = False
 
     def __enter__(self) -> Callable[[int, int], None] | None:
-        import time
-
         if not self.enabled:
             return None
-        self.start = time.perf_counter()
+        self.timer.start()
 
         def update(done: int, total: int) -> None:
-            if self.bar is None:
-                if time.perf_counter() - self.start < 1.0:
-                    return
-                from rich.progress import Progress
-
-                self.bar = Progress(transient=True)
-                self.bar.start()
-                self.task = self.bar.add_task("forward pass", total=total)
-            self.bar.update(self.task, completed=done)
+            with self.lock:
+                self.done = (done, total)
+                if self.bar is not None:
+                    self.bar.update(self.task, completed=done, total=total)
 
         return update
 
+    def show(self) -> None:
+        from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+
+        with self.lock:
+            if self.closed:
+                return
+            columns = (SpinnerColumn(), *Progress.get_default_columns(), TimeElapsedColumn())
+            self.bar = Progress(*columns, transient=True)
+            self.bar.start()
+            done, total = self.done
+            self.task = self.bar.add_task("forward pass", total=total or None, completed=done)
+
     def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        self.timer.cancel()
+        with self.lock:
+            self.closed = True
+            if self.bar is not None:
+                self.bar.stop()
 
 
 @cli.command(name="layers")

@@ -184,13 +184,14 @@ def _bind_weights(
     given: Mapping[str, np.ndarray] | None,
     rng: Any,
     dtype: np.dtype,
+    done: Callable[[int], None] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Per layer: its parameters and buffers, from ``given`` (a state_dict, checked first by
-    :func:`check_weights`) or drawn with ``rng``."""
+    :func:`check_weights`) or drawn with ``rng``; ``done(i)`` after the first ``i`` layers."""
     if given is not None:
         check_weights(spec, report, given)
     bound: list[dict[str, np.ndarray]] = []
-    for entry, row in zip(spec.layers, report.rows):
+    for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
         assert row.input_shape is not None
         shapes = expected_entries(entry, row.input_shape)
         if given is None:
@@ -209,6 +210,8 @@ def _bind_weights(
         bound.append(
             {k: (v if k in IGNORED_KEYS else np.asarray(v, dtype=dtype)) for k, v in values.items()}
         )
+        if done is not None:
+            done(i + 1)
     return bound
 
 
@@ -531,12 +534,14 @@ def run_forward(
     if not report.ok:
         return RunResult(report, (), dtype, seed, repeat, threads=threads)
     budgets = memory_plan(report, np_dtype.itemsize, max_memory)
+    # the steps: one per layer to bind (or draw) its weights, then one per layer and repeat
+    first, total = len(spec.layers), len(spec.layers) * (1 + repeat)
+    bind = None if progress is None else (lambda i: progress(i, total))
     # float arithmetic as torch's: nan and ±inf are values, never warnings (here and below)
     with np.errstate(all="ignore"):
         # drawn in float32 whatever the run's dtype: the same seed gives the same weights
-        params = _bind_weights(
-            spec, report, weights, _Float32Draws(np.random.default_rng([seed, 0])), np_dtype
-        )
+        draws = _Float32Draws(np.random.default_rng([seed, 0]))
+        params = _bind_weights(spec, report, weights, draws, np_dtype, bind)
         folded = fold_affines(spec, report, params, repeat) if fold else {}
     if input_data is None:
         x0 = _standard_normal(np.random.default_rng([seed, 1]), report.input_shape, np_dtype)
@@ -546,7 +551,6 @@ def run_forward(
     best = [float("inf")] * len(spec.layers)
     shapes: list[Shape] = []
     out: np.ndarray = x0
-    total = len(spec.layers) * repeat
     last_use = _last_use(spec)
     from . import numeric
 
@@ -594,7 +598,7 @@ def run_forward(
                         del values[name]
                 out = y
                 if progress is not None:
-                    progress(rep * len(spec.layers) + i + 1, total)
+                    progress(first + rep * len(spec.layers) + i + 1, total)
     runs = tuple(
         LayerRun(
             row.index,
