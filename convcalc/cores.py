@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 #: the most threads of our own a run uses (the kernels split their work in two at most)
 MOST_THREADS = 2
-#: a core counts as idle when at least this share of it is free: the measure is in clock
-#: ticks of 10 ms, so over 0.1 s it is good to about a fifth of a core
+#: a core counts as idle when at least this share of it is free (the kernel counts idle
+#: time exactly but shows it in whole 10 ms ticks: over 50 ms, two cores' idle time reads
+#: within a tenth of a core of the truth, more rarely within 0.3, at worst 0.4)
 IDLE_SHARE = 0.7
 #: the shortest interval an idle measure is taken over, in seconds
-MIN_INTERVAL = 0.1
+MIN_INTERVAL = 0.05
 
 
 def threads_for(idle: float | None, cpus: int, most: int = MOST_THREADS) -> int:

@@ -90,7 +90,7 @@ class RunResult:
     output: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: the final output against a reference, when one was given (see :func:`compare_output`)
     comparison: Comparison | None = None
-    #: the thread limit the kernels ran under (None: the machine's cores)
+    #: the thread limit the kernels ran under (None: the default, one per idle core)
     threads: int | None = None
 
     @property
@@ -511,7 +511,7 @@ def run_forward(
     standard-normal tensor. A wrong model returns the analysis only, unrun. ``fold``: fold
     eval BatchNorms into the convolutions (or Linears) before them where that pays (see
     :func:`fold_affines`). ``threads``: run the kernels, BLAS included, on at most this many
-    threads (as ``torch.set_num_threads`` does); None: the machine's cores.
+    threads (as ``torch.set_num_threads`` does); None: one per idle core (see :mod:`.cores`).
     """
     if dtype not in DTYPES:
         raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")

@@ -50,7 +50,7 @@ def test_threads_for_one_thread_per_idle_core(idle, cpus, most, expected):
         # nothing of ours ran: the idle time alone
         (Sample(5.0, 40.0, 0.5), Sample(5.5, 40.75, 0.5), 1.5),
         # too short an interval to tell
-        (Sample(10.0, 100.0, 1.0), Sample(10.05, 100.1, 1.0), None),
+        (Sample(10.0, 100.0, 1.0), Sample(10.03, 100.06, 1.0), None),
         (Sample(10.0, 100.0, 1.0), Sample(10.0, 100.0, 1.0), None),
         # a counter that went back (a CPU taken offline): never below nothing idle
         (Sample(10.0, 100.0, 1.0), Sample(10.2, 99.0, 1.0), 0.0),
