@@ -89,16 +89,22 @@ def test_idle_since_waits_for_the_shortest_interval_only_when_asked():
 def _workers_seen(monkeypatch, idle, **options):
     from convcalc import numeric
 
+    blas = numeric._blas_threads()
+    before = (numeric.THREADS, blas[0]() if blas else None)
     seen = []
     real = numeric.conv
-    monkeypatch.setattr(
-        numeric, "conv", lambda *a, **k: seen.append(numeric._workers()) or real(*a, **k)
-    )
+
+    def conv(*args, **kwargs):
+        # ours, and BLAS's: held to one as well when the load asks for one
+        seen.append(numeric._workers())
+        if blas and before[1] >= 2:
+            assert blas[0]() == (1 if numeric._workers() == 1 else before[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numeric, "conv", conv)
     monkeypatch.setattr(cores, "cpu_count", lambda: 2)
     asked = []
     monkeypatch.setattr(cores, "idle_since", lambda start, wait: asked.append(wait) or idle)
-    blas = numeric._blas_threads()
-    before = (numeric.THREADS, blas[0]() if blas else None)
     result = run_forward(load_spec(LENET), **options)
     assert result.verified and result.threads == options.get("threads")
     assert (numeric.THREADS, blas[0]() if blas else None) == before  # restored
