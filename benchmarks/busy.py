@@ -4,7 +4,7 @@ Starts its own competing load (one busy-loop process per core it is asked to kee
 killed at the end), then times ``run_forward`` of a network (ResNet-50 by default, seeded
 random weights, as ``convcalc run resnet50`` does) with the default threads, with
 ``threads=1`` and with ``threads=2`` (what the default was before it measured the load),
-interleaved, several rounds; then the same without the competing load, which shows what the
+interleaved (each round in another order, a pause before each run), several rounds; then the same without the competing load, which shows what the
 measure costs on an idle machine. Reports medians of the whole call (weights drawn
 included) and of the kernels alone, and the ratios against one thread within the same
 minute. ``--cli`` times whole ``convcalc run`` processes instead of library calls.
@@ -19,6 +19,7 @@ idle cores it measured before each phase. A script, not a test: it asserts nothi
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -36,6 +37,8 @@ from convcalc import cores, load_spec, numeric, run_forward  # noqa: E402
 BUSY_LOOP = "while True: pass"
 #: the thread settings compared: (label, threads argument)
 VARIANTS: list[tuple[str, int | None]] = [("default", None), ("1 thread", 1), ("2 threads", 2)]
+#: seconds between runs
+PAUSE = 0.3
 
 
 def blas_line() -> str:
@@ -126,8 +129,12 @@ def phase(run: Callable[[int | None], tuple[float, float]], rounds: int, busy: i
         print(f"\n## {busy} busy-loop process(es); {machine_load()}\n")
         times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in VARIANTS}
         MEASURED.clear()
-        for _ in range(rounds):
-            for label, threads in VARIANTS:
+        orders = list(itertools.permutations(VARIANTS))
+        for r in range(rounds):
+            # each round in another order, after a pause: a run slows the one after it (BLAS's
+            # threads spin for a while after a product)
+            for label, threads in orders[r % len(orders)]:
+                time.sleep(PAUSE)
                 times[label].append(run(threads))
         print(f"after: {machine_load()}")
         if MEASURED:
