@@ -460,14 +460,15 @@ class _progress:
         self.task: Any = None
         self.done = (0, 0)
         self.lock = threading.Lock()
-        self.timer = threading.Timer(SHOW_PROGRESS_AFTER, self.show)
-        self.timer.daemon = True
+        self.ended = threading.Event()
         self.closed = False
 
     def __enter__(self) -> Callable[[int, int], None] | None:
+        import threading
+
         if not self.enabled:
             return None
-        self.timer.start()
+        threading.Thread(target=self.later, args=(SHOW_PROGRESS_AFTER,), daemon=True).start()
 
         def update(done: int, total: int) -> None:
             with self.lock:
@@ -476,6 +477,17 @@ class _progress:
                     self.bar.update(self.task, completed=done, total=total)
 
         return update
+
+    def later(self, delay: float) -> None:
+        """Shows the bar ``delay`` seconds from now unless the run ends first (rich is loaded
+        meanwhile: it takes tens of milliseconds)."""
+        import time
+
+        start = time.perf_counter()
+        import rich.progress  # noqa: F401
+
+        if not self.ended.wait(max(0.0, start + delay - time.perf_counter())):
+            self.show()
 
     def show(self) -> None:
         from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
@@ -490,7 +502,7 @@ class _progress:
             self.task = self.bar.add_task("forward pass", total=total or None, completed=done)
 
     def __exit__(self, *exc: Any) -> None:
-        self.timer.cancel()
+        self.ended.set()
         with self.lock:
             self.closed = True
             if self.bar is not None:

@@ -800,8 +800,8 @@ def test_progress_counts_the_weights_bound_before_the_first_layer_runs(monkeypat
 
 
 def test_progress_bar_shows_the_steps_once_the_run_lasts(monkeypatch):
-    """The bar appears from SHOW_PROGRESS_AFTER on (here called at once), with the steps
-    done so far; a run that ends before then shows none."""
+    """The bar appears from SHOW_PROGRESS_AFTER on (here its thread's delay is passed at once),
+    with the steps done so far; a run that ends before then shows none."""
     from convcalc import cli as cli_module
 
     monkeypatch.setattr(cli_module, "SHOW_PROGRESS_AFTER", 3600.0)
@@ -811,7 +811,7 @@ def test_progress_bar_shows_the_steps_once_the_run_lasts(monkeypatch):
         assert update is not None
         update(3, 10)
         assert shown.bar is None  # not yet
-        shown.show()
+        shown.later(0.0)  # the bar's thread, its delay passed
         assert (shown.bar.tasks[0].completed, shown.bar.tasks[0].total) == (3, 10)
         update(7, 10)
         assert shown.bar.tasks[0].completed == 7
@@ -819,5 +819,6 @@ def test_progress_bar_shows_the_steps_once_the_run_lasts(monkeypatch):
     quick = cli_module._progress(True)
     with quick as update:
         update(1, 2)
-    quick.show()  # the timer's call after the run: nothing
+    quick.later(0.0)  # the bar's thread, its delay passed after the run: nothing
+    quick.show()
     assert quick.bar is None and quick.closed
