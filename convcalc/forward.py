@@ -477,7 +477,9 @@ def _bytes(n: int) -> str:
 MEASURE_MIN_MACS = 1 << 30
 
 
-def _limit(start: cores.Sample | None, report: Report, repeat: int) -> Any:
+def _limit(
+    start: cores.Sample | None, report: Report, repeat: int
+) -> contextlib.AbstractContextManager[object]:
     """The thread limit of a run that names none: none, unless other processes keep cores
     busy (see :mod:`convcalc.cores`); then as many threads as there are idle cores, BLAS's
     included, restored afterwards."""
