@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .cores import MOST_THREADS, cpu_count
 from .shape import transpose_phases
 
 PadPairs = Sequence[tuple[int, int]]
@@ -383,14 +384,12 @@ THREADS: int | None = None
 
 @functools.lru_cache(maxsize=1)
 def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 1
+    return cpu_count()
 
 
 def _workers() -> int:
     """Threads for the parts BLAS does not parallelise (NumPy releases the GIL in ufuncs)."""
-    return max(1, min(2, THREADS or _cpus()))
+    return max(1, min(MOST_THREADS, THREADS or _cpus()))
 
 
 class threads:
