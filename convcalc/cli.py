@@ -354,7 +354,7 @@ def shape(
     type=click.IntRange(min=1),
     default=None,
     metavar="N",
-    help="Run the kernels, BLAS included, on at most N threads (as torch.set_num_threads). Default: the machine's cores.",
+    help="Run the kernels, BLAS included, on at most N threads (as torch.set_num_threads). Default: one per idle core, at most 2.",
 )
 @click.option(
     "--no-fold",

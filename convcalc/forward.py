@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import cores
 from .analysis import Report, analyze
 from .errors import ConvcalcError, ShapeError, SpecError
 from .layers.base import did_you_mean
@@ -92,7 +93,7 @@ class RunResult:
     output: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: the final output against a reference, when one was given (see :func:`compare_output`)
     comparison: Comparison | None = None
-    #: the thread limit the kernels ran under (None: the machine's cores)
+    #: the thread limit the kernels ran under (None: the default, one per idle core)
     threads: int | None = None
 
     @property
@@ -186,13 +187,14 @@ def _bind_weights(
     given: Mapping[str, np.ndarray | Stored] | None,
     rng: Any,
     dtype: np.dtype,
+    done: Callable[[int], None] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Per layer: its parameters and buffers, from ``given`` (a state_dict, checked first by
-    :func:`check_weights`) or drawn with ``rng``."""
+    :func:`check_weights`) or drawn with ``rng``; ``done(i)`` after the first ``i`` layers."""
     if given is not None:
         check_weights(spec, report, given)
     bound: list[dict[str, np.ndarray]] = []
-    for entry, row in zip(spec.layers, report.rows):
+    for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
         assert row.input_shape is not None
         shapes = expected_entries(entry, row.input_shape)
         if given is None:
@@ -211,6 +213,8 @@ def _bind_weights(
         bound.append(
             {k: (v if k in IGNORED_KEYS else np.asarray(v, dtype=dtype)) for k, v in values.items()}
         )
+        if done is not None:
+            done(i + 1)
     return bound
 
 
@@ -479,6 +483,20 @@ def _bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+#: a run of at least this many MACs waits, if need be, to measure how many cores stand idle
+MEASURE_MIN_MACS = 1 << 30
+
+
+def _limit(start: cores.Sample | None, report: Report, repeat: int) -> int | None:
+    """The thread count of a run that names none: None (the kernels' default), unless other
+    processes keep cores busy (see :mod:`convcalc.cores`); then as many threads as there are
+    idle cores, BLAS's included."""
+    wait = (report.totals.macs or 0) * repeat >= MEASURE_MIN_MACS
+    n = cores.threads_for(cores.idle_since(start, wait), cores.cpu_count())
+    fewer = n < cores.threads_for(None, cores.cpu_count())
+    return n if fewer else None
+
+
 def run_forward(
     spec: Spec,
     input_shape: Shape | None = None,
@@ -502,9 +520,9 @@ def run_forward(
     standard-normal tensor. A wrong model returns the analysis only, unrun. ``fold``: fold
     eval BatchNorms into the convolutions (or Linears) before them where that pays (see
     :func:`fold_affines`). ``threads``: run the kernels, BLAS included, on at most this many
-    threads (as ``torch.set_num_threads`` does); None: the machine's cores. ``config``: the
-    kernels' settings (the thresholds between their paths; ``threads`` overrides its own;
-    default: those of the kernels run this call is made in, if any).
+    threads (as ``torch.set_num_threads`` does); None: one per idle core (see :mod:`.cores`).
+    ``config``: the kernels' settings (the thresholds between their paths; ``threads``
+    overrides its own; default: those of the kernels run this call is made in, if any).
     """
     if dtype not in DTYPES:
         raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -514,6 +532,7 @@ def run_forward(
         raise SpecError(f"threads must be at least 1, got {threads}")
     if not 0 <= seed < 1 << 64:  # NumPy's seeds are unsigned
         raise SpecError(f"seed must be between 0 and 2**64 - 1, got {seed}", argument="seed")
+    idle_from = cores.sample() if threads is None else None
     np_dtype = np.dtype(dtype)
     if input_data is not None:
         input_shape = tuple(int(v) for v in input_data.shape)
@@ -528,12 +547,14 @@ def run_forward(
     if not report.ok:
         return RunResult(report, (), dtype, seed, repeat, threads=threads)
     budgets = memory_plan(report, np_dtype.itemsize, max_memory)
+    # the steps: one per layer to bind (or draw) its weights, then one per layer and repeat
+    first, total = len(spec.layers), len(spec.layers) * (1 + repeat)
+    bind = None if progress is None else (lambda i: progress(i, total))
     # float arithmetic as torch's: nan and ±inf are values, never warnings (here and below)
     with np.errstate(all="ignore"):
         # drawn in float32 whatever the run's dtype: the same seed gives the same weights
-        params = _bind_weights(
-            spec, report, weights, _Float32Draws(np.random.default_rng([seed, 0])), np_dtype
-        )
+        draws = _Float32Draws(np.random.default_rng([seed, 0]))
+        params = _bind_weights(spec, report, weights, draws, np_dtype, bind)
         folded = fold_affines(spec, report, params, repeat) if fold else {}
     if input_data is None:
         x0 = _standard_normal(np.random.default_rng([seed, 1]), report.input_shape, np_dtype)
@@ -543,7 +564,6 @@ def run_forward(
     best = [float("inf")] * len(spec.layers)
     shapes: list[Shape] = []
     out: np.ndarray = x0
-    total = len(spec.layers) * repeat
     last_use = _last_use(spec)
     from .kernels import Run, current, prepare
 
@@ -552,8 +572,10 @@ def run_forward(
     settings = config if config is not None else current().config
     # temporaries kept between layers for reuse: bounded by the memory limit, dropped after
     keep = min(settings.scratch_keep, max_memory // SCRATCH_SHARE)
-    settings = replace(settings, scratch_keep=keep, threads=threads or settings.threads)
-    with Run(settings), np.errstate(all="ignore"):
+    count = threads or settings.threads
+    if count is None:
+        count = _limit(idle_from, report, repeat)
+    with Run(replace(settings, scratch_keep=keep, threads=count)), np.errstate(all="ignore"):
         for rep in range(repeat):
             values: dict[str, np.ndarray] = {INPUT: x0}
             # names holding one torch tensor (or views of it), by the layer that made it
@@ -594,7 +616,7 @@ def run_forward(
                         del values[name]
                 out = y
                 if progress is not None:
-                    progress(rep * len(spec.layers) + i + 1, total)
+                    progress(first + rep * len(spec.layers) + i + 1, total)
     runs = tuple(
         LayerRun(
             row.index,

@@ -102,37 +102,67 @@ class _Lines:
             yield newline
 
 
-class progress_bar:
-    """A rich progress bar over layers, shown only on a terminal and once the run passes a
-    second: ``with progress_bar(enabled) as update`` gives the ``update(done, total)`` to
-    call (None when not enabled)."""
+#: a run's progress bar appears once it has taken this long (a quick run shows none)
+SHOW_PROGRESS_AFTER = 0.2
 
-    def __init__(self, enabled: bool) -> None:
+
+class progress_bar:
+    """A rich progress bar over the run's steps (binding the weights, then the layers), shown
+    only on a terminal, from SHOW_PROGRESS_AFTER seconds on even while one step lasts."""
+
+    def __init__(self, enabled: bool, after: float = SHOW_PROGRESS_AFTER) -> None:
+        import threading
+
         self.enabled = enabled
+        self.after = after
         self.bar: Progress | None = None
         self.task: TaskID | None = None
-        self.start = 0.0
+        self.done = (0, 0)
+        self.lock = threading.Lock()
+        self.ended = threading.Event()
+        self.closed = False
 
     def __enter__(self) -> Callable[[int, int], None] | None:
-        import time
+        import threading
 
         if not self.enabled:
             return None
-        self.start = time.perf_counter()
+        threading.Thread(target=self.later, args=(self.after,), daemon=True).start()
 
         def update(done: int, total: int) -> None:
-            if self.bar is None or self.task is None:
-                if time.perf_counter() - self.start < 1.0:
-                    return
-                from rich.progress import Progress
-
-                self.bar = Progress(transient=True)
-                self.bar.start()
-                self.task = self.bar.add_task("forward pass", total=total)
-            self.bar.update(self.task, completed=done)
+            with self.lock:
+                self.done = (done, total)
+                if self.bar is not None and self.task is not None:
+                    self.bar.update(self.task, completed=done, total=total)
 
         return update
 
+    def later(self, delay: float) -> None:
+        """Shows the bar ``delay`` seconds from now unless the run ends first (rich is loaded
+        meanwhile: it takes tens of milliseconds)."""
+        import time
+
+        start = time.perf_counter()
+        import rich.progress  # noqa: F401
+
+        if not self.ended.wait(max(0.0, start + delay - time.perf_counter())):
+            self.show()
+
+    def show(self) -> None:
+        from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+
+        with self.lock:
+            if self.closed:
+                return
+            columns = (SpinnerColumn(), *Progress.get_default_columns(), TimeElapsedColumn())
+            self.bar = Progress(*columns, transient=True)
+            self.bar.start()
+            done, total = self.done
+            self.task = self.bar.add_task("forward pass", total=total or None, completed=done)
+
     def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        self.ended.set()
+        with self.lock:
+            self.closed = True
+            if self.bar is not None:
+                self.bar.stop()

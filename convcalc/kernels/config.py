@@ -8,22 +8,20 @@ Every threshold that picks a convolution's path lives here with the measurement 
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 
-#: the most worker threads of our own a run uses (NumPy's calls release the GIL, but many
-#: small calls on more threads mostly wait on each other)
-MAX_WORKERS = 2
+from ..cores import MOST_THREADS, cpu_count
 
 
 @functools.cache
 def machine_cores() -> int:
-    """The machine's cores as the operating system counts them (looked up once)."""
-    return os.cpu_count() or 1
+    """The cores this process may run on (looked up once, see :mod:`convcalc.cores`)."""
+    return cpu_count()
 
 
 def default_threads() -> int:
-    """The threads a run uses when its caller names none: the one place that decides it."""
+    """The threads a run uses when neither its caller nor the machine's load names a number
+    (``run_forward`` measures the load, :mod:`convcalc.cores` decides): the one place here."""
     return machine_cores()
 
 
@@ -83,4 +81,4 @@ class Config:
     @property
     def workers(self) -> int:
         """Threads of our own for the parts BLAS does not parallelise."""
-        return max(1, min(MAX_WORKERS, self.threads or default_threads()))
+        return max(1, min(MOST_THREADS, self.threads or default_threads()))

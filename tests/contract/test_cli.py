@@ -352,25 +352,3 @@ def test_click_rich_and_yaml_each_have_one_importer():
                 if top in found:
                     found[top].add(path.name)
     assert found == {name: {owner} for name, owner in owners.items()}
-
-
-def test_the_progress_bar_appears_once_a_run_passes_a_second(monkeypatch):
-    import time
-
-    from convcalc.render import progress_bar
-
-    with progress_bar(False) as update:
-        assert update is None
-    now = [100.0]
-    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
-    bar = progress_bar(True)
-    with bar as update:
-        assert update is not None
-        update(1, 10)
-        assert bar.bar is None  # not yet a second
-        now[0] += 1.5
-        update(4, 10)
-        assert bar.bar is not None and bar.task is not None
-        task = bar.bar.tasks[0]
-        assert (task.description, task.completed, task.total) == ("forward pass", 4, 10)
-    assert bar.bar.live.is_started is False

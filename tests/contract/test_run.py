@@ -769,3 +769,50 @@ def test_parse_size_refuses_what_is_no_size_quickly(text, message):
     assert message in info.value.message
     assert info.value.exit_code == 2
     assert len(info.value.message) < 120
+
+
+def test_progress_counts_the_weights_bound_before_the_first_layer_runs(monkeypatch):
+    """The progress callback moves while the weights are drawn (one step per layer), before
+    any kernel runs: a large network's drawing is the run's first long step."""
+    from convcalc.layers.conv import ConvNd
+
+    spec = load_spec(LENET)
+    steps = len(spec.layers)
+    calls: list[tuple[int, int]] = []
+    at_first_layer: list[list[tuple[int, int]]] = []
+    real = ConvNd.forward
+    monkeypatch.setattr(
+        ConvNd, "forward", lambda *a, **k: at_first_layer.append(list(calls)) or real(*a, **k)
+    )
+    result = run_forward(spec, repeat=2, progress=lambda done, total: calls.append((done, total)))
+    assert result.verified
+    assert at_first_layer[0] == [(i, 3 * steps) for i in range(1, steps + 1)]
+    assert calls == [(i, 3 * steps) for i in range(1, 3 * steps + 1)]
+    # given weights are bound, and counted, the same way
+    calls.clear()
+    run_forward(spec, weights=lenet_weights(), progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(i, 2 * steps) for i in range(1, 2 * steps + 1)]
+
+
+def test_progress_bar_shows_the_steps_once_the_run_lasts():
+    """The bar appears from SHOW_PROGRESS_AFTER on (here the test passes its thread's delay at once),
+    with the steps done so far; a run that ends before then shows none."""
+    from convcalc.render import progress_bar
+
+    assert progress_bar(False).__enter__() is None
+    shown = progress_bar(True, after=3600.0)
+    with shown as update:
+        assert update is not None
+        update(3, 10)
+        assert shown.bar is None  # not yet
+        shown.later(0.0)  # the bar's thread, its delay passed
+        assert (shown.bar.tasks[0].completed, shown.bar.tasks[0].total) == (3, 10)
+        update(7, 10)
+        assert shown.bar.tasks[0].completed == 7
+    assert shown.closed and not shown.bar.live.is_started
+    quick = progress_bar(True, after=3600.0)
+    with quick as update:
+        update(1, 2)
+    quick.later(0.0)  # the bar's thread, its delay passed after the run: nothing
+    quick.show()
+    assert quick.bar is None and quick.closed
