@@ -19,11 +19,11 @@ import numpy as np
 from . import cores
 from .analysis import Report, analyze
 from .errors import ConvcalcError, ShapeError, SpecError
-from .layers.base import did_you_mean
 from .model import INPUT
 from .shape import Shape, fmt_shape, prod
-from .spec import LayerSpec, Spec
+from .spec import Spec
 from .stored import Stored
+from .weights import Float32Draws, bind_weights, expected_entries, fold_affines, standard_normal
 
 if TYPE_CHECKING:
     from .kernels import Config as KernelConfig
@@ -32,7 +32,6 @@ DTYPES = ("float32", "float64")
 DEFAULT_MAX_MEMORY = 1 << 30
 #: temporaries always get at least this much, whatever the input and output take
 MIN_BUDGET = 16 << 20
-IGNORED_KEYS = ("num_batches_tracked",)
 
 Progress = Callable[[int, int], None]
 
@@ -175,229 +174,6 @@ def compare_output(
 
 # ------------------------------------------------------------------- inputs
 # ------------------------------------------------------------------ weights
-def expected_entries(entry: LayerSpec, x: Shape) -> dict[str, Shape]:
-    shapes = dict(entry.layer.weights(x) or {})
-    shapes.update(entry.layer.buffers(x) or {})
-    return shapes
-
-
-def _bind_weights(
-    spec: Spec,
-    report: Report,
-    given: Mapping[str, np.ndarray | Stored] | None,
-    rng: Any,
-    dtype: np.dtype,
-    done: Callable[[int], None] | None = None,
-) -> list[dict[str, np.ndarray]]:
-    """Per layer: its parameters and buffers, from ``given`` (a state_dict, checked first by
-    :func:`check_weights`) or drawn with ``rng``; ``done(i)`` after the first ``i`` layers."""
-    if given is not None:
-        check_weights(spec, report, given)
-    bound: list[dict[str, np.ndarray]] = []
-    for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
-        assert row.input_shape is not None
-        shapes = expected_entries(entry, row.input_shape)
-        if given is None:
-            try:
-                values = entry.layer.init(row.input_shape, rng) if shapes else {}
-            except NotImplementedError as exc:
-                raise ConvcalcError(str(exc)).at_layer(
-                    entry.index, entry.name, entry.type
-                ) from None
-        else:
-            values = {
-                suffix: given[f"{entry.name}.{suffix}"]
-                for suffix in shapes
-                if suffix not in IGNORED_KEYS
-            }
-        bound.append(
-            {k: (v if k in IGNORED_KEYS else np.asarray(v, dtype=dtype)) for k, v in values.items()}
-        )
-        if done is not None:
-            done(i + 1)
-    return bound
-
-
-#: the hint of a key no layer has
-KEYS_HINT = (
-    "keys are <layer name>.<parameter>, as in the state_dict of "
-    "nn.Sequential(OrderedDict(name → module))"
-)
-
-
-#: what a weight that is not real numbers holds, by dtype kind
-_KINDS = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects"}
-
-
-def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray | Stored]) -> None:
-    """Every problem of a state_dict at once, as torch's ``load_state_dict`` reports them:
-    each missing key and each wrong shape at its layer (key, expected and found shape), then
-    the keys no layer has. Raises the first as a SpecError carrying the others."""
-    expected: dict[str, tuple[LayerSpec, str, Shape]] = {}
-    for entry, row in zip(spec.layers, report.rows):
-        assert row.input_shape is not None
-        for suffix, shape in expected_entries(entry, row.input_shape).items():
-            expected[f"{entry.name}.{suffix}"] = (entry, suffix, shape)
-    strays = sorted(k for k in given if k not in expected and not k.endswith("." + IGNORED_KEYS[0]))
-    prefix = _wrapped_prefix(given, [k for k, e in expected.items() if e[1] not in IGNORED_KEYS])
-    prefix_hint = (
-        f"every key carries the prefix {prefix!r} (the state_dict of a wrapped model, as "
-        "DataParallel's 'module.'): save the inner model's state_dict, or drop the prefix"
-        if prefix
-        else None
-    )
-    problems: list[ConvcalcError] = []
-    for key, (entry, suffix, shape) in expected.items():
-        if suffix in IGNORED_KEYS:
-            continue
-        if key not in given:
-            error = SpecError(
-                f"the weights have no {key!r} (expected shape {fmt_shape(shape)})",
-                hint=prefix_hint or did_you_mean(key, strays) or KEYS_HINT,
-                argument=key,
-                expected=shape,
-            )
-        else:
-            found, kind = _declared(given[key])
-            if found == tuple(shape) and kind.kind not in "fiub":
-                error = SpecError(
-                    f"weight {key!r} holds {_KINDS.get(kind.kind, 'values')} ({kind}), "
-                    "not real numbers",
-                    hint="save the tensor's real values (float32 or float64)",
-                    argument=key,
-                    expected="real numbers",
-                    got=str(kind),
-                )
-                problems.append(error.at_layer(entry.index, entry.name, entry.type))
-                continue
-            if found == tuple(shape):
-                continue
-            error = SpecError(
-                f"weight {key!r} has shape {fmt_shape(found)}, expected {fmt_shape(shape)}",
-                hint="check the layer's arguments against the model the weights come from",
-                argument=key,
-                expected=shape,
-                got=found,
-            )
-        problems.append(error.at_layer(entry.index, entry.name, entry.type))
-    if strays:
-        names = {e.name for e in spec.layers}
-        hint = None
-        owner = strays[0].rsplit(".", 1)[0]
-        if owner not in names:
-            hint = did_you_mean(owner, sorted(names))
-            hint = f"no layer is named {owner!r}" + (f"; {hint}" if hint else "")
-        problems.append(
-            SpecError(
-                f"the weights have {len(strays)} unexpected key{'s' if len(strays) > 1 else ''}: "
-                + ", ".join(repr(k) for k in strays[:5])
-                + (" …" if len(strays) > 5 else ""),
-                hint=prefix_hint or hint or "every key must belong to a layer parameter or buffer",
-            )
-        )
-    if problems:
-        raise problems[0].with_others(problems[1:])
-
-
-def _declared(value: Any) -> tuple[Shape, np.dtype[Any]]:
-    """A weight's shape and dtype, without reading a stored one (:class:`~convcalc.stored.Stored`)."""
-    if isinstance(value, Stored):
-        return value.shape, value.dtype
-    value = np.asarray(value)
-    return tuple(value.shape), value.dtype
-
-
-def _wrapped_prefix(given: Mapping[str, Any], wanted: list[str]) -> str | None:
-    """The prefix (``"module."``, ``"model."``, …) that every wanted key has in ``given``
-    when none of them is there as it is: the keys of a wrapped model's state_dict."""
-    if not wanted or any(k in given for k in wanted):
-        return None
-    for key in given:
-        if key.endswith("." + wanted[0]):
-            prefix = key[: -len(wanted[0])]
-            if all(prefix + k in given for k in wanted):
-                return prefix
-    return None
-
-
-# --------------------------------------------------------------------- run
-#: an affine layer is folded when its activations (times the repeats) outnumber the weights
-#: it is folded into this many times: a folded weight costs about a nanosecond (a new array),
-#: an activation's two passes about 0.6 ns, of which a bias the convolution did not have
-#: takes back a part; below the ratio, folding costs more than it saves
-FOLD_RATIO = 2
-
-
-def fold_affines(
-    spec: Spec, report: Report, params: list[dict[str, np.ndarray]], repeat: int = 1
-) -> dict[int, int]:
-    """Inference folding, as torch's ``fuse_conv_bn_eval``: a layer that is a per-channel
-    affine map at inference (an eval BatchNorm: :meth:`Layer.eval_affine`) whose one input is
-    the output of a layer that can absorb it (a convolution, a transposed convolution or a
-    Linear on (N, features): :meth:`Layer.absorb_affine`),
-    read by nothing else, is folded into that layer's parameters (``params`` is updated); its
-    own pass over the activations then disappears. Done where it pays: one pass over the
-    producer's parameters, against its pass over the activations per repeat (FOLD_RATIO).
-
-    Returns {folded layer index: the index of the layer that computes it}."""
-    index = {e.name: k for k, e in enumerate(spec.layers)}
-    readers: dict[str, int] = {}
-    for entry in spec.layers:
-        for name in entry.inputs:
-            readers[name] = readers.get(name, 0) + 1
-    folded: dict[int, int] = {}
-    for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
-        if len(entry.inputs) != 1 or row.input_shape is None:
-            continue
-        source = entry.inputs[0]
-        j = index.get(source)
-        if j is None or j in folded or readers[source] != 1:
-            continue
-        terms = entry.layer.eval_affine(row.input_shape, params[i])
-        if terms is None:
-            continue
-        weights = sum(int(np.size(v)) for v in params[j].values())
-        if repeat * prod(row.input_shape) < FOLD_RATIO * weights:
-            continue
-        absorbed = spec.layers[j].layer.absorb_affine(row.input_shape, params[j], *terms)
-        if absorbed is not None:
-            params[j] = absorbed
-            folded[i] = j
-    return folded
-
-
-class _Float32Draws:
-    """The random draws a layer's init() makes, produced directly in float32 (half the time
-    and memory of drawing float64 and casting: VGG-16 has 138 M weights)."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-
-    def uniform(self, low: float, high: float, size: Any) -> np.ndarray:
-        out: np.ndarray = self.rng.random(size, dtype=np.float32)
-        out *= np.float32(high - low)
-        out += np.float32(low)
-        return out
-
-
-#: elements of float64 draws made at a time for a random input
-DRAW_PIECE = 1 << 20
-
-
-def _standard_normal(rng: np.random.Generator, shape: Shape, dtype: np.dtype) -> np.ndarray:
-    """A seeded standard-normal tensor in ``dtype``: drawn in float64 as always (the same
-    seed gives the same input in both dtypes), a piece at a time, so that a large input
-    costs its own bytes and not two and a half times them."""
-    out = np.empty(shape, dtype=dtype)
-    flat = out.reshape(-1)
-    piece = np.empty(min(flat.size, DRAW_PIECE))
-    for start in range(0, flat.size, DRAW_PIECE):
-        part = piece[: min(DRAW_PIECE, flat.size - start)]
-        rng.standard_normal(out=part)
-        flat[start : start + part.size] = part
-    return out
-
-
 def _last_use(spec: Spec) -> dict[str, int]:
     """For each output: the index of the last layer that reads it (the model output: never freed)."""
     last: dict[str, int] = {}
@@ -497,6 +273,100 @@ def _limit(start: cores.Sample | None, report: Report, repeat: int) -> int | Non
     return n if fewer else None
 
 
+def _kernel_settings(
+    config: KernelConfig | None,
+    threads: int | None,
+    max_memory: int,
+    idle_from: cores.Sample | None,
+    report: Report,
+    repeat: int,
+) -> KernelConfig:
+    """The kernels' settings for a run: ``config``, or those of the kernels run this call is
+    made in (if any); the thread count named, else the config's, else measured (see
+    :func:`_limit`); temporaries kept between layers bounded by the memory limit."""
+    from .kernels import current
+
+    settings = config if config is not None else current().config
+    keep = min(settings.scratch_keep, max_memory // SCRATCH_SHARE)
+    count = threads or settings.threads
+    if count is None:
+        count = _limit(idle_from, report, repeat)
+    return replace(settings, scratch_keep=keep, threads=count)
+
+
+def _one_pass(
+    spec: Spec,
+    report: Report,
+    x0: np.ndarray,
+    params: list[dict[str, np.ndarray]],
+    budgets: list[int],
+    folded: dict[int, int],
+    best: list[float],
+    step: Callable[[int], None] | None,
+) -> tuple[list[Shape], np.ndarray]:
+    """One pass over the layers from the input ``x0``: each layer's output shape (up to the
+    first that differs from its prediction) and the last output; ``best`` keeps each layer's
+    fastest time, ``step(i)`` after layer ``i``."""
+    last_use = _last_use(spec)
+    values: dict[str, np.ndarray] = {INPUT: x0}
+    # names holding one torch tensor (or views of it), by the layer that made it
+    tensors: dict[str, int] = {INPUT: -1}
+    shapes: list[Shape] = []
+    out = x0
+    for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
+        args = [values[name] for name in entry.inputs]
+        x = args if entry.layer.multi_input else args[0]
+        reuse = _reusable(entry, i, x, values, last_use, row.output_shape)
+        start = time.perf_counter()
+        if i in folded:  # computed by the layer it was folded into
+            y = args[0]
+        else:
+            y = _call_layer(entry, x, params[i], budgets[i], reuse)
+        best[i] = min(best[i], time.perf_counter() - start)
+        if y.dtype != x0.dtype:
+            y = y.astype(x0.dtype)
+        shapes.append(tuple(int(v) for v in y.shape))
+        if shapes[-1] != row.output_shape:
+            # the next layers' predictions assume the predicted shape: stop here
+            break
+        _share(entry, i, y, values, tensors)
+        values[entry.name] = y
+        for name in set(entry.inputs):  # free what no later layer reads
+            if last_use.get(name) == i:
+                del values[name]
+        out = y
+        if step is not None:
+            step(i)
+    return shapes, out
+
+
+def _call_layer(entry: Any, x: Any, params: dict[str, np.ndarray], budget: int, reuse: bool) -> Any:
+    """The layer's kernel on ``x`` (written into ``x`` itself when ``reuse``); a kernel the
+    layer lacks, or memory running out, is an error at the layer."""
+    try:
+        if reuse:
+            return entry.layer.forward_into(x, params, budget, x)
+        return entry.layer.forward(x, params, budget)
+    except NotImplementedError as exc:
+        raise ConvcalcError(str(exc)).at_layer(entry.index, entry.name, entry.type) from None
+    except MemoryError:
+        raise ShapeError(
+            "ran out of memory",
+            hint="use a smaller batch or input, or a lower --max-memory",
+        ).at_layer(entry.index, entry.name, entry.type) from None
+
+
+def _check_options(dtype: str, repeat: int, threads: int | None, seed: int) -> None:
+    if dtype not in DTYPES:
+        raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if repeat < 1:
+        raise SpecError(f"repeat must be at least 1, got {repeat}")
+    if threads is not None and threads < 1:
+        raise SpecError(f"threads must be at least 1, got {threads}")
+    if not 0 <= seed < 1 << 64:  # NumPy's seeds are unsigned
+        raise SpecError(f"seed must be between 0 and 2**64 - 1, got {seed}", argument="seed")
+
+
 def run_forward(
     spec: Spec,
     input_shape: Shape | None = None,
@@ -524,14 +394,7 @@ def run_forward(
     ``config``: the kernels' settings (the thresholds between their paths; ``threads``
     overrides its own; default: those of the kernels run this call is made in, if any).
     """
-    if dtype not in DTYPES:
-        raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if repeat < 1:
-        raise SpecError(f"repeat must be at least 1, got {repeat}")
-    if threads is not None and threads < 1:
-        raise SpecError(f"threads must be at least 1, got {threads}")
-    if not 0 <= seed < 1 << 64:  # NumPy's seeds are unsigned
-        raise SpecError(f"seed must be between 0 and 2**64 - 1, got {seed}", argument="seed")
+    _check_options(dtype, repeat, threads, seed)
     idle_from = cores.sample() if threads is None else None
     np_dtype = np.dtype(dtype)
     if input_data is not None:
@@ -553,70 +416,26 @@ def run_forward(
     # float arithmetic as torch's: nan and ±inf are values, never warnings (here and below)
     with np.errstate(all="ignore"):
         # drawn in float32 whatever the run's dtype: the same seed gives the same weights
-        draws = _Float32Draws(np.random.default_rng([seed, 0]))
-        params = _bind_weights(spec, report, weights, draws, np_dtype, bind)
+        draws = Float32Draws(np.random.default_rng([seed, 0]))
+        params = bind_weights(spec, report, weights, draws, np_dtype, bind)
         folded = fold_affines(spec, report, params, repeat) if fold else {}
     if input_data is None:
-        x0 = _standard_normal(np.random.default_rng([seed, 1]), report.input_shape, np_dtype)
+        x0 = standard_normal(np.random.default_rng([seed, 1]), report.input_shape, np_dtype)
     else:
         x0 = np.ascontiguousarray(input_data, dtype=np_dtype)
 
     best = [float("inf")] * len(spec.layers)
     shapes: list[Shape] = []
     out: np.ndarray = x0
-    last_use = _last_use(spec)
-    from .kernels import Run, current, prepare
+    from .kernels import Run, prepare
 
     prepare()
-    # without settings of its own, the run's are those of the run it is called in, if any
-    settings = config if config is not None else current().config
-    # temporaries kept between layers for reuse: bounded by the memory limit, dropped after
-    keep = min(settings.scratch_keep, max_memory // SCRATCH_SHARE)
-    count = threads or settings.threads
-    if count is None:
-        count = _limit(idle_from, report, repeat)
-    with Run(replace(settings, scratch_keep=keep, threads=count)), np.errstate(all="ignore"):
+    settings = _kernel_settings(config, threads, max_memory, idle_from, report, repeat)
+    with Run(settings), np.errstate(all="ignore"):
         for rep in range(repeat):
-            values: dict[str, np.ndarray] = {INPUT: x0}
-            # names holding one torch tensor (or views of it), by the layer that made it
-            tensors: dict[str, int] = {INPUT: -1}
-            shapes = []
-            for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
-                args = [values[name] for name in entry.inputs]
-                x = args if entry.layer.multi_input else args[0]
-                reuse = _reusable(entry, i, x, values, last_use, row.output_shape)
-                start = time.perf_counter()
-                try:
-                    if i in folded:  # computed by the layer it was folded into
-                        y = args[0]
-                    elif reuse:
-                        y = entry.layer.forward_into(x, params[i], budgets[i], x)
-                    else:
-                        y = entry.layer.forward(x, params[i], budgets[i])
-                except NotImplementedError as exc:
-                    raise ConvcalcError(str(exc)).at_layer(
-                        entry.index, entry.name, entry.type
-                    ) from None
-                except MemoryError:
-                    raise ShapeError(
-                        "ran out of memory",
-                        hint="use a smaller batch or input, or a lower --max-memory",
-                    ).at_layer(entry.index, entry.name, entry.type) from None
-                best[i] = min(best[i], time.perf_counter() - start)
-                if y.dtype != np_dtype:
-                    y = y.astype(np_dtype)
-                shapes.append(tuple(int(v) for v in y.shape))
-                if shapes[-1] != row.output_shape:
-                    # the next layers' predictions assume the predicted shape: stop here
-                    break
-                _share(entry, i, y, values, tensors)
-                values[entry.name] = y
-                for name in set(entry.inputs):  # free what no later layer reads
-                    if last_use.get(name) == i:
-                        del values[name]
-                out = y
-                if progress is not None:
-                    progress(first + rep * len(spec.layers) + i + 1, total)
+            done = first + rep * len(spec.layers)
+            step = None if progress is None else (lambda i, d=done: progress(d + i + 1, total))
+            shapes, out = _one_pass(spec, report, x0, params, budgets, folded, best, step)
     runs = tuple(
         LayerRun(
             row.index,
@@ -635,6 +454,7 @@ def run_forward(
 __all__ = [
     "LayerRun",
     "RunResult",
+    "expected_entries",
     "fold_affines",
     "run_forward",
 ]

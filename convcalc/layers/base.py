@@ -397,7 +397,7 @@ class Layer:
         (the runner reports it, and tells the kernel its budget)."""
         return 0
 
-    # -- inference folding (the runner's: see forward.fold_affines) --------------------
+    # -- inference folding (the runner's: see weights.fold_affines) --------------------
     def eval_affine(self, x: Shape, w: dict[str, Any]) -> tuple[Any, Any] | None:
         """For a layer that is, at inference, a per-channel affine map along axis 1 of ``x``
         (eval BatchNorm with running statistics): ``(scale, shift)`` as float64 vectors, the

@@ -717,11 +717,11 @@ def test_compare_input_errors(tmp_path, extra, message):
 def test_a_random_input_is_drawn_in_pieces_with_the_same_values(dtype, monkeypatch):
     """The seeded input is drawn a piece at a time (a large one then costs its own bytes),
     and its values are exactly those of one draw of the whole tensor."""
-    from convcalc import forward
+    from convcalc import weights
 
-    monkeypatch.setattr(forward, "DRAW_PIECE", 7)
+    monkeypatch.setattr(weights, "DRAW_PIECE", 7)
     shape = (2, 3, 5, 4)  # 120 elements: 17 pieces, the last one short
-    got = forward._standard_normal(np.random.default_rng([3, 1]), shape, np.dtype(dtype))
+    got = weights.standard_normal(np.random.default_rng([3, 1]), shape, np.dtype(dtype))
     whole = np.random.default_rng([3, 1]).standard_normal(shape).astype(dtype)
     assert got.dtype == np.dtype(dtype) and np.array_equal(got, whole)
 
