@@ -476,7 +476,7 @@ def scaled_outputs(w: dict[str, Any], weight: Any, scale: Any, shift: Any) -> di
 
 
 def register(cls: type[Layer]) -> type[Layer]:
-    if not cls.type_name:
+    if "type_name" not in vars(cls):  # a class's own name, not the one it inherits
         cls.type_name = cls.__name__
     if cls.type_name in REGISTRY:
         raise RuntimeError(f"layer type {cls.type_name} registered twice")
@@ -484,44 +484,22 @@ def register(cls: type[Layer]) -> type[Layer]:
     return cls
 
 
-def make_nd(base: type[Layer], pattern: str, dims: Sequence[int] = (1, 2, 3), **extra: Any) -> None:
-    """Register ``base`` once per dimensionality: ``pattern`` like ``"Conv{}d"``."""
-    for nd in dims:
-        name = pattern.format(nd)
-        register(
-            type(
-                name, (base,), {"type_name": name, "nd": nd, "__module__": base.__module__, **extra}
-            )
-        )
+class Lazy(Layer):
+    """torch's ``Lazy<Type>``, written ``class LazyConv2d(Lazy, Conv2d)``: the layer it is
+    listed before, without its inferred argument (in_channels, in_features, num_features),
+    which always comes from the input. Each sets its ``ARGS`` with :func:`lazy_args`, its
+    ``summary``, and the inferred argument to None."""
+
+    @classmethod
+    def example(cls) -> tuple[tuple[Any, ...], dict[str, Any], Shape]:
+        positional, keywords, x = super().example()
+        inferred = sum(1 for a in super().ARGS if a.infer)  # the arguments Lazy drops
+        return positional[inferred:], keywords, x
 
 
-def make_lazy(cls: type[Layer], args: Sequence[Arg] | None = None, **extra: Any) -> type[Layer]:
-    """Register torch's ``Lazy<Type>`` for ``cls``: the same layer without its inferred
-    argument (in_channels, in_features, num_features), which always comes from the input.
-    ``args`` replaces ``cls.ARGS`` where the lazy module's defaults differ."""
-    args = tuple(args if args is not None else cls.ARGS)
-    inferred = [a.name for a in args if a.infer]
-    base_example = cls.example
-
-    def example(lazy: type[Layer]) -> tuple[tuple[Any, ...], dict[str, Any], Shape]:
-        positional, keywords, x = base_example()
-        return positional[len(inferred) :], keywords, x
-
-    name = "Lazy" + cls.type_name
-    lazy = type(
-        name,
-        (cls,),
-        {
-            "type_name": name,
-            "ARGS": tuple(a for a in args if not a.infer),
-            "summary": f"{cls.type_name} with {', '.join(inferred)} taken from the input",
-            "example": classmethod(example),
-            "__module__": cls.__module__,
-            **dict.fromkeys(inferred),
-            **extra,
-        },
-    )
-    return register(lazy)
+def lazy_args(args: Sequence[Arg]) -> tuple[Arg, ...]:
+    """A layer's arguments without those taken from the input: its Lazy variant's."""
+    return tuple(a for a in args if not a.infer)
 
 
 def did_you_mean(word: str, candidates: Sequence[str]) -> str | None:

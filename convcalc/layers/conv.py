@@ -16,17 +16,17 @@ from ..shape import (
     transpose_phases,
 )
 from .base import (
-    REGISTRY,
     REQUIRED,
     Arg,
     BadValue,
     Layer,
+    Lazy,
     batch_size,
     check_positive,
     floor_note,
-    make_lazy,
-    make_nd,
+    lazy_args,
     refuse_repeated,
+    register,
     scaled_outputs,
     spatial_example,
     spatial_input,
@@ -604,15 +604,79 @@ def _divisor_hint(arg: str, value: int, groups: int) -> str:
     return f"use {arg} {' or '.join(options)}, or groups that divide {value}"
 
 
-for _base, _pattern in ((ConvNd, "Conv{}d"), (ConvTransposeNd, "ConvTranspose{}d")):
-    for _nd in (1, 2, 3):
-        make_nd(_base, _pattern, dims=(_nd,), ARGS=_base._args(_nd))
-for _name in (
-    "Conv1d",
-    "Conv2d",
-    "Conv3d",
-    "ConvTranspose1d",
-    "ConvTranspose2d",
-    "ConvTranspose3d",
-):
-    make_lazy(REGISTRY[_name])
+@register
+class Conv1d(ConvNd):
+    nd = 1
+    ARGS = ConvNd._args(1)
+
+
+@register
+class Conv2d(ConvNd):
+    nd = 2
+    ARGS = ConvNd._args(2)
+
+
+@register
+class Conv3d(ConvNd):
+    nd = 3
+    ARGS = ConvNd._args(3)
+
+
+@register
+class ConvTranspose1d(ConvTransposeNd):
+    nd = 1
+    ARGS = ConvTransposeNd._args(1)
+
+
+@register
+class ConvTranspose2d(ConvTransposeNd):
+    nd = 2
+    ARGS = ConvTransposeNd._args(2)
+
+
+@register
+class ConvTranspose3d(ConvTransposeNd):
+    nd = 3
+    ARGS = ConvTransposeNd._args(3)
+
+
+@register
+class LazyConv1d(Lazy, Conv1d):
+    summary = "Conv1d with in_channels taken from the input"
+    ARGS = lazy_args(Conv1d.ARGS)
+    in_channels = None
+
+
+@register
+class LazyConv2d(Lazy, Conv2d):
+    summary = "Conv2d with in_channels taken from the input"
+    ARGS = lazy_args(Conv2d.ARGS)
+    in_channels = None
+
+
+@register
+class LazyConv3d(Lazy, Conv3d):
+    summary = "Conv3d with in_channels taken from the input"
+    ARGS = lazy_args(Conv3d.ARGS)
+    in_channels = None
+
+
+@register
+class LazyConvTranspose1d(Lazy, ConvTranspose1d):
+    summary = "ConvTranspose1d with in_channels taken from the input"
+    ARGS = lazy_args(ConvTranspose1d.ARGS)
+    in_channels = None
+
+
+@register
+class LazyConvTranspose2d(Lazy, ConvTranspose2d):
+    summary = "ConvTranspose2d with in_channels taken from the input"
+    ARGS = lazy_args(ConvTranspose2d.ARGS)
+    in_channels = None
+
+
+@register
+class LazyConvTranspose3d(Lazy, ConvTranspose3d):
+    summary = "ConvTranspose3d with in_channels taken from the input"
+    ARGS = lazy_args(ConvTranspose3d.ARGS)
+    in_channels = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_product, fmt_shape, prod
@@ -12,9 +12,10 @@ from .base import (
     Arg,
     BadValue,
     Layer,
+    Lazy,
     converter_form,
     is_int,
-    make_lazy,
+    lazy_args,
     register,
     scaled_outputs,
     to_bool,
@@ -32,7 +33,7 @@ class Linear(Layer):
         return (288, 10), {}, (1, 288)
 
     summary = "y = x Wᵀ + b on the last dimension of any rank: (*, in) → (*, out)"
-    ARGS = (
+    ARGS: ClassVar[tuple[Arg, ...]] = (
         Arg("in_features", to_int, REQUIRED, infer=True),
         Arg("out_features", to_int),
         Arg("bias", to_bool, True),
@@ -140,7 +141,11 @@ class Linear(Layer):
         return 0
 
 
-make_lazy(Linear)
+@register
+class LazyLinear(Lazy, Linear):
+    summary = "Linear with in_features taken from the input"
+    ARGS = lazy_args(Linear.ARGS)
+    in_features = None
 
 
 def _norm_dim(dim: int, rank: int, argument: str) -> int:

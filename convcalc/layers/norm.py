@@ -12,13 +12,12 @@ from typing import Any, ClassVar
 from ..errors import ShapeError, SpecError
 from ..shape import Shape, fmt_shape, prod
 from .base import (
-    REGISTRY,
     REQUIRED,
     Arg,
     Layer,
+    Lazy,
     check_positive,
-    make_lazy,
-    make_nd,
+    lazy_args,
     register,
     require_rank,
     spatial_example,
@@ -438,13 +437,91 @@ class InstanceNormNd(_PerChannelNorm):
         return out
 
 
-for _nd in (1, 2, 3):
-    make_nd(BatchNormNd, "BatchNorm{}d", dims=(_nd,), ARGS=BatchNormNd._args(True, True))
-    make_nd(InstanceNormNd, "InstanceNorm{}d", dims=(_nd,), ARGS=InstanceNormNd._args(False, False))
-for _nd in (1, 2, 3):
-    make_lazy(REGISTRY[f"BatchNorm{_nd}d"], lazy_dim=1)
+@register
+class BatchNorm1d(BatchNormNd):
+    nd = 1
+    ARGS = BatchNormNd._args(True, True)
+
+
+@register
+class InstanceNorm1d(InstanceNormNd):
+    nd = 1
+    ARGS = InstanceNormNd._args(False, False)
+
+
+@register
+class BatchNorm2d(BatchNormNd):
+    nd = 2
+    ARGS = BatchNormNd._args(True, True)
+
+
+@register
+class InstanceNorm2d(InstanceNormNd):
+    nd = 2
+    ARGS = InstanceNormNd._args(False, False)
+
+
+@register
+class BatchNorm3d(BatchNormNd):
+    nd = 3
+    ARGS = BatchNormNd._args(True, True)
+
+
+@register
+class InstanceNorm3d(InstanceNormNd):
+    nd = 3
+    ARGS = InstanceNormNd._args(False, False)
+
+
+@register
+class LazyBatchNorm1d(Lazy, BatchNorm1d):
+    summary = "BatchNorm1d with num_features taken from the input"
+    ARGS = lazy_args(BatchNorm1d.ARGS)
+    num_features = None
+    lazy_dim = 1
+
+
+@register
+class LazyInstanceNorm1d(Lazy, InstanceNorm1d):
+    summary = "InstanceNorm1d with num_features taken from the input"
     # torch's LazyInstanceNorm defaults to affine=True, track_running_stats=True
-    make_lazy(REGISTRY[f"InstanceNorm{_nd}d"], InstanceNormNd._args(True, True), lazy_dim=1)
+    ARGS = lazy_args(InstanceNormNd._args(True, True))
+    num_features = None
+    lazy_dim = 1
+
+
+@register
+class LazyBatchNorm2d(Lazy, BatchNorm2d):
+    summary = "BatchNorm2d with num_features taken from the input"
+    ARGS = lazy_args(BatchNorm2d.ARGS)
+    num_features = None
+    lazy_dim = 1
+
+
+@register
+class LazyInstanceNorm2d(Lazy, InstanceNorm2d):
+    summary = "InstanceNorm2d with num_features taken from the input"
+    # torch's LazyInstanceNorm defaults to affine=True, track_running_stats=True
+    ARGS = lazy_args(InstanceNormNd._args(True, True))
+    num_features = None
+    lazy_dim = 1
+
+
+@register
+class LazyBatchNorm3d(Lazy, BatchNorm3d):
+    summary = "BatchNorm3d with num_features taken from the input"
+    ARGS = lazy_args(BatchNorm3d.ARGS)
+    num_features = None
+    lazy_dim = 1
+
+
+@register
+class LazyInstanceNorm3d(Lazy, InstanceNorm3d):
+    summary = "InstanceNorm3d with num_features taken from the input"
+    # torch's LazyInstanceNorm defaults to affine=True, track_running_stats=True
+    ARGS = lazy_args(InstanceNormNd._args(True, True))
+    num_features = None
+    lazy_dim = 1
 
 
 @register

@@ -22,8 +22,8 @@ from .base import (
     Repeated,
     converter_form,
     is_int,
-    make_nd,
     refuse_repeated,
+    register,
     spatial_example,
     spatial_input,
     to_bool,
@@ -873,23 +873,103 @@ class AdaptiveMaxPoolNd(_AdaptivePool):
         return super().notes(x, y) + ([RETURN_INDICES_NOTE] if self.return_indices else [])
 
 
-for _nd in (1, 2, 3):
-    make_nd(MaxPoolNd, "MaxPool{}d", dims=(_nd,), ARGS=MaxPoolNd._args(_nd))
-    make_nd(AvgPoolNd, "AvgPool{}d", dims=(_nd,), ARGS=AvgPoolNd._args(_nd))
-    make_nd(
-        LPPoolNd,
-        "LPPool{}d",
-        dims=(_nd,),
-        ARGS=LPPoolNd._args(_nd),
-        padding=(0,) * _nd,
-        count_include_pad=True,
-    )
-    make_nd(
-        AdaptiveAvgPoolNd,
-        "AdaptiveAvgPool{}d",
-        dims=(_nd,),
-        ARGS=AdaptiveAvgPoolNd._args(_nd),
-        empty_channels_ok=_nd < 3,
-        global_mean=True,
-    )
-    make_nd(AdaptiveMaxPoolNd, "AdaptiveMaxPool{}d", dims=(_nd,), ARGS=AdaptiveMaxPoolNd._args(_nd))
+@register
+class MaxPool1d(MaxPoolNd):
+    nd = 1
+    ARGS = MaxPoolNd._args(1)
+
+
+@register
+class AvgPool1d(AvgPoolNd):
+    nd = 1
+    ARGS = AvgPoolNd._args(1)
+
+
+@register
+class LPPool1d(LPPoolNd):
+    nd = 1
+    ARGS = LPPoolNd._args(1)
+    padding = (0,)
+    count_include_pad = True
+
+
+@register
+class AdaptiveAvgPool1d(AdaptiveAvgPoolNd):
+    nd = 1
+    ARGS = AdaptiveAvgPoolNd._args(1)
+    empty_channels_ok = True
+    global_mean = True
+
+
+@register
+class AdaptiveMaxPool1d(AdaptiveMaxPoolNd):
+    nd = 1
+    ARGS = AdaptiveMaxPoolNd._args(1)
+
+
+@register
+class MaxPool2d(MaxPoolNd):
+    nd = 2
+    ARGS = MaxPoolNd._args(2)
+
+
+@register
+class AvgPool2d(AvgPoolNd):
+    nd = 2
+    ARGS = AvgPoolNd._args(2)
+
+
+@register
+class LPPool2d(LPPoolNd):
+    nd = 2
+    ARGS = LPPoolNd._args(2)
+    padding = (0, 0)
+    count_include_pad = True
+
+
+@register
+class AdaptiveAvgPool2d(AdaptiveAvgPoolNd):
+    nd = 2
+    ARGS = AdaptiveAvgPoolNd._args(2)
+    empty_channels_ok = True
+    global_mean = True
+
+
+@register
+class AdaptiveMaxPool2d(AdaptiveMaxPoolNd):
+    nd = 2
+    ARGS = AdaptiveMaxPoolNd._args(2)
+
+
+@register
+class MaxPool3d(MaxPoolNd):
+    nd = 3
+    ARGS = MaxPoolNd._args(3)
+
+
+@register
+class AvgPool3d(AvgPoolNd):
+    nd = 3
+    ARGS = AvgPoolNd._args(3)
+
+
+@register
+class LPPool3d(LPPoolNd):
+    nd = 3
+    ARGS = LPPoolNd._args(3)
+    padding = (0, 0, 0)
+    count_include_pad = True
+
+
+@register
+class AdaptiveAvgPool3d(AdaptiveAvgPoolNd):
+    nd = 3
+    ARGS = AdaptiveAvgPoolNd._args(3)
+    empty_channels_ok = False
+    global_mean = True
+
+
+@register
+class AdaptiveMaxPool3d(AdaptiveMaxPoolNd):
+    nd = 3
+    ARGS = AdaptiveMaxPoolNd._args(3)

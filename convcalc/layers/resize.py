@@ -20,7 +20,6 @@ from .base import (
     check_positive,
     converter_form,
     is_int,
-    make_nd,
     rank_error,
     register,
     spatial_example,
@@ -816,14 +815,79 @@ class CircularPadNd(_Pad):
     ARGS = (Arg("padding", to_padding),)
 
 
-for _base, _pattern in (
-    (ZeroPadNd, "ZeroPad{}d"),
-    (ConstantPadNd, "ConstantPad{}d"),
-    (ReflectionPadNd, "ReflectionPad{}d"),
-    (ReplicationPadNd, "ReplicationPad{}d"),
-    (CircularPadNd, "CircularPad{}d"),
-):
-    make_nd(_base, _pattern)
+@register
+class ZeroPad1d(ZeroPadNd):
+    nd = 1
+
+
+@register
+class ZeroPad2d(ZeroPadNd):
+    nd = 2
+
+
+@register
+class ZeroPad3d(ZeroPadNd):
+    nd = 3
+
+
+@register
+class ConstantPad1d(ConstantPadNd):
+    nd = 1
+
+
+@register
+class ConstantPad2d(ConstantPadNd):
+    nd = 2
+
+
+@register
+class ConstantPad3d(ConstantPadNd):
+    nd = 3
+
+
+@register
+class ReflectionPad1d(ReflectionPadNd):
+    nd = 1
+
+
+@register
+class ReflectionPad2d(ReflectionPadNd):
+    nd = 2
+
+
+@register
+class ReflectionPad3d(ReflectionPadNd):
+    nd = 3
+
+
+@register
+class ReplicationPad1d(ReplicationPadNd):
+    nd = 1
+
+
+@register
+class ReplicationPad2d(ReplicationPadNd):
+    nd = 2
+
+
+@register
+class ReplicationPad3d(ReplicationPadNd):
+    nd = 3
+
+
+@register
+class CircularPad1d(CircularPadNd):
+    nd = 1
+
+
+@register
+class CircularPad2d(CircularPadNd):
+    nd = 2
+
+
+@register
+class CircularPad3d(CircularPadNd):
+    nd = 3
 
 
 # ----------------------------------------------------- pixel / channel shuffle
