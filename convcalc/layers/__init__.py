@@ -4,11 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import activation, conv, linear, merge, norm, pool, resize
+from . import (
+    activation,
+    batch_norm,
+    conv,
+    dropout,
+    linear,
+    merge,
+    norm,
+    padding,
+    pool,
+    resize,
+    shuffle,
+    softmax,
+)
 from .base import REGISTRY, Arg, Layer, lookup
 
 #: the order in which `convcalc layers` and docs/layers.md list the families
-FAMILIES = (conv, linear, pool, norm, activation, resize, merge)
+FAMILIES = (
+    conv,
+    linear,
+    pool,
+    batch_norm,
+    norm,
+    activation,
+    softmax,
+    dropout,
+    resize,
+    padding,
+    shuffle,
+    merge,
+)
 
 
 def catalog(type_name: str | None = None) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The layer contract, argument conversion and the registry.
+"""The layer contract and the registry.
 
 Each layer type is ONE class that holds every rule about it: its arguments
 (PyTorch's names, positional order and defaults), the checks PyTorch makes at
@@ -8,180 +8,12 @@ count and notes. Classes register themselves by their PyTorch name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..errors import ShapeError, SpecError, number_text
-from ..shape import AXES, Shape, fmt_shape
-
-REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "required"})()
-
-
-class BadValue(Exception):
-    """Raised by a converter: the value is not of the form the argument takes."""
-
-    def __init__(self, expected: str) -> None:
-        super().__init__(expected)
-        self.expected = expected
-
-
-Converter = Callable[[Any], Any]
-
-
-class Arg:
-    """One constructor argument: PyTorch's name, a converter, the default."""
-
-    __slots__ = ("name", "convert", "default", "infer", "form")
-
-    def __init__(
-        self,
-        name: str,
-        convert: Converter,
-        default: Any = REQUIRED,
-        *,
-        infer: bool = False,
-        form: str = "",
-    ) -> None:
-        self.name = name
-        self.convert = convert
-        self.default = default
-        #: may be omitted: taken from the incoming shape, as PyTorch's Lazy modules do
-        self.infer = infer
-        #: how the value is written, for `convcalc layers`
-        self.form = form or getattr(convert, "form", "")
-
-    def describe_default(self) -> str:
-        if self.default is REQUIRED:
-            return "from input" if self.infer else "required"
-        return repr(self.default)
-
-
-# ----------------------------------------------------------------- converters
-def is_int(v: Any) -> bool:
-    """An int and not a bool (YAML's true is an int to Python)."""
-    return type(v) is int or (isinstance(v, int) and not isinstance(v, bool))
-
-
-#: torch takes integer arguments as 64-bit ("Overflow when unpacking long long" beyond)
-INT64_LIMIT = 1 << 63
-
-
-def beyond_int64(v: Any) -> int | None:
-    """The first integer in ``v`` (or its lists) that 64 bits cannot hold, else None."""
-    if is_int(v):
-        return v if not -INT64_LIMIT <= v < INT64_LIMIT else None
-    if isinstance(v, (list, tuple)):
-        for item in v:  # a plain loop: this runs for every argument of every layer
-            huge = beyond_int64(item)
-            if huge is not None:
-                return huge
-    return None
-
-
-def converter_form(text: str) -> Callable[[Converter], Converter]:
-    """Label a converter with the form it accepts ("int or (int, int)"), for error messages
-    and the layer reference; converters in every layer module use it."""
-
-    def wrap(fn: Converter) -> Converter:
-        fn.form = text  # type: ignore[attr-defined]
-        return fn
-
-    return wrap
-
-
-@converter_form("int")
-def to_int(v: Any) -> int:
-    if not is_int(v):
-        raise BadValue("an integer")
-    return int(v)
-
-
-@converter_form("int or None")
-def to_opt_int(v: Any) -> int | None:
-    return None if v is None else to_int(v)
-
-
-@converter_form("bool")
-def to_bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise BadValue("true or false")
-    return v
-
-
-@converter_form("float")
-def to_float(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise BadValue("a number")
-    return float(v)
-
-
-@converter_form("float or None")
-def to_opt_float(v: Any) -> float | None:
-    return None if v is None else to_float(v)
-
-
-class Repeated(tuple):
-    """Per-axis values written as a list of one, repeated to every axis as torch's
-    convolution and pooling kernels do (the few places that refuse that form check for it)."""
-
-
-def refuse_repeated(name: str, value: Any, n: int, why: str) -> None:
-    """Where torch takes ``name`` as written (``why``), a list of one is not one value per
-    axis of the ``n``: a ShapeError."""
-    if isinstance(value, Repeated) and n > 1:
-        raise ShapeError(
-            f"{name} must be an integer or a list of {n} ({why}), got {[value[0]]}",
-            argument=name,
-            expected=f"an integer or a list of {n}",
-            got=[value[0]],
-            hint=f"write {name}={value[0]}",
-        )
-
-
-def to_ints(n: int, allow_none: bool = False, repeat: bool = False) -> Converter:
-    """An int, or a list/tuple of ``n`` ints, returned as an ``n``-tuple; with ``repeat``, a
-    list of one too (a :class:`Repeated`), as torch's convolutions take stride & co."""
-    what = "an integer" if n == 1 else f"an integer or a list of {n} integers"
-    if repeat and n > 1:
-        what += " (or of one)"
-
-    @converter_form("int" if n == 1 else f"int or ({', '.join(['int'] * n)})")
-    def convert(v: Any) -> Any:
-        if v is None and allow_none:
-            return None
-        if is_int(v):
-            return (int(v),) * n
-        if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
-            if len(v) == n:
-                return tuple(int(i) for i in v)
-            if repeat and len(v) == 1:
-                return Repeated((int(v[0]),) * n)
-        raise BadValue(what)
-
-    if allow_none:
-        convert.form += " or None"  # type: ignore[attr-defined]
-    return convert
-
-
-def to_choice(*choices: Any) -> Converter:
-    @converter_form(" | ".join(repr(c) for c in choices))
-    def convert(v: Any) -> Any:
-        if v not in choices or isinstance(v, bool) != any(
-            isinstance(c, bool) for c in choices if c == v
-        ):
-            raise BadValue("one of " + ", ".join(repr(c) for c in choices))
-        return v
-
-    return convert
-
-
-@converter_form("int or list of int")
-def to_int_list(v: Any) -> tuple[int, ...]:
-    if is_int(v):
-        return (int(v),)
-    if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
-        return tuple(int(i) for i in v)
-    raise BadValue("an integer or a list of integers")
+from ..errors import SpecError, number_text
+from ..shape import Shape
+from .arguments import REQUIRED, Arg, BadValue, beyond_int64, compact, same_value
 
 
 # ------------------------------------------------------------------ the layer
@@ -442,22 +274,10 @@ class Layer:
             value = self.args.get(arg.name)
             if value is None and arg.default is REQUIRED:
                 continue
-            if arg.default is not REQUIRED and _same(value, arg.default):
+            if arg.default is not REQUIRED and same_value(value, arg.default):
                 continue
-            parts.append(f"{arg.name}={_compact(value)}")
+            parts.append(f"{arg.name}={compact(value)}")
         return f"{self.type_name}({', '.join(parts)})"
-
-
-def _same(value: Any, default: Any) -> bool:
-    if isinstance(value, tuple) and not isinstance(default, tuple):
-        return all(v == default for v in value)
-    return bool(value == default)
-
-
-def _compact(value: Any) -> str:
-    if isinstance(value, tuple) and value and all(v == value[0] for v in value):
-        return repr(value[0])
-    return repr(value)
 
 
 # ---------------------------------------------------------------- the registry
@@ -527,103 +347,3 @@ def lookup(type_name: str) -> type[Layer]:
             hint=did_you_mean(type_name, list(REGISTRY))
             or "`convcalc layers` lists the supported types",
         ) from None
-
-
-# ------------------------------------------------------------ shared helpers
-def spatial_input(x: Shape, nd: int, what: str = "input") -> tuple[int, Shape]:
-    """Check that ``x`` is (C, *spatial) or (N, C, *spatial) with ``nd`` spatial dims.
-
-    Returns the channel dimension's index and the spatial sizes.
-    """
-    if len(x) not in (nd + 1, nd + 2):
-        axes = ", ".join(AXES[nd])
-        fits = [d for d in (1, 2, 3) if len(x) in (d + 1, d + 2)]
-        raise ShapeError(
-            f"expects a {nd + 1}D (C, {axes}) or {nd + 2}D (N, C, {axes}) {what}, "
-            f"receives {len(x)}D {fmt_shape(x)}",
-            argument="input",
-            expected=f"{nd + 1}D or {nd + 2}D",
-            got=len(x),
-            hint=(f"a {len(x)}D input suits the {fits[-1]}d layer types" if fits else None),
-        )
-    return len(x) - nd - 1, x[len(x) - nd :]
-
-
-def rank_error(text: str, x: Shape, expected: str, hint: str | None = None) -> ShapeError:
-    """``<text>, receives 2D (4, 5)``: an input of the wrong rank."""
-    return ShapeError(
-        f"{text}, receives {len(x)}D {fmt_shape(x)}",
-        argument="input",
-        expected=expected,
-        got=len(x),
-        hint=hint,
-    )
-
-
-def require_rank(x: Shape, minimum: int, layout: str, hint: str | None = None) -> None:
-    """``expects an input of at least 3 dimensions (N, C, *), receives 2D (4, 5)``."""
-    if len(x) < minimum:
-        plural = "dimension" if minimum == 1 else "dimensions"
-        raise rank_error(
-            f"expects an input of at least {minimum} {plural} {layout}",
-            x,
-            f"at least {minimum}D",
-            hint,
-        )
-
-
-def spatial_example(nd: int, channels: int = 8, size: int = 6) -> Shape:
-    """(1, 8, 6, …): an input shape for a layer's documented example."""
-    return (1, channels) + (size,) * nd
-
-
-def batch_size(x: Shape, channel_dim: int) -> int:
-    return x[0] if channel_dim == 1 else 1
-
-
-def check_positive(name: str, values: int | tuple[int, ...], what: str, minimum: int = 1) -> None:
-    """``stride must be positive, got 0``: for one value or a tuple of them."""
-    for v in values if isinstance(values, tuple) else (values,):  # a plain loop: runs per layer
-        if v < minimum:
-            raise ShapeError(
-                f"{name} must be {what}, got {_compact(values)}",
-                argument=name,
-                expected=what,
-                got=values,
-            )
-
-
-_UNITS = {
-    "L": ("element", "elements"),
-    "D": ("plane", "planes"),
-    "H": ("row", "rows"),
-    "W": ("column", "columns"),
-}
-
-
-def floor_note(
-    axes: Sequence[str],
-    sizes: Sequence[int],
-    kernel: Sequence[int],
-    stride: Sequence[int],
-    total_pad: Sequence[int],
-    dilation: Sequence[int],
-) -> str | None:
-    """A note when the size formula does not divide exactly and trailing input is never reached.
-
-    ``H, W: 3.5 → 3: the last row and column are not covered``
-    """
-    lost = []
-    for axis, n, k, s, t, d in zip(axes, sizes, kernel, stride, total_pad, dilation):
-        span = n + t - d * (k - 1) - 1
-        if span >= 0 and span % s:
-            lost.append((axis, span / s + 1, span // s + 1, span % s))
-    if not lost:
-        return None
-    if len({(e, f) for _, e, f, _ in lost}) == 1:
-        head = f"{', '.join(a for a, *_ in lost)}: {lost[0][1]:g} → {lost[0][2]}"
-    else:
-        head = "; ".join(f"{a}: {e:g} → {f}" for a, e, f, _ in lost)
-    what = " and ".join(_UNITS[a][0] if r == 1 else f"{r} {_UNITS[a][1]}" for a, _, _, r in lost)
-    verb = "is" if len(lost) == 1 and lost[0][3] == 1 else "are"
-    return f"{head}: the last {what} {verb} not covered"

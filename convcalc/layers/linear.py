@@ -7,20 +7,8 @@ from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_product, fmt_shape, prod
-from .base import (
-    REQUIRED,
-    Arg,
-    BadValue,
-    Layer,
-    Lazy,
-    converter_form,
-    is_int,
-    lazy_args,
-    register,
-    scaled_outputs,
-    to_bool,
-    to_int,
-)
+from .arguments import REQUIRED, Arg, BadValue, converter_form, is_int, to_bool, to_int
+from .base import Layer, Lazy, lazy_args, register, scaled_outputs
 
 #: up to this many rows Linear multiplies as W @ xᵀ (see Linear.forward)
 FEW_ROWS = 64

@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_shape
-from .base import Arg, Layer, register, to_int
+from .arguments import Arg, to_int
+from .base import Layer, register
 
 Shapes = tuple[Shape, ...]
 
