@@ -59,29 +59,49 @@ class Layer:
                 f"{len(positional)} given",
                 hint=f"see `convcalc layers {cls.type_name}` for its arguments",
             )
-        given: dict[str, Any] = dict(zip(names, positional))
         # every unknown argument and bad value of the layer is reported, not just the first
         problems: list[SpecError] = []
+        given, unknown = cls._given(positional, keywords or {}, problems)
+        values = cls._converted(given, unknown, problems)
+        if problems:
+            raise problems[0].with_others(problems[1:])
+        return cls(values)
+
+    @classmethod
+    def _given(
+        cls, positional: Sequence[Any], keywords: dict[str, Any], problems: list[SpecError]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The values written for each argument name, and the unknown names; each keyword
+        that is unknown or given twice adds to ``problems``."""
+        names = cls._arg_names()
+        given: dict[str, Any] = dict(zip(names, positional))
         unknown: list[str] = []
-        if keywords:
-            for key, value in keywords.items():
-                if key in given:
-                    problems.append(SpecError(f"{cls.type_name} got {key} twice", argument=key))
+        for key, value in keywords.items():
+            if key in given:
+                problems.append(SpecError(f"{cls.type_name} got {key} twice", argument=key))
+                continue
+            if key not in names:
+                if key in cls.IGNORED:
                     continue
-                if key not in names:
-                    if key in cls.IGNORED:
-                        continue
-                    unknown.append(key)
-                    problems.append(
-                        SpecError(
-                            f"{cls.type_name} has no argument {key!r}",
-                            argument=key,
-                            hint=did_you_mean(key, list(names) + list(cls.IGNORED))
-                            or f"its arguments are: {', '.join(names) or 'none'}",
-                        )
+                unknown.append(key)
+                problems.append(
+                    SpecError(
+                        f"{cls.type_name} has no argument {key!r}",
+                        argument=key,
+                        hint=did_you_mean(key, list(names) + list(cls.IGNORED))
+                        or f"its arguments are: {', '.join(names) or 'none'}",
                     )
-                    continue
-                given[key] = value
+                )
+                continue
+            given[key] = value
+        return given, unknown
+
+    @classmethod
+    def _converted(
+        cls, given: dict[str, Any], unknown: list[str], problems: list[SpecError]
+    ) -> dict[str, Any]:
+        """Every argument's converted value, written or default; a value of the wrong form or
+        a missing required argument adds to ``problems``."""
         defaults: dict[str, Any] | None = None
         values: dict[str, Any] = {}
         for arg in cls.ARGS:
@@ -125,9 +145,7 @@ class Layer:
                 if defaults is None:
                     defaults = cls._defaults()
                 values[name] = defaults[name]
-        if problems:
-            raise problems[0].with_others(problems[1:])
-        return cls(values)
+        return values
 
     @classmethod
     def _arg_names(cls) -> tuple[str, ...]:

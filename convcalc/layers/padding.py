@@ -48,6 +48,29 @@ class _Pad(Layer):
         return (p,) * (2 * self.nd) if isinstance(p, int) else p
 
     def out_shape(self, x: Shape) -> Shape:
+        pads = self._checked_pads(x)
+        rank, k = len(x), len(pads) // 2
+        out = list(x)
+        for j in range(k):  # the pairs pad the last dimension first
+            d = rank - 1 - j
+            out[d] = self._padded_size(x, d, pads[2 * j], pads[2 * j + 1], k)
+        y = tuple(out)
+        mode = self.pad_mode
+        padded = y[rank - k :]
+        if mode in ("reflect", "replicate") and k > 1 and all(o == 0 for o in padded):
+            raise ShapeError(
+                f"output is empty: every padded dimension of {fmt_shape(x)} is cropped to 0",
+                argument="padding",
+                expected="an output size of at least 1 on some padded axis",
+                got=padded,
+                hint="crop less or use a larger input",
+            )
+        if mode == "circular":
+            _circular_copies(x, y, pads)
+        return y
+
+    def _checked_pads(self, x: Shape) -> tuple[int, ...]:
+        """The (left, right) pairs, last dimension first, once their number suits the input."""
         rank = len(x)
         mode = self.pad_mode
         if mode == "circular" and rank not in (self.nd + 1, self.nd + 2):
@@ -99,67 +122,56 @@ class _Pad(Layer):
                         got=0,
                         dim=d,
                     )
-        out = list(x)
-        for j in range(k):
-            d = rank - 1 - j
-            left, right = pads[2 * j], pads[2 * j + 1]
-            n = x[d]
-            o = n + left + right
-            axis = axis_name(rank, d)
-            where = f"{axis} is {n}, padding ({left}, {right})"
-            if mode == "constant":
-                if n + min(left, 0) + min(right, 0) < 0:
-                    raise ShapeError(
-                        f"negative padding crops more than the input: {where}",
-                        argument="padding",
-                        expected=f"cropping at most {n} in total",
-                        got=(left, right),
-                        dim=d,
-                        hint="crop less or use a larger input",
-                    )
-            elif mode == "reflect" and (left >= n or right >= n):
+        return pads
+
+    def _padded_size(self, x: Shape, d: int, left: int, right: int, k: int) -> int:
+        """Dimension ``d``'s size padded by ``left`` and ``right`` (``k`` dimensions padded in
+        all), within the limits of the padding mode."""
+        mode = self.pad_mode
+        n = x[d]
+        o = n + left + right
+        axis = axis_name(len(x), d)
+        where = f"{axis} is {n}, padding ({left}, {right})"
+        if mode == "constant":
+            if n + min(left, 0) + min(right, 0) < 0:
                 raise ShapeError(
-                    f"reflection padding must be less than the input size: {where}",
+                    f"negative padding crops more than the input: {where}",
                     argument="padding",
-                    expected=f"less than {n}",
-                    got=max(left, right),
-                    dim=d,
-                    hint=f"use padding of at most {n - 1}, a larger input or ReplicationPad{self.nd}d",
-                )
-            elif mode == "circular" and (left > n or right > n):
-                raise ShapeError(
-                    f"circular padding wraps around more than once: {where}",
-                    argument="padding",
-                    expected=f"at most {n}",
-                    got=max(left, right),
-                    dim=d,
-                    hint=f"use padding of at most {n} or a larger input",
-                )
-            # torch's reflect/replicate kernels need >= 1 in 1-d, but only "some axis >= 1" in 2-d/3-d
-            minimum = 1 if mode in ("reflect", "replicate") and k == 1 else 0
-            if o < minimum:
-                raise ShapeError(
-                    f"output size must be at least {minimum}: {where} gives {o}",
-                    argument="padding",
-                    expected=f"an output size of at least {minimum}",
-                    got=o,
+                    expected=f"cropping at most {n} in total",
+                    got=(left, right),
                     dim=d,
                     hint="crop less or use a larger input",
                 )
-            out[d] = o
-        y = tuple(out)
-        padded = y[rank - k :]
-        if mode in ("reflect", "replicate") and k > 1 and all(o == 0 for o in padded):
+        elif mode == "reflect" and (left >= n or right >= n):
             raise ShapeError(
-                f"output is empty: every padded dimension of {fmt_shape(x)} is cropped to 0",
+                f"reflection padding must be less than the input size: {where}",
                 argument="padding",
-                expected="an output size of at least 1 on some padded axis",
-                got=padded,
+                expected=f"less than {n}",
+                got=max(left, right),
+                dim=d,
+                hint=f"use padding of at most {n - 1}, a larger input or ReplicationPad{self.nd}d",
+            )
+        elif mode == "circular" and (left > n or right > n):
+            raise ShapeError(
+                f"circular padding wraps around more than once: {where}",
+                argument="padding",
+                expected=f"at most {n}",
+                got=max(left, right),
+                dim=d,
+                hint=f"use padding of at most {n} or a larger input",
+            )
+        # torch's reflect/replicate kernels need >= 1 in 1-d, but only "some axis >= 1" in 2-d/3-d
+        minimum = 1 if mode in ("reflect", "replicate") and k == 1 else 0
+        if o < minimum:
+            raise ShapeError(
+                f"output size must be at least {minimum}: {where} gives {o}",
+                argument="padding",
+                expected=f"an output size of at least {minimum}",
+                got=o,
+                dim=d,
                 hint="crop less or use a larger input",
             )
-        if mode == "circular":
-            _circular_copies(x, y, pads)
-        return y
+        return o
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
         pads = self.pads()

@@ -100,6 +100,15 @@ class Upsample(Layer):
         return None if s is not None and not isinstance(s, tuple) and s == 0 else s
 
     def out_shape(self, x: Shape) -> Shape:
+        size, scale = self._size_or_scale()
+        self._check_input(x, size, scale)
+        return x[:2] + self._output_sizes(x, size, scale)
+
+    def _size_or_scale(
+        self,
+    ) -> tuple[int | tuple[int, ...] | None, float | tuple[float, ...] | None]:
+        """The size or the scale (exactly one of them), after the checks on the arguments
+        alone that torch makes in forward."""
         mode = self.mode
         if mode in ("nearest", "area", "nearest-exact") and self.align_corners is not None:
             raise ShapeError(
@@ -137,6 +146,14 @@ class Upsample(Layer):
                 got=True,
                 hint="remove recompute_scale_factor, or give scale_factor instead of size",
             )
+        return size, scale
+
+    def _check_input(
+        self, x: Shape, size: int | tuple[int, ...] | None, scale: float | tuple[float, ...] | None
+    ) -> None:
+        """The input's rank and sizes suit the mode, and size or scale_factor has a value
+        per spatial axis."""
+        mode = self.mode
         rank = len(x)
         if rank not in (3, 4, 5):
             want = MODE_RANK.get(mode)
@@ -179,7 +196,6 @@ class Upsample(Layer):
                 got=mode,
                 hint="use mode='bicubic', or F.interpolate(..., mode='lanczos', antialias=True) outside nn.Upsample",
             )
-        spatial = x[2:]
         empty = [d for d in (range(2, rank) if mode == "area" else range(1, rank)) if x[d] == 0]
         if empty:
             d = empty[0]
@@ -190,6 +206,13 @@ class Upsample(Layer):
                 got=0,
                 dim=d,
             )
+
+    def _output_sizes(
+        self, x: Shape, size: int | tuple[int, ...] | None, scale: float | tuple[float, ...] | None
+    ) -> tuple[int, ...]:
+        """The spatial output sizes: ``size``, or each input size times its scale, truncated."""
+        mode, rank, spatial = self.mode, len(x), x[2:]
+        nd = rank - 2
         out = []
         for i, n in enumerate(spatial):
             if size is not None:
@@ -228,7 +251,7 @@ class Upsample(Layer):
                         else "use a positive size"
                     ),
                 )
-        return x[:2] + tuple(out)
+        return tuple(out)
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
         notes = []
