@@ -22,6 +22,8 @@ class ReLU(Pointwise):
 
     TEMPS = 0
 
+    KERNEL = "into"
+
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
 
@@ -34,6 +36,8 @@ class ReLU6(Pointwise):
     ARGS = (INPLACE,)
 
     TEMPS = 0
+
+    KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
@@ -48,6 +52,8 @@ class LeakyReLU(Pointwise):
     negative_slope: float
 
     TEMPS = 0
+
+    KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np
@@ -200,6 +206,8 @@ class GELU(Pointwise):
     approximate: str
     TEMPS = 6
 
+    KERNEL = "chain"
+
     def chain(self, x: Any, out: Any) -> None:
         """float32 (exact erf): :func:`erf_fast` in ``out`` with kept temporaries (the same
         bits as :meth:`fn`); otherwise :meth:`fn` on the block."""
@@ -238,6 +246,8 @@ class SiLU(Pointwise):
     ARGS = (INPLACE,)
     TEMPS = 0
 
+    KERNEL = "chain"
+
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np
 
@@ -264,6 +274,8 @@ class Sigmoid(Pointwise):
     summary = "1 / (1 + exp(−x))"
     TEMPS = 0
 
+    KERNEL = "chain"
+
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np
 
@@ -278,6 +290,8 @@ class Sigmoid(Pointwise):
 class Tanh(Pointwise):
     summary = "tanh(x)"
     TEMPS = 0
+
+    KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
@@ -314,6 +328,8 @@ class Hardtanh(Pointwise):
 
     TEMPS = 0
 
+    KERNEL = "into"
+
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
 
@@ -327,6 +343,8 @@ class Hardswish(Pointwise):
     summary = "x·relu6(x + 3) / 6"
     ARGS = (INPLACE,)
     TEMPS = 0
+
+    KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np
@@ -343,6 +361,8 @@ class Hardsigmoid(Pointwise):
     summary = "relu6(x + 3) / 6"
     ARGS = (INPLACE,)
     TEMPS = 0
+
+    KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np

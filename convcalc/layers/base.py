@@ -175,6 +175,11 @@ class Layer:
     def check(self) -> None:
         """Rules PyTorch enforces when the module is constructed."""
 
+    def inferred_args(self) -> tuple[str, ...]:
+        """The arguments this layer takes from its input's shape: those it may leave out
+        (``infer``) and did, or wrote as null (``in_channels`` of a Conv2d)."""
+        return tuple(a.name for a in self.ARGS if a.infer and self.args.get(a.name) is None)
+
     # -- propagation -------------------------------------------------------
     def out_shape(self, x: Shape) -> Shape:
         """The output shape for input ``x``; raises :class:`ShapeError`."""
@@ -222,14 +227,9 @@ class Layer:
 
     #: :meth:`forward_into` can write the result over its input (element-wise layers): the
     #: runner then reuses an input no later layer reads instead of a fresh array, whose new
-    #: pages cost about as much as the work. A subclass that redefines :meth:`forward`
-    #: does not inherit it.
+    #: pages cost about as much as the work. A subclass that redefines :meth:`forward` but
+    #: not :meth:`forward_into` declares it False again.
     REUSES_INPUT: ClassVar[bool] = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "forward" in vars(cls) and "REUSES_INPUT" not in vars(cls):
-            cls.REUSES_INPUT = False
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         """The eval-mode output for ``x`` (a float32 or float64 ndarray, dtype kept) given
@@ -333,6 +333,9 @@ class Lazy(Layer):
         positional, keywords, x = super().example()
         inferred = sum(1 for a in super().ARGS if a.infer)  # the arguments Lazy drops
         return positional[inferred:], keywords, x
+
+    def inferred_args(self) -> tuple[str, ...]:
+        return tuple(a.name for a in super().ARGS if a.infer)  # always: it has no such argument
 
 
 def lazy_args(args: Sequence[Arg]) -> tuple[Arg, ...]:

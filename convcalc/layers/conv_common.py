@@ -62,8 +62,7 @@ class ConvBase(Layer):
                 expected="a positive integer",
                 got=self.groups,
             )
-        for arg in ("in_channels", "out_channels"):
-            value = getattr(self, arg)
+        for arg, value in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
             if value is not None and value % self.groups:
                 raise ShapeError(
                     f"{arg} must be divisible by groups: {value} is not divisible by {self.groups}",

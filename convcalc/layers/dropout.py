@@ -18,6 +18,7 @@ class _DropoutBase(Pointwise):
 
     TEMPS = 0
     SHARES_INPUT = True
+    REUSES_INPUT = False  # its forward returns the input itself
 
     def mutates_input(self) -> bool:
         return False  # inplace=True changes nothing at inference

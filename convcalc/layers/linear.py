@@ -32,8 +32,7 @@ class Linear(Layer):
     bias: bool
 
     def check(self) -> None:
-        for arg in ("in_features", "out_features"):
-            value = getattr(self, arg)
+        for arg, value in (("in_features", self.in_features), ("out_features", self.out_features)):
             if value is not None and value < 0:
                 raise ShapeError(
                     f"{arg} must be non-negative, got {value}", argument=arg, got=value

@@ -42,6 +42,8 @@ class _Pad(Layer):
     nd: ClassVar[int] = 2
     pad_mode: ClassVar[str] = "constant"
     padding: int | tuple[int, ...]
+    #: what constant padding fills with (ConstantPad's argument; ZeroPad's 0)
+    value: float = 0.0
 
     def pads(self) -> tuple[int, ...]:
         p = self.padding
@@ -204,7 +206,7 @@ class _Pad(Layer):
         rank = x.ndim
         mode = self.pad_mode
         if mode == "constant":
-            value = float(getattr(self, "value", 0.0))
+            value = float(self.value)
             crop = [slice(None)] * rank
             widths = [(0, 0)] * rank
             for j in range(k):

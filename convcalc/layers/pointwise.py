@@ -5,7 +5,7 @@ chunks of the input, in place where it may."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from ..shape import Shape, prod
 from .arguments import Arg, to_bool
@@ -17,12 +17,18 @@ INPLACE = Arg("inplace", to_bool, False)
 class Pointwise(Layer):
     """Applied element by element: the output has the input's shape; no parameters, no MACs.
 
-    Subclasses give the NumPy kernel as :meth:`fn`, applied to flat chunks of the input;
-    ``TEMPS`` is how many input-sized temporaries it allocates (for :meth:`workspace`).
+    Subclasses give the NumPy kernel as one of three methods and name it in ``KERNEL``:
+    :meth:`fn` (the default), applied to flat chunks of the input, :meth:`into` or
+    :meth:`chain`. ``TEMPS`` is how many input-sized temporaries it allocates (for
+    :meth:`workspace`).
     """
 
     # Layer's defaults already say so: out_shape(x) = x, weights = {}, macs = 0
     TEMPS: ClassVar[int] = 2
+    #: the method that holds the NumPy kernel: "fn", "into" or "chain"
+    KERNEL: ClassVar[Literal["fn", "into", "chain"]] = "fn"
+    #: torch writes the result over the input (the activations' inplace=True)
+    inplace: bool = False
 
     def fn(self, x: Any) -> Any:
         """The activation of a 1-D chunk ``x``, same dtype."""
@@ -44,13 +50,13 @@ class Pointwise(Layer):
     REUSES_INPUT = True
 
     def mutates_input(self) -> bool:
-        return bool(getattr(self, "inplace", False))
+        return self.inplace
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return self.forward_into(x, w, budget, None)
 
     def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
-        if type(self).into is not Pointwise.into:
+        if self.KERNEL == "into":
             import numpy as np
 
             from ..numeric import split_run
@@ -60,7 +66,7 @@ class Pointwise(Layer):
             dst = out.reshape(-1)
             split_run(lambda part: self.into(src[part], dst[part]), src.size)
             return out
-        if type(self).chain is not Pointwise.chain:
+        if self.KERNEL == "chain":
             return chained(self.chain, x, out)
         return elementwise(self.fn, x, budget, self.TEMPS, out)
 

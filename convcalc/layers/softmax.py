@@ -50,6 +50,7 @@ def softmax(x: Any, dim: int, log: bool, budget: int, negate: bool = False) -> A
 
 
 class _SoftmaxBase(Pointwise):
+    REUSES_INPUT = False  # its forward works along a dimension, not element by element
     ARGS = (Arg("dim", to_opt_int, None),)
     dim: int | None
 
@@ -148,6 +149,7 @@ class LogSoftmax(_SoftmaxBase):
 @register
 class Softmax2d(Pointwise):
     summary = "softmax over the channels at every spatial position: (N, C, H, W) or (C, H, W)"
+    REUSES_INPUT = False  # its forward works along the channels, not element by element
 
     def out_shape(self, x: Shape) -> Shape:
         if len(x) not in (3, 4):
