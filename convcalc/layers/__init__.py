@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from ..shape import Shape
 from . import (
     activation,
     batch_norm,
@@ -18,9 +19,11 @@ from . import (
     shuffle,
     softmax,
 )
-from .base import REGISTRY, Arg, Layer, lookup
+from .arguments import Arg
+from .base import REGISTRY, Layer, lookup
 
-#: the order in which `convcalc layers` and docs/layers.md list the families
+#: the order in which `convcalc layers` and docs/layers.md list the families (each module's
+#: types in the order it registers them)
 FAMILIES = (
     conv,
     linear,
@@ -63,7 +66,8 @@ def _example(cls: type[Layer]) -> dict[str, Any]:
     return {
         "call": f"{cls.type_name}({', '.join(args)})",
         "input": list(x),
-        "output": list(cls.build(positional, keywords).out_shape(x)),
+        # a merge's out_shape takes the shapes of its inputs, as its example gives them
+        "output": list(cls.build(positional, keywords).out_shape(cast(Shape, x))),
     }
 
 

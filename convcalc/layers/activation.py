@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import Shape, prod
 from .arguments import Arg, to_choice, to_float, to_int, to_opt_float
-from .base import Layer, register
+from .base import Example, Layer, register
 from .pointwise import INPLACE, Pointwise, elementwise
 from .special import erf, erf_fast
 
@@ -466,7 +466,7 @@ class Threshold(Pointwise):
     value: float
 
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (0.1, 20.0), {}, (1, 8, 6, 6)
 
     def fn(self, x: Any) -> Any:

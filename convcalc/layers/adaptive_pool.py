@@ -18,7 +18,7 @@ from .arguments import (
     is_int,
     to_bool,
 )
-from .base import Layer
+from .base import Example, Layer
 from .checks import (
     RETURN_INDICES_NOTE,
     check_nonempty,
@@ -216,7 +216,7 @@ class AdaptiveAvgPoolNd(_AdaptivePool):
     is_max: ClassVar[bool] = False
 
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (1,), {}, spatial_example(cls.nd)
 
     summary = "N-d adaptive average pooling to output_size (None keeps a size); bin i = [⌊i·in/out⌋, ⌈(i+1)·in/out⌉)"
@@ -230,7 +230,7 @@ class AdaptiveMaxPoolNd(_AdaptivePool):
     is_max: ClassVar[bool] = True
 
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return ((4,) * cls.nd,), {}, spatial_example(cls.nd)
 
     summary = "N-d adaptive max pooling to output_size (None keeps a size); bin i = [⌊i·in/out⌋, ⌈(i+1)·in/out⌉)"

@@ -5,7 +5,7 @@ axis, one of a few choices)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ShapeError
 
@@ -21,6 +21,7 @@ class BadValue(Exception):
 
 
 Converter = Callable[[Any], Any]
+ConverterT = TypeVar("ConverterT", bound=Converter)
 
 
 class Arg:
@@ -73,11 +74,11 @@ def beyond_int64(v: Any) -> int | None:
     return None
 
 
-def converter_form(text: str) -> Callable[[Converter], Converter]:
+def converter_form(text: str) -> Callable[[ConverterT], ConverterT]:
     """Label a converter with the form it accepts ("int or (int, int)"), for error messages
     and the layer reference; converters in every layer module use it."""
 
-    def wrap(fn: Converter) -> Converter:
+    def wrap(fn: ConverterT) -> ConverterT:
         fn.form = text  # type: ignore[attr-defined]
         return fn
 
@@ -115,7 +116,7 @@ def to_opt_float(v: Any) -> float | None:
     return None if v is None else to_float(v)
 
 
-class Repeated(tuple):
+class Repeated(tuple[int, ...]):
     """Per-axis values written as a list of one, repeated to every axis as torch's
     convolution and pooling kernels do (the few places that refuse that form check for it)."""
 

@@ -9,11 +9,21 @@ count and notes. Classes register themselves by their PyTorch name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import SpecError, number_text
 from ..shape import Shape
 from .arguments import REQUIRED, Arg, BadValue, beyond_int64, compact, same_value
+
+#: a layer's documented example: positional arguments, keyword arguments, and the input
+#: shape (a merge's: the shapes of its inputs)
+Example = tuple[tuple[Any, ...], dict[str, Any], Shape | tuple[Shape, ...]]
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    #: a float32 or float64 array (numpy is never imported at run time here)
+    Array = NDArray[Any]
 
 
 # ------------------------------------------------------------------ the layer
@@ -168,7 +178,7 @@ class Layer:
         return cached
 
     @classmethod
-    def example(cls) -> tuple[tuple[Any, ...], dict[str, Any], Shape]:
+    def example(cls) -> Example:
         """Positional arguments, keyword arguments and an input shape that show the layer at work."""
         return (), {}, (1, 8, 6, 6)
 
@@ -207,7 +217,7 @@ class Layer:
     # -- NumPy forward pass -----------------------------------------------
     # numpy is imported inside these methods, never at module level: `convcalc shape`
     # must not pay for it.
-    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
+    def init(self, x: Shape, rng: Any) -> dict[str, Array]:
         """Parameters and buffers by state_dict suffix, drawn from PyTorch's default
         initialisation distributions (``reset_parameters``) with ``rng``, a
         ``numpy.random.Generator`` or an object with the same ``uniform`` (the runner's draws
@@ -231,13 +241,14 @@ class Layer:
     #: not :meth:`forward_into` declares it False again.
     REUSES_INPUT: ClassVar[bool] = False
 
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        """The eval-mode output for ``x`` (a float32 or float64 ndarray, dtype kept) given
-        the parameters and buffers ``w`` (keys as in :meth:`weights` and :meth:`buffers`).
-        Temporaries beyond the output should stay under ``budget`` bytes: chunk if needed."""
+    def forward(self, x: Any, w: dict[str, Array], budget: int) -> Array:
+        """The eval-mode output for ``x`` (a float32 or float64 ndarray, dtype kept; for a
+        ``multi_input`` layer, the list of its inputs) given the parameters and buffers
+        ``w`` (keys as in :meth:`weights` and :meth:`buffers`). Temporaries beyond the
+        output should stay under ``budget`` bytes: chunk if needed."""
         raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
 
-    def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
+    def forward_into(self, x: Any, w: dict[str, Array], budget: int, out: Any) -> Array:
         """REUSES_INPUT layers: :meth:`forward` writing into ``out`` (``x`` itself: contiguous,
         of the output's shape and dtype), which it returns."""
         raise NotImplementedError(f"{self.type_name} cannot write over its input")
@@ -248,19 +259,20 @@ class Layer:
         return 0
 
     # -- inference folding (the runner's: see forward.fold_affines) --------------------
-    def eval_affine(self, x: Shape, w: dict[str, Any]) -> tuple[Any, Any] | None:
+    def eval_affine(self, x: Shape, w: dict[str, Array]) -> tuple[Array, Array] | None:
         """For a layer that is, at inference, a per-channel affine map along axis 1 of ``x``
         (eval BatchNorm with running statistics): ``(scale, shift)`` as float64 vectors, the
         output being x·scale + shift. None for every other layer."""
         return None
 
     def absorb_affine(
-        self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
-    ) -> dict[str, Any] | None:
+        self, y: Shape, w: dict[str, Array], scale: Array, shift: Array
+    ) -> dict[str, Array] | None:
         """Parameters with which this layer computes its output (of shape ``y``) times
         ``scale`` plus ``shift`` per channel of axis 1 (a convolution's, a transposed
-        convolution's, a Linear's on (N, features): weight·scale and bias·scale + shift), so that a following :meth:`eval_affine` layer has nothing left
-        to do. None: this layer cannot."""
+        convolution's, a Linear's on (N, features): weight·scale and bias·scale + shift),
+        so that a following :meth:`eval_affine` layer has nothing left to do. None: this
+        layer cannot."""
         return None
 
     # -- diagnosis ---------------------------------------------------------
@@ -302,7 +314,9 @@ class Layer:
 REGISTRY: dict[str, type[Layer]] = {}
 
 
-def scaled_outputs(w: dict[str, Any], weight: Any, scale: Any, shift: Any) -> dict[str, Any]:
+def scaled_outputs(
+    w: dict[str, Array], weight: Array, scale: Array, shift: Array
+) -> dict[str, Array]:
     """A layer's parameters ``w`` with the output channels scaled (``weight``, already
     multiplied by ``scale`` per output channel) and the bias ``bias·scale + shift`` (``shift``
     alone when there is none): the common end of :meth:`Layer.absorb_affine`."""
@@ -329,7 +343,7 @@ class Lazy(Layer):
     ``summary``, and the inferred argument to None."""
 
     @classmethod
-    def example(cls) -> tuple[tuple[Any, ...], dict[str, Any], Shape]:
+    def example(cls) -> Example:
         positional, keywords, x = super().example()
         inferred = sum(1 for a in super().ARGS if a.infer)  # the arguments Lazy drops
         return positional[inferred:], keywords, x

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import Shape, fmt_shape, prod
 from .arguments import REQUIRED, Arg, to_bool, to_float, to_int, to_opt_float
-from .base import Lazy, lazy_args, register
+from .base import Example, Lazy, lazy_args, register
 from .checks import require_rank, spatial_example, spatial_input
 from .norm import (
     BIAS_ARG,
@@ -212,7 +212,7 @@ class _PerChannelNorm(KeywordBias):
 
 class BatchNormNd(_PerChannelNorm):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (8,), {}, spatial_example(cls.nd)
 
     summary = (
@@ -301,7 +301,7 @@ class SyncBatchNorm(BatchNormNd):
     rank (the process group only matters for training, and is not read)."""
 
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (8,), {}, (2, 8, 4, 4)
 
     summary = "BatchNorm of (N, C, *) of any rank (synchronised across processes when training)"
@@ -316,7 +316,7 @@ class SyncBatchNorm(BatchNormNd):
 
 class InstanceNormNd(_PerChannelNorm):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (8,), {"affine": True}, spatial_example(cls.nd)
 
     summary = "normalises each channel of each sample over its spatial dims; affine off by default"

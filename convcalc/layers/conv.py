@@ -14,7 +14,7 @@ from ..shape import (
     same_padding,
 )
 from .arguments import REQUIRED, Arg, to_bool, to_choice, to_int, to_ints
-from .base import Lazy, lazy_args, register
+from .base import Example, Lazy, lazy_args, register
 from .checks import batch_size, floor_note, spatial_example
 from .conv_common import PADDING_MODES, ConvBase, to_padding
 from .conv_transpose import ConvTransposeNd
@@ -22,7 +22,7 @@ from .conv_transpose import ConvTransposeNd
 
 class ConvNd(ConvBase):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (8, 16, 3), {"padding": 1}, spatial_example(cls.nd)
 
     summary = "N-d convolution: out = (in + 2p - d(k-1) - 1) // s + 1"

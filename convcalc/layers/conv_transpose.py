@@ -14,13 +14,14 @@ from ..shape import (
     transpose_phases,
 )
 from .arguments import REQUIRED, Arg, to_bool, to_choice, to_int, to_ints
+from .base import Example
 from .checks import batch_size, check_positive, spatial_example
 from .conv_common import PADDING_MODES, ConvBase, compact_tuple, to_padding
 
 
 class ConvTransposeNd(ConvBase):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (8, 4, 4), {"stride": 2, "padding": 1}, spatial_example(cls.nd)
 
     summary = "N-d transposed convolution: out = (in - 1)s - 2p + d(k-1) + output_padding + 1"

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import Shape
 from .arguments import Arg, to_float
-from .base import register
+from .base import Example, register
 from .checks import rank_error
 from .pointwise import INPLACE, Pointwise
 
@@ -58,7 +58,7 @@ class Dropout(_DropoutBase):
 @register
 class Dropout1d(_DropoutBase):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (0.2,), {}, (1, 8, 6)
 
     summary = "zeroes whole channels of (N, C, L) or (C, L) when training; identity at inference"

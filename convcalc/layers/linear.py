@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import Shape, fmt_product, fmt_shape, prod
 from .arguments import REQUIRED, Arg, BadValue, converter_form, is_int, to_bool, to_int
-from .base import Layer, Lazy, lazy_args, register, scaled_outputs
+from .base import Example, Layer, Lazy, lazy_args, register, scaled_outputs
 
 #: up to this many rows Linear multiplies as W @ xᵀ (see Linear.forward)
 FEW_ROWS = 64
@@ -17,7 +17,7 @@ FEW_ROWS = 64
 @register
 class Linear(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (288, 10), {}, (1, 288)
 
     summary = "y = x Wᵀ + b on the last dimension of any rank: (*, in) → (*, out)"
@@ -240,7 +240,7 @@ def to_sizes(v: Any) -> tuple[int, ...]:
 @register
 class Unflatten(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (1, (2, 4)), {}, (1, 8, 6, 6)
 
     summary = "splits dim into unflattened_size (one entry may be -1)"

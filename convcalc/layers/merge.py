@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import Shape, fmt_shape
 from .arguments import Arg, to_int
-from .base import Layer, register
+from .base import Example, Layer, register
 
 Shapes = tuple[Shape, ...]
 
@@ -23,7 +23,7 @@ class Merge(Layer):
     multi_input: ClassVar[bool] = True
 
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (), {}, ((1, 8, 6, 6), (1, 8, 6, 6))
 
     def _named(self, i: int, shape: Shape) -> str:

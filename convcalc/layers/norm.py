@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError, SpecError
 from ..shape import Shape, fmt_shape, prod
 from .arguments import Arg, to_bool, to_float, to_int, to_int_list, to_opt_float
-from .base import Layer, register
+from .base import Example, Layer, register
 from .checks import check_positive, require_rank
 
 #: torch 2.x: ``bias`` of BatchNorm/InstanceNorm/GroupNorm comes after ``*``
@@ -109,7 +109,7 @@ def non_negative(arg: str, value: int | None, when: str) -> None:
 @register
 class GroupNorm(KeywordBias):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (2, 8), {}, (1, 8, 6, 6)
 
     summary = "normalises each group of C/G channels per sample; params 2C (affine)"
@@ -205,7 +205,7 @@ class GroupNorm(KeywordBias):
 @register
 class LayerNorm(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return ((6, 6),), {}, (1, 8, 6, 6)
 
     summary = (
@@ -318,7 +318,7 @@ class RMSNorm(LayerNorm):
 @register
 class LocalResponseNorm(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (5,), {"alpha": 0.0001, "beta": 0.75, "k": 2.0}, (1, 8, 6, 6)
 
     summary = "normalises each value over `size` neighbouring channels (AlexNet); no parameters"

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import Shape, fmt_shape, prod
 from .arguments import REQUIRED, Arg, BadValue, converter_form, is_int, to_float
-from .base import Layer, register
+from .base import Example, Layer, register
 from .checks import axis_name, rank_error, spatial_example
 
 
@@ -36,7 +36,7 @@ class _Pad(Layer):
     """
 
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return ((1, 2) * cls.nd,), {}, spatial_example(cls.nd)
 
     nd: ClassVar[int] = 2
@@ -327,7 +327,7 @@ class ZeroPadNd(_Pad):
 
 class ConstantPadNd(_Pad):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return ((1, 2) * cls.nd, 0.5), {}, spatial_example(cls.nd)
 
     summary = "pads with a constant: out = in + left + right per padded axis (negative crops)"

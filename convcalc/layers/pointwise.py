@@ -5,13 +5,16 @@ chunks of the input, in place where it may."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..shape import Shape, prod
 from .arguments import Arg, to_bool
 from .base import Layer
 
 INPLACE = Arg("inplace", to_bool, False)
+
+if TYPE_CHECKING:
+    from .base import Array
 
 
 class Pointwise(Layer):
@@ -30,17 +33,17 @@ class Pointwise(Layer):
     #: torch writes the result over the input (the activations' inplace=True)
     inplace: bool = False
 
-    def fn(self, x: Any) -> Any:
+    def fn(self, x: Array) -> Array:
         """The activation of a 1-D chunk ``x``, same dtype."""
         return self.into(x, None)
 
-    def into(self, x: Any, out: Any) -> Any:
+    def into(self, x: Array, out: Array | None) -> Array:
         """A kernel that is ONE NumPy call defines this instead of :meth:`fn`: the activation
         of ``x`` written into ``out`` (None: a new array). It then runs over the whole input
         at once (split between the cores), not block by block."""
         raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
 
-    def chain(self, x: Any, out: Any) -> None:
+    def chain(self, x: Array, out: Array) -> None:
         """A kernel of several NumPy calls may define this instead of :meth:`fn`: the
         activation of the block ``x`` computed in ``out`` (never ``x`` itself), using ``out``
         and at most a few kept :func:`~convcalc.numeric.scratch` blocks as its temporaries;
@@ -52,10 +55,10 @@ class Pointwise(Layer):
     def mutates_input(self) -> bool:
         return self.inplace
 
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+    def forward(self, x: Array, w: dict[str, Array], budget: int) -> Array:
         return self.forward_into(x, w, budget, None)
 
-    def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
+    def forward_into(self, x: Array, w: dict[str, Array], budget: int, out: Array | None) -> Array:
         if self.KERNEL == "into":
             import numpy as np
 
@@ -74,7 +77,9 @@ class Pointwise(Layer):
         return self.TEMPS * prod(x)
 
 
-def elementwise(fn: Callable[[Any], Any], x: Any, budget: int, temps: int, out: Any = None) -> Any:
+def elementwise(
+    fn: Callable[[Array], Array], x: Array, budget: int, temps: int, out: Array | None = None
+) -> Array:
     """Apply ``fn`` to flat chunks of ``x`` whose ``temps`` temporaries fit in ``budget`` bytes,
     into ``out`` if given (it may be ``x`` itself: each chunk is read before it is written).
     Large inputs are shared between the cores, chunk by chunk."""
@@ -98,7 +103,7 @@ def elementwise(fn: Callable[[Any], Any], x: Any, budget: int, temps: int, out: 
     return out
 
 
-def chained(fn: Callable[[Any, Any], None], x: Any, out: Any = None) -> Any:
+def chained(fn: Callable[[Array, Array], None], x: Array, out: Array | None = None) -> Array:
     """Run an in-place chain ``fn(block, out_block)`` (see :meth:`Pointwise.chain`) over ``x``
     block by block, into ``out`` if given; where ``out`` is ``x`` itself, each block is
     computed in a kept temporary and copied back. Large inputs are shared between the cores."""

@@ -26,7 +26,7 @@ from .arguments import (
     to_float,
     to_opt_int,
 )
-from .base import Layer, register
+from .base import Example, Layer, register
 from .checks import (
     RETURN_INDICES_NOTE,
     check_nonempty,
@@ -65,7 +65,7 @@ def to_window(nd: int, optional: bool = False) -> Converter:
 
 
 @converter_form("int")
-def to_single_window(v: Any) -> tuple[int]:
+def to_single_window(v: Any) -> tuple[int, ...]:
     """LPPool1d's kernel_size: an integer (torch multiplies the result by it, and fails at
     forward on a tuple, but for norm_type ±inf, a max pooling: :meth:`LPPoolNd.check`)."""
     if is_int(v):
@@ -250,7 +250,7 @@ class _Pool(Layer):
 
 class MaxPoolNd(_Pool):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (3,), {"stride": 2, "padding": 1}, spatial_example(cls.nd)
 
     summary = "N-d max pooling: out = (in + 2p - d(k-1) - 1 (+ s-1 with ceil_mode)) // s + 1; stride defaults to kernel_size"
@@ -277,7 +277,7 @@ class MaxPoolNd(_Pool):
 
 class AvgPoolNd(_Pool):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (2,), {}, spatial_example(cls.nd)
 
     summary = "N-d average pooling: out = (in + 2p - k (+ s-1 with ceil_mode)) // s + 1; stride defaults to kernel_size"
@@ -369,7 +369,7 @@ class LPPoolNd(AvgPoolNd):
     kernel's size, to the power 1/p; for p = ±inf, the window's largest (smallest) |x|."""
 
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (2, 2), {}, spatial_example(cls.nd)
 
     summary = "N-d power-average pooling: (Σ over the window of xᵖ)^(1/p), no padding; stride defaults to kernel_size"

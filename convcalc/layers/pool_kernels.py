@@ -4,9 +4,12 @@ and the adaptive bins. numpy is imported inside each function: `convcalc shape` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..shape import prod
+
+if TYPE_CHECKING:
+    from .base import Array
 
 
 def _offset_span(n: int, o: int, s: int, p: int, j: int) -> tuple[int, int, slice]:
@@ -21,8 +24,8 @@ def _offset_span(n: int, o: int, s: int, p: int, j: int) -> tuple[int, int, slic
 
 
 def _axis_reduce(
-    x: Any, axis: int, o: int, k: int, s: int, p: int, d: int, is_max: bool, out: Any
-) -> Any:
+    x: Array, axis: int, o: int, k: int, s: int, p: int, d: int, is_max: bool, out: Array
+) -> Array:
     """Max (padding = −inf) or sum (padding = 0) over the windows of one axis, into ``out``.
 
     One in-place ``np.maximum`` / ``np.add`` per kernel offset, over a strided view of ``x``
@@ -107,7 +110,7 @@ def window_reduce(
     return out
 
 
-def adaptive_axis(x: Any, axis: int, o: int, is_max: bool) -> Any:
+def adaptive_axis(x: Array, axis: int, o: int, is_max: bool) -> Array:
     """Adaptive max or mean over one axis with PyTorch's bins [⌊i·n/o⌋, ⌈(i+1)·n/o⌉).
 
     Bins of one length L start at irregular places: they are gathered (``np.take``) L
@@ -123,6 +126,7 @@ def adaptive_axis(x: Any, axis: int, o: int, is_max: bool) -> Any:
     if x.size == 0 or o == 0:
         return np.zeros(shape, dtype=x.dtype)
     op = np.maximum if is_max else np.add
+    y: Array
     before = (slice(None),) * axis
     i = np.arange(o)
     starts = i * n // o

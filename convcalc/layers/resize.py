@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from ..shape import AXES, Shape, fmt_shape, prod
 from .arguments import Arg, BadValue, converter_form, is_int, to_choice, to_float
-from .base import Layer, register
+from .base import Example, Layer, register
 from .checks import axis_name, rank_error
 
 INT64_MAX = 2**63 - 1
@@ -75,7 +75,7 @@ SPATIAL_NAME = {3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
 @register
 class Upsample(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (), {"scale_factor": 2, "mode": "nearest"}, (1, 8, 6, 6)
 
     type_name = "Upsample"
@@ -472,7 +472,7 @@ def _mode_hint(rank: int) -> str | None:
 @register
 class UpsamplingNearest2d(Upsample):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (), {"scale_factor": 2}, (1, 8, 6, 6)
 
     type_name = "UpsamplingNearest2d"
@@ -486,7 +486,7 @@ class UpsamplingNearest2d(Upsample):
 @register
 class UpsamplingBilinear2d(Upsample):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (), {"size": (9, 9)}, (1, 8, 6, 6)
 
     type_name = "UpsamplingBilinear2d"

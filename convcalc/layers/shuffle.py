@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import ShapeError
 from ..shape import Shape, prod
 from .arguments import Arg, to_int
-from .base import Layer, register
+from .base import Example, Layer, register
 from .checks import check_positive, rank_error
 
 
@@ -29,7 +29,7 @@ def _check_factor(name: str, value: int, what: str) -> None:
 @register
 class PixelShuffle(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (2,), {}, (1, 8, 6, 6)
 
     summary = "(*, C·r², H, W) → (*, C, H·r, W·r)"
@@ -70,7 +70,7 @@ class PixelShuffle(Layer):
 @register
 class PixelUnshuffle(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (2,), {}, (1, 8, 6, 6)
 
     summary = "(*, C, H·r, W·r) → (*, C·r², H, W)"
@@ -115,7 +115,7 @@ class PixelUnshuffle(Layer):
 @register
 class ChannelShuffle(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (2,), {}, (1, 8, 6, 6)
 
     summary = "shuffles the channels (dim 1) in groups; shape unchanged"

@@ -3,17 +3,20 @@ and a sigmoid that, like torch's, lets exp(-x) overflow to 0."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import Array
 
 
-def sigmoid(x: Any) -> Any:
+def sigmoid(x: Array) -> Array:
     """1 / (1 + exp(-x)), torch's formula: exp(-x) may overflow to inf, giving 0."""
     import numpy as np
 
     return 1 / (1 + np.exp(-x))
 
 
-def erf_fast(x: Any, out: Any = None, temps: tuple[Any, Any] | None = None) -> Any:
+def erf_fast(x: Array, out: Array | None = None, temps: tuple[Array, Array] | None = None) -> Array:
     """erf in the input's precision to within 1.5e-7 (Abramowitz & Stegun 7.1.26), for float32.
 
     Computed step by step in ``out`` (a new array if None; never ``x`` itself) with the two
@@ -124,7 +127,7 @@ _SB = (
 )
 
 
-def _poly(z: Any, coeffs: tuple) -> Any:
+def _poly(z: Array, coeffs: tuple[float, ...]) -> Array:
     """Horner's rule, in place on a fresh array."""
     acc = z * coeffs[-1]
     acc += coeffs[-2]
@@ -134,13 +137,13 @@ def _poly(z: Any, coeffs: tuple) -> Any:
     return acc
 
 
-def _ratio(z: Any, p: tuple, q: tuple) -> Any:
+def _ratio(z: Array, p: tuple[float, ...], q: tuple[float, ...]) -> Array:
     num = _poly(z, p)
     num /= _poly(z, q)
     return num
 
 
-def erf(x: Any) -> Any:
+def erf(x: Array) -> Array:
     """The error function of a float64 array, to within about 1 ulp (fdlibm's method).
 
     Each interval of |x| is gathered by integer index (np.flatnonzero): boolean-mask
