@@ -8,6 +8,7 @@ count and notes. Classes register themselves by their PyTorch name.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -160,22 +161,12 @@ class Layer:
     @classmethod
     def _arg_names(cls) -> tuple[str, ...]:
         """The argument names in positional order, computed once per class."""
-        cached = cls.__dict__.get("_cached_arg_names")
-        if cached is None:
-            cached = tuple(a.name for a in cls.ARGS)
-            cls._cached_arg_names = cached  # type: ignore[attr-defined]
-        return cached
+        return _arg_names(cls.ARGS)
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
         """Converted default values, computed once per class."""
-        cached = cls.__dict__.get("_converted_defaults")
-        if cached is None:
-            cached = {
-                a.name: None if a.default is REQUIRED else a.convert(a.default) for a in cls.ARGS
-            }
-            cls._converted_defaults = cached  # type: ignore[attr-defined]
-        return cached
+        return _defaults(cls.ARGS)
 
     @classmethod
     def example(cls) -> Example:
@@ -308,6 +299,17 @@ class Layer:
                 continue
             parts.append(f"{arg.name}={compact(value)}")
         return f"{self.type_name}({', '.join(parts)})"
+
+
+@functools.cache
+def _arg_names(args: tuple[Arg, ...]) -> tuple[str, ...]:
+    return tuple(a.name for a in args)
+
+
+@functools.cache
+def _defaults(args: tuple[Arg, ...]) -> dict[str, Any]:
+    """(a dict shared by every layer of the type: copied, never changed)"""
+    return {a.name: None if a.default is REQUIRED else a.convert(a.default) for a in args}
 
 
 # ---------------------------------------------------------------- the registry
