@@ -32,8 +32,11 @@ class Layer:
     """Base class of every layer type.
 
     Subclasses set ``type_name`` (PyTorch's class name), ``ARGS`` (PyTorch's
-    positional order) and ``summary``, and override the rules they need.
-    Argument values are available as attributes after construction.
+    positional order) and ``summary``, and override the rules they need: :meth:`check`,
+    :meth:`out_shape`, :meth:`weights`, :meth:`macs` and :meth:`notes`, then :meth:`init`
+    and :meth:`forward` for the NumPy forward pass. What a type can do beyond that is
+    declared in the class attributes below, which the builder and the runner read as they
+    are. Argument values are available as attributes after construction.
     """
 
     type_name: ClassVar[str] = ""
@@ -41,10 +44,21 @@ class Layer:
     summary: ClassVar[str] = ""
     #: argument names accepted and ignored (they change nothing convcalc reports)
     IGNORED: ClassVar[tuple[str, ...]] = ()
+
+    # -- capabilities, declared ------------------------------------------------
     #: accept any arguments (nn.Identity does)
     accepts_anything: ClassVar[bool] = False
     #: reads several outputs (the merges): its input is the tuple of their shapes (arrays)
     multi_input: ClassVar[bool] = False
+    #: torch's eval forward returns its input itself, or a view of it (Identity, Dropout,
+    #: Flatten, Unflatten): a later in-place layer changes what both names hold
+    SHARES_INPUT: ClassVar[bool] = False
+    #: :meth:`forward_into` can write the result over its input (element-wise layers): the
+    #: runner then reuses an input no later layer reads instead of a fresh array, whose new
+    #: pages cost about as much as the work. A subclass that redefines :meth:`forward` but
+    #: not :meth:`forward_into` declares it False again.
+    REUSES_INPUT: ClassVar[bool] = False
+
     #: a multi-input layer's sources, the names of the outputs it reads (set by the builder)
     sources: tuple[str, ...] = ()
 
@@ -217,20 +231,10 @@ class Layer:
             raise NotImplementedError(f"{self.type_name} has parameters but no init()")
         return {}
 
-    #: torch's eval forward returns its input itself, or a view of it (Identity, Dropout,
-    #: Flatten, Unflatten): a later in-place layer changes what both names hold
-    SHARES_INPUT: ClassVar[bool] = False
-
     def mutates_input(self) -> bool:
         """torch writes this layer's result over its input (an activation with inplace=True):
         every name that shares that tensor then holds the result (the runner rebinds them)."""
         return False
-
-    #: :meth:`forward_into` can write the result over its input (element-wise layers): the
-    #: runner then reuses an input no later layer reads instead of a fresh array, whose new
-    #: pages cost about as much as the work. A subclass that redefines :meth:`forward` but
-    #: not :meth:`forward_into` declares it False again.
-    REUSES_INPUT: ClassVar[bool] = False
 
     def forward(self, x: Any, w: dict[str, Array], budget: int) -> Array:
         """The eval-mode output for ``x`` (a float32 or float64 ndarray, dtype kept; for a

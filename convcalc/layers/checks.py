@@ -1,5 +1,6 @@
-"""Checks and notes that several layer families share: an input's rank and spatial axes,
-positive sizes, and the note on input rows a window never reaches."""
+"""Checks, notes and names that several layer families share: an input's rank, spatial
+axes and non-empty sizes, positive arguments, the note on input rows a window never
+reaches, and the words for an axis or a per-axis value in messages."""
 
 from __future__ import annotations
 
