@@ -21,7 +21,6 @@ class ReLU(Pointwise):
     ARGS = (INPLACE,)
 
     TEMPS = 0
-
     KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
@@ -36,7 +35,6 @@ class ReLU6(Pointwise):
     ARGS = (INPLACE,)
 
     TEMPS = 0
-
     KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
@@ -52,7 +50,6 @@ class LeakyReLU(Pointwise):
     negative_slope: float
 
     TEMPS = 0
-
     KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
@@ -205,7 +202,6 @@ class GELU(Pointwise):
     ARGS = (Arg("approximate", to_choice("none", "tanh"), "none"),)
     approximate: str
     TEMPS = 6
-
     KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
@@ -245,7 +241,6 @@ class SiLU(Pointwise):
     summary = "x·sigmoid(x) (swish)"
     ARGS = (INPLACE,)
     TEMPS = 0
-
     KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
@@ -273,7 +268,6 @@ class Mish(Pointwise):
 class Sigmoid(Pointwise):
     summary = "1 / (1 + exp(−x))"
     TEMPS = 0
-
     KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
@@ -290,7 +284,6 @@ class Sigmoid(Pointwise):
 class Tanh(Pointwise):
     summary = "tanh(x)"
     TEMPS = 0
-
     KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
@@ -327,7 +320,6 @@ class Hardtanh(Pointwise):
             )
 
     TEMPS = 0
-
     KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
@@ -343,7 +335,6 @@ class Hardswish(Pointwise):
     summary = "x·relu6(x + 3) / 6"
     ARGS = (INPLACE,)
     TEMPS = 0
-
     KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
@@ -361,7 +352,6 @@ class Hardsigmoid(Pointwise):
     summary = "relu6(x + 3) / 6"
     ARGS = (INPLACE,)
     TEMPS = 0
-
     KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
