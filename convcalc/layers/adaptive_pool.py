@@ -15,6 +15,7 @@ from .arguments import (
     Arg,
     BadValue,
     Converter,
+    converter_form,
     is_int,
     to_bool,
 )
@@ -30,7 +31,7 @@ from .checks import (
 from .pool_kernels import adaptive_axis
 
 
-def to_output_size(nd: int) -> Converter:
+def to_output_size(nd: int) -> Converter[Any]:
     """output_size of adaptive pooling: an int, or ``nd`` entries (int, or None = keep that size for nd > 1).
 
     An int stays an int: PyTorch treats ``2`` and ``(2, 2)`` differently for low-rank inputs.
@@ -41,6 +42,7 @@ def to_output_size(nd: int) -> Converter:
         form = f"int or ({', '.join(['int or None'] * nd)})"
         what = f"an integer or a list of {nd} integers or None (None keeps that size)"
 
+    @converter_form(form)
     def convert(v: Any) -> Any:
         if is_int(v):
             return int(v)
@@ -52,7 +54,6 @@ def to_output_size(nd: int) -> Converter:
             return tuple(None if i is None else int(i) for i in v)
         raise BadValue(what)
 
-    convert.form = form  # type: ignore[attr-defined]
     return convert
 
 

@@ -5,7 +5,7 @@ axis, one of a few choices)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from ..errors import ShapeError
 
@@ -20,8 +20,17 @@ class BadValue(Exception):
         self.expected = expected
 
 
-Converter = Callable[[Any], Any]
-ConverterT = TypeVar("ConverterT", bound=Converter)
+T_co = TypeVar("T_co", covariant=True)
+T = TypeVar("T")
+
+
+class Converter(Protocol[T_co]):
+    """Checks a written value and returns it in its form (raising :class:`BadValue`);
+    ``form`` says how the value is written, for messages and `convcalc layers`."""
+
+    form: str
+
+    def __call__(self, v: Any, /) -> T_co: ...
 
 
 class Arg:
@@ -32,7 +41,7 @@ class Arg:
     def __init__(
         self,
         name: str,
-        convert: Converter,
+        convert: Converter[Any],
         default: Any = REQUIRED,
         *,
         infer: bool = False,
@@ -44,7 +53,7 @@ class Arg:
         #: may be omitted: taken from the incoming shape, as PyTorch's Lazy modules do
         self.infer = infer
         #: how the value is written, for `convcalc layers`
-        self.form = form or getattr(convert, "form", "")
+        self.form = form or convert.form
 
     def describe_default(self) -> str:
         if self.default is REQUIRED:
@@ -74,13 +83,14 @@ def beyond_int64(v: Any) -> int | None:
     return None
 
 
-def converter_form(text: str) -> Callable[[ConverterT], ConverterT]:
-    """Label a converter with the form it accepts ("int or (int, int)"), for error messages
-    and the layer reference; converters in every layer module use it."""
+def converter_form(text: str) -> Callable[[Callable[[Any], T]], Converter[T]]:
+    """Make a function a :class:`Converter` of the form it accepts ("int or (int, int)"),
+    for error messages and the layer reference; converters in every layer module use it."""
 
-    def wrap(fn: ConverterT) -> ConverterT:
-        fn.form = text  # type: ignore[attr-defined]
-        return fn
+    def wrap(fn: Callable[[Any], T]) -> Converter[T]:
+        converter = cast("Converter[T]", fn)
+        converter.form = text
+        return converter
 
     return wrap
 
@@ -134,7 +144,7 @@ def refuse_repeated(name: str, value: Any, n: int, why: str) -> None:
         )
 
 
-def to_ints(n: int, allow_none: bool = False, repeat: bool = False) -> Converter:
+def to_ints(n: int, allow_none: bool = False, repeat: bool = False) -> Converter[Any]:
     """An int, or a list/tuple of ``n`` ints, returned as an ``n``-tuple; with ``repeat``, a
     list of one too (a :class:`Repeated`), as torch's convolutions take stride & co."""
     what = "an integer" if n == 1 else f"an integer or a list of {n} integers"
@@ -155,11 +165,11 @@ def to_ints(n: int, allow_none: bool = False, repeat: bool = False) -> Converter
         raise BadValue(what)
 
     if allow_none:
-        convert.form += " or None"  # type: ignore[attr-defined]
+        convert.form += " or None"
     return convert
 
 
-def to_choice(*choices: Any) -> Converter:
+def to_choice(*choices: Any) -> Converter[Any]:
     @converter_form(" | ".join(repr(c) for c in choices))
     def convert(v: Any) -> Any:
         if v not in choices or isinstance(v, bool) != any(

@@ -13,16 +13,17 @@ from ..shape import (
     fmt_shape,
     prod,
 )
-from .arguments import BadValue, refuse_repeated, to_ints
+from .arguments import BadValue, Converter, converter_form, refuse_repeated, to_ints
 from .base import Layer, scaled_outputs
 from .checks import check_positive, spatial_input
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-def to_padding(n: int) -> Any:
+def to_padding(n: int) -> Converter[Any]:
     ints = to_ints(n, repeat=True)
 
+    @converter_form(f"{ints.form} | 'same' | 'valid'")
     def convert(v: Any) -> Any:
         if isinstance(v, str):
             return v
@@ -30,10 +31,9 @@ def to_padding(n: int) -> Any:
             return ints(v)
         except BadValue:
             raise BadValue(
-                f"{ints.form}, 'same' or 'valid'".replace("int or", "an integer,", 1)  # type: ignore[attr-defined]
+                f"{ints.form}, 'same' or 'valid'".replace("int or", "an integer,", 1)
             ) from None
 
-    convert.form = f"{ints.form} | 'same' | 'valid'"  # type: ignore[attr-defined]
     return convert
 
 

@@ -39,7 +39,7 @@ from .pool_kernels import window_reduce, window_temporaries
 
 
 # ----------------------------------------------------------------- converters
-def to_window(nd: int, optional: bool = False) -> Converter:
+def to_window(nd: int, optional: bool = False) -> Converter[Any]:
     """kernel_size, stride, padding, dilation: an int, or 1 or ``nd`` ints (PyTorch repeats a single one).
 
     With ``optional`` (stride), None and an empty list mean "the kernel size", as in PyTorch.
@@ -50,6 +50,7 @@ def to_window(nd: int, optional: bool = False) -> Converter:
         form += " or None"
         what += " (or None for kernel_size)"
 
+    @converter_form(form)
     def convert(v: Any) -> Any:
         if optional and (v is None or (isinstance(v, (list, tuple)) and len(v) == 0)):
             return None
@@ -60,7 +61,6 @@ def to_window(nd: int, optional: bool = False) -> Converter:
             return Repeated(values * nd) if len(values) == 1 else values
         raise BadValue(what)
 
-    convert.form = form  # type: ignore[attr-defined]
     return convert
 
 
