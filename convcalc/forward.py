@@ -195,6 +195,7 @@ def _bind_weights(
     for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
         assert row.input_shape is not None
         shapes = expected_entries(entry, row.input_shape)
+        values: Mapping[str, np.ndarray | Stored]
         if given is None:
             try:
                 values = entry.layer.init(row.input_shape, rng) if shapes else {}
@@ -209,7 +210,10 @@ def _bind_weights(
                 if suffix not in IGNORED_KEYS
             }
         bound.append(
-            {k: (v if k in IGNORED_KEYS else np.asarray(v, dtype=dtype)) for k, v in values.items()}
+            {
+                k: np.asarray(v, dtype=None if k in IGNORED_KEYS else dtype)
+                for k, v in values.items()
+            }
         )
         if done is not None:
             done(i + 1)
@@ -440,7 +444,7 @@ def _reusable(
     """Whether layer ``i`` may write its output into its input ``x``: it says it can, ``x`` is
     read by no later layer, is not the caller's input, is a contiguous array of the output's
     shape, and shares no memory with a value still to be read (a view such as Flatten's)."""
-    if not getattr(entry.layer, "REUSES_INPUT", False) or len(entry.inputs) != 1:
+    if not entry.layer.REUSES_INPUT or len(entry.inputs) != 1:
         return False
     name = entry.inputs[0]
     if name == INPUT or last_use.get(name) != i or not isinstance(x, np.ndarray):

@@ -20,7 +20,8 @@ from .errors import ConvcalcError, SpecError
 from .errors import clip as _clip
 from .expr import MAX_INT_BITS, NAME_HINT, parse_call, unprintable
 from .graph import build, gc_paused
-from .layers.base import INT64_LIMIT, beyond_int64, did_you_mean
+from .layers.arguments import INT64_LIMIT, beyond_int64
+from .layers.base import did_you_mean
 from .model import LayerSpec, Places, Spec, place
 from .printout import is_printout, read_printout, spec_from_printout
 from .scalars import SCALARS, STR_TAG, TAG
