@@ -145,13 +145,7 @@ def _totals(
 
 def _inferred(entry: LayerSpec) -> list[str]:
     """The arguments left out that the layer takes from its input (``in_channels``)."""
-    layer = entry.layer
-    names: list[str] = []
-    for cls in type(layer).__mro__:  # a Lazy type leaves the argument out of its own ARGS
-        for arg in getattr(cls, "ARGS", ()):
-            if arg.infer and arg.name not in names and getattr(layer, arg.name, None) is None:
-                names.append(arg.name)
-    return names
+    return list(entry.layer.inferred_args())
 
 
 def _needs_input_note(unknown: Sequence[LayerSpec]) -> str:

@@ -66,7 +66,7 @@ def read_blocks(
                     hint=did_you_mean(str(key), BLOCK_KEYS) or "a block has params and layers",
                 )
         params = body.get("params") or {}
-        if isinstance(params, list):
+        if isinstance(params, list) and all(isinstance(p, str) for p in params):
             params = {p: None for p in params}
         if not isinstance(params, dict) or not all(
             isinstance(p, str) and p.isidentifier() for p in params
@@ -115,3 +115,43 @@ def bind(block: BlockDef, positional: Sequence[Any], keywords: Mapping[str, Any]
                 default, {n: bound[n] for n in names[: names.index(key)] if n in bound}
             )
     return {n: bound[n] for n in names}
+
+
+def most_layers(
+    blocks: Mapping[str, BlockDef],
+    name: str,
+    memo: dict[str, int],
+    limit: int,
+    stack: tuple[str, ...] = (),
+) -> int:
+    """The most layers one use of ``name`` can make, counted before expanding it (1 for a
+    layer type): each entry of a block its literal ``repeat:`` times (a ``$parameter`` count
+    once: it is checked when bound), a block inside by its own count; above ``limit``, just
+    ``limit + 1`` (the product can grow without bound). A block that uses itself counts once
+    (that is an error of its own). ``memo`` keeps each block's count."""
+    if name not in blocks or name in stack or len(stack) >= 32:
+        return 1
+    if name in memo:
+        return memo[name]
+    total = 0
+    for raw in blocks[name].layers:
+        repeat = raw.get("repeat", 1) if isinstance(raw, dict) else 1
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+            repeat = 1
+        total += repeat * most_layers(blocks, type_of(raw) or "", memo, limit, stack + (name,))
+        if total > limit:
+            total = limit + 1
+            break
+    memo[name] = total
+    return total
+
+
+def type_of(raw: Any) -> str | None:
+    """The type an entry names, if it can be told without reading it."""
+    text = raw
+    if isinstance(raw, dict):
+        text = raw.get("type") if "type" in raw else next(iter(raw.values()), None)
+    if not isinstance(text, str):
+        return None
+    match = re.match(r"\s*(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)", text)
+    return match.group(1) if match else None

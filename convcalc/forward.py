@@ -218,7 +218,7 @@ def _reusable(
     """Whether layer ``i`` may write its output into its input ``x``: it says it can, ``x`` is
     read by no later layer, is not the caller's input, is a contiguous array of the output's
     shape, and shares no memory with a value still to be read (a view such as Flatten's)."""
-    if not getattr(entry.layer, "REUSES_INPUT", False) or len(entry.inputs) != 1:
+    if not entry.layer.REUSES_INPUT or len(entry.inputs) != 1:
         return False
     name = entry.inputs[0]
     if name == INPUT or last_use.get(name) != i or not isinstance(x, np.ndarray):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .blocks import BlockDef, bind
+from .blocks import BlockDef, bind, most_layers, type_of
 from .errors import ConvcalcError, SpecError, clip
 from .expr import NAME_HINT, interpolate, parse_call, substitute, unprintable
 from .layers import lookup
@@ -27,7 +27,10 @@ from .shape import Shape
 #: keys of a layer mapping that are not constructor arguments
 LAYER_KEYS = ("type", "name", "trainable", "from", "repeat", "when")
 MAX_BLOCK_DEPTH = 32
-MAX_LAYERS = 1_000_000
+#: the most layers a model may expand to (the largest real CNNs have a few thousand; this many
+#: are read in about a second): blocks and repeat counts that would make more are refused
+#: before they are expanded
+MAX_LAYERS = 100_000
 #: problems of one file collected before reading stops (every one up to this is reported)
 MAX_ERRORS = 100
 #: what a name that failed to build stands for, so that what reads it is skipped quietly
@@ -95,6 +98,11 @@ class Builder:
         self.seen: set[tuple[str, str | None]] = set()
         #: full names of entries that could not be built
         self.failed: set[str] = set()
+        #: entries expanded so far, left-out ones included (a block of layers that are all
+        #: left out, repeated without end, makes no layer but takes time)
+        self.visits = 0
+        #: per block: the most layers one use of it can make (see :func:`most_layers`)
+        self.most: dict[str, int] = {}
 
     # -- one scope: the top-level list, or a block's layers -------------------
     def scope(
@@ -118,6 +126,7 @@ class Builder:
         for pos, raw in enumerate(entries):
             if len(self.errors) >= MAX_ERRORS or self.too_big:
                 break
+            self.visits += 1
             line = item_lines[pos] if pos < len(item_lines) else None
             site = _Site(
                 raw,
@@ -143,7 +152,7 @@ class Builder:
             except (SpecError, _Skip) as exc:
                 name = self._entry_name(raw, pos)
                 if isinstance(exc, SpecError):
-                    self._fail(exc, site, prefix + name, _type_of(raw))
+                    self._fail(exc, site, prefix + name, type_of(raw))
                 local[name] = _FAILED
                 self.failed.add(prefix + name)
                 later.discard(name)
@@ -166,6 +175,17 @@ class Builder:
         the last one's output, or _FAILED when one could not be built."""
         prev = ""
         trainable = ctx.trainable and e.trainable
+        each = most_layers(self.blocks, e.type_name, self.most, MAX_LAYERS)
+        if e.repeat * each > MAX_LAYERS - len(self.layers) or self.visits > 2 * MAX_LAYERS:
+            self.too_big = True
+            error = SpecError(
+                _too_many(e, each, len(self.layers)),
+                argument="repeat" if e.repeat > 1 else None,
+                hint="check repeat: counts (a CNN anyone runs has a few thousand layers at most)",
+            )
+            self._fail(error, site, ctx.prefix + e.name, e.type_name)
+            return _FAILED
+        self.visits += e.repeat
         for r in range(e.repeat):
             inst = _instance_name(e.name, r, e.repeat)
             full = ctx.prefix + inst
@@ -442,23 +462,29 @@ def _read_mapping(raw: dict[Any, Any], pos: int, params: Mapping[str, Any]) -> _
 _INDEX = re.compile(r"\{i([+-]\d+)?\}")
 
 
+def _too_many(e: _Entry, each: int, before: int) -> str:
+    """Why expanding ``e`` (``each`` layers per copy at most) would pass MAX_LAYERS."""
+    limit = f"the limit of {MAX_LAYERS:,} layers in a model"
+    if each > MAX_LAYERS:
+        times = f", {e.repeat:,} times," if e.repeat > 1 else ""
+        return f"block {e.type_name}{times} expands to more than {limit}"
+    if e.repeat * each > MAX_LAYERS:
+        product = f" ({e.repeat:,} × {each:,})" if each > 1 else ""
+        return (
+            f"repeat: {e.repeat:,} of {e.type_name} makes up to "
+            f"{e.repeat * each:,} layers{product}, beyond {limit}"
+        )
+    return (
+        f"repeat: {e.repeat:,} of {e.type_name} takes the model past {limit} ({before:,} before it)"
+    )
+
+
 def _instance_name(name: str, r: int, repeat: int) -> str:
     """Copy ``r`` of a repeated entry: ``name.r``, or the name with ``{i}`` / ``{i+2}`` filled in
     (``features.{i+2}`` numbers copies as torchvision's flat ``features.2``, ``features.3``, …)."""
     if _INDEX.search(name):
         return _INDEX.sub(lambda m: str(r + int(m.group(1) or 0)), name)
     return name if repeat == 1 else f"{name}.{r}"
-
-
-def _type_of(raw: Any) -> str | None:
-    """The layer type an entry names, if it can be told without reading it."""
-    text = raw
-    if isinstance(raw, dict):
-        text = raw.get("type") if "type" in raw else next(iter(raw.values()), None)
-    if not isinstance(text, str):
-        return None
-    match = re.match(r"\s*(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)", text)
-    return match.group(1) if match else None
 
 
 class _Skip(Exception):

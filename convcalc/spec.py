@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,8 @@ from .errors import ConvcalcError, SpecError
 from .errors import clip as _clip
 from .expr import MAX_INT_BITS, NAME_HINT, parse_call, unprintable
 from .graph import build, gc_paused
-from .layers.base import INT64_LIMIT, beyond_int64, did_you_mean
+from .layers.arguments import INT64_LIMIT, beyond_int64
+from .layers.base import did_you_mean
 from .model import LayerSpec, Places, Spec, place
 from .printout import is_printout, read_printout, spec_from_printout
 from .scalars import SCALARS, STR_TAG, TAG
@@ -105,13 +107,22 @@ def _load_yaml(text: str) -> Any:
     return _Builder().build(root)
 
 
+#: the most values a document may hold once its aliases are expanded: a 100,000-layer model
+#: is about a million; a few lines of anchors, each listing the previous one ten times
+#: ("billion laughs"), would be billions for whatever walks the document
+MAX_EXPANDED = 4_000_000
+
+
 class _Builder:
     """Nodes → values, each node once (an alias shares its anchor's value)."""
 
-    __slots__ = ("built", "open", "scalars")
+    __slots__ = ("built", "open", "scalars", "sizes")
 
     def __init__(self) -> None:
         self.built: dict[yaml.Node, Any] = {}
+        #: how many values a list or mapping holds with its aliases expanded (each node is
+        #: counted once and its count reused, so this costs no more than building)
+        self.sizes: dict[yaml.Node, int] = {}
         #: mappings and lists being built: met again inside themselves, a cycle
         self.open: set[yaml.Node] = set()
         self.scalars: dict[tuple[str, str], Any] = {}
@@ -139,7 +150,23 @@ class _Builder:
             raise _YAMLValueError(_tag_problem(node), node)
         self.open.discard(node)
         self.built[node] = data
+        self._count(node)
         return data
+
+    def _count(self, node: yaml.Node) -> None:
+        children = (
+            [c for pair in node.value for c in pair]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+        )
+        size = 1 + sum(self.sizes.get(c, 1) for c in children)
+        if size > MAX_EXPANDED:
+            raise _YAMLValueError(
+                f"this holds more than {MAX_EXPANDED:,} values once its aliases (*name) are "
+                "expanded, more than any model needs",
+                node,
+            )
+        self.sizes[node] = size
 
     def mapping(self, node: yaml.MappingNode) -> _LineDict:
         """A mapping node as a dict that remembers its keys' lines and columns."""
@@ -297,6 +324,18 @@ def _read_import(name: str, base: str, location: str | None) -> tuple[str, str]:
     """
     path = os.path.normpath(os.path.join(base, name))
     if os.path.exists(path):
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a folder, a device, a pipe: nothing to import
+            raise SpecError(
+                f"import {name!r}: {path} is not a file",
+                location=location,
+                hint="import a YAML file",
+            )
+        if info.st_size > MAX_FILE_CHARS:
+            raise SpecError(
+                f"import {name!r}: {path} is larger than {MAX_FILE_CHARS >> 20} MiB, too large for a config",
+                location=location,
+            )
         return path, _read_text(path)
     from . import zoo
 
@@ -456,7 +495,7 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
         raise SpecError(
             "layers must be a list", location=place(at, lines.get("layers"), cols.get("layers"))
         )
-    blocks = _blocks(data, source, at, ())
+    blocks = _blocks(data, source, at, (), {})
     item_lines = getattr(layers, "item_lines", [])
     return build(
         layers,
@@ -470,9 +509,15 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
 
 
 def _blocks(
-    data: dict[str, Any], source: str | None, at: Any, seen: tuple[str, ...]
+    data: dict[str, Any],
+    source: str | None,
+    at: Any,
+    seen: tuple[str, ...],
+    done: dict[str, dict[str, BlockDef]],
 ) -> dict[str, BlockDef]:
-    """The blocks a config can use: those of its ``import:`` files, then its own (which win)."""
+    """The blocks a config can use: those of its ``import:`` files, then its own (which win).
+    ``seen`` is the chain of imports that led here (a cycle is an error); ``done`` the blocks
+    of every file read so far, so that a file imported from many places is read once."""
     lines = getattr(data, "key_lines", {})
     cols = getattr(data, "key_cols", {})
     blocks: dict[str, BlockDef] = {}
@@ -486,12 +531,14 @@ def _blocks(
         )
     base = os.path.dirname(source) if source and source != "<stdin>" else ""
     for name in imports:
-        path, text = _read_import(name, base, place(at, lines.get("import"), cols.get("import")))
-        if path in seen:
-            raise SpecError(
-                f"import cycle: {' → '.join(seen + (path,))}",
-                location=place(at, lines.get("import"), cols.get("import")),
-            )
+        where = place(at, lines.get("import"), cols.get("import"))
+        wanted = os.path.normpath(os.path.join(base, name))
+        if wanted in seen:
+            raise SpecError(f"import cycle: {' → '.join(seen + (wanted,))}", location=where)
+        if wanted in done:
+            blocks.update(done[wanted])
+            continue
+        path, text = _read_import(name, base, where)
         imported = _load_document(text, path)
 
         at_import = Places(path)
@@ -501,7 +548,8 @@ def _blocks(
                 "an imported file must be a mapping with 'blocks'",
                 location=Places(path).where(None),
             )
-        blocks.update(_blocks(imported, path, at_import, seen + (path,)))
+        done[wanted] = _blocks(imported, path, at_import, seen + (wanted,), done)
+        blocks.update(done[wanted])
     if data.get("blocks") is not None:
         blocks.update(read_blocks(data["blocks"], at, lines.get("blocks")))
     return blocks

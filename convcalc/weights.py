@@ -42,6 +42,7 @@ def bind_weights(
     for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
         assert row.input_shape is not None
         shapes = expected_entries(entry, row.input_shape)
+        values: Mapping[str, np.ndarray | Stored]
         if given is None:
             try:
                 values = entry.layer.init(row.input_shape, rng) if shapes else {}
@@ -56,7 +57,10 @@ def bind_weights(
                 if suffix not in IGNORED_KEYS
             }
         bound.append(
-            {k: (v if k in IGNORED_KEYS else np.asarray(v, dtype=dtype)) for k, v in values.items()}
+            {
+                k: np.asarray(v, dtype=None if k in IGNORED_KEYS else dtype)
+                for k, v in values.items()
+            }
         )
         if done is not None:
             done(i + 1)

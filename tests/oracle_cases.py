@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from convcalc.layers.base import is_int
+from convcalc.layers.arguments import is_int
 
 Shape = tuple[int, ...]
 Case = tuple[str, Shape]

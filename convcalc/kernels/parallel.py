@@ -35,7 +35,7 @@ class Workers:
             self.pool = None
         self.open = False
 
-    def map(self, fn: Callable[[T], None], items: Sequence[T]) -> None:
+    def map(self, fn: Callable[[T], object], items: Sequence[T]) -> None:
         """Run ``fn`` over independent ``items`` (each writes its own part of the result), on
         the worker threads when there are several items and cores; deterministic either way."""
         # a worker thread runs its own nested work serially (waiting on the pool from inside
@@ -65,7 +65,7 @@ class Workers:
             for _ in pool.map(lambda c, i: c.run(run, i), contexts, items):
                 pass
 
-    def split_run(self, fn: Callable[[slice], None], total: int, unit: int = 1) -> None:
+    def split_run(self, fn: Callable[[slice], object], total: int, unit: int = 1) -> None:
         """``fn(part)`` over slices covering ``range(total)``: one slice, or one per worker
         thread when the items (``unit`` elements each) add up to at least ``parallel_min``
         elements. For a few large NumPy calls per part (they release the GIL): many small
@@ -84,7 +84,7 @@ class Workers:
             return 1
         return max(1, min(self.count, found.get_threads()))
 
-    def map_gemm(self, fn: Callable[[T], None], items: Sequence[T], small: bool = False) -> None:
+    def map_gemm(self, fn: Callable[[T], object], items: Sequence[T], small: bool = False) -> None:
         """Run ``fn`` (BLAS products on its own part of the result) over ``items`` on the
         worker threads with BLAS held to one thread each, for mid-size products often faster
         than one product on every core; BLAS's thread count is restored afterwards. Serial

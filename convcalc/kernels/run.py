@@ -62,7 +62,7 @@ class Run:
         """A kept temporary (see :class:`Scratch`)."""
         return self.scratch_kept.get(purpose, shape, dtype)
 
-    def split_run(self, fn: Callable[[slice], None], total: int, unit: int = 1) -> None:
+    def split_run(self, fn: Callable[[slice], object], total: int, unit: int = 1) -> None:
         """See :meth:`Workers.split_run`."""
         self.workers.split_run(fn, total, unit)
 
@@ -82,7 +82,7 @@ def scratch(purpose: str, shape: Sequence[int], dtype: DTypeLike) -> np.ndarray:
     return current().scratch(purpose, shape, dtype)
 
 
-def split_run(fn: Callable[[slice], None], total: int, unit: int = 1) -> None:
+def split_run(fn: Callable[[slice], object], total: int, unit: int = 1) -> None:
     """``fn`` over parts of ``range(total)`` on the current run's threads (see
     :meth:`Workers.split_run`)."""
     current().workers.split_run(fn, total, unit)

@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from . import activation, conv, linear, merge, norm, pool, resize
-from .base import REGISTRY, Arg, Layer, lookup
+from ..shape import Shape
+from . import (
+    activation,
+    batch_norm,
+    conv,
+    dropout,
+    linear,
+    merge,
+    norm,
+    padding,
+    pool,
+    resize,
+    shuffle,
+    softmax,
+)
+from .arguments import Arg
+from .base import REGISTRY, Layer, lookup
 
-#: the order in which `convcalc layers` and docs/layers.md list the families
-FAMILIES = (conv, linear, pool, norm, activation, resize, merge)
+#: the order in which `convcalc layers` and docs/layers.md list the families (each module's
+#: types in the order it registers them)
+FAMILIES = (
+    conv,
+    linear,
+    pool,
+    batch_norm,
+    norm,
+    activation,
+    softmax,
+    dropout,
+    resize,
+    padding,
+    shuffle,
+    merge,
+)
 
 
 def catalog(type_name: str | None = None) -> list[dict[str, Any]]:
@@ -37,7 +66,8 @@ def _example(cls: type[Layer]) -> dict[str, Any]:
     return {
         "call": f"{cls.type_name}({', '.join(args)})",
         "input": list(x),
-        "output": list(cls.build(positional, keywords).out_shape(x)),
+        # a merge's out_shape takes the shapes of its inputs, as its example gives them
+        "output": list(cls.build(positional, keywords).out_shape(cast(Shape, x))),
     }
 
 

@@ -1,343 +1,27 @@
-"""Activations and dropout: shape-preserving, no MACs, no parameters except PReLU's.
+"""Activations: ReLU and its relatives, the smooth and the hard ones, the shrinks.
 
-Every type is its own class (a NumPy kernel will be added to each); the shared
-rules live in :class:`Pointwise`, :class:`_SoftmaxBase` and :class:`_DropoutBase`.
-convcalc models inference, so dropout is the identity: only the rank checks
-PyTorch makes in eval mode are errors; its rank warnings become notes.
-"""
+Each is a :class:`~.pointwise.Pointwise` class with its NumPy kernel (PReLU, which has a
+parameter, is a plain Layer)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import Shape, prod
-from .base import (
-    Arg,
-    Layer,
-    rank_error,
-    register,
-    to_bool,
-    to_choice,
-    to_float,
-    to_int,
-    to_opt_float,
-    to_opt_int,
-)
-
-INPLACE = Arg("inplace", to_bool, False)
+from .arguments import Arg, to_choice, to_float, to_int, to_opt_float
+from .base import Example, Layer, register
+from .pointwise import INPLACE, Pointwise, elementwise
+from .special import erf, erf_fast
 
 
-class Pointwise(Layer):
-    """Applied element by element: the output has the input's shape; no parameters, no MACs.
-
-    Subclasses give the NumPy kernel as :meth:`fn`, applied to flat chunks of the input;
-    ``TEMPS`` is how many input-sized temporaries it allocates (for :meth:`workspace`).
-    """
-
-    # Layer's defaults already say so: out_shape(x) = x, weights = {}, macs = 0
-    TEMPS: ClassVar[int] = 2
-
-    def fn(self, x: Any) -> Any:
-        """The activation of a 1-D chunk ``x``, same dtype."""
-        return self.into(x, None)
-
-    def into(self, x: Any, out: Any) -> Any:
-        """A kernel that is ONE NumPy call defines this instead of :meth:`fn`: the activation
-        of ``x`` written into ``out`` (None: a new array). It then runs over the whole input
-        at once (split between the cores), not block by block."""
-        raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
-
-    def chain(self, x: Any, out: Any) -> None:
-        """A kernel of several NumPy calls may define this instead of :meth:`fn`: the
-        activation of the block ``x`` computed in ``out`` (never ``x`` itself), using ``out``
-        and at most a few kept :func:`~convcalc.kernels.scratch` blocks as its temporaries;
-        it then runs block by block without allocating."""
-        raise NotImplementedError
-
-    REUSES_INPUT = True
-
-    def mutates_input(self) -> bool:
-        return bool(getattr(self, "inplace", False))
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        return self.forward_into(x, w, budget, None)
-
-    def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
-        if type(self).into is not Pointwise.into:
-            import numpy as np
-
-            from ..kernels import split_run
-
-            out = np.empty(x.shape, dtype=x.dtype) if out is None else out
-            src = np.ascontiguousarray(x).reshape(-1)
-            dst = out.reshape(-1)
-            split_run(lambda part: self.into(src[part], dst[part]), src.size)
-            return out
-        if type(self).chain is not Pointwise.chain:
-            return chained(self.chain, x, out)
-        return elementwise(self.fn, x, budget, self.TEMPS, out)
-
-    def workspace(self, x: Shape, y: Shape) -> int:
-        return self.TEMPS * prod(x)
-
-
-def elementwise(fn: Callable[[Any], Any], x: Any, budget: int, temps: int, out: Any = None) -> Any:
-    """Apply ``fn`` to flat chunks of ``x`` whose ``temps`` temporaries fit in ``budget`` bytes,
-    into ``out`` if given (it may be ``x`` itself: each chunk is read before it is written).
-    Large inputs are shared between the cores, chunk by chunk."""
-    import numpy as np
-
-    from ..kernels import chunks, split_run
-
-    out = np.empty(x.shape, dtype=x.dtype) if out is None else out
-    src = np.ascontiguousarray(x).reshape(-1)
-    dst = out.reshape(-1)
-    # cache-sized blocks: a chain of NumPy operations then runs from L2, not from memory
-    budget = min(budget, CACHE_BLOCK * max(temps, 1) * x.itemsize)
-
-    def part(span: slice) -> None:
-        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            for piece in chunks(span.stop - span.start, max(temps, 1) * x.itemsize, budget):
-                block = slice(span.start + piece.start, span.start + piece.stop)
-                dst[block] = fn(src[block])
-
-    split_run(part, src.size)
-    return out
-
-
-def chained(fn: Callable[[Any, Any], None], x: Any, out: Any = None) -> Any:
-    """Run an in-place chain ``fn(block, out_block)`` (see :meth:`Pointwise.chain`) over ``x``
-    block by block, into ``out`` if given; where ``out`` is ``x`` itself, each block is
-    computed in a kept temporary and copied back. Large inputs are shared between the cores."""
-    import numpy as np
-
-    from ..kernels import scratch, split_run
-
-    out = np.empty(x.shape, dtype=x.dtype) if out is None else out
-    src = np.ascontiguousarray(x).reshape(-1)
-    dst = out.reshape(-1)
-    aliased = np.shares_memory(src, dst)
-
-    def part(span: slice) -> None:
-        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            for start in range(span.start, span.stop, CHAIN_BLOCK):
-                block = slice(start, min(start + CHAIN_BLOCK, span.stop))
-                if aliased:
-                    tmp = scratch("activation", (block.stop - block.start,), x.dtype)
-                    fn(src[block], tmp)
-                    dst[block] = tmp
-                else:
-                    fn(src[block], dst[block])
-
-    split_run(part, src.size)
-    return out
-
-
-#: elements per block of an element-wise kernel
-CACHE_BLOCK = 1 << 14
-#: elements per block of an in-place chain (its temporaries are block-sized)
-CHAIN_BLOCK = 1 << 16
-
-
-def _sigmoid(x: Any) -> Any:
-    """1 / (1 + exp(-x)), torch's formula: exp(-x) may overflow to inf, giving 0."""
-    import numpy as np
-
-    return 1 / (1 + np.exp(-x))
-
-
-def erf_fast(x: Any, out: Any = None, temps: tuple[Any, Any] | None = None) -> Any:
-    """erf in the input's precision to within 1.5e-7 (Abramowitz & Stegun 7.1.26), for float32.
-
-    Computed step by step in ``out`` (a new array if None; never ``x`` itself) with the two
-    temporaries ``temps`` (new if None), so that a caller working block by block allocates
-    nothing."""
-    import numpy as np
-
-    t = x.dtype.type
-    k, r = temps if temps is not None else (np.empty_like(x), np.empty_like(x))
-    a = np.abs(x, out=out)
-    np.multiply(a, t(0.3275911), out=k)  # k = 1 / (0.3275911·a + 1)
-    k += 1
-    np.divide(1, k, out=k)
-    np.multiply(k, t(1.061405429), out=r)  # the polynomial in k, by Horner's rule
-    r -= t(1.453152027)
-    r *= k
-    r += t(1.421413741)
-    r *= k
-    r -= t(0.284496736)
-    r *= k
-    r += t(0.254829592)
-    r *= k
-    np.multiply(a, a, out=a)  # exp(-a·a): -(a·a) is (-a)·a bit for bit
-    np.negative(a, out=a)
-    np.exp(a, out=a)
-    r *= a
-    np.subtract(1, r, out=a)
-    return np.copysign(a, x, out=a)
-
-
-# fdlibm's erf (s_erf.c), vectorised. Its notice: "Copyright (C) 1993 by Sun Microsystems,
-# Inc. All rights reserved. Developed at SunPro, a Sun Microsystems, Inc. business.
-# Permission to use, copy, modify, and distribute this software is freely granted,
-# provided that this notice is preserved." Coefficients by interval of |x|:
-_ERX = 8.45062911510467529297e-01
-_PP = (
-    1.28379167095512558561e-01,
-    -3.25042107247001499370e-01,
-    -2.84817495755985104766e-02,
-    -5.77027029648944159157e-03,
-    -2.37630166566501626084e-05,
-)
-_QQ = (
-    1.0,
-    3.97917223959155352819e-01,
-    6.50222499887672944485e-02,
-    5.08130628187576562776e-03,
-    1.32494738004321644526e-04,
-    -3.96022827877536812320e-06,
-)
-_PA = (
-    -2.36211856075265944077e-03,
-    4.14856118683748331666e-01,
-    -3.72207876035701323847e-01,
-    3.18346619901161753674e-01,
-    -1.10894694282396677476e-01,
-    3.54783043256182359371e-02,
-    -2.16637559486879084300e-03,
-)
-_QA = (
-    1.0,
-    1.06420880400844228286e-01,
-    5.40397917702171048937e-01,
-    7.18286544141962662868e-02,
-    1.26171219808761642112e-01,
-    1.36370839120290507362e-02,
-    1.19844998467991074170e-02,
-)
-_RA = (
-    -9.86494403484714822705e-03,
-    -6.93858572707181764372e-01,
-    -1.05586262253232909814e01,
-    -6.23753324503260060396e01,
-    -1.62396669462573470355e02,
-    -1.84605092906711035994e02,
-    -8.12874355063065934246e01,
-    -9.81432934416914548592e00,
-)
-_SA = (
-    1.0,
-    1.96512716674392571292e01,
-    1.37657754143519042600e02,
-    4.34565877475229228821e02,
-    6.45387271733267880336e02,
-    4.29008140027567833386e02,
-    1.08635005541779435134e02,
-    6.57024977031928170135e00,
-    -6.04244152148580987438e-02,
-)
-_RB = (
-    -9.86494292470009928597e-03,
-    -7.99283237680523006574e-01,
-    -1.77579549177547519889e01,
-    -1.60636384855821916062e02,
-    -6.37566443368389627722e02,
-    -1.02509513161107724954e03,
-    -4.83519191608651397019e02,
-)
-_SB = (
-    1.0,
-    3.03380607434824582924e01,
-    3.25792512996573918826e02,
-    1.53672958608443695994e03,
-    3.19985821950859553908e03,
-    2.55305040643316442583e03,
-    4.74528541206955367215e02,
-    -2.24409524465858183362e01,
-)
-
-
-def _poly(z: Any, coeffs: tuple) -> Any:
-    """Horner's rule, in place on a fresh array."""
-    acc = z * coeffs[-1]
-    acc += coeffs[-2]
-    for c in coeffs[-3::-1]:
-        acc *= z
-        acc += c
-    return acc
-
-
-def _ratio(z: Any, p: tuple, q: tuple) -> Any:
-    num = _poly(z, p)
-    num /= _poly(z, q)
-    return num
-
-
-def erf(x: Any) -> Any:
-    """The error function of a float64 array, to within about 1 ulp (fdlibm's method).
-
-    Each interval of |x| is gathered by integer index (np.flatnonzero): boolean-mask
-    indexing of a random pattern is several times slower.
-    """
-    import numpy as np
-
-    shape = np.shape(x)
-    x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
-    a = np.abs(x)
-    out = np.empty_like(x)
-    small = np.flatnonzero(a < 0.84375)
-    if small.size:
-        xs = x[small]
-        r = _ratio(xs * xs, _PP, _QQ)
-        r *= xs
-        r += xs
-        out[small] = r
-    mid = np.flatnonzero((a >= 0.84375) & (a < 1.25))
-    if mid.size:
-        s = a[mid]
-        s -= 1.0
-        r = _ratio(s, _PA, _QA)
-        r += _ERX
-        out[mid] = np.copysign(r, x[mid])
-    big = np.flatnonzero(a >= 1.25)
-    if big.size:
-        c = np.minimum(a[big], 6.0)  # erf = ±1 to double precision beyond 6
-        s = c * c
-        np.reciprocal(s, out=s)
-        r = _ratio(s, _RB, _SB)
-        near = np.flatnonzero(c < 1 / 0.35)
-        if near.size:
-            r[near] = _ratio(s[near], _RA, _SA)
-        # exp(-x²) split as exp(-z² - 0.5625)·exp((z - x)(z + x) + R/S), z = x with its low word cleared
-        z = (c.view(np.uint64) & np.uint64(0xFFFFFFFF00000000)).view(np.float64)
-        e = z * z
-        e += 0.5625
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        f = z - c
-        f *= z + c
-        f += r
-        np.exp(f, out=f)
-        e *= f
-        e /= c
-        v = 1.0 - e
-        v[c >= 6.0] = 1.0
-        out[big] = np.copysign(v, x[big])
-    nan = np.flatnonzero(np.isnan(x))
-    if nan.size:
-        out[nan] = np.nan
-    return out.reshape(shape)
-
-
-# ------------------------------------------------------------- activations
 @register
 class ReLU(Pointwise):
     summary = "max(0, x)"
     ARGS = (INPLACE,)
 
     TEMPS = 0
+    KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
@@ -351,6 +35,7 @@ class ReLU6(Pointwise):
     ARGS = (INPLACE,)
 
     TEMPS = 0
+    KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
@@ -365,6 +50,7 @@ class LeakyReLU(Pointwise):
     negative_slope: float
 
     TEMPS = 0
+    KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np
@@ -516,6 +202,7 @@ class GELU(Pointwise):
     ARGS = (Arg("approximate", to_choice("none", "tanh"), "none"),)
     approximate: str
     TEMPS = 6
+    KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
         """float32 (exact erf): :func:`erf_fast` in ``out`` with kept temporaries (the same
@@ -554,6 +241,7 @@ class SiLU(Pointwise):
     summary = "x·sigmoid(x) (swish)"
     ARGS = (INPLACE,)
     TEMPS = 0
+    KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np
@@ -580,6 +268,7 @@ class Mish(Pointwise):
 class Sigmoid(Pointwise):
     summary = "1 / (1 + exp(−x))"
     TEMPS = 0
+    KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np
@@ -595,6 +284,7 @@ class Sigmoid(Pointwise):
 class Tanh(Pointwise):
     summary = "tanh(x)"
     TEMPS = 0
+    KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
@@ -630,6 +320,7 @@ class Hardtanh(Pointwise):
             )
 
     TEMPS = 0
+    KERNEL = "into"
 
     def into(self, x: Any, out: Any) -> Any:
         import numpy as np
@@ -644,6 +335,7 @@ class Hardswish(Pointwise):
     summary = "x·relu6(x + 3) / 6"
     ARGS = (INPLACE,)
     TEMPS = 0
+    KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np
@@ -660,6 +352,7 @@ class Hardsigmoid(Pointwise):
     summary = "relu6(x + 3) / 6"
     ARGS = (INPLACE,)
     TEMPS = 0
+    KERNEL = "chain"
 
     def chain(self, x: Any, out: Any) -> None:
         import numpy as np
@@ -763,7 +456,7 @@ class Threshold(Pointwise):
     value: float
 
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (0.1, 20.0), {}, (1, 8, 6, 6)
 
     def fn(self, x: Any) -> Any:
@@ -795,241 +488,3 @@ class RReLU(Pointwise):
 
         slope = (self.lower + self.upper) / 2
         return np.maximum(x, 0) + slope * np.minimum(x, 0)
-
-
-# ------------------------------------------------------------------ softmax
-def softmax(x: Any, dim: int, log: bool, budget: int, negate: bool = False) -> Any:
-    """(Log)softmax of ``x`` (of ``-x`` when ``negate``: softmin) along ``dim``,
-    max-subtracted; chunked along another axis, one temporary per chunk (two for log)."""
-    import numpy as np
-
-    from ..kernels import chunks
-
-    if x.ndim == 0:  # torch treats a 0-D input as 1-D
-        return softmax(x.reshape(1), 0, log, budget, negate).reshape(())
-    out = np.empty(x.shape, dtype=x.dtype)
-    others = [a for a in range(x.ndim) if a != dim]
-    axis = max(others, key=lambda a: x.shape[a]) if others else None
-    parts: Sequence[slice] = [slice(None)]
-    if axis is not None:
-        per = (2 if log else 1) * x.itemsize * prod(x.shape) // max(x.shape[axis], 1)
-        parts = chunks(x.shape[axis], per, budget)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        for part in parts:
-            index = tuple(part if a == axis else slice(None) for a in range(x.ndim))
-            v = -x[index] if negate else x[index]
-            if negate:  # v is already a temporary: shift it in place
-                shifted = np.subtract(v, v.max(axis=dim, keepdims=True), out=v)
-            else:
-                shifted = v - v.max(axis=dim, keepdims=True)
-            if log:
-                total = np.exp(shifted).sum(axis=dim, keepdims=True)
-                np.subtract(shifted, np.log(total), out=out[index])
-            else:
-                np.exp(shifted, out=shifted)
-                np.divide(shifted, shifted.sum(axis=dim, keepdims=True), out=out[index])
-            del v, shifted  # before the next chunk's: never two at once
-    return out
-
-
-class _SoftmaxBase(Pointwise):
-    ARGS = (Arg("dim", to_opt_int, None),)
-    dim: int | None
-
-    def _dim(self, x: Shape) -> int:
-        """The dimension normalised over; PyTorch treats a 0D input like a 1D one."""
-        if self.dim is None:
-            return 0 if len(x) in (0, 1, 3) else 1
-        rank = max(len(x), 1)
-        if not -rank <= self.dim < rank:
-            raise ShapeError(
-                f"dim={self.dim} is out of range for a {len(x)}D input (expected -{rank} to {rank - 1})",
-                argument="dim",
-                expected=f"-{rank} to {rank - 1}",
-                got=self.dim,
-                hint="use dim: -1 for the last dimension",
-            )
-        return self.dim % rank
-
-    def out_shape(self, x: Shape) -> Shape:
-        self._dim(x)
-        return x
-
-    LOG: ClassVar[bool] = False
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        return softmax(x, self._dim(x.shape), self.LOG, budget)
-
-    def workspace(self, x: Shape, y: Shape) -> int:
-        return prod(x)
-
-    def notes(self, x: Shape, y: Shape) -> list[str]:
-        if self.dim is None:
-            return [
-                f"dim=None: PyTorch picks dim {self._dim(x)} for a {len(x)}D input (deprecated); set dim"
-            ]
-        return []
-
-
-@register
-class Softmax(_SoftmaxBase):
-    summary = "exp(x) / sum(exp(x)) along dim"
-
-
-@register
-class Softmin(_SoftmaxBase):
-    summary = "softmax(−x) along dim"
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        return softmax(x, self._dim(x.shape), False, budget, negate=True)
-
-
-@register
-class GLU(Layer):
-    summary = "gated linear unit: splits dim in halves a, b and returns a · sigmoid(b)"
-    ARGS = (Arg("dim", to_int, -1),)
-    dim: int
-
-    def _dim(self, x: Shape) -> int:
-        rank = len(x)
-        if not -rank <= self.dim < max(rank, 1):
-            raise ShapeError(
-                f"dim={self.dim} is out of range for a {rank}D input",
-                argument="dim",
-                expected=f"-{rank} to {rank - 1}",
-                got=self.dim,
-            )
-        return self.dim % rank
-
-    def out_shape(self, x: Shape) -> Shape:
-        if not x:
-            raise ShapeError("expects an input of at least 1 dimension", argument="input", got=x)
-        d = self._dim(x)
-        if x[d] % 2:
-            raise ShapeError(
-                f"halving dimension must be even, but dimension {d} is size {x[d]}",
-                argument="dim",
-                expected="an even size",
-                got=x[d],
-                dim=d,
-            )
-        return x[:d] + (x[d] // 2,) + x[d + 1 :]
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        import numpy as np
-
-        a, b = np.split(x, 2, axis=self._dim(x.shape))
-        return a * _sigmoid(b)
-
-
-@register
-class LogSoftmax(_SoftmaxBase):
-    summary = "log(softmax(x)) along dim"
-    LOG = True
-
-
-@register
-class Softmax2d(Pointwise):
-    summary = "softmax over the channels at every spatial position: (N, C, H, W) or (C, H, W)"
-
-    def out_shape(self, x: Shape) -> Shape:
-        if len(x) not in (3, 4):
-            raise rank_error(
-                "expects a 3D (C, H, W) or 4D (N, C, H, W) input",
-                x,
-                "3D or 4D",
-                hint="use Softmax(dim=...) for other ranks",
-            )
-        return x
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        return softmax(x, x.ndim - 3, False, budget)
-
-    def workspace(self, x: Shape, y: Shape) -> int:
-        return prod(x)
-
-
-# ------------------------------------------------------------------ dropout
-class _DropoutBase(Pointwise):
-    """Identity at inference. ``nd`` > 0: channel-wise dropout expecting (N, C, *nd spatial)."""
-
-    TEMPS = 0
-    SHARES_INPUT = True
-
-    def mutates_input(self) -> bool:
-        return False  # inplace=True changes nothing at inference
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        return x  # eval mode: the identity
-
-    nd: ClassVar[int] = 0
-    ARGS = (Arg("p", to_float, 0.5), INPLACE)
-    p: float
-
-    def check(self) -> None:
-        if not 0 <= self.p <= 1:
-            raise ShapeError(
-                f"dropout probability has to be between 0 and 1, got {self.p:g}",
-                argument="p",
-                expected="0 to 1",
-                got=self.p,
-            )
-
-    def notes(self, x: Shape, y: Shape) -> list[str]:
-        nd = self.nd
-        if nd == 2 and len(x) == 3:
-            return ["PyTorch warns: a 3D input to Dropout2d is taken as (N, C, L); use Dropout1d"]
-        if nd < 2 or len(x) in (nd + 1, nd + 2):
-            return []
-        return [
-            f"PyTorch warns: Dropout{nd}d expects a {nd + 1}D or {nd + 2}D input (deprecated, future error)"
-        ]
-
-
-@register
-class Dropout(_DropoutBase):
-    summary = "zeroes elements with probability p when training; identity at inference"
-
-
-@register
-class Dropout1d(_DropoutBase):
-    @classmethod
-    def example(cls):
-        return (0.2,), {}, (1, 8, 6)
-
-    summary = "zeroes whole channels of (N, C, L) or (C, L) when training; identity at inference"
-    nd = 1
-
-    def out_shape(self, x: Shape) -> Shape:
-        if len(x) not in (2, 3):
-            raise rank_error(
-                "expects a 2D (C, L) or 3D (N, C, L) input",
-                x,
-                "2D or 3D",
-                hint="use Dropout for element-wise dropout on other ranks",
-            )
-        return x
-
-
-@register
-class Dropout2d(_DropoutBase):
-    summary = (
-        "zeroes whole channels of (N, C, H, W) or (C, H, W) when training; identity at inference"
-    )
-    nd = 2
-
-
-@register
-class Dropout3d(_DropoutBase):
-    summary = "zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) when training; identity at inference"
-    nd = 3
-
-
-@register
-class AlphaDropout(_DropoutBase):
-    summary = "dropout that keeps SELU's mean and variance when training; identity at inference"
-
-
-@register
-class FeatureAlphaDropout(_DropoutBase):
-    summary = "AlphaDropout of whole channels when training; identity at inference"

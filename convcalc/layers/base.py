@@ -1,4 +1,4 @@
-"""The layer contract, argument conversion and the registry.
+"""The layer contract and the registry.
 
 Each layer type is ONE class that holds every rule about it: its arguments
 (PyTorch's names, positional order and defaults), the checks PyTorch makes at
@@ -8,180 +8,23 @@ count and notes. Classes register themselves by their PyTorch name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import ShapeError, SpecError, number_text
-from ..shape import AXES, Shape, fmt_shape
+from ..errors import SpecError, number_text
+from ..shape import Shape
+from .arguments import REQUIRED, Arg, BadValue, beyond_int64, compact, same_value
 
-REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "required"})()
+#: a layer's documented example: positional arguments, keyword arguments, and the input
+#: shape (a merge's: the shapes of its inputs)
+Example = tuple[tuple[Any, ...], dict[str, Any], Shape | tuple[Shape, ...]]
 
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
-class BadValue(Exception):
-    """Raised by a converter: the value is not of the form the argument takes."""
-
-    def __init__(self, expected: str) -> None:
-        super().__init__(expected)
-        self.expected = expected
-
-
-Converter = Callable[[Any], Any]
-
-
-class Arg:
-    """One constructor argument: PyTorch's name, a converter, the default."""
-
-    __slots__ = ("name", "convert", "default", "infer", "form")
-
-    def __init__(
-        self,
-        name: str,
-        convert: Converter,
-        default: Any = REQUIRED,
-        *,
-        infer: bool = False,
-        form: str = "",
-    ) -> None:
-        self.name = name
-        self.convert = convert
-        self.default = default
-        #: may be omitted: taken from the incoming shape, as PyTorch's Lazy modules do
-        self.infer = infer
-        #: how the value is written, for `convcalc layers`
-        self.form = form or getattr(convert, "form", "")
-
-    def describe_default(self) -> str:
-        if self.default is REQUIRED:
-            return "from input" if self.infer else "required"
-        return repr(self.default)
-
-
-# ----------------------------------------------------------------- converters
-def is_int(v: Any) -> bool:
-    """An int and not a bool (YAML's true is an int to Python)."""
-    return type(v) is int or (isinstance(v, int) and not isinstance(v, bool))
-
-
-#: torch takes integer arguments as 64-bit ("Overflow when unpacking long long" beyond)
-INT64_LIMIT = 1 << 63
-
-
-def beyond_int64(v: Any) -> int | None:
-    """The first integer in ``v`` (or its lists) that 64 bits cannot hold, else None."""
-    if is_int(v):
-        return v if not -INT64_LIMIT <= v < INT64_LIMIT else None
-    if isinstance(v, (list, tuple)):
-        for item in v:  # a plain loop: this runs for every argument of every layer
-            huge = beyond_int64(item)
-            if huge is not None:
-                return huge
-    return None
-
-
-def converter_form(text: str) -> Callable[[Converter], Converter]:
-    """Label a converter with the form it accepts ("int or (int, int)"), for error messages
-    and the layer reference; converters in every layer module use it."""
-
-    def wrap(fn: Converter) -> Converter:
-        fn.form = text  # type: ignore[attr-defined]
-        return fn
-
-    return wrap
-
-
-@converter_form("int")
-def to_int(v: Any) -> int:
-    if not is_int(v):
-        raise BadValue("an integer")
-    return int(v)
-
-
-@converter_form("int or None")
-def to_opt_int(v: Any) -> int | None:
-    return None if v is None else to_int(v)
-
-
-@converter_form("bool")
-def to_bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise BadValue("true or false")
-    return v
-
-
-@converter_form("float")
-def to_float(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise BadValue("a number")
-    return float(v)
-
-
-@converter_form("float or None")
-def to_opt_float(v: Any) -> float | None:
-    return None if v is None else to_float(v)
-
-
-class Repeated(tuple):
-    """Per-axis values written as a list of one, repeated to every axis as torch's
-    convolution and pooling kernels do (the few places that refuse that form check for it)."""
-
-
-def refuse_repeated(name: str, value: Any, n: int, why: str) -> None:
-    """Where torch takes ``name`` as written (``why``), a list of one is not one value per
-    axis of the ``n``: a ShapeError."""
-    if isinstance(value, Repeated) and n > 1:
-        raise ShapeError(
-            f"{name} must be an integer or a list of {n} ({why}), got {[value[0]]}",
-            argument=name,
-            expected=f"an integer or a list of {n}",
-            got=[value[0]],
-            hint=f"write {name}={value[0]}",
-        )
-
-
-def to_ints(n: int, allow_none: bool = False, repeat: bool = False) -> Converter:
-    """An int, or a list/tuple of ``n`` ints, returned as an ``n``-tuple; with ``repeat``, a
-    list of one too (a :class:`Repeated`), as torch's convolutions take stride & co."""
-    what = "an integer" if n == 1 else f"an integer or a list of {n} integers"
-    if repeat and n > 1:
-        what += " (or of one)"
-
-    @converter_form("int" if n == 1 else f"int or ({', '.join(['int'] * n)})")
-    def convert(v: Any) -> Any:
-        if v is None and allow_none:
-            return None
-        if is_int(v):
-            return (int(v),) * n
-        if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
-            if len(v) == n:
-                return tuple(int(i) for i in v)
-            if repeat and len(v) == 1:
-                return Repeated((int(v[0]),) * n)
-        raise BadValue(what)
-
-    if allow_none:
-        convert.form += " or None"  # type: ignore[attr-defined]
-    return convert
-
-
-def to_choice(*choices: Any) -> Converter:
-    @converter_form(" | ".join(repr(c) for c in choices))
-    def convert(v: Any) -> Any:
-        if v not in choices or isinstance(v, bool) != any(
-            isinstance(c, bool) for c in choices if c == v
-        ):
-            raise BadValue("one of " + ", ".join(repr(c) for c in choices))
-        return v
-
-    return convert
-
-
-@converter_form("int or list of int")
-def to_int_list(v: Any) -> tuple[int, ...]:
-    if is_int(v):
-        return (int(v),)
-    if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
-        return tuple(int(i) for i in v)
-    raise BadValue("an integer or a list of integers")
+    #: a float32 or float64 array (numpy is never imported at run time here)
+    Array = NDArray[Any]
 
 
 # ------------------------------------------------------------------ the layer
@@ -189,8 +32,11 @@ class Layer:
     """Base class of every layer type.
 
     Subclasses set ``type_name`` (PyTorch's class name), ``ARGS`` (PyTorch's
-    positional order) and ``summary``, and override the rules they need.
-    Argument values are available as attributes after construction.
+    positional order) and ``summary``, and override the rules they need: :meth:`check`,
+    :meth:`out_shape`, :meth:`weights`, :meth:`macs` and :meth:`notes`, then :meth:`init`
+    and :meth:`forward` for the NumPy forward pass. What a type can do beyond that is
+    declared in the class attributes below, which the builder and the runner read as they
+    are. Argument values are available as attributes after construction.
     """
 
     type_name: ClassVar[str] = ""
@@ -198,10 +44,21 @@ class Layer:
     summary: ClassVar[str] = ""
     #: argument names accepted and ignored (they change nothing convcalc reports)
     IGNORED: ClassVar[tuple[str, ...]] = ()
+
+    # -- capabilities, declared ------------------------------------------------
     #: accept any arguments (nn.Identity does)
     accepts_anything: ClassVar[bool] = False
     #: reads several outputs (the merges): its input is the tuple of their shapes (arrays)
     multi_input: ClassVar[bool] = False
+    #: torch's eval forward returns its input itself, or a view of it (Identity, Dropout,
+    #: Flatten, Unflatten): a later in-place layer changes what both names hold
+    SHARES_INPUT: ClassVar[bool] = False
+    #: :meth:`forward_into` can write the result over its input (element-wise layers): the
+    #: runner then reuses an input no later layer reads instead of a fresh array, whose new
+    #: pages cost about as much as the work. A subclass that redefines :meth:`forward` but
+    #: not :meth:`forward_into` declares it False again.
+    REUSES_INPUT: ClassVar[bool] = False
+
     #: a multi-input layer's sources, the names of the outputs it reads (set by the builder)
     sources: tuple[str, ...] = ()
 
@@ -227,29 +84,49 @@ class Layer:
                 f"{len(positional)} given",
                 hint=f"see `convcalc layers {cls.type_name}` for its arguments",
             )
-        given: dict[str, Any] = dict(zip(names, positional))
         # every unknown argument and bad value of the layer is reported, not just the first
         problems: list[SpecError] = []
+        given, unknown = cls._given(positional, keywords or {}, problems)
+        values = cls._converted(given, unknown, problems)
+        if problems:
+            raise problems[0].with_others(problems[1:])
+        return cls(values)
+
+    @classmethod
+    def _given(
+        cls, positional: Sequence[Any], keywords: dict[str, Any], problems: list[SpecError]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The values written for each argument name, and the unknown names; each keyword
+        that is unknown or given twice adds to ``problems``."""
+        names = cls._arg_names()
+        given: dict[str, Any] = dict(zip(names, positional))
         unknown: list[str] = []
-        if keywords:
-            for key, value in keywords.items():
-                if key in given:
-                    problems.append(SpecError(f"{cls.type_name} got {key} twice", argument=key))
+        for key, value in keywords.items():
+            if key in given:
+                problems.append(SpecError(f"{cls.type_name} got {key} twice", argument=key))
+                continue
+            if key not in names:
+                if key in cls.IGNORED:
                     continue
-                if key not in names:
-                    if key in cls.IGNORED:
-                        continue
-                    unknown.append(key)
-                    problems.append(
-                        SpecError(
-                            f"{cls.type_name} has no argument {key!r}",
-                            argument=key,
-                            hint=did_you_mean(key, list(names) + list(cls.IGNORED))
-                            or f"its arguments are: {', '.join(names) or 'none'}",
-                        )
+                unknown.append(key)
+                problems.append(
+                    SpecError(
+                        f"{cls.type_name} has no argument {key!r}",
+                        argument=key,
+                        hint=did_you_mean(key, list(names) + list(cls.IGNORED))
+                        or f"its arguments are: {', '.join(names) or 'none'}",
                     )
-                    continue
-                given[key] = value
+                )
+                continue
+            given[key] = value
+        return given, unknown
+
+    @classmethod
+    def _converted(
+        cls, given: dict[str, Any], unknown: list[str], problems: list[SpecError]
+    ) -> dict[str, Any]:
+        """Every argument's converted value, written or default; a value of the wrong form or
+        a missing required argument adds to ``problems``."""
         defaults: dict[str, Any] | None = None
         values: dict[str, Any] = {}
         for arg in cls.ARGS:
@@ -293,37 +170,30 @@ class Layer:
                 if defaults is None:
                     defaults = cls._defaults()
                 values[name] = defaults[name]
-        if problems:
-            raise problems[0].with_others(problems[1:])
-        return cls(values)
+        return values
 
     @classmethod
     def _arg_names(cls) -> tuple[str, ...]:
         """The argument names in positional order, computed once per class."""
-        cached = cls.__dict__.get("_cached_arg_names")
-        if cached is None:
-            cached = tuple(a.name for a in cls.ARGS)
-            cls._cached_arg_names = cached  # type: ignore[attr-defined]
-        return cached
+        return _arg_names(cls.ARGS)
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
         """Converted default values, computed once per class."""
-        cached = cls.__dict__.get("_converted_defaults")
-        if cached is None:
-            cached = {
-                a.name: None if a.default is REQUIRED else a.convert(a.default) for a in cls.ARGS
-            }
-            cls._converted_defaults = cached  # type: ignore[attr-defined]
-        return cached
+        return _defaults(cls.ARGS)
 
     @classmethod
-    def example(cls) -> tuple[tuple[Any, ...], dict[str, Any], Shape]:
+    def example(cls) -> Example:
         """Positional arguments, keyword arguments and an input shape that show the layer at work."""
         return (), {}, (1, 8, 6, 6)
 
     def check(self) -> None:
         """Rules PyTorch enforces when the module is constructed."""
+
+    def inferred_args(self) -> tuple[str, ...]:
+        """The arguments this layer takes from its input's shape: those it may leave out
+        (``infer``) and did, or wrote as null (``in_channels`` of a Conv2d)."""
+        return tuple(a.name for a in self.ARGS if a.infer and self.args.get(a.name) is None)
 
     # -- propagation -------------------------------------------------------
     def out_shape(self, x: Shape) -> Shape:
@@ -352,7 +222,7 @@ class Layer:
     # -- NumPy forward pass -----------------------------------------------
     # numpy is imported inside these methods, never at module level: `convcalc shape`
     # must not pay for it.
-    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
+    def init(self, x: Shape, rng: Any) -> dict[str, Array]:
         """Parameters and buffers by state_dict suffix, drawn from PyTorch's default
         initialisation distributions (``reset_parameters``) with ``rng``, a
         ``numpy.random.Generator`` or an object with the same ``uniform`` (the runner's draws
@@ -361,33 +231,19 @@ class Layer:
             raise NotImplementedError(f"{self.type_name} has parameters but no init()")
         return {}
 
-    #: torch's eval forward returns its input itself, or a view of it (Identity, Dropout,
-    #: Flatten, Unflatten): a later in-place layer changes what both names hold
-    SHARES_INPUT: ClassVar[bool] = False
-
     def mutates_input(self) -> bool:
         """torch writes this layer's result over its input (an activation with inplace=True):
         every name that shares that tensor then holds the result (the runner rebinds them)."""
         return False
 
-    #: :meth:`forward_into` can write the result over its input (element-wise layers): the
-    #: runner then reuses an input no later layer reads instead of a fresh array, whose new
-    #: pages cost about as much as the work. A subclass that redefines :meth:`forward`
-    #: does not inherit it.
-    REUSES_INPUT: ClassVar[bool] = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "forward" in vars(cls) and "REUSES_INPUT" not in vars(cls):
-            cls.REUSES_INPUT = False
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        """The eval-mode output for ``x`` (a float32 or float64 ndarray, dtype kept) given
-        the parameters and buffers ``w`` (keys as in :meth:`weights` and :meth:`buffers`).
-        Temporaries beyond the output should stay under ``budget`` bytes: chunk if needed."""
+    def forward(self, x: Any, w: dict[str, Array], budget: int) -> Array:
+        """The eval-mode output for ``x`` (a float32 or float64 ndarray, dtype kept; for a
+        ``multi_input`` layer, the list of its inputs) given the parameters and buffers
+        ``w`` (keys as in :meth:`weights` and :meth:`buffers`). Temporaries beyond the
+        output should stay under ``budget`` bytes: chunk if needed."""
         raise NotImplementedError(f"{self.type_name} has no NumPy kernel yet")
 
-    def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
+    def forward_into(self, x: Any, w: dict[str, Array], budget: int, out: Any) -> Array:
         """REUSES_INPUT layers: :meth:`forward` writing into ``out`` (``x`` itself: contiguous,
         of the output's shape and dtype), which it returns."""
         raise NotImplementedError(f"{self.type_name} cannot write over its input")
@@ -397,20 +253,21 @@ class Layer:
         (the runner reports it, and tells the kernel its budget)."""
         return 0
 
-    # -- inference folding (the runner's: see weights.fold_affines) --------------------
-    def eval_affine(self, x: Shape, w: dict[str, Any]) -> tuple[Any, Any] | None:
+    # -- inference folding (the runner's: see forward.fold_affines) --------------------
+    def eval_affine(self, x: Shape, w: dict[str, Array]) -> tuple[Array, Array] | None:
         """For a layer that is, at inference, a per-channel affine map along axis 1 of ``x``
         (eval BatchNorm with running statistics): ``(scale, shift)`` as float64 vectors, the
         output being x·scale + shift. None for every other layer."""
         return None
 
     def absorb_affine(
-        self, y: Shape, w: dict[str, Any], scale: Any, shift: Any
-    ) -> dict[str, Any] | None:
+        self, y: Shape, w: dict[str, Array], scale: Array, shift: Array
+    ) -> dict[str, Array] | None:
         """Parameters with which this layer computes its output (of shape ``y``) times
         ``scale`` plus ``shift`` per channel of axis 1 (a convolution's, a transposed
-        convolution's, a Linear's on (N, features): weight·scale and bias·scale + shift), so that a following :meth:`eval_affine` layer has nothing left
-        to do. None: this layer cannot."""
+        convolution's, a Linear's on (N, features): weight·scale and bias·scale + shift),
+        so that a following :meth:`eval_affine` layer has nothing left to do. None: this
+        layer cannot."""
         return None
 
     # -- diagnosis ---------------------------------------------------------
@@ -442,29 +299,30 @@ class Layer:
             value = self.args.get(arg.name)
             if value is None and arg.default is REQUIRED:
                 continue
-            if arg.default is not REQUIRED and _same(value, arg.default):
+            if arg.default is not REQUIRED and same_value(value, arg.default):
                 continue
-            parts.append(f"{arg.name}={_compact(value)}")
+            parts.append(f"{arg.name}={compact(value)}")
         return f"{self.type_name}({', '.join(parts)})"
 
 
-def _same(value: Any, default: Any) -> bool:
-    if isinstance(value, tuple) and not isinstance(default, tuple):
-        return all(v == default for v in value)
-    return bool(value == default)
+@functools.cache
+def _arg_names(args: tuple[Arg, ...]) -> tuple[str, ...]:
+    return tuple(a.name for a in args)
 
 
-def _compact(value: Any) -> str:
-    if isinstance(value, tuple) and value and all(v == value[0] for v in value):
-        return repr(value[0])
-    return repr(value)
+@functools.cache
+def _defaults(args: tuple[Arg, ...]) -> dict[str, Any]:
+    """(a dict shared by every layer of the type: copied, never changed)"""
+    return {a.name: None if a.default is REQUIRED else a.convert(a.default) for a in args}
 
 
 # ---------------------------------------------------------------- the registry
 REGISTRY: dict[str, type[Layer]] = {}
 
 
-def scaled_outputs(w: dict[str, Any], weight: Any, scale: Any, shift: Any) -> dict[str, Any]:
+def scaled_outputs(
+    w: dict[str, Array], weight: Array, scale: Array, shift: Array
+) -> dict[str, Array]:
     """A layer's parameters ``w`` with the output channels scaled (``weight``, already
     multiplied by ``scale`` per output channel) and the bias ``bias·scale + shift`` (``shift``
     alone when there is none): the common end of :meth:`Layer.absorb_affine`."""
@@ -476,7 +334,7 @@ def scaled_outputs(w: dict[str, Any], weight: Any, scale: Any, shift: Any) -> di
 
 
 def register(cls: type[Layer]) -> type[Layer]:
-    if not cls.type_name:
+    if "type_name" not in vars(cls):  # a class's own name, not the one it inherits
         cls.type_name = cls.__name__
     if cls.type_name in REGISTRY:
         raise RuntimeError(f"layer type {cls.type_name} registered twice")
@@ -484,44 +342,25 @@ def register(cls: type[Layer]) -> type[Layer]:
     return cls
 
 
-def make_nd(base: type[Layer], pattern: str, dims: Sequence[int] = (1, 2, 3), **extra: Any) -> None:
-    """Register ``base`` once per dimensionality: ``pattern`` like ``"Conv{}d"``."""
-    for nd in dims:
-        name = pattern.format(nd)
-        register(
-            type(
-                name, (base,), {"type_name": name, "nd": nd, "__module__": base.__module__, **extra}
-            )
-        )
+class Lazy(Layer):
+    """torch's ``Lazy<Type>``, written ``class LazyConv2d(Lazy, Conv2d)``: the layer it is
+    listed before, without its inferred argument (in_channels, in_features, num_features),
+    which always comes from the input. Each sets its ``ARGS`` with :func:`lazy_args`, its
+    ``summary``, and the inferred argument to None."""
+
+    @classmethod
+    def example(cls) -> Example:
+        positional, keywords, x = super().example()
+        inferred = sum(1 for a in super().ARGS if a.infer)  # the arguments Lazy drops
+        return positional[inferred:], keywords, x
+
+    def inferred_args(self) -> tuple[str, ...]:
+        return tuple(a.name for a in super().ARGS if a.infer)  # always: it has no such argument
 
 
-def make_lazy(cls: type[Layer], args: Sequence[Arg] | None = None, **extra: Any) -> type[Layer]:
-    """Register torch's ``Lazy<Type>`` for ``cls``: the same layer without its inferred
-    argument (in_channels, in_features, num_features), which always comes from the input.
-    ``args`` replaces ``cls.ARGS`` where the lazy module's defaults differ."""
-    args = tuple(args if args is not None else cls.ARGS)
-    inferred = [a.name for a in args if a.infer]
-    base_example = cls.example
-
-    def example(lazy: type[Layer]) -> tuple[tuple[Any, ...], dict[str, Any], Shape]:
-        positional, keywords, x = base_example()
-        return positional[len(inferred) :], keywords, x
-
-    name = "Lazy" + cls.type_name
-    lazy = type(
-        name,
-        (cls,),
-        {
-            "type_name": name,
-            "ARGS": tuple(a for a in args if not a.infer),
-            "summary": f"{cls.type_name} with {', '.join(inferred)} taken from the input",
-            "example": classmethod(example),
-            "__module__": cls.__module__,
-            **dict.fromkeys(inferred),
-            **extra,
-        },
-    )
-    return register(lazy)
+def lazy_args(args: Sequence[Arg]) -> tuple[Arg, ...]:
+    """A layer's arguments without those taken from the input: its Lazy variant's."""
+    return tuple(a for a in args if not a.infer)
 
 
 def did_you_mean(word: str, candidates: Sequence[str]) -> str | None:
@@ -549,103 +388,3 @@ def lookup(type_name: str) -> type[Layer]:
             hint=did_you_mean(type_name, list(REGISTRY))
             or "`convcalc layers` lists the supported types",
         ) from None
-
-
-# ------------------------------------------------------------ shared helpers
-def spatial_input(x: Shape, nd: int, what: str = "input") -> tuple[int, Shape]:
-    """Check that ``x`` is (C, *spatial) or (N, C, *spatial) with ``nd`` spatial dims.
-
-    Returns the channel dimension's index and the spatial sizes.
-    """
-    if len(x) not in (nd + 1, nd + 2):
-        axes = ", ".join(AXES[nd])
-        fits = [d for d in (1, 2, 3) if len(x) in (d + 1, d + 2)]
-        raise ShapeError(
-            f"expects a {nd + 1}D (C, {axes}) or {nd + 2}D (N, C, {axes}) {what}, "
-            f"receives {len(x)}D {fmt_shape(x)}",
-            argument="input",
-            expected=f"{nd + 1}D or {nd + 2}D",
-            got=len(x),
-            hint=(f"a {len(x)}D input suits the {fits[-1]}d layer types" if fits else None),
-        )
-    return len(x) - nd - 1, x[len(x) - nd :]
-
-
-def rank_error(text: str, x: Shape, expected: str, hint: str | None = None) -> ShapeError:
-    """``<text>, receives 2D (4, 5)``: an input of the wrong rank."""
-    return ShapeError(
-        f"{text}, receives {len(x)}D {fmt_shape(x)}",
-        argument="input",
-        expected=expected,
-        got=len(x),
-        hint=hint,
-    )
-
-
-def require_rank(x: Shape, minimum: int, layout: str, hint: str | None = None) -> None:
-    """``expects an input of at least 3 dimensions (N, C, *), receives 2D (4, 5)``."""
-    if len(x) < minimum:
-        plural = "dimension" if minimum == 1 else "dimensions"
-        raise rank_error(
-            f"expects an input of at least {minimum} {plural} {layout}",
-            x,
-            f"at least {minimum}D",
-            hint,
-        )
-
-
-def spatial_example(nd: int, channels: int = 8, size: int = 6) -> Shape:
-    """(1, 8, 6, …): an input shape for a layer's documented example."""
-    return (1, channels) + (size,) * nd
-
-
-def batch_size(x: Shape, channel_dim: int) -> int:
-    return x[0] if channel_dim == 1 else 1
-
-
-def check_positive(name: str, values: int | tuple[int, ...], what: str, minimum: int = 1) -> None:
-    """``stride must be positive, got 0``: for one value or a tuple of them."""
-    for v in values if isinstance(values, tuple) else (values,):  # a plain loop: runs per layer
-        if v < minimum:
-            raise ShapeError(
-                f"{name} must be {what}, got {_compact(values)}",
-                argument=name,
-                expected=what,
-                got=values,
-            )
-
-
-_UNITS = {
-    "L": ("element", "elements"),
-    "D": ("plane", "planes"),
-    "H": ("row", "rows"),
-    "W": ("column", "columns"),
-}
-
-
-def floor_note(
-    axes: Sequence[str],
-    sizes: Sequence[int],
-    kernel: Sequence[int],
-    stride: Sequence[int],
-    total_pad: Sequence[int],
-    dilation: Sequence[int],
-) -> str | None:
-    """A note when the size formula does not divide exactly and trailing input is never reached.
-
-    ``H, W: 3.5 → 3: the last row and column are not covered``
-    """
-    lost = []
-    for axis, n, k, s, t, d in zip(axes, sizes, kernel, stride, total_pad, dilation):
-        span = n + t - d * (k - 1) - 1
-        if span >= 0 and span % s:
-            lost.append((axis, span / s + 1, span // s + 1, span % s))
-    if not lost:
-        return None
-    if len({(e, f) for _, e, f, _ in lost}) == 1:
-        head = f"{', '.join(a for a, *_ in lost)}: {lost[0][1]:g} → {lost[0][2]}"
-    else:
-        head = "; ".join(f"{a}: {e:g} → {f}" for a, e, f, _ in lost)
-    what = " and ".join(_UNITS[a][0] if r == 1 else f"{r} {_UNITS[a][1]}" for a, _, _, r in lost)
-    verb = "is" if len(lost) == 1 and lost[0][3] == 1 else "are"
-    return f"{head}: the last {what} {verb} not covered"

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_product, fmt_shape, prod
-from .base import (
-    REQUIRED,
-    Arg,
-    BadValue,
-    Layer,
-    converter_form,
-    is_int,
-    make_lazy,
-    register,
-    scaled_outputs,
-    to_bool,
-    to_int,
-)
+from .arguments import REQUIRED, Arg, BadValue, converter_form, is_int, to_bool, to_int
+from .base import Example, Layer, Lazy, lazy_args, register, scaled_outputs
 
 #: up to this many rows Linear multiplies as W @ xᵀ (see Linear.forward)
 FEW_ROWS = 64
@@ -28,11 +17,11 @@ FEW_ROWS = 64
 @register
 class Linear(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (288, 10), {}, (1, 288)
 
     summary = "y = x Wᵀ + b on the last dimension of any rank: (*, in) → (*, out)"
-    ARGS = (
+    ARGS: ClassVar[tuple[Arg, ...]] = (
         Arg("in_features", to_int, REQUIRED, infer=True),
         Arg("out_features", to_int),
         Arg("bias", to_bool, True),
@@ -43,8 +32,7 @@ class Linear(Layer):
     bias: bool
 
     def check(self) -> None:
-        for arg in ("in_features", "out_features"):
-            value = getattr(self, arg)
+        for arg, value in (("in_features", self.in_features), ("out_features", self.out_features)):
             if value is not None and value < 0:
                 raise ShapeError(
                     f"{arg} must be non-negative, got {value}", argument=arg, got=value
@@ -57,16 +45,15 @@ class Linear(Layer):
         if self.in_features is not None and got != self.in_features:
             if len(x) >= 3 and prod(x[1:]) == self.in_features:
                 # a convolution's output, unflattened: (N, C, H, W) with C·H·W = in_features
-                error = ShapeError(
+                raise ShapeError(
                     f"expects {self.in_features} input features, receives {got} (the last "
                     f"dimension of {fmt_shape(x)})",
                     argument="in_features",
                     expected=self.in_features,
                     got=got,
                     hint=f"add Flatten before it ({fmt_product(x[1:])} = {self.in_features})",
+                    resizable=False,
                 )
-                error.resizable = False
-                raise error
             raise ShapeError(
                 f"expects {self.in_features} input features, receives {got}",
                 argument="in_features",
@@ -140,7 +127,11 @@ class Linear(Layer):
         return 0
 
 
-make_lazy(Linear)
+@register
+class LazyLinear(Lazy, Linear):
+    summary = "Linear with in_features taken from the input"
+    ARGS = lazy_args(Linear.ARGS)
+    in_features = None
 
 
 def _norm_dim(dim: int, rank: int, argument: str) -> int:
@@ -248,7 +239,7 @@ def to_sizes(v: Any) -> tuple[int, ...]:
 @register
 class Unflatten(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (1, (2, 4)), {}, (1, 8, 6, 6)
 
     summary = "splits dim into unflattened_size (one entry may be -1)"

@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_shape
-from .base import Arg, Layer, register, to_int
+from .arguments import Arg, to_int
+from .base import Example, Layer, register
 
 Shapes = tuple[Shape, ...]
 
@@ -22,7 +23,7 @@ class Merge(Layer):
     multi_input: ClassVar[bool] = True
 
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (), {}, ((1, 8, 6, 6), (1, 8, 6, 6))
 
     def _named(self, i: int, shape: Shape) -> str:
@@ -134,16 +135,15 @@ class Concat(Merge):
             differ = [j for j, (p, q) in enumerate(zip(first, x)) if j != d and p != q]
             if differ:
                 j = differ[0]
-                error = ShapeError(
+                raise ShapeError(
                     f"inputs {self._named(0, first)} and {self._named(i, x)} differ outside dim {d}",
                     argument="from",
                     expected=first[j],
                     got=x[j],
                     dim=j,
                     hint="resize or pool the branches to the same spatial size before Concat",
+                    branch=i,
                 )
-                error.branch = i
-                raise error
         return first[:d] + (sum(x[d] for x in xs),) + first[d + 1 :]
 
     def parts(self, x: Any, dim: int) -> tuple[int, ...] | None:

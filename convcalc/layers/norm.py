@@ -1,4 +1,5 @@
-"""Normalisation: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, GroupNorm, LayerNorm, LocalResponseNorm.
+"""Normalisation over groups, layers and neighbours: GroupNorm, LayerNorm, RMSNorm,
+LocalResponseNorm, and the helpers every norm shares (BatchNorm's are in batch_norm.py).
 
 convcalc models inference: the checks PyTorch makes in eval mode are errors here;
 the ones it makes only when training become notes.
@@ -11,31 +12,16 @@ from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from ..shape import Shape, fmt_shape, prod
-from .base import (
-    REGISTRY,
-    REQUIRED,
-    Arg,
-    Layer,
-    check_positive,
-    make_lazy,
-    make_nd,
-    register,
-    require_rank,
-    spatial_example,
-    spatial_input,
-    to_bool,
-    to_float,
-    to_int,
-    to_int_list,
-    to_opt_float,
-)
+from .arguments import Arg, to_bool, to_float, to_int, to_int_list, to_opt_float
+from .base import Example, Layer, register
+from .checks import check_positive, require_rank
 
 #: torch 2.x: ``bias`` of BatchNorm/InstanceNorm/GroupNorm comes after ``*``
-_BIAS = Arg("bias", to_bool, True)
+BIAS_ARG = Arg("bias", to_bool, True)
 
 
 # ------------------------------------------------------------ NumPy helpers
-def _default_init(layer: Layer, x: Shape) -> dict[str, Any]:
+def default_init(layer: Layer, x: Shape) -> dict[str, Any]:
     """torch's reset_parameters for the norms: weight 1, bias 0, running_mean 0, running_var 1."""
     import numpy as np
 
@@ -50,7 +36,7 @@ def _default_init(layer: Layer, x: Shape) -> dict[str, Any]:
     return out
 
 
-def _normalise_rows(x2: Any, out2: Any, eps: float, budget: int) -> None:
+def normalise_rows(x2: Any, out2: Any, eps: float, budget: int) -> None:
     """out2 = (x2 - mean) / sqrt(var + eps) row by row (biased variance), in row chunks."""
     import numpy as np
 
@@ -68,7 +54,7 @@ def _normalise_rows(x2: Any, out2: Any, eps: float, budget: int) -> None:
         o *= 1 / np.sqrt(var + eps)
 
 
-def _channel_affine(out: Any, cdim: int, scale: Any, shift: Any) -> None:
+def channel_affine(out: Any, cdim: int, scale: Any, shift: Any) -> None:
     """out = out * scale + shift with per-channel (axis ``cdim``) vectors, in place."""
     shape = (-1,) + (1,) * (out.ndim - cdim - 1)
     if scale is not None:
@@ -77,7 +63,7 @@ def _channel_affine(out: Any, cdim: int, scale: Any, shift: Any) -> None:
         out += shift.reshape(shape)
 
 
-class _KeywordBias(Layer):
+class KeywordBias(Layer):
     """``bias`` is keyword-only in PyTorch: refuse it (and anything else) positionally."""
 
     N_POSITIONAL: ClassVar[int] = 0
@@ -94,7 +80,7 @@ class _KeywordBias(Layer):
         return super().build(positional, keywords)
 
 
-def _channel_mismatch(
+def channel_mismatch(
     arg: str, want: int, got: int, cdim: int, why: str = "", inferable: bool = True
 ) -> ShapeError:
     fix = f"set {arg}: {got}" + (
@@ -110,19 +96,7 @@ def _channel_mismatch(
     )
 
 
-def _empty_affine(arg: str, cdim: int) -> ShapeError:
-    # PyTorch fails with "IndexError: select(): index 0 out of range" here
-    return ShapeError(
-        "an affine norm over 0 channels fails in PyTorch",
-        argument=arg,
-        expected="at least 1 channel",
-        got=0,
-        dim=cdim,
-        hint="set affine: false, or give the input at least one channel",
-    )
-
-
-def _non_negative(arg: str, value: int | None, when: str) -> None:
+def non_negative(arg: str, value: int | None, when: str) -> None:
     if value is not None and value < 0:
         raise ShapeError(
             f"{arg} must be non-negative{when}, got {value}",
@@ -132,325 +106,10 @@ def _non_negative(arg: str, value: int | None, when: str) -> None:
         )
 
 
-class _PerChannelNorm(_KeywordBias):
-    """BatchNorm and InstanceNorm: per-channel affine parameters and running statistics."""
-
-    nd: ClassVar[int] = 2
-    N_POSITIONAL = (
-        5  # num_features, eps, momentum, affine, track_running_stats (device, dtype: by keyword)
-    )
-    IGNORED: ClassVar[tuple[str, ...]] = ("device", "dtype")
-
-    num_features: int | None
-    eps: float
-    momentum: float | None
-    affine: bool
-    track_running_stats: bool
-    bias: bool
-
-    @classmethod
-    def _args(cls, affine: bool, track: bool) -> tuple[Arg, ...]:
-        return (
-            Arg("num_features", to_int, REQUIRED, infer=True),
-            Arg("eps", to_float, 1e-05),
-            Arg("momentum", to_opt_float, 0.1),
-            Arg("affine", to_bool, affine),
-            Arg("track_running_stats", to_bool, track),
-            _BIAS,
-        )
-
-    def check(self) -> None:
-        # the tensors are only created when affine or tracking
-        if self.affine or self.track_running_stats:
-            _non_negative("num_features", self.num_features, "")
-
-    def channel_dim(self, x: Shape) -> int:
-        raise NotImplementedError
-
-    def _stats_size(self, x: Shape, cdim: int) -> int:
-        """How many values each channel's batch statistic is taken over."""
-        raise NotImplementedError
-
-    #: torch's Lazy norms read num_features from this input dim, even for an unbatched input
-    lazy_dim: ClassVar[int | None] = None
-
-    def _lazy_features(self, x: Shape) -> int | None:
-        if self.num_features is None and self.lazy_dim is not None and len(x) > self.lazy_dim:
-            return x[self.lazy_dim]
-        return self.num_features
-
-    def out_shape(self, x: Shape) -> Shape:
-        cdim = self.channel_dim(x)
-        c = x[cdim]
-        want = self._lazy_features(x)
-        if want is not None and c != want and (self.affine or self.track_running_stats):
-            raise _channel_mismatch("num_features", want, c, cdim)
-        if self.affine and c == 0:
-            raise _empty_affine("num_features", cdim)
-        if not self.track_running_stats and self._stats_size(x, cdim) == 1:
-            raise ShapeError(
-                self._one_value_message(x),
-                argument="track_running_stats",
-                got=x,
-                hint=self._one_value_hint,
-            )
-        return x
-
-    _one_value_hint = "use a larger batch or input, or track_running_stats: true (eval mode then uses running statistics)"
-
-    def _one_value_message(self, x: Shape) -> str:
-        raise NotImplementedError
-
-    def _channels(self, x: Shape | None) -> int | None:
-        if self.num_features is not None:
-            return self.num_features
-        if x is None:
-            return None
-        if self.lazy_dim is not None:
-            return self._lazy_features(x)
-        try:
-            return x[self.channel_dim(x)]
-        except ShapeError:
-            return None
-
-    def weights(self, x: Shape | None) -> dict[str, Shape] | None:
-        if not self.affine:
-            return {}
-        c = self._channels(x)
-        if c is None:
-            return None
-        return {"weight": (c,), "bias": (c,)} if self.bias else {"weight": (c,)}
-
-    def buffers(self, x: Shape | None) -> dict[str, Shape] | None:
-        if not self.track_running_stats:
-            return {}
-        c = self._channels(x)
-        if c is None:
-            return None
-        return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
-
-    def notes(self, x: Shape, y: Shape) -> list[str]:
-        notes = []
-        cdim = self.channel_dim(x)
-        if self.num_features is not None and x[cdim] != self.num_features:
-            notes.append(
-                f"num_features={self.num_features} but the input has {x[cdim]} channels; "
-                "PyTorch does not check this when affine and track_running_stats are false"
-            )
-        if self.track_running_stats and self._stats_size(x, cdim) == 1:
-            notes.append("training mode would fail: " + self._one_value_message(x))
-        return notes
-
-    # -- NumPy forward pass (eval mode) --------------------------------------
-    REUSES_INPUT = True
-
-    def init(self, x: Shape, rng: Any) -> dict[str, Any]:
-        return _default_init(self, x)
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        return self.forward_into(x, w, budget, None)
-
-    def _affine_terms(self, w: dict[str, Any]) -> tuple[Any, Any]:
-        """Eval mode with running statistics: x·scale + shift per channel, in float64."""
-        import numpy as np
-
-        scale = 1 / np.sqrt(np.asarray(w["running_var"], dtype=np.float64) + self.eps)
-        if self.affine and w.get("weight") is not None:
-            scale = scale * w["weight"]
-        shift = -np.asarray(w["running_mean"], dtype=np.float64) * scale
-        if self.affine and w.get("bias") is not None:
-            shift = shift + w["bias"]
-        return scale, shift
-
-    def eval_affine(self, x: Shape, w: dict[str, Any]) -> tuple[Any, Any] | None:
-        if not self.track_running_stats or self.channel_dim(x) != 1:
-            return None
-        return self._affine_terms(w)
-
-    def forward_into(self, x: Any, w: dict[str, Any], budget: int, out: Any) -> Any:
-        import numpy as np
-
-        cdim = self.channel_dim(x.shape)
-        weight = w.get("weight") if self.affine else None
-        bias = w.get("bias") if self.affine else None
-        if self.track_running_stats:
-            # eval mode: a per-channel affine map from the running statistics
-            scale, shift = self._affine_terms(w)
-            from ..kernels import split_run
-
-            out = np.empty(x.shape, dtype=x.dtype) if out is None else out
-            tail = (1,) * (x.ndim - cdim - 1)
-            scale = scale.astype(x.dtype).reshape((-1,) + tail)
-            shift = shift.astype(x.dtype).reshape((-1,) + tail)
-            lead = (slice(None),) * cdim
-
-            def part(chans: slice) -> None:
-                # x·scale + shift in two passes over this range of channels
-                dst = out[lead + (chans,)]
-                np.multiply(x[lead + (chans,)], scale[chans], out=dst)
-                dst += shift[chans]
-
-            channels = x.shape[cdim]
-            split_run(part, channels, unit=prod(x.shape) // max(channels, 1))
-            return out
-        out = self._batch_stats_normalise(x, cdim, budget)
-        _channel_affine(out, cdim, weight, bias)
-        return out
-
-    def _batch_stats_normalise(self, x: Any, cdim: int, budget: int) -> Any:
-        raise NotImplementedError
-
-    def workspace(self, x: Shape, y: Shape) -> int:
-        return 0 if self.track_running_stats else prod(x)
-
-
-class BatchNormNd(_PerChannelNorm):
-    @classmethod
-    def example(cls):
-        return (8,), {}, spatial_example(cls.nd)
-
-    summary = (
-        "normalises each channel over (N, *spatial); params 2C (affine), buffers running_mean/var"
-    )
-
-    def check(self) -> None:
-        super().check()
-        # torch's batch_norm: eps ≥ 0 with running statistics, > 0 with the batch's own
-        batch = not self.track_running_stats
-        if self.eps < 0 or (batch and self.eps == 0):
-            raise ShapeError(
-                f"eps must be {'positive with batch statistics' if batch else 'non-negative'}, "
-                f"got {self.eps:g}",
-                argument="eps",
-                expected="a positive number" if batch else "a non-negative number",
-                got=self.eps,
-                hint="the default is 1e-05",
-            )
-
-    def channel_dim(self, x: Shape) -> int:
-        ranks = (2, 3) if self.nd == 1 else (self.nd + 2,)
-        if len(x) not in ranks:
-            forms = {
-                2: "2D (N, C)",
-                3: "3D (N, C, L)",
-                4: "4D (N, C, H, W)",
-                5: "5D (N, C, D, H, W)",
-            }
-            want = " or ".join(forms[r] for r in ranks)
-            fits = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}.get(
-                len(x)
-            )
-            unbatched = len(x) == self.nd + 1 and self.nd > 1
-            raise ShapeError(
-                f"expects a {want} input, receives {len(x)}D {fmt_shape(x)}",
-                argument="input",
-                expected=" or ".join(f"{r}D" for r in ranks),
-                got=len(x),
-                hint=(
-                    "BatchNorm needs a batch dimension: add N = 1 to the input shape"
-                    if unbatched
-                    else (f"a {len(x)}D input suits {fits}" if fits else None)
-                ),
-            )
-        return 1
-
-    def _stats_size(self, x: Shape, cdim: int) -> int:
-        return x[0] * prod(x[2:])
-
-    def _one_value_message(self, x: Shape) -> str:
-        return f"batch statistics need more than 1 value per channel, input {fmt_shape(x)} has 1"
-
-    def _batch_stats_normalise(self, x: Any, cdim: int, budget: int) -> Any:
-        """track_running_stats=False: torch normalises with the batch's statistics even in eval."""
-        import numpy as np
-
-        from ..kernels import item_parts
-
-        n, c = x.shape[0], x.shape[1]
-        x3 = x.reshape(n, c, -1)
-        count = x3.shape[0] * x3.shape[2]
-        out = np.empty(x.shape, dtype=x.dtype)
-        if count == 0 or c == 0:
-            out[...] = x
-            return out
-        mean = x3.mean(axis=(0, 2))
-        mean_b = mean[:, None]
-        sq = np.zeros(c, dtype=x.dtype)
-        # one temporary: whole items while they fit the budget, else runs of positions
-        per_item = x.itemsize * x3.shape[1] * x3.shape[2]
-        for part, run in item_parts(n, x3.shape[2], per_item, budget):
-            d = x3[part, :, run] - mean_b
-            sq += np.einsum("ncl,ncl->c", d, d)
-            del d  # before the next piece's: never two at once
-        rstd = 1 / np.sqrt(sq / count + self.eps)
-        o3 = out.reshape(n, c, -1)
-        np.subtract(x3, mean_b, out=o3)
-        o3 *= rstd[:, None]
-        return out
-
-
 @register
-class SyncBatchNorm(BatchNormNd):
-    """BatchNorm across processes when training; at inference BatchNorm on (N, C, *) of any
-    rank (the process group only matters for training, and is not read)."""
-
+class GroupNorm(KeywordBias):
     @classmethod
-    def example(cls):
-        return (8,), {}, (2, 8, 4, 4)
-
-    summary = "BatchNorm of (N, C, *) of any rank (synchronised across processes when training)"
-    IGNORED: ClassVar[tuple[str, ...]] = ("device", "dtype", "process_group")
-    ARGS = BatchNormNd._args(True, True)
-
-    def channel_dim(self, x: Shape) -> int:
-        hint = "SyncBatchNorm needs a batch dimension: add N = 1 to the input shape"
-        require_rank(x, 2, "(N, C, *)", hint)
-        return 1
-
-
-class InstanceNormNd(_PerChannelNorm):
-    @classmethod
-    def example(cls):
-        return (8,), {"affine": True}, spatial_example(cls.nd)
-
-    summary = "normalises each channel of each sample over its spatial dims; affine off by default"
-
-    def channel_dim(self, x: Shape) -> int:
-        return spatial_input(x, self.nd)[0]
-
-    def _stats_size(self, x: Shape, cdim: int) -> int:
-        return prod(x[cdim + 1 :])
-
-    def _one_value_message(self, x: Shape) -> str:
-        return f"instance statistics need more than 1 spatial element, input {fmt_shape(x)} has 1"
-
-    _one_value_hint = (
-        "use a larger input, or track_running_stats: true (eval mode then uses running statistics)"
-    )
-
-    def _batch_stats_normalise(self, x: Any, cdim: int, budget: int) -> Any:
-        """Per sample and channel over the spatial dims (torch uses them whenever not tracking)."""
-        import numpy as np
-
-        out = np.empty(x.shape, dtype=x.dtype)
-        rows = prod(x.shape[: cdim + 1])
-        _normalise_rows(x.reshape(rows, -1), out.reshape(rows, -1), self.eps, budget)
-        return out
-
-
-for _nd in (1, 2, 3):
-    make_nd(BatchNormNd, "BatchNorm{}d", dims=(_nd,), ARGS=BatchNormNd._args(True, True))
-    make_nd(InstanceNormNd, "InstanceNorm{}d", dims=(_nd,), ARGS=InstanceNormNd._args(False, False))
-for _nd in (1, 2, 3):
-    make_lazy(REGISTRY[f"BatchNorm{_nd}d"], lazy_dim=1)
-    # torch's LazyInstanceNorm defaults to affine=True, track_running_stats=True
-    make_lazy(REGISTRY[f"InstanceNorm{_nd}d"], InstanceNormNd._args(True, True), lazy_dim=1)
-
-
-@register
-class GroupNorm(_KeywordBias):
-    @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (2, 8), {}, (1, 8, 6, 6)
 
     summary = "normalises each group of C/G channels per sample; params 2C (affine)"
@@ -459,7 +118,7 @@ class GroupNorm(_KeywordBias):
         Arg("num_channels", to_int),
         Arg("eps", to_float, 1e-05),
         Arg("affine", to_bool, True),
-        _BIAS,
+        BIAS_ARG,
     )
     N_POSITIONAL = 4  # num_groups, num_channels, eps, affine (device, dtype: by keyword here)
     IGNORED = ("device", "dtype")
@@ -484,7 +143,7 @@ class GroupNorm(_KeywordBias):
                 hint=f"use num_groups {' or '.join(map(str, sorted(near)))}" if near else None,
             )
         if self.affine:
-            _non_negative("num_channels", self.num_channels, " when affine")
+            non_negative("num_channels", self.num_channels, " when affine")
 
     def out_shape(self, x: Shape) -> Shape:
         require_rank(
@@ -492,7 +151,7 @@ class GroupNorm(_KeywordBias):
         )
         c, g = x[1], self.num_groups
         if self.affine and c != self.num_channels:
-            raise _channel_mismatch("num_channels", self.num_channels, c, 1, inferable=False)
+            raise channel_mismatch("num_channels", self.num_channels, c, 1, inferable=False)
         if c % g:
             raise ShapeError(
                 f"input channels ({c}) must be divisible by num_groups ({g})",
@@ -527,16 +186,16 @@ class GroupNorm(_KeywordBias):
 
     # -- NumPy forward pass ------------------------------------------------------
     def init(self, x: Shape, rng: Any) -> dict[str, Any]:
-        return _default_init(self, x)
+        return default_init(self, x)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
 
         out = np.empty(x.shape, dtype=x.dtype)
         rows = x.shape[0] * self.num_groups
-        _normalise_rows(x.reshape(rows, -1), out.reshape(rows, -1), self.eps, budget)
+        normalise_rows(x.reshape(rows, -1), out.reshape(rows, -1), self.eps, budget)
         if self.affine:
-            _channel_affine(out, 1, w["weight"], w.get("bias"))
+            channel_affine(out, 1, w["weight"], w.get("bias"))
         return out
 
     def workspace(self, x: Shape, y: Shape) -> int:
@@ -546,7 +205,7 @@ class GroupNorm(_KeywordBias):
 @register
 class LayerNorm(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return ((6, 6),), {}, (1, 8, 6, 6)
 
     summary = (
@@ -610,7 +269,7 @@ class LayerNorm(Layer):
 
     # -- NumPy forward pass ------------------------------------------------------
     def init(self, x: Shape, rng: Any) -> dict[str, Any]:
-        return _default_init(self, x)
+        return default_init(self, x)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
@@ -618,7 +277,7 @@ class LayerNorm(Layer):
         out = np.empty(x.shape, dtype=x.dtype)
         n = prod(self.normalized_shape)
         rows = prod(x.shape) // n if n else 0
-        _normalise_rows(x.reshape(rows, n), out.reshape(rows, n), self.eps, budget)
+        normalise_rows(x.reshape(rows, n), out.reshape(rows, n), self.eps, budget)
         if self.elementwise_affine:
             out *= w["weight"]
             if "bias" in w and self.bias:
@@ -659,7 +318,7 @@ class RMSNorm(LayerNorm):
 @register
 class LocalResponseNorm(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (5,), {"alpha": 0.0001, "beta": 0.75, "k": 2.0}, (1, 8, 6, 6)
 
     summary = "normalises each value over `size` neighbouring channels (AlexNet); no parameters"

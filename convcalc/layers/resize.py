@@ -1,4 +1,5 @@
-"""Resizing, padding and rearranging: Upsample, the padding layers, PixelShuffle, ChannelShuffle.
+"""Resizing: Upsample, UpsamplingNearest2d and UpsamplingBilinear2d, with their NumPy
+interpolation.
 
 None of these has parameters, and torch.utils.flop_counter counts no MACs for them.
 Every rule PyTorch applies to them is enforced in forward (construction stores the
@@ -12,22 +13,9 @@ from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import AXES, Shape, fmt_shape, prod
-from .base import (
-    REQUIRED,
-    Arg,
-    BadValue,
-    Layer,
-    check_positive,
-    converter_form,
-    is_int,
-    make_nd,
-    rank_error,
-    register,
-    spatial_example,
-    to_choice,
-    to_float,
-    to_int,
-)
+from .arguments import Arg, BadValue, converter_form, is_int, to_choice, to_float
+from .base import Example, Layer, register
+from .checks import axis_name, rank_error
 
 INT64_MAX = 2**63 - 1
 
@@ -68,22 +56,6 @@ def to_scale(v: Any) -> None | float | tuple[float, ...]:
         raise BadValue("a number, a list of numbers or None") from None
 
 
-@converter_form("int or list of int")
-def to_padding(v: Any) -> int | tuple[int, ...]:
-    """An int (the same on every side) or a list kept as given (torch does not check its length)."""
-    if is_int(v):
-        return int(v)
-    if isinstance(v, (list, tuple)) and all(is_int(i) for i in v):
-        return tuple(int(i) for i in v)
-    raise BadValue("an integer or a list of integers")
-
-
-def _axis(rank: int, dim: int) -> str:
-    """A readable name for dimension ``dim`` of a ``rank``-D tensor ("W", "H", "D" or "dim 1")."""
-    from_end = rank - dim
-    return ("W", "H", "D")[from_end - 1] if from_end <= 3 else f"dim {dim}"
-
-
 # ---------------------------------------------------------------- upsampling
 UPSAMPLE_MODES = (
     "nearest",
@@ -103,7 +75,7 @@ SPATIAL_NAME = {3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
 @register
 class Upsample(Layer):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (), {"scale_factor": 2, "mode": "nearest"}, (1, 8, 6, 6)
 
     type_name = "Upsample"
@@ -128,6 +100,15 @@ class Upsample(Layer):
         return None if s is not None and not isinstance(s, tuple) and s == 0 else s
 
     def out_shape(self, x: Shape) -> Shape:
+        size, scale = self._size_or_scale()
+        self._check_input(x, size, scale)
+        return x[:2] + self._output_sizes(x, size, scale)
+
+    def _size_or_scale(
+        self,
+    ) -> tuple[int | tuple[int, ...] | None, float | tuple[float, ...] | None]:
+        """The size or the scale (exactly one of them), after the checks on the arguments
+        alone that torch makes in forward."""
         mode = self.mode
         if mode in ("nearest", "area", "nearest-exact") and self.align_corners is not None:
             raise ShapeError(
@@ -165,6 +146,14 @@ class Upsample(Layer):
                 got=True,
                 hint="remove recompute_scale_factor, or give scale_factor instead of size",
             )
+        return size, scale
+
+    def _check_input(
+        self, x: Shape, size: int | tuple[int, ...] | None, scale: float | tuple[float, ...] | None
+    ) -> None:
+        """The input's rank and sizes suit the mode, and size or scale_factor has a value
+        per spatial axis."""
+        mode = self.mode
         rank = len(x)
         if rank not in (3, 4, 5):
             want = MODE_RANK.get(mode)
@@ -207,17 +196,23 @@ class Upsample(Layer):
                 got=mode,
                 hint="use mode='bicubic', or F.interpolate(..., mode='lanczos', antialias=True) outside nn.Upsample",
             )
-        spatial = x[2:]
         empty = [d for d in (range(2, rank) if mode == "area" else range(1, rank)) if x[d] == 0]
         if empty:
             d = empty[0]
             raise ShapeError(
-                f"expects non-empty input dimensions, {_axis(rank, d) if d >= 2 else 'C'} is 0 in {fmt_shape(x)}",
+                f"expects non-empty input dimensions, {axis_name(rank, d) if d >= 2 else 'C'} is 0 in {fmt_shape(x)}",
                 argument="input",
                 expected="a non-zero size",
                 got=0,
                 dim=d,
             )
+
+    def _output_sizes(
+        self, x: Shape, size: int | tuple[int, ...] | None, scale: float | tuple[float, ...] | None
+    ) -> tuple[int, ...]:
+        """The spatial output sizes: ``size``, or each input size times its scale, truncated."""
+        mode, rank, spatial = self.mode, len(x), x[2:]
+        nd = rank - 2
         out = []
         for i, n in enumerate(spatial):
             if size is not None:
@@ -256,7 +251,7 @@ class Upsample(Layer):
                         else "use a positive size"
                     ),
                 )
-        return x[:2] + tuple(out)
+        return tuple(out)
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
         notes = []
@@ -477,7 +472,7 @@ def _mode_hint(rank: int) -> str | None:
 @register
 class UpsamplingNearest2d(Upsample):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (), {"scale_factor": 2}, (1, 8, 6, 6)
 
     type_name = "UpsamplingNearest2d"
@@ -491,7 +486,7 @@ class UpsamplingNearest2d(Upsample):
 @register
 class UpsamplingBilinear2d(Upsample):
     @classmethod
-    def example(cls):
+    def example(cls) -> Example:
         return (), {"size": (9, 9)}, (1, 8, 6, 6)
 
     type_name = "UpsamplingBilinear2d"
@@ -500,465 +495,3 @@ class UpsamplingBilinear2d(Upsample):
     mode = "bilinear"
     align_corners = True
     recompute_scale_factor = None
-
-
-# ------------------------------------------------------------------- padding
-class _Pad(Layer):
-    """Shared by the padding types; ``nd`` and ``pad_mode`` are set per class.
-
-    ``padding`` is (left, right, top, bottom, front, back): the LAST dimension first.
-    Like torch, a tuple of any even length is taken as given (2 values pad only the
-    last dimension, whatever the class's nd).
-    """
-
-    @classmethod
-    def example(cls):
-        return ((1, 2) * cls.nd,), {}, spatial_example(cls.nd)
-
-    nd: ClassVar[int] = 2
-    pad_mode: ClassVar[str] = "constant"
-    padding: int | tuple[int, ...]
-
-    def pads(self) -> tuple[int, ...]:
-        p = self.padding
-        return (p,) * (2 * self.nd) if isinstance(p, int) else p
-
-    def out_shape(self, x: Shape) -> Shape:
-        rank = len(x)
-        mode = self.pad_mode
-        if mode == "circular" and rank not in (self.nd + 1, self.nd + 2):
-            raise rank_error(
-                f"expects a {self.nd + 1}D or {self.nd + 2}D input",
-                x,
-                f"{self.nd + 1}D or {self.nd + 2}D",
-            )
-        pads = self.pads()
-        if len(pads) % 2:
-            raise ShapeError(
-                f"padding length must be divisible by 2, got {len(pads)} values",
-                argument="padding",
-                expected="(left, right) pairs, last dimension first",
-                got=pads,
-                hint=f"give one integer or {2 * self.nd} values",
-            )
-        k = len(pads) // 2
-        if k > rank:
-            raise ShapeError(
-                f"padding has {len(pads)} values, more than two per dimension of the {rank}D input {fmt_shape(x)}",
-                argument="padding",
-                expected=f"at most {2 * rank} values",
-                got=pads,
-                hint=f"give at most {2 * rank} values, or use a {k}D or larger input",
-            )
-        if mode != "constant" and not (1 <= k <= 3 and rank in (k + 1, k + 2)):
-            word = {"reflect": "reflection", "replicate": "replication"}.get(mode, mode)
-            raise rank_error(
-                f"{word} padding with {len(pads)} values expects a {k + 1}D or {k + 2}D input"
-                if 1 <= k <= 3
-                else f"{word} padding does not support {len(pads)} padding values for a {rank}D input",
-                x,
-                f"{k + 1}D or {k + 2}D" if 1 <= k <= 3 else "2, 4 or 6 padding values",
-                hint=(
-                    f"give {2 * self.nd} values, one (left, right) pair per dimension, last dimension first"
-                    if k != self.nd
-                    else None
-                ),
-            )
-        if mode in ("reflect", "replicate"):
-            first = 1 if rank == k + 2 else 0
-            for d in range(first, rank):
-                if x[d] == 0:
-                    raise ShapeError(
-                        f"expects non-empty dimensions (except the batch), dim {d} is 0 in {fmt_shape(x)}",
-                        argument="input",
-                        expected="a non-zero size",
-                        got=0,
-                        dim=d,
-                    )
-        out = list(x)
-        for j in range(k):
-            d = rank - 1 - j
-            left, right = pads[2 * j], pads[2 * j + 1]
-            n = x[d]
-            o = n + left + right
-            axis = _axis(rank, d)
-            where = f"{axis} is {n}, padding ({left}, {right})"
-            if mode == "constant":
-                if n + min(left, 0) + min(right, 0) < 0:
-                    raise ShapeError(
-                        f"negative padding crops more than the input: {where}",
-                        argument="padding",
-                        expected=f"cropping at most {n} in total",
-                        got=(left, right),
-                        dim=d,
-                        hint="crop less or use a larger input",
-                    )
-            elif mode == "reflect" and (left >= n or right >= n):
-                raise ShapeError(
-                    f"reflection padding must be less than the input size: {where}",
-                    argument="padding",
-                    expected=f"less than {n}",
-                    got=max(left, right),
-                    dim=d,
-                    hint=f"use padding of at most {n - 1}, a larger input or ReplicationPad{self.nd}d",
-                )
-            elif mode == "circular" and (left > n or right > n):
-                raise ShapeError(
-                    f"circular padding wraps around more than once: {where}",
-                    argument="padding",
-                    expected=f"at most {n}",
-                    got=max(left, right),
-                    dim=d,
-                    hint=f"use padding of at most {n} or a larger input",
-                )
-            # torch's reflect/replicate kernels need >= 1 in 1-d, but only "some axis >= 1" in 2-d/3-d
-            minimum = 1 if mode in ("reflect", "replicate") and k == 1 else 0
-            if o < minimum:
-                raise ShapeError(
-                    f"output size must be at least {minimum}: {where} gives {o}",
-                    argument="padding",
-                    expected=f"an output size of at least {minimum}",
-                    got=o,
-                    dim=d,
-                    hint="crop less or use a larger input",
-                )
-            out[d] = o
-        y = tuple(out)
-        padded = y[rank - k :]
-        if mode in ("reflect", "replicate") and k > 1 and all(o == 0 for o in padded):
-            raise ShapeError(
-                f"output is empty: every padded dimension of {fmt_shape(x)} is cropped to 0",
-                argument="padding",
-                expected="an output size of at least 1 on some padded axis",
-                got=padded,
-                hint="crop less or use a larger input",
-            )
-        if mode == "circular":
-            _circular_copies(x, y, pads)
-        return y
-
-    def notes(self, x: Shape, y: Shape) -> list[str]:
-        pads = self.pads()
-        notes = []
-        k = len(pads) // 2
-        if k != self.nd:
-            which = "only the last dimension" if k == 1 else f"the last {k} dimensions"
-            notes.append(f"padding has {len(pads)} values: pads {which}, not {self.nd}")
-        if any(p < 0 for p in pads):
-            notes.append("negative padding crops")
-        empty = [_axis(len(y), d) for d in range(len(y) - k, len(y)) if y[d] == 0]
-        if empty:
-            notes.append(f"output is empty along {', '.join(empty)}")
-        return notes
-
-    # -- NumPy forward pass ------------------------------------------------------
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        """Gather along each padded axis with torch's index rule (one take per axis).
-
-        With t = j - left the output index j reads, on the original input:
-        replicate clamp(t, 0, n-1); reflect |t| mirrored at n-1; circular the input
-        cropped by any negative padding, wrapped. Constant crops, then fills ``value``.
-        Circular padding wider than the cropped input is ill-defined in torch (its
-        overlapping copies read memory being written, or never written): we wrap.
-        """
-        import numpy as np
-
-        pads = self.pads()
-        k = len(pads) // 2
-        rank = x.ndim
-        mode = self.pad_mode
-        if mode == "constant":
-            value = float(getattr(self, "value", 0.0))
-            crop = [slice(None)] * rank
-            widths = [(0, 0)] * rank
-            for j in range(k):
-                d = rank - 1 - j
-                left, right = pads[2 * j], pads[2 * j + 1]
-                crop[d] = slice(max(-left, 0), x.shape[d] - max(-right, 0))
-                widths[d] = (max(left, 0), max(right, 0))
-            v = x[tuple(crop)]
-            return np.pad(v, widths, mode="constant", constant_values=value).astype(
-                x.dtype, copy=False
-            )
-        if min(pads) >= 0:
-            # NumPy's own modes agree with torch's when nothing is cropped (and are faster)
-            widths = [(0, 0)] * rank
-            for j in range(k):
-                widths[rank - 1 - j] = (pads[2 * j], pads[2 * j + 1])
-            np_mode: Any = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
-            return np.pad(x, widths, mode=np_mode)
-        v = x
-        for j in range(k):
-            d = rank - 1 - j
-            left, right = pads[2 * j], pads[2 * j + 1]
-            n = v.shape[d]
-            t = np.arange(n + left + right) - left
-            if mode == "replicate":
-                idx = np.clip(t, 0, n - 1)
-            elif mode == "reflect":
-                idx = np.abs(t)
-                idx = np.where(idx > n - 1, 2 * (n - 1) - idx, idx)
-            else:  # circular: wrap over what negative padding leaves
-                lo = max(-left, 0)
-                m = n - lo - max(-right, 0)
-                if m <= 0:
-                    # nothing left to wrap: torch copies from uninitialised memory; we give zeros
-                    shape = list(v.shape)
-                    shape[d] = n + left + right
-                    v = np.zeros(shape, dtype=x.dtype)
-                    continue
-                idx = lo + (np.arange(n + left + right) - max(left, 0)) % m
-            v = np.take(v, idx, axis=d)
-        return v if v is not x else x.copy()
-
-    def workspace(self, x: Shape, y: Shape) -> int:
-        # one intermediate per padded axis but the last
-        return prod(y)
-
-
-def _slice(size: int, start: int, end: int) -> tuple[int, int]:
-    """torch's Tensor.slice(start, end) bounds (negative wrap once, then clamp)."""
-    if start < 0:
-        start += size
-    if end < 0:
-        end += size
-    start = min(max(start, 0), size)
-    end = min(max(end, start), size)
-    return start, end
-
-
-def _circular_copies(x: Shape, y: Shape, pads: tuple[int, ...]) -> None:
-    """Replay the copies of torch's _pad_circular and raise where torch fails.
-
-    With cropping on one side and wrapping on the other, torch's copies can have
-    mismatched lengths or overlap in memory (for a contiguous output whose leading
-    dims before the axis are all 1); torch raises then, and so do we.
-    """
-    rank, k = len(x), len(pads) // 2
-    # copy of the (cropped) input into the output
-    for j in range(k):
-        d = rank - 1 - j
-        left, right = pads[2 * j], pads[2 * j + 1]
-        a, b = _slice(y[d], max(left, 0), y[d] - max(right, 0))
-        c, e = _slice(x[d], max(-left, 0), x[d] - max(-right, 0))
-        if e - c != b - a and e - c != 1:
-            _circular_fail(x, d, left, right)
-    for j in range(k):
-        d = rank - 1 - j
-        left, right = pads[2 * j], pads[2 * j + 1]
-        size = y[d]
-        copies = []
-        if left > 0:
-            copies.append(
-                (
-                    _slice(size, 0, left),
-                    _slice(size, size - left - max(right, 0), size - max(right, 0)),
-                )
-            )
-        if right > 0:
-            copies.append(
-                (_slice(size, size - right, size), _slice(size, max(left, 0), max(left, 0) + right))
-            )
-        # torch only detects the overlap when both slices are dense: all dims before d are 1
-        dense = all(v == 1 for v in y[:d])
-        rest = prod(y[:d]) * prod(y[d + 1 :])
-        for (a, b), (c, e) in copies:
-            if e - c != b - a and e - c != 1:
-                _circular_fail(x, d, left, right)
-            if dense and rest and b > a and e > c and (a, b) != (c, e) and a < e and c < b:
-                _circular_fail(x, d, left, right)
-
-
-def _circular_fail(x: Shape, d: int, left: int, right: int) -> None:
-    raise ShapeError(
-        f"circular padding ({left}, {right}) on {_axis(len(x), d)} of size {x[d]} mixes cropping and "
-        "wrapping in a way torch's circular pad cannot copy",
-        argument="padding",
-        expected="padding whose wrapped part fits in what is left after cropping",
-        got=(left, right),
-        dim=d,
-        hint="crop in a separate layer (ZeroPad with negative padding) before padding",
-    )
-
-
-class ZeroPadNd(_Pad):
-    summary = "pads with zeros: out = in + left + right per padded axis (negative crops)"
-    pad_mode = "constant"
-    ARGS = (Arg("padding", to_padding),)
-
-
-class ConstantPadNd(_Pad):
-    @classmethod
-    def example(cls):
-        return ((1, 2) * cls.nd, 0.5), {}, spatial_example(cls.nd)
-
-    summary = "pads with a constant: out = in + left + right per padded axis (negative crops)"
-    pad_mode = "constant"
-    ARGS = (Arg("padding", to_padding), Arg("value", to_float, REQUIRED))
-    value: float
-
-
-class ReflectionPadNd(_Pad):
-    summary = "pads with the reflection of the input: each padding < the input size"
-    pad_mode = "reflect"
-    ARGS = (Arg("padding", to_padding),)
-
-
-class ReplicationPadNd(_Pad):
-    summary = "pads by repeating the edge values: out = in + left + right ≥ 1"
-    pad_mode = "replicate"
-    ARGS = (Arg("padding", to_padding),)
-
-
-class CircularPadNd(_Pad):
-    summary = "pads by wrapping around: each padding ≤ the input size"
-    pad_mode = "circular"
-    ARGS = (Arg("padding", to_padding),)
-
-
-for _base, _pattern in (
-    (ZeroPadNd, "ZeroPad{}d"),
-    (ConstantPadNd, "ConstantPad{}d"),
-    (ReflectionPadNd, "ReflectionPad{}d"),
-    (ReplicationPadNd, "ReplicationPad{}d"),
-    (CircularPadNd, "CircularPad{}d"),
-):
-    make_nd(_base, _pattern)
-
-
-# ----------------------------------------------------- pixel / channel shuffle
-def _check_factor(name: str, value: int, what: str) -> None:
-    if value <= 0:
-        raise ShapeError(
-            f"{what} expects a positive {name}, got {value}",
-            argument=name,
-            expected="a positive integer",
-            got=value,
-        )
-
-
-@register
-class PixelShuffle(Layer):
-    @classmethod
-    def example(cls):
-        return (2,), {}, (1, 8, 6, 6)
-
-    summary = "(*, C·r², H, W) → (*, C, H·r, W·r)"
-    ARGS = (Arg("upscale_factor", to_int),)
-    upscale_factor: int
-
-    def out_shape(self, x: Shape) -> Shape:
-        r = self.upscale_factor
-        if len(x) < 3:
-            raise rank_error(
-                "expects an input of at least 3 dimensions (*, C, H, W)", x, "3D or more"
-            )
-        _check_factor("upscale_factor", r, "pixel_shuffle")
-        c = x[-3]
-        if c % (r * r):
-            lower = c - c % (r * r)
-            raise ShapeError(
-                f"channels must be divisible by upscale_factor² = {r * r}, receives {c}",
-                argument="upscale_factor",
-                expected=f"a multiple of {r * r}",
-                got=c,
-                dim=len(x) - 3,
-                hint=f"use {lower or r * r} or {lower + r * r} channels",
-            )
-        return x[:-3] + (c // (r * r), x[-2] * r, x[-1] * r)
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        import numpy as np
-
-        r = self.upscale_factor
-        *lead, c, h, wd = x.shape
-        v = x.reshape(*lead, c // (r * r), r, r, h, wd)
-        b = len(lead)
-        v = v.transpose(*range(b), b, b + 3, b + 1, b + 4, b + 2)
-        return np.ascontiguousarray(v).reshape(*lead, c // (r * r), h * r, wd * r)
-
-
-@register
-class PixelUnshuffle(Layer):
-    @classmethod
-    def example(cls):
-        return (2,), {}, (1, 8, 6, 6)
-
-    summary = "(*, C, H·r, W·r) → (*, C·r², H, W)"
-    ARGS = (Arg("downscale_factor", to_int),)
-    downscale_factor: int
-
-    def out_shape(self, x: Shape) -> Shape:
-        r = self.downscale_factor
-        if len(x) < 3:
-            raise rank_error(
-                "expects an input of at least 3 dimensions (*, C, H, W)", x, "3D or more"
-            )
-        _check_factor("downscale_factor", r, "pixel_unshuffle")
-        for d, axis in ((len(x) - 2, "H"), (len(x) - 1, "W")):
-            if x[d] % r:
-                lower = x[d] - x[d] % r
-                raise ShapeError(
-                    f"{axis} must be divisible by downscale_factor {r}, receives {x[d]}",
-                    argument="downscale_factor",
-                    expected=f"a multiple of {r}",
-                    got=x[d],
-                    dim=d,
-                    hint=f"use {axis} {lower or r} or {lower + r}",
-                )
-        if prod(x) == 0:
-            return x  # torch returns an empty input unchanged (a clone)
-        return x[:-3] + (x[-3] * r * r, x[-2] // r, x[-1] // r)
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        import numpy as np
-
-        if x.size == 0:
-            return x.copy()
-        r = self.downscale_factor
-        *lead, c, h, wd = x.shape
-        b = len(lead)
-        v = x.reshape(*lead, c, h // r, r, wd // r, r)
-        v = v.transpose(*range(b), b, b + 2, b + 4, b + 1, b + 3)
-        return np.ascontiguousarray(v).reshape(*lead, c * r * r, h // r, wd // r)
-
-
-@register
-class ChannelShuffle(Layer):
-    @classmethod
-    def example(cls):
-        return (2,), {}, (1, 8, 6, 6)
-
-    summary = "shuffles the channels (dim 1) in groups; shape unchanged"
-    ARGS = (Arg("groups", to_int),)
-    groups: int
-
-    def out_shape(self, x: Shape) -> Shape:
-        g = self.groups
-        if len(x) < 3:
-            raise rank_error(
-                "expects an input of more than 2 dimensions (N, C, *)",
-                x,
-                "3D or more",
-                hint="ChannelShuffle needs a batch dimension: channels are dim 1",
-            )
-        check_positive("groups", g, "positive")
-        c = x[1]
-        if c % g:
-            raise ShapeError(
-                f"channels must be divisible by groups: {c} channels, {g} groups",
-                argument="groups",
-                expected=f"a divisor of {c}",
-                got=g,
-                dim=1,
-                hint=f"use groups dividing {c}, or {c - c % g or g} or {c - c % g + g} channels",
-            )
-        return x
-
-    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
-        import numpy as np
-
-        n, c = x.shape[0], x.shape[1]
-        g = self.groups
-        v = x.reshape(n, g, c // g, *x.shape[2:]).swapaxes(1, 2)
-        return np.ascontiguousarray(v).reshape(x.shape)

@@ -281,20 +281,97 @@ def test_block_arithmetic_cannot_grow_without_bound(tmp_path: Path) -> None:
     )
 
 
-def test_a_model_past_the_layer_limit_stops_reading(tmp_path: Path, monkeypatch) -> None:
-    """2**12 layers from a 40-line file, with the limit at 100: one error, then no more reading."""
-    import convcalc.graph
-
-    monkeypatch.setattr(convcalc.graph, "MAX_LAYERS", 100)
+def _nested(depth: int) -> str:
+    """Block b0 uses b1 twice, b1 uses b2 twice, …: 2**depth layers from a few lines."""
     lines = ["input: [1, 3, 8, 8]", "blocks:"]
-    for i in range(12):
-        inner = f"[b{i + 1}, b{i + 1}]" if i < 11 else "[ReLU, ReLU]"
+    for i in range(depth):
+        inner = f"[b{i + 1}, b{i + 1}]" if i < depth - 1 else "[ReLU, ReLU]"
         lines += [f"  b{i}:", f"    layers: {inner}"]
-    path = tmp_path / "wide.yaml"
-    path.write_text("\n".join([*lines, "layers: [b0]", ""]))
+    return "\n".join([*lines, "layers: [b0]", ""])
+
+
+LIMIT = "the limit of 100,000 layers in a model"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            "input: [1, 3, 8, 8]\nlayers:\n  - {type: ReLU, repeat: 1000001}\n",
+            f"repeat: 1,000,001 of ReLU makes up to 1,000,001 layers, beyond {LIMIT}",
+        ),
+        (  # every copy left out: no layer made, but 10**18 entries to walk
+            "input: [1, 3, 8, 8]\nblocks:\n  B:\n    layers:\n      - {type: ReLU, when: false}\n"
+            "layers:\n  - {type: B, repeat: 1000000000000000000}\n",
+            f"repeat: 1,000,000,000,000,000,000 of B makes up to 1,000,000,000,000,000,000 layers, beyond {LIMIT}",
+        ),
+        (_nested(20), f"block b0 expands to more than {LIMIT}"),
+        (  # a count the block's parameter sets, checked once it is bound
+            "input: [1, 3, 8, 8]\nblocks:\n  B:\n    params: {n: 2}\n    layers:\n"
+            "      - {type: ReLU, repeat: $n}\nlayers:\n  - {type: B, repeat: 1000, n: 1000}\n",
+            f"repeat: 1,000 of ReLU takes the model past {LIMIT} (100,000 before it)",
+        ),
+    ],
+)  # fmt: skip
+def test_an_expansion_past_the_layer_limit_is_refused_before_it_happens(
+    tmp_path: Path, config: str, message: str
+) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(config)
+    start = time.monotonic()
     data = json.loads(run("shape", str(path), "-f", "json").stdout)
-    assert [e["message"].split(": ", 2)[-1] for e in data["errors"]] == [
-        "the model expands to more than 100 layers"
+    assert time.monotonic() - start < 5  # 12 s and 700 MB, or never, when it expanded first
+    (error,) = data["errors"]
+    assert error["message"].endswith(": " + message)
+
+
+def test_a_model_at_the_layer_limit_is_read() -> None:
+    result = run(
+        "shape", "-", "-q", input="input: [1, 3]\nlayers:\n  - {type: ReLU, repeat: 100000}\n"
+    )
+    assert result.exit_code == 0
+    assert result.stdout == "model: (1, 3) → (1, 3) · params 0 · MACs 0\n"
+
+
+def test_an_alias_bomb_is_refused_before_anything_walks_it(tmp_path: Path) -> None:
+    """Nine anchors, each listing the one before ten times: 10**9 ReLUs in 1.5 KB."""
+    lines = ["bomb:", "  a0: &a0 [ReLU, ReLU, ReLU, ReLU, ReLU, ReLU, ReLU, ReLU, ReLU, ReLU]"]
+    lines += [f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join([*lines, "input: [1, 3, 8, 8]", "layers: *a8", ""]))
+    start = time.monotonic()
+    result = run("shape", str(path))
+    assert time.monotonic() - start < 5
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"error: {path}:8: invalid YAML: this holds more than 4,000,000 values once its "
+        "aliases (*name) are expanded, more than any model needs"
+    )
+    # aliases within reason are values like any other
+    small = tmp_path / "small.yaml"
+    small.write_text("relus: &r [ReLU, ReLU]\ninput: [1, 3]\nlayers: *r\n")
+    assert run("shape", str(small), "-q").exit_code == 2  # 'relus' is no config key …
+    small.write_text("input: &i [1, 3]\nlayers: [ReLU, {type: ReLU}]\n")
+    assert run("shape", str(small), "-q").stdout == "model: (1, 3) → (1, 3) · params 0 · MACs 0\n"
+
+
+def test_a_file_imported_from_many_places_is_read_once(tmp_path: Path, monkeypatch) -> None:
+    """25 files, each importing the next twice: 2**24 reads when each import reads its file."""
+    import convcalc.spec
+
+    for i in range(25):
+        imports = f"import: [f{i + 1}.yaml, f{i + 1}.yaml]\n" if i < 24 else ""
+        (tmp_path / f"f{i}.yaml").write_text(f"{imports}blocks:\n  B{i}: [ReLU]\n")
+    (tmp_path / "model.yaml").write_text("import: f0.yaml\ninput: [1, 3]\nlayers: [B0, B24]\n")
+    reads: list[str] = []
+    original = convcalc.spec._read_text
+    monkeypatch.setattr(
+        convcalc.spec, "_read_text", lambda path: reads.append(path) or original(path)
+    )
+    result = run("shape", str(tmp_path / "model.yaml"), "-q")
+    assert result.stdout == "model: (1, 3) → (1, 3) · params 0 · MACs 0\n"
+    assert sorted(reads) == sorted(str(tmp_path / f"f{i}.yaml") for i in range(25)) + [
+        str(tmp_path / "model.yaml")
     ]
 
 
@@ -371,7 +448,12 @@ def test_a_file_that_never_ends_is_an_input_error(tmp_path: Path, path: str) -> 
     result = run("shape", path)
     assert time.monotonic() - start < 5
     assert result.exit_code == 2
-    assert result.stderr == "error: /dev/zero: longer than 64 MiB, too long for a config\n"
+    if path == "/dev/zero":
+        assert result.stderr == "error: /dev/zero: longer than 64 MiB, too long for a config\n"
+    else:  # an import must be a regular file: it is not even opened
+        assert result.stderr == (
+            f"error: {path}:1: import '/dev/zero': /dev/zero is not a file\n  hint: import a YAML file\n"
+        )
 
 
 def test_a_bug_of_ours_is_json_too(monkeypatch) -> None:

@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 from golden import load, run, scale, temporaries
 
-from convcalc.layers import activation, norm, resize
+from convcalc.layers import activation, batch_norm, dropout, norm, padding, resize, shuffle, softmax
 from convcalc.layers.activation import erf
 from convcalc.layers.base import REGISTRY
 from convcalc.spec import spec_from_strings
 
 FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "misc").glob("*.npz"))
-MODULES = (activation.__name__, norm.__name__, resize.__name__)
+MODULES = tuple(
+    m.__name__ for m in (activation, softmax, dropout, batch_norm, norm, resize, padding, shuffle)
+)
 # Lazy<Type> runs its base type's kernel (checked against torch in tests/oracle/test_forward_oracle.py)
 MY_TYPES = sorted(
     name

@@ -1,0 +1,248 @@
+"""Adaptive pooling: the rules of AdaptiveAvgPool1d/2d/3d and AdaptiveMaxPool1d/2d/3d, which
+pool.py registers beside the other pooling types. Bin i of an axis covers
+[⌊i·in/out⌋, ⌈(i+1)·in/out⌉); no parameters and no MACs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from ..errors import ShapeError
+from ..shape import AXES, Shape, adaptive_bins, prod
+from .arguments import (
+    REQUIRED,
+    Arg,
+    BadValue,
+    Converter,
+    converter_form,
+    is_int,
+    to_bool,
+)
+from .base import Example, Layer
+from .checks import (
+    RETURN_INDICES_NOTE,
+    check_nonempty,
+    show_values,
+    spatial_example,
+    spatial_input,
+    spatial_origin,
+)
+from .pool_kernels import adaptive_axis
+
+
+def to_output_size(nd: int) -> Converter[Any]:
+    """output_size of adaptive pooling: an int, or ``nd`` entries (int, or None = keep that size for nd > 1).
+
+    An int stays an int: PyTorch treats ``2`` and ``(2, 2)`` differently for low-rank inputs.
+    """
+    if nd == 1:
+        form, what = "int", "an integer"
+    else:
+        form = f"int or ({', '.join(['int or None'] * nd)})"
+        what = f"an integer or a list of {nd} integers or None (None keeps that size)"
+
+    @converter_form(form)
+    def convert(v: Any) -> Any:
+        if is_int(v):
+            return int(v)
+        if (
+            isinstance(v, (list, tuple))
+            and len(v) == nd
+            and all(is_int(i) or (nd > 1 and i is None) for i in v)
+        ):
+            return tuple(None if i is None else int(i) for i in v)
+        raise BadValue(what)
+
+    return convert
+
+
+def _bin_lengths(n: int, o: int, period: int) -> list[int]:
+    """Lengths of the first bins (at most 65,536) of an adaptive pooling with a huge output."""
+    count = min(period, 1 << 16)
+    return [-(-((i + 1) * n) // o) - (i * n) // o for i in range(count)]
+
+
+class _AdaptivePool(Layer):
+    """Shared by the adaptive pooling types; ``nd`` is set per registered class."""
+
+    nd: ClassVar[int] = 2
+    is_max: ClassVar[bool] = False
+    #: AdaptiveAvgPool1d/2d accept a batched input with 0 channels; the others do not
+    empty_channels_ok: ClassVar[bool] = False
+    #: AdaptiveAvgPool computes an output of all 1s as a mean over the last nd dims: empty
+    #: inputs are fine, and for 2d/3d any rank of at least nd works
+    global_mean: ClassVar[bool] = False
+
+    output_size: int | tuple[int | None, ...]
+
+    def sizes(self) -> tuple[int | None, ...]:
+        o = self.output_size
+        return (o,) * self.nd if isinstance(o, int) else o
+
+    def check(self) -> None:
+        given = [o for o in self.sizes() if o is not None]
+        if any(o < 0 for o in given):
+            raise ShapeError(
+                f"output_size must be non-negative, got {show_values(self.sizes())}",
+                argument="output_size",
+                expected="non-negative sizes (or None to keep a size)",
+                got=self.output_size,
+                hint="give the output size you want per axis; None keeps that axis",
+            )
+
+    def _resolved(self, spatial: Shape) -> tuple[int, ...]:
+        return tuple(n if o is None else o for o, n in zip(self.sizes(), spatial))
+
+    def out_shape(self, x: Shape) -> Shape:
+        nd = self.nd
+        tuple_form = not isinstance(self.output_size, int)
+        # the 1×1 fast path (mean over the last nd dims) takes any rank of at least nd
+        # (nd + 1 when output_size is a tuple: torch's _list_with_default wants it)
+        if self.global_mean and len(x) >= nd + (1 if tuple_form else 0):
+            if all(o == 1 for o in self._resolved(x[len(x) - nd :])):
+                if nd == 1:  # adaptive_avg_pool1d checks the rank first
+                    spatial_input(x, nd)
+                return x[: len(x) - nd] + (1,) * nd
+        cdim, spatial = spatial_input(x, nd)
+        first = cdim + 1 if (cdim == 0 or self.empty_channels_ok) else cdim
+        check_nonempty(x, first, cdim, nd)
+        return x[: cdim + 1] + self._resolved(spatial)
+
+    # -- NumPy forward pass ------------------------------------------------
+    def _global(self, x: Shape, y: Shape) -> bool:
+        """AdaptiveAvgPool to all 1s: a plain mean over the last nd dims (any rank)."""
+        return self.global_mean and all(o == 1 for o in y[len(y) - self.nd :])
+
+    def _plan(self, x: Shape, y: Shape) -> list[tuple[int, int]]:
+        """(axis, out size) per reduced axis, outer axes first: whole rows are gathered there,
+        and the last axis (element-wise gathers, strided reads) then works on less data."""
+        nd = self.nd
+        axes = [
+            (len(x) - nd + i, o) for i, o in enumerate(y[len(y) - nd :]) if o != x[len(x) - nd + i]
+        ]
+        return axes
+
+    def _temporaries(self, x: Shape, y: Shape) -> int:
+        """Peak elements of one unchunked pass: the intermediate result of each axis but the
+        last, the previous one, and the gather buffers of one bin length (two of its size)."""
+        shape = list(x)
+        peak = 0
+        previous = 0
+        plan = self._plan(x, y)
+        for step, (axis, o) in enumerate(plan):
+            shape[axis] = o
+            size = prod(shape)
+            result = size if step < len(plan) - 1 else 0
+            peak = max(peak, previous + result + 2 * size)
+            previous = result
+        return peak
+
+    def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        """Separable: the bins of a box are products of per-axis bins, so max and mean reduce
+        one axis at a time (`adaptive_axis`), chunked over the leading dims."""
+        import numpy as np
+
+        from ..kernels import chunks
+
+        x_shape = tuple(x.shape)
+        y_shape = self.out_shape(x_shape)
+        nd = self.nd
+        axes = tuple(range(x.ndim - nd, x.ndim))
+        if self._global(x_shape, y_shape):
+            if x.size == 0 or any(x_shape[a] == 0 for a in axes):
+                return np.full(y_shape, np.nan, dtype=x.dtype)  # torch: the mean of nothing
+            return x.mean(axis=axes, keepdims=True)
+        plan = self._plan(x_shape, y_shape)
+        lead = x_shape[: x.ndim - nd]
+        m = prod(lead)
+        flat = x.reshape((m,) + x_shape[x.ndim - nd :])
+        out = np.empty((m,) + y_shape[len(y_shape) - nd :], dtype=x.dtype)
+        per_item = self._temporaries(
+            (1,) + x_shape[x.ndim - nd :], (1,) + y_shape[len(y_shape) - nd :]
+        )
+        for part in chunks(m, per_item * x.itemsize, budget) if m else []:
+            z = flat[part]
+            for axis, o in plan:
+                z = adaptive_axis(z, axis - x.ndim + nd + 1, o, self.is_max)
+            out[part] = z
+        return out.reshape(y_shape)
+
+    def workspace(self, x: Shape, y: Shape) -> int:
+        if self._global(x, y):
+            return 0
+        return self._temporaries(x, y)
+
+    def notes(self, x: Shape, y: Shape) -> list[str]:
+        notes = []
+        for axis, n, o in zip(AXES[self.nd], x[len(x) - self.nd :], y[len(y) - self.nd :]):
+            if o == 0:
+                notes.append(f"{axis}: output size 0, the output is empty")
+                continue
+            if n % o == 0:
+                continue
+            # the bin lengths repeat with period o / gcd(n, o): one period tells min and max
+            period = o // math.gcd(n, o)
+            lengths = (
+                [b - a for a, b in adaptive_bins(n, o)[:period]]
+                if o <= 1 << 16
+                else _bin_lengths(n, o, period)
+            )
+            lo, hi = min(lengths), max(lengths)
+            size = f"{lo}" if lo == hi else f"{lo}–{hi}"
+            text = f"{axis}: {n} → {o}"
+            if o > n:
+                text += " (out > in: input elements repeat)"
+            notes.append(f"{text}, bins of {size} element{'s' if hi > 1 else ''}, overlapping")
+        return notes
+
+    def origin(self, x: Shape, y: Shape, dim: int) -> str | None:
+        return spatial_origin(self, x, y, dim)
+
+    def sets_dim(self, x: Shape, y: Shape, dim: int) -> bool:
+        first = len(y) - self.nd
+        return dim >= first and self.sizes()[dim - first] is not None
+
+    def resize_hint(self, x: Shape, y: Shape, dim: int, wanted: int, label: str) -> str | None:
+        first = len(y) - self.nd
+        if dim < first:
+            return None
+        sizes = list(self.sizes())
+        sizes[dim - first] = wanted
+        value = str(wanted) if self.nd == 1 else "(" + ", ".join(map(str, sizes)) + ")"
+        return f"set output_size: {value} in {label}"
+
+
+class AdaptiveAvgPoolNd(_AdaptivePool):
+    is_max: ClassVar[bool] = False
+
+    @classmethod
+    def example(cls) -> Example:
+        return (1,), {}, spatial_example(cls.nd)
+
+    summary = "N-d adaptive average pooling to output_size (None keeps a size); bin i = [⌊i·in/out⌋, ⌈(i+1)·in/out⌉)"
+
+    @classmethod
+    def _args(cls, nd: int) -> tuple[Arg, ...]:
+        return (Arg("output_size", to_output_size(nd), REQUIRED),)
+
+
+class AdaptiveMaxPoolNd(_AdaptivePool):
+    is_max: ClassVar[bool] = True
+
+    @classmethod
+    def example(cls) -> Example:
+        return ((4,) * cls.nd,), {}, spatial_example(cls.nd)
+
+    summary = "N-d adaptive max pooling to output_size (None keeps a size); bin i = [⌊i·in/out⌋, ⌈(i+1)·in/out⌉)"
+    return_indices: bool
+
+    @classmethod
+    def _args(cls, nd: int) -> tuple[Arg, ...]:
+        return (
+            Arg("output_size", to_output_size(nd), REQUIRED),
+            Arg("return_indices", to_bool, False),
+        )
+
+    def notes(self, x: Shape, y: Shape) -> list[str]:
+        return super().notes(x, y) + ([RETURN_INDICES_NOTE] if self.return_indices else [])
