@@ -357,16 +357,16 @@ def test_an_alias_bomb_is_refused_before_anything_walks_it(tmp_path: Path) -> No
 
 def test_a_file_imported_from_many_places_is_read_once(tmp_path: Path, monkeypatch) -> None:
     """25 files, each importing the next twice: 2**24 reads when each import reads its file."""
-    import convcalc.spec
+    import convcalc.sources
 
     for i in range(25):
         imports = f"import: [f{i + 1}.yaml, f{i + 1}.yaml]\n" if i < 24 else ""
         (tmp_path / f"f{i}.yaml").write_text(f"{imports}blocks:\n  B{i}: [ReLU]\n")
     (tmp_path / "model.yaml").write_text("import: f0.yaml\ninput: [1, 3]\nlayers: [B0, B24]\n")
     reads: list[str] = []
-    original = convcalc.spec._read_text
+    original = convcalc.sources.read_text
     monkeypatch.setattr(
-        convcalc.spec, "_read_text", lambda path: reads.append(path) or original(path)
+        convcalc.sources, "read_text", lambda path: reads.append(path) or original(path)
     )
     result = run("shape", str(tmp_path / "model.yaml"), "-q")
     assert result.stdout == "model: (1, 3) → (1, 3) · params 0 · MACs 0\n"
