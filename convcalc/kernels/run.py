@@ -4,7 +4,9 @@ threads), alive for one forward pass and handed to every kernel it calls.
 ``with Run(config) as run:`` makes ``run`` the current one in this thread (and in the worker
 threads it starts), so layer code reaches it through :func:`current`; two runs on two threads
 never see each other's state. BLAS's thread count is the one thing shared by the process: a
-run with ``config.threads`` set holds it there and puts back what it found on exit.
+run with ``config.threads`` set holds it there and puts back what it found on exit (two runs
+at once with different counts then share whichever was set last: their results do not
+depend on it, their speed may).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ _CURRENT: contextvars.ContextVar[Run | None] = contextvars.ContextVar("convcalc_
 
 class Run:
     """One forward pass's kernel state: ``config``, its :class:`Scratch` and its
-    :class:`Workers`. Usable without ``with`` (nothing kept, a pool per parallel call)."""
+    :class:`Workers`. Usable without ``with`` too: it then keeps its temporaries as long as it
+    lives, and each parallel call starts threads of its own."""
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else Config()
