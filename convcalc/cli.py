@@ -336,7 +336,7 @@ def shape(
 )
 @click.option(
     "--repeat",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=1000),
     default=1,
     show_default=True,
     help="Run the pass N times and report each layer's best time.",

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import cores
 from .analysis import Report, analyze
-from .errors import ConvcalcError, ShapeError, SpecError
+from .errors import ConvcalcError, ShapeError, SpecError, number_text
 from .model import INPUT
 from .shape import Shape, fmt_shape, prod
 from .spec import Spec
@@ -356,11 +356,18 @@ def _call_layer(entry: Any, x: Any, params: dict[str, np.ndarray], budget: int, 
         ).at_layer(entry.index, entry.name, entry.type) from None
 
 
+#: the most passes one run makes (``repeat`` is for timing: the best of a few runs is the time)
+MAX_REPEAT = 1000
+
+
 def _check_options(dtype: str, repeat: int, threads: int | None, seed: int) -> None:
     if dtype not in DTYPES:
         raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if repeat < 1:
-        raise SpecError(f"repeat must be at least 1, got {repeat}")
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise SpecError(
+            f"repeat must be between 1 and {MAX_REPEAT:,}, got {number_text(repeat)}",
+            argument="repeat",
+        )
     if threads is not None and threads < 1:
         raise SpecError(f"threads must be at least 1, got {threads}")
     if not 0 <= seed < 1 << 64:  # NumPy's seeds are unsigned

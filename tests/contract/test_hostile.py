@@ -699,7 +699,7 @@ def test_a_comparison_of_block_parameters_of_different_types_is_an_input_error(
 @pytest.mark.parametrize(
     ("args", "message", "argument"),
     [
-        (["run", "--repeat", "0"], "Invalid value for '--repeat': 0 is not in the range x>=1.", "--repeat"),
+        (["run", "--repeat", "0"], "Invalid value for '--repeat': 0 is not in the range 1<=x<=1000.", "--repeat"),
         (["shape", "--depth", "-1"], "Invalid value for '-d' / '--depth': -1 is not in the range x>=0.", "--depth"),
         (["run", "--dtype", "float16"], "Invalid value for '--dtype': 'float16' is not one of 'float32', 'float64'.", "--dtype"),
         (["run", "--seed", "-1"], "seed must be between 0 and 2**64 - 1, got -1", "seed"),
