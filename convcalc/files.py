@@ -16,6 +16,7 @@ from typing import IO, Any
 import numpy as np
 
 from . import safetensorsfile, torchfile
+from .budget import size_text
 from .errors import SpecError
 from .stored import Stored, total_bytes
 
@@ -98,19 +99,12 @@ def _npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
 def _check_size(path: str, size: int, max_bytes: int | None, what: str) -> None:
     if max_bytes is not None and size > max_bytes:
         raise SpecError(
-            f"{path}: the {what} take {_bytes(size)}, more than the memory limit of "
-            f"{_bytes(max_bytes)}",
+            f"{path}: the {what} take {size_text(size)}, more than the memory limit of "
+            f"{size_text(max_bytes)}",
             hint="raise --max-memory if the machine has the memory, or check the file",
             expected=max_bytes,
             got=size,
         )
-
-
-def _bytes(n: int) -> str:
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift:
-            return f"{n / (1 << shift):.1f} {unit}"
-    return f"{n} bytes"
 
 
 def _npz(path: str) -> dict[str, Stored]:

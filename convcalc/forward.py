@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import cores
+from . import budget, cores
 from .analysis import Report, analyze
 from .errors import ConvcalcError, ShapeError, SpecError, number_text
 from .model import INPUT
-from .shape import Shape, fmt_shape, prod
+from .shape import Shape, prod
 from .spec import Spec
 from .stored import Stored
 from .weights import Float32Draws, bind_weights, expected_entries, fold_affines, standard_normal
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 DTYPES = ("float32", "float64")
 DEFAULT_MAX_MEMORY = 1 << 30
 #: temporaries always get at least this much, whatever the input and output take
-MIN_BUDGET = 16 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -174,17 +173,6 @@ def compare_output(
 
 # ------------------------------------------------------------------- inputs
 # ------------------------------------------------------------------ weights
-def _last_use(spec: Spec) -> dict[str, int]:
-    """For each output: the index of the last layer that reads it (the model output: never freed)."""
-    last: dict[str, int] = {}
-    for i, entry in enumerate(spec.layers):
-        for name in entry.inputs:
-            last[name] = i
-    if spec.layers:
-        last.pop(spec.layers[-1].name, None)
-    return last
-
-
 def _share(
     entry: Any, i: int, y: np.ndarray, values: dict[str, np.ndarray], tensors: dict[str, int]
 ) -> None:
@@ -234,29 +222,28 @@ def _reusable(
 SCRATCH_SHARE = 16
 
 
-def memory_plan(report: Report, itemsize: int, max_memory: int) -> list[int]:
-    """Per layer: the bytes its temporaries may use. Raises when an output alone is too large."""
-    budgets = []
-    for row in report.rows:
-        assert row.input_shape is not None and row.output_shape is not None
-        inputs = row.input_shape if isinstance(row.input_shape[0], tuple) else (row.input_shape,)
-        x_bytes = sum(prod(x) for x in inputs) * itemsize
-        y_bytes = prod(row.output_shape) * itemsize
-        if y_bytes > max_memory:
-            raise ShapeError(
-                f"the output {fmt_shape(row.output_shape)} alone needs {_bytes(y_bytes)}, "
-                f"over the memory limit of {_bytes(max_memory)}",
-                hint="use a smaller batch or input, or raise --max-memory",
-            ).at_layer(row.index, row.name, row.type)
-        budgets.append(max(max_memory - x_bytes - y_bytes, MIN_BUDGET))
-    return budgets
-
-
-def _bytes(n: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit} ({n:,} bytes)"
-    return f"{n} bytes"
+def _plan(
+    spec: Spec,
+    report: Report,
+    dtype: np.dtype[Any],
+    max_memory: int,
+    given: Mapping[str, np.ndarray | Stored] | None,
+    input_data: np.ndarray | None,
+    held: int,
+) -> list[int]:
+    """Each layer's budget for temporaries (see :func:`budget.memory_plan`): the weights at the
+    run's dtype, and what the caller already holds in memory (weights and input data given as
+    arrays, which the run copies when their dtype is not its own)."""
+    assert report.input_shape is not None
+    weights = 0
+    for entry, row in zip(spec.layers, report.rows):
+        shapes = expected_entries(entry, row.input_shape)  # type: ignore[arg-type]
+        weights += sum(prod(shape) for shape in shapes.values()) * dtype.itemsize
+    arrays = [v for v in (given or {}).values() if isinstance(v, np.ndarray)]
+    if input_data is not None:
+        arrays.append(input_data)
+    held += sum(a.nbytes for a in arrays if a.dtype != dtype or not a.flags.c_contiguous)
+    return budget.memory_plan(spec, report, dtype.itemsize, max_memory, weights, held)
 
 
 #: a run of at least this many MACs waits, if need be, to measure how many cores stand idle
@@ -307,7 +294,7 @@ def _one_pass(
     """One pass over the layers from the input ``x0``: each layer's output shape (up to the
     first that differs from its prediction) and the last output; ``best`` keeps each layer's
     fastest time, ``step(i)`` after layer ``i``."""
-    last_use = _last_use(spec)
+    last_use = budget.last_use(spec)
     values: dict[str, np.ndarray] = {INPUT: x0}
     # names holding one torch tensor (or views of it), by the layer that made it
     tensors: dict[str, int] = {INPUT: -1}
@@ -388,6 +375,7 @@ def run_forward(
     fold: bool = True,
     threads: int | None = None,
     config: KernelConfig | None = None,
+    held: int = 0,
 ) -> RunResult:
     """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
 
@@ -400,6 +388,8 @@ def run_forward(
     threads (as ``torch.set_num_threads`` does); None: one per idle core (see :mod:`.cores`).
     ``config``: the kernels' settings (the thresholds between their paths; ``threads``
     overrides its own; default: those of the kernels run this call is made in, if any).
+    ``max_memory`` bounds everything the run holds (see :mod:`.budget`), with ``held`` bytes
+    its caller keeps for it (a reference to compare with).
     """
     _check_options(dtype, repeat, threads, seed)
     idle_from = cores.sample() if threads is None else None
@@ -416,7 +406,7 @@ def run_forward(
     assert report.input_shape is not None
     if not report.ok:
         return RunResult(report, (), dtype, seed, repeat, threads=threads)
-    budgets = memory_plan(report, np_dtype.itemsize, max_memory)
+    budgets = _plan(spec, report, np_dtype, max_memory, weights, input_data, held)
     # the steps: one per layer to bind (or draw) its weights, then one per layer and repeat
     first, total = len(spec.layers), len(spec.layers) * (1 + repeat)
     bind = None if progress is None else (lambda i: progress(i, total))

@@ -297,7 +297,7 @@ def test_a_stride_0_tensor_is_refused_by_its_declared_size_unread():
         tracemalloc.stop()
     assert (
         info.value.message
-        == f"{path}: the weights take 2.0 GiB, more than the memory limit of 64.0 MiB"
+        == f"{path}: the weights take 2.00 GiB (2,147,483,648 bytes), more than the memory limit of 64.00 MiB (67,108,864 bytes)"
     )
     assert (info.value.expected, info.value.got) == (LIMIT, 2 << 30)
     assert peak < 16 << 20  # the 2 GiB were never made
@@ -306,10 +306,14 @@ def test_a_stride_0_tensor_is_refused_by_its_declared_size_unread():
 def test_an_npz_member_is_refused_by_its_header_before_it_is_inflated(tmp_path):
     path = _npz_declaring(tmp_path, "fc.weight", (1 << 28,))
     with pytest.raises(
-        SpecError, match="the weights take 1.0 GiB, more than the memory limit of 64.0 MiB"
+        SpecError,
+        match=r"the weights take 1.00 GiB \(1,073,741,824 bytes\), more than the memory limit of 64.00 MiB",
     ):
         load_weights(path, LIMIT)
-    with pytest.raises(SpecError, match="the input data take 1.0 GiB, more than the memory limit"):
+    with pytest.raises(
+        SpecError,
+        match=r"the input data take 1.00 GiB \(1,073,741,824 bytes\), more than the memory limit",
+    ):
         _npy_too_big(tmp_path)
     # a wrong shape is reported as such: the (missing) data is never read
     small = _npz_declaring(tmp_path, "fc.weight", (3, 3))
@@ -363,4 +367,7 @@ def test_the_command_line_passes_its_memory_limit_to_the_readers():
         "64M",
     )
     assert out.exit_code == 2
-    assert "the weights take 2.0 GiB, more than the memory limit of 64.0 MiB" in out.stderr
+    assert (
+        "the weights take 2.00 GiB (2,147,483,648 bytes), more than the memory limit of 64.00 MiB"
+        in out.stderr
+    )

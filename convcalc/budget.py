@@ -1,0 +1,126 @@
+"""What a run holds in memory, worked out before anything is allocated, and what is left for
+each layer's temporaries within ``--max-memory``.
+
+A run holds, all at once: what its caller loaded for it (a reference to compare with), the
+weights at the run's dtype, the model input (kept for every repeat), at each layer the outputs
+that later layers still read, and the layer's own output; a layer's temporaries get what is
+left (at least MIN_BUDGET). When the fixed part, or one layer's, does not fit, the run stops
+before allocating anything, naming what does not fit and by how much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import prod
+from typing import Any
+
+from .errors import ShapeError
+from .model import INPUT, LayerSpec, Spec
+from .report import Report
+from .shape import Shape, fmt_shape
+
+#: temporaries always get at least this much, whatever the rest takes (kernels work in pieces
+#: of about this size, however little is left)
+MIN_BUDGET = 16 << 20
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes for a person: ``1.50 GiB (1,610,612,736 bytes)``."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit} ({n:,} bytes)"
+    return f"{n} bytes"
+
+
+def _inputs(shape: Shape | tuple[Shape, ...]) -> tuple[Shape, ...]:
+    return shape if shape and isinstance(shape[0], tuple) else (shape,)  # type: ignore[return-value]
+
+
+def last_use(spec: Spec) -> dict[str, int]:
+    """For each output: the index of the last layer that reads it (the model output: never freed)."""
+    last: dict[str, int] = {}
+    for i, entry in enumerate(spec.layers):
+        for name in entry.inputs:
+            last[name] = i
+    if spec.layers:
+        last.pop(spec.layers[-1].name, None)
+    return last
+
+
+def memory_plan(
+    spec: Spec,
+    report: Report,
+    itemsize: int,
+    max_memory: int,
+    weights: int,
+    held: int = 0,
+) -> list[int]:
+    """Per layer: the bytes its temporaries may use, given ``weights`` bytes of weights and
+    ``held`` bytes the caller keeps for the run. Raises (a ShapeError, before anything is
+    allocated) when the input, weights and held bytes, or one layer's share, pass the limit."""
+    assert report.input_shape is not None
+    x0 = prod(report.input_shape) * itemsize
+    fixed = {"the weights": weights, "the model input": x0, "the data loaded for the run": held}
+    if sum(fixed.values()) > max_memory:
+        parts = ", ".join(f"{k} {size_text(v)}" for k, v in fixed.items() if v)
+        raise ShapeError(
+            f"the run needs {size_text(sum(fixed.values()))} before its first layer ({parts}), "
+            f"over the memory limit of {size_text(max_memory)}",
+            hint="use a smaller input or model, or raise --max-memory if the machine has the memory",
+            expected=max_memory,
+            got=sum(fixed.values()),
+        )
+    base = sum(fixed.values())
+    sizes = {
+        entry.name: prod(row.output_shape or ()) * itemsize
+        for entry, row in zip(spec.layers, report.rows)
+    }
+    last = last_use(spec)
+    alive: dict[str, int] = {}  # outputs made so far that a later layer reads
+    budgets = []
+    for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
+        assert row.input_shape is not None and row.output_shape is not None
+        y = sizes[entry.name]
+        if _in_place(entry, i, row.input_shape, row.output_shape, last):
+            y = 0  # written over its input, which is counted among the kept outputs
+        kept = sum(alive.values())
+        need = base + kept + y
+        if need > max_memory:
+            raise ShapeError(
+                _too_big(row.output_shape, y, kept, base, need, max_memory),
+                hint="use a smaller batch or input, or raise --max-memory",
+                expected=max_memory,
+                got=need,
+            ).at_layer(row.index, row.name, row.type)
+        budgets.append(max(max_memory - need, MIN_BUDGET))
+        for name in set(entry.inputs):  # what no later layer reads is freed
+            if last.get(name) == i:
+                alive.pop(name, None)
+        if last.get(entry.name, -1) > i:
+            alive[entry.name] = y
+    return budgets
+
+
+def _in_place(entry: LayerSpec, i: int, x: Any, y: Shape, last: dict[str, int]) -> bool:
+    """Whether the run writes layer ``i``'s output over its input (as its ``_reusable`` decides
+    at run time, from what is known before: the layer can, its one input is read by no later
+    layer, is not the model input, and has the output's shape)."""
+    if not entry.layer.REUSES_INPUT or len(entry.inputs) != 1 or x != y:
+        return False
+    name = entry.inputs[0]
+    return name != INPUT and last.get(name) == i
+
+
+def _too_big(out: Shape, y: int, kept: int, base: int, need: int, limit: int) -> str:
+    if y > limit:
+        return f"the output {fmt_shape(out)} alone needs {size_text(y)}, over the memory limit of {size_text(limit)}"
+    parts: Sequence[tuple[str, int]] = (
+        (f"its output {fmt_shape(out)}", y),
+        ("the outputs later layers read", kept),
+        ("the weights, input and loaded data", base),
+    )
+    said = ", ".join(f"{what} {size_text(n)}" for what, n in parts if n)
+    return f"needs {size_text(need)} at this layer ({said}), over the memory limit of {size_text(limit)}"
+
+
+__all__ = ["MIN_BUDGET", "last_use", "memory_plan", "size_text"]

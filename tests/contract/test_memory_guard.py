@@ -1,0 +1,83 @@
+"""--max-memory bounds what a run holds, not only each layer's output: the process's peak
+resident memory stays within the limit plus its own baseline after imports plus 64 MiB, or the
+run stops before allocating, naming what does not fit (the model input, the weights, a layer's
+share) and by how much. Measured on real processes (their peak resident set, from wait4)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+SLACK = 64 << 20
+
+
+def _peak(args: list[str]) -> tuple[int, int, str]:
+    """(exit code, peak resident bytes, stderr) of ``convcalc ARGS`` in a process of its own."""
+    code = "import sys; from convcalc.cli import main; main(sys.argv[1:])"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss * 1024, err  # ru_maxrss is in KiB on Linux
+
+
+@pytest.fixture(scope="module")
+def baseline() -> int:
+    """A run of nothing: the interpreter, numpy and convcalc loaded."""
+    code, peak, err = _peak(["run", "-i", "1,1", "-l", "Identity"])
+    assert code == 0, err
+    return peak
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["resnet18", "--max-memory", "128M"],
+        ["densenet121", "--max-memory", "160M"],
+        ["-i", "1,64,512,512", "-l", "Conv2d(64, 64, 3, padding=1)", "-l", "ReLU", "--max-memory", "130M"],
+        ["-i", "4,32,256,256", "-l", "Conv2d(32, 32, 3, padding=1, groups=32)", "-l", "BatchNorm2d(32)", "--max-memory", "96M"],
+        ["-i", "1,32,128,128", "-l", "ConvTranspose2d(32, 16, 4, stride=2, padding=1)", "-l", "Softmax(1)", "--max-memory", "80M"],
+        ["-i", "2,8,512,512", "-l", "Upsample(scale_factor=2, mode='bilinear')", "-l", "AvgPool2d(2)", "--max-memory", "200M"],
+    ],
+)  # fmt: skip
+def test_a_run_that_fits_stays_within_its_limit(baseline: int, args: list[str]) -> None:
+    code, peak, err = _peak(["run", *args])
+    assert code == 0, err
+    limit = {"M": 1 << 20}[args[-1][-1]] * int(args[-1][:-1])
+    assert peak <= limit + baseline + SLACK, (peak >> 20, limit >> 20, baseline >> 20)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["-i", "1,1,24000,24000", "-l", "AdaptiveAvgPool2d(1)", "--max-memory", "64M"],
+            "error: the run needs 2.15 GiB (2,304,000,000 bytes) before its first layer (the model input 2.15 GiB (2,304,000,000 bytes)), over the memory limit of 64.00 MiB (67,108,864 bytes)",
+        ),
+        (
+            ["-i", "1,4096,8,8", "-l", "Conv2d(4096, 4096, 7, padding=3)", "--max-memory", "64M"],
+            "error: the run needs 3.06 GiB (3,289,399,296 bytes) before its first layer (the weights 3.06 GiB (3,288,350,720 bytes), the model input 1.00 MiB (1,048,576 bytes)), over the memory limit of 64.00 MiB (67,108,864 bytes)",
+        ),
+        (
+            ["-i", "1,1,100000,100000", "-l", "ReLU"],
+            "error: the run needs 37.25 GiB (40,000,000,000 bytes) before its first layer (the model input 37.25 GiB (40,000,000,000 bytes)), over the memory limit of 1.00 GiB (1,073,741,824 bytes)",
+        ),
+        (
+            ["-i", "1,64,512,512", "-l", "Conv2d(64, 64, 3, padding=1)", "-l", "Conv2d(64, 64, 3, padding=1)", "--max-memory", "150M"],
+            "error: layer 1 '1' (Conv2d): needs 192.28 MiB (201,622,016 bytes) at this layer (its output (1, 64, 512, 512) 64.00 MiB (67,108,864 bytes), the outputs later layers read 64.00 MiB (67,108,864 bytes), the weights, input and loaded data 64.28 MiB (67,404,288 bytes)), over the memory limit of 150.00 MiB (157,286,400 bytes)",
+        ),
+    ],
+)  # fmt: skip
+def test_a_run_that_cannot_fit_stops_before_allocating(
+    baseline: int, args: list[str], message: str
+) -> None:
+    code, peak, err = _peak(["run", *args])
+    assert code == 1
+    assert err.splitlines()[0] == message
+    assert peak <= baseline + (8 << 20)  # nothing of it was allocated
