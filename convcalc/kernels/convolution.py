@@ -78,6 +78,10 @@ def make_case(
     """The :class:`Case` of a convolution, and its input: padded here when the padding crops
     (negative) or the convolution is pointwise, else padded by the path while laying it out."""
     nd = weight.ndim - 2
+    # a stride past the padded input leaves one output position along that axis, the first,
+    # whatever its size: the padded length gives the same output without a 2**62-sized step
+    padded = [size + (0 if pads is None else sum(pads[i])) for i, size in enumerate(xp.shape[2:])]
+    stride = [min(int(s), max(1, n)) for s, n in zip(stride, padded)]
     pointwise = all(k == 1 for k in weight.shape[2:]) and all(s == 1 for s in stride)
     if pads is not None and (any(a < 0 or b < 0 for a, b in pads) or pointwise):
         xp = pad(xp, pads)

@@ -24,3 +24,33 @@ def test_a_local_response_window_wider_than_the_channels_costs_what_the_channels
     assert time.monotonic() - start < 5
     total = np.square(x).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(result.output, x / (2.0 + 0.5 * total / size) ** 0.75, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "Conv2d(3, 6, 3, stride=2**62, padding=1)",
+        "Conv2d(3, 6, 3, stride=(1, 2**40), padding=1)",
+        "Conv2d(3, 3, 3, stride=2**62, groups=3)",
+        "Conv1d(3, 4, 2, stride=2**62, dilation=3)",
+    ],
+)
+def test_a_stride_past_the_input_gives_torchs_one_position(call: str) -> None:
+    """torch computes the first window only; so does the kernel, without a 2**62-sized step."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = eval("torch.nn." + call, {"torch": torch}).double()  # our own constructor strings
+    x = (
+        torch.randn(2, 3, 8, 9, dtype=torch.float64)[..., 0, :]
+        if "1d" in call
+        else torch.randn(2, 3, 8, 9, dtype=torch.float64)
+    )
+    with torch.no_grad():
+        want = module(x).numpy()
+    weights = {f"0.{k}": v.detach().numpy() for k, v in module.state_dict().items()}
+    spec = spec_from_strings(
+        [call.replace("2**62", str(2**62)).replace("2**40", str(2**40))], tuple(x.shape)
+    )
+    result = run_forward(spec, weights=weights, input_data=x.numpy(), dtype="float64")
+    assert result.verified
+    np.testing.assert_allclose(result.output, want, rtol=1e-12, atol=1e-12)
