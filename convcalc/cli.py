@@ -391,6 +391,9 @@ def run(
     matches, 1 when the model is wrong (before computing), a shape differs, or the
     output differs from the --compare reference.
     """
+    from . import cores
+
+    idle_from = cores.sample() if threads is None else None  # before numpy loads
     from .files import load_array, load_weights
     from .forward import compare_output, run_forward
     from .render import error_text, parse_columns, print_rich, progress_bar, render
@@ -416,6 +419,7 @@ def run(
                 spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
                 repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
                 threads=threads, held=0 if reference is None else reference.nbytes,
+                idle_from=idle_from,
             )  # fmt: skip
         if reference is not None and result.report.ok:
             result = compare_output(result, reference, rtol, atol)

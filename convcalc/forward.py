@@ -376,6 +376,7 @@ def run_forward(
     threads: int | None = None,
     config: KernelConfig | None = None,
     held: int = 0,
+    idle_from: cores.Sample | None = None,
 ) -> RunResult:
     """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
 
@@ -389,10 +390,13 @@ def run_forward(
     ``config``: the kernels' settings (the thresholds between their paths; ``threads``
     overrides its own; default: those of the kernels run this call is made in, if any).
     ``max_memory`` bounds everything the run holds (see :mod:`.budget`), with ``held`` bytes
-    its caller keeps for it (a reference to compare with).
+    its caller keeps for it (a reference to compare with). ``idle_from``: a
+    :func:`cores.sample` the caller took earlier (the command line, when it starts), so that
+    a run that names no thread count measures the idle cores since then instead of waiting.
     """
     _check_options(dtype, repeat, threads, seed)
-    idle_from = cores.sample() if threads is None else None
+    if threads is None and idle_from is None:
+        idle_from = cores.sample()
     np_dtype = np.dtype(dtype)
     if input_data is not None:
         input_shape = tuple(int(v) for v in input_data.shape)

@@ -133,3 +133,18 @@ def test_a_run_with_default_threads_uses_one_per_idle_core(monkeypatch):
     monkeypatch.setattr(convcalc.forward, "MEASURE_MIN_MACS", 1_000_000)
     assert _workers_seen(monkeypatch, 1.0, repeat=3) == ({1}, [True])
     assert _workers_seen(monkeypatch, 1.0, repeat=2) == ({1}, [False])
+
+
+def test_the_command_line_measures_from_its_start_so_a_run_need_not_wait(monkeypatch):
+    """`convcalc run` samples the idle time when it starts (before numpy loads) and hands the
+    sample to the run, which measures since then: one sample, taken by the command line."""
+    from clirun import run as cli
+
+    marker = cores.Sample(time=0.0, idle=0.0, own=0.0)
+    taken, given = [], []
+    monkeypatch.setattr(cores, "sample", lambda *a: taken.append(1) or marker)
+    monkeypatch.setattr(cores, "idle_since", lambda start, wait: given.append(start) or 2.0)
+    assert cli("run", str(LENET)).exit_code == 0
+    assert taken == [1] and given == [marker]
+    assert cli("run", str(LENET), "--threads", "1").exit_code == 0
+    assert taken == [1]  # a named thread count: nothing measured
