@@ -361,6 +361,43 @@ def _check_options(dtype: str, repeat: int, threads: int | None, seed: int) -> N
         raise SpecError(f"seed must be between 0 and 2**64 - 1, got {seed}", argument="seed")
 
 
+def _analysed(spec: Spec, input_shape: Shape | None, input_data: np.ndarray | None) -> Report:
+    """The report of ``spec`` on the run's input: ``input_data``'s shape, else ``input_shape``,
+    else the spec's own."""
+    if input_data is not None:
+        input_shape = tuple(int(v) for v in input_data.shape)
+    if input_shape is None and spec.input_shape is None:
+        raise SpecError(
+            "no input shape",
+            location=spec.source,
+            hint="add input: [N, C, H, W] to the file, or pass --input 1,3,224,224",
+        )
+    return analyze(spec, input_shape)
+
+
+def _layer_runs(
+    spec: Spec,
+    report: Report,
+    shapes: list[Shape],
+    best: list[float],
+    itemsize: int,
+    folded: dict[int, int],
+) -> tuple[LayerRun, ...]:
+    """Each layer's record: its real output shape, whether it is the predicted one, its best
+    time, its temporaries and what it was folded into."""
+    return tuple(
+        LayerRun(
+            row.index,
+            shape,
+            shape == row.output_shape,
+            best[i] * 1000.0,
+            entry.layer.workspace(row.input_shape, shape) * itemsize,  # type: ignore[arg-type]
+            folded.get(i),
+        )
+        for i, (entry, row, shape) in enumerate(zip(spec.layers, report.rows, shapes))
+    )
+
+
 def run_forward(
     spec: Spec,
     input_shape: Shape | None = None,
@@ -398,15 +435,7 @@ def run_forward(
     if threads is None and idle_from is None:
         idle_from = cores.sample()
     np_dtype = np.dtype(dtype)
-    if input_data is not None:
-        input_shape = tuple(int(v) for v in input_data.shape)
-    if input_shape is None and spec.input_shape is None:
-        raise SpecError(
-            "no input shape",
-            location=spec.source,
-            hint="add input: [N, C, H, W] to the file, or pass --input 1,3,224,224",
-        )
-    report = analyze(spec, input_shape)
+    report = _analysed(spec, input_shape, input_data)
     assert report.input_shape is not None
     if not report.ok:
         return RunResult(report, (), dtype, seed, repeat, threads=threads)
@@ -437,17 +466,7 @@ def run_forward(
             done = first + rep * len(spec.layers)
             step = None if progress is None else (lambda i, d=done: progress(d + i + 1, total))
             shapes, out = _one_pass(spec, report, x0, params, budgets, folded, best, step)
-    runs = tuple(
-        LayerRun(
-            row.index,
-            shape,
-            shape == row.output_shape,
-            best[i] * 1000.0,
-            entry.layer.workspace(row.input_shape, shape) * np_dtype.itemsize,  # type: ignore[arg-type]
-            folded.get(i),
-        )
-        for i, (entry, row, shape) in enumerate(zip(spec.layers, report.rows, shapes))
-    )
+    runs = _layer_runs(spec, report, shapes, best, np_dtype.itemsize, folded)
     complete = len(runs) == len(spec.layers) and all(r.match for r in runs)
     return RunResult(report, runs, dtype, seed, repeat, out if complete else None, threads=threads)
 
