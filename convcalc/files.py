@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import stat
 import zipfile
 from typing import IO, Any
 
@@ -49,6 +51,7 @@ def _unreadable(path: str, what: str, exc: Exception, hint: str) -> SpecError:
 def load_array(path: str, what: str, max_bytes: int | None = None) -> np.ndarray:
     """An .npy file, or a tensor saved with ``torch.save``; else a clear SpecError. A tensor
     whose declared size is above ``max_bytes`` is refused before it is read."""
+    _regular(path, what)
     if torchfile.is_torch_file(path):
         found = torchfile.declared(path)
         if not isinstance(found, Stored):
@@ -94,6 +97,20 @@ def _npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
     else:  # 2.0 and 3.0 differ only in the header's encoding, ASCII for every real dtype
         shape, _, dtype = np.lib.format.read_array_header_2_0(f)
     return tuple(int(n) for n in shape), dtype
+
+
+def _regular(path: str, what: str) -> None:
+    """Refuse what is not a regular file (a folder, a device such as /dev/zero, a pipe): it
+    has no size to check, and reading it may never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file", hint=f"check the path of the {what}") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read it ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise SpecError(f"{path}: {kind}", hint=f"give the {what} as a saved file")
 
 
 def _check_size(path: str, size: int, max_bytes: int | None, what: str) -> None:
@@ -164,6 +181,7 @@ def load_weights(path: str, max_bytes: int | None = None) -> dict[str, Stored]:
 
 
 def _declared_weights(path: str) -> dict[str, Stored]:
+    _regular(path, "weights")
     if torchfile.is_torch_file(path):
         state = torchfile.declared(path)
         if _is_state_dict(state, empty=True):

@@ -371,3 +371,16 @@ def test_the_command_line_passes_its_memory_limit_to_the_readers():
         "the weights take 2.00 GiB (2,147,483,648 bytes), more than the memory limit of 64.00 MiB"
         in out.stderr
     )
+
+
+@pytest.mark.parametrize("option", ["--weights", "--input-data", "--compare"])
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/urandom", "folder"])
+def test_a_device_or_folder_is_refused_before_it_is_read(tmp_path, option, path):
+    """/dev/zero has no size to check and never ends: refused by what it is, not read."""
+    where = str(tmp_path) if path == "folder" else path
+    out = cli(
+        "run", "-i", "1,3,8,8", "-l", "ReLU", option, where, "--max-memory", "64M", "-f", "json"
+    )
+    assert out.exit_code == 2
+    kind = "a folder" if path == "folder" else "not a regular file"
+    assert json.loads(out.stdout)["errors"][0]["message"] == f"{where}: {kind}"
