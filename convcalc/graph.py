@@ -30,7 +30,7 @@ MAX_BLOCK_DEPTH = 32
 #: the most layers a model may expand to (the largest real CNNs have a few thousand; this many
 #: are read in about a second): blocks and repeat counts that would make more are refused
 #: before they are expanded
-MAX_LAYERS = 100_000
+MAX_LAYERS = 50_000
 #: problems of one file collected before reading stops (every one up to this is reported)
 MAX_ERRORS = 100
 #: what a name that failed to build stands for, so that what reads it is skipped quietly

@@ -9,7 +9,7 @@ import stat
 
 from .errors import SpecError
 
-#: the largest config read (a 100,000-layer stack is about 5 MB): a file that never ends
+#: the largest config read (a 50,000-layer stack is about 2.5 MB): a file that never ends
 #: (``import: /dev/zero``) is an error, not all of the memory
 MAX_FILE_CHARS = 64 << 20
 

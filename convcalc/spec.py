@@ -107,8 +107,8 @@ def _load_yaml(text: str) -> Any:
     return _Builder().build(root)
 
 
-#: the most values a document may hold once its aliases are expanded: a 100,000-layer model
-#: is about a million; a few lines of anchors, each listing the previous one ten times
+#: the most values a document may hold once its aliases are expanded: a 50,000-layer model
+#: is about half a million; a few lines of anchors, each listing the previous one ten times
 #: ("billion laughs"), would be billions for whatever walks the document
 MAX_EXPANDED = 4_000_000
 

@@ -479,7 +479,7 @@ def test_a_repeated_block_with_a_problem_stops_at_its_first_copy():
     data = {
         "blocks": {"B": ["Conv2d(8, 8, 3, paddin=1)", "ReLU()"]},
         "layers": [
-            {"type": "B", "name": "x", "repeat": 40_000},
+            {"type": "B", "name": "x", "repeat": 20_000},
             {"type": "ReLU", "from": "x.5.1"},
         ],
     }

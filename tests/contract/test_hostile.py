@@ -290,7 +290,7 @@ def _nested(depth: int) -> str:
     return "\n".join([*lines, "layers: [b0]", ""])
 
 
-LIMIT = "the limit of 100,000 layers in a model"
+LIMIT = "the limit of 50,000 layers in a model"
 
 
 @pytest.mark.parametrize(
@@ -309,7 +309,7 @@ LIMIT = "the limit of 100,000 layers in a model"
         (  # a count the block's parameter sets, checked once it is bound
             "input: [1, 3, 8, 8]\nblocks:\n  B:\n    params: {n: 2}\n    layers:\n"
             "      - {type: ReLU, repeat: $n}\nlayers:\n  - {type: B, repeat: 1000, n: 1000}\n",
-            f"repeat: 1,000 of ReLU takes the model past {LIMIT} (100,000 before it)",
+            f"repeat: 1,000 of ReLU takes the model past {LIMIT} (50,000 before it)",
         ),
     ],
 )  # fmt: skip
@@ -327,7 +327,7 @@ def test_an_expansion_past_the_layer_limit_is_refused_before_it_happens(
 
 def test_a_model_at_the_layer_limit_is_read() -> None:
     result = run(
-        "shape", "-", "-q", input="input: [1, 3]\nlayers:\n  - {type: ReLU, repeat: 100000}\n"
+        "shape", "-", "-q", input="input: [1, 3]\nlayers:\n  - {type: ReLU, repeat: 50000}\n"
     )
     assert result.exit_code == 0
     assert result.stdout == "model: (1, 3) → (1, 3) · params 0 · MACs 0\n"
