@@ -124,7 +124,11 @@ def _exact(case: Case, config: Config, out: tuple[int, ...]) -> bool:
         and case.w_shape[0] >= config.exact_min_channels
         and all(s == 1 for s in case.stride)
     )
-    return len(out) == 1 or out[-1] >= config.exact_min_width or wide
+    # one flat row of the column matrix holds every tap at every padded position: with a
+    # kernel nearly as large as the input that is gigabytes for a few real positions
+    taps = prod(case.kernel)
+    flat_row = case.x_shape[1] * taps * prod(case.padded[1:]) * case.itemsize
+    return len(out) == 1 or out[-1] >= config.exact_min_width or wide or flat_row > case.budget
 
 
 def _depthwise(case: Case, config: Config, out: tuple[int, ...]) -> Path:

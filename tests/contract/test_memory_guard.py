@@ -81,3 +81,23 @@ def test_a_run_that_cannot_fit_stops_before_allocating(
     assert code == 1
     assert err.splitlines()[0] == message
     assert peak <= baseline + (8 << 20)  # nothing of it was allocated
+
+
+def test_a_kernel_nearly_as_large_as_its_input_stays_within_the_limit(baseline: int) -> None:
+    """Conv2d(1, 1, 511) on 512×512: four output positions, 261,121 taps; the flat column
+    matrix of one row would be 512 MiB, the cropped one 4 MiB."""
+    code, peak, err = _peak(
+        [
+            "run",
+            "-i",
+            "1,1,512,512",
+            "-l",
+            "Conv2d(1, 1, 511)",
+            "--max-memory",
+            "64M",
+            "--threads",
+            "1",
+        ]
+    )
+    assert code == 0, err
+    assert peak <= (64 << 20) + baseline + SLACK, peak >> 20

@@ -48,6 +48,9 @@ TABLE = [
     ("many outputs, 2 threads", Case((1, 8, 20, 20), (256, 8, 3, 3), 1, (1, 1), (1, 1), P1), TWO, "columns-flat"),
     ("1-d", Case((1, 4, 50), (8, 4, 3), 1, (1,), (1,), ((1, 1),)), TWO, "columns-input"),
     ("3-d strided", Case((1, 4, 6, 6, 6), (8, 4, 3, 3, 3), 1, (2, 2, 2), (1, 1, 1), ((1, 1),) * 3), TWO, "columns-flat"),
+    # a kernel nearly as large as the input: one flat row of all taps would pass the budget
+    ("huge kernel, few positions", Case((1, 1, 512, 512), (1, 1, 511, 511), 1, (1, 1), (1, 1), P0, budget=64 << 20), ONE, "columns-input"),
+    ("huge kernel, strided", Case((1, 1, 512, 512), (1, 1, 501, 501), 1, (2, 2), (1, 1), P0, budget=64 << 20), ONE, "columns-cropped"),
     # grouped
     ("wide groups", Case((1, 256, 28, 28), (256, 32, 3, 3), 8, (1, 1), (1, 1), P1), TWO, "grouped"),
     ("wide groups, long rows", Case((1, 256, 56, 56), (256, 32, 3, 3), 8, (1, 1), (1, 1), P1), TWO, "grouped-blas"),
