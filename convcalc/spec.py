@@ -18,7 +18,7 @@ from .blocks import BlockDef, read_blocks
 from .errors import ConvcalcError, SpecError
 from .errors import clip as _clip
 from .expr import MAX_INT_BITS, NAME_HINT, parse_call, unprintable
-from .graph import build, gc_paused
+from .graph import MAX_LAYERS, build, gc_paused
 from .layers.arguments import INT64_LIMIT, beyond_int64
 from .layers.base import did_you_mean
 from .model import LayerSpec, Places, Spec, place
@@ -328,8 +328,22 @@ def _spec_from_text(text: str, source: str) -> Spec:
         ) from None
 
 
+#: the most values a document may spell out (counted from its separators before it is
+#: parsed: PyYAML builds about 300,000 values a second, and a 64 MiB file can spell 30 million)
+MAX_WRITTEN = 1_000_000
+
+
 def _load_document(text: str, source: str) -> Any:
     """Parsed YAML, or a SpecError that cites ``source:line``."""
+    # every value after the first follows a comma, a line break or a key's colon
+    written = text.count(",") + text.count("\n") + text.count(": ")
+    if written > MAX_WRITTEN:
+        raise SpecError(
+            f"invalid YAML: the document spells out about {written:,} values, more than the "
+            f"{MAX_WRITTEN:,} any model needs (a {MAX_LAYERS:,}-layer model is about half a million)",
+            location=Places(source).where(None),
+            hint="use repeat: and blocks: for long stacks",
+        )
     try:
         return _load_yaml(text)
     except yaml.reader.ReaderError as exc:
