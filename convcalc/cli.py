@@ -7,6 +7,7 @@ Each command parses its options, calls the library and renders. One place,
 from __future__ import annotations
 
 import gc
+import math
 import os
 import re
 import sys
@@ -411,8 +412,8 @@ def run(
         params = load_weights(weights, limit) if weights else None
         reference = load_array(compare, "reference", limit) if compare else None
         for name, value in (("--rtol", rtol), ("--atol", atol)):
-            if value is not None and not value >= 0:
-                raise SpecError(f"{name} must be a non-negative number, got {value}")
+            if value is not None and not 0 <= value < math.inf:
+                raise SpecError(f"{name} must be a finite non-negative number, got {value}")
         terminal = fmt == "table" and _is_terminal()
         with progress_bar(terminal and sys.stderr.isatty()) as progress:
             result = run_forward(
@@ -479,7 +480,8 @@ def layers_cmd(type_name: str | None, fmt: str) -> None:
     from .layers import catalog
     from .render import layers_text
 
-    click.echo(layers_text(catalog(type_name), fmt), nl=False)
+    with _json_errors(fmt):
+        click.echo(layers_text(catalog(type_name), fmt), nl=False)
 
 
 @cli.command(name="zoo")
@@ -497,7 +499,8 @@ def zoo_cmd(name: str | None, fmt: str) -> None:
     from . import zoo
 
     if name is not None:
-        click.echo(zoo.read(name)[1], nl=False)
+        with _json_errors(fmt):
+            click.echo(zoo.read(name)[1], nl=False)
         return
     from .render import zoo_text
 

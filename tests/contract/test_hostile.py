@@ -766,3 +766,40 @@ def test_a_document_spelling_out_millions_of_values_is_refused_before_it_is_pars
         f"error: {path}: invalid YAML: the document spells out about 3,990,006 values, more than "
         "the 1,000,000 any model needs (a 50,000-layer model is about half a million)"
     )
+
+
+@pytest.mark.parametrize(("command", "name"), [("zoo", "nope"), ("layers", "Nope2d")])
+def test_an_unknown_name_in_zoo_or_layers_is_json_when_json_is_asked(
+    command: str, name: str
+) -> None:
+    result = run(command, name, "-f", "json")
+    assert result.exit_code == 2
+    (error,) = json.loads(result.stdout)["errors"]
+    assert name in error["message"]
+
+
+@pytest.mark.parametrize("option", ["--rtol", "--atol"])
+@pytest.mark.parametrize("value", ["inf", "1e999", "nan", "-1"])
+def test_a_tolerance_must_be_a_finite_number(option: str, value: str) -> None:
+    """An infinite tolerance would match anything, and JSON has no Infinity."""
+    result = run("run", "-l", "ReLU", "-i", "1,3", option, value, "-f", "json")
+    assert result.exit_code == 2
+    message = json.loads(result.stdout)["errors"][0]["message"]
+    assert message.startswith(f"{option} must be a finite non-negative number, got ")
+
+
+def test_threads_beyond_the_cores_run_on_the_cores(monkeypatch) -> None:
+    """torch.set_num_threads(64) on 2 cores oversubscribes them; a run holds to the cores."""
+    from convcalc import cores, kernels, run_forward, spec_from_strings
+    from convcalc.layers.conv import ConvNd
+
+    seen: list[int] = []
+    real = ConvNd.forward
+    monkeypatch.setattr(cores, "cpu_count", lambda: 2)
+    monkeypatch.setattr(
+        ConvNd,
+        "forward",
+        lambda self, *a: seen.append(kernels.current().config.threads) or real(self, *a),
+    )
+    result = run_forward(spec_from_strings(["Conv2d(3, 4, 3)"], (1, 3, 8, 8)), threads=64)
+    assert result.verified and seen == [2]
