@@ -702,8 +702,8 @@ def test_compare_with_another_shape_fails_without_a_difference(tmp_path):
     "extra, message",
     [
         (["--compare", "missing.npy"], "missing.npy: no such file"),
-        (["--compare", "REF", "--rtol", "-1"], "--rtol must be a non-negative number"),
-        (["--compare", "REF", "--atol", "nan"], "--atol must be a non-negative number"),
+        (["--compare", "REF", "--rtol", "-1"], "--rtol must be a finite non-negative number"),
+        (["--compare", "REF", "--atol", "nan"], "--atol must be a finite non-negative number"),
     ],
 )
 def test_compare_input_errors(tmp_path, extra, message):
