@@ -1,4 +1,4 @@
-"""Reading and propagating long stacks: 1k, 10k and 100k layers.
+"""Reading and propagating long stacks: 1k, 10k and 50k layers (the most a model may have).
 
 For each size a valid network is written as YAML (a realistic mix: Conv2d mappings,
 some with in_channels inferred, BatchNorm2d, ReLU, constructor-call strings such as
@@ -9,7 +9,7 @@ that keep the spatial size positive), then timed in one run, interleaved:
   (b) ``convcalc.load_spec(path)`` + ``convcalc.analyze(spec)`` on the same file.
 
 Reports the ratio (b)/(a) per size (target ≤ 2.0 at 10k) and the cost per layer
-(should stay roughly constant from 1k to 100k: linear growth).
+(should stay roughly constant from 1k to 50k: linear growth).
 
 ``--process`` times whole processes instead, as a user or a CI job runs them, side by
 side and interleaved on the same files:
