@@ -78,12 +78,12 @@ def make_case(
     """The :class:`Case` of a convolution, and its input: padded here when the padding crops
     (negative) or the convolution is pointwise, else padded by the path while laying it out."""
     nd = weight.ndim - 2
-    # a stride past the padded input leaves one output position along that axis, the first,
-    # whatever its size: the padded length gives the same output without a 2**62-sized step
-    padded = [size + (0 if pads is None else sum(pads[i])) for i, size in enumerate(xp.shape[2:])]
-    stride = [min(int(s), max(1, n)) for s, n in zip(stride, padded)]
+    if pads is not None and any(a < 0 or b < 0 for a, b in pads):
+        xp = pad(xp, pads)
+        pads = None
+    xp, pads, stride = _first_window_only(xp, weight.shape[2:], stride, dilation, pads)
     pointwise = all(k == 1 for k in weight.shape[2:]) and all(s == 1 for s in stride)
-    if pads is not None and (any(a < 0 or b < 0 for a, b in pads) or pointwise):
+    if pads is not None and pointwise:
         xp = pad(xp, pads)
         pads = None
     case = Case(
@@ -100,6 +100,37 @@ def make_case(
         run.gemm(xp.dtype) is not None,
     )
     return case, xp
+
+
+def _first_window_only(
+    xp: np.ndarray,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: PadPairs | None,
+) -> tuple[np.ndarray, PadPairs | None, list[int]]:
+    """Along an axis with one output position, only the first window is read, whatever the
+    stride: the input cropped to that window (and its padding) at stride 1 gives the same
+    output, where the stride's phases could be billions (a stride of 4,000 on 4,000 rows is
+    16 million phases of a 1-MAC convolution)."""
+    stride = [int(s) for s in stride]
+    new_pads = [tuple(p) for p in pads] if pads is not None else [(0, 0)] * len(kernel)
+    for i, (k, s, d) in enumerate(zip(kernel, stride, dilation)):
+        n = xp.shape[2 + i]
+        before, after = new_pads[i]
+        reach = d * (k - 1) + 1
+        if s == 1 or (n + before + after - reach) // s > 0:
+            continue  # more than one output position along this axis
+        keep = max(0, min(n, reach - before))
+        first = min(before, reach)
+        index = [slice(None)] * xp.ndim
+        index[2 + i] = slice(0, keep)
+        xp = np.ascontiguousarray(xp[tuple(index)])
+        new_pads[i] = (first, reach - first - keep)
+        stride[i] = 1
+    if pads is None and all(p == (0, 0) for p in new_pads):
+        return xp, None, stride
+    return xp, [(a, b) for a, b in new_pads], stride
 
 
 def _pointwise(

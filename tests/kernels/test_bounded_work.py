@@ -33,10 +33,18 @@ def test_a_local_response_window_wider_than_the_channels_costs_what_the_channels
         "Conv2d(3, 6, 3, stride=(1, 2**40), padding=1)",
         "Conv2d(3, 3, 3, stride=2**62, groups=3)",
         "Conv1d(3, 4, 2, stride=2**62, dilation=3)",
+        "Conv2d(3, 6, 1, stride=9)",
+        "Conv2d(3, 6, 3, stride=(7, 1), padding=(2, 1))",
+        "Conv2d(3, 6, 3, stride=100, padding=5)",
+        "Conv2d(3, 6, (5, 2), stride=(9, 9), padding=(3, 0), dilation=(2, 1))",
+        "Conv2d(3, 3, 2, stride=10, padding=1, groups=3)",
+        "Conv2d(3, 6, 3, stride=(20, 2), padding=(4, 1), padding_mode='reflect')",
+        "Conv1d(3, 4, 3, stride=30, padding=8)",
     ],
 )
 def test_a_stride_past_the_input_gives_torchs_one_position(call: str) -> None:
-    """torch computes the first window only; so does the kernel, without a 2**62-sized step."""
+    """Along an axis with one output position torch computes the first window only; so does the
+    kernel, from the input cropped to it, without a 2**62-sized step (padding included)."""
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     module = eval("torch.nn." + call, {"torch": torch}).double()  # our own constructor strings
