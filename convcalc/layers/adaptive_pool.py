@@ -115,13 +115,15 @@ class _AdaptivePool(Layer):
         return self.global_mean and all(o == 1 for o in y[len(y) - self.nd :])
 
     def _plan(self, x: Shape, y: Shape) -> list[tuple[int, int]]:
-        """(axis, out size) per reduced axis, outer axes first: whole rows are gathered there,
-        and the last axis (element-wise gathers, strided reads) then works on less data."""
+        """(axis, out size) per resized axis: the axes that shrink before those that grow (a
+        1×1,000,000 input pooled to 100×100 would otherwise be 100×1,000,000 in between),
+        outer axes first within each: whole rows are gathered there, and the last axis
+        (element-wise gathers, strided reads) then works on less data."""
         nd = self.nd
         axes = [
             (len(x) - nd + i, o) for i, o in enumerate(y[len(y) - nd :]) if o != x[len(x) - nd + i]
         ]
-        return axes
+        return sorted(axes, key=lambda axis: axis[1] > x[axis[0]])
 
     def _temporaries(self, x: Shape, y: Shape) -> int:
         """Peak elements of one unchunked pass: the intermediate result of each axis but the

@@ -101,3 +101,23 @@ def test_a_kernel_nearly_as_large_as_its_input_stays_within_the_limit(baseline: 
     )
     assert code == 0, err
     assert peak <= (64 << 20) + baseline + SLACK, peak >> 20
+
+
+@pytest.mark.parametrize("kind", ["Avg", "Max"])
+def test_adaptive_pooling_shrinks_before_it_grows(baseline: int, kind: str) -> None:
+    """1×1,000,000 to 100×100: growing H first held 100×1,000,000 in between (1.2 GB)."""
+    code, peak, err = _peak(
+        [
+            "run",
+            "-i",
+            "1,1,1,1000000",
+            "-l",
+            f"Adaptive{kind}Pool2d(100)",
+            "--max-memory",
+            "64M",
+            "--threads",
+            "1",
+        ]
+    )
+    assert code == 0, err
+    assert peak <= (64 << 20) + baseline + SLACK, peak >> 20

@@ -62,3 +62,19 @@ def test_a_stride_past_the_input_gives_torchs_one_position(call: str) -> None:
     result = run_forward(spec, weights=weights, input_data=x.numpy(), dtype="float64")
     assert result.verified
     np.testing.assert_allclose(result.output, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["Avg", "Max"])
+@pytest.mark.parametrize(
+    ("shape", "size"), [((2, 3, 2, 500), (37, 9)), ((1, 2, 300, 3, 7), (4, 11, 2))]
+)
+def test_adaptive_pooling_that_grows_one_axis_and_shrinks_another_is_torchs(
+    kind: str, shape: tuple[int, ...], size: tuple[int, ...]
+) -> None:
+    torch = pytest.importorskip("torch")
+    nd = len(size)
+    call = f"Adaptive{kind}Pool{nd}d({size})"
+    x = torch.randn(*shape, dtype=torch.float64)
+    want = eval("torch.nn." + call, {"torch": torch})(x).numpy()  # our own constructor strings
+    result = run_forward(spec_from_strings([call], shape), input_data=x.numpy(), dtype="float64")
+    np.testing.assert_allclose(result.output, want, rtol=1e-12, atol=1e-12)
