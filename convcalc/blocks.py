@@ -15,6 +15,8 @@ from .layers.base import REGISTRY, did_you_mean
 from .model import place
 
 BLOCK_KEYS = ("params", "layers")
+#: how deeply blocks may use blocks
+MAX_BLOCK_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def most_layers(
     once: it is checked when bound), a block inside by its own count; above ``limit``, just
     ``limit + 1`` (the product can grow without bound). A block that uses itself counts once
     (that is an error of its own). ``memo`` keeps each block's count."""
-    if name not in blocks or name in stack or len(stack) >= 32:
+    if name not in blocks or name in stack or len(stack) >= MAX_BLOCK_DEPTH:
         return 1
     if name in memo:
         return memo[name]

@@ -81,7 +81,7 @@ def memory_plan(
     for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
         assert row.input_shape is not None and row.output_shape is not None
         y = sizes[entry.name]
-        if _in_place(entry, i, row.input_shape, row.output_shape, last):
+        if in_place(entry, i, row.input_shape, row.output_shape, last):
             y = 0  # written over its input, which is counted among the kept outputs
         kept = sum(alive.values())
         need = base + kept + y
@@ -101,10 +101,10 @@ def memory_plan(
     return budgets
 
 
-def _in_place(entry: LayerSpec, i: int, x: Any, y: Shape, last: dict[str, int]) -> bool:
-    """Whether the run writes layer ``i``'s output over its input (as its ``_reusable`` decides
-    at run time, from what is known before: the layer can, its one input is read by no later
-    layer, is not the model input, and has the output's shape)."""
+def in_place(entry: LayerSpec, i: int, x: Any, y: Shape | None, last: dict[str, int]) -> bool:
+    """Whether layer ``i`` may write its output over its input, as far as shapes tell: the
+    layer can, its one input is read by no later layer, is not the model input, and has the
+    output's shape ``y`` (the run checks the array itself too)."""
     if not entry.layer.REUSES_INPUT or len(entry.inputs) != 1 or x != y:
         return False
     name = entry.inputs[0]
@@ -123,4 +123,4 @@ def _too_big(out: Shape, y: int, kept: int, base: int, need: int, limit: int) ->
     return f"needs {size_text(need)} at this layer ({said}), over the memory limit of {size_text(limit)}"
 
 
-__all__ = ["MIN_BUDGET", "last_use", "memory_plan", "size_text"]
+__all__ = ["MIN_BUDGET", "in_place", "last_use", "memory_plan", "size_text"]

@@ -83,8 +83,6 @@ def _read_npy(path: str, what: str, max_bytes: int | None) -> np.ndarray:
             return array
     except SpecError:
         raise
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file", hint=f"check the path of the {what}") from None
     except Exception as exc:  # a damaged file fails in many ways; all are input errors
         raise _unreadable(path, ".npy", exc, "save it with numpy.save") from None
 
@@ -205,8 +203,6 @@ def _declared_weights(path: str) -> dict[str, Stored]:
         return _npz(path)
     except SpecError:
         raise
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file", hint="check the path of the weights") from None
     except Exception as exc:  # a damaged file fails in many ways; all are input errors
         raise _unreadable(
             path, ".npz", exc, "save it with torch.save(model.state_dict(), path) or numpy.savez"

@@ -203,16 +203,15 @@ def _reusable(
     last_use: dict[str, int],
     predicted: Shape | None,
 ) -> bool:
-    """Whether layer ``i`` may write its output into its input ``x``: it says it can, ``x`` is
-    read by no later layer, is not the caller's input, is a contiguous array of the output's
-    shape, and shares no memory with a value still to be read (a view such as Flatten's)."""
-    if not entry.layer.REUSES_INPUT or len(entry.inputs) != 1:
+    """Whether layer ``i`` may write its output into its input ``x``: it may as far as shapes
+    tell (:func:`budget.in_place`, which the memory plan counts on), and ``x`` is a contiguous
+    writeable array that shares no memory with a value still to be read (a view such as
+    Flatten's)."""
+    if not isinstance(x, np.ndarray) or not budget.in_place(entry, i, x.shape, predicted, last_use):
+        return False
+    if not x.flags.c_contiguous or not x.flags.writeable:
         return False
     name = entry.inputs[0]
-    if name == INPUT or last_use.get(name) != i or not isinstance(x, np.ndarray):
-        return False
-    if not x.flags.c_contiguous or not x.flags.writeable or tuple(x.shape) != predicted:
-        return False
     return not any(
         other != name and np.may_share_memory(x, value) for other, value in values.items()
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .blocks import BlockDef, bind, most_layers, type_of
+from .blocks import MAX_BLOCK_DEPTH, BlockDef, bind, most_layers, type_of
 from .errors import ConvcalcError, SpecError, clip
 from .expr import NAME_HINT, interpolate, parse_call, substitute, unprintable
 from .layers import lookup
@@ -26,7 +26,6 @@ from .shape import Shape
 
 #: keys of a layer mapping that are not constructor arguments
 LAYER_KEYS = ("type", "name", "trainable", "from", "repeat", "when")
-MAX_BLOCK_DEPTH = 32
 #: the most layers a model may expand to (the largest real CNNs have a few thousand; this many
 #: are read in about a second): blocks and repeat counts that would make more are refused
 #: before they are expanded
