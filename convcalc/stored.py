@@ -84,13 +84,9 @@ def materialised(value: Any) -> Any:
     return value
 
 
-def total_bytes(tensors: Any) -> int:
-    """What reading every :class:`Stored` in ``tensors`` (a dict of them, or one) would take."""
-    if isinstance(tensors, Stored):
-        return tensors.nbytes
-    if isinstance(tensors, dict):
-        return sum(v.nbytes for v in tensors.values() if isinstance(v, Stored))
-    return 0
+def total_bytes(tensors: dict[str, Stored]) -> int:
+    """What reading every tensor of ``tensors`` would take."""
+    return sum(v.nbytes for v in tensors.values())
 
 
 __all__ = ["Stored", "materialised", "total_bytes"]
