@@ -147,7 +147,9 @@ def _folder(root: str) -> list[str]:
         configs += [
             os.path.normpath(os.path.join(folder, f))
             for f in sorted(files)
-            if f.endswith(CONFIG_ENDINGS) and not f.startswith(".")
+            if f.endswith(CONFIG_ENDINGS)
+            and not f.startswith(".")
+            and os.path.isfile(os.path.join(folder, f))  # not a pipe or device that blocks
         ]
     return configs
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .app import cli
-from .options import format_choice
+from .options import format_choice, json_errors
 
 #: bytes per element of each --dtype, for --max-peak-memory
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -104,6 +104,37 @@ def check_cmd(
     so that one command gates a repository. A config's own `limits:` and `expect:` blocks are
     held too.
     """
+    with json_errors(fmt):
+        _check(
+            paths,
+            params,
+            trainable_params,
+            macs,
+            peak_memory,
+            dtype,
+            strict,
+            skip_foreign,
+            update_expect,
+            jobs,
+            quiet,
+            fmt,
+        )
+
+
+def _check(
+    paths: Sequence[str],
+    params: str | None,
+    trainable_params: str | None,
+    macs: str | None,
+    peak_memory: str | None,
+    dtype: str,
+    strict: bool,
+    skip_foreign: bool,
+    update_expect: bool,
+    jobs: int,
+    quiet: bool,
+    fmt: str,
+) -> None:
     from ..check import Options, check_all, discover, summarize
     from ..checkout import github_lines, outcome_lines, summary_line, to_json, to_junit
     from ..errors import SpecError
