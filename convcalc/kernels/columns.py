@@ -9,7 +9,7 @@ import numpy as np
 
 from .choose import Case, Path
 from .memory import chunks, prod
-from .phases import gather_tap, phases
+from .phases import gather_tap, gather_windows, phases
 from .run import Run
 from .tap_gemm import tap_products
 
@@ -41,7 +41,6 @@ class Columns:
         self.y = np.empty((self.n, self.c_out, *self.out), dtype=x.dtype)
         self.bias_b = None if b is None else b.reshape((self.c_out,) + (1,) * len(self.out))
         self.garbage = (slice(None),) * 3 + tuple(slice(0, o) for o in self.out[1:])
-        self.offsets = list(itertools.product(*[range(k) for k in case.kernel]))
         sizes = self.out
         if not self.from_input:
             self.flat, self.taps, self.fsizes = phases(
@@ -151,17 +150,15 @@ class Columns:
         depth = self.c * self.taps_n
         cols = self.run.scratch("columns", (m, depth + self.ones, positions), self.x.dtype)
         laid = cols[:, :depth].reshape((m, self.c, self.taps_n, rows) + tuple(self.out[1:]))
-        for t, offset in enumerate(self.offsets):
-            if self.from_input:
-                xs = self.x[bs]
-                gather_tap(
-                    laid[:, :, t], xs, offset, case.stride, case.dilation, case.pads, rs.start
-                )
-            else:
-                phase, shift = self.taps[t]
-                first = rs.start * self.fwidth + shift
-                tap_run = self.flat[phase, bs, :, first : first + rows * self.fwidth]
-                laid[:, :, t] = tap_run.reshape((m, self.c, rows) + self.fsizes[1:])[self.garbage]
+        if self.from_input and self.taps_n > positions:
+            # more taps than positions: one copy per window instead of one per tap
+            gather_windows(
+                laid, self.x[bs], case.kernel, case.stride, case.dilation, case.pads, rs.start
+            )
+        else:
+            # (made per piece: a list of a huge kernel's offsets would take more than its taps)
+            for t, offset in enumerate(itertools.product(*[range(k) for k in case.kernel])):
+                self.gather(laid[:, :, t], bs, rs, t, offset)
         if self.ones:
             cols[:, -1] = 1
         target = self.y[bs, :, rs]
@@ -169,6 +166,22 @@ class Columns:
         np.matmul(self.wg, cols.reshape(m, g, -1, positions), out=target.reshape(m, g, cog, -1))
         if self.bias_b is not None and not self.ones:
             target += self.bias_b
+
+    def gather(
+        self, dst: np.ndarray, bs: slice, rs: slice, t: int, offset: tuple[int, ...]
+    ) -> None:
+        """Tap ``t``'s view of the piece's input, cropped to the output grid, into ``dst``."""
+        case = self.case
+        if self.from_input:
+            xs = self.x[bs]
+            gather_tap(dst, xs, offset, case.stride, case.dilation, case.pads, rs.start)
+        else:
+            phase, shift = self.taps[t]
+            rows = rs.stop - rs.start
+            m = dst.shape[0]
+            first = rs.start * self.fwidth + shift
+            tap_run = self.flat[phase, bs, :, first : first + rows * self.fwidth]
+            dst[...] = tap_run.reshape((m, self.c, rows) + self.fsizes[1:])[self.garbage]
 
     def crop(self, piece: Piece, full: np.ndarray) -> None:
         """The flat product ``full`` cropped into the output, with the bias; the output
