@@ -38,6 +38,8 @@ class Columns:
         self.gemm = run.gemm(x.dtype) if path == "tap-gemm" else None
         self.exact = path in ("columns-input", "columns-cropped")
         self.from_input = path == "columns-input"
+        # more taps than output positions: gathered window by window, in pieces of positions
+        self.by_window = self.from_input and self.taps_n > prod(self.out)
         self.y = np.empty((self.n, self.c_out, *self.out), dtype=x.dtype)
         self.bias_b = None if b is None else b.reshape((self.c_out,) + (1,) * len(self.out))
         self.garbage = (slice(None),) * 3 + tuple(slice(0, o) for o in self.out[1:])
@@ -93,6 +95,14 @@ class Columns:
         if workers > 1 and n * rows > 1:
             limit = min(limit, max(per_col * width, -(-per_item * n // workers)))
         limit = max(limit, 1)
+        if self.by_window:
+            # pieces of flat output positions (one row of them may pass the budget)
+            positions = rows * width
+            if per_item <= limit:
+                return [(b, slice(0, positions)) for b in chunks(n, per_item, limit)]
+            return [
+                (slice(i, i + 1), p) for i in range(n) for p in chunks(positions, per_col, limit)
+            ]
         if per_item <= limit or rows <= 1:
             return [(b, slice(0, rows)) for b in chunks(n, per_item, limit)]
         return [
@@ -102,6 +112,8 @@ class Columns:
     def work(self, piece: Piece) -> None:
         if self.gemm is not None:
             self.crop(piece, self.tap_gemm_piece(piece))
+        elif self.by_window:
+            self.window_piece(piece)
         elif self.exact:
             self.exact_piece(piece)
         else:
@@ -150,15 +162,8 @@ class Columns:
         depth = self.c * self.taps_n
         cols = self.run.scratch("columns", (m, depth + self.ones, positions), self.x.dtype)
         laid = cols[:, :depth].reshape((m, self.c, self.taps_n, rows) + tuple(self.out[1:]))
-        if self.from_input and self.taps_n > positions:
-            # more taps than positions: one copy per window instead of one per tap
-            gather_windows(
-                laid, self.x[bs], case.kernel, case.stride, case.dilation, case.pads, rs.start
-            )
-        else:
-            # (made per piece: a list of a huge kernel's offsets would take more than its taps)
-            for t, offset in enumerate(itertools.product(*[range(k) for k in case.kernel])):
-                self.gather(laid[:, :, t], bs, rs, t, offset)
+        for t, offset in enumerate(itertools.product(*[range(k) for k in case.kernel])):
+            self.gather(laid[:, :, t], bs, rs, t, offset)
         if self.ones:
             cols[:, -1] = 1
         target = self.y[bs, :, rs]
@@ -166,6 +171,26 @@ class Columns:
         np.matmul(self.wg, cols.reshape(m, g, -1, positions), out=target.reshape(m, g, cog, -1))
         if self.bias_b is not None and not self.ones:
             target += self.bias_b
+
+    def window_piece(self, piece: Piece) -> None:
+        """As :meth:`exact_piece`, for a piece of flat output positions, its column matrix
+        gathered window by window (:func:`~convcalc.kernels.phases.gather_windows`)."""
+        bs, ps = piece
+        case = self.case
+        m = len(range(*bs.indices(self.n)))
+        count = ps.stop - ps.start
+        depth = self.c * self.taps_n
+        cols = self.run.scratch("columns", (m, depth + self.ones, count), self.x.dtype)
+        laid = cols[:, :depth].reshape(m, self.c, self.taps_n, count)
+        x = self.x[bs]
+        gather_windows(laid, x, case.kernel, case.stride, case.dilation, case.pads, self.out, ps)
+        if self.ones:
+            cols[:, -1] = 1
+        target = self.y.reshape(self.n, self.c_out, -1)[bs, :, ps]
+        g, cog = case.groups, self.c_out // case.groups
+        np.matmul(self.wg, cols.reshape(m, g, -1, count), out=target.reshape(m, g, cog, count))
+        if self.bias_b is not None and not self.ones:
+            target += self.bias_b.reshape(self.c_out, 1)
 
     def gather(
         self, dst: np.ndarray, bs: slice, rs: slice, t: int, offset: tuple[int, ...]

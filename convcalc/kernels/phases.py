@@ -217,32 +217,33 @@ def gather_windows(
     stride: Sequence[int],
     dilation: Sequence[int],
     pads: PadPairs,
-    first_row: int = 0,
+    out: Sequence[int],
+    positions: slice,
 ) -> None:
-    """What :func:`gather_tap` writes for every tap, ``dst`` (m, C, taps, rows, *out[1:]),
-    gathered one output position at a time: one strided copy of the window it reads (the part
-    inside the input; the rest, in the padding, zero). For kernels with more taps than the
-    output has positions (a 511×511 kernel on 512×512: 261,121 taps, 4 positions)."""
-    nd = len(kernel)
-    out = dst.shape[3:]
+    """The column matrix of the output positions ``positions`` (flat, in C order over
+    ``out``), ``dst`` (m, C, taps, positions), gathered one position at a time: one strided
+    copy of the window it reads (the part inside the input; the rest, in the padding, zero).
+    For kernels with more taps than the output has positions (a 511×511 kernel on 512×512:
+    261,121 taps, 4 positions), where :func:`gather_tap` would copy tap by tap."""
     view = dst.view()
-    view.shape = (*dst.shape[:2], *kernel, *out)  # splits the taps' axis: never a copy
+    view.shape = (*dst.shape[:2], *kernel, dst.shape[3])  # splits the taps' axis: never a copy
     if any(a or b for a, b in pads):
         dst[...] = 0
-    size = x.shape[x.ndim - nd :]
+    size = x.shape[x.ndim - len(kernel) :]
     lead = (slice(None), slice(None))
-    for pos in itertools.product(*[range(o) for o in out]):
+    coords = np.unravel_index(np.arange(positions.start, positions.stop), tuple(out))
+    for column, pos in enumerate(zip(*[c.tolist() for c in coords])):
         box: list[slice] = []
         src: list[slice] = []
         for a, (j, k, s, d, (before, _)) in enumerate(zip(pos, kernel, stride, dilation, pads)):
-            first = (j + (first_row if a == 0 else 0)) * s - before
+            first = j * s - before
             lo, hi = in_range(first, d, k, size[a])
             if hi <= lo:
                 break  # a window in the padding alone: zeros
             box.append(slice(lo, hi))
             src.append(slice(first + lo * d, first + (hi - 1) * d + 1, d))
         else:
-            at: tuple[slice | int, ...] = (*lead, *box, *pos)
+            at: tuple[slice | int, ...] = (*lead, *box, column)
             view[at] = x[(*lead, *src)]
 
 
