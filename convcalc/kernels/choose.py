@@ -199,11 +199,14 @@ def choose_transposed(
     ``w_shape`` (C_in, C_out/groups, *kernel): the stride-phase images unless they waste the
     work, i.e. unless there are more stride phases than kernel taps (each phase costs its own
     copies, and those without a tap hold nothing but the bias: a stride of 10⁷ is 10⁷ phases
-    for one tap), or the footprints of a single input row (every tap at every position of a
-    phase image's row, as wide as the input's plus the kernel's reach) pass the budget (a
-    1023×1023 kernel on 2×2: 4 GiB for one row)."""
+    for one tap), or there are more taps than input pixels, or the footprints of a single
+    input row (every tap at every position of a phase image's row, as wide as the input's
+    plus the kernel's reach) pass the budget (a 1023×1023 kernel on 2×2: 4 GiB for one
+    row)."""
     taps = prod(w_shape[2:])
-    if prod(stride) > taps:
+    if prod(stride) > taps or taps > prod(x_shape[2:]):
+        # (more taps than input pixels: the phase images' adds go tap by tap, the straight
+        # adds pixel by pixel, fewer steps for the same arithmetic)
         return "scatter"
     reach = [d * (k - 1) // s for k, s, d in zip(w_shape[3:], stride[1:], dilation[1:])]
     width = prod([i + r for i, r in zip(x_shape[3:], reach)])

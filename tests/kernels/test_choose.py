@@ -103,7 +103,9 @@ TRANSPOSED = [
     ("more phases than taps", (1, 1, 2), (1, 1, 1), (10_000_000,), (1,), 1, 1 << 30, "scatter"),
     ("more phases than taps, 2-d", (1, 1, 2, 2), (1, 1, 3, 3), (4, 3), (1, 1), 1, 1 << 30, "scatter"),
     ("huge kernel, one row over budget", (1, 1, 2, 2), (1, 1, 1023, 1023), (1, 1), (1, 1), 1, 64 << 20, "scatter"),
-    ("huge kernel within budget", (1, 1, 2, 2), (1, 1, 1023, 1023), (1, 1), (1, 1), 1, 8 << 30, "phases"),
+    ("huge kernel within budget", (1, 1, 2, 2), (1, 1, 1023, 1023), (1, 1), (1, 1), 1, 8 << 30, "scatter"),
+    ("more taps than pixels", (1, 4, 1272, 1), (4, 1, 6, 330), (1, 3), (1, 1), 2, 1 << 30, "scatter"),
+    ("as many taps as pixels", (1, 4, 30, 66), (4, 1, 6, 330), (1, 3), (1, 1), 2, 1 << 30, "phases"),
     ("dilated kernel reaches wide", (1, 4, 2, 2), (4, 2, 3, 3), (1, 1), (1, 4000), 2, 1 << 20, "scatter"),
 ]  # fmt: skip
 
