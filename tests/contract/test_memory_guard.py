@@ -133,6 +133,9 @@ def test_adaptive_pooling_shrinks_before_it_grows(baseline: int, kind: str) -> N
         ("1,1,2,2", "ConvTranspose2d(1, 1, 1023)"),
         ("1,2,512,512", "Conv2d(2, 2, 511, groups=2)"),
         ("1,1,2000,2000", "Conv2d(1, 1, 1, stride=1000)"),
+        ("1,1,1,1,1", "Conv3d(1, 1, 1, stride=1000, padding=3000, padding_mode='replicate')"),
+        ("1,1,1,100,100", "Conv3d(1, 1, (1, 100, 100), padding=(0, 30, 30))"),
+        ("1,4,1272,1", "ConvTranspose2d(4, 2, (6, 330), stride=(1, 3), groups=2)"),
     ],
 )
 def test_little_work_in_a_huge_geometry_is_quick_and_small(

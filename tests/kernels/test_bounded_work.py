@@ -92,6 +92,11 @@ def test_adaptive_pooling_that_grows_one_axis_and_shrinks_another_is_torchs(
         ("Conv1d(2, 2, 1500, stride=7, padding=20)", (2, 2, 1600)),
         ("Conv2d(3, 2, 1, stride=100)", (1, 3, 250, 301)),
         ("Conv2d(2, 4, (2, 3), stride=(90, 77), dilation=(4, 2), padding=(1, 2))", (1, 2, 300, 200)),
+        ("Conv3d(1, 2, 1, stride=100, padding=300, padding_mode='replicate')", (1, 1, 1, 2, 1)),
+        ("Conv2d(2, 2, (2, 3), stride=(40, 3), dilation=(5, 1), padding=(60, 2), padding_mode='replicate')", (1, 2, 3, 9)),
+        ("Conv2d(2, 2, 3, stride=(50, 1), padding=(6, 1), padding_mode='reflect')", (2, 2, 7, 8)),
+        ("Conv1d(2, 2, 2, stride=9, dilation=2, padding=4, padding_mode='circular')", (1, 2, 5)),
+        ("Conv2d(2, 2, (2, 3), stride=(40, 1), padding=(1, 1), padding_mode='circular')", (1, 2, 90, 5)),
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
