@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .memory import chunks, item_parts, prod
+from .memory import item_parts, prod, row_chunks
 from .phases import in_range
 
 
@@ -64,10 +64,9 @@ def _by_taps(
     xf = np.ascontiguousarray(x).reshape(n, g, cig, inp[0] * row)
     # per tap (g, C_out/g, C/g): a block of taps is one (g, taps·C_out/g, C/g) matrix
     wtap = np.ascontiguousarray(np.moveaxis(weight.reshape(g, cig, cog, kk), 3, 1).swapaxes(2, 3))
-    offsets = list(itertools.product(*[range(k) for k in kernel]))
     yv = y.reshape(n, g, cog, *y.shape[2:])
     one_tap_row = g * cog * row * item
-    for bs, rs in _item_rows(n, inp[0], one_tap_row, budget):
+    for bs, rs in row_chunks(n, inp[0], one_tap_row, budget):
         m, rows = bs.stop - bs.start, rs.stop - rs.start
         block = max(1, min(kk, budget // max(1, m * rows * one_tap_row)))
         xs = xf[bs, :, :, rs.start * row : rs.stop * row]
@@ -76,10 +75,11 @@ def _by_taps(
             w_blk = wtap[:, t0:t1].reshape(g, (t1 - t0) * cog, cig)
             cols = np.matmul(w_blk, xs).reshape(m, g, t1 - t0, cog, rows, *inp[1:])
             for t in range(t0, t1):
+                offset = [int(o) for o in np.unravel_index(t, kernel)]  # (no list of them all)
                 dst: list[slice] = [bs, slice(None), slice(None)]
                 src: list[slice] = [slice(None)] * 3
                 for a, (o, s, p, d, size) in enumerate(
-                    zip(offsets[t], stride, padding, dilation, y.shape[2:])
+                    zip(offset, stride, padding, dilation, y.shape[2:])
                 ):
                     first = o * d - p + (rs.start * s if a == 0 else 0)
                     lo, hi = in_range(first, s, rows if a == 0 else inp[a], size)
@@ -90,14 +90,6 @@ def _by_taps(
                 else:
                     yv[tuple(dst)] += cols[:, :, t - t0][(slice(None),) * 3 + tuple(src[3:])]
             del cols
-
-
-def _item_rows(n: int, rows: int, per_row: int, budget: int) -> list[tuple[slice, slice]]:
-    """(items, rows) pieces of ``per_row`` bytes a row: whole items while one fits."""
-    per_item = per_row * rows
-    if per_item <= budget or rows <= 1:
-        return [(b, slice(0, rows)) for b in chunks(n, per_item, budget)]
-    return [(slice(i, i + 1), r) for i in range(n) for r in chunks(rows, per_row, budget)]
 
 
 def _by_pixels(
