@@ -83,7 +83,27 @@ def run_in_pty(args: list[str], width: int, env: dict[str, str] | None = None) -
 
 
 def plain(text: str) -> list[str]:
-    return ANSI.sub("", text).split("\n")
+    """The screen's lines as a terminal leaves them: a carriage return goes back to the line's
+    start, ESC[nA moves up n lines and ESC[2K erases the line (as a finished progress bar does)."""
+    screen: list[list[str]] = [[]]
+    row = col = 0
+    for token in re.split(r"(\n|\r|\x1b\[[0-9;?]*[A-Za-z])", text):
+        if token == "\n":
+            row, col = row + 1, 0
+            screen.extend([] for _ in range(row + 1 - len(screen)))
+        elif token == "\r":
+            col = 0
+        elif token.startswith("\x1b["):
+            if token.endswith("A"):
+                row = max(0, row - int(token[2:-1] or 1))
+            elif token == "\x1b[2K":
+                screen[row] = []
+        else:
+            line = screen[row]
+            line.extend(" " * (col - len(line)))
+            line[col : col + len(token)] = token
+            col += len(token)
+    return ["".join(line) for line in screen]
 
 
 def check_screen(lines: list[str], path: Path, width: int, args: tuple[str, ...] = ()) -> None:
@@ -391,7 +411,7 @@ def test_run_columns() -> None:
 def _on_terminal(monkeypatch, width: int) -> None:
     import convcalc.cli
 
-    monkeypatch.setattr(convcalc.cli, "_is_terminal", lambda: True)
+    monkeypatch.setattr(convcalc.cli.options, "is_terminal", lambda: True)
     monkeypatch.setenv("COLUMNS", str(width))
 
 

@@ -1,0 +1,15 @@
+"""The command line: a thin shell over the library, and the only importer of click.
+
+Each command parses its options, calls the library and renders; :func:`main` (in app.py)
+turns errors into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+from . import check as _check  # noqa: F401  (registers check)
+from . import commands as _commands  # noqa: F401  (registers shape, run, layers and zoo)
+from .app import cli, main
+from .commands import parse_size
+from .options import COLUMNS_HELP
+
+__all__ = ["COLUMNS_HELP", "cli", "main", "parse_size"]

@@ -1,0 +1,298 @@
+"""The commands over one model: shape and run; and the catalogues: layers and zoo."""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from ..errors import SpecError
+from . import options
+from .app import EXIT_HELP, cli
+from .options import (
+    complete_zoo,
+    format_choice,
+    format_option,
+    json_errors,
+    load_model,
+    model_options,
+    table_options,
+)
+
+
+@cli.command(epilog=EXIT_HELP)
+@model_options
+@click.option(
+    "-d",
+    "--depth",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Collapse blocks nested deeper than N into one row each (0: top-level rows only). Default: every layer.",
+)
+@click.option(
+    "--to-yaml",
+    "to_yaml",
+    is_flag=True,
+    help="FILE is a print(model) printout: write the equivalent YAML config to stdout instead of the table.",
+)
+@table_options
+@format_option
+@click.option(
+    "-q",
+    "--totals",
+    is_flag=True,
+    help="One line: input → output shape, params and MACs (or what failed); for scripts.",
+)
+def shape(
+    file: str | None,
+    input_text: str | None,
+    layers: Sequence[str],
+    depth: int | None,
+    to_yaml: bool,
+    columns_text: str | None,
+    wide: bool,
+    fmt: str,
+    totals: bool,
+) -> None:
+    """Propagate the input shape through every layer of FILE (YAML, print(model)'s text, or - for stdin).
+
+    Prints each layer's input and output shape, parameters and multiply-accumulates
+    (MACs), with totals; when the network cannot work, says which layer, what it
+    expected, what it got and how to fix it, and exits 1. Without an input shape,
+    prints the parameters the arguments fix and says what needs --input.
+    """
+    from ..analysis import analyze
+    from ..render import error_text, parse_columns, print_rich, render, to_line
+
+    if totals and fmt != "table":
+        raise click.UsageError(
+            f"-q/--totals prints one line of text and does not combine with --format {fmt} "
+            "(whose output already holds the totals)"
+        )
+    if to_yaml:
+        from ..spec import printout_yaml, shape_from_value
+
+        if layers or not file:
+            raise SpecError("--to-yaml converts a FILE that holds print(model)'s text")
+        input_shape = shape_from_value(input_text, location="--input") if input_text else None
+        click.echo(printout_yaml(file, input_shape), nl=False)
+        return
+    with json_errors(fmt):
+        columns = parse_columns(columns_text) if columns_text is not None else None
+        spec, input_shape = load_model(file, input_text, layers)
+        report = analyze(spec, input_shape)
+        # the model and its report live until the process ends: the cyclic collector need
+        # not walk their objects again while the output is written
+        gc.freeze()
+        text = render(report, fmt, depth=depth, columns=columns) if fmt == "json" else None
+    if totals:
+        click.echo(to_line(report))
+    elif fmt == "table" and options.is_terminal():
+        print_rich(report, depth=depth, columns=columns, wide=wide)
+    else:
+        click.echo(text or render(report, fmt, depth=depth, columns=columns), nl=False)
+        if fmt == "csv" and report.errors:
+            click.echo(error_text(report), nl=False, err=True)
+    sys.exit(report.exit_code)
+
+
+@cli.command(epilog=EXIT_HELP)
+@model_options
+@click.option(
+    "-w",
+    "--weights",
+    metavar="W.pt|W.safetensors|W.npz",
+    help="Parameters and buffers: a state_dict saved with torch.save (read without torch), as safetensors, or with numpy.savez (keys <layer name>.weight …). Default: PyTorch's initialisation, seeded.",
+)
+@click.option(
+    "--input-data",
+    metavar="X.npy|X.pt",
+    help="The input tensor, saved with numpy.save or torch.save (its shape becomes the input shape). Default: seeded standard normal.",
+)
+@click.option(
+    "--save-output", metavar="Y.npy", help="Write the final output here, in the chosen dtype."
+)
+@click.option(
+    "--compare",
+    metavar="REF.npy|REF.pt",
+    help="Compare the final output with this reference (torch's output, say); exit 1 when an element is off by more than atol + rtol·|ref|.",
+)
+@click.option(
+    "--rtol",
+    type=float,
+    default=None,
+    help="Relative tolerance of --compare. Default: 1e-4 in float32, 1e-9 in float64.",
+)
+@click.option(
+    "--atol",
+    type=float,
+    default=None,
+    help="Absolute tolerance of --compare. Default: rtol × the largest |ref|.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for the random weights and input."
+)
+@click.option(
+    "--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1, max=1000),
+    default=1,
+    show_default=True,
+    help="Run the pass N times and report each layer's best time.",
+)
+@click.option(
+    "--max-memory",
+    "max_memory",
+    default="1GiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Keep each layer's temporaries under this (e.g. 512M, 2G); a layer whose output alone exceeds it stops the run before computing.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Run the kernels, BLAS included, on at most N threads (as torch.set_num_threads). Default: one per idle core, at most 2.",
+)
+@click.option(
+    "--no-fold",
+    "no_fold",
+    is_flag=True,
+    help="Run every BatchNorm on its own instead of folding it into the convolution or Linear before it (to time it apart, as torch's eager mode runs it).",
+)
+@table_options
+@format_option
+def run(
+    file: str | None,
+    input_text: str | None,
+    layers: Sequence[str],
+    weights: str | None,
+    input_data: str | None,
+    save_output: str | None,
+    compare: str | None,
+    rtol: float | None,
+    atol: float | None,
+    seed: int,
+    dtype: str,
+    repeat: int,
+    max_memory: str,
+    threads: int | None,
+    no_fold: bool,
+    columns_text: str | None,
+    wide: bool,
+    fmt: str,
+) -> None:
+    """Run FILE's network for real in NumPy and check every layer's output shape.
+
+    Prints the `shape` table plus, per layer, the real output shape, whether it
+    matches the prediction and the kernel's wall time. Exits 0 when every shape
+    matches, 1 when the model is wrong (before computing), a shape differs, or the
+    output differs from the --compare reference.
+    """
+    from .. import cores
+
+    idle_from = cores.sample() if threads is None else None  # before numpy loads
+    from ..files import load_array, load_weights
+    from ..forward import compare_output, run_forward
+    from ..render import error_text, parse_columns, print_rich, progress_bar, render
+    from ..weights import state_dict_size
+
+    with json_errors(fmt):
+        columns = parse_columns(columns_text, run=True) if columns_text is not None else None
+        spec, input_shape = load_model(file, input_text, layers)
+        limit = parse_size(max_memory)
+        x = load_array(input_data, "input data", limit) if input_data else None
+        if x is not None and input_shape is not None and tuple(x.shape) != input_shape:
+            raise SpecError(
+                f"--input {','.join(map(str, input_shape))} disagrees with --input-data of shape {tuple(x.shape)}",
+                hint="leave out --input: the data's shape is the input shape",
+            )
+        params = load_weights(weights, limit, state_dict_size(spec)) if weights else None
+        reference = load_array(compare, "reference", limit) if compare else None
+        for name, value in (("--rtol", rtol), ("--atol", atol)):
+            if value is not None and not 0 <= value < math.inf:
+                raise SpecError(f"{name} must be a finite non-negative number, got {value}")
+        terminal = fmt == "table" and options.is_terminal()
+        with progress_bar(terminal and sys.stderr.isatty()) as progress:
+            result = run_forward(
+                spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
+                repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
+                threads=threads, held=0 if reference is None else reference.nbytes,
+                idle_from=idle_from,
+            )  # fmt: skip
+        if reference is not None and result.report.ok:
+            result = compare_output(result, reference, rtol, atol)
+        if save_output and result.output is not None:
+            _save(save_output, result.output)
+        if terminal:
+            print_rich(result.report, result, columns=columns, wide=wide)
+        else:
+            click.echo(render(result.report, fmt, result, columns=columns), nl=False)
+            if fmt == "csv" and result.report.errors:
+                click.echo(error_text(result.report), nl=False, err=True)
+    sys.exit(result.exit_code)
+
+
+def _save(path: str, array: Any) -> None:
+    """``array`` as an .npy file at exactly ``path`` (NumPy's own ``save`` would add ``.npy`` to a
+    name without it, and so write ``/tmp.npy`` when given the folder ``/tmp``)."""
+    import numpy as np
+
+    if os.path.isdir(path):
+        raise SpecError(f"{path}: is a folder", hint="give --save-output a file name, e.g. out.npy")
+    try:
+        with open(path, "wb") as f:
+            np.save(f, array)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot write the output ({exc.strerror})") from None
+
+
+def parse_size(text: str) -> int:
+    """``--max-memory``: ``"1GiB"``, ``"512M"``, ``"2e9"`` → bytes (K/M/G/T are powers of 1024)."""
+    from ..quantities import parse_bytes
+
+    return parse_bytes(text, "--max-memory", least=1)
+
+
+@cli.command(name="layers")
+@click.argument("type_name", metavar="[TYPE]", required=False)
+@format_choice(["text", "markdown", "json"], "text")
+def layers_cmd(type_name: str | None, fmt: str) -> None:
+    """List every supported layer type with its arguments and defaults (or one TYPE)."""
+    from ..layers import catalog
+    from ..render import layers_text
+
+    with json_errors(fmt):
+        click.echo(layers_text(catalog(type_name), fmt), nl=False)
+
+
+@cli.command(name="zoo")
+@click.argument("name", required=False, shell_complete=complete_zoo)
+@format_choice(
+    ["table", "json", "markdown"], "table", "Format of the list (NAME's YAML is printed as it is)."
+)
+def zoo_cmd(name: str | None, fmt: str) -> None:
+    """List the built-in models with their input, parameters and MACs, or print NAME's YAML.
+
+    Any command reads a built-in model by its name (convcalc shape resnet50) where no
+    file of that name exists; `convcalc zoo resnet50 > net.yaml` is a starting point
+    to edit. Its `import: ../blocks.yaml` finds the built-in block library from any folder.
+    """
+    from .. import zoo
+
+    if name is not None:
+        with json_errors(fmt):
+            click.echo(zoo.read(name)[1], nl=False)
+        return
+    from ..render import zoo_text
+
+    click.echo(zoo_text(zoo.catalog(), fmt), nl=False)
