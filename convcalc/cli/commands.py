@@ -270,6 +270,7 @@ def run(
     from ..files import load_array, load_weights
     from ..forward import compare_output, run_forward
     from ..render import error_text, parse_columns, print_rich, progress_bar, render
+    from ..weights import state_dict_size
 
     with json_errors(fmt):
         columns = parse_columns(columns_text, run=True) if columns_text is not None else None
@@ -281,7 +282,7 @@ def run(
                 f"--input {','.join(map(str, input_shape))} disagrees with --input-data of shape {tuple(x.shape)}",
                 hint="leave out --input: the data's shape is the input shape",
             )
-        params = load_weights(weights, limit) if weights else None
+        params = load_weights(weights, limit, state_dict_size(spec)) if weights else None
         reference = load_array(compare, "reference", limit) if compare else None
         for name, value in (("--rtol", rtol), ("--atol", atol)):
             if value is not None and not 0 <= value < math.inf:
