@@ -25,7 +25,7 @@ from .model import LayerSpec, Places, Spec, place
 from .printout import is_printout, read_printout, spec_from_printout
 from .scalars import SCALARS, STR_TAG, TAG
 from .shape import Shape
-from .sources import read_import, read_model, read_text
+from .sources import Files, read_import, read_model, read_text
 
 if TYPE_CHECKING:
     _Base = yaml.SafeLoader
@@ -271,9 +271,10 @@ def _scalar(node: yaml.Node) -> Any:
     return value
 
 
-def load_spec(path: str, text: str | None = None) -> Spec:
+def load_spec(path: str, text: str | None = None, *, files: Files | None = None) -> Spec:
     """Read a YAML config file, or the text ``print(model)`` writes (``-`` is standard input;
-    a name that is no file is a built-in model).
+    a name that is no file is a built-in model). ``files`` reads its imports (from a git
+    revision, say) instead of the file system.
 
     A file always wins: ``resnet50`` is the zoo's ResNet-50 only where no file of that name exists.
     """
@@ -283,7 +284,7 @@ def load_spec(path: str, text: str | None = None) -> Spec:
     with gc_paused():
         if is_printout(text):
             return spec_from_printout(text, source)
-        return _spec_from_text(text, source)
+        return _spec_from_text(text, source, files)
 
 
 def printout_yaml(path: str, input_shape: Shape | None = None) -> str:
@@ -317,9 +318,9 @@ def printout_yaml(path: str, input_shape: Shape | None = None) -> str:
     return "\n".join(lines) + "\n" + body
 
 
-def _spec_from_text(text: str, source: str) -> Spec:
+def _spec_from_text(text: str, source: str, files: Files | None = None) -> Spec:
     try:
-        return spec_from_data(_load_document(text, source), source)
+        return spec_from_data(_load_document(text, source), source, files)
     except RecursionError:
         raise SpecError(
             "the YAML is nested too deeply to read",
@@ -378,8 +379,9 @@ def _load_document(text: str, source: str) -> Any:
         raise SpecError(f"invalid YAML: {problem}", location=where) from None
 
 
-def spec_from_data(data: Any, source: str | None = None) -> Spec:
-    """Build a :class:`Spec` from loaded YAML (or an equivalent dict)."""
+def spec_from_data(data: Any, source: str | None = None, files: Files | None = None) -> Spec:
+    """Build a :class:`Spec` from loaded YAML (or an equivalent dict); ``files`` reads its
+    imports instead of the file system."""
 
     at = Places(source)
 
@@ -432,7 +434,7 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
         raise SpecError(
             "layers must be a list", location=place(at, lines.get("layers"), cols.get("layers"))
         )
-    blocks = _blocks(data, source, at, (), {})
+    blocks = _blocks(data, source, at, (), {}, files)
     item_lines = getattr(layers, "item_lines", [])
     return build(
         layers,
@@ -451,6 +453,7 @@ def _blocks(
     at: Any,
     seen: tuple[str, ...],
     done: dict[str, dict[str, BlockDef]],
+    files: Files | None = None,
 ) -> dict[str, BlockDef]:
     """The blocks a config can use: those of its ``import:`` files, then its own (which win).
     ``seen`` is the chain of imports that led here (a cycle is an error); ``done`` the blocks
@@ -475,7 +478,7 @@ def _blocks(
         if wanted in done:
             blocks.update(done[wanted])
             continue
-        path, text = read_import(name, base, where)
+        path, text = read_import(name, base, where, files)
         imported = _load_document(text, path)
 
         at_import = Places(path)
@@ -485,7 +488,7 @@ def _blocks(
                 "an imported file must be a mapping with 'blocks'",
                 location=Places(path).where(None),
             )
-        done[wanted] = _blocks(imported, path, at_import, seen + (wanted,), done)
+        done[wanted] = _blocks(imported, path, at_import, seen + (wanted,), done, files)
         blocks.update(done[wanted])
     if data.get("blocks") is not None:
         blocks.update(read_blocks(data["blocks"], at, lines.get("blocks")))
