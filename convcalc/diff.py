@@ -15,6 +15,7 @@ percentages are computed here, once, and rendering (diffout.py) only formats the
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -291,16 +292,40 @@ def _match(a: Sequence[Side], b: Sequence[Side]) -> list[LayerDiff]:
     while end < min(len(a), len(b)) - start and keys_a[-1 - end] == keys_b[-1 - end]:
         end += 1
     out = [_compared(x, y) for x, y in zip(a[:start], b[:start], strict=True)]
-    middle = SequenceMatcher(
-        None, keys_a[start : len(a) - end], keys_b[start : len(b) - end], autojunk=False
-    )
-    for op, i1, i2, j1, j2 in middle.get_opcodes():
+    ka, kb = keys_a[start : len(a) - end], keys_b[start : len(b) - end]
+    if _work(ka, kb) > MAX_ALIGN_WORK:
+        out += _by_position(a[start : len(a) - end], b[start : len(b) - end])
+        ka = kb = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
         xs, ys = a[start + i1 : start + i2], b[start + j1 : start + j2]
         if op == "equal":
             out += [_compared(x, y) for x, y in zip(xs, ys, strict=True)]
         else:
             out += _by_type(xs, ys)
     out += [_compared(x, y) for x, y in zip(a[len(a) - end :], b[len(b) - end :], strict=True)]
+    return out
+
+
+#: the most pairs of equal keys the alignment compares (under a second): past it, two long
+#: stretches of unnamed layers that share little are paired by position instead
+MAX_ALIGN_WORK = 1_000_000
+
+
+def _work(a: Sequence[Any], b: Sequence[Any]) -> int:
+    """How many pairs of equal keys the two sequences hold: what aligning them costs at most
+    for each match it looks for (unique names cost one each, a thousand ReLUs a million)."""
+    counts = Counter(b)
+    return sum(counts[key] for key in a)
+
+
+def _by_position(a: Sequence[Side], b: Sequence[Side]) -> list[LayerDiff]:
+    """The stretches paired position by position: the same type is a changed (or the same)
+    layer, another type a removed and an added one."""
+    out: list[LayerDiff] = []
+    for x, y in zip(a, b):
+        out += [_compared(x, y)] if x.type == y.type else _by_type([x], [y])
+    out += [LayerDiff("removed", x, None) for x in a[len(b) :]]
+    out += [LayerDiff("added", None, y) for y in b[len(a) :]]
     return out
 
 
@@ -312,7 +337,10 @@ def _by_type(a: Sequence[Side], b: Sequence[Side]) -> list[LayerDiff]:
         out += [LayerDiff("removed", x, None) for x in a]
         out += [LayerDiff("added", None, y) for y in b]
         return out
-    types = SequenceMatcher(None, [s.type for s in a], [s.type for s in b], autojunk=False)
+    types_a, types_b = [s.type for s in a], [s.type for s in b]
+    if _work(types_a, types_b) > MAX_ALIGN_WORK:
+        return _by_position(a, b)
+    types = SequenceMatcher(None, types_a, types_b, autojunk=False)
     for op, i1, i2, j1, j2 in types.get_opcodes():
         if op == "equal":
             out += [_compared(x, y) for x, y in zip(a[i1:i2], b[j1:j2], strict=True)]

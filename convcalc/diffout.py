@@ -6,6 +6,7 @@ None computes a figure: the deltas and percentages are the ModelDiff's.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -89,7 +90,8 @@ def _what(row: LayerDiff) -> tuple[str, str]:
         side = row.side
         kind = f"{side.type}, {side.layers} layers" if side.layers else side.type
         return side.name, kind
-    return _pair(before.name, after.name), _pair(before.type, after.type)
+    name = _pair(before.name, after.name) if "name" in row.changes else after.name
+    return name, _pair(before.type, after.type)
 
 
 def _counted(diff: ModelDiff) -> str:
@@ -106,12 +108,27 @@ def _counted(diff: ModelDiff) -> str:
 
 # ------------------------------------------------------------------ text
 def _line(label: str, before: str, after: str, note: str = "") -> list[str]:
-    """``    params  2.42 K → 4.84 K``, on two lines where one would pass WIDTH."""
+    """``    params  2.42 K → 4.84 K``; where that passes WIDTH, before and after on lines of
+    their own, each broken at its spaces where it is longer still."""
     head = f"    {label:<9} "
     one = head + _pair(before, after) + note
     if len(one) <= WIDTH or before == after:
         return [one]
-    return [head + before, " " * (len(head) - 2) + "→ " + after + note]
+    rest = " " * len(head)
+    return _broken(before, head, rest) + _broken(after + note, rest[:-2] + "→ ", rest)
+
+
+def _broken(text: str, first: str, rest: str) -> list[str]:
+    """``text`` after ``first``, broken at spaces (never inside a word or figure) into lines
+    of WIDTH, each after ``rest``."""
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _wrapped(parts: Sequence[str], indent: str) -> list[str]:
@@ -130,7 +147,7 @@ def _text_row(row: LayerDiff) -> list[str]:
     out = [f"{MARKS[row.status]} {name}  {kind}"]
     if row.before is None or row.after is None:
         if row.side.call and row.side.call != f"{row.side.type}()":
-            out.append(f"    {row.side.call}")
+            out += _broken(row.side.call, "    ", "      ")
         return out + _wrapped(_figures(row).split(" · "), "    ")
     a, b = row.before, row.after
     # trainable parameters are said apart only where some of them are not trained

@@ -54,6 +54,9 @@ def diff(models: Sequence[str], input_text: str | None, rev: str | None, fmt: st
     parameters, MACs, arguments). Layers are matched by name; layers named by their
     position in a list are matched by aligning the two sequences of types and
     arguments, so that one inserted layer shows as one insertion.
+
+    With --git REV FILE, A is FILE as it is at the git revision REV (its imports
+    too) and B the working copy.
     """
     from ..analysis import analyze
     from ..diff import diff_models
@@ -95,6 +98,8 @@ def _models(models: Sequence[str], rev: str | None) -> tuple[tuple[str, str], Gi
             f"diff --git REV compares one FILE with its version at REV, {len(models)} given: "
             "convcalc diff --git REV FILE"
         )
+    if models[0] == "-":
+        raise click.UsageError("diff --git reads FILE from the repository: give its path, not -")
     from ..gitrev import GitRevision
 
     return (models[0], models[0]), GitRevision(rev, models[0])
