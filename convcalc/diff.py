@@ -158,7 +158,8 @@ class ModelDiff:
     b: Report
     #: what to call the two models (file names, a revision)
     labels: tuple[str, str]
-    #: every layer of either model, in order: A's order where B has nothing in between
+    #: every layer of either model, matched: a pair in the order both models have them, a
+    #: removed layer where it was in A, an added one where it is in B
     layers: tuple[LayerDiff, ...]
     #: the block instances of either model whose layers are all added (or all removed)
     blocks: tuple[LayerDiff, ...] = ()

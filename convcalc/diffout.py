@@ -72,15 +72,13 @@ def _pair(before: str, after: str) -> str:
     return before if before == after else f"{before} → {after}"
 
 
-def _figures(row: LayerDiff) -> str:
+def _figures(row: LayerDiff) -> list[str]:
     side = row.side
-    return " · ".join(
-        (
-            f"output {_shape(side.output_shape)}",
-            f"params {_count(side.params)}",
-            f"MACs {_count(side.macs)}",
-        )
-    )
+    return [
+        f"output {_shape(side.output_shape)}",
+        f"params {_count(side.params)}",
+        f"MACs {_count(side.macs)}",
+    ]
 
 
 def _what(row: LayerDiff) -> tuple[str, str]:
@@ -94,8 +92,8 @@ def _what(row: LayerDiff) -> tuple[str, str]:
     return name, _pair(before.type, after.type)
 
 
-def _counted(diff: ModelDiff) -> str:
-    """``56 added (in 8 blocks), 69 unchanged``: how many layers have each status."""
+def _counted(diff: ModelDiff) -> list[str]:
+    """``56 added (in 8 blocks)``, ``69 unchanged``: how many layers have each status."""
     blocks = Counter(d.status for d in diff.blocks)
     parts = []
     for status, n in diff.counts.items():
@@ -103,7 +101,7 @@ def _counted(diff: ModelDiff) -> str:
             whole = blocks[status]
             within = f" (in {whole} block{'s' * (whole > 1)})" if whole else ""
             parts.append(f"{n:,} {COUNTED[status]}{within}")
-    return ", ".join(parts) or "none"
+    return parts or ["none"]
 
 
 # ------------------------------------------------------------------ text
@@ -131,14 +129,16 @@ def _broken(text: str, first: str, rest: str) -> list[str]:
     )
 
 
-def _wrapped(parts: Sequence[str], indent: str) -> list[str]:
-    """``parts`` joined with `` · ``, a new line wherever the next would pass WIDTH."""
-    lines = [indent + parts[0]]
+def _wrapped(parts: Sequence[str], first: str, rest: str, sep: str = " · ") -> list[str]:
+    """``parts`` joined with ``sep`` after ``first``, a new line (after ``rest``) wherever the
+    next would pass WIDTH; a comma that separates them stays at the end of the line."""
+    lines = [first + parts[0]]
     for part in parts[1:]:
-        if len(lines[-1]) + 3 + len(part) <= WIDTH:
-            lines[-1] += " · " + part
+        if len(lines[-1]) + len(sep) + len(part) <= WIDTH:
+            lines[-1] += sep + part
         else:
-            lines.append(indent + part)
+            lines[-1] += sep.rstrip(" ·")
+            lines.append(rest + part)
     return lines
 
 
@@ -148,7 +148,7 @@ def _text_row(row: LayerDiff) -> list[str]:
     if row.before is None or row.after is None:
         if row.side.call and row.side.call != f"{row.side.type}()":
             out += _broken(row.side.call, "    ", "      ")
-        return out + _wrapped(_figures(row).split(" · "), "    ")
+        return out + _wrapped(_figures(row), "    ", "    ")
     a, b = row.before, row.after
     # trainable parameters are said apart only where some of them are not trained
     frozen = (a.params, b.params) != (a.trainable_params, b.trainable_params)
@@ -190,7 +190,8 @@ def _totals_text(diff: ModelDiff) -> list[str]:
 def diff_text(diff: ModelDiff) -> str:
     """Plain text that fits 80 columns: the totals, then only the layers that differ."""
     a, b = diff.labels
-    out = [f"{a} → {b}", "", *_totals_text(diff), "", f"layers: {_counted(diff)}"]
+    out = [f"{a} → {b}", "", *_totals_text(diff), ""]
+    out += _wrapped(_counted(diff), "layers: ", " " * len("layers: "), ", ")
     shown = diff.shown()
     if shown:
         out.append("")
@@ -276,7 +277,7 @@ def diff_markdown(diff: ModelDiff) -> str:
     <details> when there are many)."""
     a, b = diff.labels
     out = [f"**{_esc(a)} → {_esc(b)}**", "", *_totals_markdown(diff), ""]
-    out.append(f"Layers: {_counted(diff)}.")
+    out.append(f"Layers: {', '.join(_counted(diff))}.")
     shown = diff.shown()
     if shown:
         table = [

@@ -27,6 +27,9 @@ class GitRevision:
             )
         top = self._git("rev-parse", "--show-toplevel")
         if top.returncode != 0:
+            said = top.stderr.decode("utf-8", "replace").strip().splitlines()
+            if said and "not a git repository" not in said[0]:  # a repository git refuses
+                raise SpecError(f"--git: git cannot read the repository of {file}: {said[0]}")
             raise SpecError(
                 f"--git: {file} is not in a git repository",
                 hint="--git compares a file with its version at a commit of its repository; "

@@ -274,6 +274,27 @@ def test_text_fits_80_columns_on_a_long_model() -> None:
     lines = result.output.splitlines()
     assert lines[4] == "params     25.56 M → 68.88 M  (+169.5 %)"
     assert max(len(line) for line in lines) <= WIDTH
+    # a long call breaks at its spaces, the continuation under its start
+    i = lines.index("    layer     Conv2d(out_channels=128, kernel_size=3, stride=2, padding=1,")
+    assert lines[i + 1 : i + 4] == [
+        "              bias=False)",
+        "            → Conv2d(out_channels=256, kernel_size=3, stride=2, padding=1,",
+        "              bias=False)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "pair", [("mobilenet_v2", "mobilenet_v3_large"), ("vgg16", "googlenet"), ("alexnet", "audio1d")]
+)
+def test_text_fits_80_columns_between_unlike_models(pair: tuple[str, str]) -> None:
+    result = run("diff", *pair)
+    assert result.exit_code == 0
+    assert max(len(line) for line in result.output.splitlines()) <= WIDTH
+    if pair[0] == "mobilenet_v2":  # the counts wrap after a comma, never inside one
+        assert result.output.splitlines()[8:10] == [
+            "layers: 94 added (in 14 blocks), 60 removed (in 9 blocks), 88 changed,",
+            "        5 unchanged",
+        ]
 
 
 def test_a_wrong_model_still_shows_the_diff_and_says_which_fails() -> None:
