@@ -631,3 +631,12 @@ def test_git_reads_imports_at_the_revision_only(repo: Path) -> None:
     ]
     # the revision before has the import it names
     assert run("diff", "--git", "HEAD~1", "net.yaml").exit_code == 0
+    # an import that names a folder at the revision
+    (repo / "models" / "net.yaml").write_text(NET_AT_HEAD.replace("lib/stages.yaml", "lib"))
+    git(repo, "add", "models/net.yaml")
+    git(repo, "commit", "-q", "-m", "imports a folder")
+    result = run("diff", "--git", "HEAD", "net.yaml")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == (
+        "error: net.yaml:3 (at HEAD): lib: a folder at HEAD, not a YAML file"
+    )
