@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .forward import run_forward
     from .model import Spec
     from .spec import load_spec, spec_from_data, spec_from_strings
+    from .torchexport import to_torch_source
 
 #: public name → the module that defines it
 _LAZY = {
@@ -29,6 +30,7 @@ _LAZY = {
     "spec_from_data": "spec",
     "spec_from_strings": "spec",
     "run_forward": "forward",  # imports numpy
+    "to_torch_source": "torchexport",
 }
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "run_forward",
     "spec_from_data",
     "spec_from_strings",
+    "to_torch_source",
 ]
 
 

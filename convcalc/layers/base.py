@@ -195,6 +195,12 @@ class Layer:
         (``infer``) and did, or wrote as null (``in_channels`` of a Conv2d)."""
         return tuple(a.name for a in self.ARGS if a.infer and self.args.get(a.name) is None)
 
+    def inferred_values(self, x: Shape) -> dict[str, Any]:
+        """The value of each argument that may come from the input (``infer``), for the input
+        ``x``: the written one, or the one the layer takes from ``x`` (an export writes it
+        out). Overridden by the types that have such an argument."""
+        return {}
+
     # -- propagation -------------------------------------------------------
     def out_shape(self, x: Shape) -> Shape:
         """The output shape for input ``x``; raises :class:`ShapeError`."""

@@ -119,6 +119,9 @@ class _PerChannelNorm(KeywordBias):
         except ShapeError:
             return None
 
+    def inferred_values(self, x: Shape) -> dict[str, Any]:
+        return {"num_features": self._channels(x)}
+
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         if not self.affine:
             return {}

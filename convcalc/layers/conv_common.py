@@ -143,6 +143,9 @@ class ConvBase(Layer):
             return None
         return x[len(x) - self.nd - 1]
 
+    def inferred_values(self, x: Shape) -> dict[str, Any]:
+        return {"in_channels": self.c_in(x)}
+
     # -- NumPy forward pass ------------------------------------------------
     def init(self, x: Shape, rng: Any) -> dict[str, Any]:
         """torch's reset_parameters: kaiming_uniform_(a=√5) for the weight and U(-b, b) for the

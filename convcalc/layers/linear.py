@@ -72,6 +72,9 @@ class Linear(Layer):
             return None
         return f"set out_features: {wanted} in {label}"
 
+    def inferred_values(self, x: Shape) -> dict[str, Any]:
+        return {"in_features": self.in_features if self.in_features is not None else x[-1]}
+
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         n_in = self.in_features if self.in_features is not None else (x[-1] if x else None)
         if n_in is None:

@@ -7,6 +7,7 @@ none of them). The spec reader sets ``sources`` to the names they read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
@@ -45,10 +46,17 @@ class Merge(Layer):
     def merge(self, xs: Shapes) -> Shape:
         raise NotImplementedError
 
+    def torch_expression(self, inputs: Sequence[str]) -> str:
+        """The torch operation it stands for, over the Python expressions ``inputs``."""
+        raise NotImplementedError
+
 
 @register
 class Add(Merge):
     summary = "elementwise sum of its inputs (from: [a, b, …]); all shapes must be equal"
+
+    def torch_expression(self, inputs: Sequence[str]) -> str:
+        return " + ".join(inputs)
 
     def merge(self, xs: Shapes) -> Shape:
         first = xs[0]
@@ -79,6 +87,9 @@ class Mul(Merge):
     summary = (
         "elementwise product of its inputs, broadcasting as torch does (squeeze-and-excitation)"
     )
+
+    def torch_expression(self, inputs: Sequence[str]) -> str:
+        return " * ".join(inputs)
 
     def merge(self, xs: Shapes) -> Shape:
         out = xs[0]
@@ -111,6 +122,9 @@ class Concat(Merge):
     summary = "concatenates its inputs along dim (default 1, the channels), as torch.cat"
     ARGS = (Arg("dim", to_int, 1),)
     dim: int
+
+    def torch_expression(self, inputs: Sequence[str]) -> str:
+        return f"torch.cat([{', '.join(inputs)}], dim={self.dim})"
 
     def merge(self, xs: Shapes) -> Shape:
         first = xs[0]
