@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from . import __version__
-from .errors import ShapeError, SpecError
-from .layers.arguments import REQUIRED, same_value
+from .errors import ConvcalcError, ShapeError, SpecError
+from .layers.arguments import REQUIRED, Arg, BadValue, same_value
 from .layers.base import REGISTRY, Layer, Lazy
 from .layers.merge import Merge
 from .model import INPUT, LayerSpec, Spec
@@ -374,8 +374,22 @@ class _Exporter:
                         argument=arg.name,
                         hint="give the input shape (input: in the file, or --input) to write it out",
                     ).at_layer(entry.index, entry.name, entry.type)
-            args.append((arg.name, value, arg.default))
+            args.append((arg.name, _short(arg, value), arg.default))
         return Leaf(f"nn.{eager.type_name}", tuple(args), frozen=not entry.trainable)
+
+
+def _short(arg: Arg, value: Any) -> Any:
+    """A per-axis value as one number where the argument reads that number as the same value,
+    as torch's own calls are written (kernel_size=3 for (3, 3); LPPool1d takes no other)."""
+    if not isinstance(value, tuple) or not value or any(v != value[0] for v in value):
+        return value
+    if isinstance(value[0], (tuple, list)):
+        return value
+    try:
+        same = arg.convert(value[0]) == value
+    except (BadValue, ConvcalcError, TypeError, ValueError):
+        return value
+    return value[0] if same else value
 
 
 def _insert(tree: Tree, name: str, leaf: Leaf) -> None:

@@ -108,6 +108,18 @@ def test_every_layer_type_is_a_torch_module() -> None:
             assert hasattr(torch.nn, eager_type(cls).type_name), cls.type_name
 
 
+LAYER_TYPES = sorted(n for n, cls in REGISTRY.items() if not issubclass(cls, Merge))
+
+
+@pytest.mark.parametrize("type_name", LAYER_TYPES)
+def test_every_layer_type_exports(type_name: str) -> None:
+    """Each layer type's documented example (`convcalc layers TYPE`), exported and run in torch."""
+    positional, keywords, x = REGISTRY[type_name].example()
+    args = [repr(v) for v in positional] + [f"{k}={v!r}" for k, v in keywords.items()]
+    shape = tuple(x)  # type: ignore[arg-type]
+    check_against_run(spec_from_strings([f"{type_name}({', '.join(args)})"], shape), shape)
+
+
 def test_reserved_names_are_nn_module_attributes() -> None:
     """The names a child module cannot have are those of this torch's nn.Module."""
     public = {n for n in dir(torch.nn.ModuleDict) | vars(torch.nn.Module()).keys() if n[0] != "_"}
@@ -182,7 +194,7 @@ def test_merges_and_unnamed_layers() -> None:
     source = to_torch_source(spec, "Net")
     assert "s = a + b + x" in source and "m = s * x3" in source
     assert "c = torch.cat([m, x], dim=1)" in source
-    assert "self.add_module('6', nn.Conv2d(8, 2, (1, 1)))" in source
+    assert "self.add_module('6', nn.Conv2d(8, 2, 1))" in source
     check_against_run(spec, (1, 4, 8, 8))
 
 
