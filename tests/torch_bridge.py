@@ -142,3 +142,29 @@ def counted(torch: Any, modules: Sequence[Any], x: Shape) -> Outcome:
     # after a forward pass: Lazy modules have their parameters only then
     params = sum(p.numel() for m in modules for p in m.parameters())
     return True, tuple(y.shape), params, counter.get_total_flops() // 2, ""
+
+
+def import_torchvision(torch: Any) -> Any:
+    """torchvision, or a skip. Its compiled operators (detection's nms & co.) are built for
+    one torch; when they do not load in this one (a wheel built for another torch), the rest
+    of it, its models included (plain Python), is imported without them."""
+    import sys
+
+    import pytest
+
+    try:
+        import torchvision
+    except ImportError:
+        pytest.skip("torchvision is not installed")
+    except RuntimeError:  # its operators are not this torch's
+        for name in [n for n in sys.modules if n.startswith("torchvision")]:
+            del sys.modules[name]
+        register_fake = torch.library.register_fake
+        torch.library.register_fake = lambda *a, **k: lambda fn: fn
+        try:
+            import torchvision
+        except Exception as exc:  # noqa: BLE001 - any failure: this torchvision is unusable
+            pytest.skip(f"torchvision does not import: {exc}")
+        finally:
+            torch.library.register_fake = register_fake
+    return torchvision

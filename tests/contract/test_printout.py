@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from clirun import run as cli
 from oracle_cases import GENERATORS
-from torch_bridge import counted, torch_layer, with_batchnorm_statistics
+from torch_bridge import counted, import_torchvision, torch_layer, with_batchnorm_statistics
 
 from convcalc import analyze, load_spec
 from convcalc.errors import SpecError
@@ -729,7 +729,7 @@ def test_known_sequential_subclasses_are_read_as_sequential_with_a_note() -> Non
 def test_torchvisions_sequential_subclasses_are_all_known(torch: Any) -> None:
     """The list is every nn.Sequential subclass of torchvision that keeps Sequential's forward,
     where torchvision is installed (the list was written from this check)."""
-    torchvision = pytest.importorskip("torchvision")
+    torchvision = import_torchvision(torch)
     import importlib
     import pkgutil
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from clirun import run as cli
 from test_zoo_forward import small_input
-from torch_bridge import with_batchnorm_statistics
+from torch_bridge import import_torchvision, with_batchnorm_statistics
 
 from convcalc import (
     analyze,
@@ -259,36 +259,12 @@ def test_cli_errors(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------- torchvision
-def import_torchvision() -> Any:
-    """torchvision's models, or a skip. Its compiled operators (detection's nms & co.) are
-    built for one torch; when they do not load in this one, its models (plain Python)
-    are imported without them."""
-    try:
-        import torchvision
-    except ImportError:
-        pytest.skip("torchvision is not installed")
-    except RuntimeError:  # its operators are not this torch's
-        import sys
-
-        for name in [n for n in sys.modules if n.startswith("torchvision")]:
-            del sys.modules[name]
-        register_fake = torch.library.register_fake
-        torch.library.register_fake = lambda *a, **k: lambda fn: fn
-        try:
-            import torchvision
-        except Exception as exc:  # noqa: BLE001 - any failure: this torchvision is unusable
-            pytest.skip(f"torchvision does not import: {exc}")
-        finally:
-            torch.library.register_fake = register_fake
-    return torchvision.models
-
-
 TORCHVISION = ["resnet18", "resnet50", "vgg16", "mobilenet_v2", "densenet121"]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
 def test_torchvision_state_dict_loads_strictly(name: str) -> None:
-    models = import_torchvision()
+    models = import_torchvision(torch).models
     torch.manual_seed(0)
     reference = with_batchnorm_statistics(torch, models.get_model(name, weights=None)).double()
     spec = load_spec(str(ZOO / f"{name}.yaml"))
