@@ -18,6 +18,7 @@ import keyword
 import math
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -263,24 +264,28 @@ class _Exporter:
         for entry in spec.layers:
             for depth in range(1, len(entry.path) + 1):
                 self.groups.setdefault(entry.path[:depth], []).append(entry)
+        self.names = sorted(e.name for e in spec.layers)
+        self.name_set = set(self.names)
+        self.readers: dict[str, list[int]] = {}
+        for entry in spec.layers:
+            for source in entry.inputs:
+                self.readers.setdefault(source, []).append(entry.index)
         self.units = {key for key, group in self.groups.items() if self._unit(key[-1][0], group)}
 
     def _unit(self, name: str, group: list[LayerSpec]) -> bool:
         """A block instance can be its own class: its layers named under its name and no other
         layer so, one input from outside, and outside readers of its output only."""
-        if not name:
+        if not name or not all(e.name.startswith(name + ".") for e in group):
             return False
+        # the names under it ("." sorts just before "/"), and itself
+        under = bisect_left(self.names, name + "/") - bisect_left(self.names, name + ".")
+        if under != len(group) or name in self.name_set:
+            return False
+        members = {e.index for e in group}
+        for entry in group[:-1]:
+            if any(i not in members for i in self.readers.get(entry.name, ())):
+                return False
         inside = {e.name for e in group}
-        if not all(e.name.startswith(name + ".") for e in group):
-            return False
-        members = set(map(id, group))
-        for entry in self.spec.layers:
-            if id(entry) in members:
-                continue
-            if entry.name == name or entry.name.startswith(name + "."):
-                return False
-            if any(i in inside and i != group[-1].name for i in entry.inputs):
-                return False
         outside = {i for e in group for i in e.inputs if i not in inside}
         return len(outside) == 1
 
@@ -318,6 +323,7 @@ class _Exporter:
                 _insert(tree, rel(item.name), self.leaf(item))
         names = {source: "x"}
         taken = set(OWN_NAMES)
+        sequences: dict[int, bool] = {}
         lines: list[str] = []
         for item in items:
             if isinstance(item, tuple):
@@ -325,7 +331,9 @@ class _Exporter:
                 inside = {e.name for e in group}
                 (outer,) = {i for e in group for i in e.inputs if i not in inside}
                 var = _unique(_identifier(rel(item[-1][0]), "x"), taken)
-                lines.append(f"{var} = {_access(tree, rel(item[-1][0]))}({names[outer]})")
+                lines.append(
+                    f"{var} = {_access(tree, rel(item[-1][0]), sequences)}({names[outer]})"
+                )
                 names[group[-1].name] = var
                 continue
             var = _unique(_identifier(rel(item.name), "x"), taken)
@@ -333,7 +341,7 @@ class _Exporter:
             if isinstance(item.layer, Merge):
                 lines.append(f"{var} = {item.layer.torch_expression(args)}")
             else:
-                lines.append(f"{var} = {_access(tree, rel(item.name))}({args[0]})")
+                lines.append(f"{var} = {_access(tree, rel(item.name), sequences)}({args[0]})")
             names[item.name] = var
         last = items[-1]
         output = self.groups[last][-1].name if isinstance(last, tuple) else last.name
@@ -422,15 +430,18 @@ def _insert(tree: Tree, name: str, leaf: Leaf) -> None:
         node = child
 
 
-def _access(tree: Tree, name: str) -> str:
-    """The expression that reaches the child module ``name`` (dotted) from ``self``."""
+def _access(tree: Tree, name: str, sequences: dict[int, bool]) -> str:
+    """The expression that reaches the child module ``name`` (dotted) from ``self``;
+    ``sequences`` keeps, by container, whether it is an nn.Sequential."""
     node: Tree | Leaf = tree
     text = "self"
     for i, part in enumerate(name.split(".")):
         assert not isinstance(node, Leaf)
+        if i > 0 and id(node) not in sequences:
+            sequences[id(node)] = _sequence(node) is not None
         if i == 0:
             text = f"self.{part}" if _attribute(part) else f"getattr(self, {part!r})"
-        elif _sequence(node) is not None:
+        elif sequences[id(node)]:
             text += f"[{part}]"
         else:
             text += f"[{part!r}]"

@@ -222,6 +222,30 @@ def test_blocks_become_classes_shared_by_their_uses() -> None:
     assert "torch.cat" not in source
 
 
+def test_a_block_read_from_inside_is_written_in_place(tmp_path: Path) -> None:
+    """A block whose inner layer is read from outside cannot be one class: its layers are
+    written in the model's class, under its name (a ModuleDict); its other uses are classes."""
+    path = tmp_path / "net.yaml"
+    path.write_text(
+        "input: [1, 3, 8, 8]\n"
+        "blocks:\n"
+        "  Pair:\n"
+        "    layers:\n"
+        "      - a: Conv2d(3, 3, 3, padding=1)\n"
+        "      - b: ReLU()\n"
+        "layers:\n"
+        "  - {type: Pair, name: p}\n"
+        "  - {type: Add, name: s, from: [p.a, p.b]}\n"
+        "  - {type: Pair, name: q, repeat: 2}\n"
+    )
+    spec = load_spec(str(path))
+    source = to_torch_source(spec, "Net")
+    assert "self.p = nn.ModuleDict({" in source
+    assert "p_a = self.p['a'](x)" in source and "s = p_a + p_b" in source
+    assert "self.q = nn.Sequential(\n            Pair(),\n            Pair(),\n        )" in source
+    check_against_run(spec, (1, 3, 8, 8))
+
+
 def test_class_names() -> None:
     assert class_name_of("mobilenet_v2") == "MobilenetV2"
     assert class_name_of("blocks-demo") == "BlocksDemo"
