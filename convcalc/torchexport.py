@@ -474,7 +474,7 @@ def to_torch_source(
         raise ShapeError(problem.message, hint=problem.hint, argument=problem.argument)
     exporter = _Exporter(spec, [row.input_shape for row in report.rows], name)
     body, _ = exporter.body("", exporter.items(spec.layers, 0), INPUT)
-    what = spec.name or "the model"
+    what = spec.name or "The model"
     if report.totals.params is not None:
         what += f", {report.totals.params:,} parameters"
     if report.input_shape is not None:
