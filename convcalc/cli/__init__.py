@@ -7,6 +7,7 @@ turns errors into messages and exit codes.
 from __future__ import annotations
 
 from . import commands as _commands  # noqa: F401  (registers shape, run, layers, zoo)
+from . import schema as _schema  # noqa: F401  (registers schema)
 from .app import cli, main
 from .commands import parse_size
 from .options import COLUMNS_HELP
