@@ -162,7 +162,7 @@ def describe(cls: type[Layer], arg: Arg) -> str:
     if arg.default is not REQUIRED:
         when = f"default {arg.describe_default()}"
     else:
-        when = "taken from the input when left out" if arg.infer else "required"
+        when = "left out or null: taken from the input" if arg.infer else "required"
     return f"{doc[:1].upper()}{doc[1:]}: {arg.form}; {when}."
 
 

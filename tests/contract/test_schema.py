@@ -349,3 +349,34 @@ def test_the_documented_config_is_valid_and_reads():
     readable = {k: v for k, v in data.items() if k in TOP_KEYS}
     report = analyze(spec_from_data(readable))
     assert report.ok and list(report.output_shape) == data["expect"]["output_shape"] == [1, 10]
+
+
+#: what draft-07 already had, and $defs (2019-09), which a draft-07 reader reaches by its pointer
+DRAFT_07_KEYWORDS = {
+    "$schema", "$id", "$ref", "$defs", "title", "description", "default", "type", "enum",
+    "const", "properties", "additionalProperties", "required", "items", "minItems", "maxItems",
+    "minProperties", "maxProperties", "pattern", "propertyNames", "minimum", "anyOf", "allOf",
+    "not", "if", "then", "else",
+}  # fmt: skip
+
+
+def keywords(schema, found):
+    """Every keyword used in ``schema`` and its subschemas."""
+    found.update(schema)
+    for key, value in schema.items():
+        if key in ("properties", "$defs"):
+            for sub in value.values():
+                keywords(sub, found)
+        elif key in ("anyOf", "allOf"):
+            for sub in value:
+                keywords(sub, found)
+        elif isinstance(value, dict) and key not in ("default", "const"):
+            keywords(value, found)
+    return found
+
+
+def test_the_schema_uses_only_what_draft_07_editors_read():
+    """docs/editors.md says so: an editor whose YAML support stops at draft-07 checks as much."""
+    used = keywords(SCHEMA, set())
+    assert used <= DRAFT_07_KEYWORDS, used - DRAFT_07_KEYWORDS
+    assert {"if", "then", "const", "additionalProperties", "pattern"} <= used
