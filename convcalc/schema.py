@@ -16,6 +16,7 @@ command line.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .blocks import BLOCK_KEYS
@@ -413,8 +414,9 @@ def _top_level() -> dict[str, Schema]:
 
 
 def config_schema() -> Schema:
-    """The JSON Schema of a config: a mapping of the top-level keys, or a bare list of layers."""
-    return {
+    """The JSON Schema of a config: a mapping of the top-level keys, or a bare list of layers
+    (a fresh copy: parts that recur, such as the $expression, are shared while it is built)."""
+    schema = {
         "$schema": SCHEMA_DRAFT,
         "$id": SCHEMA_ID,
         "title": "convcalc config",
@@ -426,6 +428,7 @@ def config_schema() -> Schema:
         "additionalProperties": False,
         "$defs": {**_layer_defs(), **_block_defs()},
     }
+    return copy.deepcopy(schema)
 
 
 __all__ = ["SCHEMA_DRAFT", "SCHEMA_ID", "config_schema", "value_schemas"]

@@ -380,3 +380,24 @@ def test_the_schema_uses_only_what_draft_07_editors_read():
     used = keywords(SCHEMA, set())
     assert used <= DRAFT_07_KEYWORDS, used - DRAFT_07_KEYWORDS
     assert {"if", "then", "const", "additionalProperties", "pattern"} <= used
+
+
+def test_every_argument_has_its_line_and_every_line_an_argument():
+    from convcalc.layers.argdocs import DOCS, FAMILY_DOCS, TYPE_DOCS, arg_doc, family
+
+    used = set()
+    for name, cls in REGISTRY.items():
+        for arg in cls.ARGS:
+            assert arg_doc(cls, arg), (name, arg.name)
+            used |= {arg.name, (family(cls), arg.name), (name, arg.name)}
+    assert set(DOCS) <= used and set(FAMILY_DOCS) <= used and set(TYPE_DOCS) <= used
+
+
+def test_each_call_builds_a_schema_of_its_own():
+    """Changing one schema changes neither the next nor the module's own parts."""
+    first = config_schema()
+    first["$defs"]["expression"]["pattern"] = "changed"
+    first["$defs"]["key.repeat"]["anyOf"][0]["minimum"] = 7
+    again = config_schema()
+    assert again == SCHEMA
+    assert again["$defs"]["expression"]["pattern"] == r"\$[A-Za-z_]"
