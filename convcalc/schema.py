@@ -181,7 +181,7 @@ _LAYER_KEYS: dict[str, Schema] = {
         "description": "A torch.nn layer type, or a block's name (from blocks: or an import).",
         "anyOf": [
             {"enum": sorted(REGISTRY)},
-            {"type": "string", "description": "a block's name"},
+            {"type": "string"},
         ],
     },
     "name": {
@@ -224,7 +224,9 @@ def _key_defs() -> dict[str, Schema]:
 
 def type_schema(cls: type[Layer]) -> Schema:
     """The mapping form of one layer type: its arguments beside the common keys, nothing else."""
-    properties: dict[str, Schema] = {"type": {"const": cls.type_name}}
+    properties: dict[str, Schema] = {
+        "type": {"const": cls.type_name, "description": f"{cls.type_name}: {cls.summary}."}
+    }
     properties.update({key: {"$ref": f"#/$defs/key.{key}"} for key in LAYER_KEYS if key != "type"})
     for arg in cls.ARGS:
         properties[arg.name] = argument_schema(cls, arg)
@@ -234,6 +236,7 @@ def type_schema(cls: type[Layer]) -> Schema:
         }
     required = [a.name for a in cls.ARGS if a.default is REQUIRED and not a.infer]
     return {
+        "title": cls.type_name,
         "description": cls.summary,
         "type": "object",
         "properties": properties,

@@ -192,6 +192,7 @@ def test_every_layer_type_and_argument_is_described():
     for name, cls in REGISTRY.items():
         typed = defs[f"type.{name}"]
         assert typed["description"] == cls.summary and cls.summary
+        assert typed["title"] == name
         properties = typed["properties"]
         assert list(properties) == [*LAYER_KEYS, *(a.name for a in cls.ARGS), *cls.IGNORED]
         for arg in cls.ARGS:
@@ -335,16 +336,23 @@ def test_a_config_that_names_its_schema_still_reads(tmp_path):
     )
 
 
-def test_the_documented_config_is_valid_and_reads():
+def test_the_documented_configs():
     """The config docs/editors.md shows is one the schema takes and convcalc reads, with the
-    output shape it pins."""
+    output shape it pins; the one with mistakes has those it says are marked."""
     from convcalc import analyze
 
     page = (ROOT / "docs" / "editors.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", page, re.S)
-    (text,) = [b for b in blocks if "layers:" in b]
-    data = yaml.safe_load(text)
+    good, bad = [b for b in blocks if "layers:" in b]
+    data = yaml.safe_load(good)
     assert errors(data) == []
+    # the mistakes the page shows marked, each where it says
+    assert errors(yaml.safe_load(bad)) == [
+        ([], "Additional properties are not allowed ('layes' was unexpected)"),
+        (["layers", 0], "'kernel_size' is a required property"),
+        (["layers", 0], "Additional properties are not allowed ('kernal_size' was unexpected)"),
+        (["layers", 1, "mode"], "'bilnear' is not valid under any of the given schemas"),
+    ]
     # limits and expect are read where the reader knows them
     readable = {k: v for k, v in data.items() if k in TOP_KEYS}
     report = analyze(spec_from_data(readable))
