@@ -127,10 +127,18 @@ class ConvcalcError(Exception):
 
     @property
     def message(self) -> str:
+        return self._shown(True)
+
+    @property
+    def unlocated(self) -> str:
+        """The message without its location (for a line that says the place on its own)."""
+        return self._shown(False)
+
+    def _shown(self, located: bool) -> str:
         text = self.fact + self.context
         if self.labelled:
             text = f"layer {self.index} '{self.name}' ({self.type}): {text}"
-        if self.location:
+        if self.location and located:
             text = f"{self.location}: {text}"
         # one line, and nothing the terminal would act on, whatever the input held
         return CONTROL.sub(_escaped, text) if not text.isprintable() else text
@@ -202,6 +210,20 @@ class SpecError(ConvcalcError):
     """The input cannot be read: a missing file, bad YAML, an unknown layer or argument."""
 
     exit_code = 2
+
+
+class NotAConfig(SpecError):
+    """A readable file that is no convcalc config (a CI workflow, say): ``check
+    --skip-foreign`` skips it; any other command cannot read it."""
+
+
+class BlockLibrary(SpecError):
+    """A file that defines blocks for others to import and has no layers of its own: no
+    model to analyse (``check`` counts it read once its blocks are)."""
+
+    def __init__(self, message: str, *, blocks: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.blocks = blocks
 
 
 class ShapeError(ConvcalcError):

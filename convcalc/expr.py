@@ -128,8 +128,24 @@ def _syntax(exc: SyntaxError | ValueError) -> str:
 MAX_DEPTH = 100
 
 
+#: expressions up to this long are parsed once per process (a block's calls are read at every
+#: use, and ``check`` reads the same block library for every model); the trees are never changed
+CACHED_SOURCE = 400
+
+
 def _parsed(source: str, text: str, hint: str | None = None) -> ast.expr:
     """``source`` parsed as one expression, at most MAX_DEPTH levels deep, or a SpecError."""
+    if len(source) <= CACHED_SOURCE:
+        return _parsed_once(source, text, hint)
+    return _parse(source, text, hint)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_once(source: str, text: str, hint: str | None) -> ast.expr:
+    return _parse(source, text, hint)
+
+
+def _parse(source: str, text: str, hint: str | None) -> ast.expr:
     try:
         node = ast.parse(source, mode="eval").body
     except (SyntaxError, ValueError) as exc:  # ValueError: a lone surrogate, from argv's bytes

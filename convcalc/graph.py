@@ -553,10 +553,13 @@ def build(
     if builder.errors:
         first, *others = builder.errors
         raise first.with_others(others)
-    warnings = tuple(
-        f"the output of '{n}' is never used (an unused branch?)" for n in builder.unused()
-    )
+    warnings = tuple(unused_note(n) for n in builder.unused())
     return Spec(tuple(builder.layers), input_shape, name, source, warnings)
+
+
+def unused_note(name: str) -> str:
+    """The warning for a layer whose output nothing reads."""
+    return f"the output of '{name}' is never used (an unused branch?)"
 
 
 class gc_paused:

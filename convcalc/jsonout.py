@@ -109,6 +109,17 @@ def json_lines(data: dict[str, Any], layers: Sequence[str] | None = None) -> str
 def error_json(exc: ConvcalcError) -> str:
     """An input that could not be read, in the report's JSON layout (no layers; the error,
     and the others the same check found)."""
+    data = error_data(exc)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a path from bytes that are not UTF-8: escaped, so JSON stays UTF-8
+        text = json.dumps(data, indent=2)
+    return text + "\n"
+
+
+def error_data(exc: ConvcalcError) -> dict[str, Any]:
+    """:func:`error_json`'s content."""
     errors = [
         {
             "index": e.index,
@@ -122,7 +133,7 @@ def error_json(exc: ConvcalcError) -> str:
         }
         for e in [exc, *exc.others]
     ]
-    data = {
+    return {
         "model": None,
         "input_shape": None,
         "output_shape": None,
@@ -132,9 +143,3 @@ def error_json(exc: ConvcalcError) -> str:
         "errors": errors,
         "notes": [],
     }
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a path from bytes that are not UTF-8: escaped, so JSON stays UTF-8
-        text = json.dumps(data, indent=2)
-    return text + "\n"

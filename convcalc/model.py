@@ -15,6 +15,7 @@ from .shape import Shape
 
 if TYPE_CHECKING:
     from .layers import Layer
+    from .pins import Pins
 
 INPUT = "input"
 
@@ -67,6 +68,8 @@ class Spec:
     source: str | None = None
     #: warnings found while reading (an unused branch, say)
     warnings: tuple[str, ...] = ()
+    #: the config's ``limits:`` and ``expect:`` (None: it has neither)
+    pins: Pins | None = None
 
 
 class Call(str):

@@ -24,6 +24,8 @@ from .graph import LAYER_KEYS
 from .layers import REGISTRY, Layer
 from .layers.argdocs import arg_doc
 from .layers.arguments import REQUIRED, Arg, BadValue
+from .pins import EXPECT_KEYS, LIMIT_KEYS
+from .quantities import MOST
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:convcalc:config"
@@ -294,23 +296,55 @@ def _layer_defs() -> dict[str, Schema]:
 
 
 # -------------------------------------------------------------- the config
-#: a count of limits: (an integer, or 5M, 1.2G, 25.6k)
-COUNT_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*[kKmMgGtT]?\s*$"
-#: a size in bytes of limits.peak_memory (an integer, or 200MiB, 1.5GiB, 512KiB)
-SIZE_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*([kKmMgGtT]([iI]?[bB])?|[bB])?\s*$"
+#: a number as quantities.py reads one (3, 1.5, .5, 2e9), in either case
+_NUMBER = r"([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][0-9]+)?"
+#: a count of limits: 5M, 1.2G, 25.6k (k, M, G, T: powers of 1,000)
+COUNT_PATTERN = r"^\s*" + _NUMBER + r"\s*[kKmMgGtT]?\s*$"
+#: a size of limits.peak_memory: 200MiB, 1.5GiB, 512K (powers of 1,024)
+SIZE_PATTERN = r"^\s*" + _NUMBER + r"\s*[kKmMgGtT]?([iI]?[bB])?\s*$"
 #: an input shape written as text: 1,3,224,224 or 1x3x224x224
 SHAPE_PATTERN = r"^\s*[\[(]?\s*[0-9]+(\s*[,x×]\s*[0-9]+|\s+[0-9]+)*\s*,?\s*[\])]?\s*$"
 
 
-def _count(what: str) -> Schema:
+def _quantity(description: str, pattern: str) -> Schema:
+    """A budget: a number (up to 10^18, as quantities.py takes) or a text with a unit."""
     return {
-        "description": f"The most {what} the model may have: an integer, or 5M, 1.2G, 25.6k.",
-        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": COUNT_PATTERN}],
+        "description": description,
+        "anyOf": [
+            {"type": "number", "minimum": 0, "maximum": MOST},
+            {"type": "string", "pattern": pattern},
+        ],
     }
 
 
-def _figure(what: str) -> Schema:
-    return {"description": f"The model's {what}, pinned.", "type": "integer", "minimum": 0}
+#: the budgets of ``limits:`` (pins.py's LIMIT_KEYS)
+_LIMITS = {
+    "params": _quantity("The most parameters: a count, or 5M, 1.2G, 25.6k.", COUNT_PATTERN),
+    "trainable_params": _quantity(
+        "The most trainable parameters: a count, or 5M, 1.2G, 25.6k.", COUNT_PATTERN
+    ),
+    "macs": _quantity("The most multiply-accumulates: a count, or 5M, 1.2G, 25.6k.", COUNT_PATTERN),
+    "peak_memory": _quantity(
+        "The most activation memory at once, for the --dtype checked: bytes, or 200MiB, "
+        "1.5GiB, 512KiB.",
+        SIZE_PATTERN,
+    ),
+}
+#: the figures of ``expect:`` (pins.py's EXPECT_KEYS)
+_EXPECT = {
+    "output_shape": {
+        "description": "The model's output shape, pinned.",
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0},
+    },
+    "params": {"description": "The parameter count, pinned.", "type": "integer", "minimum": 0},
+    "trainable_params": {
+        "description": "The trainable parameter count, pinned.",
+        "type": "integer",
+        "minimum": 0,
+    },
+    "macs": {"description": "The multiply-accumulates, pinned.", "type": "integer", "minimum": 0},
+}
 
 
 def _block_defs() -> dict[str, Schema]:
@@ -380,37 +414,16 @@ def _top_level() -> dict[str, Schema]:
             ],
         },
         "limits": {
-            "description": "Budgets `convcalc check` enforces (a command-line flag overrides one).",
-            "type": "object",
-            "properties": {
-                "params": _count("parameters"),
-                "trainable_params": _count("trainable parameters"),
-                "macs": _count("multiply-accumulates"),
-                "peak_memory": {
-                    "description": "The most memory the forward pass may hold at once: bytes, "
-                    "or 200MiB, 1.5GiB, 512KiB.",
-                    "anyOf": [
-                        {"type": "integer", "minimum": 0},
-                        {"type": "string", "pattern": SIZE_PATTERN},
-                    ],
-                },
-            },
+            "description": "Budgets `convcalc check` holds the model to (a flag overrides one).",
+            "type": ["object", "null"],
+            "properties": {key: _LIMITS[key] for key in LIMIT_KEYS},
             "additionalProperties": False,
         },
         "expect": {
             "description": "Pinned figures: `convcalc check` fails when the model no longer has "
             "them (--update-expect rewrites them).",
-            "type": "object",
-            "properties": {
-                "output_shape": {
-                    "description": "The model's output shape, pinned.",
-                    "type": "array",
-                    "items": {"type": "integer"},
-                },
-                "params": _figure("parameter count"),
-                "trainable_params": _figure("trainable parameter count"),
-                "macs": _figure("multiply-accumulates"),
-            },
+            "type": ["object", "null"],
+            "properties": {key: _EXPECT[key] for key in EXPECT_KEYS},
             "additionalProperties": False,
         },
     }

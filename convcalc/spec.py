@@ -10,18 +10,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .blocks import BlockDef, read_blocks
-from .errors import ConvcalcError, SpecError
+from .errors import BlockLibrary, ConvcalcError, NotAConfig, SpecError
 from .errors import clip as _clip
 from .expr import MAX_INT_BITS, NAME_HINT, parse_call, unprintable
 from .graph import MAX_LAYERS, build, gc_paused
 from .layers.arguments import INT64_LIMIT, beyond_int64
 from .layers.base import did_you_mean
 from .model import LayerSpec, Places, Spec, place
+from .pins import read_pins
 from .printout import is_printout, read_printout, spec_from_printout
 from .scalars import SCALARS, STR_TAG, TAG
 from .shape import Shape
@@ -40,7 +42,7 @@ _SEQ_TAG = TAG + "seq"
 _MERGE_TAG = TAG + "merge"
 _VALUE_TAG = TAG + "value"
 
-TOP_KEYS = ("name", "input", "layers", "blocks", "import")
+TOP_KEYS = ("name", "input", "layers", "blocks", "import", "limits", "expect")
 
 
 # ------------------------------------------------------------------ YAML
@@ -383,20 +385,15 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
 
     at = Places(source)
 
-    if data is None:
-        raise SpecError(
-            "the file is empty",
-            location=place(at, None),
+    foreign = not_a_config(data)
+    if foreign is not None:
+        raise NotAConfig(
+            foreign,
+            location=place(at, getattr(data, "line", None)),
             hint="`convcalc zoo lenet5` prints a config to start from",
         )
     if isinstance(data, list):
         data = {"layers": data}
-    if not isinstance(data, dict):
-        raise SpecError(
-            "expected a mapping with 'input' and 'layers'",
-            location=place(at, getattr(data, "line", None)),
-            hint="`convcalc zoo lenet5` prints a config to start from",
-        )
     lines = getattr(data, "key_lines", {})
     cols = getattr(data, "key_cols", {})
     for key in data:
@@ -424,17 +421,23 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
         )
     layers = data.get("layers")
     if layers is None:
-        hint = "add a 'layers:' list"
         if data.get("blocks") is not None:
-            hint = "this file only defines blocks: use them from a model with import: <this file>, or add a 'layers:' list"
-        raise SpecError("no layers", location=place(at, None), hint=hint)
+            library = _blocks(data, source, at, (), {})  # read, so that its mistakes show
+            raise BlockLibrary(
+                "no layers",
+                location=place(at, None),
+                hint="this file only defines blocks: use them from a model with import: <this file>, or add a 'layers:' list",
+                blocks=len(library),
+            )
+        raise SpecError("no layers", location=place(at, None), hint="add a 'layers:' list")
     if not isinstance(layers, list):
         raise SpecError(
             "layers must be a list", location=place(at, lines.get("layers"), cols.get("layers"))
         )
+    pins = read_pins(data, lambda line, column: place(at, line, column))
     blocks = _blocks(data, source, at, (), {})
     item_lines = getattr(layers, "item_lines", [])
-    return build(
+    spec = build(
         layers,
         at=at,
         item_lines=item_lines,
@@ -443,6 +446,33 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
         name=None if name is None else str(name),
         source=source,
     )
+    return replace(spec, pins=pins)
+
+
+def not_a_config(data: Any) -> str | None:
+    """Why a parsed YAML document is no convcalc config (None when it is one, or when it
+    reads as a config with mistakes: every top-level key a config key or a near miss of one).
+
+    A config is a mapping with ``layers`` (or only config keys), or a list of layers:
+    strings, and mappings with ``type`` or a single ``name: call`` pair."""
+    if data is None:
+        return "the file is empty"
+    if isinstance(data, list):
+        if all(_layer_like(item) for item in data):
+            return None
+        return "a YAML list that is not a list of layers"
+    if not isinstance(data, dict):
+        return f"a YAML {type(data).__name__}, not a mapping with 'input' and 'layers'"
+    if "layers" in data or all(key in TOP_KEYS or did_you_mean(str(key), TOP_KEYS) for key in data):
+        return None
+    keys = ", ".join(str(k) for k in list(data)[:4]) + (", …" if len(data) > 4 else "")
+    return f"not a convcalc config: a YAML mapping without 'layers' (its keys: {keys})"
+
+
+def _layer_like(item: Any) -> bool:
+    if isinstance(item, str):
+        return True
+    return isinstance(item, dict) and ("type" in item or len(item) == 1)
 
 
 def _blocks(

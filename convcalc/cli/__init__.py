@@ -6,7 +6,8 @@ turns errors into messages and exit codes.
 
 from __future__ import annotations
 
-from . import commands as _commands  # noqa: F401  (registers shape, run, layers, zoo)
+from . import check as _check  # noqa: F401  (registers check)
+from . import commands as _commands  # noqa: F401  (registers shape, run, layers and zoo)
 from . import schema as _schema  # noqa: F401  (registers schema)
 from .app import cli, main
 from .commands import parse_size

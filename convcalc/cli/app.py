@@ -19,9 +19,14 @@ EXIT_BUG = 3
 BUG_HINT = "this is a bug in convcalc; rerun with CONVCALC_DEBUG=1 for the traceback and report it"
 
 
+#: the order --help lists the commands in: the one-model commands, the many-config ones, the catalogues
+ORDER = ("shape", "run", "check", "diff", "schema", "layers", "zoo")
+
+
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)  # in definition order
+        rank = {name: i for i, name in enumerate(ORDER)}
+        return sorted(self.commands, key=lambda name: rank.get(name, len(ORDER)))
 
 
 @click.group(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import math
 import os
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -256,27 +255,11 @@ def _save(path: str, array: Any) -> None:
         raise SpecError(f"{path}: cannot write the output ({exc.strerror})") from None
 
 
-#: a size: digits with an optional fraction and exponent, then K/M/G/T (powers of 1024), an
-#: optional "i" and "B"; written so that no part can match the same digits two ways
-_SIZE = r"\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*"
-
-
 def parse_size(text: str) -> int:
     """``--max-memory``: ``"1GiB"``, ``"512M"``, ``"2e9"`` → bytes (K/M/G/T are powers of 1024)."""
-    match = re.fullmatch(_SIZE, text.lower())  # compiled on first use: only run reads sizes
-    if not match:
-        raise SpecError(
-            f"--max-memory {text[:40]!r}{'…' if len(text) > 40 else ''} is not a size",
-            hint="write it like 512M, 2G or 1GiB",
-        )
-    value = float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " ")
-    if not value >= 1 or value == float("inf"):
-        raise SpecError(
-            f"--max-memory {text[:40]!r}{'…' if len(text) > 40 else ''} must be a positive size "
-            "a machine can have",
-            hint="write it like 512M, 2G or 1GiB",
-        )
-    return int(value)
+    from ..quantities import parse_bytes
+
+    return parse_bytes(text, "--max-memory", least=1)
 
 
 @cli.command(name="layers")

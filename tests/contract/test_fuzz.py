@@ -239,3 +239,65 @@ def test_crafted_npz_headers_keep_the_contract(
     path = tmp_path_factory.mktemp("w") / "w.npz"
     _crafted_npz(path, shape, descr, data)
     check(["run", *NET_LAYERS, "--weights", str(path), "--max-memory", "64M"])
+
+
+# ------------------------------------------------------------------ check over many files
+PIN_VALUES = st.sampled_from(
+    [
+        "5M",
+        "1.2G",
+        "0",
+        "-1",
+        "1e999",
+        "nan",
+        "'x'",
+        "[1, 2]",
+        "{a: 1}",
+        "9" * 400,
+        "200MiB",
+        "1" * 5000 + "k",
+    ]
+)
+
+
+@st.composite
+def pinned_configs(draw: Any) -> str:
+    """A generated config with limits: and expect: blocks of hostile values appended."""
+    text = draw(configs())
+    for block, keys in (
+        ("limits", ["params", "trainable_params", "macs", "peak_memory", "parms"]),
+        ("expect", ["output_shape", "params", "trainable_params", "macs", "shape"]),
+    ):
+        if draw(st.booleans()):
+            chosen = draw(st.lists(st.sampled_from(keys), max_size=3, unique=True))
+            text += f"\n{block}:\n" + "".join(f"  {k}: {draw(PIN_VALUES)}\n" for k in chosen)
+    return text
+
+
+@FUZZ
+@given(
+    texts=st.lists(pinned_configs(), min_size=1, max_size=3),
+    options=st.lists(st.sampled_from(["--strict", "--skip-foreign", "--max-params", "--max-peak-memory"]), max_size=2),
+    value=PIN_VALUES,
+)  # fmt: skip
+def test_check_keeps_the_contract_over_many_files(
+    texts: list[str], options: list[str], value: str, tmp_path_factory: Any
+) -> None:
+    folder = tmp_path_factory.mktemp("configs")
+    for i, text in enumerate(texts):
+        (folder / f"m{i}.yaml").write_text(text)
+    args = ["check", str(folder)]
+    for option in options:
+        args += [option, value] if option.startswith("--max") else [option]
+    started = time.monotonic()
+    result = run(*args, "--format", "json")
+    assert result.exit_code in (0, 1, 2), (args, result.stderr[-800:])
+    assert "Traceback" not in result.stderr
+    data = json.loads(result.stdout)
+    if "files" in data:  # else an option could not be read: the error layout
+        assert len(data["files"]) == len(texts)
+        assert data["summary"]["exit_code"] == result.exit_code
+        assert max(f["exit_code"] for f in data["files"]) == result.exit_code
+    else:
+        assert result.exit_code == 2 and data["errors"]
+    assert time.monotonic() - started < BOUND * len(texts)

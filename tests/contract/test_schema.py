@@ -175,6 +175,9 @@ def test_limits_take_counts_and_sizes_with_units():
         assert errors({"limits": {"macs": count}}) == []
     for size in ("1.5GiB", "512KiB", "200MiB", "1024"):
         assert errors({"limits": {"peak_memory": size}}) == []
+    # an empty block is no block
+    empty = {"layers": ["ReLU"], "limits": None, "expect": None}
+    assert errors(empty) == [] and spec_from_data(empty).layers
 
 
 def test_a_bare_list_of_layers_is_a_config():
@@ -217,9 +220,42 @@ def test_every_layer_type_and_argument_is_described():
 
 
 def test_the_layer_keys_and_top_level_keys_are_the_readers():
+    from convcalc.pins import EXPECT_KEYS, LIMIT_KEYS
+
     assert list(SCHEMA["$defs"]["layerMapping"]["properties"]) == list(LAYER_KEYS)
-    assert set(TOP_KEYS) <= set(SCHEMA["properties"])
-    assert set(SCHEMA["properties"]) - set(TOP_KEYS) <= {"limits", "expect"}
+    assert list(SCHEMA["properties"]) == list(TOP_KEYS)
+    assert list(SCHEMA["properties"]["limits"]["properties"]) == list(LIMIT_KEYS)
+    assert list(SCHEMA["properties"]["expect"]["properties"]) == list(EXPECT_KEYS)
+
+
+#: values tried for each key of limits: and expect: (none past 10^18, which a pattern cannot
+#: see, nor a whole number written 3.0, which JSON Schema takes for an integer)
+PIN_CANDIDATES = [
+    0, 5, -1, 2.5, 1.5e6 + 0.5, True, None, [], {}, 10**19, [1, 10], [1, -1], [1, 2.5], [],
+    "5M", "5m", "1.2G", "25.6k", "5e6", "5E6", ".5k", "1.", "12", " 5 M ", "5MB", "5 apples",
+    "200MiB", "200mib", "1.5GiB", "512KiB", "512K", "200 MB", "200b", "1.5 g", "lots", "",
+]  # fmt: skip
+
+
+def test_limits_and_expect_take_exactly_what_check_reads():
+    """Each value of each key of limits: and expect: is valid to the schema exactly when
+    convcalc reads it."""
+    compared = 0
+    for block, keys in SCHEMA["properties"].items():
+        if block not in ("limits", "expect"):
+            continue
+        for key in keys["properties"]:
+            for value in PIN_CANDIDATES:
+                data = {"layers": ["ReLU"], block: {key: value}}
+                valid = VALIDATOR.is_valid(data)
+                try:
+                    spec_from_data(data)
+                    read = True
+                except SpecError:
+                    read = False
+                assert valid == read, (block, key, value, valid)
+                compared += 1
+    assert compared == 8 * len(PIN_CANDIDATES)
 
 
 #: values tried for every argument of every type (strings apart: see below)
@@ -336,7 +372,7 @@ def test_a_config_that_names_its_schema_still_reads(tmp_path):
     )
 
 
-def test_the_documented_configs():
+def test_the_documented_configs(tmp_path):
     """The config docs/editors.md shows is one the schema takes and convcalc reads, with the
     output shape it pins; the one with mistakes has those it says are marked."""
     from convcalc import analyze
@@ -353,17 +389,21 @@ def test_the_documented_configs():
         (["layers", 0], "Additional properties are not allowed ('kernal_size' was unexpected)"),
         (["layers", 1, "mode"], "'bilnear' is not valid under any of the given schemas"),
     ]
-    # limits and expect are read where the reader knows them
-    readable = {k: v for k, v in data.items() if k in TOP_KEYS}
-    report = analyze(spec_from_data(readable))
+    report = analyze(spec_from_data(data))
     assert report.ok and list(report.output_shape) == data["expect"]["output_shape"] == [1, 10]
+    # and convcalc check passes it: within its limits, with the figures it pins
+    path = tmp_path / "small.yaml"
+    path.write_text(good)
+    result = run("check", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"✓ {path}  ")
 
 
 #: what draft-07 already had, and $defs (2019-09), which a draft-07 reader reaches by its pointer
 DRAFT_07_KEYWORDS = {
     "$schema", "$id", "$ref", "$defs", "title", "description", "default", "type", "enum",
     "const", "properties", "additionalProperties", "required", "items", "minItems", "maxItems",
-    "minProperties", "maxProperties", "pattern", "propertyNames", "minimum", "anyOf", "allOf",
+    "minProperties", "maxProperties", "pattern", "propertyNames", "minimum", "maximum", "anyOf", "allOf",
     "not", "if", "then", "else",
 }  # fmt: skip
 
