@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .diagnosis import inputs_of, label, problem
-from .errors import ShapeError
+from .errors import ShapeError, SpecError
 from .graph import gc_paused
+from .liveness import DTYPE_BYTES, memory, output_bytes
 from .model import INPUT, LayerSpec, Spec
 from .report import Problem, Report, Row, Totals
 from .shape import Shape, prod
@@ -19,7 +20,13 @@ from .shape import Shape, prod
 __all__ = ["Problem", "Report", "Row", "Totals", "analyze"]
 
 
-def analyze(spec: Spec, input_shape: Shape | None = None, *, size_hints: bool = True) -> Report:
+def analyze(
+    spec: Spec,
+    input_shape: Shape | None = None,
+    *,
+    size_hints: bool = True,
+    dtype: str = "float32",
+) -> Report:
     """Propagate the input shape through every layer of ``spec``.
 
     Every model error is recorded in the report, and propagation stops at the
@@ -28,18 +35,22 @@ def analyze(spec: Spec, input_shape: Shape | None = None, *, size_hints: bool = 
     (None where a size comes from the input, an ``in_channels`` left out, say) and
     the errors of construction; shapes and MACs are None (unknown).
     ``size_hints=False`` skips the search for input sizes that would work (up to
-    a quarter of a second per error), for callers that probe many sizes.
+    a quarter of a second per error), for callers that probe many sizes. ``dtype`` (a key
+    of ``DTYPE_BYTES``) is what the memory figures are given for.
     """
     x0 = input_shape if input_shape is not None else spec.input_shape
+    if dtype not in DTYPE_BYTES:
+        raise SpecError(f"dtype {dtype!r} is none of {', '.join(DTYPE_BYTES)}")
     with gc_paused():
-        return _analyze(spec, x0, size_hints)
+        return _analyze(spec, x0, size_hints, dtype)
 
 
 #: layers named in a note before the rest are only counted
 NAMED_LAYERS = 5
 
 
-def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
+def _analyze(spec: Spec, x0: Shape | None, size_hints: bool, dtype: str) -> Report:
+    itemsize = DTYPE_BYTES[dtype]
     rows: list[Row] = []
     errors: list[Problem] = []
     outputs: dict[str, Shape | None] = {INPUT: x0}
@@ -50,7 +61,7 @@ def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
     for entry in spec.layers:
         # propagation stops at the first failing layer
         x = None if errors else inputs_of(entry, outputs)
-        row, error, needs = _layer_row(entry, x, spec, rows, x0_known, size_hints)
+        row, error, needs = _layer_row(entry, x, spec, rows, x0_known, size_hints, itemsize)
         if error is not None:
             errors.append(error)
         if needs:
@@ -68,6 +79,7 @@ def _analyze(spec: Spec, x0: Shape | None, size_hints: bool = True) -> Report:
         tuple(errors),
         notes,
         tuple(e.index for e in needs_input) if x0 is None else (),
+        memory(spec, rows, x0, dtype, not errors),
     )
 
 
@@ -78,6 +90,7 @@ def _layer_row(
     rows: Sequence[Row],
     x0: Shape,
     size_hints: bool,
+    itemsize: int,
 ) -> tuple[Row, Problem | None, bool]:
     """One layer's row, its problem if it has one, and whether its parameters need a shape
     that was not reached."""
@@ -113,6 +126,7 @@ def _layer_row(
         None if params is None else params if entry.trainable else 0, macs, tuple(notes),
         entry.inputs, entry.path,
         kernel_shape=None if weights is None else weights.get("weight"), trainable=entry.trainable,
+        output_bytes=None if y is None else output_bytes(entry, y, itemsize),
     )  # fmt: skip
     return row, error, weights is None
 

@@ -94,7 +94,8 @@ class Options:
     strict: bool = False
     skip_foreign: bool = False
     update_expect: bool = False
-    dtype_bytes: int = 4
+    #: the element type of the memory figures (a key of liveness.DTYPE_BYTES)
+    dtype: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ def _check(target: str, options: Options) -> Outcome:
     from .spec import load_spec
 
     spec = load_spec(target)
-    report = analyze(spec)
+    report = analyze(spec, dtype=options.dtype)
     findings = list(_model_findings(report, spec))
     if report.ok:
         findings += _budget_findings(report, spec, options)
@@ -260,15 +261,10 @@ def _budget_findings(report: Report, spec: Spec, options: Options) -> Iterator[F
         "params": report.totals.params,
         "trainable_params": report.totals.trainable_params,
         "macs": report.totals.macs,
-        "peak_memory": None,
+        "peak_memory": None if report.memory is None else report.memory.peak_bytes,
     }
     for key, limit in limits.items():
         value = figures[key]
-        if key == "peak_memory":
-            from .liveness import peak_memory
-
-            peak = peak_memory(spec, report, options.dtype_bytes)
-            value = None if peak is None else peak.bytes
         if value is None or value <= limit:
             continue
         by_flag = key in options.limits
@@ -276,7 +272,7 @@ def _budget_findings(report: Report, spec: Spec, options: Options) -> Iterator[F
         said = f"--max-{key.replace('_', '-')}" if by_flag else f"limits.{key}"
         yield Finding(
             f"{_label(key)} {_amount(key, value)} over the budget of {_amount(key, limit)} "
-            f"({said}){_most(report, spec, key, options)}",
+            f"({said}){_most(report, key)}",
             kind="budget",
             hint="make the model smaller, or raise the budget if it grew on purpose",
             **where,
@@ -297,15 +293,13 @@ def _amount(key: str, n: int) -> str:
     return f"{n:,} ({human(n)})" if n >= 1000 else f"{n:,}"
 
 
-def _most(report: Report, spec: Spec, key: str, options: Options) -> str:
+def _most(report: Report, key: str) -> str:
     """``; most in layer 7 'fc1' (Linear): 48,120 (78.0 %)``: the row that contributes most."""
     if key == "peak_memory":
-        from .liveness import peak_memory
-
-        peak = peak_memory(spec, report, options.dtype_bytes)
-        if peak is None or peak.index is None:
+        at = None if report.memory is None else report.memory.peak_index
+        if at is None:
             return ""
-        row = report.rows[peak.index]
+        row = report.rows[at]
         return f"; at its peak while layer {row.index} '{row.name}' ({row.type}) runs"
     attr = {"params": "params", "trainable_params": "trainable_params", "macs": "macs"}[key]
     rows = [r for r in report.rows if (getattr(r, attr) or 0) > 0]

@@ -12,6 +12,7 @@ import functools
 import math
 import os
 import stat
+import struct
 import zipfile
 from typing import IO, Any
 
@@ -20,7 +21,7 @@ import numpy as np
 from . import safetensorsfile, torchfile
 from .budget import size_text
 from .errors import SpecError
-from .stored import Stored, total_bytes
+from .stored import Stored, TooMany, total_bytes
 
 
 def _is_pickle(path: str) -> bool:
@@ -122,11 +123,13 @@ def _check_size(path: str, size: int, max_bytes: int | None, what: str) -> None:
         )
 
 
-def _npz(path: str) -> dict[str, Stored]:
+def _npz(path: str, max_entries: int | None) -> dict[str, Stored]:
     """The arrays of an .npz archive as their headers declare them; none is read (or
-    inflated) yet."""
+    inflated) yet. More than ``max_entries`` members are refused (TooMany) before any is."""
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
+        if max_entries is not None and len(names) > max_entries:
+            raise TooMany(len(names))
         found: dict[str, Stored] = {}
         for name in names:
             if not name.endswith(".npy"):
@@ -168,20 +171,66 @@ def _is_state_dict(value: Any, empty: bool = False) -> bool:
     )
 
 
-def load_weights(path: str, max_bytes: int | None = None) -> dict[str, Stored]:
+def most_entries(expected: int) -> int:
+    """The entries a weight file may hold for a model of ``expected`` state_dict entries:
+    twice as many and 1,000 more (a state_dict may carry buffers no kernel reads, and the
+    modules of a larger model that the run does not call); past that, a file is not this
+    model's weights, and is refused before its entries are built."""
+    return 2 * expected + 1000
+
+
+def load_weights(
+    path: str, max_bytes: int | None = None, expected: int | None = None
+) -> dict[str, Stored]:
     """A state_dict saved with ``torch.save(model.state_dict(), path)``, as safetensors, or as
     .npz (``numpy.savez(path, **{k: v.numpy() ...})``): key → tensor, declared but not read
     (``np.asarray`` reads one), so that shapes are checked before any data is read. Tensors
-    that together declare more than ``max_bytes`` are refused unread."""
-    weights = _declared_weights(path)
+    that together declare more than ``max_bytes`` are refused unread; so is a file of more
+    entries than :func:`most_entries` allows a model of ``expected`` entries, as soon as its
+    format tells (a zip's directory, a safetensors header, a pickle as it is read)."""
+    try:
+        weights = _declared_weights(path, None if expected is None else most_entries(expected))
+    except TooMany as exc:
+        assert expected is not None
+        raise SpecError(
+            f"{path}: {exc.text()}; the model has {expected:,} weights",
+            hint=f"a state_dict of this model holds at most {most_entries(expected):,} "
+            "entries: check that the file holds this model's weights",
+            expected=most_entries(expected),
+            got=exc.count,
+        ) from None
     _check_size(path, total_bytes(weights), max_bytes, "weights")
     return weights
 
 
-def _declared_weights(path: str) -> dict[str, Stored]:
+def _zip_entries(path: str) -> int | None:
+    """The number of members a zip archive's end record declares, read from its last bytes
+    before anything parses its directory (None: no end record found there)."""
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        tail = min(size, 22 + 0xFFFF)  # the end record, and a comment of at most 64 KiB
+        f.seek(size - tail)
+        data = f.read(tail)
+        at = data.rfind(b"PK\x05\x06")
+        if at < 0 or len(data) - at < 22:
+            return None
+        count: int = struct.unpack_from("<H", data, at + 10)[0]
+        if at >= 20 and data[at - 20 : at - 16] == b"PK\x06\x07":  # ZIP64: the count is there
+            f.seek(struct.unpack_from("<Q", data, at - 12)[0])
+            record = f.read(56)
+            if len(record) == 56 and record[:4] == b"PK\x06\x06":
+                count = struct.unpack_from("<Q", record, 32)[0]
+        return count
+
+
+def _declared_weights(path: str, max_entries: int | None) -> dict[str, Stored]:
     _regular(path, "weights")
+    if max_entries is not None and zipfile.is_zipfile(path):
+        count = _zip_entries(path)
+        if count is not None and count > max_entries + torchfile.OTHER_MEMBERS:
+            raise TooMany(count)
     if torchfile.is_torch_file(path):
-        state = torchfile.declared(path)
+        state = torchfile.declared(path, max_entries)
         if _is_state_dict(state, empty=True):
             return dict(state)
         # a checkpoint: {"model": state_dict, "epoch": …} — name where the weights are
@@ -198,10 +247,10 @@ def _declared_weights(path: str) -> dict[str, Stored]:
             ),
         )
     if safetensorsfile.is_safetensors_file(path):
-        return safetensorsfile.declared(path)
+        return safetensorsfile.declared(path, max_entries)
     try:
-        return _npz(path)
-    except SpecError:
+        return _npz(path, max_entries)
+    except (SpecError, TooMany):
         raise
     except Exception as exc:  # a damaged file fails in many ways; all are input errors
         raise _unreadable(
@@ -209,4 +258,4 @@ def _declared_weights(path: str) -> dict[str, Stored]:
         ) from None
 
 
-__all__ = ["load_array", "load_weights"]
+__all__ = ["load_array", "load_weights", "most_entries"]

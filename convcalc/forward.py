@@ -93,6 +93,11 @@ class RunResult:
     comparison: Comparison | None = None
     #: the thread limit the kernels ran under (None: the default, one per idle core)
     threads: int | None = None
+    #: the most activation memory the run held at once, measured on its arrays
+    held_bytes: int | None = None
+    #: the run behaved as torch's eager mode does (no folding, no reuse of dead inputs),
+    #: so that held_bytes is the predicted peak
+    eager_memory: bool = False
 
     @property
     def verified(self) -> bool:
@@ -128,6 +133,8 @@ class RunResult:
         data["repeat"] = self.repeat
         data["threads"] = self.threads
         data["time_ms"] = round(self.time_ms, 4)
+        data["held_bytes"] = self.held_bytes
+        data["eager_memory"] = self.eager_memory
         if self.comparison is not None:
             data["comparison"] = self.comparison.to_dict()
         return data
@@ -291,11 +298,16 @@ def _one_pass(
     folded: dict[int, int],
     best: list[float],
     step: Callable[[int], None] | None,
-) -> tuple[list[Shape], np.ndarray]:
+    eager: bool = False,
+) -> tuple[list[Shape], np.ndarray, int]:
     """One pass over the layers from the input ``x0``: each layer's output shape (up to the
-    first that differs from its prediction) and the last output; ``best`` keeps each layer's
-    fastest time, ``step(i)`` after layer ``i``."""
+    first that differs from its prediction), the last output and the most activation memory
+    held at once; ``best`` keeps each layer's fastest time, ``step(i)`` after layer ``i``.
+    ``eager``: as torch's eager mode runs, an in-place layer writes over its input and no
+    other layer reuses one."""
     last_use = budget.last_use(spec)
+    final = len(spec.layers) - 1
+    held = x0.nbytes
     values: dict[str, np.ndarray] = {INPUT: x0}
     # names holding one torch tensor (or views of it), by the layer that made it
     tensors: dict[str, int] = {INPUT: -1}
@@ -304,7 +316,10 @@ def _one_pass(
     for i, (entry, row) in enumerate(zip(spec.layers, report.rows)):
         args = [values[name] for name in entry.inputs]
         x = args if entry.layer.multi_input else args[0]
-        reuse = _reusable(entry, i, x, values, last_use, row.output_shape)
+        if eager:
+            reuse = entry.layer.mutates_input() and _writable(x)
+        else:
+            reuse = _reusable(entry, i, x, values, last_use, row.output_shape)
         start = time.perf_counter()
         if i in folded:  # computed by the layer it was folded into
             y = args[0]
@@ -319,13 +334,31 @@ def _one_pass(
             break
         _share(entry, i, y, values, tensors)
         values[entry.name] = y
+        held = max(held, _held(values))
         for name in set(entry.inputs):  # free what no later layer reads
             if last_use.get(name) == i:
                 del values[name]
+        if entry.name not in last_use and i < final:  # an output nothing reads
+            del values[entry.name]
         out = y
         if step is not None:
             step(i)
-    return shapes, out
+    return shapes, out, held
+
+
+def _writable(x: Any) -> bool:
+    return isinstance(x, np.ndarray) and x.flags.c_contiguous and x.flags.writeable
+
+
+def _held(values: dict[str, np.ndarray]) -> int:
+    """The bytes of the distinct arrays behind ``values`` (a view counts with its base)."""
+    roots: dict[int, int] = {}
+    for value in values.values():
+        root = value
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        roots[id(root)] = root.nbytes
+    return sum(roots.values())
 
 
 def _call_layer(entry: Any, x: Any, params: dict[str, np.ndarray], budget: int, reuse: bool) -> Any:
@@ -362,7 +395,9 @@ def _check_options(dtype: str, repeat: int, threads: int | None, seed: int) -> N
         raise SpecError(f"seed must be between 0 and 2**64 - 1, got {seed}", argument="seed")
 
 
-def _analysed(spec: Spec, input_shape: Shape | None, input_data: np.ndarray | None) -> Report:
+def _analysed(
+    spec: Spec, input_shape: Shape | None, input_data: np.ndarray | None, dtype: str
+) -> Report:
     """The report of ``spec`` on the run's input: ``input_data``'s shape, else ``input_shape``,
     else the spec's own."""
     if input_data is not None:
@@ -373,7 +408,7 @@ def _analysed(spec: Spec, input_shape: Shape | None, input_data: np.ndarray | No
             location=spec.source,
             hint="add input: [N, C, H, W] to the file, or pass --input 1,3,224,224",
         )
-    return analyze(spec, input_shape)
+    return analyze(spec, input_shape, dtype=dtype)
 
 
 def _layer_runs(
@@ -415,6 +450,7 @@ def run_forward(
     config: KernelConfig | None = None,
     held: int = 0,
     idle_from: cores.Sample | None = None,
+    eager_memory: bool = False,
 ) -> RunResult:
     """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
 
@@ -431,12 +467,15 @@ def run_forward(
     its caller keeps for it (a reference to compare with). ``idle_from``: a
     :func:`cores.sample` the caller took earlier (the command line, when it starts), so that
     a run that names no thread count measures the idle cores since then instead of waiting.
+    ``eager_memory``: run as torch's eager mode does (no folding, an in-place layer writing over
+    its input, no other reuse), so that the memory the run holds is the predicted peak.
     """
+    fold = fold and not eager_memory
     _check_options(dtype, repeat, threads, seed)
     if threads is None and idle_from is None:
         idle_from = cores.sample()
     np_dtype = np.dtype(dtype)
-    report = _analysed(spec, input_shape, input_data)
+    report = _analysed(spec, input_shape, input_data, dtype)
     assert report.input_shape is not None
     if not report.ok:
         return RunResult(report, (), dtype, seed, repeat, threads=threads)
@@ -456,6 +495,7 @@ def run_forward(
         x0 = np.ascontiguousarray(input_data, dtype=np_dtype)
 
     best = [float("inf")] * len(spec.layers)
+    held_bytes = 0
     shapes: list[Shape] = []
     out: np.ndarray = x0
     from .kernels import Run, prepare
@@ -466,10 +506,18 @@ def run_forward(
         for rep in range(repeat):
             done = first + rep * len(spec.layers)
             step = None if progress is None else (lambda i, d=done: progress(d + i + 1, total))
-            shapes, out = _one_pass(spec, report, x0, params, budgets, folded, best, step)
+            start = x0.copy() if eager_memory else x0  # in place writes over the input
+            shapes, out, most = _one_pass(
+                spec, report, start, params, budgets, folded, best, step, eager_memory
+            )
+            held_bytes = max(held_bytes, most)
     runs = _layer_runs(spec, report, shapes, best, np_dtype.itemsize, folded)
     complete = len(runs) == len(spec.layers) and all(r.match for r in runs)
-    return RunResult(report, runs, dtype, seed, repeat, out if complete else None, threads=threads)
+    output = out if complete else None
+    return RunResult(
+        report, runs, dtype, seed, repeat, output, threads=threads, held_bytes=held_bytes,
+        eager_memory=eager_memory,
+    )  # fmt: skip
 
 
 __all__ = [

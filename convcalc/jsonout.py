@@ -40,7 +40,7 @@ def to_json(report: Report, run: RunResult | None = None) -> str:
 #: the fields of Row.to_dict(), in order ("blocks" only inside blocks)
 ROW_KEYS = (
     "index", "name", "type", "input_shape", "output_shape", "params", "macs", "trainable",
-    "notes", "from", "blocks",
+    "notes", "from", "output_bytes", "blocks",
 )  # fmt: skip
 
 
@@ -77,7 +77,8 @@ def _row_json(r: Row, shapes: dict[tuple[Any, ...], str]) -> str:
         f'"output_shape": {_json_shape(r.output_shape, shapes)}, '
         f'"params": {"null" if p is None else int(p)}, "macs": {"null" if m is None else int(m)}, '
         f'"trainable": {"true" if r.trainable else "false"}, '
-        f'"notes": {_json_strings(r.notes)}, "from": {_json_strings(r.inputs)}'
+        f'"notes": {_json_strings(r.notes)}, "from": {_json_strings(r.inputs)}, '
+        f'"output_bytes": {"null" if r.output_bytes is None else int(r.output_bytes)}'
     )
     if r.path:
         text += f', "blocks": {_json_strings([name for name, _ in r.path])}'

@@ -1,68 +1,101 @@
-"""Peak activation memory: the most that an eager inference pass, as torch runs it, holds
-alive at any moment, worked out from the shapes alone.
+"""What a model takes in memory, from the shapes alone: its parameters and buffers, every
+activation, and the peak an eager inference pass holds, at one dtype.
 
-The layers run in the config's order. The model input is counted and alive until its last
-reader; each output is allocated when its layer runs and freed after the last layer that
-reads it (the final output never); an in-place layer (``inplace=True``) and a view (Flatten,
-Unflatten, Identity, Dropout at inference) allocate nothing and keep their source alive as
-long as they are read; a merge's inputs are alive while it runs.
+- ``param_bytes``: every parameter at the dtype (as ``model.to(dtype)`` stores it);
+- ``buffer_bytes``: the running statistics at the dtype, and each BatchNorm's
+  ``num_batches_tracked``, which stays an int64 (8 bytes) whatever the dtype;
+- ``activation_bytes``: the sum of every layer's output, each counted once; in-place layers
+  (``inplace=True``) and views (Flatten, Unflatten, Identity, Dropout at inference) add
+  nothing. The usual proxy for what a training step keeps for the backward pass;
+- ``peak_bytes``: the most activation memory alive at any moment of an eager inference pass,
+  as torch runs it, running the layers in the config's order: the model input is counted and
+  alive until its last reader; each output is allocated when its layer runs and freed after
+  the last layer that reads it (the final output never); in-place layers and views allocate
+  nothing and keep their source alive as long as they are read; a merge's inputs are alive
+  while it runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from math import prod
 from typing import TYPE_CHECKING
 
 from .model import INPUT
+from .report import Memory
 
 if TYPE_CHECKING:
-    from .model import Spec
-    from .report import Report
+    from .model import LayerSpec, Spec
+    from .report import Row
+    from .shape import Shape
+
+#: bytes per element of each dtype the sizes are given for
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+#: buffers that keep their own type whatever the dtype (an int64 counter)
+INT64_BUFFERS = ("num_batches_tracked",)
 
 
-@dataclass(frozen=True)
-class Peak:
-    #: the most bytes alive at once
-    bytes: int
-    #: the layer that runs at that moment (None: before the first layer, the input alone)
-    index: int | None
+def aliases(entry: LayerSpec) -> bool:
+    """The layer's output is its input's memory: a view, or written over the input."""
+    layer = entry.layer
+    return len(entry.inputs) == 1 and (layer.SHARES_INPUT or layer.mutates_input())
 
 
-def peak_memory(spec: Spec, report: Report, itemsize: int) -> Peak | None:
-    """The peak of an eager pass at ``itemsize`` bytes per element; None when a shape is
-    unknown (no input shape, or the model fails)."""
-    if report.input_shape is None or not report.ok:
-        return None
-    storage: dict[str, str] = {INPUT: INPUT}  # a tensor's name → the tensor that owns its memory
-    size = {INPUT: prod(report.input_shape) * itemsize}
-    last: dict[str, int] = {INPUT: -1}  # owner → the last step that reads it
-    for entry, row in zip(spec.layers, report.rows):
-        if row.output_shape is None:
-            return None
-        layer = entry.layer
-        aliases = len(entry.inputs) == 1 and (layer.SHARES_INPUT or layer.mutates_input())
-        owner = storage[entry.inputs[0]] if aliases else entry.name
-        storage[entry.name] = owner
-        if not aliases:
-            size[owner] = prod(row.output_shape) * itemsize
-            last[owner] = entry.index
+def output_bytes(entry: LayerSpec, y: Shape, itemsize: int) -> int:
+    """What the layer's output allocates: nothing for a view or an in-place layer."""
+    return 0 if aliases(entry) else prod(y) * itemsize
+
+
+def memory(spec: Spec, rows: Sequence[Row], x0: Shape | None, dtype: str, ok: bool) -> Memory:
+    """The model's :class:`Memory` at ``dtype``, from its analysed rows."""
+    itemsize = DTYPE_BYTES[dtype]
+    params = [r.params for r in rows]
+    param_bytes = None if None in params else sum(params) * itemsize  # type: ignore[arg-type]
+    buffer_bytes: int | None = 0
+    for entry, row in zip(spec.layers, rows):
+        shapes = entry.layer.buffers(row.input_shape if row.output_shape is not None else None)
+        if shapes is None or buffer_bytes is None:
+            buffer_bytes = None
+            continue
+        buffer_bytes += sum(
+            prod(s) * (8 if k in INT64_BUFFERS else itemsize) for k, s in shapes.items()
+        )
+    outputs = [r.output_bytes for r in rows]
+    if x0 is None or not ok or None in outputs:
+        return Memory(dtype, param_bytes, buffer_bytes, None, None)
+    peak, at = peak_bytes(spec, rows, prod(x0) * itemsize)
+    return Memory(dtype, param_bytes, buffer_bytes, sum(outputs), peak, at)  # type: ignore[arg-type]
+
+
+def peak_bytes(spec: Spec, rows: Sequence[Row], input_bytes: int) -> tuple[int, int | None]:
+    """The peak of an eager pass, and the layer that runs at it (None: the input alone)."""
+    owner: dict[str, str] = {INPUT: INPUT}  # a tensor's name → the tensor whose memory it is
+    size = {INPUT: input_bytes}
+    born = {INPUT: -1}
+    last: dict[str, int] = {INPUT: -1}  # a buffer → the last layer that reads it
+    for entry, row in zip(spec.layers, rows):
+        if aliases(entry):
+            owner[entry.name] = owner[entry.inputs[0]]
+        else:
+            owner[entry.name] = entry.name
+            size[entry.name] = row.output_bytes or 0
+            born[entry.name] = last[entry.name] = entry.index
         for name in entry.inputs:
-            last[storage[name]] = entry.index
-    if spec.layers:
-        last[storage[spec.layers[-1].name]] = len(spec.layers)  # the output is never freed
-    # a change of +size at the step that makes each buffer, -size after its last reader
-    born = {INPUT: -1} | {e.name: e.index for e in spec.layers if storage[e.name] == e.name}
-    change = [0] * (len(spec.layers) + 3)
-    for owner, step in born.items():
-        change[step + 1] += size[owner]
-        change[last[owner] + 2] -= size[owner]
+            last[owner[name]] = entry.index
+    n = len(spec.layers)
+    if n:
+        last[owner[spec.layers[-1].name]] = n  # the model's output is never freed
+    # step 0 holds the input alone; layer i runs at step i + 1
+    change = [0] * (n + 3)
+    for buffer, step in born.items():
+        change[step + 1] += size[buffer]
+        change[last[buffer] + 2] -= size[buffer]
     best, at, alive = 0, None, 0
-    for step in range(len(spec.layers) + 1):
+    for step in range(n + 1):
         alive += change[step]
         if alive > best:
             best, at = alive, (step - 1 if step else None)
-    return Peak(best, at)
+    return best, at
 
 
-__all__ = ["Peak", "peak_memory"]
+__all__ = ["DTYPE_BYTES", "aliases", "memory", "output_bytes", "peak_bytes"]

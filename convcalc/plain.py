@@ -39,7 +39,9 @@ def to_line(report: Report) -> str:
     if report.input_shape is None or report.output_shape is None or t.macs is None:
         return f"{name}: input ? · {params} · MACs ? (needs --input)"
     shapes = f"{fmt_shape(report.input_shape)} → {fmt_shape(report.output_shape)}"
-    return f"{name}: {shapes} · {params} · MACs {human(t.macs)}"
+    fit = report.batch_fit
+    batch = "" if fit is None else f" · largest batch for {fit.budget:,} bytes: {fit.batch:,}"
+    return f"{name}: {shapes} · {params} · MACs {human(t.macs)}{batch}"
 
 
 def _cells(text: str) -> int:

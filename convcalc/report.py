@@ -7,11 +7,14 @@ class, and kept here; rendering only formats it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ShapeError
 from .model import INPUT
 from .shape import Shape
+
+if TYPE_CHECKING:
+    from .batch import BatchFit
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class Row:
     kernel_shape: Shape | None = None
     #: whether its parameters are trained (the config's ``trainable``)
     trainable: bool = True
+    #: the bytes its output takes at the report's dtype (0 for a view or an in-place layer,
+    #: which allocate nothing); None when the output shape is unknown
+    output_bytes: int | None = None
 
     @property
     def level(self) -> int:
@@ -53,6 +59,7 @@ class Row:
             "trainable": self.trainable,
             "notes": list(self.notes),
             "from": list(self.inputs),
+            "output_bytes": self.output_bytes,
         }
         if self.path:
             data["blocks"] = [name for name, _ in self.path]
@@ -109,6 +116,32 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class Memory:
+    """What the model takes in memory at one dtype (see liveness.py for the definitions);
+    None where a shape or count is unknown."""
+
+    dtype: str
+    param_bytes: int | None
+    buffer_bytes: int | None
+    #: every layer's output, each counted once (views and in-place layers add nothing)
+    activation_bytes: int | None
+    #: the most activation memory alive at once in an eager inference pass
+    peak_bytes: int | None
+    #: the layer that runs at the peak (None: the input alone, or unknown)
+    peak_index: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dtype": self.dtype,
+            "param_bytes": self.param_bytes,
+            "buffer_bytes": self.buffer_bytes,
+            "activation_bytes": self.activation_bytes,
+            "peak_bytes": self.peak_bytes,
+            "peak_layer": self.peak_index,
+        }
+
+
+@dataclass(frozen=True)
 class Report:
     model: str | None
     #: None when the model was analysed without an input shape (parameters only)
@@ -120,6 +153,9 @@ class Report:
     notes: tuple[str, ...] = ()
     #: without an input shape: the indices of the layers whose parameters need one
     needs_input: tuple[int, ...] = ()
+    memory: Memory | None = None
+    #: ``--batch-for``'s answer, when asked
+    batch_fit: BatchFit | None = None
 
     @property
     def ok(self) -> bool:
@@ -183,6 +219,8 @@ class Report:
             "ok": self.ok,
             "layers": [row.to_dict() for row in self.rows],
             "totals": self.totals.to_dict(),
+            "memory": None if self.memory is None else self.memory.to_dict(),
+            **({} if self.batch_fit is None else {"batch_for": self.batch_fit.to_dict()}),
             "errors": [e.to_dict() for e in self.errors],
             "notes": list(self.notes),
         }
@@ -209,7 +247,12 @@ def _block_row(
         path,
         True,
         trainable=all(r.trainable for r in group),
+        output_bytes=_sum([r.output_bytes for r in group]),
     )
+
+
+def _sum(values: list[int | None]) -> int | None:
+    return None if None in values else sum(values)  # type: ignore[arg-type]
 
 
 def _percent(part: int | None, whole: int | None) -> float | None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError
-from .stored import Stored
+from .stored import Stored, TooMany
 
 #: safetensors dtype names → NumPy (BF16 is read as its 16-bit pattern and widened to float32,
 #: which holds every bfloat16 value exactly)
@@ -54,19 +54,23 @@ def read(path: str) -> dict[str, np.ndarray]:
     return {name: stored.read() for name, stored in declared(path).items()}
 
 
-def declared(path: str) -> dict[str, Stored]:
+def declared(path: str, max_entries: int | None = None) -> dict[str, Stored]:
     """The tensors of a safetensors file, by name, as the header declares them (each offset
-    and size checked against the file); none is read yet."""
+    and size checked against the file); none is read yet. Raises
+    :class:`~convcalc.stored.TooMany` when the header holds more than ``max_entries``
+    tensors, before it is parsed where it can be told (each entry names its
+    ``"data_offsets"``), else as soon as parsing passes that many."""
     try:
-        return _declared(path)
-    except SpecError:
+        return _declared(path, max_entries)
+    except (SpecError, TooMany):
         raise
     except Exception as exc:  # a damaged file fails in many ways; all are input errors
         raise SpecError(f"{path}: not a readable safetensors file ({exc})", hint=HINT) from None
 
 
-def _header(path: str) -> tuple[int, int, Any]:
-    """The header's length, the size of the data after it, and the parsed header."""
+def _header(path: str, max_entries: int | None) -> tuple[int, int, Any]:
+    """The header's length, the size of the data after it, and the parsed header (refused
+    past ``max_entries`` tensors, see :func:`declared`)."""
     with open(path, "rb") as f:
         head = f.read(8)
         f.seek(0, 2)
@@ -86,16 +90,38 @@ def _header(path: str) -> tuple[int, int, Any]:
             )
         f.seek(8)
         text = f.read(length)
+    if max_entries is not None:
+        count = text.count(b'"data_offsets"')
+        if count > max_entries:
+            raise TooMany(count)
     try:
-        return length, size - 8 - length, json.loads(text)
+        return length, size - 8 - length, json.loads(text, object_pairs_hook=_Objects(max_entries))
     except ValueError as exc:
         raise SpecError(f"{path}: the safetensors header is not JSON ({exc})", hint=HINT) from None
 
 
-def _declared(path: str) -> dict[str, Stored]:
-    length, available, header = _header(path)
+class _Objects:
+    """The JSON parser's maker of objects, counting them: past one per tensor, the header
+    and its ``__metadata__``, parsing stops (TooMany), whatever the names hide."""
+
+    def __init__(self, max_entries: int | None) -> None:
+        self.most = None if max_entries is None else max_entries + 2
+        self.count = 0
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        self.count += 1
+        if self.most is not None and self.count > self.most:
+            raise TooMany(self.most - 2, exact=False)
+        return dict(pairs)
+
+
+def _declared(path: str, max_entries: int | None) -> dict[str, Stored]:
+    length, available, header = _header(path, max_entries)
     if not isinstance(header, dict):
         raise SpecError(f"{path}: the safetensors header is not a table of tensors", hint=HINT)
+    entries = len(header) - ("__metadata__" in header)
+    if max_entries is not None and entries > max_entries:
+        raise TooMany(entries)
     tensors: dict[str, Stored] = {}
     for name, entry in header.items():
         if name == "__metadata__":

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import Protocol
 
 from .errors import SpecError
+
+
+class Files(Protocol):
+    """Where ``import:`` files are read from when not from the file system (a git revision)."""
+
+    def read(self, path: str, location: str | None) -> str | None:
+        """The text of ``path`` (relative to the current folder), or None where there is
+        no such file; a SpecError where there is one that cannot be read."""
+
 
 #: the largest config read (a 50,000-layer stack is about 2.5 MB): a file that never ends
 #: (``import: /dev/zero``) is an error, not all of the memory
@@ -54,14 +64,21 @@ def read_model(path: str) -> tuple[str, str]:
     return path, read_text(path)
 
 
-def read_import(name: str, base: str, location: str | None) -> tuple[str, str]:
-    """``(path, text)`` of an ``import:``, relative to the importing file.
+def read_import(
+    name: str, base: str, location: str | None, files: Files | None = None
+) -> tuple[str, str]:
+    """``(path, text)`` of an ``import:``, relative to the importing file; read from ``files``
+    when given, else from the file system.
 
     A ``blocks.yaml`` that is not there is the built-in block library, so that a zoo
     model copied anywhere keeps working.
     """
     path = os.path.normpath(os.path.join(base, name))
-    if os.path.exists(path):
+    if files is not None:
+        text = files.read(path, location)
+        if text is not None:
+            return path, text
+    elif os.path.exists(path):
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):  # a folder, a device, a pipe: nothing to import
             raise SpecError(

@@ -27,7 +27,7 @@ from .pins import read_pins
 from .printout import is_printout, read_printout, spec_from_printout
 from .scalars import SCALARS, STR_TAG, TAG
 from .shape import Shape
-from .sources import read_import, read_model, read_text
+from .sources import Files, read_import, read_model, read_text
 
 if TYPE_CHECKING:
     _Base = yaml.SafeLoader
@@ -273,9 +273,9 @@ def _scalar(node: yaml.Node) -> Any:
     return value
 
 
-def load_spec(path: str, text: str | None = None) -> Spec:
+def load_spec(path: str, text: str | None = None, *, files: Files | None = None) -> Spec:
     """Read a YAML config file, or the text ``print(model)`` writes (``-`` is standard input;
-    a name that is no file is a built-in model).
+    a name that is no file is a built-in model; ``files`` reads imports, at a git revision say).
 
     A file always wins: ``resnet50`` is the zoo's ResNet-50 only where no file of that name exists.
     """
@@ -285,7 +285,7 @@ def load_spec(path: str, text: str | None = None) -> Spec:
     with gc_paused():
         if is_printout(text):
             return spec_from_printout(text, source)
-        return _spec_from_text(text, source)
+        return _spec_from_text(text, source, files)
 
 
 def printout_yaml(path: str, input_shape: Shape | None = None) -> str:
@@ -319,9 +319,9 @@ def printout_yaml(path: str, input_shape: Shape | None = None) -> str:
     return "\n".join(lines) + "\n" + body
 
 
-def _spec_from_text(text: str, source: str) -> Spec:
+def _spec_from_text(text: str, source: str, files: Files | None = None) -> Spec:
     try:
-        return spec_from_data(_load_document(text, source), source)
+        return spec_from_data(_load_document(text, source), source, files)
     except RecursionError:
         raise SpecError(
             "the YAML is nested too deeply to read",
@@ -380,8 +380,8 @@ def _load_document(text: str, source: str) -> Any:
         raise SpecError(f"invalid YAML: {problem}", location=where) from None
 
 
-def spec_from_data(data: Any, source: str | None = None) -> Spec:
-    """Build a :class:`Spec` from loaded YAML (or an equivalent dict)."""
+def spec_from_data(data: Any, source: str | None = None, files: Files | None = None) -> Spec:
+    """Build a :class:`Spec` from loaded YAML (or an equivalent dict); ``files`` reads imports."""
 
     at = Places(source)
 
@@ -435,7 +435,7 @@ def spec_from_data(data: Any, source: str | None = None) -> Spec:
             "layers must be a list", location=place(at, lines.get("layers"), cols.get("layers"))
         )
     pins = read_pins(data, lambda line, column: place(at, line, column))
-    blocks = _blocks(data, source, at, (), {})
+    blocks = _blocks(data, source, at, (), {}, files)
     item_lines = getattr(layers, "item_lines", [])
     spec = build(
         layers,
@@ -481,6 +481,7 @@ def _blocks(
     at: Any,
     seen: tuple[str, ...],
     done: dict[str, dict[str, BlockDef]],
+    files: Files | None = None,
 ) -> dict[str, BlockDef]:
     """The blocks a config can use: those of its ``import:`` files, then its own (which win).
     ``seen`` is the chain of imports that led here (a cycle is an error); ``done`` the blocks
@@ -505,7 +506,7 @@ def _blocks(
         if wanted in done:
             blocks.update(done[wanted])
             continue
-        path, text = read_import(name, base, where)
+        path, text = read_import(name, base, where, files)
         imported = _load_document(text, path)
 
         at_import = Places(path)
@@ -515,7 +516,7 @@ def _blocks(
                 "an imported file must be a mapping with 'blocks'",
                 location=Places(path).where(None),
             )
-        done[wanted] = _blocks(imported, path, at_import, seen + (wanted,), done)
+        done[wanted] = _blocks(imported, path, at_import, seen + (wanted,), done, files)
         blocks.update(done[wanted])
     if data.get("blocks") is not None:
         blocks.update(read_blocks(data["blocks"], at, lines.get("blocks")))

@@ -73,6 +73,24 @@ class Stored:
         return f"Stored(shape={self.shape}, dtype={self.dtype}, path={self.path!r})"
 
 
+class TooMany(Exception):
+    """A file holds more entries than its reader was allowed: ``count`` of them (``exact``),
+    or more than ``count`` (a reader that stopped counting there); ``what``, when given, says
+    what told it instead of a count."""
+
+    def __init__(self, count: int, exact: bool = True, what: str | None = None) -> None:
+        super().__init__(count, exact, what)
+        self.count = count
+        self.exact = exact
+        self.what = what
+
+    def text(self) -> str:
+        """What the file holds, for a message: "holds 200,000 entries"."""
+        if self.what is not None:
+            return self.what
+        return f"holds {'' if self.exact else 'more than '}{self.count:,} entries"
+
+
 def materialised(value: Any) -> Any:
     """``value`` with every :class:`Stored` in it read (dicts, lists and tuples as they were)."""
     if isinstance(value, Stored):
@@ -89,4 +107,4 @@ def total_bytes(tensors: dict[str, Stored]) -> int:
     return sum(v.nbytes for v in tensors.values())
 
 
-__all__ = ["Stored", "materialised", "total_bytes"]
+__all__ = ["Stored", "TooMany", "materialised", "total_bytes"]

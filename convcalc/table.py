@@ -20,12 +20,13 @@ if TYPE_CHECKING:  # only for type checking: the analysis loads every layer type
 
 #: what --columns may name, in the default order (``#`` always comes first)
 COLUMN_KEYS = (
-    "name", "type", "from", "input", "output", "kernel", "params", "params%", "macs", "macs%", "notes",
+    "name", "type", "from", "input", "output", "kernel", "params", "params%", "macs", "macs%",
+    "memory", "notes",
 )  # fmt: skip
 #: a run's own columns, shown before the notes unless --columns places them
 RUN_KEYS = ("actual", "match", "time")
 TITLES = {"macs": "MACs", "macs%": "MACs%"}
-RIGHT = {"#", "params", "MACs", "time", "params%", "MACs%"}
+RIGHT = {"#", "params", "MACs", "time", "params%", "MACs%", "memory"}
 
 
 def human(n: int | None) -> str:
@@ -36,6 +37,16 @@ def human(n: int | None) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.2f} {unit}"
     return str(n)
+
+
+def size(n: int | None) -> str:
+    """Bytes for a person: ``3.06 MiB``, ``512 B``; ``—`` when unknown."""
+    if n is None:
+        return "—"
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"
 
 
 def ms(value: float) -> str:
@@ -216,6 +227,8 @@ def cell(key: str, report: Report, r: Row, failed: bool, lr: LayerRun | None) ->
         return percent(report.share(r)[0], r.params)
     if key == "macs%":
         return percent(report.share(r)[1], r.macs)
+    if key == "memory":
+        return size(r.output_bytes)
     if key == "notes":
         return "; ".join(r.notes)
     if key in RUN_KEYS:
@@ -258,7 +271,7 @@ def totals_lines(report: Report, run: RunResult | None = None) -> list[str]:
         macs = "MACs: ? (needs --input) · FLOPs = 2 × MACs"
     else:
         macs = f"MACs: {exact(t.macs)} · FLOPs = 2 × MACs: {exact(t.flops)}"
-    lines = [params, macs]
+    lines = [params, macs] + memory_lines(report)
     if run is not None and report.ok:
         best = f" (best of {run.repeat})" if run.repeat > 1 else ""
         verdict = (
@@ -284,6 +297,13 @@ def totals_lines(report: Report, run: RunResult | None = None) -> list[str]:
                     f"output vs reference: max abs diff {c.max_abs_diff:.3g} (rtol {c.rtol:g}, "
                     f"atol {c.atol:.3g}) · {'matches' if c.match else 'DIFFERS'}"
                 )
+        m = report.memory
+        if run.held_bytes is not None and m is not None and m.peak_bytes is not None:
+            how = "run as torch's eager mode" if run.eager_memory else "with folding and reuse"
+            lines.append(
+                f"activation memory held: {size(run.held_bytes)} at most ({how}); "
+                f"the peak of an eager pass: {size(m.peak_bytes)}"
+            )
         folded = sum(1 for lr in run.layers if lr.folded_into is not None)
         if folded:
             lines.append(
@@ -291,6 +311,38 @@ def totals_lines(report: Report, run: RunResult | None = None) -> list[str]:
                 "layer before (time 'in #n'; --no-fold runs them apart)"
             )
     return lines + [f"note: {n}" for n in report.notes]
+
+
+def memory_lines(report: Report) -> list[str]:
+    """``memory (float32): params 44.59 MiB · buffers 37.66 KiB · activations 31.40 MiB ·
+    peak 6.12 MiB (while layer 1 'bn1' runs)``: nothing when nothing is known."""
+    m = report.memory
+    if m is None or m.param_bytes is None and m.activation_bytes is None:
+        return []
+    parts = [f"params {size(m.param_bytes)}", f"buffers {size(m.buffer_bytes)}"]
+    if m.activation_bytes is not None and m.peak_bytes is not None:
+        parts.append(f"activations {size(m.activation_bytes)}")
+        at = ""
+        if m.peak_index is not None:
+            r = report.rows[m.peak_index]
+            at = f" (while layer {r.index} '{r.name}' runs)"
+        parts.append(f"peak {size(m.peak_bytes)}{at}")
+    lines = [f"memory ({m.dtype}): " + " · ".join(parts)]
+    fit = report.batch_fit
+    if fit is not None:
+        mode = f"training with {fit.optimizer}" if fit.training else "inference"
+        sums = " + ".join(f"{name} {size(n)}" for name, n in fit.parts)
+        head = f"batch for {size(fit.budget)} ({mode}, {fit.dtype}):"
+        if fit.batch == 0:
+            lines.append(f"{head} none fits: batch 1 needs {sums} = {fit.need:,} bytes")
+        else:
+            after = (
+                "" if fit.next_need is None else f"; {fit.batch + 1:,} would need {fit.next_need:,}"
+            )
+            lines.append(
+                f"{head} {fit.batch:,} — {sums} = {fit.need:,} bytes of {fit.budget:,}{after}"
+            )
+    return lines
 
 
 def error_lines(report: Report) -> list[str]:

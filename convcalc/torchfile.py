@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError
-from .stored import Stored, materialised
+from .stored import Stored, TooMany, materialised
 
 #: torch's typed storages → the NumPy dtype of their elements (bfloat16 is read as its 16-bit
 #: pattern and widened to float32, which holds every bfloat16 value exactly)
@@ -140,16 +140,25 @@ class _Refused(Exception):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: Any, archive: _Archive) -> None:
+    def __init__(self, file: Any, archive: _Archive, max_tensors: int | None) -> None:
         super().__init__(file)
         self.archive = archive
         self.storages: dict[str, _Storage] = {}
+        self.max_tensors = max_tensors
+        self.tensors = 0
+
+    def _tensor(self, *args: Any) -> Stored:
+        """A tensor, counted: past ``max_tensors`` the reading stops."""
+        self.tensors += 1
+        if self.max_tensors is not None and self.tensors > self.max_tensors:
+            raise TooMany(self.max_tensors, exact=False)
+        return _rebuild_tensor(*args)
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("collections", "OrderedDict"):
             return collections.OrderedDict
         if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
-            return _rebuild_tensor
+            return self._tensor
         if module == "torch._utils" and name == "_rebuild_parameter":
             return _rebuild_parameter
         if module == "torch" and name in STORAGES:
@@ -179,6 +188,15 @@ class _Unpickler(pickle.Unpickler):
 #: the largest pickle read (a state_dict's is kilobytes: names and shapes, never the data)
 MAX_PICKLE_BYTES = 64 << 20
 
+#: the most bytes of pickle an entry of a state_dict takes (its name, the call that rebuilds
+#: its tensor, its module's version record: a few hundred at most), and the pickle's own
+PICKLE_ENTRY_BYTES = 1 << 10
+PICKLE_BASE_BYTES = 64 << 10
+
+#: members of a torch.save archive besides its tensors' storages (data.pkl, version,
+#: byteorder, .data/serialization_id, …), with room to spare
+OTHER_MEMBERS = 16
+
 
 def read(path: str) -> Any:
     """The object ``torch.save`` wrote to ``path``, its tensors as NumPy arrays (dicts, lists
@@ -186,12 +204,16 @@ def read(path: str) -> Any:
     return materialised(declared(path))
 
 
-def declared(path: str) -> Any:
+def declared(path: str, max_tensors: int | None = None) -> Any:
     """As :func:`read`, with every tensor a :class:`~convcalc.stored.Stored`: its shape and
-    dtype known, its data not read yet."""
+    dtype known, its data not read yet. Raises :class:`~convcalc.stored.TooMany` once the
+    archive or its pickle holds more than ``max_tensors`` tensors (or storages)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            members = {info.filename: info.file_size for info in archive.infolist()}
+            infos = archive.infolist()
+            if max_tensors is not None and len(infos) > max_tensors + OTHER_MEMBERS:
+                raise TooMany(len(infos))
+            members = {info.filename: info.file_size for info in infos}
             pickles = [n for n in members if _is_pickle(n)]
             if not pickles:
                 raise SpecError(f"{path}: not a file written by torch.save", hint=SAVE_HINT)
@@ -204,9 +226,20 @@ def declared(path: str) -> Any:
                     f"{MAX_PICKLE_BYTES >> 20} MiB of a state_dict's names and shapes",
                     hint=SAVE_HINT,
                 )
+            if max_tensors is not None:
+                most = PICKLE_BASE_BYTES + PICKLE_ENTRY_BYTES * max_tensors
+                if members[pickles[0]] > most:  # many entries of one shared tensor, say
+                    raise TooMany(
+                        max_tensors,
+                        what=f"its pickle takes {members[pickles[0]]:,} bytes, more than "
+                        f"{max_tensors:,} entries take ({most:,})",
+                    )
             with archive.open(pickles[0]) as file:
-                return _Unpickler(file, _Archive(path, prefix, members)).load()
-    except SpecError:
+                state = _Unpickler(file, _Archive(path, prefix, members), max_tensors).load()
+            if max_tensors is not None and isinstance(state, dict) and len(state) > max_tensors:
+                raise TooMany(len(state))
+            return state
+    except (SpecError, TooMany):
         raise
     except _Refused as exc:
         raise SpecError(f"{path}: {exc}", hint=SAVE_HINT) from None

@@ -20,6 +20,22 @@ from .stored import Stored
 IGNORED_KEYS = ("num_batches_tracked",)
 
 
+#: the most state_dict entries one layer has (a BatchNorm: weight, bias, running_mean,
+#: running_var, num_batches_tracked), counted for a layer whose entries depend on its input
+MOST_ENTRIES = 5
+
+
+def state_dict_size(spec: Spec) -> int:
+    """The number of state_dict entries (parameters and buffers) the model has, known before
+    its shapes are: a layer whose entries depend on its input shape (an inferred in_channels)
+    counts as MOST_ENTRIES."""
+    count = 0
+    for entry in spec.layers:
+        weights, buffers = entry.layer.weights(None), entry.layer.buffers(None)
+        count += MOST_ENTRIES if weights is None or buffers is None else len(weights) + len(buffers)
+    return count
+
+
 def expected_entries(entry: LayerSpec, x: Shape) -> dict[str, Shape]:
     shapes = dict(entry.layer.weights(x) or {})
     shapes.update(entry.layer.buffers(x) or {})

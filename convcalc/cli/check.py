@@ -13,8 +13,9 @@ import click
 from .app import cli
 from .options import format_choice, json_errors
 
-#: bytes per element of each --dtype, for --max-peak-memory
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+#: the element types of the memory figures (liveness.DTYPE_BYTES's keys; that module is not
+#: loaded for --help)
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int8")
 
 CHECK_EPILOG = (
     "Exit codes: the worst over all files: 0 every model works (and is within its budgets and "
@@ -45,7 +46,7 @@ def _count(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 )
 @click.option(
     "--dtype",
-    type=click.Choice(list(DTYPE_BYTES)),
+    type=click.Choice(DTYPES),
     default="float32",
     show_default=True,
     help="Element type for --max-peak-memory.",
@@ -158,7 +159,7 @@ def _check(
             f"no YAML configs in {', '.join(paths) or 'this folder'}",
             hint="give files, folders with *.yaml files, globs or built-in model names",
         )
-    options = Options(limits, strict, skip_foreign, update_expect, DTYPE_BYTES[dtype])
+    options = Options(limits, strict, skip_foreign, update_expect, dtype)
     colour = fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
     def show(outcome: object) -> None:

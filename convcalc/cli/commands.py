@@ -7,13 +7,18 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import SpecError
 from . import options
 from .app import EXIT_HELP, cli
+from .check import DTYPES
+
+if TYPE_CHECKING:
+    from ..model import Spec
+    from ..report import Report
 from .options import (
     complete_zoo,
     format_choice,
@@ -44,6 +49,31 @@ from .options import (
 @table_options
 @format_option
 @click.option(
+    "--dtype",
+    type=click.Choice(DTYPES),
+    default="float32",
+    show_default=True,
+    help="Element type of the memory figures (sizes only).",
+)
+@click.option(
+    "--batch-for",
+    "batch_for",
+    metavar="SIZE",
+    help="Also find the largest batch whose memory fits SIZE (e.g. 16GiB): params, buffers and the peak of an inference pass, or with --training what a training step keeps.",
+)
+@click.option(
+    "--training",
+    is_flag=True,
+    help="--batch-for counts a training step: gradients, the optimizer's state and every activation.",
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice(["sgd", "momentum", "adam"]),
+    default="adam",
+    show_default=True,
+    help="With --training: the copies of the trainable parameters the optimizer keeps (0, 1, 2).",
+)
+@click.option(
     "-q",
     "--totals",
     is_flag=True,
@@ -58,6 +88,10 @@ def shape(
     columns_text: str | None,
     wide: bool,
     fmt: str,
+    dtype: str,
+    batch_for: str | None,
+    training: bool,
+    optimizer: str,
     totals: bool,
 ) -> None:
     """Propagate the input shape through every layer of FILE (YAML, print(model)'s text, or - for stdin).
@@ -86,7 +120,9 @@ def shape(
     with json_errors(fmt):
         columns = parse_columns(columns_text) if columns_text is not None else None
         spec, input_shape = load_model(file, input_text, layers)
-        report = analyze(spec, input_shape)
+        report = analyze(spec, input_shape, dtype=dtype)
+        if batch_for is not None:
+            report = _with_batch_fit(spec, report, batch_for, training, optimizer)
         # the model and its report live until the process ends: the cyclic collector need
         # not walk their objects again while the output is written
         gc.freeze()
@@ -100,6 +136,29 @@ def shape(
         if fmt == "csv" and report.errors:
             click.echo(error_text(report), nl=False, err=True)
     sys.exit(report.exit_code)
+
+
+def _with_batch_fit(
+    spec: Spec, report: Report, budget: str, training: bool, optimizer: str
+) -> Report:
+    """The report with ``--batch-for``'s answer (a model that fails has none)."""
+    from dataclasses import replace
+
+    from ..batch import largest_batch
+    from ..quantities import parse_bytes
+
+    limit = parse_bytes(budget, "--batch-for", least=1)
+    if not report.ok or report.input_shape is None or report.memory is None:
+        return report
+    fit = largest_batch(
+        spec,
+        report.input_shape,
+        limit,
+        dtype=report.memory.dtype,
+        training=training,
+        optimizer=optimizer,
+    )
+    return replace(report, batch_fit=fit)
 
 
 @cli.command(epilog=EXIT_HELP)
@@ -169,6 +228,12 @@ def shape(
     is_flag=True,
     help="Run every BatchNorm on its own instead of folding it into the convolution or Linear before it (to time it apart, as torch's eager mode runs it).",
 )
+@click.option(
+    "--eager-memory",
+    "eager_memory",
+    is_flag=True,
+    help="Hold memory as torch's eager mode does (no folding, an in-place layer writes over its input, nothing else reused), so that the activation memory held equals the predicted peak.",
+)
 @table_options
 @format_option
 def run(
@@ -187,6 +252,7 @@ def run(
     max_memory: str,
     threads: int | None,
     no_fold: bool,
+    eager_memory: bool,
     columns_text: str | None,
     wide: bool,
     fmt: str,
@@ -204,6 +270,7 @@ def run(
     from ..files import load_array, load_weights
     from ..forward import compare_output, run_forward
     from ..render import error_text, parse_columns, print_rich, progress_bar, render
+    from ..weights import state_dict_size
 
     with json_errors(fmt):
         columns = parse_columns(columns_text, run=True) if columns_text is not None else None
@@ -215,7 +282,7 @@ def run(
                 f"--input {','.join(map(str, input_shape))} disagrees with --input-data of shape {tuple(x.shape)}",
                 hint="leave out --input: the data's shape is the input shape",
             )
-        params = load_weights(weights, limit) if weights else None
+        params = load_weights(weights, limit, state_dict_size(spec)) if weights else None
         reference = load_array(compare, "reference", limit) if compare else None
         for name, value in (("--rtol", rtol), ("--atol", atol)):
             if value is not None and not 0 <= value < math.inf:
@@ -226,7 +293,7 @@ def run(
                 spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
                 repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
                 threads=threads, held=0 if reference is None else reference.nbytes,
-                idle_from=idle_from,
+                idle_from=idle_from, eager_memory=eager_memory,
             )  # fmt: skip
         if reference is not None and result.report.ok:
             result = compare_output(result, reference, rtol, atol)

@@ -14,7 +14,7 @@ from .choose import Case, Path, choose
 from .config import Config, default_threads
 from .convolution import conv, path_of
 from .memory import chunks, item_parts
-from .padding import pad, padded_rows, windows
+from .padding import mode_index, pad, padded_rows, windows
 from .run import Run, current, scratch, split_run
 from .transposed import conv_transpose
 
@@ -31,6 +31,7 @@ __all__ = [
     "current",
     "default_threads",
     "item_parts",
+    "mode_index",
     "pad",
     "path_of",
     "padded_rows",

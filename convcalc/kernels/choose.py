@@ -29,6 +29,10 @@ Path = Literal[
     "columns-flat",
 ]
 
+#: how a transposed convolution is computed: footprints overlap-added on stride-phase images,
+#: or added straight into the output (:mod:`.scatter`)
+TransposedPath = Literal["phases", "scatter"]
+
 
 class Case(NamedTuple):
     """A convolution as the path choice sees it: shapes and arguments, never values (a named
@@ -88,6 +92,10 @@ def choose(case: Case, config: Config) -> Path:
         one = case.bias and case.x_shape[0] == 1 and case.groups == 1
         return "pointwise-blas" if one and case.blas else "pointwise"
     out = case.out
+    taps = prod(case.kernel)
+    if taps >= config.many_taps_min and taps > prod(out):
+        # windows far larger than the output: gathered from the input window by window
+        return "columns-input"
     if case.w_shape[1] == 1 and case.groups > 1:
         return _depthwise(case, config, out)
     n, c = case.x_shape[:2]
@@ -176,3 +184,31 @@ def _channels_last(
         return False
     held = (prod(padded) * c + positions * c * prod(case.kernel)) * case.itemsize
     return (case.groups == 1 or wide_groups) and held * min(n, config.workers) <= case.budget
+
+
+def choose_transposed(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    groups: int,
+    itemsize: int,
+    budget: int,
+) -> TransposedPath:
+    """The path of a transposed convolution of ``x_shape`` (N, C_in, *spatial) with
+    ``w_shape`` (C_in, C_out/groups, *kernel): the stride-phase images unless they waste the
+    work, i.e. unless there are more stride phases than kernel taps (each phase costs its own
+    copies, and those without a tap hold nothing but the bias: a stride of 10⁷ is 10⁷ phases
+    for one tap), or there are more taps than input pixels, or the footprints of a single
+    input row (every tap at every position of a phase image's row, as wide as the input's
+    plus the kernel's reach) pass the budget (a 1023×1023 kernel on 2×2: 4 GiB for one
+    row)."""
+    taps = prod(w_shape[2:])
+    if prod(stride) > taps or taps > prod(x_shape[2:]):
+        # (more taps than input pixels: the phase images' adds go tap by tap, the straight
+        # adds pixel by pixel, fewer steps for the same arithmetic)
+        return "scatter"
+    reach = [d * (k - 1) // s for k, s, d in zip(w_shape[3:], stride[1:], dilation[1:])]
+    width = prod([i + r for i, r in zip(x_shape[3:], reach)])
+    row = w_shape[1] * groups * taps * width * itemsize
+    return "scatter" if row > budget else "phases"

@@ -9,7 +9,7 @@ import numpy as np
 
 from .choose import Case, Path
 from .memory import chunks, prod
-from .phases import gather_tap, phases
+from .phases import gather_tap, gather_windows, phases
 from .run import Run
 from .tap_gemm import tap_products
 
@@ -38,10 +38,11 @@ class Columns:
         self.gemm = run.gemm(x.dtype) if path == "tap-gemm" else None
         self.exact = path in ("columns-input", "columns-cropped")
         self.from_input = path == "columns-input"
+        # more taps than output positions: gathered window by window, in pieces of positions
+        self.by_window = self.from_input and self.taps_n > prod(self.out)
         self.y = np.empty((self.n, self.c_out, *self.out), dtype=x.dtype)
         self.bias_b = None if b is None else b.reshape((self.c_out,) + (1,) * len(self.out))
         self.garbage = (slice(None),) * 3 + tuple(slice(0, o) for o in self.out[1:])
-        self.offsets = list(itertools.product(*[range(k) for k in case.kernel]))
         sizes = self.out
         if not self.from_input:
             self.flat, self.taps, self.fsizes = phases(
@@ -94,6 +95,14 @@ class Columns:
         if workers > 1 and n * rows > 1:
             limit = min(limit, max(per_col * width, -(-per_item * n // workers)))
         limit = max(limit, 1)
+        if self.by_window:
+            # pieces of flat output positions (one row of them may pass the budget)
+            positions = rows * width
+            if per_item <= limit:
+                return [(b, slice(0, positions)) for b in chunks(n, per_item, limit)]
+            return [
+                (slice(i, i + 1), p) for i in range(n) for p in chunks(positions, per_col, limit)
+            ]
         if per_item <= limit or rows <= 1:
             return [(b, slice(0, rows)) for b in chunks(n, per_item, limit)]
         return [
@@ -103,6 +112,8 @@ class Columns:
     def work(self, piece: Piece) -> None:
         if self.gemm is not None:
             self.crop(piece, self.tap_gemm_piece(piece))
+        elif self.by_window:
+            self.window_piece(piece)
         elif self.exact:
             self.exact_piece(piece)
         else:
@@ -151,17 +162,8 @@ class Columns:
         depth = self.c * self.taps_n
         cols = self.run.scratch("columns", (m, depth + self.ones, positions), self.x.dtype)
         laid = cols[:, :depth].reshape((m, self.c, self.taps_n, rows) + tuple(self.out[1:]))
-        for t, offset in enumerate(self.offsets):
-            if self.from_input:
-                xs = self.x[bs]
-                gather_tap(
-                    laid[:, :, t], xs, offset, case.stride, case.dilation, case.pads, rs.start
-                )
-            else:
-                phase, shift = self.taps[t]
-                first = rs.start * self.fwidth + shift
-                tap_run = self.flat[phase, bs, :, first : first + rows * self.fwidth]
-                laid[:, :, t] = tap_run.reshape((m, self.c, rows) + self.fsizes[1:])[self.garbage]
+        for t, offset in enumerate(itertools.product(*[range(k) for k in case.kernel])):
+            self.gather(laid[:, :, t], bs, rs, t, offset)
         if self.ones:
             cols[:, -1] = 1
         target = self.y[bs, :, rs]
@@ -169,6 +171,42 @@ class Columns:
         np.matmul(self.wg, cols.reshape(m, g, -1, positions), out=target.reshape(m, g, cog, -1))
         if self.bias_b is not None and not self.ones:
             target += self.bias_b
+
+    def window_piece(self, piece: Piece) -> None:
+        """As :meth:`exact_piece`, for a piece of flat output positions, its column matrix
+        gathered window by window (:func:`~convcalc.kernels.phases.gather_windows`)."""
+        bs, ps = piece
+        case = self.case
+        m = len(range(*bs.indices(self.n)))
+        count = ps.stop - ps.start
+        depth = self.c * self.taps_n
+        cols = self.run.scratch("columns", (m, depth + self.ones, count), self.x.dtype)
+        laid = cols[:, :depth].reshape(m, self.c, self.taps_n, count)
+        x = self.x[bs]
+        gather_windows(laid, x, case.kernel, case.stride, case.dilation, case.pads, self.out, ps)
+        if self.ones:
+            cols[:, -1] = 1
+        target = self.y.reshape(self.n, self.c_out, -1)[bs, :, ps]
+        g, cog = case.groups, self.c_out // case.groups
+        np.matmul(self.wg, cols.reshape(m, g, -1, count), out=target.reshape(m, g, cog, count))
+        if self.bias_b is not None and not self.ones:
+            target += self.bias_b.reshape(self.c_out, 1)
+
+    def gather(
+        self, dst: np.ndarray, bs: slice, rs: slice, t: int, offset: tuple[int, ...]
+    ) -> None:
+        """Tap ``t``'s view of the piece's input, cropped to the output grid, into ``dst``."""
+        case = self.case
+        if self.from_input:
+            xs = self.x[bs]
+            gather_tap(dst, xs, offset, case.stride, case.dilation, case.pads, rs.start)
+        else:
+            phase, shift = self.taps[t]
+            rows = rs.stop - rs.start
+            m = dst.shape[0]
+            first = rs.start * self.fwidth + shift
+            tap_run = self.flat[phase, bs, :, first : first + rows * self.fwidth]
+            dst[...] = tap_run.reshape((m, self.c, rows) + self.fsizes[1:])[self.garbage]
 
     def crop(self, piece: Piece, full: np.ndarray) -> None:
         """The flat product ``full`` cropped into the output, with the bias; the output

@@ -64,6 +64,14 @@ class Config:
     #: standard convolution is one BLAS product per tap, accumulated in place
     tap_gemm_min: int = 16
     tap_gemm_min_length: int = 1024
+    #: kernels with at least this many taps, and more taps than output positions, gather their
+    #: column matrix from the input one window at a time (one copy per output position, not
+    #: per tap; depthwise and grouped too): a 511×511 kernel on 512×512 has 261,121 taps
+    #: and 4 positions
+    many_taps_min: int = 1024
+    #: from this many stride phases on, an axis whose stride passes the kernel's span keeps
+    #: only the input its windows read (fewer phases are laid out faster than gathered)
+    sparse_stride_min: int = 64
     #: strided depthwise convolution (2-d, 3-d) gathers its taps cropped from the input from
     #: this output width on; narrower, from the stride phases' flat runs (10-45 % faster on one
     #: thread at every width, the more so the larger the kernel), unless see below

@@ -42,8 +42,70 @@ def conv(
     ``run``: the run's state and settings (default: the current run). ``path``: the path to
     take instead of :func:`~convcalc.kernels.choose.choose`'s (it must apply to the case)."""
     run = run if run is not None else current()
+    if pads is not None and all(a >= 0 and b >= 0 for a, b in pads):
+        live = live_windows(xp.shape[2:], weight.shape[2:], stride, dilation, pads)
+        if live is not None:
+            return _live_only(xp, weight, bias, stride, dilation, groups, budget, pads, live, run)
     case, xp = make_case(run, xp, weight, bias, stride, dilation, groups, budget, pads, split)
     return PATHS[path or choose(case, run.config)](run, case, xp, weight, bias)
+
+
+#: per spatial axis: (first live output, end of the live outputs, input start, input stop,
+#: padding before, padding after) of a convolution's live part
+Live = list[tuple[int, int, int, int, int, int]]
+
+
+def live_windows(
+    size: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: PadPairs,
+) -> Live | None:
+    """The output positions whose windows reach the input (not only its zero padding), per
+    axis, and the input and padding they read; None when that is every position. Every other
+    position is the bias alone: a padding of 100,000 around one pixel makes 201×201 windows
+    over a padded input of 200,001² of which 2×2 read the pixel."""
+    live: Live = []
+    for n, k, s, d, (a, b) in zip(size, kernel, stride, dilation, pads):
+        span = d * (k - 1) + 1
+        out = (n + a + b - span) // s + 1
+        # window j covers padded [j·s, j·s + span), the input is padded [a, a + n)
+        lo = min(out, max(0, -(-(a - span + 1) // s)))
+        hi = max(lo, min(out, (a + n - 1) // s + 1))
+        start, stop = lo * s, (hi - 1) * s + span  # the padded positions they read
+        first, last = max(0, start - a), min(n, stop - a)
+        live.append((lo, hi, first, max(first, last), max(0, a - start), max(0, stop - a - n)))
+    full = all(lo == 0 and hi == (n + a + b - d * (k - 1) - 1) // s + 1
+               for (lo, hi, *_), n, k, s, d, (a, b) in zip(live, size, kernel, stride, dilation, pads))  # fmt: skip
+    return None if full else live
+
+
+def _live_only(
+    xp: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+    budget: int,
+    pads: PadPairs,
+    live: Live,
+    run: Run,
+) -> np.ndarray:
+    """The convolution whose windows mostly read padding (see :func:`live_windows`): the
+    output filled with the bias, the live part computed from the input and padding it reads."""
+    out = [(e + a + b - d * (k - 1) - 1) // s + 1
+           for e, (a, b), k, d, s in zip(xp.shape[2:], pads, weight.shape[2:], dilation, stride)]  # fmt: skip
+    y = np.empty((xp.shape[0], weight.shape[0], *out), dtype=xp.dtype)
+    y[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * len(out))
+    if any(hi <= lo for lo, hi, *_ in live):
+        return y
+    crop = (slice(None), slice(None), *[slice(first, last) for _, _, first, last, _, _ in live])
+    inner_pads = [(before, after) for *_, before, after in live]
+    part = conv(xp[crop], weight, bias, stride, dilation, groups, budget, inner_pads, run=run)
+    y[(slice(None), slice(None), *[slice(lo, hi) for lo, hi, *_ in live])] = part
+    return y
 
 
 def path_of(
@@ -82,6 +144,8 @@ def make_case(
         xp = pad(xp, pads)
         pads = None
     xp, pads, stride = _first_window_only(xp, weight.shape[2:], stride, dilation, pads)
+    if prod(stride) >= run.config.sparse_stride_min:
+        xp, pads, stride = _windows_only(xp, weight.shape[2:], stride, dilation, pads)
     pointwise = all(k == 1 for k in weight.shape[2:]) and all(s == 1 for s in stride)
     if pads is not None and pointwise:
         xp = pad(xp, pads)
@@ -128,6 +192,40 @@ def _first_window_only(
         xp = np.ascontiguousarray(xp[tuple(index)])
         new_pads[i] = (first, reach - first - keep)
         stride[i] = 1
+    if pads is None and all(p == (0, 0) for p in new_pads):
+        return xp, None, stride
+    return xp, [(a, b) for a, b in new_pads], stride
+
+
+def _windows_only(
+    xp: np.ndarray,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: PadPairs | None,
+) -> tuple[np.ndarray, PadPairs | None, list[int]]:
+    """Along an axis whose stride passes the window's span, the windows leave gaps no tap
+    reads: the input is taken as the windows alone, back to back (the padding they read
+    written as zeros), at a stride of the span. A 1×1 kernel at a stride of 1,000 on
+    2,000×2,000 reads 4 pixels, where its stride phases would be a million."""
+    stride = [int(s) for s in stride]
+    new_pads = [tuple(p) for p in pads] if pads is not None else [(0, 0)] * len(kernel)
+    for i, (k, s, d) in enumerate(zip(kernel, stride, dilation)):
+        span = d * (k - 1) + 1
+        if s <= span:
+            continue
+        n = xp.shape[2 + i]
+        before, after = new_pads[i]
+        out = (n + before + after - span) // s + 1
+        at = (np.arange(out)[:, None] * s + np.arange(span)[None, :]).ravel() - before
+        inside = (at >= 0) & (at < n)
+        xp = np.take(xp, np.clip(at, 0, n - 1), axis=2 + i)
+        if not inside.all():
+            index: list[slice | np.ndarray] = [slice(None)] * xp.ndim
+            index[2 + i] = ~inside
+            xp[tuple(index)] = 0
+        new_pads[i] = (0, 0)
+        stride[i] = span
     if pads is None and all(p == (0, 0) for p in new_pads):
         return xp, None, stride
     return xp, [(a, b) for a, b in new_pads], stride

@@ -47,17 +47,23 @@ def padded_rows(
     """Rows ``first … stop - 1`` of ``x`` padded along ``axis`` in ``mode`` (reflect, replicate
     or circular: torch's F.pad; the pad before is ``pad_before``), gathered without padding
     the rest: a slab of a padded input, from the rows it takes."""
-    size = x.shape[axis]
-    rows = np.arange(first, stop) - pad_before  # in the input's own indices
+    rows = mode_index(np.arange(first, stop) - pad_before, x.shape[axis], mode)
+    return np.take(x, rows, axis=axis)
+
+
+def mode_index(rows: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """The input indices (of an axis of ``size``) that padded positions ``rows`` (counted in
+    the input's own indices, negative before it) read in ``mode``: reflect, replicate or
+    circular."""
     if mode == "reflect":
         period = 2 * (size - 1)
         rows = np.abs(rows) % period if period else np.zeros_like(rows)
-        rows = np.where(rows >= size, period - rows, rows)
-    elif mode == "replicate":
-        rows = np.clip(rows, 0, size - 1)
-    else:  # circular
-        rows = rows % size
-    return np.take(x, rows, axis=axis)
+        folded: np.ndarray = np.where(rows >= size, period - rows, rows)
+        return folded
+    if mode == "replicate":
+        clipped: np.ndarray = np.clip(rows, 0, size - 1)
+        return clipped
+    return rows % size  # circular
 
 
 def windows(

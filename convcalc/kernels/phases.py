@@ -201,6 +201,52 @@ def gather_tap(
     plan.copy_into(dst, x)
 
 
+def in_range(first: int, step: int, count: int, size: int) -> tuple[int, int]:
+    """The indices ``j`` in ``[0, count)`` with ``0 <= first + j·step < size``, as ``(lo, hi)``
+    (``lo == hi`` when there are none)."""
+    lo = -(first // step) if first < 0 else 0
+    hi = min(count, (size - 1 - first) // step + 1) if size > first else 0
+    lo = min(lo, count)
+    return lo, max(lo, hi)
+
+
+def gather_windows(
+    dst: np.ndarray,
+    x: np.ndarray,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: PadPairs,
+    out: Sequence[int],
+    positions: slice,
+) -> None:
+    """The column matrix of the output positions ``positions`` (flat, in C order over
+    ``out``), ``dst`` (m, C, taps, positions), gathered one position at a time: one strided
+    copy of the window it reads (the part inside the input; the rest, in the padding, zero).
+    For kernels with more taps than the output has positions (a 511×511 kernel on 512×512:
+    261,121 taps, 4 positions), where :func:`gather_tap` would copy tap by tap."""
+    view = dst.view()
+    view.shape = (*dst.shape[:2], *kernel, dst.shape[3])  # splits the taps' axis: never a copy
+    if any(a or b for a, b in pads):
+        dst[...] = 0
+    size = x.shape[x.ndim - len(kernel) :]
+    lead = (slice(None), slice(None))
+    coords = np.unravel_index(np.arange(positions.start, positions.stop), tuple(out))
+    for column, pos in enumerate(zip(*[c.tolist() for c in coords])):
+        box: list[slice] = []
+        src: list[slice] = []
+        for a, (j, k, s, d, (before, _)) in enumerate(zip(pos, kernel, stride, dilation, pads)):
+            first = j * s - before
+            lo, hi = in_range(first, d, k, size[a])
+            if hi <= lo:
+                break  # a window in the padding alone: zeros
+            box.append(slice(lo, hi))
+            src.append(slice(first + lo * d, first + (hi - 1) * d + 1, d))
+        else:
+            at: tuple[slice | int, ...] = (*lead, *box, column)
+            view[at] = x[(*lead, *src)]
+
+
 def same_width(
     run: Run, xp: np.ndarray, kernel: Sequence[int], dilation: Sequence[int], pads: PadPairs
 ) -> tuple[np.ndarray, int, tuple[tuple[int, int], ...], tuple[int, ...], list[tuple[int, int]]]:

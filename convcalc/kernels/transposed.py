@@ -9,9 +9,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..shape import transpose_phases
+from .choose import choose_transposed
 from .memory import prod, row_chunks
 from .phases import tap_phases
 from .run import Run, current
+from .scatter import scatter_transpose
 
 
 def transpose_slabs(
@@ -69,7 +71,9 @@ def conv_transpose(
     :func:`interleave` then makes the output of them. Chunked over the batch, then over input
     rows, under ``budget`` bytes; when the accumulator itself (about the output's size) would
     take half the budget, in slabs of input rows whose footprints are added into the output
-    (:func:`transpose_slabs`; ``split`` off for the slabs themselves).
+    (:func:`transpose_slabs`; ``split`` off for the slabs themselves). Where the phase images
+    would waste the work (:func:`~convcalc.kernels.choose.choose_transposed`), added straight
+    into the output instead (:func:`~convcalc.kernels.scatter.scatter_transpose`).
     """
     run = run if run is not None else current()
     n = x.shape[0]
@@ -77,7 +81,8 @@ def conv_transpose(
     c_out = weight.shape[1] * groups
     inp = tuple(x.shape[2:])
     out, sizes, tail = geometry(inp, kernel, stride, padding, output_padding, dilation)
-    acc_row, in_row = _row_bytes(x.shape, c_out, stride, sizes, x.dtype.itemsize)
+    item = x.dtype.itemsize
+    acc_row, in_row = _row_bytes(x.shape, c_out, stride, sizes, item)
     if split and in_slabs(x.shape, weight.shape, stride, padding, output_padding, dilation,
                           groups, x.dtype.itemsize, budget):  # fmt: skip
         # the same convolution on a slab of rows, left uncropped along them
@@ -92,6 +97,10 @@ def conv_transpose(
         span = dilation[0] * (kernel[0] - 1) + 1
         per_row = 2 * acc_row + in_row
         return transpose_slabs(x, uncropped, bias, y, stride[0], padding[0], span, budget, per_row)
+    shapes = (tuple(x.shape), tuple(weight.shape), tuple(stride), tuple(dilation))
+    path = choose_transposed(*shapes, groups, item, budget)
+    if path == "scatter":
+        return scatter_transpose(x, weight, bias, stride, padding, dilation, groups, out, budget)
     acc = footprints(run, x, weight, stride, dilation, groups, sizes, tail, budget)
     return interleave(acc, bias, stride, padding, sizes, out)
 

@@ -29,6 +29,7 @@ from .checks import (
     spatial_origin,
 )
 from .pool_kernels import adaptive_axis
+from .tiles import tiles
 
 
 def to_output_size(nd: int) -> Converter[Any]:
@@ -125,15 +126,16 @@ class _AdaptivePool(Layer):
         ]
         return sorted(axes, key=lambda axis: axis[1] > x[axis[0]])
 
-    def _temporaries(self, x: Shape, y: Shape) -> int:
+    def _temporaries(self, x: Shape, y: Shape, plan: list[tuple[int, int]] | None = None) -> int:
         """Peak elements of one unchunked pass: the intermediate result of each axis but the
-        last, the previous one, and the gather buffers of one bin length (two of its size)."""
+        last, the previous one, and the gather buffers of one bin length (two of its size).
+        ``plan``: the order of the axes (default: that of ``x`` to ``y``)."""
         shape = list(x)
         peak = 0
         previous = 0
-        plan = self._plan(x, y)
-        for step, (axis, o) in enumerate(plan):
-            shape[axis] = o
+        plan = self._plan(x, y) if plan is None else plan
+        for step, (axis, _) in enumerate(plan):
+            shape[axis] = y[axis]
             size = prod(shape)
             result = size if step < len(plan) - 1 else 0
             peak = max(peak, previous + result + 2 * size)
@@ -142,10 +144,11 @@ class _AdaptivePool(Layer):
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         """Separable: the bins of a box are products of per-axis bins, so max and mean reduce
-        one axis at a time (`adaptive_axis`), chunked over the leading dims."""
+        one axis at a time (`adaptive_axis`). The output is computed a block at a time (whole
+        items and channels while they fit, else ranges of the leading output axes), each
+        from the input window its bins cover, so that the temporaries stay within
+        ``budget``; each bin is computed by the same operations whatever block it is in."""
         import numpy as np
-
-        from ..kernels import chunks
 
         x_shape = tuple(x.shape)
         y_shape = self.out_shape(x_shape)
@@ -155,19 +158,37 @@ class _AdaptivePool(Layer):
             if x.size == 0 or any(x_shape[a] == 0 for a in axes):
                 return np.full(y_shape, np.nan, dtype=x.dtype)  # torch: the mean of nothing
             return x.mean(axis=axes, keepdims=True)
-        plan = self._plan(x_shape, y_shape)
-        lead = x_shape[: x.ndim - nd]
-        m = prod(lead)
-        flat = x.reshape((m,) + x_shape[x.ndim - nd :])
-        out = np.empty((m,) + y_shape[len(y_shape) - nd :], dtype=x.dtype)
-        per_item = self._temporaries(
-            (1,) + x_shape[x.ndim - nd :], (1,) + y_shape[len(y_shape) - nd :]
+        sizes: list[tuple[int, int]] = list(
+            zip(x_shape[x.ndim - nd :], y_shape[len(y_shape) - nd :])
         )
-        for part in chunks(m, per_item * x.itemsize, budget) if m else []:
-            z = flat[part]
+        m = prod(x_shape[: x.ndim - nd])
+        out = np.empty((m,) + tuple(o for _, o in sizes), dtype=x.dtype)
+        if out.size == 0:
+            return out.reshape(y_shape)
+        flat = x.reshape((m,) + x_shape[x.ndim - nd :])
+        # the plan in the flattened layout: axis 1 + j is spatial axis j
+        plan = [(a - x.ndim + nd + 1, o) for a, o in self._plan(x_shape, y_shape)]
+        itemsize: int = x.itemsize
+
+        def cost(block: tuple[int, ...]) -> int:
+            window = (block[0],) + tuple(
+                min(n, -(-b * n // o) + 1) for b, (n, o) in zip(block[1:], sizes)
+            )
+            bins = 48 * sum(block[1:]) + 10 * sum(n * o for n, o in sizes if o <= 16)
+            return self._temporaries(window, block, plan) * itemsize + bins
+
+        single = cost(out.shape) <= budget
+        for block in tiles(out.shape, cost, budget):
+            window = (block[0],) + tuple(
+                slice(b.start * n // o, -(-b.stop * n // o)) for b, (n, o) in zip(block[1:], sizes)
+            )
+            z = flat[window]
             for axis, o in plan:
-                z = adaptive_axis(z, axis - x.ndim + nd + 1, o, self.is_max)
-            out[part] = z
+                # in one block, few bins of a mean are one product with a matrix (see
+                # adaptive_axis); in several, every bin is summed as torch sums it
+                part = None if single else block[axis]
+                z = adaptive_axis(z, axis, o, self.is_max, sizes[axis - 1][0], part)
+            out[block] = z
         return out.reshape(y_shape)
 
     def workspace(self, x: Shape, y: Shape) -> int:

@@ -144,6 +144,12 @@ class ConvNd(ConvBase):
         sizes = [e + a + b for e, (a, b) in zip(xb.shape[2:], pads)]
         padded = prod(xb.shape[:2]) * prod(sizes) * xb.itemsize
         out = self.out_shape(tuple(xb.shape))
+        read = self._windows_read(xb, pads, out, budget)
+        if read is not None:
+            x_read, stride, dilation = read
+            spare = max(budget - x_read.nbytes, 0)
+            y = kernels.conv(x_read, args[0], args[1], stride, dilation, self.groups, spare)
+            return y if batched else y[0]
         if out[2] > 1 and padded > budget // 2 and min(min(pads)) >= 0:
             # the padded copy alone would take half the budget: in slabs of output rows,
             # each padded from the rows it reads
@@ -153,6 +159,51 @@ class ConvNd(ConvBase):
         spare = budget - (xp.nbytes if xp is not xb else 0)
         y = kernels.conv(xp, *args, max(spare, 0))
         return y if batched else y[0]
+
+    def _windows_read(
+        self, xb: Any, pads: Any, out: Shape, budget: int
+    ) -> tuple[Any, list[int], list[int]] | None:
+        """Along the axes where the windows read fewer positions than the padded input has
+        (a stride past the kernel, padding far wider than the input), the input as the taps
+        the windows read, back to back, each gathered in the padding mode from the input
+        index it reads: ``(input, stride, dilation)`` to convolve it with (the stride the
+        kernel, no dilation, along those axes; the others padded as they are). None when no
+        axis gains or the result would take half the budget. A replicate padding of 3,000
+        around one voxel, at a stride of 1,000, padded 6,001³ for 343 windows."""
+        import numpy as np
+
+        from .. import kernels
+
+        index: list[Any] = []
+        sizes = []
+        for n, (a, b), k, s, d, o in zip(
+            xb.shape[2:], pads, self.kernel_size, self.stride, self.dilation, out[2:]
+        ):
+            taps = None
+            if o * k < n + a + b:
+                at = (np.arange(o)[:, None] * s + np.arange(k)[None, :] * d).ravel() - a
+                taps = kernels.mode_index(at, n, self.padding_mode)
+            index.append(taps)
+            sizes.append(o * k if taps is not None else n + a + b)
+        if (
+            all(i is None for i in index)
+            or prod(xb.shape[:2]) * prod(sizes) * xb.itemsize > budget // 2
+        ):
+            return None
+        x = xb
+        # the axes that shrink first, then those padded as they are
+        for axis in sorted(range(self.nd), key=lambda i: index[i] is None):
+            if index[axis] is not None:
+                x = np.take(x, index[axis], axis=2 + axis)
+            else:
+                one = [(0, 0)] * self.nd
+                one[axis] = pads[axis]
+                x = kernels.pad(x, one, self.padding_mode)
+        stride = [
+            k if i is not None else s for i, k, s in zip(index, self.kernel_size, self.stride)
+        ]
+        dilation = [1 if i is not None else d for i, d in zip(index, self.dilation)]
+        return x, stride, dilation
 
     def _slabs(
         self,

@@ -110,28 +110,35 @@ def window_reduce(
     return out
 
 
-def adaptive_axis(x: Array, axis: int, o: int, is_max: bool) -> Array:
+def adaptive_axis(
+    x: Array, axis: int, o: int, is_max: bool, n: int | None = None, part: slice | None = None
+) -> Array:
     """Adaptive max or mean over one axis with PyTorch's bins [⌊i·n/o⌋, ⌈(i+1)·n/o⌉).
 
     Bins of one length L start at irregular places: they are gathered (``np.take``) L
     times, once per offset, and combined; a loop over the few distinct bin lengths and
-    their offsets, never over output positions.
+    their offsets, never over output positions. ``part``: only the bins i in that range,
+    from ``x`` holding the input window they read, [⌊start·n/o⌋, ⌈stop·n/o⌉) of an axis of
+    ``n``; each bin is then computed as it is with the whole axis, except that the mean of
+    few bins is a product with a matrix only when ``part`` is None.
     """
     import numpy as np
 
-    n = x.shape[axis]
+    n = x.shape[axis] if n is None else n
+    begin, end = (0, o) if part is None else (part.start, part.stop)
+    lo = begin * n // o
     if o == n:
         return x
-    shape = x.shape[:axis] + (o,) + x.shape[axis + 1 :]
+    shape = x.shape[:axis] + (end - begin,) + x.shape[axis + 1 :]
     if x.size == 0 or o == 0:
         return np.zeros(shape, dtype=x.dtype)
     op = np.maximum if is_max else np.add
     y: Array
     before = (slice(None),) * axis
-    i = np.arange(o)
-    starts = i * n // o
-    ends = -(-(i + 1) * n // o)
-    if not is_max and o <= 16:
+    i = np.arange(begin, end)
+    starts = i * n // o - lo
+    ends = -(-(i + 1) * n // o) - lo
+    if not is_max and o <= 16 and part is None:
         # few bins: the mean is a product with an (n, o) matrix of 1/length in each bin
         # (one BLAS call; cheaper than o gathers while o is small)
         rows = np.arange(n)[:, None]
@@ -151,7 +158,8 @@ def adaptive_axis(x: Array, axis: int, o: int, is_max: bool) -> Array:
         size = n // o
         if axis < x.ndim - 1:  # a reshape view, reduced over whole rows
             y = op.reduce(
-                x.reshape(x.shape[:axis] + (o, size) + x.shape[axis + 1 :]), axis=axis + 1
+                x.reshape(x.shape[:axis] + (end - begin, size) + x.shape[axis + 1 :]),
+                axis=axis + 1,
             )
         else:  # the last axis: one ufunc per offset over a strided view
             y = x[before + (slice(0, None, size),)].copy()

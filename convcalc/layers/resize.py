@@ -16,6 +16,7 @@ from ..shape import AXES, Shape, fmt_shape, prod
 from .arguments import Arg, BadValue, converter_form, is_int, to_choice, to_float
 from .base import Example, Layer, register
 from .checks import axis_name, rank_error
+from .tiles import tiles
 
 INT64_MAX = 2**63 - 1
 
@@ -90,7 +91,6 @@ class Upsample(Layer):
     size: None | int | tuple[int, ...]
     scale_factor: None | float | tuple[float, ...]
     mode: str
-    _rank: int = 4
     align_corners: bool | None
     recompute_scale_factor: bool | None
 
@@ -283,42 +283,53 @@ class Upsample(Layer):
             return [None] * nd
         return [_scale_at(scale, i) for i in range(nd)]
 
-    def _taps(self, n_in: int, n_out: int, scale: float | None, dtype: Any) -> tuple[Any, Any]:
-        """Per output index along one axis: source indices (n_out, T) and weights (or None)."""
+    def _taps(
+        self, n_in: int, n_out: int, scale: float | None, dtype: Any, rank: int, part: slice
+    ) -> tuple[Any, Any]:
+        """For the output indices ``part`` of one axis: source indices (len, T) and weights
+        (or None); each output index's taps are the same whatever part it is computed in."""
         mode = self.mode
         if mode in ("nearest", "nearest-exact"):
             # torch 2.x: 2-d inputs run the legacy nearest_idx kernels, 1-d and 3-d the generic one
-            legacy = self._rank == 4
-            return _nearest_taps(n_in, n_out, scale, mode == "nearest-exact", legacy, dtype), None
+            legacy = rank == 4
+            exact = mode == "nearest-exact"
+            return _nearest_taps(n_in, n_out, scale, exact, legacy, dtype, part), None
         if mode == "area":
-            return _area_taps(n_in, n_out)
-        return _interp_taps(n_in, n_out, scale, bool(self.align_corners), mode == "bicubic", dtype)
+            return _area_taps(n_in, n_out, part)
+        cubic = mode == "bicubic"
+        return _interp_taps(n_in, n_out, scale, bool(self.align_corners), cubic, dtype, part)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
+        """Separable: each spatial axis is resampled in turn (the axes that shrink first).
+        The output is computed a block at a time (whole items and channels while they fit,
+        else ranges of the leading output axes), each block from the input window its taps
+        read, so that taps, gathers and intermediates stay within ``budget``; every output
+        element is computed by the same operations whatever block it falls in."""
         import numpy as np
-
-        from ..kernels import item_parts
 
         y_shape = self.out_shape(tuple(x.shape))
         out = np.empty(y_shape, dtype=x.dtype)
         if out.size == 0:
             return out
         scales = self._kernel_scales(x.shape)
-        nd = x.ndim - 2
-        self._rank = x.ndim
-        plans = []
-        for i in range(nd):
-            n_in, n_out = x.shape[2 + i], y_shape[2 + i]
-            idx, wts = self._taps(n_in, n_out, scales[i], x.dtype)
-            plans.append((2 + i, n_out / n_in, idx, wts))
-        plans.sort(key=lambda p: p[1])  # shrink first: smaller intermediates
-        per = max(self.workspace(x.shape, y_shape) // max(x.shape[0], 1), 1) * x.itemsize
-        # every channel is resampled on its own: chunked over items, then channels
-        for items, channels in item_parts(x.shape[0], x.shape[1], per, budget):
-            v = x[items, channels]
-            for axis, _, idx, wts in plans:
-                v = _resample(v, axis, idx, wts)
-            out[items, channels] = v
+        m = y_shape[0] * y_shape[1]
+        flat = x.reshape((m,) + tuple(x.shape[2:]))
+        y = out.reshape((m,) + y_shape[2:])
+        sizes = list(zip(x.shape[2:], y_shape[2:]))
+        order = sorted(range(len(sizes)), key=lambda i: sizes[i][1] / sizes[i][0])
+        taps = _tap_count(self.mode, sizes)
+        for block in tiles(y.shape, lambda b: _block_bytes(b, sizes, taps, x.itemsize), budget):
+            window: list[slice] = [block[0]]
+            plans = []
+            for i, (n_in, n_out) in enumerate(sizes):
+                idx, wts = self._taps(n_in, n_out, scales[i], x.dtype, x.ndim, block[1 + i])
+                lo, hi = int(idx.min()), int(idx.max()) + 1
+                window.append(slice(lo, hi))
+                plans.append((idx - lo, wts))
+            v = flat[tuple(window)]
+            for i in order:
+                v = _resample(v, 1 + i, *plans[i])
+            y[block] = v
         return out
 
     def workspace(self, x: Shape, y: Shape) -> int:
@@ -335,7 +346,7 @@ class Upsample(Layer):
 
 
 def _nearest_taps(
-    n_in: int, n_out: int, scale: float | None, exact: bool, legacy: bool, dtype: Any
+    n_in: int, n_out: int, scale: float | None, exact: bool, legacy: bool, dtype: Any, part: slice
 ) -> Any:
     """The source index of each output index, as torch's CPU kernels compute it.
 
@@ -348,19 +359,20 @@ def _nearest_taps(
     """
     import numpy as np
 
+    at = np.arange(part.start, part.stop, dtype=np.int64)  # the output indices
     if legacy and exact:  # floorf((i + 0.5) · s): a double product of a float32 scale
         s32 = _compute_scale(n_in, n_out, scale, np.float32)
-        src = (np.arange(n_out) + 0.5) * np.float64(s32)
+        src = (at + 0.5) * np.float64(s32)
         idx = np.floor(src.astype(np.float32)).astype(np.int64)
         return np.minimum(idx, n_in - 1)[:, None]
     if legacy:
         if n_out == n_in:
-            return np.arange(n_out, dtype=np.int64)[:, None]
+            return at[:, None]
         if n_out == 2 * n_in:
-            return (np.arange(n_out, dtype=np.int64) >> 1)[:, None]
+            return (at >> 1)[:, None]
     t: Any = np.float32 if dtype == np.float32 or legacy else np.float64
     s = _compute_scale(n_in, n_out, scale, t)
-    i = np.arange(n_out, dtype=t)
+    i = at.astype(t)
     if exact:
         src = s * (i + t(0.5)) - t(0.5)
         src = np.where(src < 0, t(0), src) + t(0.5)
@@ -378,7 +390,13 @@ def _compute_scale(n_in: int, n_out: int, scale: float | None, t: Any) -> Any:
 
 
 def _interp_taps(
-    n_in: int, n_out: int, scale: float | None, align_corners: bool, cubic: bool, dtype: Any
+    n_in: int,
+    n_out: int,
+    scale: float | None,
+    align_corners: bool,
+    cubic: bool,
+    dtype: Any,
+    part: slice,
 ) -> tuple[Any, Any]:
     """Linear (2 taps) or cubic (4 taps, A = -0.75, border-clamped) interpolation weights.
 
@@ -388,7 +406,8 @@ def _interp_taps(
     import numpy as np
 
     t: Any = np.float32 if dtype == np.float32 else np.float64
-    i = np.arange(n_out, dtype=t)
+    at = np.arange(part.start, part.stop, dtype=np.int64)
+    i = at.astype(t)
     if align_corners:
         s = t(n_in - 1) / t(n_out - 1) if n_out > 1 else t(0)
         src = s * i
@@ -401,8 +420,8 @@ def _interp_taps(
     lam = np.clip(src - index.astype(t), t(0), t(1))
     if not cubic:
         if n_in == n_out:  # torch copies: index i, weights (1, 0)
-            index = np.arange(n_out, dtype=np.int64)
-            lam = np.zeros(n_out, dtype=t)
+            index = at
+            lam = np.zeros(at.size, dtype=t)
         idx = np.stack([index, np.minimum(index + 1, n_in - 1)], axis=1)
         return idx, np.stack([1 - lam, lam], axis=1)
     a = t(-0.75)
@@ -418,19 +437,57 @@ def _interp_taps(
     return idx, wts
 
 
-def _area_taps(n_in: int, n_out: int) -> tuple[Any, Any]:
-    """Adaptive average pooling bins [floor(i·in/out), ceil((i+1)·in/out)) as padded taps."""
+def _area_taps(n_in: int, n_out: int, part: slice) -> tuple[Any, Any]:
+    """Adaptive average pooling bins [floor(i·in/out), ceil((i+1)·in/out)) as padded taps
+    (as many per output index as the longest bin of the whole axis has)."""
     import numpy as np
 
-    i = np.arange(n_out, dtype=np.int64)
+    i = np.arange(part.start, part.stop, dtype=np.int64)
     start = (i * n_in) // n_out
     end = -((-(i + 1) * n_in) // n_out)
     length = end - start
-    k = int(length.max()) if n_out else 1
+    k = _longest_bin(n_in, n_out)
     offs = np.arange(k)
     idx = np.minimum(start[:, None] + offs, n_in - 1)
     wts = np.where(offs < length[:, None], 1.0 / length[:, None], 0.0)
     return idx, wts
+
+
+def _longest_bin(n_in: int, n_out: int) -> int:
+    """The longest of the bins [floor(i·in/out), ceil((i+1)·in/out)), i < out: with
+    in = q·out + r and g = gcd(in, out), q when r = 0, else q + 2 when r > g, else q + 1."""
+    q, r = divmod(n_in, n_out)
+    return q if r == 0 else q + 2 if r > math.gcd(n_in, n_out) else q + 1
+
+
+def _tap_count(mode: str, sizes: list[tuple[int, int]]) -> list[int]:
+    """Taps per output index along each axis."""
+    if mode == "area":
+        return [_longest_bin(n_in, n_out) for n_in, n_out in sizes]
+    return [{"bicubic": 4, "nearest": 1, "nearest-exact": 1}.get(mode, 2)] * len(sizes)
+
+
+def _block_bytes(
+    block: tuple[int, ...], sizes: list[tuple[int, int]], taps: list[int], itemsize: int
+) -> int:
+    """An upper bound of the temporaries of one block of ``block`` output elements (items ×
+    channels first): the taps of each axis (indices, weights and their float64
+    arithmetic), and per axis pass its input (the first reads a view of the model's
+    input), its result and one gathered tap."""
+    spans = [
+        min(n_in, -(-b * n_in // n_out) + t + 1)
+        for b, (n_in, n_out), t in zip(block[1:], sizes, taps)
+    ]
+    tap_bytes = sum(b * (16 * t + 64) for b, t in zip(block[1:], taps))
+    shape = [block[0], *spans]
+    size, peak = 0, 0
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i][1] / sizes[i][0])
+    for i in order:
+        shape[1 + i] = block[1 + i]
+        nxt = prod(shape)
+        peak = max(peak, size + 2 * nxt)
+        size = nxt
+    return tap_bytes + peak * itemsize
 
 
 def _resample(v: Any, axis: int, idx: Any, wts: Any) -> Any:

@@ -16,7 +16,6 @@ from convcalc.analysis import analyze
 from convcalc.check import Options, check_one, discover
 from convcalc.errors import SpecError
 from convcalc.expectations import rewrite
-from convcalc.liveness import peak_memory
 from convcalc.quantities import parse_bytes, parse_count
 from convcalc.spec import load_spec, not_a_config
 
@@ -217,9 +216,8 @@ def test_limits_in_the_file_and_flags_that_override_them(tmp_path: Path) -> None
 def test_peak_memory_budget_at_the_dtype(tmp_path: Path) -> None:
     # lenet5: input 1x1x32x32, conv1 6x28x28, tanh1 6x28x28 (not in place): both outputs alive
     # while tanh1 runs, the input already freed: 2 x 4,704 elements
-    spec = load_spec("lenet5")
-    peak = peak_memory(spec, analyze(spec), 4)
-    assert peak is not None and (peak.bytes, peak.index) == (2 * 4704 * 4, 1)
+    memory = analyze(load_spec("lenet5")).memory
+    assert memory is not None and (memory.peak_bytes, memory.peak_index) == (2 * 4704 * 4, 1)
     assert run("check", "lenet5", "--max-peak-memory", "37632").exit_code == 0
     result = run("check", "lenet5", "--max-peak-memory", "37631")
     assert result.exit_code == 1
@@ -260,8 +258,9 @@ def test_peak_memory_table(layers: list[object], itemsize: int, expected: tuple[
     from convcalc.spec import spec_from_data
 
     spec = spec_from_data({"input": [1, 1, 4, 4], "layers": layers})
-    peak = peak_memory(spec, analyze(spec), itemsize)
-    assert peak is not None and (peak.bytes, peak.index) == expected
+    dtype = {1: "int8", 4: "float32"}[itemsize]
+    memory = analyze(spec, dtype=dtype).memory
+    assert memory is not None and (memory.peak_bytes, memory.peak_index) == expected
 
 
 # ------------------------------------------------------------------ pinned figures

@@ -84,13 +84,14 @@ def test_lenet_64_json_contract():
     result = run("shape", LENET64, "--format", "json")
     assert result.exit_code == 1
     data = json.loads(result.output)
-    assert list(data)[:8] == [
+    assert list(data)[:9] == [
         "model",
         "input_shape",
         "output_shape",
         "ok",
         "layers",
         "totals",
+        "memory",
         "errors",
         "notes",
     ]

@@ -297,9 +297,10 @@ def test_plain_table_totals_when_every_size_is_fixed():
     result = run("shape", "-l", DEPTHWISE, "-l", "BatchNorm2d(256)")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[-3:] == [
+    assert lines[-4:] == [
         "params: 3,072 (3.07 K), trainable 3,072",
         "MACs: ? (needs --input) · FLOPs = 2 × MACs",
+        "memory (float32): params 12.00 KiB · buffers 2.01 KiB",  # 2 × 256 × 4 + 8
         "note: no input shape: shapes and MACs need one (--input, or input: in the file)",
     ]
 
@@ -531,11 +532,15 @@ def test_json_layout_one_field_and_one_layer_per_line():
     assert lines[6] == (
         '    {"index": 0, "name": "conv1", "type": "Conv2d", "input_shape": [1, 1, 32, 32], '
         '"output_shape": [1, 6, 28, 28], "params": 156, "macs": 117600, "trainable": true, '
-        '"notes": [], "from": ["input"]},'
+        '"notes": [], "from": ["input"], "output_bytes": 18816},'
     )
-    assert len(lines) == 1 + 4 + 1 + len(report.rows) + 1 + 3 + 1
-    assert lines[-4] == (
+    assert len(lines) == 1 + 4 + 1 + len(report.rows) + 1 + 4 + 1
+    assert lines[-5] == (
         '  "totals": {"params": 61706, "trainable_params": 61706, "macs": 416520, "flops": 833040},'
+    )
+    assert lines[-4] == (
+        '  "memory": {"dtype": "float32", "param_bytes": 246824, "buffer_bytes": 0, '
+        '"activation_bytes": 58408, "peak_bytes": 37632, "peak_layer": 1},'
     )
     assert json.loads(text) == report.to_dict()
 

@@ -384,3 +384,123 @@ def test_a_device_or_folder_is_refused_before_it_is_read(tmp_path, option, path)
     assert out.exit_code == 2
     kind = "a folder" if path == "folder" else "not a regular file"
     assert json.loads(out.stdout)["errors"][0]["message"] == f"{where}: {kind}"
+
+
+# ---------------------------------------------------------------- many entries
+#: a model of 4 weights (c.weight, c.bias, fc.weight, fc.bias): a file for it may hold 1,008
+FOUR = ["-l", "c=Conv2d(3,4,3)", "-l", "f=Flatten()", "-l", "fc=Linear(144,10)", "-i", "1,3,8,8"]
+
+
+def _unicode(text: str) -> bytes:
+    data = text.encode()
+    return b"X" + len(data).to_bytes(4, "little") + data
+
+
+def _state_pickle(keys: list[str], shared: bool = False) -> bytes:
+    """The pickle torch.save writes for {key: a one-float tensor}: each on a storage named as
+    its key, or (``shared``) one tensor on storage "0" saved under every name (written once,
+    then referred to)."""
+    rebuild = b"ctorch._utils\n_rebuild_tensor_v2\n"
+    hooks = b"ccollections\nOrderedDict\n)R"
+    parts = [b"\x80\x02ccollections\nOrderedDict\n)R("]
+    for i, key in enumerate(keys):
+        if shared and i > 0:
+            parts.append(_unicode(key) + b"h\x00")  # BINGET 0: the first tensor again
+            continue
+        pid = b"(" + _unicode("storage") + b"ctorch\nFloatStorage\n"
+        pid += _unicode("0" if shared else key) + _unicode("cpu") + b"K\x01tQ"
+        tensor = rebuild + b"(" + pid + b"K\x00(K\x01t(K\x01t\x89" + hooks + b"tR"
+        parts.append(_unicode(key) + tensor + (b"q\x00" if shared else b""))
+    return b"".join(parts) + b"u."
+
+
+def _saved(tmp_path: Path, keys: list[str], shared: bool) -> str:
+    storages = ["0"] if shared else keys
+    return _torch_like(
+        tmp_path,
+        _state_pickle(keys, shared),
+        {f"data/{name}": b"\0\0\0\0" for name in storages},
+    )
+
+
+def _refused(path: str) -> str:
+    out = cli("run", *FOUR, "--weights", path, "--max-memory", "64M", "-f", "json")
+    assert out.exit_code == 2, out.stdout
+    errors = json.loads(out.stdout)["errors"]
+    assert len(errors) == 1
+    return str(errors[0]["message"]).removeprefix(path + ": ")
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_crafted_state_dict_pickle_is_read_as_torch_writes_it(tmp_path, shared):
+    state = read(_saved(tmp_path, ["a", "b", "c"], shared))
+    assert list(state) == ["a", "b", "c"]
+    assert all(v.shape == (1,) and v.dtype == np.float32 for v in state.values())
+
+
+def test_a_weight_file_of_far_more_entries_than_the_model_is_refused_by_its_count(tmp_path):
+    """200,000 entries for a model of 4 weights took seconds and hundreds of MB before the
+    refusal (every entry built, then each compared); the count is read first, from the
+    safetensors header, the zip directory (.npz, .pt) or the pickle as it is read."""
+    n = 200_000
+    entries = (f'"k{i}":{{"dtype":"F32","shape":[1],"data_offsets":[{4 * i},{4 * i + 4}]}}' for i in range(n))  # fmt: skip
+    text = ("{" + ",".join(entries) + "}").encode()
+    path = tmp_path / "many.safetensors"
+    path.write_bytes(len(text).to_bytes(8, "little") + text + bytes(4 * n))
+    assert _refused(str(path)) == "holds 200,000 entries; the model has 4 weights"
+    np.savez(tmp_path / "many.npz", **{f"k{i}": np.zeros(1, np.float32) for i in range(3000)})
+    assert _refused(str(tmp_path / "many.npz")) == "holds 3,000 entries; the model has 4 weights"
+    keys = [f"k{i}" for i in range(3000)]
+    # the archive's members: 3,000 storages, data.pkl and byteorder
+    assert _refused(_saved(tmp_path, keys, False)) == "holds 3,002 entries; the model has 4 weights"
+
+
+def test_past_the_cheap_count_the_readers_count_as_they_build(tmp_path):
+    """What the first count cannot see: an .npz between the limit and the room a .pt's extra
+    members get; one tensor saved under 5,000 names (one storage); a safetensors header
+    whose names hide the key the count looks for (a JSON escape)."""
+    np.savez(tmp_path / "some.npz", **{f"k{i}": np.zeros(1, np.float32) for i in range(1010)})
+    assert _refused(str(tmp_path / "some.npz")) == "holds 1,010 entries; the model has 4 weights"
+    keys = [f"k{i}" for i in range(5000)]
+    assert _refused(_saved(tmp_path, keys, True)) == "holds 5,000 entries; the model has 4 weights"
+    keys = [f"k{i}" for i in range(200_000)]
+    assert _refused(_saved(tmp_path, keys, True)).startswith("its pickle takes ")
+    header = {f"k{i}": {"dtype": "F32", "shape": [1], "data_offset\\u0073": [0, 4]} for i in range(2000)}  # fmt: skip
+    text = json.dumps(header).replace("\\\\u0073", "\\u0073").encode()
+    path = tmp_path / "hidden.safetensors"
+    path.write_bytes(len(text).to_bytes(8, "little") + text + bytes(4))
+    assert _refused(str(path)) == "holds more than 1,008 entries; the model has 4 weights"
+
+
+def test_a_file_within_the_allowance_gets_the_usual_messages(tmp_path):
+    """1,000 entries no layer has, beside the model's own: not refused by their count (a
+    larger model's state_dict may carry modules a run does not call); reported as ever."""
+    arrays = {f"extra{i}": np.zeros(1, np.float32) for i in range(1000)}
+    arrays |= {
+        "c.weight": np.zeros((4, 3, 3, 3), np.float32),
+        "c.bias": np.zeros(4, np.float32),
+        "fc.weight": np.zeros((10, 144), np.float32),
+        "fc.bias": np.zeros(10, np.float32),
+    }
+    np.savez(tmp_path / "w.npz", **arrays)
+    message = _refused(str(tmp_path / "w.npz"))
+    assert (
+        message
+        == "the weights have 1000 unexpected keys: 'extra0', 'extra1', 'extra10', 'extra100', 'extra101' …"
+    )
+
+
+def test_the_models_count_of_entries(tmp_path):
+    from convcalc.weights import MOST_ENTRIES, state_dict_size
+
+    (tmp_path / "net.yaml").write_text(NET)
+    spec = load_spec(str(tmp_path / "net.yaml"))
+    # conv 2, bn 5 (weight, bias, running_mean, running_var, num_batches_tracked), fc 2
+    assert state_dict_size(spec) == 9
+    lazy = spec_from_data(
+        {
+            "input": [1, 3, 8, 8],
+            "layers": [{"type": "LazyConv2d", "out_channels": 4, "kernel_size": 3}],
+        }
+    )
+    assert state_dict_size(lazy) == MOST_ENTRIES

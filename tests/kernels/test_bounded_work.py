@@ -78,3 +78,48 @@ def test_adaptive_pooling_that_grows_one_axis_and_shrinks_another_is_torchs(
     want = eval("torch.nn." + call, {"torch": torch})(x).numpy()  # our own constructor strings
     result = run_forward(spec_from_strings([call], shape), input_data=x.numpy(), dtype="float64")
     np.testing.assert_allclose(result.output, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("call", "shape"),
+    [
+        ("ConvTranspose1d(2, 3, 1, stride=100000)", (1, 2, 3)),
+        ("ConvTranspose2d(2, 2, 2, stride=300, padding=1, output_padding=5)", (2, 2, 2, 3)),
+        ("ConvTranspose2d(2, 4, 63, groups=2, padding=3)", (1, 2, 2, 2)),
+        ("ConvTranspose3d(1, 2, (2, 1, 3), stride=(50, 60, 70), dilation=(3, 1, 2))", (1, 1, 2, 2, 2)),
+        ("Conv2d(2, 3, 100, stride=50, padding=1000)", (1, 2, 1, 1)),
+        ("Conv2d(2, 2, 61, groups=2, padding=(2, 5))", (1, 2, 64, 66)),
+        ("Conv1d(2, 2, 1500, stride=7, padding=20)", (2, 2, 1600)),
+        ("Conv2d(3, 2, 1, stride=100)", (1, 3, 250, 301)),
+        ("Conv2d(2, 4, (2, 3), stride=(90, 77), dilation=(4, 2), padding=(1, 2))", (1, 2, 300, 200)),
+        ("Conv3d(1, 2, 1, stride=100, padding=300, padding_mode='replicate')", (1, 1, 1, 2, 1)),
+        ("Conv2d(2, 2, (2, 3), stride=(40, 3), dilation=(5, 1), padding=(60, 2), padding_mode='replicate')", (1, 2, 3, 9)),
+        ("Conv2d(2, 2, 3, stride=(50, 1), padding=(6, 1), padding_mode='reflect')", (2, 2, 7, 8)),
+        ("Conv1d(2, 2, 2, stride=9, dilation=2, padding=4, padding_mode='circular')", (1, 2, 5)),
+        ("Conv2d(2, 2, (2, 3), stride=(40, 1), padding=(1, 1), padding_mode='circular')", (1, 2, 90, 5)),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_huge_geometries_with_little_work_are_torchs(
+    call: str, shape: tuple[int, ...], dtype: str
+) -> None:
+    """Huge strides (transposed: phases without a tap; forward: gaps no window reads), windows
+    that read only padding, kernels with more taps than the output has positions: computed
+    from the little that matters, as torch computes them."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    tdtype = getattr(torch, dtype)
+    module = eval("torch.nn." + call, {"torch": torch}).to(tdtype)  # our own constructor strings
+    x = torch.randn(*shape, dtype=tdtype)
+    with torch.no_grad():
+        want = module(x).numpy()
+    weights = {f"0.{k}": v.detach().numpy() for k, v in module.state_dict().items()}
+    start = time.monotonic()
+    result = run_forward(
+        spec_from_strings([call], shape), weights=weights, input_data=x.numpy(), dtype=dtype
+    )
+    assert time.monotonic() - start < 5
+    tol = 1e-10 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(
+        result.output, want, rtol=tol, atol=tol * max(1.0, np.abs(want).max())
+    )

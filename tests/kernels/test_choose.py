@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from convcalc.kernels import Case, Config, choose
+from convcalc.kernels.choose import choose_transposed
 
 P1 = ((1, 1), (1, 1))  # padding 1 on both sides of both axes
 P0 = ((0, 0), (0, 0))
@@ -50,7 +51,14 @@ TABLE = [
     ("3-d strided", Case((1, 4, 6, 6, 6), (8, 4, 3, 3, 3), 1, (2, 2, 2), (1, 1, 1), ((1, 1),) * 3), TWO, "columns-flat"),
     # a kernel nearly as large as the input: one flat row of all taps would pass the budget
     ("huge kernel, few positions", Case((1, 1, 512, 512), (1, 1, 511, 511), 1, (1, 1), (1, 1), P0, budget=64 << 20), ONE, "columns-input"),
-    ("huge kernel, strided", Case((1, 1, 512, 512), (1, 1, 501, 501), 1, (2, 2), (1, 1), P0, budget=64 << 20), ONE, "columns-cropped"),
+    ("huge kernel, strided", Case((1, 1, 512, 512), (1, 1, 501, 501), 1, (2, 2), (1, 1), P0, budget=64 << 20), ONE, "columns-input"),
+    # more taps than output positions (from 1,024 taps): window by window from the input,
+    # depthwise and grouped too (the depthwise paths gather per tap)
+    ("huge depthwise kernel", Case((1, 2, 512, 512), (2, 1, 511, 511), 2, (1, 1), (1, 1), P0, budget=64 << 20), ONE, "columns-input"),
+    ("huge grouped kernel", Case((1, 16, 64, 64), (16, 8, 40, 40), 2, (1, 1), (1, 1), P0), TWO, "columns-input"),
+    ("huge kernel over budget", Case((1, 1, 512, 512), (1, 1, 511, 511), 1, (1, 1), (1, 1), P0, budget=1000), ONE, "columns-input"),
+    ("many taps, more positions", Case((1, 2, 100, 100), (2, 1, 33, 33), 2, (1, 1), (1, 1), P0), ONE, "depthwise-exact"),
+    ("31x31 depthwise", Case((1, 2, 40, 40), (2, 1, 31, 31), 2, (1, 1), (1, 1), P0), ONE, "depthwise-phases"),
     # grouped
     ("wide groups", Case((1, 256, 28, 28), (256, 32, 3, 3), 8, (1, 1), (1, 1), P1), TWO, "grouped"),
     ("wide groups, long rows", Case((1, 256, 56, 56), (256, 32, 3, 3), 8, (1, 1), (1, 1), P1), TWO, "grouped-blas"),
@@ -86,3 +94,34 @@ def test_the_case_geometry() -> None:
     assert (
         dilated.depthwise_row_bytes() == 0 or dilated.depthwise_row_bytes() == (3 + 1 + 1) * 1 * 4
     )
+
+
+# (id, x shape, weight shape, stride, dilation, groups, budget, path)
+TRANSPOSED = [
+    ("upsampling", (1, 32, 64, 64), (32, 16, 4, 4), (2, 2), (1, 1), 1, 1 << 30, "phases"),
+    ("kernel as large as the stride", (1, 8, 9, 9), (8, 8, 2, 2), (2, 2), (1, 1), 1, 1 << 30, "phases"),
+    ("more phases than taps", (1, 1, 2), (1, 1, 1), (10_000_000,), (1,), 1, 1 << 30, "scatter"),
+    ("more phases than taps, 2-d", (1, 1, 2, 2), (1, 1, 3, 3), (4, 3), (1, 1), 1, 1 << 30, "scatter"),
+    ("huge kernel, one row over budget", (1, 1, 2, 2), (1, 1, 1023, 1023), (1, 1), (1, 1), 1, 64 << 20, "scatter"),
+    ("huge kernel within budget", (1, 1, 2, 2), (1, 1, 1023, 1023), (1, 1), (1, 1), 1, 8 << 30, "scatter"),
+    ("more taps than pixels", (1, 4, 1272, 1), (4, 1, 6, 330), (1, 3), (1, 1), 2, 1 << 30, "scatter"),
+    ("as many taps as pixels", (1, 4, 30, 66), (4, 1, 6, 330), (1, 3), (1, 1), 2, 1 << 30, "phases"),
+    ("dilated kernel reaches wide", (1, 4, 2, 2), (4, 2, 3, 3), (1, 1), (1, 4000), 2, 1 << 20, "scatter"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, dilation, groups, budget, path",
+    [row[1:] for row in TRANSPOSED],
+    ids=[row[0] for row in TRANSPOSED],
+)
+def test_the_transposed_path_chosen(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    groups: int,
+    budget: int,
+    path: str,
+) -> None:
+    assert choose_transposed(x_shape, w_shape, stride, dilation, groups, 4, budget) == path

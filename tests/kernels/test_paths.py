@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from convcalc.kernels import Config, Run, conv, conv_transpose, pad, padded_rows, path_of
+from convcalc.kernels.choose import choose_transposed
 from convcalc.kernels.reference import conv_reference, conv_transpose_reference
 from convcalc.kernels.transposed import in_slabs
 
@@ -91,6 +92,13 @@ CASES: dict[str, list[tuple[Any, ...]]] = {
         ((2, 3, 9, 40), (5, 3, 3, 3), 1, (1, 1), (1, 2), P(1, 1, 2, 2), TWO, 1 << 30),
         ((1, 8, 11, 12), (256, 8, 3, 3), 1, (1, 1), (1, 1), P(1, 1, 1, 1), ONE, 1 << 30),
         ((2, 4, 9, 33), (6, 2, 3, 3), 2, (1, 1), (1, 1), P(1, 1, 1, 1), TWO, 60_000),
+        # more taps than positions: gathered window by window (padding, stride, dilation,
+        # depthwise and grouped, a budget of one row)
+        ((1, 2, 40, 38), (2, 1, 35, 33), 2, (1, 1), (1, 1), P(0, 0, 0, 0), ONE, 1 << 30),
+        ((2, 4, 36, 37), (4, 2, 33, 32), 2, (2, 3), (1, 1), P(3, 1, 0, 2), TWO, 1 << 30),
+        ((1, 2, 12, 300), (3, 2, 5, 250), 1, (1, 4), (2, 1), P(2, 2, 0, 0), ONE, 9000),
+        ((1, 1, 1030), (2, 1, 1025), 1, (2,), (1,), P(3, 4), ONE, 1 << 30),
+        ((1, 2, 12, 11, 13), (2, 1, 11, 10, 12), 2, (1, 1, 1), (1, 1, 1), P(1, 0, 0, 1, 2, 0), TWO, 1 << 30),
     ],
     "columns-cropped": [
         ((1, 3, 64, 70), (8, 3, 7, 7), 1, (2, 2), (1, 1), P(3, 3, 3, 3), TWO, 1 << 30),
@@ -171,6 +179,16 @@ TRANSPOSED = [
     ((1, 4, 3, 4, 3), (4, 1, 3, 2, 2), 4, (2, 1, 2), (1, 0, 1), (1, 0, 0), (1, 1, 1), 1 << 30),
     ((2, 4, 9, 7), (4, 3, 3, 3), 2, (2, 2), (1, 1), (1, 0), (1, 1), 300),
     ((1, 2, 11, 6), (2, 2, 4, 3), 1, (3, 1), (2, 1), (2, 0), (1, 2), 1),
+    # added straight into the output: more stride phases than taps, a kernel whose footprints
+    # of one input row pass the budget (tap by tap, or pixel by pixel when there are fewer
+    # pixels than taps)
+    ((2, 3, 4), (3, 2, 1), 1, (70,), (3,), (5,), (1,), 1 << 30),
+    ((1, 4, 3, 2), (4, 3, 2, 3), 2, (30, 20), (3, 1), (0, 7), (1, 1), 1 << 30),
+    ((1, 2, 2, 3, 2), (2, 2, 2, 1, 3), 1, (4, 5, 6), (1, 0, 2), (1, 0, 3), (2, 1, 1), 1 << 30),
+    ((1, 4, 2, 2), (4, 2, 9, 7), 2, (1, 1), (1, 2), (0, 0), (1, 1), 1000),
+    ((2, 4, 3, 2), (4, 1, 6, 5), 4, (2, 3), (2, 1), (1, 2), (2, 1), 1000),
+    ((1, 1, 2, 2), (1, 1, 31, 30), 1, (1, 1), (0, 5), (0, 0), (1, 1), 1),
+    ((2, 3, 9, 8), (3, 2, 3, 2), 1, (2, 1), (1, 0), (1, 0), (3, 2), 200),
 ]  # fmt: skip
 
 
@@ -183,11 +201,43 @@ def test_the_transposed_convolution_agrees_with_the_reference(case, dtype):
     w = rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[1] * groups).astype(dtype)
     args = (stride, padding, extra, dilation, groups)
+    scatter = choose_transposed(x.shape, w.shape, stride, dilation, groups, x.itemsize, budget)
+    assert (scatter == "scatter") == (TRANSPOSED.index(case) >= 6 or budget < 1000)
     slabs = in_slabs(x.shape, w.shape, *args, x.itemsize, budget)
-    assert slabs == (budget < 1000)
+    assert slabs == (budget < 1000) or TRANSPOSED.index(case) >= 6
     with Run(TWO):
         got = conv_transpose(x, w, b, *args, budget)
     expected = conv_transpose_reference(x, w, b, *args)
+    tol = 1e-10 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * max(1.0, np.abs(expected).max()))
+
+
+# windows that read padding alone, and strides past the window's span (x shape, weight shape,
+# groups, stride, dilation, pads)
+SPARSE = [
+    ((1, 1, 1, 1), (1, 1, 7, 7), 1, (3, 3), (1, 1), P(20, 20, 20, 20)),
+    ((2, 3, 4, 5), (4, 3, 3, 2), 1, (2, 5), (2, 1), P(9, 7, 3, 11)),
+    ((1, 4, 3, 3), (4, 1, 5, 5), 4, (4, 4), (1, 1), P(10, 3, 1, 12)),
+    ((2, 4, 6), (6, 2, 3), 2, (7,), (1,), P(15, 14)),
+    ((1, 2, 3, 4, 3), (2, 2, 2, 3, 2), 1, (3, 2, 4), (1, 2, 1), P(6, 5, 4, 4, 9, 2)),
+    ((1, 1, 5, 5), (1, 1, 3, 3), 1, (9, 9), (1, 1), P(2, 10, 0, 20)),
+    ((1, 3, 30, 31), (4, 3, 2, 1), 1, (7, 11), (2, 1), P(0, 0, 1, 0)),
+    ((2, 2, 40), (2, 2, 1), 1, (13,), (1,), P(0, 0)),
+    ((1, 2, 9, 10), (4, 1, 1, 1), 2, (4, 4), (1, 1), P(0, 0, 0, 0)),
+    ((1, 1, 1, 1), (2, 1, 50, 40), 1, (25, 20), (1, 1), P(500, 500, 400, 400)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("budget", [1 << 30, 3000])
+@pytest.mark.parametrize("case", SPARSE)
+def test_windows_in_the_padding_and_gaps_between_windows_are_the_reference(case, budget, dtype):
+    """The live part computed alone (the rest the bias), the input taken as its windows."""
+    x_shape, w_shape, groups, stride, dilation, pads = case
+    x, w, b = _draw(x_shape, w_shape, dtype, True, 3)
+    with Run(ONE):
+        got = conv(x, w, b, stride, dilation, groups, budget, pads)
+    expected = conv_reference(x, w, b, stride, dilation, groups, pads)
     tol = 1e-10 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * max(1.0, np.abs(expected).max()))
 
