@@ -28,6 +28,7 @@ from .printout import is_printout, read_printout, spec_from_printout
 from .scalars import SCALARS, STR_TAG, TAG
 from .shape import Shape
 from .sources import Files, read_import, read_model, read_text
+from .toplevel import TOP_KEYS, not_a_config
 
 if TYPE_CHECKING:
     _Base = yaml.SafeLoader
@@ -41,8 +42,6 @@ _MAP_TAG = TAG + "map"
 _SEQ_TAG = TAG + "seq"
 _MERGE_TAG = TAG + "merge"
 _VALUE_TAG = TAG + "value"
-
-TOP_KEYS = ("name", "input", "layers", "blocks", "import", "limits", "expect")
 
 
 # ------------------------------------------------------------------ YAML
@@ -447,32 +446,6 @@ def spec_from_data(data: Any, source: str | None = None, files: Files | None = N
         source=source,
     )
     return replace(spec, pins=pins)
-
-
-def not_a_config(data: Any) -> str | None:
-    """Why a parsed YAML document is no convcalc config (None when it is one, or when it
-    reads as a config with mistakes: every top-level key a config key or a near miss of one).
-
-    A config is a mapping with ``layers`` (or only config keys), or a list of layers:
-    strings, and mappings with ``type`` or a single ``name: call`` pair."""
-    if data is None:
-        return "the file is empty"
-    if isinstance(data, list):
-        if all(_layer_like(item) for item in data):
-            return None
-        return "a YAML list that is not a list of layers"
-    if not isinstance(data, dict):
-        return f"a YAML {type(data).__name__}, not a mapping with 'input' and 'layers'"
-    if "layers" in data or all(key in TOP_KEYS or did_you_mean(str(key), TOP_KEYS) for key in data):
-        return None
-    keys = ", ".join(str(k) for k in list(data)[:4]) + (", …" if len(data) > 4 else "")
-    return f"not a convcalc config: a YAML mapping without 'layers' (its keys: {keys})"
-
-
-def _layer_like(item: Any) -> bool:
-    if isinstance(item, str):
-        return True
-    return isinstance(item, dict) and ("type" in item or len(item) == 1)
 
 
 def _blocks(

@@ -17,7 +17,8 @@ from convcalc.check import Options, check_one, discover
 from convcalc.errors import SpecError
 from convcalc.expectations import rewrite
 from convcalc.quantities import parse_bytes, parse_count
-from convcalc.spec import load_spec, not_a_config
+from convcalc.spec import load_spec
+from convcalc.toplevel import not_a_config
 
 ROOT = Path(__file__).resolve().parents[2]
 LENET = (ROOT / "examples" / "lenet.yaml").read_text()
