@@ -26,6 +26,7 @@ from .layers.argdocs import arg_doc
 from .layers.arguments import REQUIRED, Arg, BadValue
 from .pins import EXPECT_KEYS, LIMIT_KEYS
 from .quantities import MOST
+from .toplevel import TOP_KEYS
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:convcalc:config"
@@ -378,8 +379,8 @@ def _block_defs() -> dict[str, Schema]:
 
 
 def _top_level() -> dict[str, Schema]:
-    """The keys of a config (spec.py's TOP_KEYS)."""
-    return {
+    """The keys of a config, in toplevel.py's order (a new key without a schema is a KeyError)."""
+    keys: dict[str, Schema] = {
         "name": {
             "description": "The model's name (optional).",
             "type": ["string", "integer", "null"],
@@ -427,6 +428,7 @@ def _top_level() -> dict[str, Schema]:
             "additionalProperties": False,
         },
     }
+    return {key: keys[key] for key in TOP_KEYS}
 
 
 def config_schema() -> Schema:

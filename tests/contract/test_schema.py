@@ -22,7 +22,7 @@ from convcalc.graph import LAYER_KEYS
 from convcalc.layers import REGISTRY
 from convcalc.layers.arguments import REQUIRED
 from convcalc.schema import SCHEMA_DRAFT, config_schema
-from convcalc.spec import TOP_KEYS
+from convcalc.toplevel import TOP_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "convcalc" / "models"
