@@ -65,16 +65,25 @@ def parse_range(text: str, what: str, step: bool = True) -> range:
         form = "START:STOP[:STEP]" if step else "LO:HI"
         raise SpecError(f"{what}: {text!r} is not {form}")
     lo, hi = _int(parts[0], what), _int(parts[1], what)
-    by = _int(parts[2], what) if len(parts) == 3 else 1
+    by = 1
+    if len(parts) == 3:
+        try:
+            by = int(parts[2].strip())
+        except ValueError:
+            raise SpecError(
+                f"{what}: the step {parts[2].strip()!r} is not a whole number"
+            ) from None
+        if by < 1:
+            raise SpecError(f"{what}: the step must be at least 1, got {by}")
     if lo > hi:
         raise SpecError(f"{what}: {text!r} starts after it stops", hint=f"write {hi}:{lo}")
     return range(lo, hi + 1, by)
 
 
-def _bounded(count: int, what: str, bound: int = MAX_SIZES) -> None:
+def _bounded(count: int, what: str, bound: int = MAX_SIZES, unit: str = "sizes") -> None:
     if count > bound:
         raise SpecError(
-            f"{what}: {count:,} sizes, more than the {bound:,} a sweep takes",
+            f"{what}: {count:,} {unit}, more than the {bound:,} a sweep takes",
             hint="narrow the range or take a larger step",
         )
 
@@ -422,8 +431,7 @@ def valid_hw(spec: Spec, lo: int, hi: int, input_shape: Shape | None = None) -> 
         h, h_cov = _search(prober, [(v, with_sizes(x0, (v, n))) for v in sizes])
         w, w_cov = _search(prober, [(v, with_sizes(x0, (n, v))) for v in sizes])
         return ValidHW(spec.name, x0, lo, hi, (n, n), None, h, w, h_cov, w_cov)
-    _bounded((hi - lo + 1) ** 2, "--valid-hw (H and W not independent: every pair)", MAX_PAIRS)
-    pairs, covered = _grid(prober, x0, lo, hi)
+    pairs, covered = _grid(prober, x0, lo, hi, n, coupling.index)
     return ValidHW(spec.name, x0, lo, hi, (n, n), coupling, pairs=pairs, covered_pairs=covered)
 
 
@@ -446,14 +454,48 @@ def _coupling(prober: Prober, x0: Shape, n: int) -> Coupling | None:
 
 
 def _grid(
-    prober: Prober, x0: Shape, lo: int, hi: int
+    prober: Prober, x0: Shape, lo: int, hi: int, n: int, k: int
 ) -> tuple[tuple[tuple[tuple[int, int], Ranges], ...], tuple[tuple[tuple[int, int], Ranges], ...]]:
-    """Every (H, W): runs of H with the same W that work (and that are covered)."""
-    rows: list[tuple[int, Ranges, Ranges]] = []
-    for h in range(lo, hi + 1):
-        works, covered = _search(prober, [(w, with_sizes(x0, (h, w))) for w in range(lo, hi + 1)])
-        rows.append((h, works, covered))
-    return _group([(h, w) for h, w, _ in rows]), _group([(h, c) for h, _, c in rows])
+    """Every (H, W) that works (and is covered): runs of H with the same W.
+
+    The layers before ``k`` (the first that mixes H and W) treat H and W apart, so what
+    reaches layer ``k`` and later from them at (H, W) is made of its H sizes at (H, n) and
+    its W sizes at (n, W): two H that give the same there accept the same W. One H per such
+    class is tried with one W per class; the pairs that work are then checked for cover
+    one by one.
+    """
+    layers = prober.spec.layers
+    made = {INPUT} | {e.name for e in layers[:k]}
+    reads = sorted({name for e in layers[k:] for name in e.inputs if name in made})
+
+    def classes(axis: int) -> dict[Any, list[int]]:
+        found: dict[Any, list[int]] = {}
+        for v in range(lo, hi + 1):
+            outputs, failed = prober.run(with_sizes(x0, (v, n) if axis == 0 else (n, v)))
+            if failed is None or failed >= k:
+                key = tuple(outputs.get(name) for name in reads)
+                found.setdefault(key, []).append(v)
+        return found
+
+    hs, ws = classes(0), classes(1)
+    _bounded(len(hs) * len(ws), "--valid-hw (H and W not independent)", MAX_PAIRS, "pairs to try")
+    accepted: dict[int, list[int]] = {}
+    for h_class in hs.values():
+        w_ok = [
+            w
+            for w_class in ws.values()
+            if prober.works(with_sizes(x0, (h_class[0], w_class[0])))
+            for w in w_class
+        ]
+        for h in h_class:
+            accepted[h] = sorted(w_ok)
+    _bounded(sum(map(len, accepted.values())), "--valid-hw", MAX_PAIRS, "pairs that work")
+    rows = [(h, tuple(to_ranges(accepted[h]))) for h in sorted(accepted)]
+    covered = [
+        (h, tuple(to_ranges([w for w in accepted[h] if prober.covered(with_sizes(x0, (h, w)))])))
+        for h in sorted(accepted)
+    ]
+    return _group(rows), _group(covered)
 
 
 def _group(rows: Sequence[tuple[int, Ranges]]) -> tuple[tuple[tuple[int, int], Ranges], ...]:
