@@ -9,7 +9,7 @@ input shape: past a strided layer many input sizes meet, and are computed once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,9 +52,9 @@ def _int(text: str, what: str) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise SpecError(f"{what}: {text.strip()!r} is not a whole number") from None
+        raise SpecError(f"{what}: {text.strip()!r} is not a whole number", argument=what) from None
     if value < 1:
-        raise SpecError(f"{what}: sizes start at 1, got {value}")
+        raise SpecError(f"{what}: sizes start at 1, got {value}", argument=what)
     return value
 
 
@@ -63,7 +63,7 @@ def parse_range(text: str, what: str, step: bool = True) -> range:
     parts = text.split(":")
     if len(parts) not in ((2, 3) if step else (2,)):
         form = "START:STOP[:STEP]" if step else "LO:HI"
-        raise SpecError(f"{what}: {text!r} is not {form}")
+        raise SpecError(f"{what}: {text!r} is not {form}", argument=what)
     lo, hi = _int(parts[0], what), _int(parts[1], what)
     by = 1
     if len(parts) == 3:
@@ -74,9 +74,11 @@ def parse_range(text: str, what: str, step: bool = True) -> range:
                 f"{what}: the step {parts[2].strip()!r} is not a whole number"
             ) from None
         if by < 1:
-            raise SpecError(f"{what}: the step must be at least 1, got {by}")
+            raise SpecError(f"{what}: the step must be at least 1, got {by}", argument=what)
     if lo > hi:
-        raise SpecError(f"{what}: {text!r} starts after it stops", hint=f"write {hi}:{lo}")
+        raise SpecError(
+            f"{what}: {text!r} starts after it stops", hint=f"write {hi}:{lo}", argument=what
+        )
     return range(lo, hi + 1, by)
 
 
@@ -84,6 +86,7 @@ def _bounded(count: int, what: str, bound: int = MAX_SIZES, unit: str = "sizes")
     if count > bound:
         raise SpecError(
             f"{what}: {count:,} {unit}, more than the {bound:,} a sweep takes",
+            argument=what.split()[0],
             hint="narrow the range or take a larger step",
         )
 
@@ -96,10 +99,12 @@ def parse_sizes(text: str, nd: int) -> list[Shape]:
     for item in text.split(","):
         item = item.strip().replace("×", "x")
         if not item:
-            raise SpecError(f"{what}: {text!r} has an empty item")
+            raise SpecError(f"{what}: {text!r} has an empty item", argument=what)
         if ":" in item:
             if "x" in item:
-                raise SpecError(f"{what}: {item!r}: a range is of square sizes, write it alone")
+                raise SpecError(
+                    f"{what}: {item!r}: a range is of square sizes, write it alone", argument=what
+                )
             span = parse_range(item, what)
             _bounded(len(sizes) + len(span), what)
             sizes.extend((n,) * nd for n in span)
@@ -418,31 +423,69 @@ def valid_hw(spec: Spec, lo: int, hi: int, input_shape: Shape | None = None) -> 
     assert x0 is not None
     _bounded(hi - lo + 1, "--valid-hw")
     prober = Prober(spec)
-    square = valid_sizes(spec, lo, hi, x0, prober)
-    pick = square.covered or square.works
-    if not pick:
+    base = _base(prober, x0, lo, hi)
+    if base is None:
         return ValidHW(spec.name, x0, lo, hi, None, None)
-    # the square size nearest the input's own
+    h0, w0 = base
+    coupling = _coupling(prober, x0, base)
+    if coupling is not None:
+        pairs, covered = _grid(prober, x0, lo, hi, base, coupling.index)
+        return ValidHW(spec.name, x0, lo, hi, base, coupling, pairs=pairs, covered_pairs=covered)
+    sizes = range(lo, hi + 1)
+    h, _ = _search(prober, [(v, with_sizes(x0, (v, w0))) for v in sizes])
+    w, _ = _search(prober, [(v, with_sizes(x0, (h0, v))) for v in sizes])
+    # every pair of an H and a W found works: one that is covered gives the covered ones
+    hs = [v for a, b in h for v in range(a, b + 1)]
+    ws = [v for a, b in w for v in range(a, b + 1)]
+    at = next(
+        (
+            p
+            for p in _limited(((a, b) for a in hs for b in ws), MAX_PAIRS)
+            if prober.covered(with_sizes(x0, p))
+        ),
+        None,
+    )
+    h_cov: Ranges = ()
+    w_cov: Ranges = ()
+    if at is not None:
+        h_cov = _search(prober, [(v, with_sizes(x0, (v, at[1]))) for v in hs])[1]
+        w_cov = _search(prober, [(v, with_sizes(x0, (at[0], v))) for v in ws])[1]
+    return ValidHW(spec.name, x0, lo, hi, base, None, h, w, h_cov, w_cov)
+
+
+def _limited(pairs: Iterable[tuple[int, int]], limit: int) -> Iterator[tuple[int, int]]:
+    for n, pair in enumerate(pairs):
+        if n >= limit:
+            return
+        yield pair
+
+
+def _base(prober: Prober, x0: Shape, lo: int, hi: int) -> tuple[int, int] | None:
+    """An (H, W) that works, to hold one axis at while the other is searched: a square
+    size nearest the input's own (covered if one is), the input's own, or the first pair
+    (H, then W, increasing) that works; None when none does (within MAX_PAIRS tries)."""
+    square = valid_sizes(prober.spec, lo, hi, x0, prober)
+    pick = square.covered or square.works
     own = x0[-1]
-    n = min((min(max(own, a), b) for a, b in pick), key=lambda v: (abs(v - own), v))
-    coupling = _coupling(prober, x0, n)
-    if coupling is None:
-        sizes = range(lo, hi + 1)
-        h, h_cov = _search(prober, [(v, with_sizes(x0, (v, n))) for v in sizes])
-        w, w_cov = _search(prober, [(v, with_sizes(x0, (n, v))) for v in sizes])
-        return ValidHW(spec.name, x0, lo, hi, (n, n), None, h, w, h_cov, w_cov)
-    pairs, covered = _grid(prober, x0, lo, hi, n, coupling.index)
-    return ValidHW(spec.name, x0, lo, hi, (n, n), coupling, pairs=pairs, covered_pairs=covered)
+    if pick:
+        n = min((min(max(own, a), b) for a, b in pick), key=lambda v: (abs(v - own), v))
+        return n, n
+    if prober.works(x0):
+        return x0[-2], x0[-1]
+    grid = ((h, w) for h in range(lo, hi + 1) for w in range(lo, hi + 1))
+    return next((p for p in _limited(grid, MAX_PAIRS) if prober.works(with_sizes(x0, p))), None)
 
 
-def _coupling(prober: Prober, x0: Shape, n: int) -> Coupling | None:
+def _coupling(prober: Prober, x0: Shape, base: tuple[int, int]) -> Coupling | None:
     """The first layer with an output size that changes when H doubles and when W does
-    (from n×n, which works); None if there is none (up to where the doubled sizes fail)."""
-    base, _ = prober.run(with_sizes(x0, (n, n)))
-    tall, _ = prober.run(with_sizes(x0, (2 * n, n)))
-    wide, _ = prober.run(with_sizes(x0, (n, 2 * n)))
+    (from ``base``, which works); None if there is none (up to where the doubled sizes
+    fail)."""
+    h, w = base
+    at, _ = prober.run(with_sizes(x0, (h, w)))
+    tall, _ = prober.run(with_sizes(x0, (2 * h, w)))
+    wide, _ = prober.run(with_sizes(x0, (h, 2 * w)))
     for entry in prober.spec.layers:
-        y, yh, yw = base.get(entry.name), tall.get(entry.name), wide.get(entry.name)
+        y, yh, yw = at.get(entry.name), tall.get(entry.name), wide.get(entry.name)
         if y is None or yh is None or yw is None:
             break
         if len(yh) != len(y) or len(yw) != len(y):
@@ -454,13 +497,13 @@ def _coupling(prober: Prober, x0: Shape, n: int) -> Coupling | None:
 
 
 def _grid(
-    prober: Prober, x0: Shape, lo: int, hi: int, n: int, k: int
+    prober: Prober, x0: Shape, lo: int, hi: int, base: tuple[int, int], k: int
 ) -> tuple[tuple[tuple[tuple[int, int], Ranges], ...], tuple[tuple[tuple[int, int], Ranges], ...]]:
     """Every (H, W) that works (and is covered): runs of H with the same W.
 
     The layers before ``k`` (the first that mixes H and W) treat H and W apart, so what
-    reaches layer ``k`` and later from them at (H, W) is made of its H sizes at (H, n) and
-    its W sizes at (n, W): two H that give the same there accept the same W. One H per such
+    reaches layer ``k`` and later from them at (H, W) is made of its H sizes at (H, w0) and
+    its W sizes at (h0, W), (h0, w0) being ``base``: two H that give the same there accept the same W. One H per such
     class is tried with one W per class; the pairs that work are then checked for cover
     one by one.
     """
@@ -471,7 +514,8 @@ def _grid(
     def classes(axis: int) -> dict[Any, list[int]]:
         found: dict[Any, list[int]] = {}
         for v in range(lo, hi + 1):
-            outputs, failed = prober.run(with_sizes(x0, (v, n) if axis == 0 else (n, v)))
+            pair = (v, base[1]) if axis == 0 else (base[0], v)
+            outputs, failed = prober.run(with_sizes(x0, pair))
             if failed is None or failed >= k:
                 key = tuple(outputs.get(name) for name in reads)
                 found.setdefault(key, []).append(v)

@@ -55,7 +55,11 @@ def _summary(table: SizeTable) -> str:
     plural = "size" if total == 1 else "sizes"
     if not failed:
         return f"{total:,} {plural}: {'it works' if total == 1 else 'all work'}"
-    return f"{total:,} {plural}: {total - failed:,} work, {failed:,} fail"
+    good = total - failed
+    return (
+        f"{total:,} {plural}: {good:,} work{'s' if good == 1 else ''}, "
+        f"{failed:,} fail{'s' if failed == 1 else ''}"
+    )
 
 
 def sizes_text(table: SizeTable) -> str:
