@@ -117,11 +117,33 @@ def render_sizes(table: SizeTable, fmt: str) -> str:
 
 
 # ------------------------------------------------------------------ --valid
+def _run(lo: int, hi: int) -> str:
+    return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
+def _period(ranges: Ranges) -> tuple[int, int] | None:
+    """The fewest ranges ``p`` after which the list repeats shifted by ``d`` (at least three
+    times over), as (p, d); None when it does not."""
+    for p in range(1, len(ranges) // 3 + 1):
+        d = ranges[p][0] - ranges[0][0]
+        if all(
+            ranges[i + p] == (ranges[i][0] + d, ranges[i][1] + d) for i in range(len(ranges) - p)
+        ):
+            return p, d
+    return None
+
+
 def ranges_text(ranges: Ranges) -> str:
-    """``32–35, 64–67, 96``; ``none``."""
+    """``32–35, 64–67, 96``; a list that repeats, its first two repetitions and its last:
+    ``8, 16, …, 256 (every 8)``; ``none``."""
     if not ranges:
         return "none"
-    return ", ".join(str(lo) if lo == hi else f"{lo}–{hi}" for lo, hi in ranges)
+    period = _period(ranges)
+    if period is None or len(ranges) <= 6:
+        return ", ".join(_run(lo, hi) for lo, hi in ranges)
+    p, d = period
+    shown = [_run(*r) for r in ranges[: 2 * p]] + ["…"] + [_run(*r) for r in ranges[-p:]]
+    return ", ".join(shown) + f" (every {d})"
 
 
 def _count(ranges: Ranges) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from clirun import run
@@ -15,6 +16,7 @@ from convcalc.diagnosis import to_ranges
 from convcalc.errors import SpecError
 from convcalc.model import Spec
 from convcalc.shape import Shape
+from convcalc.sweepout import ranges_text
 from convcalc.sweep import (
     MAX_SIZES,
     parse_range,
@@ -364,3 +366,24 @@ def test_torch_accepts_a_valid_size_and_rejects_an_invalid_one(
         assert tuple(y.shape) == row.output_shape
         with pytest.raises(RuntimeError):
             model(torch.zeros(with_sizes(x0, (bad, bad))))
+
+
+@pytest.mark.parametrize(
+    "ranges, text",
+    [
+        ((), "none"),
+        (((32, 35),), "32–35"),
+        (((32, 35), (64, 67), (96, 99)), "32–35, 64–67, 96–99"),
+        (tuple((n, n) for n in range(8, 257, 8)), "8, 16, …, 256 (every 8)"),
+        (
+            tuple((n + a, n + a) for n in range(0, 512, 32) for a in (1, 3)),
+            "1, 3, 33, 35, …, 481, 483 (every 32)",
+        ),
+        (
+            ((1, 2), (5, 5), (9, 9), (13, 13), (17, 17), (21, 21), (25, 25)),
+            "1–2, 5, 9, 13, 17, 21, 25",
+        ),
+    ],
+)
+def test_ranges_text_shows_a_repeating_list_by_its_period(ranges: Any, text: str) -> None:
+    assert ranges_text(ranges) == text
