@@ -16,7 +16,6 @@ from convcalc.diagnosis import to_ranges
 from convcalc.errors import SpecError
 from convcalc.model import Spec
 from convcalc.shape import Shape
-from convcalc.sweepout import ranges_text
 from convcalc.sweep import (
     MAX_SIZES,
     parse_range,
@@ -26,6 +25,7 @@ from convcalc.sweep import (
     valid_sizes,
     with_sizes,
 )
+from convcalc.sweepout import ranges_text
 
 #: strided and ceil_mode pooling: sizes that work come and go
 POOLS = spec_from_strings(
