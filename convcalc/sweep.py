@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .diagnosis import inputs_of, to_ranges
 from .errors import ShapeError, SpecError
@@ -132,6 +132,15 @@ def with_sizes(x0: Shape, sizes: Sequence[int]) -> Shape:
 _UNSEEN: Any = object()
 
 
+class Pass(NamedTuple):
+    """One input shape through the layers: each output by name, what each layer read, and
+    the first layer that fails (None: every layer works)."""
+
+    outputs: dict[str, Shape]
+    reads: list[Any]
+    failed: int | None
+
+
 class Prober:
     """Shapes through a model's layers for many input shapes, each layer's output (or
     failure), MACs and coverage kept per input shape it was given."""
@@ -152,14 +161,15 @@ class Prober:
                 self.broken = entry.index
                 break
 
-    def run(self, x0: Shape) -> tuple[dict[str, Shape], int | None]:
-        """Every layer's output for input ``x0`` up to the first that fails, and its index
-        (None: every layer works)."""
+    def run(self, x0: Shape) -> Pass:
+        """Every layer's output for input ``x0`` up to the first that fails."""
         outputs: dict[str, Any] = {INPUT: x0}
+        reads: list[Any] = []
         if self.broken is not None:
-            return outputs, self.broken
+            return Pass(outputs, reads, self.broken)
         for entry, memo in zip(self.spec.layers, self._shapes):
             x = inputs_of(entry, outputs)
+            reads.append(x)
             y = memo.get(x, _UNSEEN)
             if y is _UNSEEN:
                 try:
@@ -168,20 +178,20 @@ class Prober:
                     y = None
                 memo[x] = y
             if y is None:
-                return outputs, entry.index
+                return Pass(outputs, reads, entry.index)
             outputs[entry.name] = y
-        return outputs, None
+        return Pass(outputs, reads, None)
 
     def works(self, x0: Shape) -> bool:
-        return self.run(x0)[1] is None
+        return self.run(x0).failed is None
 
-    def details(self, outputs: dict[str, Shape]) -> tuple[int, bool, list[int]]:
+    def details(self, done: Pass) -> tuple[int, bool, list[int]]:
         """For a pass that worked: its MACs; whether every layer's windows reach every row
         and column of its input (no note says some are not covered); the elements each
         layer's output allocates."""
         macs, covered, elements = 0, True, []
-        for entry, memo in zip(self.spec.layers, self._extra):
-            x = inputs_of(entry, outputs)
+        outputs = done.outputs
+        for entry, memo, x in zip(self.spec.layers, self._extra, done.reads):
             known = memo.get(x)
             if known is None:
                 y = outputs[entry.name]
@@ -200,8 +210,8 @@ class Prober:
 
     def covered(self, x0: Shape) -> bool:
         """Whether ``x0`` works and leaves no row or column uncovered."""
-        outputs, failed = self.run(x0)
-        return failed is None and self.details(outputs)[1]
+        done = self.run(x0)
+        return done.failed is None and self.details(done)[1]
 
     def peak(self, x0: Shape, elements: Sequence[int], itemsize: int) -> int:
         """The peak bytes of an eager inference pass (liveness.py's), given the elements
@@ -283,9 +293,10 @@ def sweep_sizes(
         if len(size) != nd:
             raise SpecError(f"size {fmt_product(size)} has {len(size)} axes, the input {nd}")
         x = with_sizes(x0, size)
-        outputs, failed = prober.run(x)
-        if failed is None:
-            macs, covered, elements = prober.details(outputs)
+        done = prober.run(x)
+        outputs = done.outputs
+        if done.failed is None:
+            macs, covered, elements = prober.details(done)
             y = outputs[spec.layers[-1].name] if spec.layers else x
             peak = prober.peak(x, elements, itemsize)
             rows.append(SizeRow(size, x, y, macs, peak, covered))
@@ -332,10 +343,10 @@ def _search(prober: Prober, shapes: Sequence[tuple[int, Shape]]) -> tuple[Ranges
     """Of ``(size, input shape)`` pairs: the sizes that work, and those also covered."""
     good, covered = [], []
     for size, x in shapes:
-        outputs, failed = prober.run(x)
-        if failed is None:
+        done = prober.run(x)
+        if done.failed is None:
             good.append(size)
-            if prober.details(outputs)[1]:
+            if prober.details(done)[1]:
                 covered.append(size)
     return tuple(to_ranges(good)), tuple(to_ranges(covered))
 
@@ -481,9 +492,9 @@ def _coupling(prober: Prober, x0: Shape, base: tuple[int, int]) -> Coupling | No
     (from ``base``, which works); None if there is none (up to where the doubled sizes
     fail)."""
     h, w = base
-    at, _ = prober.run(with_sizes(x0, (h, w)))
-    tall, _ = prober.run(with_sizes(x0, (2 * h, w)))
-    wide, _ = prober.run(with_sizes(x0, (h, 2 * w)))
+    at = prober.run(with_sizes(x0, (h, w))).outputs
+    tall = prober.run(with_sizes(x0, (2 * h, w))).outputs
+    wide = prober.run(with_sizes(x0, (h, 2 * w))).outputs
     for entry in prober.spec.layers:
         y, yh, yw = at.get(entry.name), tall.get(entry.name), wide.get(entry.name)
         if y is None or yh is None or yw is None:
@@ -515,7 +526,7 @@ def _grid(
         found: dict[Any, list[int]] = {}
         for v in range(lo, hi + 1):
             pair = (v, base[1]) if axis == 0 else (base[0], v)
-            outputs, failed = prober.run(with_sizes(x0, pair))
+            outputs, _, failed = prober.run(with_sizes(x0, pair))
             if failed is None or failed >= k:
                 key = tuple(outputs.get(name) for name in reads)
                 found.setdefault(key, []).append(v)
