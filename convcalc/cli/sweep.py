@@ -9,8 +9,7 @@ from collections.abc import Sequence
 import click
 
 from .app import cli
-from .check import DTYPES
-from .options import format_choice, json_errors, load_model, model_options
+from .options import dtype_option, format_choice, json_errors, load_model, model_options
 
 SWEEP_EXITS = (
     "Exit codes: 0 every size given works (--sizes), some size works (--valid, --valid-hw) · "
@@ -41,13 +40,7 @@ SWEEP_EXITS = (
     help="Search H and W each from LO to HI; says whether they are independent, and if not "
     "lists the (H, W) pairs that work.",
 )
-@click.option(
-    "--dtype",
-    type=click.Choice(DTYPES),
-    default="float32",
-    show_default=True,
-    help="Element type of the peak memory figures (sizes only).",
-)
+@dtype_option("Element type of the peak memory figures (sizes only).")
 @format_choice(
     ["table", "json", "markdown", "csv"],
     "table",
