@@ -10,7 +10,7 @@ input shape: past a strided layer many input sizes meet, and are computed once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .diagnosis import inputs_of, to_ranges
@@ -397,7 +397,6 @@ class ValidHW:
     w_covered: Ranges = ()
     pairs: tuple[tuple[tuple[int, int], Ranges], ...] = ()
     covered_pairs: tuple[tuple[tuple[int, int], Ranges], ...] = ()
-    checked: dict[str, int] = field(default_factory=dict, compare=False)
 
     @property
     def independent(self) -> bool:
