@@ -83,6 +83,11 @@ _UNITS = {
 }
 
 
+#: the words every note on trailing input that no window reaches contains (the floored
+#: divisions of convolution and pooling): what ``sweep`` and ``check --strict`` look for
+UNCOVERED = "not covered"
+
+
 def floor_note(
     axes: Sequence[str],
     sizes: Sequence[int],
@@ -108,7 +113,7 @@ def floor_note(
         head = "; ".join(f"{a}: {e:g} → {f}" for a, e, f, _ in lost)
     what = " and ".join(_UNITS[a][0] if r == 1 else f"{r} {_UNITS[a][1]}" for a, _, _, r in lost)
     verb = "is" if len(lost) == 1 and lost[0][3] == 1 else "are"
-    return f"{head}: the last {what} {verb} not covered"
+    return f"{head}: the last {what} {verb} {UNCOVERED}"
 
 
 def axis_name(rank: int, dim: int) -> str:
