@@ -10,6 +10,8 @@ from . import check as _check  # noqa: F401  (registers check)
 from . import commands as _commands  # noqa: F401  (registers shape, run, layers and zoo)
 from . import diff as _diff  # noqa: F401  (registers diff)
 from . import export as _export  # noqa: F401  (registers export)
+from . import schema as _schema  # noqa: F401  (registers schema)
+from . import sweep as _sweep  # noqa: F401  (registers sweep)
 from .app import cli, main
 from .commands import parse_size
 from .options import COLUMNS_HELP
