@@ -234,7 +234,10 @@ def _zip_entries(path: str) -> int | None:
             return None
         count: int = struct.unpack_from("<H", data, at + 10)[0]
         if at >= 20 and data[at - 20 : at - 16] == b"PK\x06\x07":  # ZIP64: the count is there
-            f.seek(struct.unpack_from("<Q", data, at - 12)[0])
+            offset = struct.unpack_from("<Q", data, at - 12)[0]
+            if offset > size:  # a damaged record: the zip reader says what is wrong
+                return None
+            f.seek(offset)
             record = f.read(56)
             if len(record) == 56 and record[:4] == b"PK\x06\x06":
                 count = struct.unpack_from("<Q", record, 32)[0]
