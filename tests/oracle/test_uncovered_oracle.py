@@ -27,7 +27,9 @@ def test_trailing_rows_no_window_reads(seed: int) -> None:
     k, s, p, d = rng.randint(1, 5), rng.randint(1, 5), rng.randint(0, 3), rng.randint(1, 3)
     n = rng.randint(d * (k - 1) + 1, 40)
     p = min(p, (d * (k - 1) + 1) // 2)  # torch: padding at most half the effective kernel
-    call = f"Conv2d(1, 1, ({k}, 1), stride=({s}, 1), padding=({p}, 0), dilation=({d}, 1), bias=False)"
+    call = (
+        f"Conv2d(1, 1, ({k}, 1), stride=({s}, 1), padding=({p}, 0), dilation=({d}, 1), bias=False)"
+    )
     report = analyze(spec_from_strings([call], (1, 1, n, 3)))
     assert report.ok
     conv = torch.nn.Conv2d(1, 1, (k, 1), (s, 1), (p, 0), (d, 1), bias=False)
