@@ -39,7 +39,6 @@ from .layers import REGISTRY
 from .layers.arguments import REQUIRED, same_value
 from .shape import Shape
 from .torchops import OpError, op_layer
-from .yamlwrite import Config
 
 NEEDS_TORCH = "convcalc import needs torch: pip install 'convcalc[torch]'"
 
@@ -157,6 +156,8 @@ class Layer:
     owner: str = ""
     #: the owner's class name (for blocks), '' at the top
     owner_class: str = ""
+    #: its output shape in the trace
+    shape: Shape | None = None
 
 
 @dataclass
@@ -169,6 +170,8 @@ class Imported:
     uncalled: list[str] = field(default_factory=list)
     params: int = 0
     name: str | None = None
+    #: module path → (class name, whether torch.nn defines the class)
+    classes: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
 
 def _source_line(node: Any) -> str:
@@ -245,6 +248,10 @@ def trace(model: Any, input_shape: Shape) -> Imported:
         walker.uncalled(),
         params,
         type(model).__name__,
+        {
+            name: (type(m).__name__, type(m).__module__.startswith("torch.nn"))
+            for name, m in model.named_modules()
+        },
     )
 
 
@@ -331,6 +338,7 @@ class _Walker:
 
     def _add(self, node: Any, layer: Layer) -> None:
         self.names.add(layer.name)
+        layer.shape = self._shape(node)
         prev = self.layers[-1].name if self.layers else "input"
         if layer.sources == (prev,):
             layer.sources = None
@@ -504,62 +512,6 @@ def _non_default(cls: Any, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# ------------------------------------------------------------------ to a config
-def call_text(layer: Layer) -> str:
-    """``Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), bias=False)``: required arguments
-    positional, the others by keyword."""
-    cls = REGISTRY[layer.type]
-    parts = []
-    keyword = False
-    for arg in cls.ARGS:
-        if arg.name not in layer.args:
-            keyword = keyword or arg.default is not REQUIRED
-            continue
-        value = repr(layer.args[arg.name])
-        if arg.default is REQUIRED and not keyword:
-            parts.append(value)
-        else:
-            keyword = True
-            parts.append(f"{arg.name}={value}")
-    return f"{layer.type}({', '.join(parts)})"
-
-
-def entry(
-    layer: Layer, name: str | None = None, sources: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """The layer as a config entry, under ``name`` reading ``sources`` (default: its own)."""
-    name = layer.name if name is None else name
-    sources = layer.sources if sources is None else sources
-    if sources is None:
-        return {name: call_text(layer)}
-    return {
-        "type": layer.type,
-        "name": name,
-        "from": sources[0] if len(sources) == 1 else list(sources),
-        **layer.args,
-    }
-
-
-def config_of(imported: Imported, *, flat: bool = False, source: str | None = None) -> Config:
-    """The config of an import: flat, or with blocks where module classes repeat."""
-    comments = [
-        f"{source or imported.name}, imported with torch.fx at {tuple(imported.input_shape)}: "
-        f"{imported.params:,} parameters; layer names are the state_dict keys"
-    ]
-    if imported.uncalled:
-        comments.append(
-            "the forward never calls " + ", ".join(imported.uncalled) + ": left out, and their "
-            "state_dict keys ignored (ignore_weights)"
-        )
-    if not flat:
-        from .importblocks import with_blocks
-
-        layers, blocks = with_blocks(imported.layers)
-    else:
-        layers, blocks = [entry(layer) for layer in imported.layers], {}
-    return Config(layers, imported.name, imported.input_shape, comments, blocks, imported.uncalled)
-
-
 def from_torch(module: Any, input_shape: Sequence[int], *, flat: bool = False) -> Any:
     """``module`` traced at ``input_shape``, as a :class:`~convcalc.model.Spec` (its config's
     text is :func:`import_yaml`'s)."""
@@ -571,18 +523,51 @@ def from_torch(module: Any, input_shape: Sequence[int], *, flat: bool = False) -
 def import_yaml(
     module: Any, input_shape: Sequence[int], *, flat: bool = False, source: str | None = None
 ) -> str:
-    """The config's YAML text for ``module`` at ``input_shape``."""
+    """The config's YAML text for ``module`` at ``input_shape``: checked against the trace
+    (every layer's output shape and the parameter count), and with blocks only where they
+    expand to exactly the flat layers."""
+    from .importblocks import config_of
     from .yamlwrite import dump_config
 
     imported = trace(module, tuple(input_shape))
-    return dump_config(config_of(imported, flat=flat, source=source))
+    text = dump_config(config_of(imported, flat=True, source=source))
+    _check(imported, text)
+    if flat:
+        return text
+    blocked = dump_config(config_of(imported, flat=False, source=source))
+    return blocked if _expanded(blocked) == _expanded(text) else text
+
+
+def _expanded(text: str) -> list[tuple[Any, ...]]:
+    from .spec import load_spec
+
+    spec = load_spec("<import>", text)
+    return [(e.name, e.type, e.inputs, e.layer.args) for e in spec.layers]
+
+
+def _check(imported: Imported, text: str) -> None:
+    """The written config computes the traced shapes and has the called modules' parameters."""
+    from .analysis import analyze
+    from .errors import ConvcalcError
+    from .spec import load_spec
+
+    report = analyze(load_spec("<import>", text))
+    problem = None
+    if not report.ok:
+        problem = report.errors[0].message if report.errors else "the config does not analyse"
+    else:
+        for row, layer in zip(report.rows, imported.layers):
+            if layer.shape is not None and tuple(row.output_shape or ()) != layer.shape:
+                problem = f"layer {row.name!r} gives {row.output_shape}, torch {layer.shape}"
+                break
+    if problem is not None:
+        raise ConvcalcError(f"the imported config differs from the traced model: {problem}")
 
 
 __all__ = [
     "NEEDS_TORCH",
     "Imported",
     "Layer",
-    "config_of",
     "from_torch",
     "import_yaml",
     "load_torch",

@@ -23,6 +23,15 @@ from convcalc.torchimport import import_yaml  # noqa: E402
 HERE = Path(__file__).resolve()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Any:
+    """Small models: torch's thread pool only costs time on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ------------------------------------------------------------------ the models
 def _conv_bn(
     cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: Any = nn.ReLU6
@@ -379,6 +388,22 @@ def test_a_module_called_twice_is_two_layers_and_functions_are_layers() -> None:
     assert "- flatten: Flatten()" in lines
     vgg = held_to_torch(VGG(), (1, 3, 16, 16), flat=True)
     assert "- flatten: Flatten()" in vgg.splitlines()  # x.view(x.size(0), -1)
+
+
+def test_repeated_modules_import_as_blocks_with_repeat() -> None:
+    text = held_to_torch(resnet_bottleneck(), (1, 3, 32, 32), flat=False)
+    lines = text.splitlines()
+    assert "  Bottleneck:" in lines and "  Bottleneck_2:" in lines  # with and without downsample
+    assert (
+        "- {type: Bottleneck_2, name: 'layer2.{i+1}', repeat: 2, conv1_in_channels: 128, "
+        "conv1_out_channels: 32}"
+    ) in lines
+    assert "    - {type: Add, name: add, from: [bn3, input]}" in lines
+    spec = load_spec("<import>", text)
+    flat = load_spec("<import>", held_to_torch(resnet_bottleneck(), (1, 3, 32, 32), flat=True))
+    assert [(e.name, e.inputs, e.layer.args) for e in spec.layers] == [
+        (e.name, e.inputs, e.layer.args) for e in flat.layers
+    ]
 
 
 def test_uncalled_modules_are_left_out_and_their_weights_ignored(tmp_path: Path) -> None:
