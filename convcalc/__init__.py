@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .forward import run_forward
     from .model import Spec
     from .spec import load_spec, spec_from_data, spec_from_strings
+    from .torchimport import from_torch
 
 #: public name → the module that defines it
 _LAZY = {
@@ -29,6 +30,7 @@ _LAZY = {
     "spec_from_data": "spec",
     "spec_from_strings": "spec",
     "run_forward": "forward",  # imports numpy
+    "from_torch": "torchimport",  # imports torch when called
 }
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "analyze",
+    "from_torch",
     "load_spec",
     "run_forward",
     "spec_from_data",
