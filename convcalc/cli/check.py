@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -144,7 +145,9 @@ def _shower(fmt: str, quiet: bool) -> Callable[[Outcome], None]:
     """What is printed of each outcome as soon as it is known (text and github formats)."""
     from ..checkout import github_lines, outcome_lines
 
-    colour = fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    terminal = fmt == "text" and sys.stdout.isatty()
+    colour = terminal and "NO_COLOR" not in os.environ
+    width = shutil.get_terminal_size().columns if terminal else 0
 
     def show(outcome: Outcome) -> None:
         if fmt == "github":
@@ -152,8 +155,25 @@ def _shower(fmt: str, quiet: bool) -> Callable[[Outcome], None]:
                 click.echo(line)
         elif fmt == "text" and not (quiet and not outcome.failures):
             for i, line in enumerate(outcome_lines(outcome)):
+                if width:  # a terminal: wrapped between words, never inside a figure
+                    line = _wrapped(line, width)
                 if colour and i == 0:
                     line = click.style(line[0], fg=COLOURS[line[0]]) + line[1:]
                 click.echo(line)
 
     return show
+
+
+def _wrapped(line: str, width: int) -> str:
+    """``line`` broken between words to ``width`` columns, later lines indented."""
+    import re
+    import textwrap
+
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    # a figure and its unit stay together ("352.80 K", "97.2 %", "6.12 MiB")
+    kept = re.sub(r"(\d) (?=[KMGT]i?B?\b|%)", "\\1\u00a0", line)
+    lines = textwrap.wrap(
+        kept, max(width, 20), subsequent_indent=indent, break_long_words=False,
+        break_on_hyphens=False,
+    )  # fmt: skip
+    return "\n".join(lines).replace("\u00a0", " ")
