@@ -264,6 +264,8 @@ class _Walker:
         #: node → the name of the layer whose output it is ("input" for the placeholder)
         self.value: dict[Any, str] = {}
         self.names: set[str] = {"input"}
+        #: the model's module names: a function's layer never takes one (nor its keys)
+        self.modules: set[str] = {name for name, _ in model.named_modules()}
         self.called: dict[str, int] = {}
         #: id of a parameter → the layer that holds it
         self.owners: dict[int, str] = {}
@@ -329,10 +331,11 @@ class _Walker:
         return str(path), name
 
     def _unique(self, name: str) -> str:
-        if name not in self.names:
+        taken = self.names | self.modules
+        if name not in taken:
             return name
         k = 1
-        while f"{name}_{k}" in self.names:
+        while f"{name}_{k}" in taken:
             k += 1
         return f"{name}_{k}"
 

@@ -416,6 +416,52 @@ def test_uncalled_modules_are_left_out_and_their_weights_ignored(tmp_path: Path)
     assert any("aux1" in note for note in analyze(spec).notes)
 
 
+def test_run_weights_loads_the_state_dict_and_skips_uncalled_modules(tmp_path: Path) -> None:
+    """As a user would: import, save the model's state_dict (aux1 included) and its output,
+    run the config with them."""
+    model = _randomised(inception_net())
+    (tmp_path / "net.yaml").write_text(import_yaml(model, (1, 3, 32, 32)))
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        np.save(tmp_path / "y.npy", model(x).numpy())
+    np.save(tmp_path / "x.npy", x.numpy())
+    result = cli(
+        "run", str(tmp_path / "net.yaml"), "--weights", str(tmp_path / "w.pt"),
+        "--input-data", str(tmp_path / "x.npy"), "--compare", str(tmp_path / "y.npy"),
+        "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["comparison"]["match"] is True
+    assert any("aux1" in note for note in report["notes"])
+
+
+class Clash(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.relu = nn.Sigmoid()
+
+    def forward(self, x: Any) -> Any:
+        return self.relu(F.relu(self.conv(x)))
+
+
+def test_a_function_layer_never_takes_a_module_name() -> None:
+    text = held_to_torch(Clash(), (1, 3, 8, 8), flat=True)
+    assert text.splitlines()[-2:] == ["- relu_1: ReLU()", "- relu: Sigmoid()"]
+
+
+def test_from_torch_is_the_library_call() -> None:
+    import convcalc
+
+    spec = convcalc.from_torch(_randomised(VGG()), (1, 3, 16, 16))
+    assert spec.layers[0].name == "features.0"
+    assert analyze(spec).totals.params == sum(p.numel() for p in VGG().parameters())
+
+
 # ------------------------------------------------------------------ errors
 class Unsupported(nn.Module):
     def __init__(self) -> None:
