@@ -195,8 +195,13 @@ _FRAME = re.compile(r'^File "(.*)", line (\d+), in ')
 
 
 def _is_torch(path: str) -> bool:
-    parts = path.replace("\\", "/").split("/")
-    return "torch" in parts[:-1] or "convcalc" in parts[:-1]
+    """A frame of torch's own code or of convcalc's, not the model's."""
+    torch_file: str | None = getattr(sys.modules.get("torch"), "__file__", None)
+    own = [os.path.dirname(os.path.abspath(__file__))]
+    if torch_file:
+        own.append(os.path.dirname(os.path.abspath(torch_file)))
+    path = os.path.abspath(path)
+    return any(path.startswith(d + os.sep) for d in own)
 
 
 def _trace_error(exc: BaseException) -> SpecError:
@@ -240,12 +245,14 @@ def trace(model: Any, input_shape: Shape) -> Imported:
     walker = _Walker(gm, model)
     for node in gm.graph.nodes:
         walker.node(node)
-    params = sum(int(p.numel()) for p in model.parameters())
+    uncalled = walker.uncalled()
+    skipped = tuple(f"{name}." for name in uncalled)
+    params = sum(int(p.numel()) for k, p in model.named_parameters() if not k.startswith(skipped))
     return Imported(
         walker.layers,
         tuple(input_shape),
         walker.output_shape,
-        walker.uncalled(),
+        uncalled,
         params,
         type(model).__name__,
         {
