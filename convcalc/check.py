@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -126,33 +127,97 @@ def summarize(outcomes: Sequence[Outcome], seconds: float) -> Summary:
 
 def discover(paths: Sequence[str]) -> list[str]:
     """The configs that ``paths`` name, in order, each once: a file as it is, a folder's
-    ``*.yaml``/``*.yml`` files (recursively, leaving out dot-files and dot-folders), a glob's
-    matches, and a built-in model's name where no such file exists. A path that names
-    nothing stays in the list: checking it says so."""
+    ``*.yaml``/``*.yml`` files (recursively, leaving out dot-files and dot-folders, and never
+    following a link to a folder), a glob's matches, and a built-in model's name where no such
+    file exists. A path that names nothing stays in the list: checking it says so."""
     found: list[str] = []
     for path in paths:
         if os.path.isdir(path):
-            found += _folder(path)
+            found += [f for f in _walk(path) if f.endswith(CONFIG_ENDINGS)]
         elif not os.path.lexists(path) and glob.has_magic(path):
-            matches = sorted(glob.glob(path, recursive=True))
-            found += [m for m in matches if not os.path.isdir(m)] or [path]
+            found += _glob(path) or [path]
         else:
             found.append(path)
     return list(dict.fromkeys(found))
 
 
-def _folder(root: str) -> list[str]:
-    configs = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        configs += [
-            os.path.normpath(os.path.join(folder, f))
-            for f in sorted(files)
-            if f.endswith(CONFIG_ENDINGS)
-            and not f.startswith(".")
-            and os.path.isfile(os.path.join(folder, f))  # not a pipe or device that blocks
-        ]
-    return configs
+#: how deep a folder's configs are looked for, and how many files are looked at (a folder
+#: nested a thousand deep, or a million files, is no repository of configs)
+MAX_DEPTH = 64
+MAX_FILES = 100_000
+
+
+def _walk(root: str) -> list[str]:
+    """Every regular file under ``root`` that is no dot-file and in no dot-folder, sorted per
+    folder; without recursion and without following links to folders."""
+    files: list[str] = []
+    stack = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        below = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if depth < MAX_DEPTH:
+                    below.append((entry.path, depth + 1))
+            elif entry.is_file():
+                files.append(os.path.normpath(entry.path))
+                if len(files) > MAX_FILES:
+                    raise SpecError(
+                        f"{root}: more than {MAX_FILES:,} files to look through",
+                        hint="give the folders that hold the configs",
+                    )
+        stack += reversed(below)
+    return files
+
+
+def _glob(pattern: str) -> list[str]:
+    """The regular files a glob matches, as the shell's ``globstar`` matches them (``*`` within
+    a folder, ``**`` any number of folders, none included), found by walking from its first
+    folder without magic."""
+    pattern = os.path.normpath(pattern)
+    fixed = []
+    for part in pattern.split(os.sep):
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    root = os.sep.join(fixed) if fixed != [""] else os.sep
+    if not os.path.isdir(root or "."):
+        return []
+    shape = _glob_regex(pattern)
+    return sorted(path for path in _walk(root or ".") if shape.fullmatch(path))
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        c = pattern[i]
+        close = pattern.find("]", i + 2) if c == "[" else -1
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif close > 0:
+            body = pattern[i + 1 : close].replace("\\", "\\\\")
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = close
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
 
 
 # ------------------------------------------------------------------ checking one

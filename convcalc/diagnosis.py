@@ -7,7 +7,7 @@ The analysis (analysis.py) calls :func:`problem` for every error it records.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import ConvcalcError, ShapeError, jsonable
@@ -16,7 +16,7 @@ from .report import Problem, Row
 from .shape import Shape, fmt_shape
 
 
-def inputs_of(entry: LayerSpec, outputs: dict[str, Shape | None]) -> Any:
+def inputs_of(entry: LayerSpec, outputs: Mapping[str, Shape | None]) -> Any:
     """The shape a layer reads (a tuple of shapes for a merge); None if one is unknown."""
     multi = entry.layer.multi_input
     if not multi and len(entry.inputs) == 1:
@@ -248,13 +248,7 @@ def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> str | None:
             break
     if not good:
         return None
-    ranges: list[tuple[int, int]] = []
-    for size in good:
-        if ranges and size == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], size)
-        else:
-            ranges.append((size, size))
-    lo, hi = min(ranges, key=lambda r: min(abs(r[0] - current), abs(r[1] - current)))
+    lo, hi = min(to_ranges(good), key=lambda r: min(abs(r[0] - current), abs(r[1] - current)))
 
     if len(spatial) == 1:
         what, plural = f"an input of length {lo}", "lengths"
@@ -264,6 +258,17 @@ def _working_sizes(spec: Spec, x0: Shape, budget_s: float = 0.25) -> str | None:
         return f"use {what}"
     upper = f"{lo} and above" if hi == limit else f"{lo}–{hi}"
     return f"use {what} ({plural} {upper} work)"
+
+
+def to_ranges(sizes: Sequence[int]) -> list[tuple[int, int]]:
+    """Increasing sizes as runs of consecutive ones: 32, 33, 34, 64 → (32, 34), (64, 64)."""
+    runs: list[tuple[int, int]] = []
+    for size in sizes:
+        if runs and size == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], size)
+        else:
+            runs.append((size, size))
+    return runs
 
 
 def _join(hints: Sequence[str]) -> str | None:

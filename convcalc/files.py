@@ -49,12 +49,30 @@ def _unreadable(path: str, what: str, exc: Exception, hint: str) -> SpecError:
     return SpecError(f"{path}: not a NumPy {what} file ({exc})", hint=hint)
 
 
+#: the members an archive holding one tensor may have besides torch's own (a tensor and the
+#: views of it a pickle may name)
+ONE_TENSOR_MEMBERS = 16
+
+
 def load_array(path: str, what: str, max_bytes: int | None = None) -> np.ndarray:
     """An .npy file, or a tensor saved with ``torch.save``; else a clear SpecError. A tensor
     whose declared size is above ``max_bytes`` is refused before it is read."""
     _regular(path, what)
+    if zipfile.is_zipfile(path):  # one tensor: a few members; count them before any is read
+        count = _zip_entries(path)
+        if count is not None and count > ONE_TENSOR_MEMBERS + torchfile.OTHER_MEMBERS:
+            raise SpecError(
+                f"{path}: an archive of {count:,} entries; the {what} is one tensor",
+                hint=f"save the {what} alone: numpy.save(path, x) or torch.save(x, path)",
+            )
     if torchfile.is_torch_file(path):
-        found = torchfile.declared(path)
+        try:
+            found = torchfile.declared(path, ONE_TENSOR_MEMBERS)
+        except TooMany as exc:
+            raise SpecError(
+                f"{path}: {exc.text()}; the {what} is one tensor",
+                hint=f"save the {what} alone: torch.save(x, path)",
+            ) from None
         if not isinstance(found, Stored):
             raise SpecError(
                 f"{path}: holds {_described(found)}, not one tensor",
@@ -216,7 +234,10 @@ def _zip_entries(path: str) -> int | None:
             return None
         count: int = struct.unpack_from("<H", data, at + 10)[0]
         if at >= 20 and data[at - 20 : at - 16] == b"PK\x06\x07":  # ZIP64: the count is there
-            f.seek(struct.unpack_from("<Q", data, at - 12)[0])
+            offset = struct.unpack_from("<Q", data, at - 12)[0]
+            if offset > size:  # a damaged record: the zip reader says what is wrong
+                return None
+            f.seek(offset)
             record = f.read(56)
             if len(record) == 56 and record[:4] == b"PK\x06\x06":
                 count = struct.unpack_from("<Q", record, 32)[0]

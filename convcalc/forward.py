@@ -307,8 +307,9 @@ def _one_pass(
     other layer reuses one."""
     last_use = budget.last_use(spec)
     final = len(spec.layers) - 1
-    held = x0.nbytes
-    values: dict[str, np.ndarray] = {INPUT: x0}
+    values = _Values()
+    values[INPUT] = x0
+    held = values.bytes
     # names holding one torch tensor (or views of it), by the layer that made it
     tensors: dict[str, int] = {INPUT: -1}
     shapes: list[Shape] = []
@@ -334,7 +335,7 @@ def _one_pass(
             break
         _share(entry, i, y, values, tensors)
         values[entry.name] = y
-        held = max(held, _held(values))
+        held = max(held, values.bytes)
         for name in set(entry.inputs):  # free what no later layer reads
             if last_use.get(name) == i:
                 del values[name]
@@ -350,15 +351,45 @@ def _writable(x: Any) -> bool:
     return isinstance(x, np.ndarray) and x.flags.c_contiguous and x.flags.writeable
 
 
-def _held(values: dict[str, np.ndarray]) -> int:
-    """The bytes of the distinct arrays behind ``values`` (a view counts with its base)."""
-    roots: dict[int, int] = {}
-    for value in values.values():
-        root = value
-        while isinstance(root.base, np.ndarray):
-            root = root.base
-        roots[id(root)] = root.nbytes
-    return sum(roots.values())
+class _Values(dict[str, np.ndarray]):
+    """The outputs a pass still holds, by name, keeping count of the bytes of the distinct
+    arrays behind them (a view counts with its base) as names come and go: a sum over every
+    name at every layer made a 10,000-branch model quadratic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes = 0
+        self._roots: dict[int, list[Any]] = {}  # id → [array, names holding it]
+
+    def __setitem__(self, name: str, value: np.ndarray) -> None:
+        if name in self:
+            self._drop(self[name])
+        super().__setitem__(name, value)
+        root = _root(value)
+        held = self._roots.get(id(root))
+        if held is None:
+            self._roots[id(root)] = [root, 1]
+            self.bytes += root.nbytes
+        else:
+            held[1] += 1
+
+    def __delitem__(self, name: str) -> None:
+        self._drop(self[name])
+        super().__delitem__(name)
+
+    def _drop(self, value: np.ndarray) -> None:
+        root = _root(value)
+        held = self._roots[id(root)]
+        held[1] -= 1
+        if not held[1]:
+            del self._roots[id(root)]
+            self.bytes -= root.nbytes
+
+
+def _root(value: np.ndarray) -> np.ndarray:
+    while isinstance(value.base, np.ndarray):
+        value = value.base
+    return value
 
 
 def _call_layer(entry: Any, x: Any, params: dict[str, np.ndarray], budget: int, reuse: bool) -> Any:

@@ -89,6 +89,10 @@ class GitRevision:
                 f"{path}: a folder at {self.rev}, not a YAML file",
                 location=location,
             )
+        size = self._git("cat-file", "-s", f"{self.commit}:{name}")
+        if size.returncode == 0 and int(size.stdout.strip() or 0) > 4 * MAX_FILE_CHARS:
+            # more bytes than the longest config's characters can take: refused unread
+            raise SpecError(f"{path}: longer than {MAX_FILE_CHARS >> 20} MiB at {self.rev}")
         shown = self._git("show", f"{self.commit}:{name}")
         if shown.returncode != 0:
             problem = shown.stderr.decode("utf-8", "replace").strip().splitlines()

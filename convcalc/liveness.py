@@ -69,33 +69,53 @@ def memory(spec: Spec, rows: Sequence[Row], x0: Shape | None, dtype: str, ok: bo
 
 def peak_bytes(spec: Spec, rows: Sequence[Row], input_bytes: int) -> tuple[int, int | None]:
     """The peak of an eager pass, and the layer that runs at it (None: the input alone)."""
-    owner: dict[str, str] = {INPUT: INPUT}  # a tensor's name → the tensor whose memory it is
-    size = {INPUT: input_bytes}
-    born = {INPUT: -1}
-    last: dict[str, int] = {INPUT: -1}  # a buffer → the last layer that reads it
-    for entry, row in zip(spec.layers, rows):
+    return lifetimes(spec).peak([r.output_bytes or 0 for r in rows], input_bytes)
+
+
+class Lifetimes:
+    """When each buffer of an eager pass is allocated and freed: the graph's alone, so that
+    many input sizes (a sweep) reuse it. Step 0 holds the input alone; layer i runs at
+    step i + 1."""
+
+    def __init__(self, born: dict[int, int], freed: dict[int, int], n: int) -> None:
+        #: a buffer (-1: the model input, else the layer that allocates it) → its steps
+        self.born = born
+        self.freed = freed
+        self.n = n
+
+    def peak(self, sizes: Sequence[int], input_bytes: int) -> tuple[int, int | None]:
+        """The peak, given each layer's output bytes, and the layer that runs at it."""
+        change = [0] * (self.n + 3)
+        for buffer, step in self.born.items():
+            bytes_ = input_bytes if buffer < 0 else sizes[buffer]
+            change[step + 1] += bytes_
+            change[self.freed[buffer] + 2] -= bytes_
+        best, at, alive = 0, None, 0
+        for step in range(self.n + 1):
+            alive += change[step]
+            if alive > best:
+                best, at = alive, (step - 1 if step else None)
+        return best, at
+
+
+def lifetimes(spec: Spec) -> Lifetimes:
+    owner: dict[str, int] = {INPUT: -1}  # a tensor's name → the buffer whose memory it is
+    born = {-1: -1}
+    last: dict[int, int] = {-1: -1}  # a buffer → the last layer that reads it
+    for entry in spec.layers:
         if aliases(entry):
             owner[entry.name] = owner[entry.inputs[0]]
         else:
-            owner[entry.name] = entry.name
-            size[entry.name] = row.output_bytes or 0
-            born[entry.name] = last[entry.name] = entry.index
+            owner[entry.name] = entry.index
+            born[entry.index] = last[entry.index] = entry.index
         for name in entry.inputs:
             last[owner[name]] = entry.index
     n = len(spec.layers)
     if n:
         last[owner[spec.layers[-1].name]] = n  # the model's output is never freed
-    # step 0 holds the input alone; layer i runs at step i + 1
-    change = [0] * (n + 3)
-    for buffer, step in born.items():
-        change[step + 1] += size[buffer]
-        change[last[buffer] + 2] -= size[buffer]
-    best, at, alive = 0, None, 0
-    for step in range(n + 1):
-        alive += change[step]
-        if alive > best:
-            best, at = alive, (step - 1 if step else None)
-    return best, at
+    return Lifetimes(born, last, n)
 
 
-__all__ = ["DTYPE_BYTES", "aliases", "memory", "output_bytes", "peak_bytes"]
+__all__ = [
+    "DTYPE_BYTES", "Lifetimes", "aliases", "lifetimes", "memory", "output_bytes", "peak_bytes",
+]  # fmt: skip

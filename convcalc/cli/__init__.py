@@ -9,6 +9,8 @@ from __future__ import annotations
 from . import check as _check  # noqa: F401  (registers check)
 from . import commands as _commands  # noqa: F401  (registers shape, run, layers and zoo)
 from . import diff as _diff  # noqa: F401  (registers diff)
+from . import schema as _schema  # noqa: F401  (registers schema)
+from . import sweep as _sweep  # noqa: F401  (registers sweep)
 from . import torchio as _torchio  # noqa: F401  (registers import)
 from .app import cli, main
 from .commands import parse_size

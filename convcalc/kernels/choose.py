@@ -136,7 +136,22 @@ def _exact(case: Case, config: Config, out: tuple[int, ...]) -> bool:
     # kernel nearly as large as the input that is gigabytes for a few real positions
     taps = prod(case.kernel)
     flat_row = case.x_shape[1] * taps * prod(case.padded[1:]) * case.itemsize
-    return len(out) == 1 or out[-1] >= config.exact_min_width or wide or flat_row > case.budget
+    # the flat layout multiplies at every padded position of a row: a kernel nearly as wide
+    # as the input ((1, 999) on 1,000 columns) would do 500 times the output's work
+    # (beyond what a stride skips, which the flat layout computes too, by design)
+    reached = prod([o * s for o, s in zip(out[1:], case.stride[1:])])
+    wasteful = prod(case.padded[1:]) > FLAT_WASTE * reached
+    return (
+        len(out) == 1
+        or out[-1] >= config.exact_min_width
+        or wide
+        or flat_row > case.budget
+        or wasteful
+    )
+
+
+#: the most positions of a padded row the flat layout computes per output position
+FLAT_WASTE = 4
 
 
 def _depthwise(case: Case, config: Config, out: tuple[int, ...]) -> Path:

@@ -83,32 +83,62 @@ _UNITS = {
 }
 
 
+#: the words every note on trailing input that no window reaches contains (the floored
+#: divisions of convolution and pooling): what ``sweep`` and ``check --strict`` look for
+UNCOVERED = "not covered"
+
+
 def floor_note(
     axes: Sequence[str],
     sizes: Sequence[int],
     kernel: Sequence[int],
     stride: Sequence[int],
-    total_pad: Sequence[int],
+    pads: Sequence[tuple[int, int]],
     dilation: Sequence[int],
 ) -> str | None:
     """A note when the size formula does not divide exactly and trailing input is never reached.
 
-    ``H, W: 3.5 → 3: the last row and column are not covered``
+    ``H, W: 3.5 → 3: the last row and column are not covered``. Only input counts: a stride-2
+    3×3 convolution with padding 1 on 56 rows leaves out a row of padding and reads every row;
+    with dilation, the last rows read are those the taps land on.
     """
     lost = []
-    for axis, n, k, s, t, d in zip(axes, sizes, kernel, stride, total_pad, dilation):
-        span = n + t - d * (k - 1) - 1
-        if span >= 0 and span % s:
-            lost.append((axis, span / s + 1, span // s + 1, span % s))
+    for axis, n, k, s, (left, right), d in zip(axes, sizes, kernel, stride, pads, dilation):
+        span = n + left + right - d * (k - 1) - 1
+        if span < 0 or (not span % s and d == 1):
+            continue
+        unread = trailing_unread(n, k, s, left, d, span // s + 1)
+        if unread:
+            lost.append((axis, span / s + 1, span // s + 1, unread))
     if not lost:
         return None
+    if any(e == f for _, e, f, _ in lost):  # the division is exact: the dilated taps skip them
+        return "; ".join(
+            f"{a}: the last {_UNITS[a][0] if r == 1 else f'{r} {_UNITS[a][1]}'} "
+            f"{'is' if r == 1 else 'are'} {UNCOVERED} (the last window's taps fall in the padding)"
+            for a, _, _, r in lost
+        )
     if len({(e, f) for _, e, f, _ in lost}) == 1:
         head = f"{', '.join(a for a, *_ in lost)}: {lost[0][1]:g} → {lost[0][2]}"
     else:
         head = "; ".join(f"{a}: {e:g} → {f}" for a, e, f, _ in lost)
     what = " and ".join(_UNITS[a][0] if r == 1 else f"{r} {_UNITS[a][1]}" for a, _, _, r in lost)
     verb = "is" if len(lost) == 1 and lost[0][3] == 1 else "are"
-    return f"{head}: the last {what} {verb} not covered"
+    return f"{head}: the last {what} {verb} {UNCOVERED}"
+
+
+def trailing_unread(n: int, k: int, s: int, left: int, d: int, out: int) -> int:
+    """How many of the last input elements along an axis no window reads: ``out`` windows at
+    stride ``s`` over the input padded by ``left``, each of ``k`` taps ``d`` apart."""
+    last = left + n - 1  # the last input element, in padded coordinates
+    read = -1
+    for j in range(k):
+        tap = j * d
+        if tap > last:
+            break
+        w = min(out - 1, (last - tap) // s)
+        read = max(read, tap + w * s)
+    return n if read < left else last - read
 
 
 def axis_name(rank: int, dim: int) -> str:

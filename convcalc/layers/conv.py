@@ -286,7 +286,7 @@ class ConvNd(ConvBase):
             x[len(x) - self.nd :],
             self.kernel_size,
             self.stride,
-            tuple(2 * p for p in self.padding),
+            self.pads(),
             self.dilation,
         )
         if note:

@@ -479,3 +479,26 @@ def test_on_a_terminal_lines_wrap_between_words_and_keep_figures_whole() -> None
         assert all(part.startswith("    ") for part in lines[1:])
         assert not any(part.lstrip().startswith(("K)", "%", "M)")) for part in lines)
         assert " ".join(part.strip() for part in lines) == line
+
+
+def test_links_to_folders_are_not_followed_and_deep_folders_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "g" / "sub").mkdir(parents=True)
+    (tmp_path / "g" / "a.yaml").write_text(LENET)
+    (tmp_path / "g" / "sub" / "b.yml").write_text(LENET)
+    os.symlink(".", tmp_path / "g" / "loop")
+    os.symlink("..", tmp_path / "g" / "sub" / "up")
+    assert discover(["g"]) == ["g/a.yaml", "g/sub/b.yml"]
+    assert discover(["g/**"]) == ["g/a.yaml", "g/sub/b.yml"]
+    assert discover(["g/**/*.yml"]) == ["g/sub/b.yml"]
+    assert discover(["g/*.yaml"]) == ["g/a.yaml"]  # * stays within a folder
+    deep = tmp_path / "deep"
+    path = deep
+    for _ in range(300):  # deeper than any repository: no recursion error, no config found
+        path = path / "d"
+    path.mkdir(parents=True)
+    (path / "m.yaml").write_text(LENET)
+    result = run("check", "deep", "-f", "json")
+    assert result.exit_code == 2

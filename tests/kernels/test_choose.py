@@ -125,3 +125,12 @@ def test_the_transposed_path_chosen(
     path: str,
 ) -> None:
     assert choose_transposed(x_shape, w_shape, stride, dilation, groups, 4, budget) == path
+
+
+def test_a_kernel_nearly_as_wide_as_the_input_is_gathered_cropped() -> None:
+    """(1, 999) on 1,000 columns: the flat layout would multiply at every one of the 1,000
+    padded columns for 2 output columns (32 M MACs took 4 s); cropped, the work is the MACs."""
+    case = Case((1, 4, 1000, 1000), (4, 4, 1, 999), 1, (1, 1), (1, 1), P0, bias=True)
+    assert choose(case, Config(threads=1)) == "columns-input"
+    strided = Case((1, 4, 1000, 1000), (4, 4, 1, 99), 1, (1, 2), (1, 1), P0, bias=True)
+    assert choose(strided, Config(threads=1)) == "columns-cropped"

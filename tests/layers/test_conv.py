@@ -246,8 +246,13 @@ def test_transposed_output_padding_may_use_dilation():
 
 
 def test_notes():
-    assert one("Conv2d(1, 1, 2, stride=2, padding=1)", (1, 1, 5, 5)).rows[0].notes == (
-        "H, W: 3.5 → 3: the last row and column are not covered",
+    # the last window leaves out a row and a column of padding: every input row is read
+    assert one("Conv2d(1, 1, 2, stride=2, padding=1)", (1, 1, 5, 5)).rows[0].notes == ()
+    assert one("Conv2d(1, 1, 2, stride=2)", (1, 1, 5, 5)).rows[0].notes == (
+        "H, W: 2.5 → 2: the last row and column are not covered",
+    )
+    assert one("Conv2d(1, 1, 3, stride=3, padding=1)", (1, 1, 9, 9)).rows[0].notes == (
+        "H, W: 3.66667 → 3: the last row and column are not covered",
     )
     assert one("Conv2d(8, 16, 3, groups=8)", (1, 8, 5, 5)).rows[0].notes == (
         "depthwise, depth multiplier 2",
