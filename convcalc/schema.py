@@ -431,7 +431,7 @@ def _top_level() -> dict[str, Schema]:
             "description": "Modules of the source model whose state_dict keys run --weights "
             "skips: modules its forward never calls (convcalc import writes it).",
             "type": ["array", "null"],
-            "items": {"type": "string", "minLength": 1},
+            "items": {"type": "string"},
         },
     }
     return {key: keys[key] for key in TOP_KEYS}
