@@ -114,7 +114,7 @@ def choose(case: Case, config: Config) -> Path:
     if case.groups > 1 and cig >= config.grouped_direct_min:
         long = out[0] * prod(padded[1:]) >= config.grouped_pointer_min_length
         return "grouped-blas" if case.blas and long else "grouped"
-    if _exact(case, config, out):
+    if _exact(case, config, out) or _wasteful(case, out):
         # strided, the taps are read from the stride phases (contiguous runs, cropped while
         # copied), which copies faster than strided reads of the input
         return "columns-input" if all(s == 1 for s in case.stride) else "columns-cropped"
@@ -136,18 +136,15 @@ def _exact(case: Case, config: Config, out: tuple[int, ...]) -> bool:
     # kernel nearly as large as the input that is gigabytes for a few real positions
     taps = prod(case.kernel)
     flat_row = case.x_shape[1] * taps * prod(case.padded[1:]) * case.itemsize
-    # the flat layout multiplies at every padded position of a row: a kernel nearly as wide
-    # as the input ((1, 999) on 1,000 columns) would do 500 times the output's work
-    # (beyond what a stride skips, which the flat layout computes too, by design)
+    return len(out) == 1 or out[-1] >= config.exact_min_width or wide or flat_row > case.budget
+
+
+def _wasteful(case: Case, out: tuple[int, ...]) -> bool:
+    """The flat layout multiplies at every padded position of a row: a kernel nearly as wide
+    as the input ((1, 999) on 1,000 columns) would do 500 times the output's work (counted
+    beyond what a stride skips, which the flat layout computes too, by design)."""
     reached = prod([o * s for o, s in zip(out[1:], case.stride[1:])])
-    wasteful = prod(case.padded[1:]) > FLAT_WASTE * reached
-    return (
-        len(out) == 1
-        or out[-1] >= config.exact_min_width
-        or wide
-        or flat_row > case.budget
-        or wasteful
-    )
+    return prod(case.padded[1:]) > FLAT_WASTE * reached
 
 
 #: the most positions of a padded row the flat layout computes per output position

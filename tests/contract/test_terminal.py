@@ -457,8 +457,9 @@ def test_notes_become_footnotes(monkeypatch) -> None:
     notes = list(dict.fromkeys(n for r in report.rows for n in r.notes))
     for number, note in enumerate(notes, 1):
         assert f"[{number}] {note}" in out
-    conv1 = next(line for line in out if line.split()[:1] == ["0"])
-    assert "conv1 [1]" in conv1
+    first = next(r for r in report.rows if r.notes)  # the first layer with a note gets [1]
+    line = next(line for line in out if line.split()[:1] == [str(first.index)])
+    assert f"{first.name.rsplit('.', 1)[-1]} [1]" in line
 
 
 # ------------------------------------------------- kernel and trainable
