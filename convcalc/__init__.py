@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .model import Spec
     from .spec import load_spec, spec_from_data, spec_from_strings
     from .torchexport import to_torch_source
+    from .torchimport import from_torch
 
 #: public name → the module that defines it
 _LAZY = {
@@ -31,6 +32,7 @@ _LAZY = {
     "spec_from_strings": "spec",
     "run_forward": "forward",  # imports numpy
     "to_torch_source": "torchexport",
+    "from_torch": "torchimport",  # imports torch when called
 }
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "analyze",
+    "from_torch",
     "load_spec",
     "run_forward",
     "spec_from_data",

@@ -70,6 +70,9 @@ class Spec:
     warnings: tuple[str, ...] = ()
     #: the config's ``limits:`` and ``expect:`` (None: it has neither)
     pins: Pins | None = None
+    #: ``ignore_weights:``: modules of the source model that no layer stands for (its
+    #: forward never calls them); ``run --weights`` skips their state_dict keys
+    ignore_weights: tuple[str, ...] = ()
 
 
 class Call(str):

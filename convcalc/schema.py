@@ -427,6 +427,12 @@ def _top_level() -> dict[str, Schema]:
             "properties": {key: _EXPECT[key] for key in EXPECT_KEYS},
             "additionalProperties": False,
         },
+        "ignore_weights": {
+            "description": "Modules of the source model whose state_dict keys run --weights "
+            "skips: modules its forward never calls (convcalc import writes it).",
+            "type": ["array", "null"],
+            "items": {"type": "string"},
+        },
     }
     return {key: keys[key] for key in TOP_KEYS}
 

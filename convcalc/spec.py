@@ -29,6 +29,7 @@ from .scalars import SCALARS, STR_TAG, TAG
 from .shape import Shape
 from .sources import Files, read_import, read_model, read_text
 from .toplevel import TOP_KEYS, not_a_config
+from .yamlwrite import Config, dump_config
 
 if TYPE_CHECKING:
     _Base = yaml.SafeLoader
@@ -298,24 +299,10 @@ def printout_yaml(path: str, input_shape: Shape | None = None) -> str:
         )
     printout = read_printout(text, source)
     shown = " ".join(os.path.basename(source).splitlines())
-    lines = [f"# {shown}, as print(model) wrote it; layer names are the state_dict keys"]
-    lines += [f"# note: {note}" for note in printout.notes]
-    if printout.name is not None:
-        lines.append(yaml.safe_dump({"name": printout.name}, width=1 << 20).rstrip("\n"))
-    if input_shape is not None:
-        lines.append(f"input: [{', '.join(map(str, input_shape))}]")
-    body = yaml.safe_dump(
-        {
-            "layers": [
-                {name: str(call) for name, call in entry.items()} for entry in printout.layers
-            ]
-        },
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1 << 20,
-    )
-    return "\n".join(lines) + "\n" + body
+    comments = [f"{shown}, as print(model) wrote it; layer names are the state_dict keys"]
+    comments += [f"note: {note}" for note in printout.notes]
+    layers = [{name: str(call) for name, call in entry.items()} for entry in printout.layers]
+    return dump_config(Config(layers, printout.name, input_shape, comments))
 
 
 def _spec_from_text(text: str, source: str, files: Files | None = None) -> Spec:
@@ -445,7 +432,28 @@ def spec_from_data(data: Any, source: str | None = None, files: Files | None = N
         name=None if name is None else str(name),
         source=source,
     )
+    ignored = _ignore_weights(data, at, lines, cols)
+    if ignored:
+        note = (
+            f"run --weights skips the state_dict keys of {', '.join(ignored)} (ignore_weights: "
+            "modules the model's forward never calls)"
+        )
+        return replace(spec, pins=pins, ignore_weights=ignored, warnings=(*spec.warnings, note))
     return replace(spec, pins=pins)
+
+
+def _ignore_weights(data: dict[str, Any], at: Any, lines: Any, cols: Any) -> tuple[str, ...]:
+    """The ``ignore_weights:`` list: module names."""
+    value = data.get("ignore_weights")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SpecError(
+            "ignore_weights must be a list of module names",
+            location=place(at, lines.get("ignore_weights"), cols.get("ignore_weights")),
+            hint="e.g. ignore_weights: [aux1, aux2]",
+        )
+    return tuple(value)
 
 
 def _blocks(

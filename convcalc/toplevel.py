@@ -8,7 +8,7 @@ from typing import Any
 
 from .layers.base import did_you_mean
 
-TOP_KEYS = ("name", "input", "layers", "blocks", "import", "limits", "expect")
+TOP_KEYS = ("name", "input", "layers", "blocks", "import", "limits", "expect", "ignore_weights")
 
 
 def not_a_config(data: Any) -> str | None:

@@ -103,7 +103,12 @@ def check_weights(spec: Spec, report: Report, given: Mapping[str, np.ndarray | S
         assert row.input_shape is not None
         for suffix, shape in expected_entries(entry, row.input_shape).items():
             expected[f"{entry.name}.{suffix}"] = (entry, suffix, shape)
-    strays = sorted(k for k in given if k not in expected and not k.endswith("." + IGNORED_KEYS[0]))
+    skipped = tuple(f"{name}." for name in spec.ignore_weights)
+    strays = sorted(
+        k
+        for k in given
+        if k not in expected and not k.endswith("." + IGNORED_KEYS[0]) and not k.startswith(skipped)
+    )
     prefix = _wrapped_prefix(given, [k for k, e in expected.items() if e[1] not in IGNORED_KEYS])
     prefix_hint = (
         f"every key carries the prefix {prefix!r} (the state_dict of a wrapped model, as "

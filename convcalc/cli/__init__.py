@@ -12,6 +12,7 @@ from . import diff as _diff  # noqa: F401  (registers diff)
 from . import export as _export  # noqa: F401  (registers export)
 from . import schema as _schema  # noqa: F401  (registers schema)
 from . import sweep as _sweep  # noqa: F401  (registers sweep)
+from . import torchio as _torchio  # noqa: F401  (registers import)
 from .app import cli, main
 from .commands import parse_size
 from .options import COLUMNS_HELP

@@ -1,0 +1,193 @@
+"""Which layer type computes a traced function or method call (``torch.cat`` → Concat,
+``F.relu`` → ReLU, ``x.view(x.size(0), -1)`` → Flatten), with its arguments under the
+layer's names. torch is imported only inside :func:`op_layer`."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import operator
+import re
+from typing import Any
+
+from .shape import Shape, prod
+
+
+class OpError(Exception):
+    """The call has no layer type, or arguments no layer type takes."""
+
+
+#: function name → (layer type, the function's parameters after the input)
+_ACTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "relu": ("ReLU", ("inplace",)),
+    "relu6": ("ReLU6", ("inplace",)),
+    "leaky_relu": ("LeakyReLU", ("negative_slope", "inplace")),
+    "elu": ("ELU", ("alpha", "inplace")),
+    "celu": ("CELU", ("alpha", "inplace")),
+    "selu": ("SELU", ("inplace",)),
+    "gelu": ("GELU", ("approximate",)),
+    "silu": ("SiLU", ("inplace",)),
+    "mish": ("Mish", ("inplace",)),
+    "hardswish": ("Hardswish", ("inplace",)),
+    "hardsigmoid": ("Hardsigmoid", ("inplace",)),
+    "hardtanh": ("Hardtanh", ("min_val", "max_val", "inplace")),
+    "sigmoid": ("Sigmoid", ()),
+    "tanh": ("Tanh", ()),
+    "softplus": ("Softplus", ("beta", "threshold")),
+    "softsign": ("Softsign", ()),
+    "logsigmoid": ("LogSigmoid", ()),
+    "softmax": ("Softmax", ("dim", "_stacklevel", "dtype")),
+    "log_softmax": ("LogSoftmax", ("dim", "_stacklevel", "dtype")),
+    "softmin": ("Softmin", ("dim", "_stacklevel", "dtype")),
+    "glu": ("GLU", ("dim",)),
+    "pixel_shuffle": ("PixelShuffle", ("upscale_factor",)),
+    "pixel_unshuffle": ("PixelUnshuffle", ("downscale_factor",)),
+    "channel_shuffle": ("ChannelShuffle", ("groups",)),
+    "dropout": ("Dropout", ("p", "training", "inplace")),
+    "dropout1d": ("Dropout1d", ("p", "training", "inplace")),
+    "dropout2d": ("Dropout2d", ("p", "training", "inplace")),
+    "dropout3d": ("Dropout3d", ("p", "training", "inplace")),
+    "alpha_dropout": ("AlphaDropout", ("p", "training", "inplace")),
+    "interpolate": (
+        "Upsample",
+        ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"),
+    ),
+}
+_MAX = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+_AVG = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+for _n in (1, 2, 3):
+    _ACTS[f"max_pool{_n}d"] = (f"MaxPool{_n}d", _MAX)
+    _ACTS[f"avg_pool{_n}d"] = (f"AvgPool{_n}d", _AVG if _n > 1 else _AVG[:-1])
+    _ACTS[f"adaptive_avg_pool{_n}d"] = (f"AdaptiveAvgPool{_n}d", ("output_size",))
+    _ACTS[f"adaptive_max_pool{_n}d"] = (f"AdaptiveMaxPool{_n}d", ("output_size", "return_indices"))
+
+#: function arguments that are no layer's: the value they must have (else the call is refused)
+_FIXED: dict[str, Any] = {"training": False, "dtype": None, "antialias": False, "_stacklevel": None}
+
+#: the in-place forms of a function (``torch.relu_``, ``x.relu_()``)
+_INPLACE = re.compile(r"^(\w+?)_$")
+
+
+@functools.cache
+def _functions() -> dict[Any, str]:
+    """The functions of torch and torch.nn.functional that have a row, by identity."""
+    torch = importlib.import_module("torch")
+    functional = importlib.import_module("torch.nn.functional")
+    found: dict[Any, str] = {}
+    for name in _ACTS:
+        for owner in (functional, torch):
+            # F.max_pool2d dispatches to F._max_pool2d; torch.relu_ is relu in place
+            for spelled, meaning in ((name, name), (f"_{name}", name), (f"{name}_", f"{name}_")):
+                fn = getattr(owner, spelled, None)
+                if callable(fn):
+                    found.setdefault(fn, meaning)
+    for fn in (operator.add, operator.iadd, torch.add):
+        found[fn] = "add"
+    for fn in (operator.mul, operator.imul, torch.mul):
+        found[fn] = "mul"
+    for fn in (torch.cat, torch.concat, torch.concatenate):
+        found[fn] = "cat"
+    found[torch.flatten] = "flatten"
+    found[torch.reshape] = "reshape"
+    return found
+
+
+def op_layer(
+    node: Any, inputs: list[Shape | None], out: Shape
+) -> tuple[str, dict[str, Any], str] | None:
+    """(layer type, its arguments, the layer's base name) for a function or method node; None
+    for a call that changes nothing (``x.contiguous()``). Raises :class:`OpError`."""
+    if node.op == "call_method":
+        name = str(node.target)
+        args = node.args[1:]
+    else:
+        found = _functions().get(node.target)
+        if found is None:
+            raise OpError("this call has no convcalc layer type")
+        name, args = found, node.args[1:]
+    kwargs = dict(node.kwargs)
+    tensors = [s for s in inputs if s is not None]
+    if name in ("add", "add_", "iadd", "mul", "mul_", "imul"):
+        return _merge(name.strip("_").removeprefix("i"), node, tensors, kwargs)
+    if name in ("cat", "concat", "concatenate"):
+        if len(tensors) == 1:  # torch.cat([x]): a copy of x, no merge
+            return None
+        dim = kwargs.pop("dim", args[0] if args else 0)
+        return "Concat", {"dim": dim}, "cat"
+    if name in ("view", "reshape", "flatten"):
+        return _flatten(name, tensors[0], out)
+    if name == "contiguous":
+        return None
+    inplace = _INPLACE.match(name)
+    if inplace and inplace.group(1) in _ACTS:
+        kwargs["inplace"] = True
+        name = inplace.group(1)
+    if name not in _ACTS:
+        raise OpError("this call has no convcalc layer type")
+    type_name, params = _ACTS[name]
+    values = _bound(params, args, kwargs)
+    if "training" in params and values.get("training", True) is not False:
+        raise OpError(
+            "training is not False (the function's default is True): it drops at inference too, "
+            "where a Dropout layer passes its input on"
+        )
+    for key, wanted in _FIXED.items():
+        if key in values:
+            got = values.pop(key)
+            if got != wanted and key != "_stacklevel":
+                raise OpError(f"{key}={got!r} has no layer form")
+    if type_name.startswith("AvgPool") and "stride" not in values:
+        values["stride"] = None
+    return type_name, values, name
+
+
+def _bound(
+    params: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    if len(args) > len(params):
+        raise OpError(f"takes {len(args)} arguments after the input; its layer has {len(params)}")
+    values = dict(zip(params, args))
+    for key, value in kwargs.items():
+        if key not in params:
+            raise OpError(f"argument {key!r} has no layer form")
+        values[key] = value
+    return {k: _value(v) for k, v in values.items()}
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_value(i) for i in v)
+    if isinstance(v, (int, float, str, bool, tuple)) or v is None:
+        return v
+    raise OpError(f"an argument computed at run time ({v}) has no layer form")
+
+
+def _merge(
+    kind: str, node: Any, tensors: list[Shape], kwargs: dict[str, Any]
+) -> tuple[str, dict[str, Any], str]:
+    operands = [a for a in node.args if a is not None]
+    if len(tensors) != 2 or len(operands) != 2:
+        raise OpError(
+            f"{'adds' if kind == 'add' else 'multiplies'} a constant: only tensors computed by layers merge"
+        )
+    if kwargs:
+        raise OpError(f"argument {next(iter(kwargs))!r} has no layer form")
+    if kind == "add":
+        if tensors[0] != tensors[1]:
+            raise OpError(f"adds shapes {tensors[0]} and {tensors[1]}: Add takes equal shapes")
+        return "Add", {}, "add"
+    return "Mul", {}, "mul"
+
+
+def _flatten(name: str, x: Shape, out: Shape) -> tuple[str, dict[str, Any], str] | None:
+    """A view, reshape or flatten that flattens trailing dims: Flatten(start_dim)."""
+    if out == x:
+        return None
+    for start in range(len(x)):
+        if tuple(x[:start]) + (prod(x[start:]),) == tuple(out):
+            return "Flatten", {"start_dim": start}, "flatten"
+    for start in range(len(x)):
+        for end in range(start + 1, len(x)):
+            if tuple(x[:start]) + (prod(x[start : end + 1]),) + tuple(x[end + 1 :]) == tuple(out):
+                return "Flatten", {"start_dim": start, "end_dim": end}, "flatten"
+    raise OpError(f"reshapes {x} to {out}: only flattening dims has a layer type (Flatten)")
