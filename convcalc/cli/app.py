@@ -20,7 +20,7 @@ BUG_HINT = "this is a bug in convcalc; rerun with CONVCALC_DEBUG=1 for the trace
 
 
 #: the order --help lists the commands in: the one-model commands, the many-config ones, the catalogues
-ORDER = ("shape", "run", "check", "diff", "schema", "layers", "zoo")
+ORDER = ("shape", "run", "explain", "check", "diff", "schema", "layers", "zoo")
 
 
 class _Group(click.Group):
