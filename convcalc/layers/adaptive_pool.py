@@ -253,7 +253,7 @@ class _AdaptivePool(Layer):
                 o,
                 dim=first + i,
             )
-            if o == 0:
+            if o == 0 or kept:
                 continue
             shown = [*range(min(o, SHOWN_BINS)), *([o - 1] if o > SHOWN_BINS else [])]
             bins = [(j * n // o, -(-(j + 1) * n // o)) for j in shown]
