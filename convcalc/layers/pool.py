@@ -276,21 +276,11 @@ class _Pool(Layer):
                 continue
             up = -(-numerator // s) + 1
             yield Step(f"{axis}_out with ceil_mode", formula, values + ceiled(numerator, s, 1), up)
-            start = (up - 1) * s
+            start, limit = (up - 1) * s, f"{axis}_in + padding = {n + p}"
             kept = start < n + p
-            yield Step(
-                f"{axis}_out",
-                "",
-                () if kept else (f"{up} − 1",),
-                o,
-                dim=dim,
-                note=f"the last window starts at ({up} − 1)·{s} = {start}, "
-                + (
-                    f"< {axis}_in + padding = {n + p}: kept"
-                    if kept
-                    else f"≥ {axis}_in + padding = {n + p}, in the right padding: dropped"
-                ),
-            )
+            where = f"< {limit}: kept" if kept else f"≥ {limit}, in the right padding: dropped"
+            note = f"the last window starts at ({up} − 1)·{s} = {start}, {where}"
+            yield Step(f"{axis}_out", "", () if kept else (f"{up} − 1",), o, dim=dim, note=note)
 
 
 class MaxPoolNd(_Pool):
