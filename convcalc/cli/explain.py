@@ -48,7 +48,7 @@ def explain(
         if row is not None:
             raise SpecError("with --layer, give at most one ROW (a name or index), not a FILE")
         file, row = None, file  # the one argument is the row of the --layer stack
-    with json_errors("json" if fmt == "json" else "text"):
+    with json_errors(fmt):
         spec, input_shape = load_model(file, input_text, layers)
         result = explain_row(spec, input_shape, row, last=bool(layers))
     if fmt == "json":
