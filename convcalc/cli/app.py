@@ -20,7 +20,19 @@ BUG_HINT = "this is a bug in convcalc; rerun with CONVCALC_DEBUG=1 for the trace
 
 
 #: the order --help lists the commands in: the one-model commands, the many-config ones, the catalogues
-ORDER = ("shape", "run", "sweep", "check", "diff", "import", "export", "schema", "layers", "zoo")
+ORDER = (
+    "shape",
+    "run",
+    "explain",
+    "sweep",
+    "check",
+    "diff",
+    "import",
+    "export",
+    "schema",
+    "layers",
+    "zoo",
+)
 
 
 class _Group(click.Group):

@@ -6,6 +6,7 @@ pool.py registers beside the other pooling types. Bin i of an axis covers
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
@@ -29,7 +30,11 @@ from .checks import (
     spatial_origin,
 )
 from .pool_kernels import adaptive_axis
+from .steps import Step
 from .tiles import tiles
+
+#: bins an explanation lists before it skips to the last
+SHOWN_BINS = 6
 
 
 def to_output_size(nd: int) -> Converter[Any]:
@@ -234,6 +239,36 @@ class _AdaptivePool(Layer):
         sizes[dim - first] = wanted
         value = str(wanted) if self.nd == 1 else "(" + ", ".join(map(str, sizes)) + ")"
         return f"set output_size: {value} in {label}"
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        y = self.out_shape(x)
+        first = len(y) - self.nd
+        given = self.sizes()
+        for i, (axis, n, o) in enumerate(zip(AXES[self.nd], x[len(x) - self.nd :], y[first:])):
+            kept = given[i] is None
+            yield Step(
+                f"{axis}_out",
+                f"{axis}_in (output_size None)" if kept else "output_size",
+                (str(n),) if kept else (),
+                o,
+                dim=first + i,
+            )
+            if o == 0 or kept:
+                continue
+            shown = [*range(min(o, SHOWN_BINS)), *([o - 1] if o > SHOWN_BINS else [])]
+            bins = [(j * n // o, -(-(j + 1) * n // o)) for j in shown]
+            text = ", ".join(f"[{a}, {b})" for a, b in bins[:SHOWN_BINS])
+            if o > SHOWN_BINS:
+                text += f", …, [{bins[-1][0]}, {bins[-1][1]})"
+            lengths = {b - a for a, b in bins}
+            size = str(min(lengths)) if len(lengths) == 1 else f"{min(lengths)} to {max(lengths)}"
+            yield Step(
+                f"{axis} bin i",
+                f"[⌊i·{axis}_in/{axis}_out⌋, ⌈(i+1)·{axis}_in/{axis}_out⌉)",
+                (text,),
+                f"{o} bin{'s' if o != 1 else ''} of {size} element{'s' if max(lengths) != 1 else ''}"
+                + (" (shown)" if o > SHOWN_BINS else ""),
+            )
 
 
 class AdaptiveAvgPoolNd(_AdaptivePool):

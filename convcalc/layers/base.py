@@ -9,12 +9,13 @@ count and notes. Classes register themselves by their PyTorch name.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import SpecError, number_text
 from ..shape import Shape
 from .arguments import REQUIRED, Arg, BadValue, beyond_int64, compact, same_value
+from .steps import Step, unchanged, weight_sum
 
 #: a layer's documented example: positional arguments, keyword arguments, and the input
 #: shape (a merge's: the shapes of its inputs)
@@ -221,6 +222,16 @@ class Layer:
     def macs(self, x: Shape, y: Shape) -> int:
         """Multiply-accumulates, bias excluded (torch.utils.flop_counter / 2)."""
         return 0
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        """The output shape, the parameters and the MACs computed step by step with the
+        numbers written in (see steps.py), each result as :meth:`out_shape`, :meth:`weights`
+        and :meth:`macs` give it; a rule that fails raises its error where it fails, after
+        the steps before it. The default is an element-wise layer's: the shape is unchanged,
+        and the parameters are the sum of the weight arrays'."""
+        y = self.out_shape(x)
+        yield unchanged(x, y)
+        yield from weight_sum(self.weights(x) or {})
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
         return []

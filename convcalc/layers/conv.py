@@ -3,6 +3,7 @@ and their Lazy variants."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
@@ -18,6 +19,7 @@ from .base import Example, Lazy, lazy_args, register
 from .checks import batch_size, floor_note, spatial_example
 from .conv_common import PADDING_MODES, ConvBase, to_padding
 from .conv_transpose import ConvTransposeNd
+from .steps import Step, floored, kernel_names, product, signed
 
 
 class ConvNd(ConvBase):
@@ -63,40 +65,48 @@ class ConvNd(ConvBase):
     def out_shape(self, x: Shape) -> Shape:
         cdim, c_in, spatial = self.channels(x)
         pads = self.pads()
-        axes = AXES[self.nd]
-        if self.padding_mode != "zeros":
-            for axis, size, (left, right) in zip(axes, spatial, pads):
-                limit_ok = (
-                    max(left, right) < size
-                    if self.padding_mode == "reflect"
-                    else max(left, right) <= size
-                )
-                if self.padding_mode in ("reflect", "circular") and not limit_ok:
-                    rule = "less than" if self.padding_mode == "reflect" else "at most"
-                    raise ShapeError(
-                        f"padding_mode={self.padding_mode!r} needs padding {rule} the input size: "
-                        f"{axis} is {size}, padding {max(left, right)}",
-                        argument="padding",
-                        expected=f"{rule} {size}",
-                        got=max(left, right),
-                        hint="use a larger input, less padding or padding_mode='zeros'",
-                    )
+        self._check_mode(spatial, pads)
         out = []
         for axis, size, k, s, d, (left, right) in zip(
-            axes, spatial, self.kernel_size, self.stride, self.dilation, pads
+            AXES[self.nd], spatial, self.kernel_size, self.stride, self.dilation, pads
         ):
-            span = d * (k - 1) + 1
-            if size + left + right < span:
-                raise ShapeError(
-                    f"kernel larger than the padded input: {axis} is {size} + padding {left + right} "
-                    f"= {size + left + right}, the {'dilated ' if d > 1 else ''}kernel spans {span}",
-                    argument="kernel_size",
-                    expected=f"a kernel span of at most {size + left + right}",
-                    got=span,
-                    hint="use a larger input, more padding or a smaller kernel",
-                )
+            self._check_span(axis, size, k, d, left + right)
             out.append(conv_out_padded(size, k, s, left + right, d))
         return x[:cdim] + (self.out_channels,) + tuple(out)
+
+    def _check_mode(self, spatial: Shape, pads: tuple[tuple[int, int], ...]) -> None:
+        """reflect and circular padding read at most the input's size on each side."""
+        if self.padding_mode not in ("reflect", "circular"):
+            return
+        for axis, size, (left, right) in zip(AXES[self.nd], spatial, pads):
+            limit_ok = (
+                max(left, right) < size
+                if self.padding_mode == "reflect"
+                else max(left, right) <= size
+            )
+            if not limit_ok:
+                rule = "less than" if self.padding_mode == "reflect" else "at most"
+                raise ShapeError(
+                    f"padding_mode={self.padding_mode!r} needs padding {rule} the input size: "
+                    f"{axis} is {size}, padding {max(left, right)}",
+                    argument="padding",
+                    expected=f"{rule} {size}",
+                    got=max(left, right),
+                    hint="use a larger input, less padding or padding_mode='zeros'",
+                )
+
+    def _check_span(self, axis: str, size: int, k: int, d: int, pad: int) -> None:
+        """The dilated kernel fits in the padded input."""
+        span = d * (k - 1) + 1
+        if size + pad < span:
+            raise ShapeError(
+                f"kernel larger than the padded input: {axis} is {size} + padding {pad} "
+                f"= {size + pad}, the {'dilated ' if d > 1 else ''}kernel spans {span}",
+                argument="kernel_size",
+                expected=f"a kernel span of at most {size + pad}",
+                got=span,
+                hint="use a larger input, more padding or a smaller kernel",
+            )
 
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         c_in = self.c_in(x)
@@ -116,6 +126,71 @@ class ConvNd(ConvBase):
             * prod(y[cdim + 1 :])
             * (c_in // self.groups)
             * prod(self.kernel_size)
+        )
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        cdim, c_in, spatial = self.channels(x)
+        pads = self.pads()
+        self._check_mode(spatial, pads)
+        yield Step("C_out", "out_channels", (), self.out_channels, dim=cdim)
+        out = []
+        for i, (axis, size, k, s, d, (left, right)) in enumerate(
+            zip(AXES[self.nd], spatial, self.kernel_size, self.stride, self.dilation, pads)
+        ):
+            reach = d * (k - 1)
+            if self.padding == "same":
+                yield Step(f"{axis} pad total", "dilation·(kernel−1)", (f"{d}·({k} − 1)",), reach)
+                yield Step(
+                    f"{axis} padding",
+                    "(⌊total/2⌋, total − ⌊total/2⌋)",
+                    (f"(⌊{reach}/2⌋, {reach} − {reach // 2})",),
+                    f"({left}, {right})",
+                    note="'same': an odd total puts the extra one on the right"
+                    if left != right
+                    else "",
+                )
+            self._check_span(axis, size, k, d, left + right)
+            o = conv_out_padded(size, k, s, left + right, d)
+            out.append(o)
+            numerator = size + left + right - reach - 1
+            if left == right:
+                formula = "2·padding"
+                pad = [("+", left + right)]
+            else:
+                formula, pad = "pad_left + pad_right", [("+", left), ("+", right)]
+            yield Step(
+                f"{axis}_out",
+                f"⌊({axis}_in + {formula} − dilation·(kernel−1) − 1) / stride⌋ + 1",
+                (
+                    f"⌊({signed([('', size), *pad, ('−', reach), ('−', 1)])}) / {s}⌋ + 1",
+                    *floored(numerator, s, 1),
+                ),
+                o,
+                dim=cdim + 1 + i,
+            )
+        g, c_out, kernel = self.groups, self.out_channels, self.kernel_size
+        bias = (" + C_out", f" + {c_out}") if self.bias else ("", "")
+        k_names = " · ".join(kernel_names(self.nd))
+        per_group = f"{c_in}/{g}" if g > 1 else str(c_in)
+        yield Step(
+            "params",
+            f"C_out · C_in/groups · {k_names}{bias[0]}",
+            (
+                f"{c_out} · {per_group} · {product(kernel)}{bias[1]}",
+                f"{c_out * (c_in // g) * prod(kernel)}{bias[1]}",
+            ),
+            prod((self.weights(x) or {})["weight"]) + (c_out if self.bias else 0),
+            counts="params",
+        )
+        n = batch_size(x, cdim)
+        sizes = " · ".join(f"{a}_out" for a in AXES[self.nd])
+        y = x[:cdim] + (c_out,) + tuple(out)
+        yield Step(
+            "MACs",
+            f"N · C_out · {sizes} · C_in/groups · {k_names}",
+            (f"{n} · {c_out} · {product(out)} · {per_group} · {product(kernel)}",),
+            self.macs(x, y),
+            counts="macs",
         )
 
     def scaled_weight(self, weight: Any, scale: Any) -> Any:

@@ -3,10 +3,12 @@ beside the convolutions. out = (in - 1)s - 2p + d(k-1) + output_padding + 1."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
 from ..shape import (
+    AXES,
     Shape,
     conv_transpose_out,
     fmt_shape,
@@ -17,6 +19,7 @@ from .arguments import REQUIRED, Arg, to_bool, to_choice, to_int, to_ints
 from .base import Example
 from .checks import batch_size, check_positive, spatial_example
 from .conv_common import PADDING_MODES, ConvBase, compact_tuple, to_padding
+from .steps import Step, kernel_names, product
 
 
 class ConvTransposeNd(ConvBase):
@@ -156,4 +159,51 @@ class ConvTransposeNd(ConvBase):
             * prod(x[cdim + 1 :])
             * (self.out_channels // self.groups)
             * prod(self.kernel_size)
+        )
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        cdim, c_in, spatial = self.channels(x)
+        yield Step("C_out", "out_channels", (), self.out_channels, dim=cdim)
+        window = zip(
+            AXES[self.nd],
+            spatial,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.output_padding,
+        )
+        for i, (axis, size, k, s, p, d, op) in enumerate(window):
+            rest = f"{2 * p} + {d * (k - 1)} + {op} + 1"
+            yield Step(
+                f"{axis}_out",
+                f"({axis}_in − 1)·stride − 2·padding + dilation·(kernel−1) + output_padding + 1",
+                (f"({size} − 1)·{s} − {rest}", f"{(size - 1) * s} − {rest}"),
+                conv_transpose_out(size, k, s, p, d, op),
+                dim=cdim + 1 + i,
+            )
+        y = self.out_shape(x)  # an output smaller than 1 fails here, once every axis is shown
+        g, c_out, kernel = self.groups, self.out_channels, self.kernel_size
+        bias = (" + C_out", f" + {c_out}") if self.bias else ("", "")
+        k_names = " · ".join(kernel_names(self.nd))
+        per_group = f"{c_out}/{g}" if g > 1 else str(c_out)
+        yield Step(
+            "params",
+            f"C_in · C_out/groups · {k_names}{bias[0]}",
+            (
+                f"{c_in} · {per_group} · {product(kernel)}{bias[1]}",
+                f"{c_in * (c_out // g) * prod(kernel)}{bias[1]}",
+            ),
+            prod((self.weights(x) or {})["weight"]) + (c_out if self.bias else 0),
+            counts="params",
+        )
+        sizes = " · ".join(f"{a}_in" for a in AXES[self.nd])
+        yield Step(
+            "MACs",
+            f"N · C_in · {sizes} · C_out/groups · {k_names}",
+            (
+                f"{batch_size(x, cdim)} · {c_in} · {product(spatial)} · {per_group} · {product(kernel)}",
+            ),
+            self.macs(x, y),
+            counts="macs",
         )

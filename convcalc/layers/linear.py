@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_product, fmt_shape, prod
 from .arguments import REQUIRED, Arg, BadValue, converter_form, is_int, to_bool, to_int
 from .base import Example, Layer, Lazy, lazy_args, register, scaled_outputs
+from .steps import Step, product
 
 #: up to this many rows Linear multiplies as W @ xᵀ (see Linear.forward)
 FEW_ROWS = 64
@@ -86,6 +88,29 @@ class Linear(Layer):
 
     def macs(self, x: Shape, y: Shape) -> int:
         return prod(x[:-1]) * x[-1] * self.out_features
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        y = self.out_shape(x)
+        n_in, n_out = x[-1], self.out_features
+        yield Step(
+            "features_out", "out_features (on the last dimension)", (), n_out, dim=len(y) - 1
+        )
+        bias = (" + out_features", f" + {n_out}") if self.bias else ("", "")
+        yield Step(
+            "params",
+            f"out_features · in_features{bias[0]}",
+            (f"{n_out} · {n_in}{bias[1]}", f"{n_out * n_in}{bias[1]}"),
+            prod((self.weights(x) or {})["weight"]) + (n_out if self.bias else 0),
+            counts="params",
+        )
+        lead = x[:-1]
+        yield Step(
+            "MACs",
+            ("∏ leading dims · " if len(lead) != 1 else "N · ") + "in_features · out_features",
+            (f"{product(lead) if lead else 1} · {n_in} · {n_out}",),
+            self.macs(x, y),
+            counts="macs",
+        )
 
     # -- NumPy forward pass ------------------------------------------------
     def init(self, x: Shape, rng: Any) -> dict[str, Any]:
@@ -175,6 +200,21 @@ class Flatten(Layer):
             return (1,)
         start, end = self._range(x)
         return x[:start] + (prod(x[start : end + 1]),) + x[end + 1 :]
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        y = self.out_shape(x)
+        if not x:
+            yield Step("output", "a 0-d input becomes one element", (), y, counts="shape")
+            return
+        start, end = self._range(x)
+        names = [f"d{i}" for i in range(start, end + 1)]
+        yield Step(
+            f"d{start}_out",
+            f"product of dims {start} to {end}" if end > start else f"dim {start}",
+            (" · ".join(names), product(x[start : end + 1])) if end > start else (),
+            y[start],
+            dim=start,
+        )
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         # a view when x is contiguous, as torch's flatten
@@ -294,6 +334,22 @@ class Unflatten(Layer):
                 hint="use -1 for one entry to have it computed",
             )
         return x[:d] + tuple(sizes) + x[d + 1 :]
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        y = self.out_shape(x)
+        d = _norm_dim(self.dim, len(x), "dim")
+        known = prod(s for s in self.unflattened_size if s != -1)
+        for j, size in enumerate(self.unflattened_size):
+            if size == -1:
+                yield Step(
+                    f"d{d + j}_out",
+                    f"d{d}_in / the product of the other sizes (-1)",
+                    (f"{x[d]} / {known}",),
+                    y[d + j],
+                    dim=d + j,
+                )
+            else:
+                yield Step(f"d{d + j}_out", f"unflattened_size[{j}]", (), y[d + j], dim=d + j)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return x.reshape(self.out_shape(tuple(x.shape)))

@@ -7,13 +7,14 @@ none of them). The spec reader sets ``sources`` to the names they read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt_shape
 from .arguments import Arg, to_int
 from .base import Example, Layer, register
+from .steps import Step
 
 Shapes = tuple[Shape, ...]
 
@@ -81,6 +82,11 @@ class Add(Merge):
             np.add(out, more, out=out)
         return out
 
+    def explain(self, x: Any) -> Iterator[Step]:
+        y = self.out_shape(x)
+        shapes = ", ".join(fmt_shape(s) for s in x)
+        yield Step("output", "the inputs' shape, the same for all", (shapes,), y, counts="shape")
+
 
 @register
 class Mul(Merge):
@@ -115,6 +121,17 @@ class Mul(Merge):
         for more in x[2:]:
             out = np.multiply(out, more)
         return out
+
+    def explain(self, x: Any) -> Iterator[Step]:
+        y = self.out_shape(x)
+        shapes = ", ".join(fmt_shape(s) for s in x)
+        yield Step(
+            "output",
+            "per dimension the size other than 1 (broadcast, aligned from the last)",
+            (f"broadcast({shapes})",),
+            y,
+            counts="shape",
+        )
 
 
 @register
@@ -167,6 +184,12 @@ class Concat(Merge):
         import numpy as np
 
         return np.concatenate(list(x), axis=self.dim)
+
+    def explain(self, x: Any) -> Iterator[Step]:
+        y = self.out_shape(x)
+        d = self.dim % len(y)
+        parts = " + ".join(str(s[d]) for s in x)
+        yield Step(f"d{d}_out", f"the sum of the inputs' dim {d}", (parts,), y[d], dim=d)
 
 
 def _shortcut_hint(sources: tuple[str, ...], a: Shape, b: Shape) -> str:

@@ -8,6 +8,7 @@ arguments unchecked), so every check here lives in ``out_shape``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
@@ -15,6 +16,7 @@ from ..shape import Shape, fmt_shape, prod
 from .arguments import REQUIRED, Arg, BadValue, converter_form, is_int, to_float
 from .base import Example, Layer, register
 from .checks import axis_name, rank_error, spatial_example
+from .steps import Step, signed
 
 
 @converter_form("int or list of int")
@@ -252,6 +254,25 @@ class _Pad(Layer):
     def workspace(self, x: Shape, y: Shape) -> int:
         # one intermediate per padded axis but the last
         return prod(y)
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        y = self.out_shape(x)
+        pads = self.pads()
+        sides = (("left", "right"), ("top", "bottom"), ("front", "back"))
+        for j in reversed(range(len(pads) // 2)):  # the pairs pad the last dimension first
+            d = len(x) - 1 - j
+            axis = axis_name(len(x), d)
+            first, second = sides[j] if j < 3 else ("before", "after")
+            left, right = pads[2 * j], pads[2 * j + 1]
+            terms = [("", x[d]), ("+" if left >= 0 else "−", abs(left))]
+            terms.append(("+" if right >= 0 else "−", abs(right)))
+            yield Step(
+                f"{axis}_out",
+                f"{axis}_in + {first} + {second}",
+                (signed(terms),),
+                y[d],
+                dim=d,
+            )
 
 
 def _slice(size: int, start: int, end: int) -> tuple[int, int]:

@@ -9,6 +9,7 @@ checks in forward, the ones that do not depend on the input are in ``check()``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
@@ -36,6 +37,7 @@ from .checks import (
     spatial_origin,
 )
 from .pool_kernels import window_reduce, window_temporaries
+from .steps import Step, ceiled, floored, signed
 
 
 # ----------------------------------------------------------------- converters
@@ -144,9 +146,7 @@ class _Pool(Layer):
                 )
 
     def out_shape(self, x: Shape) -> Shape:
-        cdim, spatial = spatial_input(x, self.nd)
-        check_nonempty(x, cdim, cdim, self.nd)
-        self._check_input(cdim, spatial)
+        cdim, spatial = self._spatial(x)
         axes = AXES[self.nd]
         window = list(zip(self.kernel_size, self.strides(), self.padding, self.dilations()))
         out = tuple(
@@ -175,6 +175,13 @@ class _Pool(Layer):
                     hint="use a larger input, a smaller kernel_size, more padding or ceil_mode=True",
                 )
         return x[: cdim + 1] + out
+
+    def _spatial(self, x: Shape) -> tuple[int, Shape]:
+        """Check the input's rank and sizes; return (channel dim, spatial sizes)."""
+        cdim, spatial = spatial_input(x, self.nd)
+        check_nonempty(x, cdim, cdim, self.nd)
+        self._check_input(cdim, spatial)
+        return cdim, spatial
 
     def _check_input(self, cdim: int, spatial: Shape) -> None:
         """Extra input rules (AvgPool3d)."""
@@ -246,6 +253,34 @@ class _Pool(Layer):
 
     def origin(self, x: Shape, y: Shape, dim: int) -> str | None:
         return spatial_origin(self, x, y, dim)
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        cdim, spatial = self._spatial(x)
+        window = zip(self.kernel_size, self.strides(), self.padding, self.dilations())
+        for i, (axis, n, (k, s, p, d)) in enumerate(zip(AXES[self.nd], spatial, window)):
+            o = pool_out(n, k, s, p, d, self.ceil_mode)
+            if o < 1:
+                self.out_shape(x)  # raises: the window does not fit
+            if self.is_max:
+                reach = "dilation·(kernel−1) − 1"
+                terms = [("", n), ("+", 2 * p), ("−", d * (k - 1)), ("−", 1)]
+            else:
+                reach, terms = "kernel", [("", n), ("+", 2 * p), ("−", k)]
+            numerator = n + 2 * p - d * (k - 1) - 1
+            bracket = ("⌈", "⌉") if self.ceil_mode else ("⌊", "⌋")
+            formula = f"{bracket[0]}({axis}_in + 2·padding − {reach}) / stride{bracket[1]} + 1"
+            values = (f"{bracket[0]}({signed(terms)}) / {s}{bracket[1]} + 1",)
+            dim = cdim + 1 + i
+            if not self.ceil_mode:
+                yield Step(f"{axis}_out", formula, values + floored(numerator, s, 1), o, dim=dim)
+                continue
+            up = -(-numerator // s) + 1
+            yield Step(f"{axis}_out with ceil_mode", formula, values + ceiled(numerator, s, 1), up)
+            start, limit = (up - 1) * s, f"{axis}_in + padding = {n + p}"
+            kept = start < n + p
+            where = f"< {limit}: kept" if kept else f"≥ {limit}, in the right padding: dropped"
+            note = f"the last window starts at ({up} − 1)·{s} = {start}, {where}"
+            yield Step(f"{axis}_out", "", () if kept else (f"{up} − 1",), o, dim=dim, note=note)
 
 
 class MaxPoolNd(_Pool):
@@ -346,6 +381,13 @@ class AvgPoolNd(_Pool):
         # position) when the windows differ
         return super().workspace(x, y) + prod(y[len(y) - self.nd :])
 
+    def _spatial(self, x: Shape) -> tuple[int, Shape]:
+        """Check the input's rank and sizes; return (channel dim, spatial sizes)."""
+        cdim, spatial = spatial_input(x, self.nd)
+        check_nonempty(x, cdim, cdim, self.nd)
+        self._check_input(cdim, spatial)
+        return cdim, spatial
+
     def _check_input(self, cdim: int, spatial: Shape) -> None:
         if self.nd != 3:
             return
@@ -405,6 +447,13 @@ class LPPoolNd(AvgPoolNd):
                 hint=f"write kernel_size={k}",
             )
         super().check()
+
+    def _spatial(self, x: Shape) -> tuple[int, Shape]:
+        """Check the input's rank and sizes; return (channel dim, spatial sizes)."""
+        cdim, spatial = spatial_input(x, self.nd)
+        check_nonempty(x, cdim, cdim, self.nd)
+        self._check_input(cdim, spatial)
+        return cdim, spatial
 
     def _check_input(self, cdim: int, spatial: Shape) -> None:
         # p = ±inf is a max pooling in torch, without AvgPool3d's rule on small inputs

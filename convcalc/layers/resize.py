@@ -9,6 +9,7 @@ arguments unchecked), so every check here lives in ``out_shape``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
@@ -16,6 +17,7 @@ from ..shape import AXES, Shape, fmt_shape, prod
 from .arguments import Arg, BadValue, converter_form, is_int, to_choice, to_float
 from .base import Example, Layer, register
 from .checks import axis_name, rank_error
+from .steps import Step
 from .tiles import tiles
 
 INT64_MAX = 2**63 - 1
@@ -343,6 +345,23 @@ class Upsample(Layer):
             peak = max(peak, size + 2 * nxt)
             size = nxt
         return peak
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        y = self.out_shape(x)
+        size, scale = self._size_or_scale()
+        for i, n in enumerate(x[2:]):
+            axis = AXES[len(x) - 2][i]
+            if size is not None:
+                yield Step(f"{axis}_out", "size", (), y[2 + i], dim=2 + i)
+                continue
+            s = _scale_at(scale, i)
+            yield Step(
+                f"{axis}_out",
+                f"⌊{axis}_in · scale_factor⌋",
+                (f"⌊{n} · {_num(s)}⌋", f"⌊{_num(n * s)}⌋"),
+                y[2 + i],
+                dim=2 + i,
+            )
 
 
 def _nearest_taps(

@@ -7,6 +7,7 @@ arguments unchecked), so every check here lives in ``out_shape``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
@@ -14,6 +15,7 @@ from ..shape import Shape, prod
 from .arguments import Arg, to_int
 from .base import Example, Layer, register
 from .checks import check_positive, rank_error
+from .steps import Step
 
 
 def _check_factor(name: str, value: int, what: str) -> None:
@@ -66,6 +68,15 @@ class PixelShuffle(Layer):
         v = v.transpose(*range(b), b, b + 3, b + 1, b + 4, b + 2)
         return np.ascontiguousarray(v).reshape(*lead, c // (r * r), h * r, wd * r)
 
+    def explain(self, x: Shape) -> Iterator[Step]:
+        y = self.out_shape(x)
+        r, rank = self.upscale_factor, len(x)
+        yield Step("C_out", "C_in / upscale_factor²", (f"{x[-3]} / {r}²",), y[-3], dim=rank - 3)
+        for d, axis in ((rank - 2, "H"), (rank - 1, "W")):
+            yield Step(
+                f"{axis}_out", f"{axis}_in · upscale_factor", (f"{x[d]} · {r}",), y[d], dim=d
+            )
+
 
 @register
 class PixelUnshuffle(Layer):
@@ -110,6 +121,18 @@ class PixelUnshuffle(Layer):
         v = x.reshape(*lead, c, h // r, r, wd // r, r)
         v = v.transpose(*range(b), b, b + 2, b + 4, b + 1, b + 3)
         return np.ascontiguousarray(v).reshape(*lead, c * r * r, h // r, wd // r)
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        y = self.out_shape(x)
+        if prod(x) == 0:
+            yield Step("output", "an empty input, returned as it is", (), y, counts="shape")
+            return
+        r, rank = self.downscale_factor, len(x)
+        yield Step("C_out", "C_in · downscale_factor²", (f"{x[-3]} · {r}²",), y[-3], dim=rank - 3)
+        for d, axis in ((rank - 2, "H"), (rank - 1, "W")):
+            yield Step(
+                f"{axis}_out", f"{axis}_in / downscale_factor", (f"{x[d]} / {r}",), y[d], dim=d
+            )
 
 
 @register

@@ -3,7 +3,7 @@ and GLU, which halves its dimension."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
@@ -13,6 +13,7 @@ from .base import Layer, register
 from .checks import rank_error
 from .pointwise import Pointwise
 from .special import sigmoid
+from .steps import Step
 
 
 def softmax(x: Any, dim: int, log: bool, budget: int, negate: bool = False) -> Any:
@@ -138,6 +139,11 @@ class GLU(Layer):
 
         a, b = np.split(x, 2, axis=self._dim(x.shape))
         return a * sigmoid(b)
+
+    def explain(self, x: Shape) -> Iterator[Step]:
+        y = self.out_shape(x)
+        d = self._dim(x)
+        yield Step(f"d{d}_out", f"d{d}_in / 2 (the halves a and b)", (f"{x[d]} / 2",), y[d], dim=d)
 
 
 @register
