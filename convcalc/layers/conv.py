@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, window
 from ..shape import (
     AXES,
     Shape,
@@ -97,6 +98,11 @@ class ConvNd(ConvBase):
                 )
             out.append(conv_out_padded(size, k, s, left + right, d))
         return x[:cdim] + (self.out_channels,) + tuple(out)
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        return window(
+            field, self.kernel_size, self.stride, self.dilation, [p for p, _ in self.pads()]
+        )
 
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         c_in = self.c_in(x)

@@ -6,6 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, lose_layout, make_global, spatial_axes
 from ..shape import Shape, fmt_product, fmt_shape, prod
 from .arguments import REQUIRED, Arg, BadValue, converter_form, is_int, to_bool, to_int
 from .base import Example, Layer, Lazy, lazy_args, register, scaled_outputs
@@ -63,6 +64,13 @@ class Linear(Layer):
                 hint=f"set in_features: {got}",
             )
         return x[:-1] + (self.out_features,)
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Every input feature reaches every output: the last axis is global (all of them
+        after a Flatten, which left no spatial layout)."""
+        if not field.layout:
+            return make_global(field)
+        return make_global(field, spatial_axes(field, len(x), [-1]))
 
     def sets_dim(self, x: Shape, y: Shape, dim: int) -> bool:
         return dim == len(y) - 1
@@ -172,6 +180,14 @@ class Flatten(Layer):
             return (1,)
         start, end = self._range(x)
         return x[:start] + (prod(x[start : end + 1]),) + x[end + 1 :]
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        if not x or len(x) < len(field.size):
+            return lose_layout(field)
+        start, end = self._range(x)
+        if start == end or end < len(x) - len(field.size):
+            return field  # no spatial axis merged
+        return lose_layout(field)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         # a view when x is contiguous, as torch's flatten
@@ -291,6 +307,10 @@ class Unflatten(Layer):
                 hint="use -1 for one entry to have it computed",
             )
         return x[:d] + tuple(sizes) + x[d + 1 :]
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        d = self.dim % len(x)
+        return lose_layout(field) if d >= len(x) - len(field.size) else field
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return x.reshape(self.out_shape(tuple(x.shape)))

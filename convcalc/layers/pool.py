@@ -12,6 +12,7 @@ import math
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, window
 from ..shape import AXES, Shape, fmt_shape, pool_out, prod
 from .adaptive_pool import AdaptiveAvgPoolNd, AdaptiveMaxPoolNd
 from .arguments import (
@@ -175,6 +176,9 @@ class _Pool(Layer):
                     hint="use a larger input, a smaller kernel_size, more padding or ceil_mode=True",
                 )
         return x[: cdim + 1] + out
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        return window(field, self.kernel_size, self.strides(), self.dilations(), self.padding)
 
     def _check_input(self, cdim: int, spatial: Shape) -> None:
         """Extra input rules (AvgPool3d)."""
