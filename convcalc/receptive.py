@@ -307,7 +307,8 @@ def resample_step(
         s = Fraction(n_in - 1, n_out - 1) if n_out > 1 else Fraction(0)
         shift = Fraction(0)
     else:
-        s = Fraction(1 / scale) if scale is not None and scale > 0 else Fraction(n_in, n_out)
+        # a scale factor as written (its shortest decimal form: 1.5 is 3/2, 3.0 is 3)
+        s = 1 / Fraction(repr(scale)) if scale is not None and scale > 0 else Fraction(n_in, n_out)
         shift = {"nearest": Fraction(0), "nearest-exact": s / 2}.get(mode, s / 2 - Fraction(1, 2))
     if mode in ("nearest", "nearest-exact"):
         return _exact(Fraction(math_floor(shift))), 0, _exact(s)
