@@ -27,6 +27,7 @@ def analyze(
     *,
     size_hints: bool = True,
     dtype: str = "float32",
+    receptive_fields: bool = True,
 ) -> Report:
     """Propagate the input shape through every layer of ``spec``.
 
@@ -43,19 +44,22 @@ def analyze(
     if dtype not in DTYPE_BYTES:
         raise SpecError(f"dtype {dtype!r} is none of {', '.join(DTYPE_BYTES)}")
     with gc_paused():
-        return _analyze(spec, x0, size_hints, dtype)
+        return _analyze(spec, x0, size_hints, dtype, receptive_fields)
 
 
 #: layers named in a note before the rest are only counted
 NAMED_LAYERS = 5
 
 
-def _analyze(spec: Spec, x0: Shape | None, size_hints: bool, dtype: str) -> Report:
+def _analyze(
+    spec: Spec, x0: Shape | None, size_hints: bool, dtype: str, receptive_fields: bool
+) -> Report:
     itemsize = DTYPE_BYTES[dtype]
     rows: list[Row] = []
     errors: list[Problem] = []
     outputs: dict[str, Shape | None] = {INPUT: x0}
-    fields: dict[str, ReceptiveField | None] = {INPUT: at_input(x0)}
+    # the model input's field; without one (not asked, or no spatial axis) every field is None
+    fields: dict[str, ReceptiveField | None] = {INPUT: at_input(x0) if receptive_fields else None}
     #: layers whose parameters need a shape that was not reached (an in_channels left out)
     needs_input: list[LayerSpec] = []
     # the diagnosis reads the model input only for a layer that received a shape

@@ -18,8 +18,7 @@ and the propagation through the graph (``from:`` and the merges).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from .shape import Shape
 
@@ -36,9 +35,9 @@ Num = Union[int, "Fraction"]
 Step = tuple[Num, Num, Num]
 
 
-@dataclass(frozen=True, slots=True)
-class ReceptiveField:
-    """The receptive field of a layer's output, per spatial axis of the model input."""
+class ReceptiveField(NamedTuple):
+    """The receptive field of a layer's output, per spatial axis of the model input
+    (immutable; a named tuple, as cheap to make as a tuple: one per layer of a long stack)."""
 
     size: tuple[Num, ...]
     jump: tuple[Num, ...]
@@ -117,18 +116,21 @@ def remap(field: ReceptiveField, steps: Sequence[Step | None]) -> ReceptiveField
     if not field.layout:
         return field if all(field.whole) else None
     size, jump, start = list(field.size), list(field.jump), list(field.start)
-    for i, step in enumerate(steps, n - len(steps)):
-        if step is None:
-            continue
-        offset, extra, factor = step
-        j = jump[i]
-        if not field.whole[i]:
-            size[i] = _exact(size[i] + extra * j)
-            start[i] = _exact(start[i] + offset * j)
-        jump[i] = _exact(j * factor)
-    return ReceptiveField(
-        tuple(size), tuple(jump), tuple(start), field.whole, field.extent, field.layout
-    )
+    whole = field.whole
+    i = n - len(steps)
+    for step in steps:
+        if step is not None:
+            offset, extra, factor = step
+            j = jump[i]
+            if not whole[i]:
+                v = size[i] + extra * j
+                size[i] = v if type(v) is int else _exact(v)
+                v = start[i] + offset * j
+                start[i] = v if type(v) is int else _exact(v)
+            v = j * factor
+            jump[i] = v if type(v) is int else _exact(v)
+        i += 1
+    return ReceptiveField(tuple(size), tuple(jump), tuple(start), whole, field.extent)
 
 
 def window(

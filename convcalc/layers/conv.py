@@ -100,9 +100,9 @@ class ConvNd(ConvBase):
         return x[:cdim] + (self.out_channels,) + tuple(out)
 
     def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
-        return window(
-            field, self.kernel_size, self.stride, self.dilation, [p for p, _ in self.pads()]
-        )
+        p = self.padding
+        left = [a for a, _ in self.pads()] if isinstance(p, str) else p
+        return window(field, self.kernel_size, self.stride, self.dilation, left)
 
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         c_in = self.c_in(x)
