@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import check as _check  # noqa: F401  (registers check)
 from . import commands as _commands  # noqa: F401  (registers shape, run, layers and zoo)
 from . import diff as _diff  # noqa: F401  (registers diff)
+from . import schema as _schema  # noqa: F401  (registers schema)
 from .app import cli, main
 from .commands import parse_size
 from .options import COLUMNS_HELP

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..errors import SpecError
 from .app import cli
-from .options import format_choice, json_errors
+from .options import dtype_option, format_choice, json_errors
 
-#: the element types of the memory figures (liveness.DTYPE_BYTES's keys; that module is not
-#: loaded for --help)
-DTYPES = ("float32", "float16", "bfloat16", "float64", "int8")
+if TYPE_CHECKING:
+    from ..check import Outcome
 
 CHECK_EPILOG = (
     "Exit codes: the worst over all files: 0 every model works (and is within its budgets and "
@@ -44,13 +45,7 @@ def _count(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     metavar="SIZE",
     help="Fail a model whose peak activation memory in an eager inference pass passes SIZE (KiB, MiB, GiB: 200MiB), at --dtype; overrides limits.peak_memory.",
 )
-@click.option(
-    "--dtype",
-    type=click.Choice(DTYPES),
-    default="float32",
-    show_default=True,
-    help="Element type for --max-peak-memory.",
-)
+@dtype_option("Element type for --max-peak-memory.")
 @click.option(
     "--strict",
     is_flag=True,
@@ -105,85 +100,22 @@ def check_cmd(
     so that one command gates a repository. A config's own `limits:` and `expect:` blocks are
     held too.
     """
-    with json_errors(fmt):
-        _check(
-            paths,
-            params,
-            trainable_params,
-            macs,
-            peak_memory,
-            dtype,
-            strict,
-            skip_foreign,
-            update_expect,
-            jobs,
-            quiet,
-            fmt,
-        )
-
-
-def _check(
-    paths: Sequence[str],
-    params: str | None,
-    trainable_params: str | None,
-    macs: str | None,
-    peak_memory: str | None,
-    dtype: str,
-    strict: bool,
-    skip_foreign: bool,
-    update_expect: bool,
-    jobs: int,
-    quiet: bool,
-    fmt: str,
-) -> None:
     from ..check import Options, check_all, discover, summarize
-    from ..checkout import github_lines, outcome_lines, summary_line, to_json, to_junit
-    from ..errors import SpecError
-    from ..pins import read_limit
+    from ..checkout import summary_line, to_json, to_junit
 
     start = time.perf_counter()
-    given = {
-        "params": params,
-        "trainable_params": trainable_params,
-        "macs": macs,
-        "peak_memory": peak_memory,
-    }
-    limits = {}
-    for key, value in given.items():
-        if value is not None:
-            flag = f"--max-{key.replace('_', '-')}"
-            limits[key] = read_limit(key, value, flag)
-    targets = discover(list(paths) or ["."])
-    if not targets:
-        raise SpecError(
-            f"no YAML configs in {', '.join(paths) or 'this folder'}",
-            hint="give files, folders with *.yaml files, globs or built-in model names",
-        )
-    options = Options(limits, strict, skip_foreign, update_expect, dtype)
-    colour = fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-    def show(outcome: object) -> None:
-        from ..check import Outcome
-
-        assert isinstance(outcome, Outcome)
-        if fmt == "text":
-            if quiet and not outcome.failures:
-                return
-            for i, line in enumerate(outcome_lines(outcome)):
-                if colour and i == 0:
-                    line = (
-                        click.style(
-                            line[0],
-                            fg="green" if line[0] == "✓" else "red" if line[0] == "✗" else "yellow",
-                        )
-                        + line[1:]
-                    )
-                click.echo(line)
-        elif fmt == "github":
-            for line in github_lines(outcome):
-                click.echo(line)
-
-    outcomes = check_all(targets, options, jobs, each=show)
+    with json_errors(fmt):
+        flags = {"params": params, "trainable_params": trainable_params, "macs": macs}
+        limits = _limits(flags | {"peak_memory": peak_memory})
+        targets = discover(list(paths) or ["."])
+        if not targets:
+            raise SpecError(
+                f"no YAML configs in {', '.join(paths) or 'this folder'}",
+                hint="give files, folders with *.yaml files, globs or built-in model names",
+            )
+        options = Options(limits, strict, skip_foreign, update_expect, dtype)
+        show = _shower(fmt, quiet)
+        outcomes = check_all(targets, options, jobs, each=show)
     summary = summarize(outcomes, time.perf_counter() - start)
     if fmt == "json":
         click.echo(to_json(outcomes, summary), nl=False)
@@ -192,3 +124,56 @@ def _check(
     else:
         click.echo(summary_line(summary))
     sys.exit(summary.exit_code)
+
+
+def _limits(given: dict[str, str | None]) -> dict[str, int]:
+    """The budgets given as flags (``--max-params 5M`` → ``{"params": 5000000}``)."""
+    from ..pins import read_limit
+
+    return {
+        key: read_limit(key, value, f"--max-{key.replace('_', '-')}")
+        for key, value in given.items()
+        if value is not None
+    }
+
+
+#: the colour of each outcome's mark on a terminal
+COLOURS = {"✓": "green", "✗": "red", "-": "yellow"}
+
+
+def _shower(fmt: str, quiet: bool) -> Callable[[Outcome], None]:
+    """What is printed of each outcome as soon as it is known (text and github formats)."""
+    from ..checkout import github_lines, outcome_lines
+
+    terminal = fmt == "text" and sys.stdout.isatty()
+    colour = terminal and "NO_COLOR" not in os.environ
+    width = shutil.get_terminal_size().columns if terminal else 0
+
+    def show(outcome: Outcome) -> None:
+        if fmt == "github":
+            for line in github_lines(outcome):
+                click.echo(line)
+        elif fmt == "text" and not (quiet and not outcome.failures):
+            for i, line in enumerate(outcome_lines(outcome)):
+                if width:  # a terminal: wrapped between words, never inside a figure
+                    line = _wrapped(line, width)
+                if colour and i == 0:
+                    line = click.style(line[0], fg=COLOURS[line[0]]) + line[1:]
+                click.echo(line)
+
+    return show
+
+
+def _wrapped(line: str, width: int) -> str:
+    """``line`` broken between words to ``width`` columns, later lines indented."""
+    import re
+    import textwrap
+
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    # a figure and its unit stay together ("352.80 K", "97.2 %", "6.12 MiB")
+    kept = re.sub(r"(\d) (?=[KMGT]i?B?\b|%)", "\\1\u00a0", line)
+    lines = textwrap.wrap(
+        kept, max(width, 20), subsequent_indent=indent, break_long_words=False,
+        break_on_hyphens=False,
+    )  # fmt: skip
+    return "\n".join(lines).replace("\u00a0", " ")

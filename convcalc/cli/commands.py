@@ -14,13 +14,13 @@ import click
 from ..errors import SpecError
 from . import options
 from .app import EXIT_HELP, cli
-from .check import DTYPES
 
 if TYPE_CHECKING:
     from ..model import Spec
     from ..report import Report
 from .options import (
     complete_zoo,
+    dtype_option,
     format_choice,
     format_option,
     json_errors,
@@ -48,13 +48,7 @@ from .options import (
 )
 @table_options
 @format_option
-@click.option(
-    "--dtype",
-    type=click.Choice(DTYPES),
-    default="float32",
-    show_default=True,
-    help="Element type of the memory figures (sizes only).",
-)
+@dtype_option("Element type of the memory figures (sizes only).")
 @click.option(
     "--batch-for",
     "batch_for",

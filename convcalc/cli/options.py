@@ -194,3 +194,15 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
+
+
+#: the element types of the memory figures (liveness.DTYPE_BYTES's keys; that module is not
+#: loaded for --help)
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int8")
+
+
+def dtype_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--dtype``: the element type the memory figures are given at."""
+    return click.option(
+        "--dtype", type=click.Choice(DTYPES), default="float32", show_default=True, help=help
+    )

@@ -464,3 +464,18 @@ def test_no_configs_at_all_is_an_error(tmp_path: Path, monkeypatch: pytest.Monke
     result = run("check")
     assert result.exit_code == 2
     assert "no YAML configs in this folder" in result.stderr
+
+
+def test_on_a_terminal_lines_wrap_between_words_and_keep_figures_whole() -> None:
+    from convcalc.cli.check import _wrapped
+
+    line = (
+        "✗ models/pinned.yaml:12  macs 362,928 (362.93 K) over the budget of 100,000 (100.00 K) "
+        "(limits.macs); the most in layer 0 '0' (Conv2d): 352,800 (352.80 K), 97.2 %"
+    )
+    for width in range(40, 100, 3):
+        lines = _wrapped(line, width).split("\n")
+        assert all(len(part) <= width for part in lines)
+        assert all(part.startswith("    ") for part in lines[1:])
+        assert not any(part.lstrip().startswith(("K)", "%", "M)")) for part in lines)
+        assert " ".join(part.strip() for part in lines) == line
