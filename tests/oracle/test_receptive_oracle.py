@@ -117,9 +117,7 @@ def measured(
     return out
 
 
-def check_model(
-    spec: Any, shape: tuple[int, ...], axes: list[int], dtype: Any = None
-) -> int:
+def check_model(spec: Any, shape: tuple[int, ...], axes: list[int], dtype: Any = None) -> int:
     """Every layer of ``spec`` at input ``shape`` (two equal samples): convcalc's field equals
     torch's on ``axes``; returns the number of layers compared. float64 unless ``dtype``
     (positive weights and inputs: float32's supports are the same, at half the cost)."""
@@ -151,9 +149,7 @@ def check_model(
             where = f"layer {row.index} '{row.name}' ({row.type}), axis {a}"
             assert field.whole[a] == whole, where
             if not whole:
-                assert (field.size[a], field.jump[a], field.start[a]) == (size, jump, start), (
-                    where
-                )
+                assert (field.size[a], field.jump[a], field.start[a]) == (size, jump, start), where
         compared += 1
     return compared
 
@@ -279,7 +275,9 @@ def spec_of(layers: list[dict[str, Any]], shape: tuple[int, ...]) -> Any:
     return spec_from_data({"input": list(shape), "layers": out})
 
 
-@pytest.mark.parametrize("seed", range(max(1, int(os.environ.get("CONVCALC_GRAPH_CASES", "100")) // 10)))
+@pytest.mark.parametrize(
+    "seed", range(max(1, int(os.environ.get("CONVCALC_GRAPH_CASES", "100")) // 10))
+)
 def test_random_stacks_with_branches_match_torch(seed):
     rng = random.Random(seed)
     c = rng.choice([1, 2, 3])
