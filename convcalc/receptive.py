@@ -245,6 +245,8 @@ def field_of(
     """The field of ``entry``'s output (shape ``y``) from those of what it reads, and a note
     on it (a merge of different jumps), given its input shape ``x``."""
     layer = entry.layer
+    if 0 in y:
+        return None, None  # no element to speak of
     if layer.multi_input:
         inputs = [fields.get(name) for name in entry.inputs]
         if any(f is None for f in inputs):
@@ -284,6 +286,8 @@ def transposed_step(k: int, s: int, p: int, d: int) -> Step:
 
 def adaptive_step(n_in: int, n_out: int) -> Step:
     """Adaptive pooling's axis: bins [⌊i·in/out⌋, ⌈(i+1)·in/out⌉); the longest one."""
+    if n_in <= 0 or n_out <= 0:
+        return 0, 0, 1  # nothing read (field_of gives an empty output no field)
     q, r = divmod(n_in, n_out)
     import math
 

@@ -38,8 +38,8 @@ ZOO_ALL = ZOO_CI + ("vgg16", "resnet50", "mobilenet_v2", "densenet121")
 
 # ------------------------------------------------------------------ measuring
 def positive(model: TorchModel, dtype: Any = None) -> TorchModel:
-    """Positive weights of mean 1/fan_in (activations stay near 1: no ReLU6 saturates),
-    biases 0, norms the identity, max pooling as average pooling of the same window."""
+    """Positive weights of mean 1/fan_in, biases 0, norms the identity, max pooling as average
+    pooling of the same window, ReLU6 as ReLU: every element-wise layer passes a gradient."""
     nn = torch.nn
     gen = torch.Generator().manual_seed(0)
     for name, module in list(model.modules.items()):
@@ -51,6 +51,8 @@ def positive(model: TorchModel, dtype: Any = None) -> TorchModel:
             module = avg(module.kernel_size, module.stride, module.padding, module.ceil_mode)
         elif isinstance(module, nn.AdaptiveMaxPool2d):
             module = nn.AdaptiveAvgPool2d(module.output_size)
+        elif isinstance(module, (nn.ReLU6, nn.Hardtanh)):
+            module = nn.ReLU()  # no ceiling: residual sums grow past 6, where ReLU6's gradient is 0
         with torch.no_grad():
             for pname, p in module.named_parameters():
                 p.requires_grad_(False)  # the input's gradient alone is read
