@@ -274,14 +274,17 @@ def fraction(a: int, b: int) -> Num:
 
 def transposed_step(k: int, s: int, p: int, d: int) -> Step:
     """A transposed convolution's axis: output element o reads the input elements
-    i = (o + p − d·j) / s (integral ones, j < k), a pattern that repeats every s outputs."""
-    reads = [[(o + p - d * j) // s for j in range(k) if (o + p - d * j) % s == 0] for o in range(s)]
-    extra = max((max(r) - min(r) for r in reads if r), default=0)
-    # output element 0's first input; when it reads nothing (k < s), the first output
-    # that reads something, moved back by its distance
-    first = next(o for o, r in enumerate(reads) if r) if any(reads) else 0
-    offset = min(reads[first]) - fraction(first, s) if reads[first] else 0
-    return _exact(offset), extra, fraction(1, s)
+    i = (o + p − d·j) / s (the integral ones, j < k): the taps j whose d·j − p is o modulo s,
+    a pattern that repeats every s outputs. O(k), whatever the stride."""
+    taps: dict[int, list[int]] = {}  # residue of o modulo s → its taps j, ascending
+    for j in range(k):
+        taps.setdefault((d * j - p) % s, []).append(j)
+    extra = max((d * (js[-1] - js[0])) // s for js in taps.values())
+    # output element 0's first input; when it reads nothing (k < s), the first output that
+    # reads something, moved back by its distance
+    first = 0 if 0 in taps else min(taps)
+    lowest = (first + p - d * taps[first][-1]) // s
+    return _exact(lowest - fraction(first, s)), extra, fraction(1, s)
 
 
 def adaptive_step(n_in: int, n_out: int) -> Step:
@@ -319,9 +322,9 @@ def resample_step(
     if mode in ("nearest", "nearest-exact"):
         return _exact(Fraction(math_floor(shift))), 0, _exact(s)
     taps = 4 if mode == "bicubic" else 2
-    # the pattern repeats with the denominator of s: whether any source falls between elements
-    period = min(n_out, s.denominator)
-    between = any((shift + o * s).denominator != 1 for o in range(period))
+    # whether some source coordinate shift + o·s falls between two elements: unless s and the
+    # shift are whole (or there is one output), consecutive ones cannot all be whole
+    between = shift.denominator != 1 or (n_out > 1 and s.denominator != 1)
     lead = 1 if taps == 4 and between else 0
     return _exact(math_floor(shift) - lead), (taps - 1 if between else 0), _exact(s)
 
