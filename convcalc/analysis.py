@@ -14,6 +14,7 @@ from .errors import ShapeError, SpecError
 from .graph import gc_paused
 from .liveness import DTYPE_BYTES, memory, output_bytes
 from .model import INPUT, LayerSpec, Spec
+from .receptive import ReceptiveField, at_input, field_of
 from .report import Problem, Report, Row, Totals
 from .shape import Shape, prod
 
@@ -26,6 +27,7 @@ def analyze(
     *,
     size_hints: bool = True,
     dtype: str = "float32",
+    receptive_fields: bool = True,
 ) -> Report:
     """Propagate the input shape through every layer of ``spec``.
 
@@ -42,18 +44,22 @@ def analyze(
     if dtype not in DTYPE_BYTES:
         raise SpecError(f"dtype {dtype!r} is none of {', '.join(DTYPE_BYTES)}")
     with gc_paused():
-        return _analyze(spec, x0, size_hints, dtype)
+        return _analyze(spec, x0, size_hints, dtype, receptive_fields)
 
 
 #: layers named in a note before the rest are only counted
 NAMED_LAYERS = 5
 
 
-def _analyze(spec: Spec, x0: Shape | None, size_hints: bool, dtype: str) -> Report:
+def _analyze(
+    spec: Spec, x0: Shape | None, size_hints: bool, dtype: str, receptive_fields: bool
+) -> Report:
     itemsize = DTYPE_BYTES[dtype]
     rows: list[Row] = []
     errors: list[Problem] = []
     outputs: dict[str, Shape | None] = {INPUT: x0}
+    # the model input's field; without one (not asked, or no spatial axis) every field is None
+    fields: dict[str, ReceptiveField | None] = {INPUT: at_input(x0) if receptive_fields else None}
     #: layers whose parameters need a shape that was not reached (an in_channels left out)
     needs_input: list[LayerSpec] = []
     # the diagnosis reads the model input only for a layer that received a shape
@@ -61,7 +67,7 @@ def _analyze(spec: Spec, x0: Shape | None, size_hints: bool, dtype: str) -> Repo
     for entry in spec.layers:
         # propagation stops at the first failing layer
         x = None if errors else inputs_of(entry, outputs)
-        row, error, needs = _layer_row(entry, x, spec, rows, x0_known, size_hints, itemsize)
+        row, error, needs = _layer_row(entry, x, spec, rows, x0_known, size_hints, itemsize, fields)
         if error is not None:
             errors.append(error)
         if needs:
@@ -91,9 +97,10 @@ def _layer_row(
     x0: Shape,
     size_hints: bool,
     itemsize: int,
+    fields: dict[str, ReceptiveField | None],
 ) -> tuple[Row, Problem | None, bool]:
     """One layer's row, its problem if it has one, and whether its parameters need a shape
-    that was not reached."""
+    that was not reached; its receptive field goes into ``fields``."""
     layer = entry.layer
     try:
         layer.check()
@@ -107,13 +114,18 @@ def _layer_row(
     macs: int | None = None
     notes: list[str] = []
     error = None
+    field: ReceptiveField | None = None
     if x is not None:
         try:
             y = layer.out_shape(x)
             macs = layer.macs(x, y)
             notes = layer.notes(x, y)
+            field, note = field_of(entry, x, y, fields)
+            if note is not None:
+                notes.append(note)
         except ShapeError as exc:
             error = problem(exc, entry, spec, rows, x0, x, size_hints)
+    fields[entry.name] = field
     # a layer that failed keeps the parameters its explicit arguments give it
     weights = layer.weights(x if y is not None else None)
     params: int | None = None
@@ -127,6 +139,7 @@ def _layer_row(
         entry.inputs, entry.path,
         kernel_shape=None if weights is None else weights.get("weight"), trainable=entry.trainable,
         output_bytes=None if y is None else output_bytes(entry, y, itemsize),
+        receptive_field=field,
     )  # fmt: skip
     return row, error, weights is None
 

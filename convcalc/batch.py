@@ -89,7 +89,11 @@ class _Needs:
             from .analysis import analyze
 
             report = analyze(
-                self.spec, (batch, *self.shape[1:]), size_hints=False, dtype=self.dtype
+                self.spec,
+                (batch, *self.shape[1:]),
+                size_hints=False,
+                dtype=self.dtype,
+                receptive_fields=False,
             )
             if not report.ok:
                 raise ShapeError(

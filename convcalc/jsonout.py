@@ -34,13 +34,14 @@ def to_json(report: Report, run: RunResult | None = None) -> str:
     shapes: dict[
         tuple[Any, ...], str
     ] = {}  # a layer's output is the next one's input: written once
-    return json_lines(_without_layers(report), [_row_json(row, shapes) for row in layers])
+    fields: dict[int, str] = {}  # a field is often the previous layer's object: written once
+    return json_lines(_without_layers(report), [_row_json(row, shapes, fields) for row in layers])
 
 
 #: the fields of Row.to_dict(), in order ("blocks" only inside blocks)
 ROW_KEYS = (
     "index", "name", "type", "input_shape", "output_shape", "params", "macs", "trainable",
-    "notes", "from", "output_bytes", "blocks",
+    "notes", "from", "output_bytes", "receptive_field", "blocks",
 )  # fmt: skip
 
 
@@ -66,9 +67,10 @@ def _json_strings(items: Sequence[str]) -> str:
     return "[" + ", ".join(map(json.encoder.encode_basestring, items)) + "]" if items else "[]"
 
 
-def _row_json(r: Row, shapes: dict[tuple[Any, ...], str]) -> str:
+def _row_json(r: Row, shapes: dict[tuple[Any, ...], str], fields: dict[int, str]) -> str:
     """``Row.to_dict()`` as compact JSON, written directly (the same text the encoder writes);
-    ``shapes`` caches the text of each shape."""
+    ``shapes`` caches the text of each shape, ``fields`` of each receptive field (by identity:
+    the rows keep them alive)."""
     esc = json.encoder.encode_basestring
     p, m = r.params, r.macs
     text = (
@@ -78,11 +80,22 @@ def _row_json(r: Row, shapes: dict[tuple[Any, ...], str]) -> str:
         f'"params": {"null" if p is None else int(p)}, "macs": {"null" if m is None else int(m)}, '
         f'"trainable": {"true" if r.trainable else "false"}, '
         f'"notes": {_json_strings(r.notes)}, "from": {_json_strings(r.inputs)}, '
-        f'"output_bytes": {"null" if r.output_bytes is None else int(r.output_bytes)}'
+        f'"output_bytes": {"null" if r.output_bytes is None else int(r.output_bytes)}, '
+        f'"receptive_field": {_field_json(r, fields)}'
     )
     if r.path:
         text += f', "blocks": {_json_strings([name for name, _ in r.path])}'
     return text + "}"
+
+
+def _field_json(r: Row, fields: dict[int, str]) -> str:
+    field = r.receptive_field
+    if field is None:
+        return "null"
+    text = fields.get(id(field))
+    if text is None:
+        text = fields[id(field)] = json.dumps(field.to_dict())
+    return text
 
 
 def json_lines(data: dict[str, Any], layers: Sequence[str] | None = None) -> str:

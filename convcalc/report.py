@@ -15,6 +15,7 @@ from .shape import Shape
 
 if TYPE_CHECKING:
     from .batch import BatchFit
+    from .receptive import ReceptiveField
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Row:
     #: the bytes its output takes at the report's dtype (0 for a view or an in-place layer,
     #: which allocate nothing); None when the output shape is unknown
     output_bytes: int | None = None
+    #: the region of the model input one output element reads, per spatial axis (see
+    #: receptive.py); None without a spatial layout or an input shape
+    receptive_field: ReceptiveField | None = None
 
     @property
     def level(self) -> int:
@@ -60,6 +64,9 @@ class Row:
             "notes": list(self.notes),
             "from": list(self.inputs),
             "output_bytes": self.output_bytes,
+            "receptive_field": None
+            if self.receptive_field is None
+            else self.receptive_field.to_dict(),
         }
         if self.path:
             data["blocks"] = [name for name, _ in self.path]
@@ -248,6 +255,7 @@ def _block_row(
         True,
         trainable=all(r.trainable for r in group),
         output_bytes=_sum([r.output_bytes for r in group]),
+        receptive_field=group[-1].receptive_field,
     )
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # only for type checking: the analysis loads every layer type
 #: what --columns may name, in the default order (``#`` always comes first)
 COLUMN_KEYS = (
     "name", "type", "from", "input", "output", "kernel", "params", "params%", "macs", "macs%",
-    "memory", "notes",
+    "memory", "rf", "notes",
 )  # fmt: skip
 #: a run's own columns, shown before the notes unless --columns places them
 RUN_KEYS = ("actual", "match", "time")
@@ -159,6 +159,14 @@ def column_keys(
     return ["#", *keys]
 
 
+def with_rf(keys: Sequence[str]) -> tuple[str, ...]:
+    """``keys`` (as column_keys gives them) with the receptive field before the notes, and
+    without the ``#`` that comes first anyway."""
+    out = [k for k in keys if k not in ("#", "rf")]
+    at = out.index("notes") if "notes" in out else len(out)
+    return (*out[:at], "rf", *out[at:])
+
+
 def shown_rows(report: Report, depth: int | None = None) -> tuple[Row, ...]:
     """The rows every table shows: each block's row above its layers, blocks nested deeper
     than ``depth`` collapsed into theirs (see Report.view)."""
@@ -229,6 +237,8 @@ def cell(key: str, report: Report, r: Row, failed: bool, lr: LayerRun | None) ->
         return percent(report.share(r)[1], r.macs)
     if key == "memory":
         return size(r.output_bytes)
+    if key == "rf":
+        return "—" if r.receptive_field is None else r.receptive_field.text()
     if key == "notes":
         return "; ".join(r.notes)
     if key in RUN_KEYS:

@@ -68,6 +68,12 @@ from .options import (
     help="With --training: the copies of the trainable parameters the optimizer keeps (0, 1, 2).",
 )
 @click.option(
+    "--rf",
+    "rf",
+    is_flag=True,
+    help="Add the receptive field column (size / jump / start in input elements per spatial axis, global where a layer mixes every position; --columns rf places it).",
+)
+@click.option(
     "-q",
     "--totals",
     is_flag=True,
@@ -86,6 +92,7 @@ def shape(
     batch_for: str | None,
     training: bool,
     optimizer: str,
+    rf: bool,
     totals: bool,
 ) -> None:
     """Propagate the input shape through every layer of FILE (YAML, print(model)'s text, or - for stdin).
@@ -114,9 +121,17 @@ def shape(
     with json_errors(fmt):
         columns = parse_columns(columns_text) if columns_text is not None else None
         spec, input_shape = load_model(file, input_text, layers)
-        report = analyze(spec, input_shape, dtype=dtype)
+        # the receptive fields cost about a fifth of the analysis of a long stack: computed
+        # where they are shown (JSON, --rf, --columns …,rf)
+        shown = fmt == "json" or rf or (columns is not None and "rf" in columns)
+        report = analyze(spec, input_shape, dtype=dtype, receptive_fields=shown)
         if batch_for is not None:
             report = _with_batch_fit(spec, report, batch_for, training, optimizer)
+        if rf:
+            from ..table import column_keys, with_rf
+
+            keys = columns or column_keys(report, None, None, terminal=options.is_terminal())
+            columns = with_rf(keys)
         # the model and its report live until the process ends: the cyclic collector need
         # not walk their objects again while the output is written
         gc.freeze()

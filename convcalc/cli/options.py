@@ -73,7 +73,14 @@ def load_model(
 #: --columns' help: every key of COLUMN_KEYS (and a run's RUN_KEYS), a word on the less obvious
 COLUMNS_HELP = (
     "Columns of the table, comma-separated and in order (# always comes first) from: "
-    + ", ".join(k + " (the weight's shape)" if k == "kernel" else k for k in COLUMN_KEYS)
+    + ", ".join(
+        k + " (the weight's shape)"
+        if k == "kernel"
+        else k + " (receptive field: size / jump / start)"
+        if k == "rf"
+        else k
+        for k in COLUMN_KEYS
+    )
     + f"; run adds {', '.join(RUN_KEYS)}."
 )
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, adaptive_step, make_global, remap
 from ..shape import AXES, Shape, adaptive_bins, prod
 from .arguments import (
     REQUIRED,
@@ -114,6 +115,15 @@ class _AdaptivePool(Layer):
         first = cdim + 1 if (cdim == 0 or self.empty_channels_ok) else cdim
         check_nonempty(x, first, cdim, nd)
         return x[: cdim + 1] + self._resolved(spatial)
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Bin i spans [⌊i·in/out⌋, ⌈(i+1)·in/out⌉): the longest bin, a jump of in/out; an
+        output of one bin along an axis makes it global."""
+        nd = min(self.nd, len(field.size))
+        pairs = list(zip(x[len(x) - nd :], y[len(y) - nd :]))
+        out = remap(field, [None if o == 1 else adaptive_step(n, o) for n, o in pairs])
+        whole = [len(field.size) - nd + i for i, (_, o) in enumerate(pairs) if o == 1]
+        return out if out is None or not whole else make_global(out, whole)
 
     # -- NumPy forward pass ------------------------------------------------
     def _global(self, x: Shape, y: Shape) -> bool:

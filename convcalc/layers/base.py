@@ -24,6 +24,8 @@ Example = tuple[tuple[Any, ...], dict[str, Any], Shape | tuple[Shape, ...]]
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from ..receptive import ReceptiveField
+
     #: a float32 or float64 array (numpy is never imported at run time here)
     Array = NDArray[Any]
 
@@ -206,6 +208,12 @@ class Layer:
     def out_shape(self, x: Shape) -> Shape:
         """The output shape for input ``x``; raises :class:`ShapeError`."""
         return x
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """The receptive field of the output (``y``) given the input's (``field``; see
+        receptive.py): an element-wise layer, an activation or a norm over the channels keeps
+        it. None where the output has no spatial layout."""
+        return field
 
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         """Parameter shapes by state_dict key suffix ("weight", "bias").

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, make_global
 from ..shape import Shape, fmt_shape, prod
 from .arguments import REQUIRED, Arg, to_bool, to_float, to_int, to_opt_float
 from .base import Example, Lazy, lazy_args, register
@@ -326,6 +327,11 @@ class InstanceNormNd(_PerChannelNorm):
 
     def channel_dim(self, x: Shape) -> int:
         return spatial_input(x, self.nd)[0]
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """At inference it uses each sample's statistics over every position (global), unless
+        it tracks running statistics (then a per-channel affine map)."""
+        return field if self.track_running_stats else make_global(field)
 
     def _stats_size(self, x: Shape, cdim: int) -> int:
         return prod(x[cdim + 1 :])

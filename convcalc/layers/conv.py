@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, window
 from ..shape import (
     AXES,
     Shape,
@@ -107,6 +108,11 @@ class ConvNd(ConvBase):
                 got=span,
                 hint="use a larger input, more padding or a smaller kernel",
             )
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        p = self.padding
+        left = [a for a, _ in self.pads()] if isinstance(p, str) else p
+        return window(field, self.kernel_size, self.stride, self.dilation, left)
 
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         c_in = self.c_in(x)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, remap, transposed_step
 from ..shape import (
     AXES,
     Shape,
@@ -96,6 +97,24 @@ class ConvTransposeNd(ConvBase):
                 hint="use less padding or a larger kernel or stride",
             )
         return x[:cdim] + (self.out_channels,) + tuple(out)
+
+    def _int_padding(self) -> tuple[int, ...]:
+        """The padding per spatial axis (check refuses a string)."""
+        assert not isinstance(self.padding, str)
+        return self.padding
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Output element o reads the input elements i with o = i·stride − padding +
+        dilation·j: the largest region over o, and output element 0's."""
+        return remap(
+            field,
+            [
+                transposed_step(k, s, p, d)
+                for k, s, p, d in zip(
+                    self.kernel_size, self.stride, self._int_padding(), self.dilation
+                )
+            ],
+        )
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         from .. import kernels

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, lose_layout, make_global, spatial_axes
 from ..shape import Shape, fmt_product, fmt_shape, prod
 from .arguments import REQUIRED, Arg, BadValue, converter_form, is_int, to_bool, to_int
 from .base import Example, Layer, Lazy, lazy_args, register, scaled_outputs
@@ -65,6 +66,13 @@ class Linear(Layer):
                 hint=f"set in_features: {got}",
             )
         return x[:-1] + (self.out_features,)
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Every input feature reaches every output: the last axis is global (all of them
+        after a Flatten, which left no spatial layout)."""
+        if not field.layout:
+            return make_global(field)
+        return make_global(field, spatial_axes(field, len(x), [-1]))
 
     def sets_dim(self, x: Shape, y: Shape, dim: int) -> bool:
         return dim == len(y) - 1
@@ -216,6 +224,14 @@ class Flatten(Layer):
             dim=start,
         )
 
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        if not x or len(x) < len(field.size):
+            return lose_layout(field)
+        start, end = self._range(x)
+        if start == end or end < len(x) - len(field.size):
+            return field  # no spatial axis merged
+        return lose_layout(field)
+
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         # a view when x is contiguous, as torch's flatten
         return x.reshape(self.out_shape(tuple(x.shape)))
@@ -350,6 +366,10 @@ class Unflatten(Layer):
                 )
             else:
                 yield Step(f"d{d + j}_out", f"unflattened_size[{j}]", (), y[d + j], dim=d + j)
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        d = self.dim % len(x)
+        return lose_layout(field) if d >= len(x) - len(field.size) else field
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         return x.reshape(self.out_shape(tuple(x.shape)))

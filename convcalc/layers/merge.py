@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, spatial_axes, union
 from ..shape import Shape, fmt_shape
 from .arguments import Arg, to_int
 from .base import Example, Layer, register
@@ -43,6 +44,10 @@ class Merge(Layer):
                 hint="list the outputs to merge: from: [a, b]",
             )
         return self.merge(xs)
+
+    def receptive_field(self, x: Any, y: Shape, field: Any) -> ReceptiveField | None:
+        """The union of what its inputs read."""
+        return union(field)
 
     def merge(self, xs: Shapes) -> Shape:
         raise NotImplementedError
@@ -176,6 +181,14 @@ class Concat(Merge):
                     branch=i,
                 )
         return first[:d] + (sum(x[d] for x in xs),) + first[d + 1 :]
+
+    def receptive_field(self, x: Any, y: Shape, field: Any) -> ReceptiveField | None:
+        """The union of its inputs' regions; along a spatial axis the elements come from
+        different inputs, on no single grid: no field."""
+        rank = len(y)
+        if union(field) is None or spatial_axes(field[0], rank, [self.dim % rank]):
+            return None
+        return union(field)
 
     def parts(self, x: Any, dim: int) -> tuple[int, ...] | None:
         return tuple(s[dim] for s in x) if dim == self.dim % len(x[0]) else None

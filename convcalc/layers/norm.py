@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
+from ..receptive import ReceptiveField, make_global, spatial_axes
 from ..shape import Shape, fmt_shape, prod
 from .arguments import Arg, to_bool, to_float, to_int, to_int_list, to_opt_float
 from .base import Example, Layer, register
@@ -169,6 +170,10 @@ class GroupNorm(KeywordBias):
             )
         return x
 
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Its statistics span every position: every spatial axis is global."""
+        return make_global(field)
+
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         if not self.affine:
             return {}
@@ -260,6 +265,11 @@ class LayerNorm(Layer):
                 + (f"{len(fix)} dims" if len(fix) > 1 else "dim"),
             )
         return x
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Its statistics span the trailing normalized_shape dims: those spatial ones are global."""
+        n = len(self.normalized_shape)
+        return make_global(field, spatial_axes(field, len(x), range(-n, 0)))
 
     def weights(self, x: Shape | None) -> dict[str, Shape] | None:
         if not self.elementwise_affine:

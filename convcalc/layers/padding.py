@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import AxisMap, ReceptiveField, remap
 from ..shape import Shape, fmt_shape, prod
 from .arguments import REQUIRED, Arg, BadValue, converter_form, is_int, to_float
 from .base import Example, Layer, register
@@ -72,6 +73,13 @@ class _Pad(Layer):
         if mode == "circular":
             _circular_copies(x, y, pads)
         return y
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """The left (top, front) padding moves the start; a negative one crops."""
+        pads = self.pads()
+        k = len(pads) // 2
+        steps: list[AxisMap | None] = [(-pads[2 * j], 0, 1) for j in reversed(range(k))]
+        return remap(field, steps[-len(field.size) :])
 
     def _checked_pads(self, x: Shape) -> tuple[int, ...]:
         """The (left, right) pairs, last dimension first, once their number suits the input."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, window
 from ..shape import AXES, Shape, fmt_shape, pool_out, prod
 from .adaptive_pool import AdaptiveAvgPoolNd, AdaptiveMaxPoolNd
 from .arguments import (
@@ -182,6 +183,9 @@ class _Pool(Layer):
         check_nonempty(x, cdim, cdim, self.nd)
         self._check_input(cdim, spatial)
         return cdim, spatial
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        return window(field, self.kernel_size, self.strides(), self.dilations(), self.padding)
 
     def _check_input(self, cdim: int, spatial: Shape) -> None:
         """Extra input rules (AvgPool3d)."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import AxisMap, ReceptiveField, remap, resample_step
 from ..shape import AXES, Shape, fmt_shape, prod
 from .arguments import Arg, BadValue, converter_form, is_int, to_choice, to_float
 from .base import Example, Layer, register
@@ -105,6 +106,19 @@ class Upsample(Layer):
         size, scale = self._size_or_scale()
         self._check_input(x, size, scale)
         return x[:2] + self._output_sizes(x, size, scale)
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Per axis: output element o reads source index src(o) (nearest) or the taps around
+        it (linear 2, cubic 4, area a bin): the largest region, a jump of torch's scale."""
+        nd = len(x) - 2
+        if nd > len(field.size):
+            return None
+        scales = self._kernel_scales(x)
+        steps: list[AxisMap | None] = [
+            resample_step(self.mode, n, o, s, bool(self.align_corners))
+            for n, o, s in zip(x[2:], y[2:], scales)
+        ]
+        return remap(field, steps)
 
     def _size_or_scale(
         self,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
+from ..receptive import ReceptiveField, fraction, remap
 from ..shape import Shape, prod
 from .arguments import Arg, to_int
 from .base import Example, Layer, register
@@ -57,6 +58,11 @@ class PixelShuffle(Layer):
                 hint=f"use {lower or r * r} or {lower + r * r} channels",
             )
         return x[:-3] + (c // (r * r), x[-2] * r, x[-1] * r)
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Output element h reads input element h // r: a jump of 1/r."""
+        r = self.upscale_factor
+        return remap(field, [(0, 0, fraction(1, r))] * min(2, len(field.size)))
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np
@@ -109,6 +115,11 @@ class PixelUnshuffle(Layer):
         if prod(x) == 0:
             return x  # torch returns an empty input unchanged (a clone)
         return x[:-3] + (x[-3] * r * r, x[-2] // r, x[-1] // r)
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Output position h gathers input elements h·r … h·r + r − 1 into its channels."""
+        r = self.downscale_factor
+        return remap(field, [(0, r - 1, r)] * min(2, len(field.size)))
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from ..receptive import AxisMap, ReceptiveField, make_global, remap, spatial_axes
 from ..shape import Shape, prod
 from .arguments import Arg, to_int, to_opt_int
 from .base import Layer, register
@@ -74,6 +75,10 @@ class _SoftmaxBase(Pointwise):
         self._dim(x)
         return x
 
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Over a spatial axis, every position reaches every other: that axis is global."""
+        return make_global(field, spatial_axes(field, len(x), [self._dim(x)]))
+
     LOG: ClassVar[bool] = False
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
@@ -133,6 +138,16 @@ class GLU(Layer):
                 dim=d,
             )
         return x[:d] + (x[d] // 2,) + x[d + 1 :]
+
+    def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
+        """Along a spatial axis, output element i reads i and i + half: the region spans both."""
+        d = self._dim(x)
+        axes = spatial_axes(field, len(x), [d])
+        if not axes:
+            return field
+        steps: list[AxisMap | None] = [None] * len(field.size)
+        steps[axes[0]] = (0, x[d] // 2, 1)
+        return remap(field, steps)
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np

@@ -532,7 +532,9 @@ def test_json_layout_one_field_and_one_layer_per_line():
     assert lines[6] == (
         '    {"index": 0, "name": "conv1", "type": "Conv2d", "input_shape": [1, 1, 32, 32], '
         '"output_shape": [1, 6, 28, 28], "params": 156, "macs": 117600, "trainable": true, '
-        '"notes": [], "from": ["input"], "output_bytes": 18816},'
+        '"notes": [], "from": ["input"], "output_bytes": 18816, '
+        '"receptive_field": {"size": [5, 5], "jump": [1, 1], "start": [0, 0], '
+        '"global": [false, false]}},'
     )
     assert len(lines) == 1 + 4 + 1 + len(report.rows) + 1 + 4 + 1
     assert lines[-5] == (

@@ -512,7 +512,7 @@ def test_shares_are_percentages_of_the_totals() -> None:
 def test_keys_cover_the_documented_columns() -> None:
     assert COLUMN_KEYS == (
         "name", "type", "from", "input", "output", "kernel", "params", "params%", "macs", "macs%",
-        "memory", "notes",
+        "memory", "rf", "notes",
     )  # fmt: skip
 
 
