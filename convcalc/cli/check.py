@@ -13,7 +13,7 @@ import click
 
 from ..errors import SpecError
 from .app import cli
-from .options import dtype_option, format_choice, json_errors
+from .options import dtype_option, format_choice, json_errors, wrapped
 
 if TYPE_CHECKING:
     from ..check import Outcome
@@ -156,24 +156,9 @@ def _shower(fmt: str, quiet: bool) -> Callable[[Outcome], None]:
         elif fmt == "text" and not (quiet and not outcome.failures):
             for i, line in enumerate(outcome_lines(outcome)):
                 if width:  # a terminal: wrapped between words, never inside a figure
-                    line = _wrapped(line, width)
+                    line = wrapped(line, width)
                 if colour and i == 0:
                     line = click.style(line[0], fg=COLOURS[line[0]]) + line[1:]
                 click.echo(line)
 
     return show
-
-
-def _wrapped(line: str, width: int) -> str:
-    """``line`` broken between words to ``width`` columns, later lines indented."""
-    import re
-    import textwrap
-
-    indent = " " * (len(line) - len(line.lstrip()) + 4)
-    # a figure and its unit stay together ("352.80 K", "97.2 %", "6.12 MiB")
-    kept = re.sub(r"(\d) (?=[KMGT]i?B?\b|%)", "\\1\u00a0", line)
-    lines = textwrap.wrap(
-        kept, max(width, 20), subsequent_indent=indent, break_long_words=False,
-        break_on_hyphens=False,
-    )  # fmt: skip
-    return "\n".join(lines).replace("\u00a0", " ")

@@ -11,7 +11,7 @@ import click
 
 from ..errors import ConvcalcError, SpecError
 from .app import cli
-from .options import complete_model, format_choice, json_errors
+from .options import complete_model, echo_text, format_choice, json_errors
 
 if TYPE_CHECKING:
     from ..gitrev import GitRevision
@@ -80,7 +80,7 @@ def diff(models: Sequence[str], input_text: str | None, rev: str | None, fmt: st
         labels = (f"{paths[0]}@{rev}", paths[1]) if rev is not None else (paths[0], paths[1])
         result = diff_models(a, b, specs=(spec_a, spec_b), labels=labels)
         text = render_diff(result, fmt)
-    click.echo(text, nl=False)
+    (echo_text(text) if fmt == "text" else click.echo(text, nl=False))
     sys.exit(result.exit_code)
 
 

@@ -9,7 +9,7 @@ import click
 
 from ..errors import SpecError
 from .app import EXIT_HELP, cli
-from .options import complete_model, format_choice, json_errors, load_model
+from .options import complete_model, echo_text, format_choice, json_errors, load_model
 
 
 @cli.command(epilog=EXIT_HELP)
@@ -54,6 +54,6 @@ def explain(
     if fmt == "json":
         click.echo(explanation_json(result), nl=False)
         sys.exit(result.exit_code)
-    click.echo(explanation_text(result), nl=False)
+    echo_text(explanation_text(result))
     if result.error is not None:
         raise result.error

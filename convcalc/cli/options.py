@@ -206,3 +206,34 @@ def dtype_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return click.option(
         "--dtype", type=click.Choice(DTYPES), default="float32", show_default=True, help=help
     )
+
+
+def wrapped(line: str, width: int) -> str:
+    """``line`` broken between words to ``width`` columns, later lines indented: a terminal
+    would cut words and figures at its edge."""
+    import textwrap
+
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    # a figure and its unit stay together ("352.80 K", "97.2 %", "6.12 MiB"), and so does a
+    # sum's operator with its next term
+    kept = re.sub(r"(\d) (?=[KMGT]i?B?\b|%)", "\\1\u00a0", line)
+    kept = re.sub(r" ([−+·/=×]) ", " \\1\u00a0", kept)
+    lines = textwrap.wrap(
+        kept, max(width, 20), subsequent_indent=indent, break_long_words=False,
+        break_on_hyphens=False,
+    )  # fmt: skip
+    return "\n".join(lines).replace("\u00a0", " ") if lines else line
+
+
+def echo_text(text: str) -> None:
+    """Text output: as it is to a pipe or file; on a terminal each line wrapped to its width."""
+    if not sys.stdout.isatty():
+        click.echo(text, nl=False)
+        return
+    import shutil
+
+    width = shutil.get_terminal_size().columns
+    click.echo(
+        "\n".join(wrapped(line, width) if len(line) > width else line for line in text.split("\n")),
+        nl=False,
+    )

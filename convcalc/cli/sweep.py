@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import click
 
 from .app import cli
-from .options import dtype_option, format_choice, json_errors, load_model, model_options
+from .options import dtype_option, echo_text, format_choice, json_errors, load_model, model_options
 
 SWEEP_EXITS = (
     "Exit codes: 0 every size given works (--sizes), some size works (--valid, --valid-hw) · "
@@ -88,5 +88,5 @@ def sweep(
             search = valid_sizes if valid_text is not None else valid_hw
             result = search(spec, span.start, span.stop - 1, input_shape)
             text, code = render_valid(result, fmt), result.exit_code
-    click.echo(text, nl=False)
+    (echo_text(text) if fmt == "table" else click.echo(text, nl=False))
     sys.exit(code)

@@ -467,7 +467,7 @@ def test_no_configs_at_all_is_an_error(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_on_a_terminal_lines_wrap_between_words_and_keep_figures_whole() -> None:
-    from convcalc.cli.check import _wrapped
+    from convcalc.cli.options import wrapped as _wrapped
 
     line = (
         "✗ models/pinned.yaml:12  macs 362,928 (362.93 K) over the budget of 100,000 (100.00 K) "
