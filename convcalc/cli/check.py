@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import SpecError
+from ..errors import ConvcalcError, SpecError
 from .app import cli
 from .options import dtype_option, format_choice, json_errors, wrapped
 
@@ -104,7 +104,7 @@ def check_cmd(
     from ..checkout import summary_line, to_json, to_junit
 
     start = time.perf_counter()
-    with json_errors(fmt):
+    with json_errors(fmt), _junit_errors(fmt):
         flags = {"params": params, "trainable_params": trainable_params, "macs": macs}
         limits = _limits(flags | {"peak_memory": peak_memory})
         targets = discover(list(paths) or ["."])
@@ -162,3 +162,23 @@ def _shower(fmt: str, quiet: bool) -> Callable[[Outcome], None]:
                 click.echo(line)
 
     return show
+
+
+class _junit_errors:
+    """With --format junit, options that cannot be read are a report too: one suite whose
+    one test case is the error (a CI job that reads the XML sees why nothing was checked)."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if self.fmt == "junit" and isinstance(exc, ConvcalcError):
+            from ..check import ERROR, Finding, Outcome, summarize
+            from ..checkout import to_junit
+
+            finding = Finding(exc.message, kind="read", hint=exc.hint)
+            outcome = Outcome("convcalc check", ERROR, (finding,))
+            click.echo(to_junit([outcome], summarize([outcome], 0.0)), nl=False)

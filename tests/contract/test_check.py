@@ -502,3 +502,12 @@ def test_links_to_folders_are_not_followed_and_deep_folders_end(
     (path / "m.yaml").write_text(LENET)
     result = run("check", "deep", "-f", "json")
     assert result.exit_code == 2
+
+
+def test_junit_reports_options_that_cannot_be_read(tmp_path: Path) -> None:
+    result = run("check", str(tmp_path), "--max-params", "lots", "-f", "junit")
+    assert result.exit_code == 2
+    root = ET.fromstring(result.stdout)
+    assert root.get("errors") == "1" and root.get("tests") == "1"
+    error = root.find("testsuite/testcase/error")
+    assert error is not None and "--max-params 'lots' is not a count" in error.get("message")
