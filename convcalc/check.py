@@ -19,17 +19,13 @@ from typing import TYPE_CHECKING, Any
 from .errors import BlockLibrary, ConvcalcError, NotAConfig, SpecError
 
 if TYPE_CHECKING:
-    from .model import Spec
+    from .model import LayerSpec, Spec
     from .pins import Pins
     from .report import Report
 
 #: outcome of one config, and the exit code it stands for (the worst over all files wins)
 PASSED, FAILED, ERROR, SKIPPED, BUG = "passed", "failed", "error", "skipped", "bug"
 EXIT = {PASSED: 0, SKIPPED: 0, FAILED: 1, ERROR: 2, BUG: 3}
-
-#: notes that are usually mistakes: ``--strict`` fails on them (an output nothing reads;
-#: trailing rows or columns a floored size never reaches)
-STRICT_MARKERS = ("is never used", "not covered")
 
 #: a folder's configs: these endings, leaving out dot-files and dot-folders
 CONFIG_ENDINGS = (".yaml", ".yml")
@@ -426,34 +422,31 @@ def _delta(old: Any, new: Any) -> str:
 
 
 def _note_findings(report: Report, spec: Spec, strict: bool) -> Iterator[Finding]:
-    """Every note, as a warning; with ``strict``, those that are usually mistakes fail."""
-    for row in report.rows:
-        for note in row.notes:
-            mistake = strict and any(m in note for m in STRICT_MARKERS)
-            place = spec.layers[row.index].place(None) if row.index < len(spec.layers) else {}
-            yield Finding(
-                f"layer {row.index} '{row.name}' ({row.type}): {note}",
-                "error" if mistake else "warning",
-                "strict" if mistake else "note",
-                place.get("file") or spec.source,
-                place.get("line"),
-                place.get("column"),
-            )
+    """Every note, as a warning, at its layer's place; with ``strict``, those that are usually
+    mistakes fail: rows or columns a floored size leaves uncovered (a layer's note), and an
+    output nothing reads (the reader's note, placed at that layer)."""
     from .graph import unused_note
+    from .layers.checks import UNCOVERED
 
-    unused = {unused_note(e.name): e for e in spec.layers}
-    for note in report.notes:
-        mistake = strict and any(m in note for m in STRICT_MARKERS)
-        entry = unused.get(note) if note in spec.warnings else None
+    def finding(text: str, mistake: bool, entry: LayerSpec | None) -> Finding:
         place = entry.place(None) if entry is not None else {}
-        yield Finding(
-            note,
-            "error" if mistake else "warning",
-            "strict" if mistake else "note",
+        return Finding(
+            text,
+            "error" if strict and mistake else "warning",
+            "strict" if strict and mistake else "note",
             place.get("file") or spec.source,
             place.get("line"),
             place.get("column"),
         )
+
+    for row in report.rows:
+        entry = spec.layers[row.index] if row.index < len(spec.layers) else None
+        for note in row.notes:
+            text = f"layer {row.index} '{row.name}' ({row.type}): {note}"
+            yield finding(text, UNCOVERED in note, entry)
+    unused = {unused_note(e.name): e for e in spec.layers} if spec.warnings else {}
+    for note in report.notes:
+        yield finding(note, note in unused, unused.get(note))
 
 
 # ------------------------------------------------------------------ checking all

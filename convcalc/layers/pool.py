@@ -31,6 +31,7 @@ from .arguments import (
 from .base import Example, Layer, register
 from .checks import (
     RETURN_INDICES_NOTE,
+    UNCOVERED,
     check_nonempty,
     show_values,
     spatial_example,
@@ -245,7 +246,7 @@ class _Pool(Layer):
                     f"({past} of its {k} positions past the end of the input)"
                 )
             elif lost > 0:
-                text = f"{axis}: {exact:g} → {o}, last {lost} not covered"
+                text = f"{axis}: {exact:g} → {o}, last {lost} {UNCOVERED}"
                 if self.ceil_mode:
                     text += " (ceil_mode adds no window: it would start in the right padding)"
                 notes.append(text)
