@@ -175,19 +175,9 @@ class ConvNd(ConvBase):
                 dim=cdim + 1 + i,
             )
         g, c_out, kernel = self.groups, self.out_channels, self.kernel_size
-        bias = (" + C_out", f" + {c_out}") if self.bias else ("", "")
         k_names = " · ".join(kernel_names(self.nd))
         per_group = f"{c_in}/{g}" if g > 1 else str(c_in)
-        yield Step(
-            "params",
-            f"C_out · C_in/groups · {k_names}{bias[0]}",
-            (
-                f"{c_out} · {per_group} · {product(kernel)}{bias[1]}",
-                f"{c_out * (c_in // g) * prod(kernel)}{bias[1]}",
-            ),
-            prod((self.weights(x) or {})["weight"]) + (c_out if self.bias else 0),
-            counts="params",
-        )
+        yield self.params_step(x, ("C_out", c_out), ("C_in", c_in))
         n = batch_size(x, cdim)
         sizes = " · ".join(f"{a}_out" for a in AXES[self.nd])
         y = x[:cdim] + (c_out,) + tuple(out)

@@ -16,6 +16,7 @@ from ..shape import (
 from .arguments import BadValue, Converter, converter_form, refuse_repeated, to_ints
 from .base import Layer, scaled_outputs
 from .checks import check_positive, spatial_input
+from .steps import Step, kernel_names, product
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -211,6 +212,25 @@ class ConvBase(Layer):
         elif g > 1:
             notes.append(f"{g} groups")
         return notes
+
+    def params_step(self, x: Shape, outer: tuple[str, int], split: tuple[str, int]) -> Step:
+        """The params line of an explanation: ``outer · split/groups · k_h · k_w (+ C_out)``;
+        a convolution's outer channels are C_out, a transposed convolution's C_in."""
+        (outer_name, a), (split_name, b) = outer, split
+        g, c_out, kernel = self.groups, self.out_channels, self.kernel_size
+        bias = (" + C_out", f" + {c_out}") if self.bias else ("", "")
+        k_names = " · ".join(kernel_names(self.nd))
+        per_group = f"{b}/{g}" if g > 1 else str(b)
+        return Step(
+            "params",
+            f"{outer_name} · {split_name}/groups · {k_names}{bias[0]}",
+            (
+                f"{a} · {per_group} · {product(kernel)}{bias[1]}",
+                f"{a * (b // g) * prod(kernel)}{bias[1]}",
+            ),
+            prod((self.weights(x) or {})["weight"]) + (c_out if self.bias else 0),
+            counts="params",
+        )
 
 
 def compact_tuple(v: tuple[int, ...]) -> str:

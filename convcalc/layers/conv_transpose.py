@@ -203,19 +203,9 @@ class ConvTransposeNd(ConvBase):
             )
         y = self.out_shape(x)  # an output smaller than 1 fails here, once every axis is shown
         g, c_out, kernel = self.groups, self.out_channels, self.kernel_size
-        bias = (" + C_out", f" + {c_out}") if self.bias else ("", "")
         k_names = " · ".join(kernel_names(self.nd))
         per_group = f"{c_out}/{g}" if g > 1 else str(c_out)
-        yield Step(
-            "params",
-            f"C_in · C_out/groups · {k_names}{bias[0]}",
-            (
-                f"{c_in} · {per_group} · {product(kernel)}{bias[1]}",
-                f"{c_in * (c_out // g) * prod(kernel)}{bias[1]}",
-            ),
-            prod((self.weights(x) or {})["weight"]) + (c_out if self.bias else 0),
-            counts="params",
-        )
+        yield self.params_step(x, ("C_in", c_in), ("C_out", c_out))
         sizes = " · ".join(f"{a}_in" for a in AXES[self.nd])
         yield Step(
             "MACs",
