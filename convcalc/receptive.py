@@ -20,6 +20,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
+from .periodic import (
+    Periodic,
+    adaptive_map,
+    compose,
+    fraction,
+    merged,
+    resample_map,
+    shuffle_map,
+    transposed_map,
+    window_map,
+)
 from .shape import Shape
 
 if TYPE_CHECKING:
@@ -29,10 +40,21 @@ if TYPE_CHECKING:
 
 #: an integer, or an exact fraction after an upsampling (fractions loads only then)
 Num = Union[int, "Fraction"]
-#: how a layer maps one axis: (offset, extra, factor): output element 0 reads from input
-#: element ``offset`` on, one output element reads ``extra + 1`` consecutive input elements
-#: at most, and neighbouring output elements are ``factor`` input elements apart
-AxisMap = tuple[Num, Num, Num]
+#: how a layer maps one axis: a sliding window (offset, extra, factor): output element o
+#: reads input elements offset + o·factor … that + extra; or, where the pattern repeats over
+#: several output elements (upsampling, transposed convolution), a Periodic map
+AxisMap = tuple[int, int, int] | Periodic
+
+__all__ = [
+    "AxisMap",
+    "Periodic",
+    "ReceptiveField",
+    "adaptive_map",
+    "fraction",
+    "resample_map",
+    "shuffle_map",
+    "transposed_map",
+]
 
 
 class ReceptiveField(NamedTuple):
@@ -49,6 +71,10 @@ class ReceptiveField(NamedTuple):
     #: False after a reshape that merged a spatial axis (Flatten): no axis to speak of,
     #: unless every axis is global
     layout: bool = True
+    #: per axis, where the regions follow a pattern longer than one element (a fractional
+    #: jump, or regions of different sizes): the exact map (periodic.py); empty or None where
+    #: size, jump and start say it all
+    phases: tuple[Periodic | None, ...] = ()
 
     @property
     def known(self) -> bool:
@@ -105,32 +131,63 @@ def at_input(x0: Shape | None) -> ReceptiveField | None:
     return ReceptiveField((1,) * n, (1,) * n, (0,) * n, (False,) * n, tuple(x0[2:]))
 
 
+def axis_map(field: ReceptiveField, i: int) -> Periodic:
+    """Axis ``i``'s regions as a map: its pattern, or the window its size, jump and start
+    make (whole jumps and starts: a field without a pattern has them)."""
+    phase = field.phases[i] if field.phases else None
+    if phase is not None:
+        return phase
+    return window_map(int(field.start[i]), int(field.size[i]) - 1, int(field.jump[i]))
+
+
 def remap(field: ReceptiveField, steps: Sequence[AxisMap | None]) -> ReceptiveField | None:
     """``field`` after a layer that maps its last ``len(steps)`` spatial axes by ``steps``
     (None: the axis is unchanged). A convolution's step is (−left padding, dilation·(k−1),
-    stride): size += extra·jump, start += offset·jump, jump ·= factor. A global axis stays
-    global. None when the layer acts on more axes than the field has, or there is no layout."""
+    stride): size += extra·jump, start += offset·jump, jump ·= factor. A periodic step, or a
+    field with a pattern, composes exactly (periodic.py). A global axis stays global. None
+    when the layer acts on more axes than the field has, there is no layout, or a pattern is
+    too long to follow."""
     n = len(field.size)
     if len(steps) > n:
         return None
     if not field.layout:
         return field if all(field.whole) else None
     size, jump, start = list(field.size), list(field.jump), list(field.start)
+    phases: list[Periodic | None] = list(field.phases) if field.phases else [None] * n
     whole = field.whole
     i = n - len(steps)
     for step in steps:
-        if step is not None:
+        if step is None:
+            pass
+        elif not isinstance(step, Periodic) and phases[i] is None:
             offset, extra, factor = step
             j = jump[i]
             if not whole[i]:
-                v = size[i] + extra * j
-                size[i] = v if type(v) is int else _exact(v)
-                v = start[i] + offset * j
-                start[i] = v if type(v) is int else _exact(v)
+                size[i] = size[i] + extra * j
+                start[i] = start[i] + offset * j
             v = j * factor
             jump[i] = v if type(v) is int else _exact(v)
+        else:
+            m = step if isinstance(step, Periodic) else window_map(*step)
+            if whole[i]:
+                jump[i] = _exact(jump[i] * m.jump) if m.period else jump[i]
+            else:
+                out = compose(axis_map(field, i), m)
+                summary = out.summary() if out.period else None
+                if summary is None:
+                    return None  # a pattern too long to follow, or nothing read
+                size[i], jump[i], start[i] = summary
+                phases[i] = out if out.period > 1 else None
         i += 1
-    return ReceptiveField(tuple(size), tuple(jump), tuple(start), whole, field.extent)
+    return ReceptiveField(
+        tuple(size),
+        tuple(jump),
+        tuple(start),
+        whole,
+        field.extent,
+        field.layout,
+        tuple(phases) if any(p is not None for p in phases) else (),
+    )
 
 
 def window(
@@ -153,6 +210,7 @@ def make_global(field: ReceptiveField, axes: Sequence[int] | None = None) -> Rec
     chosen = set(range(n) if axes is None else axes)
     if all(field.whole[i] for i in chosen):
         return field
+    phases = tuple(None if i in chosen else p for i, p in enumerate(field.phases))
     return ReceptiveField(
         tuple(field.extent[i] if i in chosen else field.size[i] for i in range(n)),
         field.jump,
@@ -160,6 +218,7 @@ def make_global(field: ReceptiveField, axes: Sequence[int] | None = None) -> Rec
         tuple(i in chosen or field.whole[i] for i in range(n)),
         field.extent,
         field.layout,
+        phases if any(p is not None for p in phases) else (),
     )
 
 
@@ -179,7 +238,7 @@ def lose_layout(field: ReceptiveField) -> ReceptiveField:
     """After a reshape that merges a spatial axis with another one."""
     if not field.layout:
         return field
-    return ReceptiveField(field.size, field.jump, field.start, field.whole, field.extent, False)
+    return field._replace(layout=False)
 
 
 def union(fields: Sequence[ReceptiveField | None]) -> ReceptiveField | None:
@@ -198,12 +257,29 @@ def union(fields: Sequence[ReceptiveField | None]) -> ReceptiveField | None:
     size: list[Num] = []
     start: list[Num] = []
     whole: list[bool] = []
+    phases: list[Periodic | None] = []
     for i in range(n):
+        phases.append(None)
         if any(f.whole[i] for f in known):
             size.append(first.extent[i])
             start.append(0)
             whole.append(True)
             continue
+        if any(f.phases and f.phases[i] for f in known) and all(
+            f.jump[i] == first.jump[i] for f in known
+        ):
+            # a pattern: element by element over the period (periodic.py)
+            m = merged([axis_map(f, i) for f in known])
+            summary = m.summary() if m.period else None
+            if summary is None:
+                return None
+            size.append(summary[0])
+            start.append(summary[2])
+            whole.append(False)
+            phases[i] = m if m.period > 1 else None
+            continue
+        # the same jump: the smallest start and the largest end; different jumps (a note):
+        # the same, from each input's element 0
         lo = min(f.start[i] for f in known)
         hi = max(f.start[i] + f.size[i] for f in known)
         start.append(_exact(lo))
@@ -216,6 +292,7 @@ def union(fields: Sequence[ReceptiveField | None]) -> ReceptiveField | None:
         tuple(whole),
         first.extent,
         all(f.layout for f in known),
+        tuple(phases) if any(p is not None for p in phases) else (),
     )
 
 
@@ -260,74 +337,3 @@ def field_of(
     if field is None:
         return None, None
     return layer.receptive_field(x, y, field), None
-
-
-# ------------------------------------------------------------ steps of the resampling layers
-def fraction(a: int, b: int) -> Num:
-    """``a / b`` exactly: an int when it divides."""
-    if a % b == 0:
-        return a // b
-    from fractions import Fraction
-
-    return Fraction(a, b)
-
-
-def transposed_step(k: int, s: int, p: int, d: int) -> AxisMap:
-    """A transposed convolution's axis: output element o reads the input elements
-    i = (o + p − d·j) / s (the integral ones, j < k): the taps j whose d·j − p is o modulo s,
-    a pattern that repeats every s outputs. O(k), whatever the stride."""
-    taps: dict[int, list[int]] = {}  # residue of o modulo s → its taps j, ascending
-    for j in range(k):
-        taps.setdefault((d * j - p) % s, []).append(j)
-    extra = max((d * (js[-1] - js[0])) // s for js in taps.values())
-    # output element 0's first input; when it reads nothing (k < s), the first output that
-    # reads something, moved back by its distance
-    first = 0 if 0 in taps else min(taps)
-    lowest = (first + p - d * taps[first][-1]) // s
-    return _exact(lowest - fraction(first, s)), extra, fraction(1, s)
-
-
-def adaptive_step(n_in: int, n_out: int) -> AxisMap:
-    """Adaptive pooling's axis: bins [⌊i·in/out⌋, ⌈(i+1)·in/out⌉); the longest one."""
-    if n_in <= 0 or n_out <= 0:
-        return 0, 0, 1  # nothing read (field_of gives an empty output no field)
-    q, r = divmod(n_in, n_out)
-    import math
-
-    longest = q if r == 0 else q + 2 if r > math.gcd(n_in, n_out) else q + 1
-    return 0, longest - 1, fraction(n_in, n_out)
-
-
-def resample_step(
-    mode: str, n_in: int, n_out: int, scale: float | None, align_corners: bool
-) -> AxisMap | None:
-    """An interpolation's axis: torch's source coordinate of output element o is o·s
-    (nearest; align_corners: s = (in−1)/(out−1)), (o + ½)·s (nearest-exact) or
-    (o + ½)·s − ½ (linear, cubic), with s = 1/scale_factor when given, else in/out; linear
-    reads the two elements around it, cubic four, area a bin. As if the input had no border
-    (torch clamps at it). None where the axis is not resized."""
-    from fractions import Fraction
-
-    if mode == "area":
-        return adaptive_step(n_in, n_out)
-    if n_in == n_out and scale is None:
-        return None
-    if align_corners and mode not in ("nearest", "nearest-exact"):
-        s = Fraction(n_in - 1, n_out - 1) if n_out > 1 else Fraction(0)
-        shift = Fraction(0)
-    else:
-        # a scale factor as written (its shortest decimal form: 1.5 is 3/2, 3.0 is 3)
-        s = 1 / Fraction(repr(scale)) if scale is not None and scale > 0 else Fraction(n_in, n_out)
-        shift = {"nearest": Fraction(0), "nearest-exact": s / 2}.get(mode, s / 2 - Fraction(1, 2))
-    if mode in ("nearest", "nearest-exact"):
-        return _exact(Fraction(math_floor(shift))), 0, _exact(s)
-    taps = 4 if mode == "bicubic" else 2
-    # whether some source coordinate shift + o·s falls between two elements: unless s and the
-    # shift are whole (or there is one output), consecutive ones cannot all be whole
-    between = shift.denominator != 1 or (n_out > 1 and s.denominator != 1)
-    lead = 1 if taps == 4 and between else 0
-    return _exact(math_floor(shift) - lead), (taps - 1 if between else 0), _exact(s)
-
-
-def math_floor(v: Num) -> int:
-    return v if isinstance(v, int) else v.__floor__()

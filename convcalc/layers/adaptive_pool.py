@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from ..receptive import ReceptiveField, adaptive_step, make_global, remap
+from ..receptive import ReceptiveField, adaptive_map, make_global, remap
 from ..shape import AXES, Shape, adaptive_bins, prod
 from .arguments import (
     REQUIRED,
@@ -121,7 +121,7 @@ class _AdaptivePool(Layer):
         output of one bin along an axis makes it global."""
         nd = min(self.nd, len(field.size))
         pairs = list(zip(x[len(x) - nd :], y[len(y) - nd :]))
-        out = remap(field, [None if o == 1 else adaptive_step(n, o) for n, o in pairs])
+        out = remap(field, [None if o == 1 else adaptive_map(n, o) for n, o in pairs])
         whole = [len(field.size) - nd + i for i, (_, o) in enumerate(pairs) if o == 1]
         return out if out is None or not whole else make_global(out, whole)
 

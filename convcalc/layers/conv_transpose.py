@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
-from ..receptive import ReceptiveField, remap, transposed_step
+from ..receptive import ReceptiveField, remap, transposed_map
 from ..shape import (
     AXES,
     Shape,
@@ -109,7 +109,7 @@ class ConvTransposeNd(ConvBase):
         return remap(
             field,
             [
-                transposed_step(k, s, p, d)
+                transposed_map(k, s, p, d)
                 for k, s, p, d in zip(
                     self.kernel_size, self.stride, self._int_padding(), self.dilation
                 )

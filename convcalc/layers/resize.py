@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from ..receptive import AxisMap, ReceptiveField, remap, resample_step
+from ..receptive import AxisMap, ReceptiveField, remap, resample_map
 from ..shape import AXES, Shape, fmt_shape, prod
 from .arguments import Arg, BadValue, converter_form, is_int, to_choice, to_float
 from .base import Example, Layer, register
 from .checks import axis_name, rank_error
+from .nearest import nearest_map, nearest_taps
 from .steps import Step
 from .tiles import tiles
 
@@ -108,14 +109,18 @@ class Upsample(Layer):
         return x[:2] + self._output_sizes(x, size, scale)
 
     def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
-        """Per axis: output element o reads source index src(o) (nearest) or the taps around
-        it (linear 2, cubic 4, area a bin): the largest region, a jump of torch's scale."""
+        """Per axis: output element o reads source index src(o) (nearest: as torch's float32
+        kernel computes it, nearest.py) or the taps around it (linear 2, cubic 4, area a bin);
+        the pattern exactly (periodic.py)."""
         nd = len(x) - 2
         if nd > len(field.size):
             return None
         scales = self._kernel_scales(x)
+        mode = self.mode
         steps: list[AxisMap | None] = [
-            resample_step(self.mode, n, o, s, bool(self.align_corners))
+            nearest_map(n, o, s, mode == "nearest-exact", len(x) == 4)
+            if mode in ("nearest", "nearest-exact")
+            else resample_map(mode, n, o, s, bool(self.align_corners))
             for n, o, s in zip(x[2:], y[2:], scales)
         ]
         return remap(field, steps)
@@ -309,7 +314,7 @@ class Upsample(Layer):
             # torch 2.x: 2-d inputs run the legacy nearest_idx kernels, 1-d and 3-d the generic one
             legacy = rank == 4
             exact = mode == "nearest-exact"
-            return _nearest_taps(n_in, n_out, scale, exact, legacy, dtype, part), None
+            return nearest_taps(n_in, n_out, scale, exact, legacy, dtype, part), None
         if mode == "area":
             return _area_taps(n_in, n_out, part)
         cubic = mode == "bicubic"
@@ -376,43 +381,6 @@ class Upsample(Layer):
                 y[2 + i],
                 dim=2 + i,
             )
-
-
-def _nearest_taps(
-    n_in: int, n_out: int, scale: float | None, exact: bool, legacy: bool, dtype: Any, part: slice
-) -> Any:
-    """The source index of each output index, as torch's CPU kernels compute it.
-
-    Generic kernel (HelperInterpNearest[Exact], in the input's type): nearest floor(i · s),
-    nearest-exact floor(max(s · (i + 0.5) - 0.5, 0) + 0.5); s = 1/scale_factor when given,
-    else in/out; the floor is floorf (float32); the index is clamped to in - 1.
-    Legacy kernels (2-d): nearest_idx, a copy when out == in, i >> 1 when out == 2·in,
-    else floorf(i · s) in float32 whatever the input's type; nearest_exact_idx,
-    floorf((i + 0.5) · s) with s a float32.
-    """
-    import numpy as np
-
-    at = np.arange(part.start, part.stop, dtype=np.int64)  # the output indices
-    if legacy and exact:  # floorf((i + 0.5) · s): a double product of a float32 scale
-        s32 = _compute_scale(n_in, n_out, scale, np.float32)
-        src = (at + 0.5) * np.float64(s32)
-        idx = np.floor(src.astype(np.float32)).astype(np.int64)
-        return np.minimum(idx, n_in - 1)[:, None]
-    if legacy:
-        if n_out == n_in:
-            return at[:, None]
-        if n_out == 2 * n_in:
-            return (at >> 1)[:, None]
-    t: Any = np.float32 if dtype == np.float32 or legacy else np.float64
-    s = _compute_scale(n_in, n_out, scale, t)
-    i = at.astype(t)
-    if exact:
-        src = s * (i + t(0.5)) - t(0.5)
-        src = np.where(src < 0, t(0), src) + t(0.5)
-    else:
-        src = s * i
-    idx = np.floor(src.astype(np.float32)).astype(np.int64)
-    return np.minimum(idx, n_in - 1)[:, None]
 
 
 def _compute_scale(n_in: int, n_out: int, scale: float | None, t: Any) -> Any:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
-from ..receptive import ReceptiveField, fraction, remap
+from ..receptive import ReceptiveField, remap, shuffle_map
 from ..shape import Shape, prod
 from .arguments import Arg, to_int
 from .base import Example, Layer, register
@@ -62,7 +62,7 @@ class PixelShuffle(Layer):
     def receptive_field(self, x: Shape, y: Shape, field: ReceptiveField) -> ReceptiveField | None:
         """Output element h reads input element h // r: a jump of 1/r."""
         r = self.upscale_factor
-        return remap(field, [(0, 0, fraction(1, r))] * min(2, len(field.size)))
+        return remap(field, [shuffle_map(r)] * min(2, len(field.size)))
 
     def forward(self, x: Any, w: dict[str, Any], budget: int) -> Any:
         import numpy as np

@@ -469,3 +469,32 @@ def test_registered_under_torch_names():
     ]
     for name in names:
         assert REGISTRY[name].type_name == name
+
+
+# ------------------------------------------------------------------ nearest indices
+@pytest.mark.parametrize("legacy", [True, False])
+@pytest.mark.parametrize("exact", [False, True])
+def test_nearest_sources_in_plain_python_equal_the_numpy_kernel(legacy, exact):
+    """The receptive field reads torch's float32 indices without NumPy: the same ones the
+    forward pass uses (which tests/kernels check against torch), over scales whose float32
+    reciprocal rounds below and above, sizes kept and doubled (the legacy shortcuts)."""
+    import math
+
+    np = pytest.importorskip("numpy")
+    from convcalc.layers.nearest import nearest_sources, nearest_taps
+
+    compared = differ = 0
+    for num in range(1, 161):
+        scale = num / 40
+        for n_in in (7, 13, 57, 100):
+            n_out = math.floor(n_in * scale)
+            if n_out < 1:
+                continue
+            got = nearest_sources(n_in, n_out, scale, exact, legacy)
+            want = nearest_taps(n_in, n_out, scale, exact, legacy, np.float32, slice(0, n_out))
+            # the kernel clamps at the last element; the field is as if there were no border
+            assert [min(i, n_in - 1) for i in got] == want[:, 0].tolist(), (scale, n_in)
+            compared += 1
+            differ += got != [math.floor((o + exact / 2) * 40 / num) for o in range(n_out)]
+    assert compared > 500
+    assert differ > 0  # some really are not ⌊o · s⌋
