@@ -36,8 +36,9 @@ Point = tuple[float, float]
 MAX_BEND_POINTS = 300_000
 #: the ordering sweeps, at most (each one down or up the layers)
 MAX_SWEEPS = 8
-#: the coordinate sweeps (each one down and up)
+#: the coordinate sweeps (each one down and up), and the vertices × sweeps allowed
 COORDINATE_SWEEPS = 6
+SWEEP_BUDGET = 150_000
 #: how much a long edge's reserved point weighs against a box where both want the same place,
 #: and as a neighbour pulling a box: little, so that a chain of boxes stays in line and a
 #: long edge (a skip connection) goes round it; a long edge is straightened afterwards
@@ -248,7 +249,8 @@ def _coordinates(g: _Graph, sizes: Sequence[tuple[float, float]], sp: Spacing) -
     weight = [DUMMY_WEIGHT if g.is_dummy(v) else 1.0 for v in range(len(width))]
     pull = [DUMMY_PULL if g.is_dummy(v) else 1.0 for v in range(len(width))]
     rounds = [(g.up, range(1, len(g.layers))), (g.down, range(len(g.layers) - 2, -1, -1))]
-    for _ in range(COORDINATE_SWEEPS):
+    # fewer sweeps on a very large graph: the first ones move it most
+    for _ in range(max(1, min(COORDINATE_SWEEPS, SWEEP_BUDGET // max(1, len(x))))):
         for near, span in rounds:
             for r in span:
                 _settle(g.layers[r], gaps[r], near, x, weight, pull)
@@ -299,6 +301,11 @@ def _settle(
     """Place ``layer``'s vertices, in order and at least ``seps`` apart, as near as possible
     (least weighted squares) to the mean x of their ``near`` vertices (weighted by ``pull``):
     pool adjacent violators on the positions less the gaps before them."""
+    if len(layer) == 1:  # nothing beside it: where its neighbours want it
+        v = layer[0]
+        if near[v]:
+            x[v] = sum(x[o] * pull[o] for o in near[v]) / sum(pull[o] for o in near[v])
+        return
     blocks: list[list[float]] = []  # [weight, weighted sum, count]
     offset = 0.0
     offsets = []

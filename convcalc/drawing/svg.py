@@ -102,9 +102,14 @@ def layout(diagram: Diagram) -> tuple[tuple[Label, ...], Placed]:
     return labels, lay_out([lab.size for lab in labels], diagram.edges)
 
 
+_MARKUP = frozenset("&<>\"'")
+
+
 def escape(text: str) -> str:
     """``text`` for SVG/XML content or a double-quoted attribute: markup characters as
     entities, characters XML forbids (control characters) replaced."""
+    if text.isprintable() and not _MARKUP.intersection(text):
+        return text
     out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     out = out.replace('"', "&quot;").replace("'", "&#39;")
     return "".join(
