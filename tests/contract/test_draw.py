@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -330,6 +331,20 @@ def test_the_page_fetches_nothing_and_carries_the_report(name):
     assert sum(n["macs_share"] for n in nodes[1:]) == pytest.approx(1.0)
 
 
+def test_the_page_of_a_failing_model_holds_the_error():
+    _, report, drawing = drawn(ROOT / "examples" / "lenet-64.yaml", "html")
+    nodes = page_json(drawing.text)["nodes"]
+    (error,) = report.errors
+    states = [n["state"] for n in nodes[1:]]
+    assert states == ["ok"] * error.index + ["failed"] + ["after"] * (
+        len(report.rows) - error.index - 1
+    )
+    failed = nodes[1 + error.index]
+    assert (failed["name"], failed["message"], failed["hint"]) == ("fc1", error.message, error.hint)
+    assert failed["call"] == "Linear(in_features=400, out_features=120)"
+    assert failed["input_shape"] == [1, 2704] and failed["output_shape"] is None
+
+
 # ------------------------------------------------------------------ hostile names
 HOSTILE = {
     "name": '<b>evil</b> --> "quoted"',
@@ -479,3 +494,20 @@ def test_the_readme_picture_is_current(request):
         "docs/draw-example.svg is stale: run pytest tests/contract/test_draw.py --regen-golden"
     )
     assert "docs/draw-example.svg" in (ROOT / "README.md").read_text()
+
+
+def test_drawing_imports_neither_numpy_nor_rich(tmp_path):
+    lenet = str(ROOT / "examples" / "lenet.yaml")
+    outs = [str(tmp_path / f"net.{ext}") for ext in ("svg", "html", "md", "dot")]
+    code = (
+        "import sys; from convcalc.cli import main\n"
+        f"for out in {outs!r}:\n"
+        f"    try:\n        main(['draw', {lenet!r}, '-o', out])\n"
+        "    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('numpy', 'rich', 'rich.console') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.splitlines()[-1] == "[]"
+    assert all(Path(out).stat().st_size > 0 for out in outs)
