@@ -239,6 +239,39 @@ def test_edges_that_would_pass_too_many_layers_are_refused_with_a_way_out():
     assert ok.exit_code == 0 and ok.output.count(" -> ") == 1999
 
 
+def test_branches_stand_side_by_side_a_merge_under_them_and_a_chain_in_one_column():
+    from convcalc.drawing.layered import Spacing, lay_out
+
+    # a → b, a → c, b → d, c → d, d → e: a diamond and a tail
+    sizes = [(100.0, 40.0), (120.0, 40.0), (80.0, 40.0), (100.0, 50.0), (60.0, 40.0)]
+    placed = lay_out(sizes, [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4)])
+    centre = [x + w / 2 for x, _, w, _ in placed.boxes]
+    top = [y for _, y, _, _ in placed.boxes]
+    assert placed.layers == (0, 1, 1, 2, 3)
+    assert top[1] == top[2] and top[0] < top[1] < top[3] < top[4]
+    gap = Spacing().box_gap
+    assert centre[2] - centre[1] == pytest.approx((120 + 80) / 2 + gap)  # side by side
+    assert centre[0] == pytest.approx((centre[1] + centre[2]) / 2)  # over its branches
+    assert centre[3] == pytest.approx((centre[1] + centre[2]) / 2)  # under them
+    assert centre[4] == pytest.approx(centre[3])  # a chain goes straight down
+    assert top[4] - (top[3] + 50) == Spacing().layer_gap
+    # a skip connection (0 → 3 past 1 and 2) goes round the boxes it skips
+    chain = lay_out([(100.0, 40.0)] * 4, [(0, 1), (1, 2), (2, 3), (0, 3)])
+    xs = {x + w / 2 for x, _, w, _ in chain.boxes}
+    assert len(xs) == 1
+    skip = chain.paths[3]
+    left, _, width, _ = chain.boxes[1]
+    inner = [x for x, _ in skip[2:-2]]  # beside the two boxes it skips
+    assert len(inner) == 4 and len(set(inner)) == 1
+    assert inner[0] >= left + width + Spacing().edge_gap or inner[0] <= left - Spacing().edge_gap
+
+
+def test_the_drawing_is_deterministic():
+    spec, report, first = drawn("googlenet")
+    assert draw(report, spec, "svg").text == first.text
+    assert run("draw", "googlenet").stdout == first.text
+
+
 # ------------------------------------------------------------------ mermaid
 def mermaid_edges(text: str) -> list[tuple[str, str]]:
     return re.findall(r"^  (n\d+) --> (n\d+)$", text, re.M)
