@@ -212,7 +212,9 @@ def test_a_model_without_an_input_shape_is_drawn_with_unknown_shapes():
     boxes, edges = check_geometry(result.stdout)
     assert len(boxes) == 3 and len(edges) == 2
     texts = [t.text for t in ET.fromstring(result.stdout).iter(f"{SVG}text")]
-    assert "params 224 · MACs —" in texts and texts.count("—") == 3  # the shapes of the input, Conv2d and ReLU
+    assert (
+        "params 224 · MACs —" in texts and texts.count("—") == 3
+    )  # the shapes of the input, Conv2d and ReLU
 
 
 def _chain(n: int) -> dict:
