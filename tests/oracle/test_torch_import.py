@@ -314,6 +314,50 @@ class UNet(nn.Module):
         return torch.sigmoid(self.head(d))
 
 
+class PadMean(nn.Module):
+    """F.pad in each mode, and means over the spatial dims with and without keepdim."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3)
+        self.conv2 = nn.Conv2d(8, 8, 3)
+        self.conv3 = nn.Conv2d(8, 4, 1)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv1(F.pad(x, (1, 2, 0, 1), mode="reflect"))
+        x = F.pad(x, (1, 1, 1, 1), value=0.5)
+        x = nn.functional.pad(x, [2, 0, 1, 1], mode="circular")
+        x = F.pad(self.conv2(x), (0, 1))
+        x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        x = self.conv3(x * x.mean((2, 3), keepdim=True))
+        return self.fc(torch.mean(x, dim=[-2, -1]))
+
+
+class PadMean1d(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(3, 6, 3)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x: Any) -> Any:
+        x = F.pad(self.conv(x), (2, 1), mode="reflect")
+        x = F.pad(x, (1, 1), mode="circular")
+        return self.fc(x.mean(-1))
+
+
+class PadMean3d(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(2, 4, 3)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv(F.pad(x, (1, 1, 0, 1, 2, 0), mode="replicate"))
+        x = torch.mean(x, (2, 3, 4), True)
+        return self.fc(x.mean((-3, -2, -1)))
+
+
 MODELS = {
     "resnet_basic": (resnet_basic, (2, 3, 32, 32)),
     "resnet_bottleneck": (resnet_bottleneck, (1, 3, 32, 32)),
@@ -322,6 +366,9 @@ MODELS = {
     "densenet": (DenseNet, (1, 3, 32, 32)),
     "inception": (inception_net, (1, 3, 32, 32)),
     "unet": (UNet, (1, 3, 16, 16)),
+    "pad_mean": (PadMean, (2, 3, 12, 12)),
+    "pad_mean_1d": (PadMean1d, (2, 3, 10)),
+    "pad_mean_3d": (PadMean3d, (1, 2, 6, 6, 6)),
 }
 
 
@@ -503,6 +550,35 @@ class Branching(nn.Module):
         return x
 
 
+class Permuted(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv(x).permute(0, 1, 2, 3).transpose(2, 2)  # no change: no layer
+        return x.permute(0, 2, 3, 1)
+
+
+class Transposed(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.transpose(F.relu(x), 1, 2)
+
+
+class ChannelMean(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        return self.conv(x).mean(1, keepdim=True)
+
+
+class WholeMean(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.mean(F.relu(x))
+
+
 def _line(cls: type, text: str) -> int:
     """The line of ``text`` in this file, in ``cls``'s forward."""
     import inspect
@@ -523,6 +599,20 @@ def _line(cls: type, text: str) -> int:
         ),
         ("Tied", "2,4", ["'b'", "parameters of layer 'a' (weight)"], "self.b(self.a(x))"),
         ("Branching", "1,3,8,8", ["torch.fx cannot trace"], "if x.sum() > 0"),
+        (
+            "Permuted",
+            "1,3,8,8",
+            ["Tensor.permute", "(1, 4, 6, 6) to (1, 6, 6, 4)", "permutes or transposes"],
+            "x.permute(0, 2, 3, 1)",
+        ),
+        ("Transposed", "1,3,4,5", ["torch.transpose", "permutes or transposes"], "transpose("),
+        (
+            "ChannelMean",
+            "1,3,8,8",
+            ["Tensor.mean", "the mean over dims (1,) of a 4D tensor", "AdaptiveAvgPool<k>d(1)"],
+            ".mean(1",
+        ),
+        ("WholeMean", "1,3,8,8", ["torch.mean", "the mean of every element"], "torch.mean("),
     ],
 )
 def test_what_import_cannot_express_is_exit_2_with_the_op_and_line(
