@@ -96,6 +96,20 @@ def _functions() -> dict[Any, str]:
     return found
 
 
+#: functions of other libraries that torch.fx keeps as calls (``torch.fx.wrap``), by
+#: (module, name): torchvision's stochastic depth (EfficientNet's residual branches)
+_LIBRARY = {("torchvision.ops.stochastic_depth", "stochastic_depth"): "stochastic_depth"}
+
+
+def _stochastic_depth(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[OpLayer]:
+    """torchvision's ``stochastic_depth(x, p, mode, training)``: ``x`` itself unless training
+    (what an eval-mode model passes), so no layer; in training it drops, which no layer does."""
+    values = _bound(("p", "mode", "training"), args, kwargs)
+    if values.get("training", True) is not False and values.get("p") != 0:
+        raise OpError("training is not False: it drops branches, where no layer does")
+    return []
+
+
 #: a layer an op becomes: (layer type, its arguments, the layer's base name)
 OpLayer = tuple[str, dict[str, Any], str]
 
@@ -109,12 +123,17 @@ def op_layer(node: Any, inputs: list[Shape | None], out: Shape) -> list[OpLayer]
         name = str(node.target)
         args = node.args[1:]
     else:
-        found = _functions().get(node.target)
+        target = node.target
+        found = _functions().get(target) or _LIBRARY.get(
+            (str(getattr(target, "__module__", "")), str(getattr(target, "__name__", "")))
+        )
         if found is None:
             raise OpError("this call has no convcalc layer type")
         name, args = found, node.args[1:]
     kwargs = dict(node.kwargs)
     tensors = [s for s in inputs if s is not None]
+    if name == "stochastic_depth":
+        return _stochastic_depth(args, kwargs)
     if name in _SHAPED:
         return _SHAPED[name](name, args, kwargs, tensors[0], out)
     one = _one_layer(name, node, args, kwargs, tensors, out)

@@ -685,6 +685,8 @@ TORCHVISION = {
     "mobilenet_v2": (1, 3, 64, 64),
     "densenet121": (1, 3, 64, 64),
     "googlenet": (1, 3, 64, 64),
+    "efficientnet_b0": (1, 3, 64, 64),
+    "inception_v3": (1, 3, 75, 75),
 }
 
 
@@ -696,8 +698,12 @@ def test_torchvision_models_import_as_torch_computes_them(name: str) -> None:
         Exception
     ) as exc:  # absent, or a wheel built for another torch (its ops fail to register)
         pytest.skip(f"torchvision does not import: {type(exc).__name__}: {exc}")
-    kwargs: dict[str, Any] = {"init_weights": False} if name == "googlenet" else {}
+    kwargs: dict[str, Any] = (
+        {"init_weights": False} if "inception" in name or name == "googlenet" else {}
+    )
     model = getattr(models, name)(weights=None, **kwargs)
     text = held_to_torch(model, TORCHVISION[name], flat=name != "resnet50")
     if name == "googlenet":
         assert "ignore_weights: [aux1, aux2]" in text.splitlines()
+    if name == "inception_v3":
+        assert "ignore_weights: [AuxLogits]" in text.splitlines()
