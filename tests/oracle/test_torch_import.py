@@ -358,6 +358,39 @@ class PadMean3d(nn.Module):
         return self.fc(x.mean((-3, -2, -1)))
 
 
+class Unit(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(c)
+
+    def forward(self, x: Any) -> Any:
+        return F.relu(self.bn(self.conv(x)) + x)
+
+
+class Stage(nn.Module):
+    """Units inside a stage inside the model: blocks three deep, with a repeat inside one."""
+
+    def __init__(self, cin: int, c: int) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(cin, c, 3, stride=2, padding=1)
+        self.units = nn.Sequential(Unit(c), Unit(c), Unit(c))
+
+    def forward(self, x: Any) -> Any:
+        return self.units(self.down(x))
+
+
+class Stages(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stage1 = Stage(3, 8)
+        self.stage2 = Stage(8, 16)
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(self.stage2(self.stage1(x)), 1), 1))
+
+
 MODELS = {
     "resnet_basic": (resnet_basic, (2, 3, 32, 32)),
     "resnet_bottleneck": (resnet_bottleneck, (1, 3, 32, 32)),
@@ -366,6 +399,7 @@ MODELS = {
     "densenet": (DenseNet, (1, 3, 32, 32)),
     "inception": (inception_net, (1, 3, 32, 32)),
     "unet": (UNet, (1, 3, 16, 16)),
+    "stages": (Stages, (1, 3, 16, 16)),
     "pad_mean": (PadMean, (2, 3, 12, 12)),
     "pad_mean_1d": (PadMean1d, (2, 3, 10)),
     "pad_mean_3d": (PadMean3d, (1, 2, 6, 6, 6)),
@@ -451,6 +485,43 @@ def test_repeated_modules_import_as_blocks_with_repeat() -> None:
     assert [(e.name, e.inputs, e.layer.args) for e in spec.layers] == [
         (e.name, e.inputs, e.layer.args) for e in flat.layers
     ]
+
+
+def _expands_as_flat(text: str, flat: str) -> None:
+    spec, flat_spec = load_spec("<import>", text), load_spec("<import>", flat)
+    assert [(e.name, e.type, e.inputs, e.layer.args) for e in spec.layers] == [
+        (e.name, e.type, e.inputs, e.layer.args) for e in flat_spec.layers
+    ]
+
+
+def test_nested_modules_import_as_blocks_inside_blocks() -> None:
+    """Inception's branches are BasicConv2d modules: the Inception block uses the BasicConv2d
+    block, with the values that differ between the two Inception modules its parameters."""
+    text = held_to_torch(inception_net(), (1, 3, 32, 32), flat=False)
+    lines = text.splitlines()
+    assert lines.index("  BasicConv2d:") < lines.index("  Inception:")
+    assert (
+        "    - {type: BasicConv2d, name: branch2.0, from: input, conv_in_channels: "
+        "$branch1_conv_in_channels, conv_out_channels: 4, conv_kernel_size: [1, 1], "
+        "conv_stride: 1, conv_padding: 0}"
+    ) in lines
+    assert (
+        "    - {type: Concat, name: cat, from: [branch1, branch2.1, branch3.1, branch4.1]}" in lines
+    )
+    assert "- {type: Inception, name: inception3b, branch1_conv_in_channels: 32}" in lines
+    _expands_as_flat(text, held_to_torch(inception_net(), (1, 3, 32, 32), flat=True))
+
+
+def test_repeated_inner_blocks_repeat_inside_their_block() -> None:
+    text = held_to_torch(Stages(), (1, 3, 16, 16), flat=False)
+    lines = text.splitlines()
+    stage = lines[lines.index("  Stage:") :]
+    assert (
+        "    - {type: Unit, name: 'units.{i}', repeat: 3, conv_in_channels: $down_out_channels}"
+        in stage
+    )
+    assert "- {type: Stage, name: stage2, down_in_channels: 8, down_out_channels: 16}" in lines
+    _expands_as_flat(text, held_to_torch(Stages(), (1, 3, 16, 16), flat=True))
 
 
 def test_uncalled_modules_are_left_out_and_their_weights_ignored(tmp_path: Path) -> None:
