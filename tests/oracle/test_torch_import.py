@@ -761,14 +761,20 @@ TORCHVISION = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(TORCHVISION))
-def test_torchvision_models_import_as_torch_computes_them(name: str) -> None:
+def _torchvision_models() -> Any:
     try:
         import torchvision.models as models
     except (
         Exception
     ) as exc:  # absent, or a wheel built for another torch (its ops fail to register)
         pytest.skip(f"torchvision does not import: {type(exc).__name__}: {exc}")
+    return models
+
+
+@pytest.mark.torchvision
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_torchvision_models_import_as_torch_computes_them(name: str) -> None:
+    models = _torchvision_models()
     kwargs: dict[str, Any] = (
         {"init_weights": False} if "inception" in name or name == "googlenet" else {}
     )
@@ -778,3 +784,31 @@ def test_torchvision_models_import_as_torch_computes_them(name: str) -> None:
         assert "ignore_weights: [aux1, aux2]" in text.splitlines()
     if name == "inception_v3":
         assert "ignore_weights: [AuxLogits]" in text.splitlines()
+
+
+@pytest.mark.torchvision
+def test_resnet50_from_torchvision_as_a_user_would(tmp_path: Path) -> None:
+    """The commands of docs/torch.md: import torchvision's ResNet-50 at 224×224, its totals
+    through `shape` (torch's parameter count and FlopCounterMode/2, which torchvision publishes
+    as 25,557,032 and 4.09 GFLOPS), then `run --weights` with its state_dict against its output."""
+    import json
+
+    model = _randomised(_torchvision_models().resnet50(weights=None))
+    config, weights = str(tmp_path / "r50.yaml"), str(tmp_path / "r50.pt")
+    result = cli("import", "torchvision.models:resnet50", "--input", "1,3,224,224", "-o", config)
+    assert result.exit_code == 0, result.output
+    totals = json.loads(cli("shape", config, "--format", "json").stdout)["totals"]
+    params = sum(p.numel() for p in model.parameters())
+    assert (totals["params"], 2 * totals["macs"]) == (params, _flops(model, (1, 3, 224, 224)))
+    assert (totals["params"], totals["macs"]) == (25_557_032, 4_089_184_256)
+    torch.save(model.state_dict(), weights)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        np.save(tmp_path / "y.npy", model(x).numpy())
+    np.save(tmp_path / "x.npy", x.numpy())
+    result = cli(
+        "run", config, "--weights", weights, "--input-data", str(tmp_path / "x.npy"),
+        "--compare", str(tmp_path / "y.npy"), "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["comparison"]["match"] is True
