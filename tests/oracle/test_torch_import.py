@@ -758,6 +758,9 @@ TORCHVISION = {
     "googlenet": (1, 3, 64, 64),
     "efficientnet_b0": (1, 3, 64, 64),
     "inception_v3": (1, 3, 75, 75),
+    "mobilenet_v3_large": (1, 3, 64, 64),
+    "mnasnet1_0": (1, 3, 64, 64),  # x.mean([2, 3]) before its classifier
+    "regnet_y_400mf": (1, 3, 64, 64),
 }
 
 
