@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 
-from convcalc import analyze, load_spec, run_forward  # noqa: E402
+from convcalc import analyze, load_spec, run_forward, to_torch_source  # noqa: E402
 from convcalc.torchimport import import_yaml  # noqa: E402
 
 HERE = Path(__file__).resolve()
@@ -782,11 +782,23 @@ def test_torchvision_models_import_as_torch_computes_them(name: str) -> None:
         {"init_weights": False} if "inception" in name or name == "googlenet" else {}
     )
     model = getattr(models, name)(weights=None, **kwargs)
-    text = held_to_torch(model, TORCHVISION[name], flat=name != "resnet50")
+    text = held_to_torch(model, TORCHVISION[name], flat=False)
     if name == "googlenet":
         assert "ignore_weights: [aux1, aux2]" in text.splitlines()
     if name == "inception_v3":
         assert "ignore_weights: [AuxLogits]" in text.splitlines()
+    # and back: the import exported loads the model's state_dict strictly (but for the modules
+    # its forward never calls) and computes its output
+    spec = load_spec("<import>", text)
+    namespace: dict[str, Any] = {}
+    exec(compile(to_torch_source(spec, "Net"), "exported.py", "exec"), namespace)
+    exported = namespace["Net"]().double().eval()
+    skipped = tuple(f"{m}." for m in spec.ignore_weights)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith(skipped)}
+    exported.load_state_dict(state, strict=True)
+    x = torch.randn(TORCHVISION[name], dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), model(x), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.torchvision
