@@ -210,8 +210,8 @@ class _Blocks:
             if inst is None:
                 layer = self.layers[i]
                 order = [(a.name, a.default) for a in REGISTRY[layer.type].ARGS]
-                out.append(_Item(layer.name, layer.type, layer.args, order, _reads(layer, prev)))
-                out[-1].layer = layer
+                reads = _reads(layer, prev)
+                out.append(_Item(layer.name, layer.type, layer.args, order, reads, layer))
                 prev = layer.name
                 i += 1
                 continue
