@@ -346,9 +346,9 @@ class _Walker:
             k += 1
         return f"{name}_{k}"
 
-    def _add(self, node: Any, layer: Layer) -> None:
+    def _add(self, node: Any, layer: Layer, last: bool = True) -> None:
         self.names.add(layer.name)
-        layer.shape = self._shape(node)
+        layer.shape = self._shape(node) if last else None
         prev = self.layers[-1].name if self.layers else "input"
         if layer.sources == (prev,):
             layer.sources = None
@@ -420,17 +420,18 @@ class _Walker:
                 hint="`convcalc layers` lists the types convcalc computes; rewrite the op with one "
                 "of them, or import the part of the model without it",
             ) from None
-        if op is None:  # a no-op (contiguous): its value is its input's
+        if not op:  # a no-op (contiguous): its value is its input's
             self.value[node] = self._source(inputs[0], node)
             return
-        type_name, args, base = op
         owner, owner_class = self._owner(node)
-        name = self._unique(f"{owner}.{base}" if owner else base)
         sources = tuple(self._source(n, node) for n in inputs)
-        cls = REGISTRY[type_name]
-        self._add(
-            node, Layer(name, type_name, _non_default(cls, args), sources, owner, owner_class)
-        )
+        for k, (type_name, args, base) in enumerate(op):
+            name = self._unique(f"{owner}.{base}" if owner else base)
+            cls = REGISTRY[type_name]
+            layer = Layer(name, type_name, _non_default(cls, args), sources, owner, owner_class)
+            # the layers of one op but its last have no shape of torch's to be held to
+            self._add(node, layer, last=k == len(op) - 1)
+            sources = (name,)
 
     def _output(self, node: Any) -> None:
         result = node.args[0]

@@ -89,24 +89,65 @@ def _functions() -> dict[Any, str]:
         found[fn] = "cat"
     found[torch.flatten] = "flatten"
     found[torch.reshape] = "reshape"
+    found[functional.pad] = "pad"
+    found[torch.mean] = "mean"
+    for fn in (torch.permute, torch.transpose, torch.swapaxes, torch.swapdims, torch.t):
+        found[fn] = fn.__name__
     return found
 
 
-def op_layer(
-    node: Any, inputs: list[Shape | None], out: Shape
-) -> tuple[str, dict[str, Any], str] | None:
-    """(layer type, its arguments, the layer's base name) for a function or method node; None
-    for a call that changes nothing (``x.contiguous()``). Raises :class:`OpError`."""
+#: functions of other libraries that torch.fx keeps as calls (``torch.fx.wrap``), by
+#: (module, name): torchvision's stochastic depth (EfficientNet's residual branches)
+_LIBRARY = {("torchvision.ops.stochastic_depth", "stochastic_depth"): "stochastic_depth"}
+
+
+def _stochastic_depth(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[OpLayer]:
+    """torchvision's ``stochastic_depth(x, p, mode, training)``: ``x`` itself unless training
+    (what an eval-mode model passes), so no layer; in training it drops, which no layer does."""
+    values = _bound(("p", "mode", "training"), args, kwargs)
+    if values.get("training", True) is not False and values.get("p") != 0:
+        raise OpError("training is not False: it drops branches, where no layer does")
+    return []
+
+
+#: a layer an op becomes: (layer type, its arguments, the layer's base name)
+OpLayer = tuple[str, dict[str, Any], str]
+
+
+def op_layer(node: Any, inputs: list[Shape | None], out: Shape) -> list[OpLayer]:
+    """The layers a function or method node becomes, each reading the one before (the first
+    reads the node's inputs): one layer, or none for a call that changes nothing
+    (``x.contiguous()``), or two where one op is two layers (a mean without keepdim: the
+    pooling, then the Flatten that drops its dims of size 1). Raises :class:`OpError`."""
     if node.op == "call_method":
         name = str(node.target)
         args = node.args[1:]
     else:
-        found = _functions().get(node.target)
+        target = node.target
+        found = _functions().get(target) or _LIBRARY.get(
+            (str(getattr(target, "__module__", "")), str(getattr(target, "__name__", "")))
+        )
         if found is None:
             raise OpError("this call has no convcalc layer type")
         name, args = found, node.args[1:]
     kwargs = dict(node.kwargs)
     tensors = [s for s in inputs if s is not None]
+    if name == "stochastic_depth":
+        return _stochastic_depth(args, kwargs)
+    if name in _SHAPED:
+        return _SHAPED[name](name, args, kwargs, tensors[0], out)
+    one = _one_layer(name, node, args, kwargs, tensors, out)
+    return [] if one is None else [one]
+
+
+def _one_layer(
+    name: str,
+    node: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    tensors: list[Shape],
+    out: Shape,
+) -> OpLayer | None:
     if name in ("add", "add_", "iadd", "mul", "mul_", "imul"):
         return _merge(name.strip("_").removeprefix("i"), node, tensors, kwargs)
     if name in ("cat", "concat", "concatenate"):
@@ -191,3 +232,89 @@ def _flatten(name: str, x: Shape, out: Shape) -> tuple[str, dict[str, Any], str]
             if tuple(x[:start]) + (prod(x[start : end + 1]),) + tuple(x[end + 1 :]) == tuple(out):
                 return "Flatten", {"start_dim": start, "end_dim": end}, "flatten"
     raise OpError(f"reshapes {x} to {out}: only flattening dims has a layer type (Flatten)")
+
+
+# ------------------------------------------------------------ pad, mean, permute
+#: F.pad's modes → the padding family that computes each (constant: ZeroPad or ConstantPad)
+_PAD_TYPES = {"reflect": "ReflectionPad", "replicate": "ReplicationPad", "circular": "CircularPad"}
+
+
+def _pad(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], x: Shape, out: Shape
+) -> list[OpLayer]:
+    """``F.pad(x, pad, mode, value)``: the padding type of its mode, in as many dims as ``pad``
+    has (left, right) pairs: ZeroPad2d for a constant 0, ConstantPad2d for another value."""
+    values = _bound(("pad", "mode", "value"), args, kwargs)
+    pad, mode, value = values["pad"], values.get("mode", "constant"), values.get("value")
+    if not isinstance(pad, tuple) or not all(isinstance(p, int) for p in pad):
+        raise OpError(f"pad={pad!r} is not a list of integers")
+    nd = min(max(len(pad) // 2, 1), 3)
+    if mode == "constant":
+        if value is None or value == 0:
+            return [(f"ZeroPad{nd}d", {"padding": pad}, "pad")]
+        return [(f"ConstantPad{nd}d", {"padding": pad, "value": float(value)}, "pad")]
+    if mode not in _PAD_TYPES:
+        raise OpError(f"mode={mode!r} has no padding layer type")
+    return [(f"{_PAD_TYPES[mode]}{nd}d", {"padding": pad}, "pad")]
+
+
+def _dims(value: Any, rank: int) -> tuple[int, ...]:
+    """Dimension numbers as non-negative ints, sorted."""
+    dims = value if isinstance(value, tuple) else (value,)
+    if not dims or not all(isinstance(d, int) and -rank <= d < rank for d in dims):
+        raise OpError(f"dim={value!r} is not a dimension of the {rank}D input")
+    return tuple(sorted({d % rank for d in dims}))
+
+
+def _mean(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], x: Shape, out: Shape
+) -> list[OpLayer]:
+    """``x.mean(dim, keepdim)`` over the last 1 to 3 dims (the spatial ones): the adaptive
+    average pooling to 1 of that many dims; without keepdim, then a Flatten that merges the
+    dims of size 1 left into the one before them (so that they are gone, as in torch)."""
+    values = _bound(("dim", "keepdim", "dtype"), args, kwargs)
+    if values.get("dtype") is not None:
+        raise OpError(f"dtype={values['dtype']!r} has no layer form")
+    rank = len(x)
+    if values.get("dim") is None:
+        raise OpError("takes the mean of every element: no layer type gives a single number")
+    dims = _dims(values["dim"], rank)
+    k = len(dims)
+    if dims != tuple(range(rank - k, rank)) or k > 3 or rank not in (k + 1, k + 2):
+        raise OpError(
+            f"takes the mean over dims {dims} of a {rank}D tensor: only the mean over the last "
+            "1 to 3 dims of a batch (the spatial ones) has a layer type, AdaptiveAvgPool<k>d(1)"
+        )
+    pool: OpLayer = (f"AdaptiveAvgPool{k}d", {"output_size": (1,) * k}, "mean")
+    if values.get("keepdim", False):
+        return [pool]
+    return [pool, ("Flatten", {"start_dim": rank - k - 1}, "mean_flatten")]
+
+
+def _permute(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], x: Shape, out: Shape
+) -> list[OpLayer]:
+    """A permute or transpose that keeps every dim in its place changes nothing; any other has
+    no layer type (convcalc's layers never reorder dims)."""
+    rank = len(x)
+    if name == "permute":
+        given = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+        order = tuple(_value(given)) if given else tuple(_value(kwargs.get("dims", ())))
+        moved = [d for i, d in enumerate(order) if isinstance(d, int) and d % max(rank, 1) != i]
+    else:
+        pair = _bound(("dim0", "dim1"), args, kwargs) if name != "t" else {"dim0": 0, "dim1": 1}
+        first, second = (_dims(pair.get(k, 0), rank) for k in ("dim0", "dim1"))
+        moved = [] if first == second or rank < 2 else [first[0], second[0]]
+    if not moved:
+        return []
+    raise OpError(
+        f"reorders the dims of a {rank}D tensor {tuple(x)} to {tuple(out)}: convcalc has no "
+        "layer type that permutes or transposes dims"
+    )
+
+
+_SHAPED = {
+    "pad": _pad,
+    "mean": _mean,
+    **{name: _permute for name in ("permute", "transpose", "swapaxes", "swapdims", "t")},
+}

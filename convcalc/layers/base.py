@@ -204,6 +204,18 @@ class Layer:
         out). Overridden by the types that have such an argument."""
         return {}
 
+    def resolved_args(self, x: Shape | None = None) -> dict[str, Any]:
+        """Every argument as the layer uses it: the written value or the default, an argument
+        taken from the input filled in for the input ``x``, and a default that stands for
+        another argument's value spelled out (a pooling's stride). Two layers that compute the
+        same thing have the same resolved arguments, however they were written."""
+        values = dict(self.args)
+        if x is not None:
+            for name, value in self.inferred_values(x).items():
+                if values.get(name) is None:
+                    values[name] = value
+        return values
+
     # -- propagation -------------------------------------------------------
     def out_shape(self, x: Shape) -> Shape:
         """The output shape for input ``x``; raises :class:`ShapeError`."""

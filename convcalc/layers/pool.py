@@ -104,6 +104,10 @@ class _Pool(Layer):
     def strides(self) -> tuple[int, ...]:
         return self.kernel_size if self.stride is None else self.stride
 
+    def resolved_args(self, x: Shape | None = None) -> dict[str, Any]:
+        """A stride left out is the kernel size (torch's module stores it so)."""
+        return {**super().resolved_args(x), "stride": self.strides()}
+
     def dilations(self) -> tuple[int, ...]:
         return (1,) * self.nd
 

@@ -726,6 +726,7 @@ def test_known_sequential_subclasses_are_read_as_sequential_with_a_note() -> Non
         load_spec("stage.txt", text="Stage(\n  (0): ReLU()\n)\n")
 
 
+@pytest.mark.torchvision
 def test_torchvisions_sequential_subclasses_are_all_known(torch: Any) -> None:
     """The list is every nn.Sequential subclass of torchvision that keeps Sequential's forward,
     where torchvision is installed (the list was written from this check)."""

@@ -705,3 +705,20 @@ def test_call_string_round_trip() -> None:
     assert build("AvgPool3d", (1, 2, 2), divisor_override=4).call_string() == (
         "AvgPool3d(kernel_size=(1, 2, 2), divisor_override=4)"
     )
+
+
+@pytest.mark.parametrize("name", ["MaxPool2d", "AvgPool2d", "LPPool2d"])
+def test_resolved_arguments_spell_the_stride_out(name: str) -> None:
+    """torch stores a stride left out as the kernel size: MaxPool2d(2) is MaxPool2d(2, 2)."""
+    lead = (2.0,) if name == "LPPool2d" else ()
+    left_out = build(name, *lead, (2, 3)).resolved_args()
+    written = build(name, *lead, (2, 3), (2, 3)).resolved_args()
+    assert left_out["stride"] == (2, 3) and left_out == written
+    assert build(name, *lead, 2, 1).resolved_args()["stride"] == (1, 1)
+
+
+def test_resolved_arguments_fill_in_what_comes_from_the_input() -> None:
+    conv = build("LazyConv2d", 8, 3)
+    assert conv.resolved_args((1, 5, 9, 9))["in_channels"] == 5
+    assert conv.resolved_args().get("in_channels") is None
+    assert build("Conv2d", 4, 8, 3).resolved_args((1, 5, 9, 9))["in_channels"] == 4

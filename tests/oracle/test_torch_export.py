@@ -286,6 +286,7 @@ def test_cli_errors(tmp_path: Path) -> None:
 TORCHVISION = ["resnet18", "resnet50", "vgg16", "mobilenet_v2", "densenet121"]
 
 
+@pytest.mark.torchvision
 @pytest.mark.parametrize("name", TORCHVISION)
 def test_torchvision_state_dict_loads_strictly(name: str) -> None:
     models = import_torchvision(torch).models

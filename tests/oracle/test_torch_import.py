@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 
-from convcalc import analyze, load_spec, run_forward  # noqa: E402
+from convcalc import analyze, load_spec, run_forward, to_torch_source  # noqa: E402
 from convcalc.torchimport import import_yaml  # noqa: E402
 
 HERE = Path(__file__).resolve()
@@ -314,6 +314,83 @@ class UNet(nn.Module):
         return torch.sigmoid(self.head(d))
 
 
+class PadMean(nn.Module):
+    """F.pad in each mode, and means over the spatial dims with and without keepdim."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3)
+        self.conv2 = nn.Conv2d(8, 8, 3)
+        self.conv3 = nn.Conv2d(8, 4, 1)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv1(F.pad(x, (1, 2, 0, 1), mode="reflect"))
+        x = F.pad(x, (1, 1, 1, 1), value=0.5)
+        x = nn.functional.pad(x, [2, 0, 1, 1], mode="circular")
+        x = F.pad(self.conv2(x), (0, 1))
+        x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        x = self.conv3(x * x.mean((2, 3), keepdim=True))
+        return self.fc(torch.mean(x, dim=[-2, -1]))
+
+
+class PadMean1d(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(3, 6, 3)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x: Any) -> Any:
+        x = F.pad(self.conv(x), (2, 1), mode="reflect")
+        x = F.pad(x, (1, 1), mode="circular")
+        return self.fc(x.mean(-1))
+
+
+class PadMean3d(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(2, 4, 3)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv(F.pad(x, (1, 1, 0, 1, 2, 0), mode="replicate"))
+        x = torch.mean(x, (2, 3, 4), True)
+        return self.fc(x.mean((-3, -2, -1)))
+
+
+class Unit(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(c)
+
+    def forward(self, x: Any) -> Any:
+        return F.relu(self.bn(self.conv(x)) + x)
+
+
+class Stage(nn.Module):
+    """Units inside a stage inside the model: blocks three deep, with a repeat inside one."""
+
+    def __init__(self, cin: int, c: int) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(cin, c, 3, stride=2, padding=1)
+        self.units = nn.Sequential(Unit(c), Unit(c), Unit(c))
+
+    def forward(self, x: Any) -> Any:
+        return self.units(self.down(x))
+
+
+class Stages(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stage1 = Stage(3, 8)
+        self.stage2 = Stage(8, 16)
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(self.stage2(self.stage1(x)), 1), 1))
+
+
 MODELS = {
     "resnet_basic": (resnet_basic, (2, 3, 32, 32)),
     "resnet_bottleneck": (resnet_bottleneck, (1, 3, 32, 32)),
@@ -322,6 +399,10 @@ MODELS = {
     "densenet": (DenseNet, (1, 3, 32, 32)),
     "inception": (inception_net, (1, 3, 32, 32)),
     "unet": (UNet, (1, 3, 16, 16)),
+    "stages": (Stages, (1, 3, 16, 16)),
+    "pad_mean": (PadMean, (2, 3, 12, 12)),
+    "pad_mean_1d": (PadMean1d, (2, 3, 10)),
+    "pad_mean_3d": (PadMean3d, (1, 2, 6, 6, 6)),
 }
 
 
@@ -404,6 +485,43 @@ def test_repeated_modules_import_as_blocks_with_repeat() -> None:
     assert [(e.name, e.inputs, e.layer.args) for e in spec.layers] == [
         (e.name, e.inputs, e.layer.args) for e in flat.layers
     ]
+
+
+def _expands_as_flat(text: str, flat: str) -> None:
+    spec, flat_spec = load_spec("<import>", text), load_spec("<import>", flat)
+    assert [(e.name, e.type, e.inputs, e.layer.args) for e in spec.layers] == [
+        (e.name, e.type, e.inputs, e.layer.args) for e in flat_spec.layers
+    ]
+
+
+def test_nested_modules_import_as_blocks_inside_blocks() -> None:
+    """Inception's branches are BasicConv2d modules: the Inception block uses the BasicConv2d
+    block, with the values that differ between the two Inception modules its parameters."""
+    text = held_to_torch(inception_net(), (1, 3, 32, 32), flat=False)
+    lines = text.splitlines()
+    assert lines.index("  BasicConv2d:") < lines.index("  Inception:")
+    assert (
+        "    - {type: BasicConv2d, name: branch2.0, from: input, conv_in_channels: "
+        "$branch1_conv_in_channels, conv_out_channels: 4, conv_kernel_size: [1, 1], "
+        "conv_stride: 1, conv_padding: 0}"
+    ) in lines
+    assert (
+        "    - {type: Concat, name: cat, from: [branch1, branch2.1, branch3.1, branch4.1]}" in lines
+    )
+    assert "- {type: Inception, name: inception3b, branch1_conv_in_channels: 32}" in lines
+    _expands_as_flat(text, held_to_torch(inception_net(), (1, 3, 32, 32), flat=True))
+
+
+def test_repeated_inner_blocks_repeat_inside_their_block() -> None:
+    text = held_to_torch(Stages(), (1, 3, 16, 16), flat=False)
+    lines = text.splitlines()
+    stage = lines[lines.index("  Stage:") :]
+    assert (
+        "    - {type: Unit, name: 'units.{i}', repeat: 3, conv_in_channels: $down_out_channels}"
+        in stage
+    )
+    assert "- {type: Stage, name: stage2, down_in_channels: 8, down_out_channels: 16}" in lines
+    _expands_as_flat(text, held_to_torch(Stages(), (1, 3, 16, 16), flat=True))
 
 
 def test_uncalled_modules_are_left_out_and_their_weights_ignored(tmp_path: Path) -> None:
@@ -503,6 +621,35 @@ class Branching(nn.Module):
         return x
 
 
+class Permuted(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv(x).permute(0, 1, 2, 3).transpose(2, 2)  # no change: no layer
+        return x.permute(0, 2, 3, 1)
+
+
+class Transposed(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.transpose(F.relu(x), 1, 2)
+
+
+class ChannelMean(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        return self.conv(x).mean(1, keepdim=True)
+
+
+class WholeMean(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.mean(F.relu(x))
+
+
 def _line(cls: type, text: str) -> int:
     """The line of ``text`` in this file, in ``cls``'s forward."""
     import inspect
@@ -523,6 +670,20 @@ def _line(cls: type, text: str) -> int:
         ),
         ("Tied", "2,4", ["'b'", "parameters of layer 'a' (weight)"], "self.b(self.a(x))"),
         ("Branching", "1,3,8,8", ["torch.fx cannot trace"], "if x.sum() > 0"),
+        (
+            "Permuted",
+            "1,3,8,8",
+            ["Tensor.permute", "(1, 4, 6, 6) to (1, 6, 6, 4)", "permutes or transposes"],
+            "x.permute(0, 2, 3, 1)",
+        ),
+        ("Transposed", "1,3,4,5", ["torch.transpose", "permutes or transposes"], "transpose("),
+        (
+            "ChannelMean",
+            "1,3,8,8",
+            ["Tensor.mean", "the mean over dims (1,) of a 4D tensor", "AdaptiveAvgPool<k>d(1)"],
+            ".mean(1",
+        ),
+        ("WholeMean", "1,3,8,8", ["torch.mean", "the mean of every element"], "torch.mean("),
     ],
 )
 def test_what_import_cannot_express_is_exit_2_with_the_op_and_line(
@@ -595,19 +756,74 @@ TORCHVISION = {
     "mobilenet_v2": (1, 3, 64, 64),
     "densenet121": (1, 3, 64, 64),
     "googlenet": (1, 3, 64, 64),
+    "efficientnet_b0": (1, 3, 64, 64),
+    "inception_v3": (1, 3, 75, 75),
+    "mobilenet_v3_large": (1, 3, 64, 64),
+    "mnasnet1_0": (1, 3, 64, 64),  # x.mean([2, 3]) before its classifier
+    "regnet_y_400mf": (1, 3, 64, 64),
 }
 
 
-@pytest.mark.parametrize("name", sorted(TORCHVISION))
-def test_torchvision_models_import_as_torch_computes_them(name: str) -> None:
+def _torchvision_models() -> Any:
     try:
         import torchvision.models as models
     except (
         Exception
     ) as exc:  # absent, or a wheel built for another torch (its ops fail to register)
         pytest.skip(f"torchvision does not import: {type(exc).__name__}: {exc}")
-    kwargs: dict[str, Any] = {"init_weights": False} if name == "googlenet" else {}
+    return models
+
+
+@pytest.mark.torchvision
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_torchvision_models_import_as_torch_computes_them(name: str) -> None:
+    models = _torchvision_models()
+    kwargs: dict[str, Any] = (
+        {"init_weights": False} if "inception" in name or name == "googlenet" else {}
+    )
     model = getattr(models, name)(weights=None, **kwargs)
-    text = held_to_torch(model, TORCHVISION[name], flat=name != "resnet50")
+    text = held_to_torch(model, TORCHVISION[name], flat=False)
     if name == "googlenet":
         assert "ignore_weights: [aux1, aux2]" in text.splitlines()
+    if name == "inception_v3":
+        assert "ignore_weights: [AuxLogits]" in text.splitlines()
+    # and back: the import exported loads the model's state_dict strictly (but for the modules
+    # its forward never calls) and computes its output
+    spec = load_spec("<import>", text)
+    namespace: dict[str, Any] = {}
+    exec(compile(to_torch_source(spec, "Net"), "exported.py", "exec"), namespace)
+    exported = namespace["Net"]().double().eval()
+    skipped = tuple(f"{m}." for m in spec.ignore_weights)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith(skipped)}
+    exported.load_state_dict(state, strict=True)
+    x = torch.randn(TORCHVISION[name], dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), model(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.torchvision
+def test_resnet50_from_torchvision_as_a_user_would(tmp_path: Path) -> None:
+    """The commands of docs/torch.md: import torchvision's ResNet-50 at 224×224, its totals
+    through `shape` (torch's parameter count and FlopCounterMode/2, which torchvision publishes
+    as 25,557,032 and 4.09 GFLOPS), then `run --weights` with its state_dict against its output."""
+    import json
+
+    model = _randomised(_torchvision_models().resnet50(weights=None))
+    config, weights = str(tmp_path / "r50.yaml"), str(tmp_path / "r50.pt")
+    result = cli("import", "torchvision.models:resnet50", "--input", "1,3,224,224", "-o", config)
+    assert result.exit_code == 0, result.output
+    totals = json.loads(cli("shape", config, "--format", "json").stdout)["totals"]
+    params = sum(p.numel() for p in model.parameters())
+    assert (totals["params"], 2 * totals["macs"]) == (params, _flops(model, (1, 3, 224, 224)))
+    assert (totals["params"], totals["macs"]) == (25_557_032, 4_089_184_256)
+    torch.save(model.state_dict(), weights)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        np.save(tmp_path / "y.npy", model(x).numpy())
+    np.save(tmp_path / "x.npy", x.numpy())
+    result = cli(
+        "run", config, "--weights", weights, "--input-data", str(tmp_path / "x.npy"),
+        "--compare", str(tmp_path / "y.npy"), "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["comparison"]["match"] is True
