@@ -1,0 +1,369 @@
+"""``convcalc draw`` as a person sees it, in Debian's headless Chromium at 1280×800 and 100 %
+zoom: the HTML page opens offline (not one request leaves the file), fits the window's width
+(or, where fitting would make text smaller than 11 px, shows it at a readable size with the
+rest a pan away), every layer has its box with text of at least 11 px inside it, a click on a
+box shows that layer's row from the report, and a failing model shows its failing layer red and
+the layers after it grey. The Mermaid output is rendered by Mermaid's own script (the npm
+package) in the same browser, with GitHub's limits. Screenshots go to ``CONVCALC_SCREENSHOTS``
+(default: a pytest temporary folder), to be looked at. Skipped without Chromium, and the
+Mermaid tests without npm (or its registry)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import Chromium, Page, find_chromium, mermaid_script
+from clirun import run
+
+ROOT = Path(__file__).resolve().parents[2]
+FAILING = str(ROOT / "examples" / "lenet-64.yaml")
+#: the models looked at: a chain, residual blocks, inception branches, dense concatenations,
+#: an encoder-decoder with skips, the issue's own ResNet-50, and a model that fails
+MODELS = {
+    "lenet": "lenet5",
+    "resnet18": "resnet18",
+    "googlenet": "googlenet",
+    "densenet121": "densenet121",
+    "unet": "unet_small",
+    "resnet50": "resnet50",
+    "failing": FAILING,
+}
+WIDTH, HEIGHT = 1280, 800
+#: the smallest text a person reads without zooming, in CSS pixels at 100 %
+READABLE_PX = 11.0
+
+#: what the page shows, measured in it: every box (the smallest rectangle around the text that
+#: names a layer), the rendered size of each text inside a box (its computed font size times the
+#: scale from its own units to the screen), and what would make the page scroll sideways
+PROBE = r"""
+(() => {
+  const rect = (el) => { const r = el.getBoundingClientRect();
+    return {x: r.left, y: r.top, w: r.width, h: r.height}; };
+  const inside = (a, b, slack) => a.x >= b.x - slack && a.y >= b.y - slack
+    && a.x + a.w <= b.x + b.w + slack && a.y + a.h <= b.y + b.h + slack;
+  const texts = [...document.querySelectorAll('svg text')].filter(t => t.textContent.trim());
+  const rects = [...document.querySelectorAll('svg rect')];
+  const rendered = (t) => { const own = t.getBBox(); const r = t.getBoundingClientRect();
+    const scale = own.width > 0 ? r.width / own.width : 1;
+    return parseFloat(getComputedStyle(t).fontSize) * scale; };
+  const boxOf = (t) => { const c = rect(t); let best = null;
+    for (const r of rects) { const b = rect(r);
+      if (inside(c, b, 0.5) && (!best || b.w * b.h < best.b.w * best.b.h)) best = {el: r, b}; }
+    return best; };
+  window.__convcalcBox = (name) => {
+    for (const t of texts) { if (t.textContent.trim() !== name) continue;
+      const found = boxOf(t); if (found) return found; }
+    return null; };
+  window.__convcalcBoxes = (names) => names.map((name) => {
+    const found = __convcalcBox(name); if (!found) return null;
+    const own = texts.filter(t => inside(rect(t), found.b, 0.5));
+    const style = getComputedStyle(found.el);
+    return {box: found.b, fill: style.fill,
+      fonts: own.map(rendered), texts: own.map(t => t.textContent.trim())}; });
+  // the text a person sees outside the diagram (the panel), line by line
+  window.__convcalcPanel = () => { const lines = [];
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) { const el = n.parentElement;
+      if (!el || el.closest('svg, script, style') || !el.checkVisibility()) continue;
+      const range = document.createRange(); range.selectNodeContents(n);
+      const r = range.getBoundingClientRect();
+      if (r.width && r.height && r.right > 0 && r.bottom > 0 && r.left < innerWidth
+          && r.top < innerHeight && n.textContent.trim()) lines.push(n.textContent.trim()); }
+    return lines.join('\n'); };
+  const doc = document.documentElement;
+  return {width: innerWidth, height: innerHeight,
+    scrollWidth: Math.max(doc.scrollWidth, document.body.scrollWidth),
+    resources: performance.getEntriesByType('resource').map(e => e.name),
+    text: document.body.innerText, panel: __convcalcPanel()};
+})()
+"""
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Chromium]:
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with Chromium(executable) as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    named = os.environ.get("CONVCALC_SCREENSHOTS")
+    folder = Path(named) if named else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """``drawn(model, suffix)``: the file ``convcalc draw MODEL -o x.SUFFIX`` writes (drawn once
+    per module), after checking its exit code (1 for the failing model, 0 for the others)."""
+    folder = tmp_path_factory.mktemp("drawn")
+    done: dict[tuple[str, str], Path] = {}
+
+    def draw(model: str, suffix: str) -> Path:
+        if (model, suffix) not in done:
+            out = folder / f"{model}.{suffix}"
+            result = run("draw", MODELS[model], "-o", str(out))
+            assert result.exit_code == (1 if model == "failing" else 0), result.output
+            done[model, suffix] = out
+        return done[model, suffix]
+
+    yield draw
+
+
+def report(model: str) -> dict[str, Any]:
+    """The model's report, as ``convcalc shape --format json`` gives it."""
+    result = run("shape", MODELS[model], "--format", "json")
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def opened(chromium: Chromium, path: Path) -> tuple[Page, dict[str, Any]]:
+    page = chromium.page(WIDTH, HEIGHT)
+    url = page.open(path)
+    facts = page.evaluate(PROBE)
+    assert page.outside_requests(url) == []
+    assert page.failed == []
+    assert facts["resources"] == []
+    assert page.errors == []
+    return page, facts
+
+
+def boxes(page: Page, names: list[str]) -> dict[str, dict[str, Any]]:
+    found = page.evaluate(f"__convcalcBoxes({json.dumps(names)})")
+    missing = [name for name, box in zip(names, found) if box is None]
+    assert not missing, f"no box names these layers: {missing}"
+    return dict(zip(names, found))
+
+
+def numbers(text: str) -> set[int]:
+    """Every whole number in ``text``, written with or without thousands separators."""
+    found = {int(n) for n in re.findall(r"\d+", text)}
+    found |= {
+        int(re.sub(r"[,\u2009\u202f_']", "", n))
+        for n in re.findall(r"\d[\d,\u2009\u202f_']*\d", text)
+    }
+    return found
+
+
+def shape_in(shape: list[int], text: str) -> bool:
+    """Whether ``text`` shows the shape's sizes in order, however they are bracketed."""
+    sizes = [str(n) for n in shape]
+    return re.search(r"\D+".join(sizes), text) is not None
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_html_opens_offline_fitted_and_readable(
+    model: str, chromium: Chromium, drawn: Any, screenshots: Path
+) -> None:
+    page, facts = opened(chromium, drawn(model, "html"))
+    try:
+        page.screenshot(screenshots / f"{model}.png")
+        assert (facts["width"], facts["height"]) == (WIDTH, HEIGHT)
+        assert facts["scrollWidth"] <= WIDTH, "the page scrolls sideways at load"
+        names = [layer["name"] for layer in report(model)["layers"]]
+        shown = boxes(page, names)
+        small = {
+            name: min(box["fonts"])
+            for name, box in shown.items()
+            if min(box["fonts"]) < READABLE_PX
+        }
+        assert not small, f"text under {READABLE_PX} px: {small}"
+        left = min(box["box"]["x"] for box in shown.values())
+        right = max(box["box"]["x"] + box["box"]["w"] for box in shown.values())
+        assert left >= 0, "the diagram starts left of the window"
+        if right > WIDTH:
+            # too wide to fit: fitting it would have made the smallest text unreadable
+            smallest = min(min(box["fonts"]) for box in shown.values())
+            assert smallest * WIDTH / (right - left) < READABLE_PX + 0.5
+    finally:
+        page.close()
+
+
+def click_box(page: Page, name: str, by_mouse: bool) -> None:
+    """Click the layer's box: with the mouse at its centre when it is in the window (as a person
+    does), otherwise with a click event sent to it (a box a pan away)."""
+    box = boxes(page, [name])[name]["box"]
+    x, y = box["x"] + box["w"] / 2, box["y"] + box["h"] / 2
+    if by_mouse and 0 < x < WIDTH and 0 < y < HEIGHT:
+        page.click(x, y)
+    else:
+        page.evaluate(
+            f"__convcalcBox({json.dumps(name)}).el"
+            ".dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}))"
+        )
+
+
+def shows_row(panel: str, layer: dict[str, Any]) -> list[str]:
+    """What of the layer's row the panel does not show (empty: all of it)."""
+    missing = []
+    if not re.search(rf"(?<![\w.]){re.escape(layer['name'])}(?![\w.])", panel):
+        missing.append(f"name {layer['name']}")
+    if layer["type"] not in panel:
+        missing.append(f"type {layer['type']}")
+    for key in ("params", "macs"):
+        if layer[key] is not None and layer[key] not in numbers(panel):
+            missing.append(f"{key} {layer[key]}")
+    for key in ("input_shape", "output_shape"):
+        if layer[key] is not None and not shape_in(layer[key], panel):
+            missing.append(f"{key} {layer[key]}")
+    flat = " ".join(panel.split())
+    missing += [f"note {note!r}" for note in layer["notes"] if " ".join(note.split()) not in flat]
+    return missing
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_click_on_a_box_shows_its_row(
+    model: str, chromium: Chromium, drawn: Any, screenshots: Path
+) -> None:
+    layers = report(model)["layers"]
+    counted = [layer for layer in layers if layer["params"]]
+    first, biggest = counted[0], max(counted, key=lambda layer: layer["params"])
+    if biggest is first:
+        biggest = counted[-1]
+    page, _ = opened(chromium, drawn(model, "html"))
+    try:
+        for i, layer in enumerate((first, biggest)):
+            click_box(page, layer["name"], by_mouse=i == 0)
+            panel = page.evaluate("__convcalcPanel()")
+            assert not shows_row(panel, layer), (shows_row(panel, layer), panel)
+            if i == 0:
+                page.screenshot(screenshots / f"{model}-clicked.png")
+        # the panel shows the last box clicked, not the first
+        assert not re.search(rf"(?<![\w.]){re.escape(first['name'])}(?![\w.])", panel), panel
+    finally:
+        page.close()
+
+
+def colour(css: str) -> tuple[int, int, int]:
+    found = re.fullmatch(r"rgba?\((\d+), (\d+), (\d+)(?:, [\d.]+)?\)", css)
+    assert found, f"not a plain colour: {css}"
+    return int(found[1]), int(found[2]), int(found[3])
+
+
+def test_failing_layer_is_red_with_its_message_and_the_layers_after_it_grey(
+    chromium: Chromium, drawn: Any
+) -> None:
+    data = report("failing")
+    (error,) = data["errors"]
+    names = [layer["name"] for layer in data["layers"]]
+    at = names.index(error["name"])
+    page, facts = opened(chromium, drawn("failing", "html"))
+    try:
+        shown = boxes(page, names)
+        r, g, b = colour(shown[names[at]]["fill"])
+        assert r > 150 and r > g + 60 and r > b + 60, f"the failing box is not red: {(r, g, b)}"
+        after = {colour(shown[name]["fill"]) for name in names[at + 1 :]}
+        assert len(after) == 1, f"the layers after the failure differ: {after}"
+        ((r, g, b),) = after
+        assert max(r, g, b) - min(r, g, b) <= 12, f"not grey: {(r, g, b)}"
+        # the message, as the report words it, in the diagram or beside it
+        said = " ".join(facts["text"].split())
+        assert "expects 400 input features, receives 2704" in said
+    finally:
+        page.close()
+
+
+#: renders a flowchart with Mermaid's defaults (GitHub's limits: 500 edges, 50,000 characters)
+#: into the page, and reads back its nodes and edges, or the error Mermaid raised
+RENDER = r"""
+(async (text) => {
+  mermaid.initialize({startOnLoad: false, securityLevel: 'strict', suppressErrorRendering: true});
+  const holder = document.getElementById('diagram');
+  holder.innerHTML = '';
+  try {
+    await mermaid.parse(text);
+    const {svg} = await mermaid.render('drawn' + Date.now(), text);
+    holder.innerHTML = svg;
+  } catch (e) { return {error: String(e && e.message || e)}; }
+  const root = holder.querySelector('svg');
+  return {error: null,
+    nodes: [...root.querySelectorAll('g.node')].map(n => n.textContent.trim()),
+    edges: root.querySelectorAll('g.edgePaths > path, path.flowchart-link').length};
+})(%s)
+"""
+
+
+@pytest.fixture(scope="module")
+def mermaid(
+    request: pytest.FixtureRequest, chromium: Chromium, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Page]:
+    """A page with Mermaid's script loaded (from ``CONVCALC_MERMAID_DIR``, else pytest's cache
+    folder, where it is fetched from the npm registry the first time)."""
+    named = os.environ.get("CONVCALC_MERMAID_DIR")
+    folder = Path(named) if named else Path(request.config.cache.mkdir("mermaid"))
+    script = mermaid_script(folder)
+    if script is None:
+        pytest.skip("Mermaid's script is not installed (npm missing or the registry unreachable)")
+    html = tmp_path_factory.mktemp("mermaid") / "render.html"
+    html.write_text(
+        f'<!doctype html><meta charset="utf-8"><script src="{script.resolve().as_uri()}"></script>'
+        '<div id="diagram"></div>'
+    )
+    page = chromium.page(WIDTH, HEIGHT)
+    page.open(html)
+    assert page.evaluate("typeof mermaid.render") == "function"
+    yield page
+    page.close()
+
+
+def flowchart(markdown: str) -> str:
+    """The one ```mermaid block of a Markdown file."""
+    (block,) = re.findall(r"^```mermaid\n(.*?)^```$", markdown, re.M | re.S)
+    return block  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_mermaid_renders(model: str, mermaid: Page, drawn: Any, screenshots: Path) -> None:
+    text = flowchart(drawn(model, "md").read_text())
+    assert len(text) <= 50_000
+    result = mermaid.evaluate(RENDER % json.dumps(text))
+    assert result["error"] is None, result["error"]
+    mermaid.screenshot(screenshots / f"{model}-mermaid.png")
+    assert 0 < result["edges"] <= 500
+    names = [layer["name"] for layer in report(model)["layers"]]
+    labels = result["nodes"]
+    unnamed = [name for name in names if not any(label.startswith(name) for label in labels)]
+    assert not unnamed, unnamed
+
+
+@pytest.mark.parametrize("model", ["resnet50", "densenet121"])
+def test_the_rest_is_a_pan_away_and_fit_shows_it_all(
+    model: str, chromium: Chromium, drawn: Any, screenshots: Path
+) -> None:
+    names = [layer["name"] for layer in report(model)["layers"]]
+    page, _ = opened(chromium, drawn(model, "html"))
+    try:
+        start = boxes(page, [names[0], names[-1]])
+        first, last = start[names[0]]["box"], start[names[-1]]["box"]
+        assert last["y"] + last["h"] > HEIGHT, "the whole model is in the window at load"
+        # drag the diagram up by 400 px, holding it by its first box
+        page.drag(first["x"] + first["w"] / 2, first["y"] + first["h"] / 2, 0, -400)
+        moved = boxes(page, [names[-1]])[names[-1]]["box"]
+        assert moved["y"] == pytest.approx(last["y"] - 400, abs=2)
+        assert moved["x"] == pytest.approx(last["x"], abs=2)
+        # the "fit" button: every box in the window
+        button = page.evaluate(
+            "(() => { const b = [...document.querySelectorAll('button')]"
+            ".find(b => /fit/i.test(b.textContent + ' ' + (b.title || '')));"
+            " if (!b) return null; const r = b.getBoundingClientRect();"
+            " return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()"
+        )
+        assert button is not None, "no fit button"
+        page.click(button["x"], button["y"])
+        fitted = boxes(page, names)
+        for name, box in fitted.items():
+            b = box["box"]
+            assert b["x"] >= -0.5 and b["y"] >= -0.5, name
+            assert b["x"] + b["w"] <= WIDTH + 0.5 and b["y"] + b["h"] <= HEIGHT + 0.5, name
+        page.screenshot(screenshots / f"{model}-fit.png")
+    finally:
+        page.close()
