@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import check as _check  # noqa: F401  (registers check)
 from . import commands as _commands  # noqa: F401  (registers shape, run, layers and zoo)
 from . import diff as _diff  # noqa: F401  (registers diff)
+from . import draw as _draw  # noqa: F401  (registers draw)
 from . import explain as _explain  # noqa: F401  (registers explain)
 from . import export as _export  # noqa: F401  (registers export)
 from . import schema as _schema  # noqa: F401  (registers schema)

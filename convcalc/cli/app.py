@@ -25,6 +25,7 @@ ORDER = (
     "run",
     "explain",
     "sweep",
+    "draw",
     "check",
     "diff",
     "import",
