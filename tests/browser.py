@@ -68,6 +68,15 @@ def find_chromium() -> str | None:
     return None
 
 
+#: run by the child: its pipe ends to fds 3 and 4, where the browser looks for them, then exec
+_AS_FD_3_AND_4 = (
+    "import os, sys\n"
+    "os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4)\n"
+    "os.close(int(sys.argv[1])); os.close(int(sys.argv[2]))\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
+
+
 def _high(fd: int) -> int:
     """``fd`` moved to a number of 10 or more (closed on exec)."""
     moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
@@ -82,17 +91,17 @@ class Chromium:
     def __init__(self, executable: str, timeout: float = TIMEOUT) -> None:
         self.timeout = timeout
         self._profile = tempfile.mkdtemp(prefix="convcalc-chromium-")
-        # the child's ends are moved above 4 first, so that putting them at 3 and 4 in the child
-        # cannot overwrite one with the other
+        # the child's ends are moved above 4 first, so that putting them at 3 and 4 cannot
+        # overwrite one with the other; a fresh Python puts them there and becomes the browser
         to_browser, self._write_fd = (_high(fd) for fd in os.pipe())
         self._read_fd, from_browser = (_high(fd) for fd in os.pipe())
-
-        def as_fd_3_and_4() -> None:  # in the child, before exec
-            os.dup2(to_browser, 3)
-            os.dup2(from_browser, 4)
-
         self.process = subprocess.Popen(
             [
+                sys.executable,
+                "-c",
+                _AS_FD_3_AND_4,
+                str(to_browser),
+                str(from_browser),
                 executable,
                 *FLAGS,
                 f"--user-data-dir={self._profile}",
@@ -102,8 +111,7 @@ class Chromium:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(3, 4),
-            preexec_fn=as_fd_3_and_4,
+            pass_fds=(to_browser, from_browser),
         )
         os.close(to_browser)
         os.close(from_browser)
