@@ -38,8 +38,11 @@ MAX_BEND_POINTS = 300_000
 MAX_SWEEPS = 8
 #: the coordinate sweeps (each one down and up)
 COORDINATE_SWEEPS = 6
-#: how much more a reserved point of a long edge wants to stay in line than a box
-DUMMY_WEIGHT = 4.0
+#: how much a long edge's reserved point weighs against a box where both want the same place,
+#: and as a neighbour pulling a box: little, so that a chain of boxes stays in line and a
+#: long edge (a skip connection) goes round it; a long edge is straightened afterwards
+DUMMY_WEIGHT = 0.05
+DUMMY_PULL = 0.1
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,8 @@ class _Graph:
                 bends += span - 1
         if bends > MAX_BEND_POINTS:
             raise SpecError(
-                f"the graph has too many long connections to lay out ({bends:,} crossings "
-                "of a layer)",
+                f"too many long edges to lay out: they would pass {bends:,} layers in all "
+                f"(at most {MAX_BEND_POINTS:,})",
                 hint="collapse blocks with --depth N, or write --format dot or mermaid",
             )
         rank = list(self.rank)
@@ -243,16 +246,17 @@ def _coordinates(g: _Graph, sizes: Sequence[tuple[float, float]], sp: Spacing) -
         for v in layer:  # centred on 0
             x[v] -= at / 2
     weight = [DUMMY_WEIGHT if g.is_dummy(v) else 1.0 for v in range(len(width))]
+    pull = [DUMMY_PULL if g.is_dummy(v) else 1.0 for v in range(len(width))]
     rounds = [(g.up, range(1, len(g.layers))), (g.down, range(len(g.layers) - 2, -1, -1))]
     for _ in range(COORDINATE_SWEEPS):
         for near, span in rounds:
             for r in span:
-                _settle(g.layers[r], gaps[r], near, x, weight)
+                _settle(g.layers[r], gaps[r], near, x, weight, pull)
     # last, each layer between both neighbours, so a branch point stands over its branches
     # as a merge stands under them
     both = [g.up[v] + g.down[v] for v in range(len(width))]
     for r in range(len(g.layers)):
-        _settle(g.layers[r], gaps[r], both, x, weight)
+        _settle(g.layers[r], gaps[r], both, x, weight, pull)
     _straighten(g, x, gaps)
     return x
 
@@ -290,16 +294,19 @@ def _settle(
     near: Sequence[Sequence[int]],
     x: list[float],
     weight: Sequence[float],
+    pull: Sequence[float],
 ) -> None:
     """Place ``layer``'s vertices, in order and at least ``seps`` apart, as near as possible
-    (least weighted squares) to the mean x of their ``near`` vertices: pool adjacent
-    violators on the positions less the gaps before them."""
+    (least weighted squares) to the mean x of their ``near`` vertices (weighted by ``pull``):
+    pool adjacent violators on the positions less the gaps before them."""
     blocks: list[list[float]] = []  # [weight, weighted sum, count]
     offset = 0.0
     offsets = []
     for i, v in enumerate(layer):
         others = near[v]
-        want = sum(x[o] for o in others) / len(others) if others else x[v]
+        want = (
+            sum(x[o] * pull[o] for o in others) / sum(pull[o] for o in others) if others else x[v]
+        )
         w = weight[v] if others else weight[v] / 4
         offsets.append(offset)
         block = [w, w * (want - offset), 1.0]

@@ -165,7 +165,9 @@ def _node(
         fill, kind = SHADES[level], "light" if level >= DARK_FROM else "ok"
     tip = f"{node.name} ({node.type}) → {node.output}"
     out = [
-        f'<g class="node {kind}" id="{node.id}" data-i="{i}">',
+        f'<g class="node {kind}" id="{node.id}" data-i="{i}" data-name="{escape(node.name)}"'
+        + ("" if node.row is None else f' data-row="{node.row.index}"')
+        + ">",
         f"<title>{escape(tip)}</title>",
         f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="4" fill="{fill}"/>',
     ]
@@ -204,7 +206,7 @@ def _header(diagram: Diagram, heaviest: float) -> Sequence[str]:
         x += 18
     top = f"{heaviest * 100:.1f} %" if heaviest else "—"
     out.append(
-        f'<text class="small" x="{x + 6:.0f}" y="46">{escape(top)} (the heaviest layer)</text>'
+        f'<text class="small" x="{x + 6:.0f}" y="46">{escape(top)} (the heaviest box)</text>'
     )
     out.append("</g>")
     return out
