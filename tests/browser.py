@@ -341,7 +341,7 @@ class Page:
         self.browser.send("Target.closeTarget", {"targetId": self.target})
 
 
-def mermaid_script(folder: Path, timeout: float = 180.0) -> Path | None:
+def mermaid_script(folder: Path, timeout: float = 120.0) -> Path | None:
     """``mermaid.min.js`` of MERMAID_VERSION in ``folder``, fetched from the npm registry with
     ``npm pack`` the first time (the bundle holds everything it needs, so the package's own
     dependencies are not installed); None where npm is missing or the registry cannot be
@@ -361,7 +361,7 @@ def mermaid_script(folder: Path, timeout: float = 180.0) -> Path | None:
                     "pack",
                     "--silent",
                     "--fetch-retries=1",
-                    "--fetch-timeout=60000",
+                    "--fetch-timeout=30000",
                     f"mermaid@{MERMAID_VERSION}",
                 ],
                 cwd=work,

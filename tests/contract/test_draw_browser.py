@@ -10,6 +10,7 @@ Mermaid tests without npm (or its registry)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -130,6 +131,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     yield draw
 
 
+@functools.cache
 def report(model: str) -> dict[str, Any]:
     """The model's report, as ``convcalc shape --format json`` gives it."""
     result = run("shape", MODELS[model], "--format", "json")
@@ -363,9 +365,15 @@ def mermaid(
     request: pytest.FixtureRequest, chromium: Chromium, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Page]:
     """A page with Mermaid's script loaded (from ``CONVCALC_MERMAID_DIR``, else pytest's cache
-    folder, where it is fetched from the npm registry the first time)."""
+    folder, where it is fetched from the npm registry the first time, with ``npm pack``)."""
     named = os.environ.get("CONVCALC_MERMAID_DIR")
-    folder = Path(named) if named else Path(request.config.cache.mkdir("mermaid"))
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    if named:
+        folder = Path(named)
+    elif cache is not None:
+        folder = Path(cache.mkdir("mermaid"))
+    else:
+        folder = tmp_path_factory.mktemp("mermaid-script")
     script = mermaid_script(folder)
     if script is None:
         pytest.skip("Mermaid's script is not installed (npm missing or the registry unreachable)")
@@ -470,3 +478,58 @@ def test_mermaid_rendering_fails_where_github_would(mermaid: Page) -> None:
     assert over["error"] and "500" in over["error"], over
     fine = "flowchart TD\n" + "".join(f"  n{i} --> n{i + 1}\n" for i in range(500))
     assert mermaid.evaluate(RENDER % json.dumps(fine))["edges"] == 500
+
+
+#: names that would fetch, run script or end an element if they reached the page as markup
+HOSTILE = """\
+name: "<img src=https://example.com/m onerror=window.__pwned=9>"
+input: [1, 3, 8, 8]
+layers:
+  - {type: Conv2d, name: "<img src=https://example.com/x onerror=window.__pwned=1>", in_channels: 3, out_channels: 4, kernel_size: 3}
+  - {type: ReLU, name: "</script><script>window.__pwned=2</script>"}
+  - {type: Flatten, name: "a\\" onclick=\\"window.__pwned=3"}
+  - {type: Linear, name: "--> é ü 中文 `x` #35; &amp;", in_features: 144, out_features: 2}
+"""
+HOSTILE_NAMES = [
+    "<img src=https://example.com/x onerror=window.__pwned=1>",
+    "</script><script>window.__pwned=2</script>",
+    'a" onclick="window.__pwned=3',
+    "--> é ü 中文 `x` #35; &amp;",
+]
+
+
+def test_hostile_names_stay_text_in_the_page(chromium: Chromium, tmp_path: Path) -> None:
+    """Names from a config are shown as they are written, and nothing in them runs or loads:
+    no request, no script, every box named, a click shows the name itself."""
+    config = tmp_path / "hostile.yaml"
+    config.write_text(HOSTILE, encoding="utf-8")
+    out = tmp_path / "hostile.html"
+    assert run("draw", str(config), "-o", str(out)).exit_code == 0
+    page, _ = opened(chromium, out)  # no request, no script error
+    try:
+        shown = boxes(page, HOSTILE_NAMES)
+        for name in HOSTILE_NAMES:
+            click_box(page, name, by_mouse=False)
+            assert page.evaluate("typeof window.__pwned") == "undefined"
+            heading = page.evaluate("document.querySelector('#panel h2').textContent")
+            assert heading == name
+        assert page.evaluate("document.title").startswith(
+            "<img src=https://example.com/m onerror=window.__pwned=9>"
+        )
+        assert shown[HOSTILE_NAMES[3]]["texts"][0] == HOSTILE_NAMES[3]
+        assert page.evaluate("document.querySelectorAll('img, script[src], iframe').length") == 0
+    finally:
+        page.close()
+
+
+def test_hostile_names_stay_text_in_mermaid(mermaid: Page, tmp_path: Path) -> None:
+    config = tmp_path / "hostile.yaml"
+    config.write_text(HOSTILE, encoding="utf-8")
+    out = tmp_path / "hostile.md"
+    assert run("draw", str(config), "-o", str(out)).exit_code == 0
+    rendered = mermaid.evaluate(RENDER % json.dumps(flowchart(out.read_text(encoding="utf-8"))))
+    assert rendered["error"] is None, rendered["error"]
+    firsts = [label.strip().splitlines()[0] for label in rendered["labels"]]
+    assert firsts == ["input", *HOSTILE_NAMES]
+    assert mermaid.evaluate("typeof window.__pwned") == "undefined"
+    assert mermaid.evaluate("document.querySelectorAll('#diagram img').length") == 0
