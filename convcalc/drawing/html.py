@@ -52,8 +52,9 @@ SCRIPT = """
   var svg = view.querySelector("svg");
   var panel = document.getElementById("panel");
   var W = +svg.getAttribute("width"), H = +svg.getAttribute("height");
-  var s = 1, tx = 0, ty = 0;
-  function apply() {
+  var s = 1, tx = 0, ty = 0, touched = false;
+  function apply(user) {
+    if (user) touched = true;
     svg.style.transform = "translate(" + tx + "px," + ty + "px) scale(" + s + ")";
     document.getElementById("zoom").textContent = Math.round(s * 100) + " %";
   }
@@ -74,11 +75,11 @@ SCRIPT = """
   function fitAll() {
     var cw = view.clientWidth;
     s = Math.min(1, cw / W, view.clientHeight / H);
-    tx = (cw - W * s) / 2; ty = 0; apply();
+    tx = (cw - W * s) / 2; ty = 0; apply(true);
   }
   function zoomAt(factor, px, py) {
     var ns = Math.min(8, Math.max(0.05, s * factor));
-    tx = px - (px - tx) * ns / s; ty = py - (py - ty) * ns / s; s = ns; apply();
+    tx = px - (px - tx) * ns / s; ty = py - (py - ty) * ns / s; s = ns; apply(true);
   }
   document.getElementById("zoom-in").onclick = function () {
     zoomAt(1.25, view.clientWidth / 2, view.clientHeight / 2);
@@ -104,7 +105,7 @@ SCRIPT = """
     if (!drag) return;
     var dx = e.clientX - drag.x, dy = e.clientY - drag.y;
     if (Math.abs(dx) + Math.abs(dy) > 4) drag.moved = true;
-    tx = drag.tx + dx; ty = drag.ty + dy; apply();
+    tx = drag.tx + dx; ty = drag.ty + dy; apply(drag.moved);
   });
   window.addEventListener("pointerup", function () {
     view.classList.remove("dragging");
@@ -114,7 +115,7 @@ SCRIPT = """
     var step = 80, keys = { ArrowLeft: [step, 0], ArrowRight: [-step, 0],
       ArrowUp: [0, step], ArrowDown: [0, -step], PageUp: [0, view.clientHeight * 0.9],
       PageDown: [0, -view.clientHeight * 0.9] };
-    if (keys[e.key]) { tx += keys[e.key][0]; ty += keys[e.key][1]; apply(); e.preventDefault(); }
+    if (keys[e.key]) { tx += keys[e.key][0]; ty += keys[e.key][1]; apply(true); e.preventDefault(); }
     else if (e.key === "+" || e.key === "=") zoomAt(1.25, view.clientWidth / 2, view.clientHeight / 2);
     else if (e.key === "-") zoomAt(0.8, view.clientWidth / 2, view.clientHeight / 2);
   });
@@ -160,8 +161,20 @@ SCRIPT = """
     var g = e.target.closest ? e.target.closest(".node") : null;
     if (g) show(+g.getAttribute("data-i"));
   });
-  window.addEventListener("resize", opening);
-  opening();
+  // a model that fails opens on its failing layer, with its row in the panel
+  var failed = -1;
+  data.nodes.forEach(function (n, i) { if (failed < 0 && n.state === "failed") failed = i; });
+  function start() {
+    opening();
+    if (failed < 0) return;
+    var box = svg.querySelector('[data-i="' + failed + '"] rect').getBoundingClientRect();
+    var area = view.getBoundingClientRect();
+    if (box.bottom > area.bottom) { ty -= box.top - area.top - view.clientHeight / 3; apply(); }
+  }
+  // until the view is panned or zoomed, a new window size opens it afresh
+  window.addEventListener("resize", function () { if (!touched) start(); });
+  if (failed >= 0) show(failed);
+  start();
 })();
 """
 

@@ -36,8 +36,9 @@ Point = tuple[float, float]
 MAX_BEND_POINTS = 300_000
 #: the ordering sweeps, at most (each one down or up the layers)
 MAX_SWEEPS = 8
-#: the coordinate sweeps (each one down and up)
+#: the coordinate sweeps (each one down and up), and the vertices × sweeps allowed
 COORDINATE_SWEEPS = 6
+SWEEP_BUDGET = 150_000
 #: how much a long edge's reserved point weighs against a box where both want the same place,
 #: and as a neighbour pulling a box: little, so that a chain of boxes stays in line and a
 #: long edge (a skip connection) goes round it; a long edge is straightened afterwards
@@ -248,7 +249,8 @@ def _coordinates(g: _Graph, sizes: Sequence[tuple[float, float]], sp: Spacing) -
     weight = [DUMMY_WEIGHT if g.is_dummy(v) else 1.0 for v in range(len(width))]
     pull = [DUMMY_PULL if g.is_dummy(v) else 1.0 for v in range(len(width))]
     rounds = [(g.up, range(1, len(g.layers))), (g.down, range(len(g.layers) - 2, -1, -1))]
-    for _ in range(COORDINATE_SWEEPS):
+    # fewer sweeps on a very large graph: the first ones move it most
+    for _ in range(max(1, min(COORDINATE_SWEEPS, SWEEP_BUDGET // max(1, len(x))))):
         for near, span in rounds:
             for r in span:
                 _settle(g.layers[r], gaps[r], near, x, weight, pull)
@@ -262,8 +264,8 @@ def _coordinates(g: _Graph, sizes: Sequence[tuple[float, float]], sp: Spacing) -
 
 
 def _straighten(g: _Graph, x: list[float], gaps: Sequence[Sequence[float]]) -> None:
-    """Straight lines where the neighbours allow: each long edge's chain at one x, and each
-    node that is the only one below its only source in line with it."""
+    """Straight lines where the neighbours allow: each node that is the only box below its
+    only source box in line with it (long edges aside), then each long edge's chain at one x."""
 
     def room(r: int, i: int) -> tuple[float, float]:
         layer = g.layers[r]
@@ -271,6 +273,25 @@ def _straighten(g: _Graph, x: list[float], gaps: Sequence[Sequence[float]]) -> N
         hi = x[layer[i + 1]] - gaps[r][i] if i + 1 < len(layer) else math.inf
         return lo, hi
 
+    real = [[o for o in near if o < g.n] for near in g.up]
+    below = [[o for o in near if o < g.n] for near in g.down]
+    for r in range(1, len(g.layers)):
+        layer, seps = g.layers[r], gaps[r]
+        offset = [0.0]
+        for sep in seps:
+            offset.append(offset[-1] + sep)
+        boxes = [i for i, v in enumerate(layer) if v < g.n]
+        for k, i in enumerate(boxes):
+            v = layer[i]
+            if len(real[v]) != 1 or below[real[v][0]] != [v]:
+                continue
+            # room among the boxes, with the long edges between them pushed aside after
+            j = boxes[k - 1] if k > 0 else None
+            m = boxes[k + 1] if k + 1 < len(boxes) else None
+            lo = x[layer[j]] + offset[i] - offset[j] if j is not None else -math.inf
+            hi = x[layer[m]] - offset[m] + offset[i] if m is not None else math.inf
+            x[v] = min(max(x[real[v][0]], lo), hi)
+        _push_aside(layer, seps, x, g.n)
     for chain in g.chain.values():
         lo, hi = -math.inf, math.inf
         for d in chain:
@@ -280,12 +301,19 @@ def _straighten(g: _Graph, x: list[float], gaps: Sequence[Sequence[float]]) -> N
             want = sorted(x[d] for d in chain)[len(chain) // 2]
             for d in chain:
                 x[d] = min(max(want, lo), hi)
-    for r in range(1, len(g.layers)):
-        for i, v in enumerate(g.layers[r]):
-            above = g.up[v]
-            if len(above) == 1 and len(g.down[above[0]]) == 1:
-                lo, hi = room(r, i)
-                x[v] = min(max(x[above[0]], lo), hi)
+
+
+def _push_aside(layer: Sequence[int], seps: Sequence[float], x: list[float], n: int) -> None:
+    """Move the long edges' points of a layer out of the way of its boxes: left of a box
+    leftwards, right of it rightwards; then anything still too close apart."""
+    for i in range(len(layer) - 2, -1, -1):
+        if layer[i] >= n:
+            x[layer[i]] = min(x[layer[i]], x[layer[i + 1]] - seps[i])
+    for i in range(1, len(layer)):
+        if layer[i] >= n:
+            x[layer[i]] = max(x[layer[i]], x[layer[i - 1]] + seps[i - 1])
+    for i in range(1, len(layer)):
+        x[layer[i]] = max(x[layer[i]], x[layer[i - 1]] + seps[i - 1])
 
 
 def _settle(
@@ -299,6 +327,11 @@ def _settle(
     """Place ``layer``'s vertices, in order and at least ``seps`` apart, as near as possible
     (least weighted squares) to the mean x of their ``near`` vertices (weighted by ``pull``):
     pool adjacent violators on the positions less the gaps before them."""
+    if len(layer) == 1:  # nothing beside it: where its neighbours want it
+        v = layer[0]
+        if near[v]:
+            x[v] = sum(x[o] * pull[o] for o in near[v]) / sum(pull[o] for o in near[v])
+        return
     blocks: list[list[float]] = []  # [weight, weighted sum, count]
     offset = 0.0
     offsets = []
@@ -373,16 +406,28 @@ def _ports(
     links: Sequence[Sequence[int]],
 ) -> dict[tuple[int, int], float]:
     """Where on its box each of a node's edges (to or from the vertex beside it) meets it:
-    spread along the edge in the order of the other ends, so that they do not cross there."""
+    straight above or below the other end where the box reaches, else as near as it can,
+    in the order of the other ends and at least a step apart, so that they do not cross."""
     ports = {}
     for v in range(g.n):
         ends = sorted(links[v], key=lambda o: (x[o], o))
+        if not ends:
+            continue
         left, _, width, _ = boxes[v]
-        span = min(width - 2 * sp.port_step, sp.port_step * (len(ends) - 1))
-        span = max(span, 0.0)
-        step = span / (len(ends) - 1) if len(ends) > 1 else 0.0
-        for i, o in enumerate(ends):
-            ports[(v, o)] = left + width / 2 - span / 2 + i * step
+        step = min(sp.port_step, (width - 2 * sp.port_step) / max(1, len(ends) - 1))
+        step = max(step, 0.0)
+        lo, hi = left + sp.port_step, left + width - sp.port_step
+        at = [min(max(x[o], lo), hi) for o in ends]
+        for i in range(1, len(at)):  # apart, rightwards
+            at[i] = max(at[i], at[i - 1] + step)
+        if at[-1] > hi:  # back inside, leftwards
+            at[-1] = hi
+            for i in range(len(at) - 2, -1, -1):
+                at[i] = min(at[i], at[i + 1] - step)
+        if len(ends) == 1 and not lo <= at[0] <= hi:
+            at[0] = left + width / 2
+        for o, px in zip(ends, at):
+            ports[(v, o)] = max(left, min(px, left + width))
     return ports
 
 

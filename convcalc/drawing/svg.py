@@ -50,7 +50,7 @@ STYLE = """
 .cc .light text, .cc .light .small { fill: #ffffff; }
 .cc .failed text { fill: #b71c1c; }
 .cc .after text, .cc .after .small { fill: #8a8a8a; }
-.cc .edge { fill: none; stroke: #555; stroke-width: 1.3; }
+.cc .edge { fill: none; stroke: #555; stroke-width: 1.3; stroke-linejoin: round; }
 .cc .node rect { stroke: #6b7a8f; stroke-width: 1; }
 .cc .failed rect { stroke: #c62828; stroke-width: 2; }
 .cc .after rect { stroke: #b0b0b0; stroke-dasharray: 4 3; }
@@ -102,9 +102,14 @@ def layout(diagram: Diagram) -> tuple[tuple[Label, ...], Placed]:
     return labels, lay_out([lab.size for lab in labels], diagram.edges)
 
 
+_MARKUP = frozenset("&<>\"'")
+
+
 def escape(text: str) -> str:
     """``text`` for SVG/XML content or a double-quoted attribute: markup characters as
     entities, characters XML forbids (control characters) replaced."""
+    if text.isprintable() and not _MARKUP.intersection(text):
+        return text
     out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     out = out.replace('"', "&quot;").replace("'", "&#39;")
     return "".join(

@@ -45,6 +45,8 @@ def produce(what: str) -> str:
     ).stdout
     if "--format markdown" in what:
         return out
+    if "--format mermaid" in what:  # a diagram GitHub draws
+        return f"```mermaid\n{out}```\n"
     return f"```text\n$ {what}\n{out}```\n"
 
 
