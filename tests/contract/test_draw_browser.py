@@ -77,11 +77,17 @@ PROBE = r"""
     const out = own.filter(t => !inside(rect(t), found.b, 0.5)).map(t => t.textContent.trim());
     return {box: found.b, fill: getComputedStyle(found.el).fill, fonts: own.map(rendered),
       texts: own.map(t => t.textContent.trim()), outside: out}; });
-  // the text a person sees outside the diagram (the panel), line by line
+  // whether a mouse click at the box's centre lands on the box (in the window, not under
+  // the panel or the top bar)
+  window.__convcalcClickable = (name) => { const found = __convcalcBox(name);
+    if (!found) return false; const b = found.b;
+    const hit = document.elementFromPoint(b.x + b.w / 2, b.y + b.h / 2);
+    return !!hit && (hit === found.el || (found.group !== null && found.group.contains(hit))); };
+  // the text a person sees beside the diagram (the panel, not the top bar), line by line
   window.__convcalcPanel = () => { const lines = [];
     const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     for (let n = walk.nextNode(); n; n = walk.nextNode()) { const el = n.parentElement;
-      if (!el || el.closest('svg, script, style') || !el.checkVisibility()) continue;
+      if (!el || el.closest('svg, script, style, header') || !el.checkVisibility()) continue;
       const range = document.createRange(); range.selectNodeContents(n);
       const r = range.getBoundingClientRect();
       if (r.width && r.height && r.right > 0 && r.bottom > 0 && r.left < innerWidth
@@ -203,13 +209,12 @@ def test_html_opens_offline_fitted_and_readable(
 
 
 def click_box(page: Page, name: str, by_mouse: bool) -> None:
-    """Click the layer's box: with the mouse at its centre when it is in the window (as a person
-    does), otherwise with a click event sent to it (a box a pan away)."""
-    box = boxes(page, [name])[name]["box"]
-    x, y = box["x"] + box["w"] / 2, box["y"] + box["h"] / 2
+    """Click the layer's box: with the mouse at its centre (as a person does; the box must be
+    in the window), or with a click event sent to it (a box a pan away)."""
     if by_mouse:
-        assert 0 < x < WIDTH and 0 < y < HEIGHT, f"{name}'s box is not in the window"
-        page.click(x, y)
+        box = boxes(page, [name])[name]["box"]
+        assert page.evaluate(f"__convcalcClickable({json.dumps(name)})"), f"{name} is hidden"
+        page.click(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
     else:
         page.evaluate(
             f"__convcalcBox({json.dumps(name)}).el"
@@ -241,21 +246,24 @@ def missing_from(panel: str, layer: dict[str, Any]) -> list[str]:
 def test_click_on_a_box_shows_its_row(
     model: str, chromium: Chromium, drawn: Any, screenshots: Path
 ) -> None:
-    """The first layer with parameters (clicked with the mouse) and then the one with the most
-    (a click event: it may be a pan away): the panel shows the clicked layer's row, the
-    report's figures, and no longer the first's."""
-    layers = report(model)["layers"]
-    counted = [layer for layer in layers if layer["params"]]
-    first, biggest = counted[0], max(counted, key=lambda layer: layer["params"])
-    if biggest is first:
-        biggest = counted[-1]
+    """The first layer with parameters that is in the window at load and not already in the
+    panel (clicked with the mouse) and then the one with the most (a click event: it may be a pan away): the panel shows the
+    clicked layer's row, the report's figures, and no longer the first's."""
+    counted = [layer for layer in report(model)["layers"] if layer["params"]]
     page, facts = opened(chromium, drawn(model, "html"))
-    before = facts["panel"].splitlines()
     try:
+        first = next(
+            layer
+            for layer in counted
+            if page.evaluate(f"__convcalcClickable({json.dumps(layer['name'])})")
+            and not named(layer["name"], facts["panel"])  # not shown already
+        )
+        biggest = max(counted, key=lambda layer: layer["params"])
+        if biggest is first:
+            biggest = next(layer for layer in reversed(counted) if layer is not first)
         for by_mouse, layer in ((True, first), (False, biggest)):
             click_box(page, layer["name"], by_mouse)
-            shown = page.evaluate("__convcalcPanel()").splitlines()
-            panel = "\n".join(line for line in shown if line not in before)
+            panel = page.evaluate("__convcalcPanel()")
             assert not missing_from(panel, layer), (missing_from(panel, layer), panel)
             if by_mouse:
                 page.screenshot(screenshots / f"{model}-clicked.png")
@@ -271,7 +279,7 @@ def colour(css: str) -> tuple[int, int, int]:
 
 
 def test_failing_layer_is_red_with_its_message_and_the_layers_after_it_grey(
-    chromium: Chromium, drawn: Any, screenshots: Path
+    chromium: Chromium, drawn: Any
 ) -> None:
     data = report("failing")
     (error,) = data["errors"]
@@ -279,6 +287,11 @@ def test_failing_layer_is_red_with_its_message_and_the_layers_after_it_grey(
     at = names.index(error["name"])
     page, facts = opened(chromium, drawn("failing", "html"))
     try:
+        # it opens on the failure: the failing box in the window, its row and error beside it
+        assert page.evaluate(f"__convcalcClickable({json.dumps(names[at])})")
+        layer = data["layers"][at]
+        assert not missing_from(facts["panel"], layer), facts["panel"]
+        assert error["message"] in " ".join(facts["panel"].split())
         shown = boxes(page, names)
         r, g, b = colour(shown[names[at]]["fill"])
         assert r > g + 20 and r > b + 20, f"the failing box is not red: {(r, g, b)}"
@@ -291,10 +304,6 @@ def test_failing_layer_is_red_with_its_message_and_the_layers_after_it_grey(
         # the message, as the report words it, in the failing box
         said = " ".join(" ".join(shown[names[at]]["texts"]).split())
         assert "expects 400 input features, receives 2704" in said, said
-        # a pan brings it into the window
-        box = shown[names[at]]["box"]
-        page.drag(box["x"] + box["w"] / 2, min(box["y"] + 10, HEIGHT - 10), 0, -300)
-        page.screenshot(screenshots / "failing-error.png")
     finally:
         page.close()
 
