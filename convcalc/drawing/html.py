@@ -222,7 +222,7 @@ def to_html(diagram: Diagram) -> str:
             '<button id="zoom-out" title="zoom out (-)">−</button>',
             '<span id="zoom">100 %</span>',
             '<button id="zoom-in" title="zoom in (+)">+</button>',
-            '<button id="actual" title="text at its own size">100 %</button>',
+            '<button id="actual" title="text at its own size (100 %)">1:1</button>',
             '<button id="fit" title="the whole diagram in the window">fit</button>',
             '</header>\n<main>\n<div id="view">\n',
             to_svg(diagram, standalone=False),

@@ -12,7 +12,9 @@ The classic steps (Sugiyama, Tagawa and Toda, 1981):
 4. **coordinates**: each node is pulled towards the mean of its neighbours' positions, in
    sweeps down and up, and each layer placed as near to those wishes as its order and the
    gaps allow (a weighted isotonic regression, linear per layer): branches stand side by
-   side and a merge centred under what it merges;
+   side and a merge centred under what it merges; last, a box that is the only one below
+   its only source box is put in line with it and each long edge made straight, where
+   the neighbours leave room;
 5. **edges**: from a port on the source's bottom edge, through the reserved points, to a
    port on the target's top edge. Between two layers there is no box, and within a
    layer's band an edge runs vertically through its reserved point or under its own box,

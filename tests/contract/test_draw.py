@@ -27,7 +27,7 @@ from convcalc.spec import spec_from_data
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = sorted((ROOT / "convcalc" / "models" / "zoo").glob("*.yaml"))
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = [*sorted((ROOT / "examples").glob("*.yaml")), ROOT / "examples" / "vgg16-features.txt"]
 SVG = "{http://www.w3.org/2000/svg}"
 EPS = 0.05
 
@@ -204,6 +204,17 @@ def test_the_shades_follow_the_share_of_macs():
     assert level["conv2"] == len(SHADES) - 1
     assert level["conv1"] < level["conv2"] and level["fc3"] < level["fc1"] < level["conv1"]
     assert {level[r.name] for r in report.rows if r.macs == 0} == {0}
+
+
+def test_a_model_without_an_input_shape_is_drawn_with_unknown_shapes():
+    result = run("draw", "-l", "Conv2d(3, 8, 3)", "-l", "ReLU")
+    assert result.exit_code == 0
+    boxes, edges = check_geometry(result.stdout)
+    assert len(boxes) == 3 and len(edges) == 2
+    texts = [t.text for t in ET.fromstring(result.stdout).iter(f"{SVG}text")]
+    assert (
+        "params 224 · MACs —" in texts and texts.count("—") == 3
+    )  # the shapes of the input, Conv2d and ReLU
 
 
 def _chain(n: int) -> dict:
