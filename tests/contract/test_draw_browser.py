@@ -485,8 +485,6 @@ def test_mermaid_rendering_fails_where_github_would(mermaid: Page) -> None:
     chain = "flowchart TD\n" + "".join(f"  n{i} --> n{i + 1}\n" for i in range(501))
     over = mermaid.evaluate(RENDER % json.dumps(chain))
     assert over["error"] and "500" in over["error"], over
-    fine = "flowchart TD\n" + "".join(f"  n{i} --> n{i + 1}\n" for i in range(500))
-    assert mermaid.evaluate(RENDER % json.dumps(fine))["edges"] == 500
 
 
 #: names that would fetch, run script or end an element if they reached the page as markup
