@@ -29,6 +29,7 @@ main { flex: 1; display: flex; min-height: 0; }
 #view { flex: 1; position: relative; overflow: hidden; cursor: grab; background: #fff;
   touch-action: none; }
 #view.dragging { cursor: grabbing; }
+header, #view, body.dragging { user-select: none; -webkit-user-select: none; }
 #view > svg { position: absolute; left: 0; top: 0; transform-origin: 0 0; }
 #view .node { cursor: pointer; }
 #view .node.selected rect { stroke: #ff9800; stroke-width: 3; }
@@ -96,21 +97,33 @@ SCRIPT = """
     var r = view.getBoundingClientRect();
     zoomAt(Math.exp(-e.deltaY * (e.deltaMode ? 0.05 : 0.002)), e.clientX - r.left, e.clientY - r.top);
   }, { passive: false });
-  var drag = null;
+  // a drag pans; the click that ends a drag selects nothing; nothing moves once the
+  // button is up, and the drag selects no text wherever the pointer goes
+  var drag = null, dragged = false;
   view.addEventListener("pointerdown", function (e) {
+    if (e.button !== 0) return;
+    e.preventDefault();
     drag = { x: e.clientX, y: e.clientY, tx: tx, ty: ty, moved: false };
+    dragged = false;
     view.classList.add("dragging");
+    document.body.classList.add("dragging");
   });
+  function endDrag() {
+    if (!drag) return;
+    dragged = drag.moved;
+    drag = null;
+    view.classList.remove("dragging");
+    document.body.classList.remove("dragging");
+  }
   window.addEventListener("pointermove", function (e) {
     if (!drag) return;
+    if (!(e.buttons & 1)) { endDrag(); return; }
     var dx = e.clientX - drag.x, dy = e.clientY - drag.y;
     if (Math.abs(dx) + Math.abs(dy) > 4) drag.moved = true;
     tx = drag.tx + dx; ty = drag.ty + dy; apply(drag.moved);
   });
-  window.addEventListener("pointerup", function () {
-    view.classList.remove("dragging");
-    setTimeout(function () { drag = null; }, 0);
-  });
+  window.addEventListener("pointerup", endDrag);
+  window.addEventListener("pointercancel", endDrag);
   window.addEventListener("keydown", function (e) {
     var step = 80, keys = { ArrowLeft: [step, 0], ArrowRight: [-step, 0],
       ArrowUp: [0, step], ArrowDown: [0, -step], PageUp: [0, view.clientHeight * 0.9],
@@ -154,10 +167,17 @@ SCRIPT = """
     panel.classList.add("open");
     var old = svg.querySelector(".node.selected");
     if (old) old.classList.remove("selected");
-    svg.querySelector('[data-i="' + i + '"]').classList.add("selected");
+    var g = svg.querySelector('[data-i="' + i + '"]');
+    g.classList.add("selected");
+    // the panel narrows the view: bring the chosen box back into it
+    var box = g.getBoundingClientRect(), area = view.getBoundingClientRect();
+    var dx = 0;
+    if (box.right > area.right - 8) dx = area.right - 8 - box.right;
+    if (box.left + dx < area.left + 8) dx = area.left + 8 - box.left;
+    if (dx) { tx += dx; apply(); }
   }
   svg.addEventListener("click", function (e) {
-    if (drag && drag.moved) return;
+    if (dragged) { dragged = false; return; }
     var g = e.target.closest ? e.target.closest(".node") : null;
     if (g) show(+g.getAttribute("data-i"));
   });

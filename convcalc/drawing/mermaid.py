@@ -3,6 +3,8 @@ pull-request comment) within its limits: at most 500 edges and 50,000 characters
 
 from __future__ import annotations
 
+import re
+
 from .diagram import AFTER, FAILED, INPUT_NODE, Diagram
 from .svg import (
     AFTER_FILL,
@@ -28,13 +30,19 @@ def escaped(text: str) -> str:
     return "".join(ch if ch in SAFE else f"#{ord(ch)};" for ch in text if ch >= " ")
 
 
+def unbroken(text: str) -> str:
+    """Shapes kept on one line: the spaces inside parentheses made non-breaking (Mermaid wraps
+    a long label between words, and "(1, 64," over "112, 112)" reads badly)."""
+    return re.sub(r"\([^()]*\)", lambda m: m.group(0).replace(" ", "\u00a0"), text)
+
+
 def to_mermaid(diagram: Diagram) -> str:
     """The flowchart's text (without a Markdown fence)."""
     heaviest = max((n.share or 0.0 for n in diagram.nodes), default=0.0)
     out = ["flowchart TD"]
     classes: dict[str, list[str]] = {}
     for node in diagram.nodes:
-        lines = [clipped(node.title), clipped(node.subtitle)]
+        lines = [clipped(node.title), unbroken(clipped(node.subtitle))]
         if node.figures:
             lines.append(node.figures)
         if node.message:

@@ -458,11 +458,6 @@ def test_mermaid_renders(model: str, mermaid: Page, tmp_path: Path, screenshots:
             assert max(r, g, b) - min(r, g, b) <= 12, f"not grey: {(r, g, b)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the page's drag does not keep the browser from selecting text (user-select: none "
-    "on the view, or preventDefault on pointerdown, would)",
-)
 def test_dragging_selects_no_text(chromium: Chromium, drawn: Any) -> None:
     """A drag pans the diagram; it does not also select the text it passes over, even when
     the pointer runs on past the diagram's edge, into the page's top bar (a later drag that
