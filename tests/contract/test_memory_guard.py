@@ -136,6 +136,8 @@ def test_adaptive_pooling_shrinks_before_it_grows(baseline: int, kind: str) -> N
         ("1,1,1,1,1", "Conv3d(1, 1, 1, stride=1000, padding=3000, padding_mode='replicate')"),
         ("1,1,1,100,100", "Conv3d(1, 1, (1, 100, 100), padding=(0, 30, 30))"),
         ("1,4,1272,1", "ConvTranspose2d(4, 2, (6, 330), stride=(1, 3), groups=2)"),
+        ("1,1,23", "ConvTranspose1d(1, 1, 3, stride=7, dilation=7000000)"),
+        ("1,2,23,240", "ConvTranspose2d(2, 2, 3, stride=7, dilation=1000)"),
     ],
 )
 def test_little_work_in_a_huge_geometry_is_quick_and_small(
@@ -144,7 +146,9 @@ def test_little_work_in_a_huge_geometry_is_quick_and_small(
     """A stride of 10⁷ (10⁷ phases for one tap), 201×201 windows over a padded input of
     200,001² of which 2×2 read the pixel, a 1023×1023 transposed kernel on 2×2, a grouped
     511×511 kernel: each a few million MACs at most, done in about the time and memory that
-    takes (they took up to 40 s and 4 GB)."""
+    takes (they took up to 40 s and 4 GB). A stride with a dilation of 7·10⁶ added its taps
+    into the output in slabs of input rows, each slab's output as tall as the kernel's reach:
+    a second output-sized array (206 MB under a 64M limit)."""
     start = time.monotonic()
     code, peak, err = _peak(
         ["run", "-i", shape, "-l", layer, "--max-memory", "64M", "--threads", "1"]

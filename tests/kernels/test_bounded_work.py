@@ -123,3 +123,24 @@ def test_huge_geometries_with_little_work_are_torchs(
     np.testing.assert_allclose(
         result.output, want, rtol=tol, atol=tol * max(1.0, np.abs(want).max())
     )
+
+
+def test_a_transposed_convolution_too_large_for_the_budget_adds_into_its_output() -> None:
+    """A stride of 7 and a dilation of 10⁶: 2·10⁶ output positions from 23 input ones, added
+    tap by tap into the (cropped, padded) output, as torch computes them."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(2)
+    call = "ConvTranspose1d(2, 3, 3, stride=7, dilation=1000000, padding=5, output_padding=3)"
+    module = eval("torch.nn." + call, {"torch": torch}).double()  # our own constructor string
+    x = torch.randn(1, 2, 23, dtype=torch.float64)
+    with torch.no_grad():
+        want = module(x).numpy()
+    weights = {f"0.{k}": v.detach().numpy() for k, v in module.state_dict().items()}
+    result = run_forward(
+        spec_from_strings([call], (1, 2, 23)),
+        weights=weights,
+        input_data=x.numpy(),
+        dtype="float64",
+        max_memory=64 << 20,
+    )
+    np.testing.assert_allclose(result.output, want, rtol=1e-12, atol=1e-12)
