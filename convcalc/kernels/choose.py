@@ -108,7 +108,9 @@ def choose(case: Case, config: Config) -> Path:
     cig = case.w_shape[1]
     # per-tap products: faster than the column matrix for wide standard convolution on large
     # images (long runs); small images and grouped products do better without them
-    if case.groups == 1 and cig >= config.tap_gemm_min and prod(out) >= config.tap_gemm_min_length:
+    many = taps >= config.tap_gemm_many_taps and not _wasteful(case, out)
+    wide = cig >= config.tap_gemm_min or many
+    if case.groups == 1 and wide and prod(out) >= config.tap_gemm_min_length:
         if case.blas:
             return "tap-gemm"
     if case.groups > 1 and cig >= config.grouped_direct_min:
