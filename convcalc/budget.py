@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from math import prod
 from typing import Any
 
-from .errors import ShapeError
+from .errors import ShapeError, SpecError
 from .model import INPUT, LayerSpec, Spec
 from .report import Report
 from .shape import Shape, fmt_shape
@@ -123,4 +123,64 @@ def _too_big(out: Shape, y: int, kept: int, base: int, need: int, limit: int) ->
     return f"needs {size_text(need)} at this layer ({said}), over the memory limit of {size_text(limit)}"
 
 
-__all__ = ["MIN_BUDGET", "in_place", "last_use", "memory_plan", "size_text"]
+#: the work of one element step (an activation's, a normalisation's, a pooling window's), in
+#: MACs: NumPy's passes over memory ran here at 0.1-5 G elements a second on one core
+#: (LPPool1d over 10⁵-element windows: 0.47 G), a convolution's products at 4-20 GMAC/s
+#: (a 3×3 depthwise one: 1.1 GMAC/s)
+ELEMENT_WORK = 16
+#: the most work a run does unless told otherwise: about a minute on one core of a machine
+#: that multiplies at 5 GMAC/s (docs/running.md says how it was measured)
+DEFAULT_MAX_WORK = 300 * 10**9
+
+
+def _elements(shape: Any) -> int:
+    return sum(prod(s) for s in _inputs(shape))
+
+
+def work(entry: LayerSpec, x: Any, y: Shape, macs: int | None) -> int:
+    """What one pass of a layer costs, in MACs: its MACs, or ELEMENT_WORK for each element it
+    reads, or for each it writes times the window it is computed from, whichever is more (a
+    layer without MACs, which torch's counters do not see, or a depthwise convolution, whose
+    few MACs an element come at the speed of a pass over memory)."""
+    steps = max(_elements(x), prod(y) * entry.layer.window(x, y))
+    return max(macs or 0, ELEMENT_WORK * steps)
+
+
+def check_work(spec: Spec, report: Report, repeat: int, max_work: int) -> int:
+    """The work of ``repeat`` passes (see :func:`work`); a SpecError (before anything is
+    computed) when it passes ``max_work``, naming the layer that costs most."""
+    costs = [
+        work(entry, row.input_shape, row.output_shape or (), row.macs)
+        for entry, row in zip(spec.layers, report.rows)
+    ]
+    total = sum(costs) * repeat
+    if total <= max_work:
+        return total
+    from .table import human
+
+    at = max(range(len(costs)), key=costs.__getitem__)
+    row = report.rows[at]
+    passes = f" × {repeat:,} passes (--repeat)" if repeat > 1 else ""
+    raise SpecError(
+        f"the run would take {human(total)} MACs of work{passes}, over the limit of "
+        f"{human(max_work)} (--max-work); the most in layer {row.index} '{row.name}' "
+        f"({row.type}): {human(costs[at])}{' a pass' if repeat > 1 else ''}, "
+        f"{100 * costs[at] * repeat / total:.1f} %",
+        hint=f"a limit of {human(DEFAULT_MAX_WORK)} is about a minute on one core: to run it "
+        f"anyway, raise it (--max-work {human(_rounded_up(total)).replace(' ', '')})",
+        argument="max-work",
+        expected=max_work,
+        got=total,
+    )
+
+
+def _rounded_up(n: int) -> int:
+    """``n`` rounded up to two significant digits: a limit to suggest."""
+    scale = 10 ** max(0, len(str(n)) - 2)
+    return -(-n // scale) * scale
+
+
+__all__ = [
+    "DEFAULT_MAX_WORK", "ELEMENT_WORK", "MIN_BUDGET", "check_work", "in_place", "last_use",
+    "memory_plan", "size_text", "work",
+]  # fmt: skip

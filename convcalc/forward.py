@@ -482,6 +482,7 @@ def run_forward(
     held: int = 0,
     idle_from: cores.Sample | None = None,
     eager_memory: bool = False,
+    max_work: int | None = budget.DEFAULT_MAX_WORK,
 ) -> RunResult:
     """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
 
@@ -500,6 +501,9 @@ def run_forward(
     a run that names no thread count measures the idle cores since then instead of waiting.
     ``eager_memory``: run as torch's eager mode does (no folding, an in-place layer writing over
     its input, no other reuse), so that the memory the run holds is the predicted peak.
+    ``max_work``: the most work the ``repeat`` passes may ask for, in MACs (a layer without
+    MACs counts its elements times its window; see :func:`budget.check_work`), refused
+    before anything is computed; None: no limit.
     """
     fold = fold and not eager_memory
     _check_options(dtype, repeat, threads, seed)
@@ -510,6 +514,8 @@ def run_forward(
     assert report.input_shape is not None
     if not report.ok:
         return RunResult(report, (), dtype, seed, repeat, threads=threads)
+    if max_work is not None:
+        budget.check_work(spec, report, repeat, max_work)
     budgets = _plan(spec, report, np_dtype, max_memory, weights, input_data, held)
     # the steps: one per layer to bind (or draw) its weights, then one per layer and repeat
     first, total = len(spec.layers), len(spec.layers) * (1 + repeat)

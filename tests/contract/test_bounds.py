@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from clirun import run
 
 SLACK = 64 << 20
@@ -100,3 +101,79 @@ def test_a_pipe_with_a_writer_is_read_as_a_file() -> None:
 def test_standard_input_is_still_read() -> None:
     result = run("shape", "-", "-q", input="input: [1, 3]\nlayers: [ReLU]\n")
     assert result.stdout == "model: (1, 3) → (1, 3) · params 0 · MACs 0\n"
+
+
+# ------------------------------------------------------------------ work
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["-l", "Conv2d(8, 8, 255, padding=127)", "-i", "1,8,512,512"],
+            "error: the run would take 1.09 T MACs of work, over the limit of 300.00 G (--max-work); the most in layer 0 '0' (Conv2d): 1.09 T, 100.0 %",
+        ),
+        (  # 3.2·10¹⁰ window elements: 14 s
+            ["-l", "AvgPool1d(100000, stride=2)", "-i", "1,1,730958"],
+            "error: the run would take 504.77 G MACs of work, over the limit of 300.00 G (--max-work); the most in layer 0 '0' (AvgPool1d): 504.77 G, 100.0 %",
+        ),
+        (  # 3.5·10¹⁰ window elements: 75 s
+            ["-l", "LPPool1d(1, 100000, stride=16)", "-i", "1,1,5743592"],
+            "error: the run would take 564.36 G MACs of work, over the limit of 300.00 G (--max-work); the most in layer 0 '0' (LPPool1d): 564.36 G, 100.0 %",
+        ),
+        (
+            ["resnet18", "--repeat", "1000"],
+            "error: the run would take 1.94 T MACs of work × 1,000 passes (--repeat), over the limit of 300.00 G (--max-work); the most in layer 0 'conv1' (Conv2d): 118.01 M a pass, 6.1 %",
+        ),
+        (
+            # 62·62·8·27 = 830,304 MACs, and the ReLU's 16 × 30,752 element steps
+            ["-l", "Conv2d(3, 8, 3)", "-l", "ReLU", "-i", "1,3,64,64", "--max-work", "1M"],
+            "error: the run would take 1.32 M MACs of work, over the limit of 1.00 M (--max-work); the most in layer 0 '0' (Conv2d): 830.30 K, 62.8 %",
+        ),
+    ],
+)  # fmt: skip
+def test_a_run_that_asks_for_too_much_work_is_refused_before_computing(
+    args: list[str], message: str
+) -> None:
+    """Within the memory limit, a convolution or a pooling can still ask for hours: the work
+    of every pass is counted first (MACs; elements × window where a layer has none)."""
+    outcome = measure(["run", *args, "--threads", "1"])
+    assert outcome.code == 2, outcome.stderr
+    assert outcome.stderr.splitlines()[0] == message
+    assert outcome.stderr.splitlines()[1].startswith(
+        "  hint: a limit of 300.00 G is about a minute on one core: to run it anyway, raise it (--max-work "
+    )
+    assert outcome.cpu < 2.5
+
+
+def test_the_work_limit_is_json_when_json_is_asked() -> None:
+    result = run("run", "-l", "ReLU", "-i", "1,3,8,8", "--max-work", "100", "-f", "json")
+    assert result.exit_code == 2
+    (error,) = json.loads(result.stdout)["errors"]
+    assert (error["argument"], error["expected"], error["got"]) == ("max-work", 100, 3072)
+    result = run("run", "-l", "ReLU", "-i", "1,3", "--max-work", "lots", "-f", "json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["errors"][0]["message"] == "--max-work 'lots' is not a count"
+
+
+@pytest.mark.parametrize(
+    ("call", "shape", "work"),
+    [
+        ("Conv2d(3, 8, 3)", (1, 3, 64, 64), 62 * 62 * 8 * 27),  # its MACs
+        ("Linear(100, 10)", (4, 100), 16 * 400),  # 4,000 MACs, fewer than its 400 elements' steps
+        ("Conv2d(8, 8, 3, groups=8)", (1, 8, 32, 32), 16 * 8 * 32 * 32),  # 9 MACs an element
+        ("ReLU()", (2, 3, 5, 7), 16 * 210),
+        ("MaxPool2d(3, stride=2)", (1, 4, 9, 9), 16 * 4 * 4 * 4 * 9),
+        ("AvgPool1d(5, stride=1)", (1, 1, 10), 16 * 6 * 5),
+        ("AdaptiveAvgPool2d((2, 3))", (1, 2, 7, 7), 16 * 2 * 6 * (5 * 4)),  # bins ⌈7/2⌉+1, ⌈7/3⌉+1
+        ("Upsample(scale_factor=2, mode='bicubic')", (1, 1, 4, 4), 16 * 64 * 8),  # 4 taps, 2 axes
+        ("Upsample(scale_factor=2)", (1, 1, 4, 4), 16 * 64 * 2),
+    ],
+)
+def test_the_work_of_a_layer(call: str, shape: tuple[int, ...], work: int) -> None:
+    from convcalc import analyze, budget, spec_from_strings
+
+    spec = spec_from_strings([call], shape)
+    report = analyze(spec)
+    assert budget.check_work(spec, report, 1, work) == work
+    assert budget.check_work(spec, report, 3, 3 * work) == 3 * work
+    with pytest.raises(Exception, match=r"over the limit of"):
+        budget.check_work(spec, report, 1, work - 1)
