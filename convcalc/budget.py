@@ -142,7 +142,7 @@ def work(entry: LayerSpec, x: Any, y: Shape, macs: int | None) -> int:
     reads, or for each it writes times the window it is computed from, whichever is more (a
     layer without MACs, which torch's counters do not see, or a depthwise convolution, whose
     few MACs an element come at the speed of a pass over memory)."""
-    steps = max(_elements(x), prod(y) * entry.layer.window(x, y))
+    steps: int = max(_elements(x), prod(y) * entry.layer.window(x, y))
     return max(macs or 0, ELEMENT_WORK * steps)
 
 
@@ -176,7 +176,7 @@ def check_work(spec: Spec, report: Report, repeat: int, max_work: int) -> int:
 
 def _rounded_up(n: int) -> int:
     """``n`` rounded up to two significant digits: a limit to suggest."""
-    scale = 10 ** max(0, len(str(n)) - 2)
+    scale: int = 10 ** max(0, len(str(n)) - 2)
     return -(-n // scale) * scale
 
 
