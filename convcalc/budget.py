@@ -22,6 +22,11 @@ from .shape import Shape, fmt_shape
 #: temporaries always get at least this much, whatever the rest takes (kernels work in pieces
 #: of about this size, however little is left)
 MIN_BUDGET = 16 << 20
+#: what a run holds per layer besides arrays, at its peak: the parsed YAML, the config, the
+#: layer's row of the analysis, its weights' and record's Python objects (measured on 50,000
+#: layers: 2.7 KiB a layer for `repeat:` of a convolution, 5.3 KiB for a file that writes
+#: out every layer with its name and inputs, most of it the YAML parser's)
+LAYER_RECORDS = 5 << 10
 
 
 def size_text(n: int) -> str:
@@ -60,7 +65,13 @@ def memory_plan(
     allocated) when the input, weights and held bytes, or one layer's share, pass the limit."""
     assert report.input_shape is not None
     x0 = prod(report.input_shape) * itemsize
-    fixed = {"the weights": weights, "the model input": x0, "the data loaded for the run": held}
+    records = check_records(spec, max_memory)
+    fixed = {
+        "the weights": weights,
+        "the model input": x0,
+        "the data loaded for the run": held,
+        f"the records of its {_layers(len(spec.layers))}": records,
+    }
     if sum(fixed.values()) > max_memory:
         parts = ", ".join(f"{k} {size_text(v)}" for k, v in fixed.items() if v)
         raise ShapeError(
@@ -101,6 +112,27 @@ def memory_plan(
     return budgets
 
 
+def _layers(n: int) -> str:
+    return f"{n:,} layer{'' if n == 1 else 's'}"
+
+
+def check_records(spec: Spec, max_memory: int) -> int:
+    """The bytes a run keeps for its layers' records (LAYER_RECORDS each); a SpecError when
+    they alone pass the memory limit (a stack of tens of thousands of layers under a small
+    --max-memory: its arrays may be tiny, its bookkeeping is not)."""
+    records = len(spec.layers) * LAYER_RECORDS
+    if records > max_memory:
+        raise SpecError(
+            f"a run of {_layers(len(spec.layers))} keeps about {size_text(records)} of records "
+            f"({LAYER_RECORDS >> 10} KiB a layer), over the memory limit of {size_text(max_memory)}",
+            hint="raise --max-memory, or run a shorter stack",
+            argument="max-memory",
+            expected=max_memory,
+            got=records,
+        )
+    return records
+
+
 def in_place(entry: LayerSpec, i: int, x: Any, y: Shape | None, last: dict[str, int]) -> bool:
     """Whether layer ``i`` may write its output over its input, as far as shapes tell: the
     layer can, its one input is read by no later layer, is not the model input, and has the
@@ -117,7 +149,7 @@ def _too_big(out: Shape, y: int, kept: int, base: int, need: int, limit: int) ->
     parts: Sequence[tuple[str, int]] = (
         (f"its output {fmt_shape(out)}", y),
         ("the outputs later layers read", kept),
-        ("the weights, input and loaded data", base),
+        ("the weights, input, loaded data and records", base),
     )
     said = ", ".join(f"{what} {size_text(n)}" for what, n in parts if n)
     return f"needs {size_text(need)} at this layer ({said}), over the memory limit of {size_text(limit)}"

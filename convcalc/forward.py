@@ -91,7 +91,8 @@ class RunResult:
     output: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: the final output against a reference, when one was given (see :func:`compare_output`)
     comparison: Comparison | None = None
-    #: the thread limit the kernels ran under (None: the default, one per idle core)
+    #: the thread limit the kernels ran under: the count named, held to the cores this
+    #: process may run on (None: the default, one per idle core)
     threads: int | None = None
     #: the most activation memory the run held at once, measured on its arrays
     held_bytes: int | None = None
@@ -117,8 +118,10 @@ class RunResult:
         matches = self.comparison is None or self.comparison.match
         return 0 if self.verified and matches else ShapeError.exit_code
 
-    def to_dict(self) -> dict[str, Any]:
-        data = self.report.to_dict()
+    def to_dict(self, layers: bool = True) -> dict[str, Any]:
+        """The report's fields and the run's; ``layers`` False: with an empty list of layers
+        (for a writer that writes them itself)."""
+        data = (self.report if layers else replace(self.report, rows=())).to_dict()
         runs = {r.index: r for r in self.layers}
         for layer in data["layers"]:
             run = runs.get(layer["index"])
@@ -507,6 +510,7 @@ def run_forward(
     """
     fold = fold and not eager_memory
     _check_options(dtype, repeat, threads, seed)
+    budget.check_records(spec, max_memory)  # before the analysis adds to them
     if threads is None and idle_from is None:
         idle_from = cores.sample()
     np_dtype = np.dtype(dtype)
@@ -552,7 +556,9 @@ def run_forward(
     complete = len(runs) == len(spec.layers) and all(r.match for r in runs)
     output = out if complete else None
     return RunResult(
-        report, runs, dtype, seed, repeat, output, threads=threads, held_bytes=held_bytes,
+        # the threads the kernels ran on: a count named past the cores is held to them
+        report, runs, dtype, seed, repeat, output, held_bytes=held_bytes,
+        threads=None if threads is None else settings.threads,
         eager_memory=eager_memory,
     )  # fmt: skip
 

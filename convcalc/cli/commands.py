@@ -287,6 +287,7 @@ def run(
     idle_from = cores.sample() if threads is None else None  # before numpy loads
     from ..files import load_array, load_weights
     from ..forward import compare_output, run_forward
+    from ..jsonout import json_pieces
     from ..quantities import parse_count
     from ..render import error_text, parse_columns, print_rich, progress_bar, render
     from ..weights import state_dict_size
@@ -321,6 +322,9 @@ def run(
             _save(save_output, result.output)
         if terminal:
             print_rich(result.report, result, columns=columns, wide=wide)
+        elif fmt == "json":  # written as it is made: a long run's text is never held whole
+            for piece in json_pieces(result.report, result):
+                click.echo(piece, nl=False)
         else:
             click.echo(render(result.report, fmt, result, columns=columns), nl=False)
             if fmt == "csv" and result.report.errors:

@@ -177,3 +177,49 @@ def test_the_work_of_a_layer(call: str, shape: tuple[int, ...], work: int) -> No
     assert budget.check_work(spec, report, 3, 3 * work) == 3 * work
     with pytest.raises(Exception, match=r"over the limit of"):
         budget.check_work(spec, report, 1, work - 1)
+
+
+# ------------------------------------------------------------------ long stacks
+@pytest.fixture(scope="module")
+def baseline() -> int:
+    """A run of nothing: the interpreter, numpy and convcalc loaded."""
+    outcome = measure(["run", "-i", "1,1", "-l", "Identity"])
+    assert outcome.code == 0, outcome.stderr
+    return outcome.peak
+
+
+LONG = "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 3, kernel_size: 1, repeat: 50000}\n"
+
+
+def test_the_records_of_a_long_stack_count_against_the_memory_limit(
+    tmp_path: Path, baseline: int
+) -> None:
+    """50,000 tiny convolutions under --max-memory 64M: their arrays are a few MB, their
+    bookkeeping 130 MB (it ran to 224 MB); it is counted before the run, and refused."""
+    path = tmp_path / "long.yaml"
+    path.write_text(LONG)
+    outcome = measure(["run", str(path), "--max-memory", "64M", "--threads", "1"])
+    assert outcome.code == 2
+    assert outcome.stderr.splitlines() == [
+        "error: a run of 50,000 layers keeps about 244.14 MiB (256,000,000 bytes) of records "
+        "(5 KiB a layer), over the memory limit of 64.00 MiB (67,108,864 bytes)",
+        "  hint: raise --max-memory, or run a shorter stack",
+    ]
+    assert outcome.peak <= (64 << 20) + baseline + SLACK, outcome.peak >> 20
+    assert outcome.cpu < 5
+
+
+def test_a_long_run_within_its_limit_writes_its_json_as_it_goes(
+    tmp_path: Path, baseline: int
+) -> None:
+    """The JSON of 50,000 layers is 21 MB: held as a list of dicts, then whole and encoded,
+    it took 115 MB more than the CSV."""
+    path = tmp_path / "long.yaml"
+    path.write_text(LONG)
+    outcome = measure(["run", str(path), "--max-memory", "256M", "--threads", "1", "-f", "json"])
+    assert outcome.code == 0, outcome.stderr
+    data = json.loads(outcome.stdout)
+    assert data["verified"] and len(data["layers"]) == 50000
+    assert data["layers"][-1]["actual_shape"] == [1, 3, 8, 8]
+    assert outcome.peak <= (256 << 20) + baseline + SLACK, outcome.peak >> 20
+    assert outcome.peak <= baseline + (160 << 20), outcome.peak >> 20  # 237 MB over it before
