@@ -294,8 +294,8 @@ def run(
 
     with json_errors(fmt):
         columns = parse_columns(columns_text, run=True) if columns_text is not None else None
-        spec, input_shape = load_model(file, input_text, layers)
         limit = parse_size(max_memory)
+        spec, input_shape = load_model(file, input_text, layers, limit)
         work_limit = parse_count(max_work, "--max-work")
         x = load_array(input_data, "input data", limit) if input_data else None
         if x is not None and input_shape is not None and tuple(x.shape) != input_shape:

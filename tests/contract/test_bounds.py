@@ -223,3 +223,24 @@ def test_a_long_run_within_its_limit_writes_its_json_as_it_goes(
     assert data["layers"][-1]["actual_shape"] == [1, 3, 8, 8]
     assert outcome.peak <= (256 << 20) + baseline + SLACK, outcome.peak >> 20
     assert outcome.peak <= baseline + (160 << 20), outcome.peak >> 20  # 237 MB over it before
+
+
+def test_a_config_too_large_to_parse_within_the_limit_is_refused_before_parsing(
+    tmp_path: Path, baseline: int
+) -> None:
+    """50,000 layers each written out with a name and two inputs: PyYAML's nodes alone took
+    250 MB, past --max-memory 64M before the run could count anything."""
+    lines = ["input: [1, 3]", "layers:", "  - {name: l0, type: ReLU}"]
+    lines += [f"  - {{name: l{i}, type: Add, from: [l{i - 1}, input]}}" for i in range(1, 50000)]
+    path = tmp_path / "skip.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    outcome = measure(["run", str(path), "--max-memory", "64M", "--eager-memory", "-f", "json"])
+    assert outcome.code == 2
+    (error,) = json.loads(outcome.stdout)["errors"]
+    assert error["message"] == (
+        f"{path}: the document spells out about 350,001 values: reading them takes about "
+        "233 MiB, over the memory limit of 64 MiB"
+    )
+    assert error["hint"] == "raise --max-memory, or use repeat: and blocks: for long stacks"
+    assert outcome.peak <= (64 << 20) + baseline + SLACK, outcome.peak >> 20
+    assert outcome.cpu < 2.5
