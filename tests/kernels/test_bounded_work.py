@@ -89,6 +89,8 @@ def test_adaptive_pooling_that_grows_one_axis_and_shrinks_another_is_torchs(
         ("ConvTranspose3d(1, 2, (2, 1, 3), stride=(50, 60, 70), dilation=(3, 1, 2))", (1, 1, 2, 2, 2)),
         ("Conv2d(2, 3, 100, stride=50, padding=1000)", (1, 2, 1, 1)),
         ("Conv2d(2, 2, 61, groups=2, padding=(2, 5))", (1, 2, 64, 66)),
+        ("Conv2d(2, 4, (1, 60), groups=2)", (1, 2, 5, 62)),
+        ("Conv2d(3, 3, (2, 40), groups=3, padding=(1, 0))", (2, 3, 4, 43)),
         ("Conv1d(2, 2, 1500, stride=7, padding=20)", (2, 2, 1600)),
         ("Conv2d(3, 2, 1, stride=100)", (1, 3, 250, 301)),
         ("Conv2d(2, 4, (2, 3), stride=(90, 77), dilation=(4, 2), padding=(1, 2))", (1, 2, 300, 200)),

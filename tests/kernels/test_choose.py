@@ -57,6 +57,7 @@ TABLE = [
     # more taps than output positions (from 1,024 taps): window by window from the input,
     # depthwise and grouped too (the depthwise paths gather per tap)
     ("huge depthwise kernel", Case((1, 2, 512, 512), (2, 1, 511, 511), 2, (1, 1), (1, 1), P0, budget=64 << 20), ONE, "columns-input"),
+    ("depthwise kernel nearly as wide as the input", Case((1, 7, 1000, 1000), (14, 1, 1, 999), 7, (1, 1), (1, 1), P0, budget=64 << 20), ONE, "columns-input"),
     ("huge grouped kernel", Case((1, 16, 64, 64), (16, 8, 40, 40), 2, (1, 1), (1, 1), P0), TWO, "columns-input"),
     ("huge kernel over budget", Case((1, 1, 512, 512), (1, 1, 511, 511), 1, (1, 1), (1, 1), P0, budget=1000), ONE, "columns-input"),
     ("many taps, more positions", Case((1, 2, 100, 100), (2, 1, 33, 33), 2, (1, 1), (1, 1), P0), ONE, "depthwise-exact"),
