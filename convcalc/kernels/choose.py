@@ -96,9 +96,11 @@ def choose(case: Case, config: Config) -> Path:
     if taps >= config.many_taps_min and taps > prod(out):
         # windows far larger than the output: gathered from the input window by window
         return "columns-input"
-    if case.w_shape[1] == 1 and case.groups > 1 and not _wasteful(case, out):
-        # (a depthwise kernel nearly as wide as the input: its flat runs would multiply at
-        # every padded column, 500 times the work of a (1, 999) kernel's 2 output columns)
+    # (a depthwise kernel nearly as wide as the input: its flat runs would multiply at every
+    # padded column, 500 times the work of a (1, 999) kernel's 2 output columns; an output on
+    # the input's own grid is gathered without padding columns)
+    waste = _wasteful(case, out) and out != case.x_shape[2:]
+    if case.w_shape[1] == 1 and case.groups > 1 and not waste:
         return _depthwise(case, config, out)
     n, c = case.x_shape[:2]
     padded = case.padded
