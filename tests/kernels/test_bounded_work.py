@@ -146,3 +146,26 @@ def test_a_transposed_convolution_too_large_for_the_budget_adds_into_its_output(
         max_memory=64 << 20,
     )
     np.testing.assert_allclose(result.output, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["Avg", "Max"])
+@pytest.mark.parametrize(
+    ("shape", "size", "memory"),
+    [((2, 3, 1, 200000), (3, 7), 1 << 30), ((1, 4, 1, 1000000), (7, 7), 64 << 20)],
+)
+def test_adaptive_pooling_into_few_long_bins_is_torchs_and_quick(
+    kind: str, shape: tuple[int, ...], size: tuple[int, int], memory: int
+) -> None:
+    """A million-element axis into 7 bins, within a limit that splits the output into blocks:
+    each bin was summed one offset at a time (142,858 steps in every block: 105 s); each is
+    one reduction now."""
+    torch = pytest.importorskip("torch")
+    call = f"Adaptive{kind}Pool2d({size})"
+    x = torch.randn(*shape, dtype=torch.float64)
+    want = eval("torch.nn." + call, {"torch": torch})(x).numpy()  # our own constructor strings
+    start = time.process_time()
+    result = run_forward(
+        spec_from_strings([call], shape), input_data=x.numpy(), dtype="float64", max_memory=memory
+    )
+    assert time.process_time() - start < 5
+    np.testing.assert_allclose(result.output, want, rtol=1e-12, atol=1e-12)
