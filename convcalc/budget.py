@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from math import prod
 from typing import Any
 
-from .errors import ShapeError
+from .errors import ShapeError, SpecError
 from .model import INPUT, LayerSpec, Spec
 from .report import Report
 from .shape import Shape, fmt_shape
@@ -22,6 +22,11 @@ from .shape import Shape, fmt_shape
 #: temporaries always get at least this much, whatever the rest takes (kernels work in pieces
 #: of about this size, however little is left)
 MIN_BUDGET = 16 << 20
+#: what a run holds per layer besides arrays, at its peak: the parsed YAML, the config, the
+#: layer's row of the analysis, its weights' and record's Python objects (measured on 50,000
+#: layers: 2.7 KiB a layer for `repeat:` of a convolution, 5.3 KiB for a file that writes
+#: out every layer with its name and inputs, most of it the YAML parser's)
+LAYER_RECORDS = 5 << 10
 
 
 def size_text(n: int) -> str:
@@ -60,7 +65,13 @@ def memory_plan(
     allocated) when the input, weights and held bytes, or one layer's share, pass the limit."""
     assert report.input_shape is not None
     x0 = prod(report.input_shape) * itemsize
-    fixed = {"the weights": weights, "the model input": x0, "the data loaded for the run": held}
+    records = check_records(spec, max_memory)
+    fixed = {
+        "the weights": weights,
+        "the model input": x0,
+        "the data loaded for the run": held,
+        f"the records of its {_layers(len(spec.layers))}": records,
+    }
     if sum(fixed.values()) > max_memory:
         parts = ", ".join(f"{k} {size_text(v)}" for k, v in fixed.items() if v)
         raise ShapeError(
@@ -101,6 +112,27 @@ def memory_plan(
     return budgets
 
 
+def _layers(n: int) -> str:
+    return f"{n:,} layer{'' if n == 1 else 's'}"
+
+
+def check_records(spec: Spec, max_memory: int) -> int:
+    """The bytes a run keeps for its layers' records (LAYER_RECORDS each); a SpecError when
+    they alone pass the memory limit (a stack of tens of thousands of layers under a small
+    --max-memory: its arrays may be tiny, its bookkeeping is not)."""
+    records = len(spec.layers) * LAYER_RECORDS
+    if records > max_memory:
+        raise SpecError(
+            f"a run of {_layers(len(spec.layers))} keeps about {size_text(records)} of records "
+            f"({LAYER_RECORDS >> 10} KiB a layer), over the memory limit of {size_text(max_memory)}",
+            hint="raise --max-memory, or run a shorter stack",
+            argument="max-memory",
+            expected=max_memory,
+            got=records,
+        )
+    return records
+
+
 def in_place(entry: LayerSpec, i: int, x: Any, y: Shape | None, last: dict[str, int]) -> bool:
     """Whether layer ``i`` may write its output over its input, as far as shapes tell: the
     layer can, its one input is read by no later layer, is not the model input, and has the
@@ -117,10 +149,70 @@ def _too_big(out: Shape, y: int, kept: int, base: int, need: int, limit: int) ->
     parts: Sequence[tuple[str, int]] = (
         (f"its output {fmt_shape(out)}", y),
         ("the outputs later layers read", kept),
-        ("the weights, input and loaded data", base),
+        ("the weights, input, loaded data and records", base),
     )
     said = ", ".join(f"{what} {size_text(n)}" for what, n in parts if n)
     return f"needs {size_text(need)} at this layer ({said}), over the memory limit of {size_text(limit)}"
 
 
-__all__ = ["MIN_BUDGET", "in_place", "last_use", "memory_plan", "size_text"]
+#: the work of one element step (an activation's, a normalisation's, a pooling window's), in
+#: MACs: NumPy's passes over memory ran here at 0.1-5 G elements a second on one core
+#: (LPPool1d over 10⁵-element windows: 0.47 G), a convolution's products at 4-20 GMAC/s
+#: (a 3×3 depthwise one: 1.1 GMAC/s)
+ELEMENT_WORK = 16
+#: the most work a run does unless told otherwise: about a minute on one core of a machine
+#: that multiplies at 5 GMAC/s (docs/running.md says how it was measured)
+DEFAULT_MAX_WORK = 300 * 10**9
+
+
+def _elements(shape: Any) -> int:
+    return sum(prod(s) for s in _inputs(shape))
+
+
+def work(entry: LayerSpec, x: Any, y: Shape, macs: int | None) -> int:
+    """What one pass of a layer costs, in MACs: its MACs, or ELEMENT_WORK for each element it
+    reads, or for each it writes times the window it is computed from, whichever is more (a
+    layer without MACs, which torch's counters do not see, or a depthwise convolution, whose
+    few MACs an element come at the speed of a pass over memory)."""
+    steps: int = max(_elements(x), prod(y) * entry.layer.window(x, y))
+    return max(macs or 0, ELEMENT_WORK * steps)
+
+
+def check_work(spec: Spec, report: Report, repeat: int, max_work: int) -> int:
+    """The work of ``repeat`` passes (see :func:`work`); a SpecError (before anything is
+    computed) when it passes ``max_work``, naming the layer that costs most."""
+    costs = [
+        work(entry, row.input_shape, row.output_shape or (), row.macs)
+        for entry, row in zip(spec.layers, report.rows)
+    ]
+    total = sum(costs) * repeat
+    if total <= max_work:
+        return total
+    from .table import human
+
+    at = max(range(len(costs)), key=costs.__getitem__)
+    row = report.rows[at]
+    passes = f" × {repeat:,} passes (--repeat)" if repeat > 1 else ""
+    raise SpecError(
+        f"the run would take {human(total)} MACs of work{passes}, over the limit of "
+        f"{human(max_work)} (--max-work); the most in layer {row.index} '{row.name}' "
+        f"({row.type}): {human(costs[at])}{' a pass' if repeat > 1 else ''}, "
+        f"{100 * costs[at] * repeat / total:.1f} %",
+        hint=f"a limit of {human(DEFAULT_MAX_WORK)} is about a minute on one core: to run it "
+        f"anyway, raise it (--max-work {human(_rounded_up(total)).replace(' ', '')})",
+        argument="max-work",
+        expected=max_work,
+        got=total,
+    )
+
+
+def _rounded_up(n: int) -> int:
+    """``n`` rounded up to two significant digits: a limit to suggest."""
+    scale: int = 10 ** max(0, len(str(n)) - 2)
+    return -(-n // scale) * scale
+
+
+__all__ = [
+    "DEFAULT_MAX_WORK", "ELEMENT_WORK", "MIN_BUDGET", "check_work", "in_place", "last_use",
+    "memory_plan", "size_text", "work",
+]  # fmt: skip

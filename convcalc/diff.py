@@ -324,7 +324,10 @@ def _by_position(a: Sequence[Side], b: Sequence[Side]) -> list[LayerDiff]:
     layer, another type a removed and an added one."""
     out: list[LayerDiff] = []
     for x, y in zip(a, b):
-        out += [_compared(x, y)] if x.type == y.type else _by_type([x], [y])
+        if x.type == y.type:
+            out.append(_compared(x, y))
+        else:  # (what _by_type says of the two, without a SequenceMatcher for each pair)
+            out += [LayerDiff("removed", x, None), LayerDiff("added", None, y)]
     out += [LayerDiff("removed", x, None) for x in a[len(b) :]]
     out += [LayerDiff("added", None, y) for y in b[len(a) :]]
     return out

@@ -91,7 +91,8 @@ class RunResult:
     output: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: the final output against a reference, when one was given (see :func:`compare_output`)
     comparison: Comparison | None = None
-    #: the thread limit the kernels ran under (None: the default, one per idle core)
+    #: the thread limit the kernels ran under: the count named, held to the cores this
+    #: process may run on (None: the default, one per idle core)
     threads: int | None = None
     #: the most activation memory the run held at once, measured on its arrays
     held_bytes: int | None = None
@@ -117,8 +118,10 @@ class RunResult:
         matches = self.comparison is None or self.comparison.match
         return 0 if self.verified and matches else ShapeError.exit_code
 
-    def to_dict(self) -> dict[str, Any]:
-        data = self.report.to_dict()
+    def to_dict(self, layers: bool = True) -> dict[str, Any]:
+        """The report's fields and the run's; ``layers`` False: with an empty list of layers
+        (for a writer that writes them itself)."""
+        data = (self.report if layers else replace(self.report, rows=())).to_dict()
         runs = {r.index: r for r in self.layers}
         for layer in data["layers"]:
             run = runs.get(layer["index"])
@@ -482,6 +485,7 @@ def run_forward(
     held: int = 0,
     idle_from: cores.Sample | None = None,
     eager_memory: bool = False,
+    max_work: int | None = budget.DEFAULT_MAX_WORK,
 ) -> RunResult:
     """Analyse ``spec``, then run it for real and compare every layer's shape with the prediction.
 
@@ -500,9 +504,13 @@ def run_forward(
     a run that names no thread count measures the idle cores since then instead of waiting.
     ``eager_memory``: run as torch's eager mode does (no folding, an in-place layer writing over
     its input, no other reuse), so that the memory the run holds is the predicted peak.
+    ``max_work``: the most work the ``repeat`` passes may ask for, in MACs (a layer without
+    MACs counts its elements times its window; see :func:`budget.check_work`), refused
+    before anything is computed; None: no limit.
     """
     fold = fold and not eager_memory
     _check_options(dtype, repeat, threads, seed)
+    budget.check_records(spec, max_memory)  # before the analysis adds to them
     if threads is None and idle_from is None:
         idle_from = cores.sample()
     np_dtype = np.dtype(dtype)
@@ -510,6 +518,8 @@ def run_forward(
     assert report.input_shape is not None
     if not report.ok:
         return RunResult(report, (), dtype, seed, repeat, threads=threads)
+    if max_work is not None:
+        budget.check_work(spec, report, repeat, max_work)
     budgets = _plan(spec, report, np_dtype, max_memory, weights, input_data, held)
     # the steps: one per layer to bind (or draw) its weights, then one per layer and repeat
     first, total = len(spec.layers), len(spec.layers) * (1 + repeat)
@@ -546,7 +556,9 @@ def run_forward(
     complete = len(runs) == len(spec.layers) and all(r.match for r in runs)
     output = out if complete else None
     return RunResult(
-        report, runs, dtype, seed, repeat, output, threads=threads, held_bytes=held_bytes,
+        # the threads the kernels ran on: a count named past the cores is held to them
+        report, runs, dtype, seed, repeat, output, held_bytes=held_bytes,
+        threads=None if threads is None else settings.threads,
         eager_memory=eager_memory,
     )  # fmt: skip
 

@@ -5,15 +5,16 @@ Written by the json module's C encoder, or for a report's layers straight from i
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConvcalcError
 
 if TYPE_CHECKING:
-    from .forward import RunResult
+    from .forward import LayerRun, RunResult
     from .report import Report, Row
 
 
@@ -25,17 +26,29 @@ def to_json(report: Report, run: RunResult | None = None) -> str:
     layers straight from the rows: ``indent`` would select the pure-Python encoder, about
     ten times slower on a long stack.
     """
-    if run is not None:
-        return json_lines(run.to_dict())
+    return "".join(json_pieces(report, run))
+
+
+def json_pieces(report: Report, run: RunResult | None = None) -> Iterator[str]:
+    """:func:`to_json`'s text in pieces, the layers' lines made as they are written: a long
+    run's text is never held whole (50,000 layers: 21 MB, held four times over)."""
     layers = report.rows
     keys = tuple(layers[0].to_dict()) if layers else ()
-    if keys != ROW_KEYS[: len(keys)]:
-        return json_lines(report.to_dict())  # a field _row_json does not know: the general way
+    if keys != ROW_KEYS[: len(keys)]:  # a field _row_json does not know: the general way
+        yield json_lines(report.to_dict() if run is None else run.to_dict())
+        return
     shapes: dict[
         tuple[Any, ...], str
     ] = {}  # a layer's output is the next one's input: written once
     fields: dict[int, str] = {}  # a field is often the previous layer's object: written once
-    return json_lines(_without_layers(report), [_row_json(row, shapes, fields) for row in layers])
+    rows = (_row_json(row, shapes, fields) for row in layers)
+    if run is None:
+        yield from _pieces(_without_layers(report), rows)
+        return
+    # a run's fields close each layer's line
+    runs = {r.index: r for r in run.layers}
+    texts = (text[:-1] + _run_json(runs.get(row.index), shapes) for text, row in zip(rows, layers))
+    yield from _pieces(run.to_dict(layers=False), texts)
 
 
 #: the fields of Row.to_dict(), in order ("blocks" only inside blocks)
@@ -48,6 +61,19 @@ ROW_KEYS = (
 def _without_layers(report: Report) -> dict[str, Any]:
     """Report.to_dict() but for its layers (left to :func:`_row_json`)."""
     return replace(report, rows=()).to_dict()
+
+
+def _run_json(run: LayerRun | None, shapes: dict[tuple[Any, ...], str]) -> str:
+    """The fields ``RunResult.to_dict()`` adds to a layer, and the layer's closing brace."""
+    if run is None:
+        return ', "actual_shape": null, "match": null, "time_ms": null, "workspace_bytes": null, "folded_into": null}'
+    folded = "null" if run.folded_into is None else int(run.folded_into)
+    return (
+        f', "actual_shape": {_json_shape(run.actual_shape, shapes)}, '
+        f'"match": {"true" if run.match else "false"}, '
+        f'"time_ms": {json.dumps(round(run.time_ms, 4))}, '
+        f'"workspace_bytes": {int(run.workspace_bytes)}, "folded_into": {folded}}}'
+    )
 
 
 def _json_shape(shape: tuple[Any, ...] | None, cache: dict[tuple[Any, ...], str]) -> str:
@@ -101,23 +127,41 @@ def _field_json(r: Row, fields: dict[int, str]) -> str:
 def json_lines(data: dict[str, Any], layers: Sequence[str] | None = None) -> str:
     """A dict as JSON, one field per line; a list of objects or strings spreads one item
     per line. ``layers``: the items of ``data["layers"]``, already written."""
+    return "".join(_pieces(data, layers))
+
+
+#: the items written as one piece
+ITEMS_A_PIECE = 1000
+
+
+def _pieces(data: dict[str, Any], layers: Iterable[str] | None = None) -> Iterator[str]:
+    """:func:`json_lines`'s text in pieces of at most ITEMS_A_PIECE items, ``layers`` read as
+    they are written."""
     encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
-    fields = []
-    for key, value in data.items():
-        head = f"  {encode(key)}: "
-        items: Sequence[str] | None = layers if key == "layers" and layers is not None else None
+    if not data:
+        yield "{\n"
+    for n, (key, value) in enumerate(data.items()):
+        head = ("{\n" if n == 0 else ",\n") + f"  {encode(key)}: "
+        items: Iterable[str] | None = layers if key == "layers" and layers is not None else None
         if (
             items is None
             and isinstance(value, list)
             and value
             and isinstance(value[0], (dict, str))
         ):
-            items = [encode(item) for item in value]
-        if items:
-            fields.append(head + "[\n    " + ",\n    ".join(items) + "\n  ]")
-        else:
-            fields.append(head + ("[]" if items is not None else encode(value)))
-    return "{\n" + ",\n".join(fields) + "\n}\n"
+            items = (encode(item) for item in value)
+        if items is None:
+            yield head + encode(value)
+            continue
+        batch = list(itertools.islice(items := iter(items), ITEMS_A_PIECE))
+        if not batch:
+            yield head + "[]"
+            continue
+        yield head + "[\n    " + ",\n    ".join(batch)
+        while batch := list(itertools.islice(items, ITEMS_A_PIECE)):
+            yield ",\n    " + ",\n    ".join(batch)
+        yield "\n  ]"
+    yield "\n}\n"
 
 
 def error_json(exc: ConvcalcError) -> str:

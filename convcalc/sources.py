@@ -5,6 +5,7 @@ or a device is an error, not all of the memory."""
 from __future__ import annotations
 
 import os
+import select
 import stat
 from typing import Protocol
 
@@ -22,6 +23,9 @@ class Files(Protocol):
 #: the largest config read (a 50,000-layer stack is about 2.5 MB): a file that never ends
 #: (``import: /dev/zero``) is an error, not all of the memory
 MAX_FILE_CHARS = 64 << 20
+#: the longest a named pipe given as FILE may stay silent, in seconds: opening one waits for a
+#: writer, which may never come (``mkfifo net.yaml``); ``<(cmd)`` has one from the start
+PIPE_WAIT = 10.0
 
 
 def read_text(path: str) -> str:
@@ -30,6 +34,8 @@ def read_text(path: str) -> str:
     try:
         if path == "-":  # read as bytes: the text stream may have decoded anything at all
             text = sys.stdin.buffer.read(MAX_FILE_CHARS + 1).decode("utf-8")
+        elif _is_pipe(path):
+            text = _read_pipe(path).decode("utf-8")
         else:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read(MAX_FILE_CHARS + 1)
@@ -46,6 +52,40 @@ def read_text(path: str) -> str:
         name = "<stdin>" if path == "-" else path
         raise SpecError(f"{name}: longer than {MAX_FILE_CHARS >> 20} MiB, too long for a config")
     return text
+
+
+def _is_pipe(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False  # opening it says what is wrong
+
+
+def _read_pipe(path: str) -> bytes:
+    """What a pipe (a named one, or ``<(cmd)``'s) holds, up to MAX_FILE_CHARS + 1 bytes, waiting
+    at most PIPE_WAIT seconds for each piece: opened without waiting for a writer, so that a
+    pipe nobody writes to is an error, not a wait without end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        ready = select.poll()
+        ready.register(fd, select.POLLIN)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_CHARS:
+            if not ready.poll(PIPE_WAIT * 1000):
+                said = f"after {size:,} bytes " if size else ""
+                raise SpecError(
+                    f"{path}: a pipe that sent nothing {said}for {PIPE_WAIT:g} s",
+                    hint="start what writes to it first, or save the config to a file",
+                )
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_CHARS + 1 - size))
+            if not chunk:  # every writer closed it
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_model(path: str) -> tuple[str, str]:

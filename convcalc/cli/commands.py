@@ -225,6 +225,14 @@ def _with_batch_fit(
     help="Keep each layer's temporaries under this (e.g. 512M, 2G); a layer whose output alone exceeds it stops the run before computing.",
 )
 @click.option(
+    "--max-work",
+    "max_work",
+    default="300G",
+    show_default=True,
+    metavar="COUNT",
+    help="Refuse, before computing, a run that asks for more work than this, in MACs (a layer without MACs counts its elements times its window; --repeat multiplies it): 300G is about a minute on one core.",
+)
+@click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=None,
@@ -259,6 +267,7 @@ def run(
     dtype: str,
     repeat: int,
     max_memory: str,
+    max_work: str,
     threads: int | None,
     no_fold: bool,
     eager_memory: bool,
@@ -278,13 +287,16 @@ def run(
     idle_from = cores.sample() if threads is None else None  # before numpy loads
     from ..files import load_array, load_weights
     from ..forward import compare_output, run_forward
+    from ..jsonout import json_pieces
+    from ..quantities import parse_count
     from ..render import error_text, parse_columns, print_rich, progress_bar, render
     from ..weights import state_dict_size
 
     with json_errors(fmt):
         columns = parse_columns(columns_text, run=True) if columns_text is not None else None
-        spec, input_shape = load_model(file, input_text, layers)
         limit = parse_size(max_memory)
+        spec, input_shape = load_model(file, input_text, layers, limit)
+        work_limit = parse_count(max_work, "--max-work")
         x = load_array(input_data, "input data", limit) if input_data else None
         if x is not None and input_shape is not None and tuple(x.shape) != input_shape:
             raise SpecError(
@@ -302,7 +314,7 @@ def run(
                 spec, input_shape, weights=params, input_data=x, seed=seed, dtype=dtype,
                 repeat=repeat, max_memory=limit, progress=progress, fold=not no_fold,
                 threads=threads, held=0 if reference is None else reference.nbytes,
-                idle_from=idle_from, eager_memory=eager_memory,
+                idle_from=idle_from, eager_memory=eager_memory, max_work=work_limit,
             )  # fmt: skip
         if reference is not None and result.report.ok:
             result = compare_output(result, reference, rtol, atol)
@@ -310,6 +322,9 @@ def run(
             _save(save_output, result.output)
         if terminal:
             print_rich(result.report, result, columns=columns, wide=wide)
+        elif fmt == "json":  # written as it is made: a long run's text is never held whole
+            for piece in json_pieces(result.report, result):
+                click.echo(piece, nl=False)
         else:
             click.echo(render(result.report, fmt, result, columns=columns), nl=False)
             if fmt == "csv" and result.report.errors:

@@ -53,8 +53,10 @@ def is_terminal() -> bool:
 
 
 def load_model(
-    file: str | None, input_text: str | None, layers: Sequence[str]
+    file: str | None, input_text: str | None, layers: Sequence[str], max_bytes: int | None = None
 ) -> tuple[Spec, Shape | None]:
+    """The model of FILE or of --layer flags, and --input's shape; ``max_bytes``: the memory
+    reading FILE's YAML may take (run's --max-memory)."""
     from ..spec import load_spec, shape_from_value, spec_from_strings
 
     input_shape = shape_from_value(input_text, location="--input") if input_text else None
@@ -67,7 +69,7 @@ def load_model(
             "no model given", hint="pass a YAML FILE, or --input and one --layer per layer"
         )
     refuse_layer_as_file(file, input_text)
-    return load_spec(file), input_shape
+    return load_spec(file, max_bytes=max_bytes), input_shape
 
 
 #: --columns' help: every key of COLUMN_KEYS (and a run's RUN_KEYS), a word on the less obvious

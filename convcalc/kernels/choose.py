@@ -96,7 +96,11 @@ def choose(case: Case, config: Config) -> Path:
     if taps >= config.many_taps_min and taps > prod(out):
         # windows far larger than the output: gathered from the input window by window
         return "columns-input"
-    if case.w_shape[1] == 1 and case.groups > 1:
+    # (a depthwise kernel nearly as wide as the input: its flat runs would multiply at every
+    # padded column, 500 times the work of a (1, 999) kernel's 2 output columns; an output on
+    # the input's own grid is gathered without padding columns)
+    waste = _wasteful(case, out) and out != case.x_shape[2:]
+    if case.w_shape[1] == 1 and case.groups > 1 and not waste:
         return _depthwise(case, config, out)
     n, c = case.x_shape[:2]
     padded = case.padded
@@ -108,7 +112,9 @@ def choose(case: Case, config: Config) -> Path:
     cig = case.w_shape[1]
     # per-tap products: faster than the column matrix for wide standard convolution on large
     # images (long runs); small images and grouped products do better without them
-    if case.groups == 1 and cig >= config.tap_gemm_min and prod(out) >= config.tap_gemm_min_length:
+    many = taps >= config.tap_gemm_many_taps and not _wasteful(case, out)
+    wide = cig >= config.tap_gemm_min or many
+    if case.groups == 1 and wide and prod(out) >= config.tap_gemm_min_length:
         if case.blas:
             return "tap-gemm"
     if case.groups > 1 and cig >= config.grouped_direct_min:

@@ -64,6 +64,12 @@ class Config:
     #: standard convolution is one BLAS product per tap, accumulated in place
     tap_gemm_min: int = 16
     tap_gemm_min_length: int = 1024
+    #: ... and from this many taps on, whatever C_in: the column matrix of a large kernel on
+    #: few channels is gathered in pieces, tap by tap per piece, its Python steps growing with
+    #: the square of the taps (Conv2d(8, 8, 63) on 128×128: 0.5 GMAC/s against 7.4 per tap,
+    #: Conv1d(1, 1, 2000): 0.15 against 2.5; 3-10× faster from 5×5 on 4-8 channels, but not
+    #: a ResNet's 7×7 stem from 3 channels at stride 2, which keeps the column matrix)
+    tap_gemm_many_taps: int = 64
     #: kernels with at least this many taps, and more taps than output positions, gather their
     #: column matrix from the input one window at a time (one copy per output position, not
     #: per tap; depthwise and grouped too): a 511×511 kernel on 512×512 has 261,121 taps

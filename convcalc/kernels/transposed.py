@@ -83,6 +83,12 @@ def conv_transpose(
     out, sizes, tail = geometry(inp, kernel, stride, padding, output_padding, dilation)
     item = x.dtype.itemsize
     acc_row, in_row = _row_bytes(x.shape, c_out, stride, sizes, item)
+    shapes = (tuple(x.shape), tuple(weight.shape), tuple(stride), tuple(dilation))
+    if choose_transposed(*shapes, groups, item, budget) == "scatter":
+        # added straight into the output, in pieces within the budget: slabs of input rows
+        # would each hold an uncropped output as tall as the kernel's reach (a dilation of
+        # 10⁷: the whole output again)
+        return scatter_transpose(x, weight, bias, stride, padding, dilation, groups, out, budget)
     if split and in_slabs(x.shape, weight.shape, stride, padding, output_padding, dilation,
                           groups, x.dtype.itemsize, budget):  # fmt: skip
         # the same convolution on a slab of rows, left uncropped along them
@@ -97,10 +103,6 @@ def conv_transpose(
         span = dilation[0] * (kernel[0] - 1) + 1
         per_row = 2 * acc_row + in_row
         return transpose_slabs(x, uncropped, bias, y, stride[0], padding[0], span, budget, per_row)
-    shapes = (tuple(x.shape), tuple(weight.shape), tuple(stride), tuple(dilation))
-    path = choose_transposed(*shapes, groups, item, budget)
-    if path == "scatter":
-        return scatter_transpose(x, weight, bias, stride, padding, dilation, groups, out, budget)
     acc = footprints(run, x, weight, stride, dilation, groups, sizes, tail, budget)
     return interleave(acc, bias, stride, padding, sizes, out)
 

@@ -206,6 +206,11 @@ class _AdaptivePool(Layer):
             out[block] = z
         return out.reshape(y_shape)
 
+    def window(self, x: Any, y: Shape) -> int:
+        """The longest bin along each axis: ⌈in / out⌉ + 1."""
+        axes = zip(x[len(x) - self.nd :], y[len(y) - self.nd :])
+        return prod([-(-n // o) + 1 if o else 1 for n, o in axes])
+
     def workspace(self, x: Shape, y: Shape) -> int:
         if self._global(x, y):
             return 0

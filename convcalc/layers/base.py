@@ -285,6 +285,12 @@ class Layer:
         of the output's shape and dtype), which it returns."""
         raise NotImplementedError(f"{self.type_name} cannot write over its input")
 
+    def window(self, x: Any, y: Shape) -> int:
+        """For a layer without MACs: the input elements that each output element is computed
+        from (a pooling window's; 1 for an element-wise layer), so that the work a run asks
+        for is counted before it starts (see :func:`convcalc.budget.work`)."""
+        return 1
+
     def workspace(self, x: Shape, y: Shape) -> int:
         """Peak temporary elements an unchunked forward would allocate beyond its output
         (the runner reports it, and tells the kernel its budget)."""

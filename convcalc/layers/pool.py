@@ -219,6 +219,9 @@ class _Pool(Layer):
     def _divide(self, y: Any, spatial: Shape) -> None:
         """AvgPool: divide the window sums in place."""
 
+    def window(self, x: Any, y: Shape) -> int:
+        return prod(self.kernel_size)
+
     def workspace(self, x: Shape, y: Shape) -> int:
         nd = self.nd
         return prod(x[: len(x) - nd]) * window_temporaries(x[len(x) - nd :], y[len(y) - nd :])

@@ -353,6 +353,12 @@ class Upsample(Layer):
             y[block] = v
         return out
 
+    def window(self, x: Any, y: Shape) -> int:
+        """One pass per axis, each reading its taps per output element."""
+        if not prod(y):
+            return 1
+        return sum(_tap_count(self.mode, list(zip(x[2:], y[2:])))) or 1
+
     def workspace(self, x: Shape, y: Shape) -> int:
         # each axis pass holds its input, its result and one gathered tap
         size, peak = prod(x), 0

@@ -803,3 +803,4 @@ def test_threads_beyond_the_cores_run_on_the_cores(monkeypatch) -> None:
     )
     result = run_forward(spec_from_strings(["Conv2d(3, 4, 3)"], (1, 3, 8, 8)), threads=64)
     assert result.verified and seen == [2]
+    assert result.threads == 2  # what it ran on, as JSON's "threads" and the footer say

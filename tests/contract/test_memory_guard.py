@@ -59,19 +59,19 @@ def test_a_run_that_fits_stays_within_its_limit(baseline: int, args: list[str]) 
     [
         (
             ["-i", "1,1,24000,24000", "-l", "AdaptiveAvgPool2d(1)", "--max-memory", "64M"],
-            "error: the run needs 2.15 GiB (2,304,000,000 bytes) before its first layer (the model input 2.15 GiB (2,304,000,000 bytes)), over the memory limit of 64.00 MiB (67,108,864 bytes)",
+            "error: the run needs 2.15 GiB (2,304,005,120 bytes) before its first layer (the model input 2.15 GiB (2,304,000,000 bytes), the records of its 1 layer 5.00 KiB (5,120 bytes)), over the memory limit of 64.00 MiB (67,108,864 bytes)",
         ),
         (
             ["-i", "1,4096,8,8", "-l", "Conv2d(4096, 4096, 7, padding=3)", "--max-memory", "64M"],
-            "error: the run needs 3.06 GiB (3,289,399,296 bytes) before its first layer (the weights 3.06 GiB (3,288,350,720 bytes), the model input 1.00 MiB (1,048,576 bytes)), over the memory limit of 64.00 MiB (67,108,864 bytes)",
+            "error: the run needs 3.06 GiB (3,289,404,416 bytes) before its first layer (the weights 3.06 GiB (3,288,350,720 bytes), the model input 1.00 MiB (1,048,576 bytes), the records of its 1 layer 5.00 KiB (5,120 bytes)), over the memory limit of 64.00 MiB (67,108,864 bytes)",
         ),
         (
             ["-i", "1,1,100000,100000", "-l", "ReLU"],
-            "error: the run needs 37.25 GiB (40,000,000,000 bytes) before its first layer (the model input 37.25 GiB (40,000,000,000 bytes)), over the memory limit of 1.00 GiB (1,073,741,824 bytes)",
+            "error: the run needs 37.25 GiB (40,000,005,120 bytes) before its first layer (the model input 37.25 GiB (40,000,000,000 bytes), the records of its 1 layer 5.00 KiB (5,120 bytes)), over the memory limit of 1.00 GiB (1,073,741,824 bytes)",
         ),
         (
             ["-i", "1,64,512,512", "-l", "Conv2d(64, 64, 3, padding=1)", "-l", "Conv2d(64, 64, 3, padding=1)", "--max-memory", "150M"],
-            "error: layer 1 '1' (Conv2d): needs 192.28 MiB (201,622,016 bytes) at this layer (its output (1, 64, 512, 512) 64.00 MiB (67,108,864 bytes), the outputs later layers read 64.00 MiB (67,108,864 bytes), the weights, input and loaded data 64.28 MiB (67,404,288 bytes)), over the memory limit of 150.00 MiB (157,286,400 bytes)",
+            "error: layer 1 '1' (Conv2d): needs 192.29 MiB (201,632,256 bytes) at this layer (its output (1, 64, 512, 512) 64.00 MiB (67,108,864 bytes), the outputs later layers read 64.00 MiB (67,108,864 bytes), the weights, input, loaded data and records 64.29 MiB (67,414,528 bytes)), over the memory limit of 150.00 MiB (157,286,400 bytes)",
         ),
     ],
 )  # fmt: skip
@@ -136,6 +136,8 @@ def test_adaptive_pooling_shrinks_before_it_grows(baseline: int, kind: str) -> N
         ("1,1,1,1,1", "Conv3d(1, 1, 1, stride=1000, padding=3000, padding_mode='replicate')"),
         ("1,1,1,100,100", "Conv3d(1, 1, (1, 100, 100), padding=(0, 30, 30))"),
         ("1,4,1272,1", "ConvTranspose2d(4, 2, (6, 330), stride=(1, 3), groups=2)"),
+        ("1,1,23", "ConvTranspose1d(1, 1, 3, stride=7, dilation=7000000)"),
+        ("1,2,23,240", "ConvTranspose2d(2, 2, 3, stride=7, dilation=1000)"),
     ],
 )
 def test_little_work_in_a_huge_geometry_is_quick_and_small(
@@ -144,7 +146,9 @@ def test_little_work_in_a_huge_geometry_is_quick_and_small(
     """A stride of 10⁷ (10⁷ phases for one tap), 201×201 windows over a padded input of
     200,001² of which 2×2 read the pixel, a 1023×1023 transposed kernel on 2×2, a grouped
     511×511 kernel: each a few million MACs at most, done in about the time and memory that
-    takes (they took up to 40 s and 4 GB)."""
+    takes (they took up to 40 s and 4 GB). A stride with a dilation of 7·10⁶ added its taps
+    into the output in slabs of input rows, each slab's output as tall as the kernel's reach:
+    a second output-sized array (206 MB under a 64M limit)."""
     start = time.monotonic()
     code, peak, err = _peak(
         ["run", "-i", shape, "-l", layer, "--max-memory", "64M", "--threads", "1"]

@@ -89,6 +89,8 @@ def test_adaptive_pooling_that_grows_one_axis_and_shrinks_another_is_torchs(
         ("ConvTranspose3d(1, 2, (2, 1, 3), stride=(50, 60, 70), dilation=(3, 1, 2))", (1, 1, 2, 2, 2)),
         ("Conv2d(2, 3, 100, stride=50, padding=1000)", (1, 2, 1, 1)),
         ("Conv2d(2, 2, 61, groups=2, padding=(2, 5))", (1, 2, 64, 66)),
+        ("Conv2d(2, 4, (1, 60), groups=2)", (1, 2, 5, 62)),
+        ("Conv2d(3, 3, (2, 40), groups=3, padding=(1, 0))", (2, 3, 4, 43)),
         ("Conv1d(2, 2, 1500, stride=7, padding=20)", (2, 2, 1600)),
         ("Conv2d(3, 2, 1, stride=100)", (1, 3, 250, 301)),
         ("Conv2d(2, 4, (2, 3), stride=(90, 77), dilation=(4, 2), padding=(1, 2))", (1, 2, 300, 200)),
@@ -123,3 +125,47 @@ def test_huge_geometries_with_little_work_are_torchs(
     np.testing.assert_allclose(
         result.output, want, rtol=tol, atol=tol * max(1.0, np.abs(want).max())
     )
+
+
+def test_a_transposed_convolution_too_large_for_the_budget_adds_into_its_output() -> None:
+    """A stride of 7 and a dilation of 10⁶: 2·10⁶ output positions from 23 input ones, added
+    tap by tap into the (cropped, padded) output, as torch computes them."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(2)
+    call = "ConvTranspose1d(2, 3, 3, stride=7, dilation=1000000, padding=5, output_padding=3)"
+    module = eval("torch.nn." + call, {"torch": torch}).double()  # our own constructor string
+    x = torch.randn(1, 2, 23, dtype=torch.float64)
+    with torch.no_grad():
+        want = module(x).numpy()
+    weights = {f"0.{k}": v.detach().numpy() for k, v in module.state_dict().items()}
+    result = run_forward(
+        spec_from_strings([call], (1, 2, 23)),
+        weights=weights,
+        input_data=x.numpy(),
+        dtype="float64",
+        max_memory=64 << 20,
+    )
+    np.testing.assert_allclose(result.output, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["Avg", "Max"])
+@pytest.mark.parametrize(
+    ("shape", "size", "memory"),
+    [((2, 3, 1, 200000), (3, 7), 1 << 30), ((1, 4, 1, 1000000), (7, 7), 64 << 20)],
+)
+def test_adaptive_pooling_into_few_long_bins_is_torchs_and_quick(
+    kind: str, shape: tuple[int, ...], size: tuple[int, int], memory: int
+) -> None:
+    """A million-element axis into 7 bins, within a limit that splits the output into blocks:
+    each bin was summed one offset at a time (142,858 steps in every block: 105 s); each is
+    one reduction now."""
+    torch = pytest.importorskip("torch")
+    call = f"Adaptive{kind}Pool2d({size})"
+    x = torch.randn(*shape, dtype=torch.float64)
+    want = eval("torch.nn." + call, {"torch": torch})(x).numpy()  # our own constructor strings
+    start = time.process_time()
+    result = run_forward(
+        spec_from_strings([call], shape), input_data=x.numpy(), dtype="float64", max_memory=memory
+    )
+    assert time.process_time() - start < 5
+    np.testing.assert_allclose(result.output, want, rtol=1e-12, atol=1e-12)

@@ -43,6 +43,8 @@ TABLE = [
     ("deep layer over budget", Case((1, 256, 7, 7), (256, 256, 3, 3), 1, (1, 1), (1, 1), P1, budget=300_000), TWO, "columns-flat"),
     ("wide, large image", Case((1, 64, 56, 56), (64, 64, 3, 3), 1, (1, 1), (1, 1), P1), TWO, "tap-gemm"),
     ("wide, large image, no BLAS", Case((1, 64, 56, 56), (64, 64, 3, 3), 1, (1, 1), (1, 1), P1, blas=False), TWO, "columns-input"),
+    ("large kernel, few channels", Case((1, 8, 128, 128), (8, 8, 63, 63), 1, (1, 1), (1, 1), ((31, 31), (31, 31))), TWO, "tap-gemm"),
+    ("large 1-d kernel, one channel", Case((1, 1, 100000), (1, 1, 2000), 1, (1,), (1,), ((1000, 1000),)), ONE, "tap-gemm"),
     ("stem", Case((1, 3, 224, 224), (64, 3, 7, 7), 1, (2, 2), (1, 1), ((3, 3), (3, 3))), TWO, "columns-cropped"),
     ("narrow, short rows", Case((1, 8, 20, 20), (8, 8, 3, 3), 1, (1, 1), (1, 1), P1), TWO, "columns-flat"),
     ("many outputs, 1 thread", Case((1, 8, 20, 20), (256, 8, 3, 3), 1, (1, 1), (1, 1), P1), ONE, "columns-input"),
@@ -55,6 +57,7 @@ TABLE = [
     # more taps than output positions (from 1,024 taps): window by window from the input,
     # depthwise and grouped too (the depthwise paths gather per tap)
     ("huge depthwise kernel", Case((1, 2, 512, 512), (2, 1, 511, 511), 2, (1, 1), (1, 1), P0, budget=64 << 20), ONE, "columns-input"),
+    ("depthwise kernel nearly as wide as the input", Case((1, 7, 1000, 1000), (14, 1, 1, 999), 7, (1, 1), (1, 1), P0, budget=64 << 20), ONE, "columns-input"),
     ("huge grouped kernel", Case((1, 16, 64, 64), (16, 8, 40, 40), 2, (1, 1), (1, 1), P0), TWO, "columns-input"),
     ("huge kernel over budget", Case((1, 1, 512, 512), (1, 1, 511, 511), 1, (1, 1), (1, 1), P0, budget=1000), ONE, "columns-input"),
     ("many taps, more positions", Case((1, 2, 100, 100), (2, 1, 33, 33), 2, (1, 1), (1, 1), P0), ONE, "depthwise-exact"),
@@ -133,4 +136,6 @@ def test_a_kernel_nearly_as_wide_as_the_input_is_gathered_cropped() -> None:
     case = Case((1, 4, 1000, 1000), (4, 4, 1, 999), 1, (1, 1), (1, 1), P0, bias=True)
     assert choose(case, Config(threads=1)) == "columns-input"
     strided = Case((1, 4, 1000, 1000), (4, 4, 1, 99), 1, (1, 2), (1, 1), P0, bias=True)
-    assert choose(strided, Config(threads=1)) == "columns-cropped"
+    assert choose(strided, Config(threads=1)) == "tap-gemm"  # 99 taps, 451 of 500 columns read
+    few = Case((1, 4, 1000, 1000), (4, 4, 1, 33), 1, (1, 2), (1, 1), P0, bias=True)
+    assert choose(few, Config(threads=1)) == "columns-cropped"
