@@ -16,7 +16,7 @@ from .arguments import (
     to_float,
 )
 from .base import Example, register
-from .checks import check_nonempty, spatial_example, spatial_input
+from .checks import spatial_example
 from .pool import AvgPoolNd, to_single_window, to_window
 from .pool_kernels import window_reduce
 
@@ -63,13 +63,6 @@ class LPPoolNd(AvgPoolNd):
                 hint=f"write kernel_size={k}",
             )
         super().check()
-
-    def _spatial(self, x: Shape) -> tuple[int, Shape]:
-        """Check the input's rank and sizes; return (channel dim, spatial sizes)."""
-        cdim, spatial = spatial_input(x, self.nd)
-        check_nonempty(x, cdim, cdim, self.nd)
-        self._check_input(cdim, spatial)
-        return cdim, spatial
 
     def _check_input(self, cdim: int, spatial: Shape) -> None:
         # p = ±inf is a max pooling in torch, without AvgPool3d's rule on small inputs
