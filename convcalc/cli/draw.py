@@ -9,7 +9,7 @@ import click
 
 from ..errors import SpecError
 from .app import cli
-from .options import load_model, model_options
+from .options import echo_text, load_model, model_options
 
 DRAW_EXITS = (
     "Exit codes: 0 the model works · 1 the model is wrong (the diagram is written, showing "
@@ -79,7 +79,7 @@ def draw(
     fenced = output is not None and output.lower().endswith(".md")
     drawing = draw_report(report, spec, fmt, depth, fenced=fenced)
     for note in drawing.notes:
-        click.echo(f"note: {note}", err=True)
+        echo_text(f"note: {note}\n", err=True)
     if output is None:
         click.echo(drawing.text, nl=False)
     else:

@@ -227,10 +227,11 @@ def wrapped(line: str, width: int) -> str:
     return "\n".join(lines).replace("\u00a0", " ") if lines else line
 
 
-def echo_text(text: str) -> None:
-    """Text output: as it is to a pipe or file; on a terminal each line wrapped to its width."""
-    if not sys.stdout.isatty():
-        click.echo(text, nl=False)
+def echo_text(text: str, err: bool = False) -> None:
+    """Text output (on standard error with ``err``): as it is to a pipe or file; on a terminal
+    each line wrapped to its width."""
+    if not (sys.stderr if err else sys.stdout).isatty():
+        click.echo(text, nl=False, err=err)
         return
     import shutil
 
@@ -238,4 +239,5 @@ def echo_text(text: str) -> None:
     click.echo(
         "\n".join(wrapped(line, width) if len(line) > width else line for line in text.split("\n")),
         nl=False,
+        err=err,
     )
