@@ -160,6 +160,11 @@ def _too_big(out: Shape, y: int, kept: int, base: int, need: int, limit: int) ->
 #: (LPPool1d over 10⁵-element windows: 0.47 G), a convolution's products at 4-20 GMAC/s
 #: (a 3×3 depthwise one: 1.1 GMAC/s)
 ELEMENT_WORK = 16
+#: work for each element a transposed convolution's per-tap products read or write: where a
+#: group has few channels each tap is a pass over memory (ConvTranspose2d(2, 2, 63,
+#: dilation=2, groups=2) on 1169×356: 6.6 G of them in 7 s of one core, 0.26 GMAC/s), about
+#: 5 MACs' time each; with many channels a group the MACs are more
+TAP_WORK = 5
 #: the most work a run does unless told otherwise: about a minute on one core of a machine
 #: that multiplies at 5 GMAC/s (docs/running.md says how it was measured)
 DEFAULT_MAX_WORK = 300 * 10**9
@@ -173,9 +178,11 @@ def work(entry: LayerSpec, x: Any, y: Shape, macs: int | None) -> int:
     """What one pass of a layer costs, in MACs: its MACs, or ELEMENT_WORK for each element it
     reads, or for each it writes times the window it is computed from, whichever is more (a
     layer without MACs, which torch's counters do not see, or a depthwise convolution, whose
-    few MACs an element come at the speed of a pass over memory)."""
-    steps: int = max(_elements(x), prod(y) * entry.layer.window(x, y))
-    return max(macs or 0, ELEMENT_WORK * steps)
+    few MACs an element come at the speed of a pass over memory); for a layer computed tap by
+    tap, at least TAP_WORK for each element its per-tap products read or write."""
+    layer = entry.layer
+    steps: int = max(_elements(x), prod(y) * layer.window(x, y))
+    return max(macs or 0, ELEMENT_WORK * steps, TAP_WORK * layer.tap_passes(x, y))
 
 
 def check_work(spec: Spec, report: Report, repeat: int, max_work: int) -> int:

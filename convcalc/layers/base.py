@@ -291,6 +291,12 @@ class Layer:
         for is counted before it starts (see :func:`convcalc.budget.work`)."""
         return 1
 
+    def tap_passes(self, x: Any, y: Shape) -> int:
+        """For a layer computed tap by tap: the elements its per-tap products read and write
+        (for every tap, the whole grid, in and out channels), which cost more than its MACs
+        where a group has few channels (see :func:`convcalc.budget.work`)."""
+        return 0
+
     def workspace(self, x: Shape, y: Shape) -> int:
         """Peak temporary elements an unchunked forward would allocate beyond its output
         (the runner reports it, and tells the kernel its budget)."""

@@ -169,6 +169,18 @@ class ConvTransposeNd(ConvBase):
             w["bias"] = (self.out_channels,)
         return w
 
+    def tap_passes(self, x: Any, y: Shape) -> int:
+        """Every path adds tap by tap (the stride phases' products, or the scatter): each tap
+        reads the whole input and writes as many outputs, in and out channels."""
+        cdim = len(x) - self.nd - 1
+        passes: int = (
+            batch_size(x, cdim)
+            * prod(x[cdim + 1 :])
+            * prod(self.kernel_size)
+            * (x[cdim] + self.out_channels)
+        )
+        return passes
+
     def macs(self, x: Shape, y: Shape) -> int:
         # torch.utils.flop_counter counts the INPUT's spatial size for transposed convolution
         cdim = len(x) - self.nd - 1

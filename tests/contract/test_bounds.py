@@ -166,6 +166,14 @@ def test_the_work_limit_is_json_when_json_is_asked() -> None:
         ("AdaptiveAvgPool2d((2, 3))", (1, 2, 7, 7), 16 * 2 * 6 * (5 * 4)),  # bins ⌈7/2⌉+1, ⌈7/3⌉+1
         ("Upsample(scale_factor=2, mode='bicubic')", (1, 1, 4, 4), 16 * 64 * 8),  # 4 taps, 2 axes
         ("Upsample(scale_factor=2)", (1, 1, 4, 4), 16 * 64 * 2),
+        # a transposed convolution adds tap by tap: with one channel a group, each tap a pass
+        # over the input and as many outputs (0.26 GMAC/s measured), 5 apiece
+        (
+            "ConvTranspose2d(2, 2, 63, dilation=2, groups=2)",
+            (1, 2, 1169, 356),
+            5 * 1169 * 356 * 63 * 63 * (2 + 2),
+        ),
+        ("ConvTranspose2d(512, 256, 4, 2, 1)", (1, 512, 4, 4), 16 * 512 * 256 * 16),  # its MACs
     ],
 )
 def test_the_work_of_a_layer(call: str, shape: tuple[int, ...], work: int) -> None:
