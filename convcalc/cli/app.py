@@ -81,13 +81,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         os._exit(exc.code or 0)
 
 
-def _wants_json(argv: Sequence[str] | None) -> bool:
-    """Whether the command line asks for JSON output (read from the raw arguments: click
-    stopped at a usage error before it read them all)."""
+def _wants(argv: Sequence[str] | None, fmt: str) -> bool:
+    """Whether the command line asks for output in ``fmt`` (read from the raw arguments:
+    click stopped at a usage error before it read them all)."""
     args = list(sys.argv[1:] if argv is None else argv)
     pairs = zip(args, args[1:] + [""])
     return any(
-        a in ("--format=json", "-fjson") or (a in ("--format", "-f") and b == "json")
+        a in (f"--format={fmt}", f"-f{fmt}") or (a in ("--format", "-f") and b == fmt)
         for a, b in pairs
     )
 
@@ -113,12 +113,17 @@ def _main(argv: Sequence[str] | None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        if isinstance(exc, click.UsageError) and _wants_json(argv):
+        if isinstance(exc, click.UsageError) and _wants(argv, "json"):
             from ..render import error_json
 
             param = exc.param if isinstance(exc, click.BadParameter) else None
             option = param.opts[-1] if param is not None and param.opts else None
             click.echo(error_json(SpecError(exc.format_message(), argument=option)), nl=False)
+        elif isinstance(exc, click.UsageError) and _wants(argv, "junit"):
+            # (only check writes JUnit) the XML a CI job reads says why nothing was checked
+            from .check import junit_error
+
+            click.echo(junit_error(SpecError(exc.format_message())), nl=False)
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:

@@ -176,9 +176,14 @@ class _junit_errors:
 
     def __exit__(self, kind: object, exc: object, tb: object) -> None:
         if self.fmt == "junit" and isinstance(exc, ConvcalcError):
-            from ..check import ERROR, Finding, Outcome, summarize
-            from ..checkout import to_junit
+            click.echo(junit_error(exc), nl=False)
 
-            finding = Finding(exc.message, kind="read", hint=exc.hint)
-            outcome = Outcome("convcalc check", ERROR, (finding,))
-            click.echo(to_junit([outcome], summarize([outcome], 0.0)), nl=False)
+
+def junit_error(exc: ConvcalcError) -> str:
+    """An error before anything was checked as JUnit: one suite whose one case is the error."""
+    from ..check import ERROR, Finding, Outcome, summarize
+    from ..checkout import to_junit
+
+    finding = Finding(exc.message, kind="read", hint=exc.hint)
+    outcome = Outcome("convcalc check", ERROR, (finding,))
+    return to_junit([outcome], summarize([outcome], 0.0))

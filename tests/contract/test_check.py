@@ -511,3 +511,21 @@ def test_junit_reports_options_that_cannot_be_read(tmp_path: Path) -> None:
     assert root.get("errors") == "1" and root.get("tests") == "1"
     error = root.find("testsuite/testcase/error")
     assert error is not None and "--max-params 'lots' is not a count" in error.get("message")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dtype", "int4"], "Invalid value for '--dtype': 'int4' is not one of"),
+        (["-j", "abc"], "Invalid value for '-j'"),
+    ],
+)
+def test_junit_reports_options_click_refuses(args: list[str], message: str) -> None:
+    """click's own usage errors (a choice, a number) come before check reads anything: the
+    XML a CI job reads still says why nothing was checked."""
+    result = run("check", "lenet5", *args, "-f", "junit")
+    assert result.exit_code == 2
+    root = ET.fromstring(result.stdout)
+    assert root.get("errors") == "1" and root.get("tests") == "1"
+    error = root.find("testsuite/testcase/error")
+    assert error is not None and message in error.get("message", "")
