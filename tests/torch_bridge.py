@@ -168,3 +168,21 @@ def import_torchvision(torch: Any) -> Any:
         finally:
             torch.library.register_fake = register_fake
     return torchvision
+
+
+def built(source: str, class_name: str) -> Any:
+    """The module a Python source (export's) defines, built by running it (torch's own
+    initialisation, from its seed)."""
+    namespace: dict[str, Any] = {"__name__": "exported"}
+    exec(compile(source, "exported.py", "exec"), namespace)
+    return namespace[class_name]()
+
+
+def on_one_thread(torch: Any) -> Any:
+    """For an autouse fixture: torch on one thread while a test runs (the machine's cores
+    are shared, and float64 convolutions on threads that wait for each other take ten times
+    as long)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from clirun import run as cli
 from test_zoo_forward import small_input
-from torch_bridge import import_torchvision, with_batchnorm_statistics
+from torch_bridge import built, import_torchvision, on_one_thread, with_batchnorm_statistics
 
 from convcalc import (
     analyze,
@@ -44,19 +44,7 @@ MODELS = [p for p in sorted(ZOO.glob("*.yaml")) if p.stem not in HEAVY] + [
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Any:
-    """torch on one thread: the machine's cores are shared, and float64 convolutions on
-    threads that wait for each other take ten times as long."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def build(source: str, class_name: str) -> Any:
-    """The module the source defines, built (torch's own initialisation, from its seed)."""
-    namespace: dict[str, Any] = {"__name__": "exported"}
-    exec(compile(source, "exported.py", "exec"), namespace)
-    return namespace[class_name]()
+    yield from on_one_thread(torch)
 
 
 def imports(source: str) -> set[str]:
@@ -74,7 +62,7 @@ def check_against_run(spec: Any, shape: tuple[int, ...]) -> None:
     source = to_torch_source(spec, "Exported", shape)
     assert {name.split(".")[0] for name in imports(source)} == {"torch"}
     torch.manual_seed(0)
-    model = with_batchnorm_statistics(torch, build(source, "Exported")).double()
+    model = with_batchnorm_statistics(torch, built(source, "Exported")).double()
     report = analyze(spec, shape)
     expected = {
         f"{entry.name}.{suffix}": tuple(s)
@@ -262,7 +250,7 @@ def test_cli_writes_the_source(tmp_path: Path) -> None:
     out = tmp_path / "lenet.py"
     result = cli("export", path, "--to", "torch", "-o", str(out))
     assert result.exit_code == 0 and result.stdout == ""
-    model = build(out.read_text(), "Lenet5")
+    model = built(out.read_text(), "Lenet5")
     assert sum(p.numel() for p in model.parameters()) == 61_706
 
 
@@ -294,7 +282,7 @@ def test_torchvision_state_dict_loads_strictly(name: str) -> None:
     reference = with_batchnorm_statistics(torch, models.get_model(name, weights=None)).double()
     spec = load_spec(str(ZOO / f"{name}.yaml"))
     source = to_torch_source(spec)
-    model = build(source, class_name_of(spec.name)).double().eval()
+    model = built(source, class_name_of(spec.name)).double().eval()
     model.load_state_dict(reference.state_dict(), strict=True)
     x = torch.randn(1, 3, 64, 64, dtype=torch.float64)
     with torch.no_grad():

@@ -24,6 +24,8 @@ from convcalc.torchexport import eager_type
 
 torch = pytest.importorskip("torch")
 
+from torch_bridge import built, on_one_thread  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "convcalc" / "models" / "zoo").glob("*.yaml")) + sorted(
     (ROOT / "examples").glob("*.yaml")
@@ -38,17 +40,12 @@ NOT_EXPRESSIBLE = {
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Any:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from on_one_thread(torch)
 
 
 def exported_module(spec: Spec, shape: Shape) -> Any:
     """The module export writes for ``spec``, built by running its source."""
-    namespace: dict[str, Any] = {"__name__": "exported"}
-    exec(compile(to_torch_source(spec, "Exported", shape), "exported.py", "exec"), namespace)
-    return namespace["Exported"]()
+    return built(to_torch_source(spec, "Exported", shape), "Exported")
 
 
 def expanded(spec: Spec, shape: Shape) -> tuple[list[tuple[Any, ...]], int | None, int | None]:
