@@ -297,6 +297,8 @@ def run(
         limit = parse_size(max_memory)
         spec, input_shape = load_model(file, input_text, layers, limit)
         work_limit = parse_count(max_work, "--max-work")
+        if save_output:
+            _check_save(save_output)
         x = load_array(input_data, "input data", limit) if input_data else None
         if x is not None and input_shape is not None and tuple(x.shape) != input_shape:
             raise SpecError(
@@ -332,13 +334,29 @@ def run(
     sys.exit(result.exit_code)
 
 
+def _check_save(path: str) -> None:
+    """Before the run: ``--save-output`` names a file, and not the standard output the report
+    is written to (the array and the report would be mixed in one stream)."""
+    if os.path.isdir(path):
+        raise SpecError(f"{path}: is a folder", hint="give --save-output a file name, e.g. out.npy")
+    try:
+        same = os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):
+        same = False  # a new file, or a standard output that is no file
+    if same:
+        raise SpecError(
+            f"--save-output {path}: is the standard output, where the report goes",
+            argument="save-output",
+            hint="give --save-output a file name, e.g. out.npy",
+        )
+
+
 def _save(path: str, array: Any) -> None:
     """``array`` as an .npy file at exactly ``path`` (NumPy's own ``save`` would add ``.npy`` to a
     name without it, and so write ``/tmp.npy`` when given the folder ``/tmp``)."""
     import numpy as np
 
-    if os.path.isdir(path):
-        raise SpecError(f"{path}: is a folder", hint="give --save-output a file name, e.g. out.npy")
+    _check_save(path)
     try:
         with open(path, "wb") as f:
             np.save(f, array)

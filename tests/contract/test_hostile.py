@@ -746,6 +746,40 @@ def test_save_output_writes_exactly_the_path_given(tmp_path: Path) -> None:
     )
 
 
+def test_save_output_to_the_standard_output_is_refused_before_the_run(tmp_path: Path) -> None:
+    """The report goes to standard output: an array saved there too would mix the two (a real
+    process, whose standard output is a file that /dev/stdout names)."""
+    import subprocess
+    import sys
+
+    report = tmp_path / "report.json"
+    with open(report, "wb") as out:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "convcalc",
+                "run",
+                "lenet5",
+                "--save-output",
+                "/dev/stdout",
+                "-f",
+                "json",
+            ],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2
+    (error,) = json.loads(report.read_text())["errors"]
+    assert (
+        error["message"]
+        == "--save-output /dev/stdout: is the standard output, where the report goes"
+    )
+    assert error["argument"] == "save-output"
+
+
 def test_standard_input_that_is_not_utf8_is_named_as_such() -> None:
     result = run("shape", "-", input=b"input: [1, 3, 8, 8]\nlayers: [ReLU()]  # \xff\xfe\n")
     assert result.exit_code == 2
