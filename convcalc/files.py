@@ -54,11 +54,20 @@ def _unreadable(path: str, what: str, exc: Exception, hint: str) -> SpecError:
 ONE_TENSOR_MEMBERS = 16
 
 
+def _is_zip(path: str) -> bool:
+    """Whether ``path`` is a zip archive (torch.save's, an .npz). The standard library's own
+    test raises on some damaged end records (a multi-disk one): that is a damaged file."""
+    try:
+        return zipfile.is_zipfile(path)
+    except (zipfile.BadZipFile, ValueError, OverflowError, EOFError) as exc:
+        raise SpecError(f"{path}: a damaged zip archive ({exc})") from None
+
+
 def load_array(path: str, what: str, max_bytes: int | None = None) -> np.ndarray:
     """An .npy file, or a tensor saved with ``torch.save``; else a clear SpecError. A tensor
     whose declared size is above ``max_bytes`` is refused before it is read."""
     _regular(path, what)
-    if zipfile.is_zipfile(path):  # one tensor: a few members; count them before any is read
+    if _is_zip(path):  # one tensor: a few members; count them before any is read
         count = _zip_entries(path)
         if count is not None and count > ONE_TENSOR_MEMBERS + torchfile.OTHER_MEMBERS:
             raise SpecError(
@@ -80,7 +89,7 @@ def load_array(path: str, what: str, max_bytes: int | None = None) -> np.ndarray
             )
         _check_size(path, found.nbytes, max_bytes, what)
         array = found.read()
-    elif zipfile.is_zipfile(path):  # a zip that is not torch's: an .npz of several arrays
+    elif _is_zip(path):  # a zip that is not torch's: an .npz of several arrays
         raise SpecError(
             f"{path}: an .npz archive of several arrays; the {what} is one array",
             hint="save it with numpy.save (or torch.save(x, path))",
@@ -246,7 +255,7 @@ def _zip_entries(path: str) -> int | None:
 
 def _declared_weights(path: str, max_entries: int | None) -> dict[str, Stored]:
     _regular(path, "weights")
-    if max_entries is not None and zipfile.is_zipfile(path):
+    if max_entries is not None and _is_zip(path):
         count = _zip_entries(path)
         if count is not None and count > max_entries + torchfile.OTHER_MEMBERS:
             raise TooMany(count)
