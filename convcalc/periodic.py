@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple, Union
 if TYPE_CHECKING:
     from fractions import Fraction
 
+#: an integer, or an exact fraction after an upsampling (fractions loads only then)
 Num = Union[int, "Fraction"]
 
 #: the longest period followed exactly (and the most work one composition may do, squared)
@@ -54,7 +55,7 @@ class Periodic(NamedTuple):
             return None
         size = max(hi - lo + 1 for _, lo, hi in spans)
         r, lo, _ = spans[0]
-        return size, self.jump, _exact(lo - fraction(r * self.advance, self.period))
+        return size, self.jump, exact(lo - fraction(r * self.advance, self.period))
 
 
 #: a map too long to follow: the field after it is unknown
@@ -155,7 +156,8 @@ def fraction(a: int, b: int) -> Num:
     return Fraction(a, b)
 
 
-def _exact(v: Num) -> Num:
+def exact(v: Num) -> Num:
+    """An integral fraction as an int (keeps the common case fast and its JSON integral)."""
     if isinstance(v, int):
         return v
     return int(v) if v.denominator == 1 else v

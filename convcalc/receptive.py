@@ -18,12 +18,14 @@ and the propagation through the graph (``from:`` and the merges).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .periodic import (
+    Num,
     Periodic,
     adaptive_map,
     compose,
+    exact,
     fraction,
     merged,
     resample_map,
@@ -34,12 +36,8 @@ from .periodic import (
 from .shape import Shape
 
 if TYPE_CHECKING:
-    from fractions import Fraction
-
     from .model import LayerSpec
 
-#: an integer, or an exact fraction after an upsampling (fractions loads only then)
-Num = Union[int, "Fraction"]
 #: how a layer maps one axis: a sliding window (offset, extra, factor): output element o
 #: reads input elements offset + o·factor … that + extra; or, where the pattern repeats over
 #: several output elements (upsampling, transposed convolution), a Periodic map
@@ -115,13 +113,6 @@ def _text_num(v: Num) -> str:
     return str(v)  # a Fraction prints as 1/2
 
 
-def _exact(v: Num) -> Num:
-    """An integral fraction as an int (keeps the common case fast and its JSON integral)."""
-    if isinstance(v, int):
-        return v
-    return int(v) if v.denominator == 1 else v
-
-
 def at_input(x0: Shape | None) -> ReceptiveField | None:
     """The model input's own field: each element reads itself. None for an input without
     spatial axes (rank below 3)."""
@@ -166,11 +157,11 @@ def remap(field: ReceptiveField, steps: Sequence[AxisMap | None]) -> ReceptiveFi
                 size[i] = size[i] + extra * j
                 start[i] = start[i] + offset * j
             v = j * factor
-            jump[i] = v if type(v) is int else _exact(v)
+            jump[i] = v if type(v) is int else exact(v)
         else:
             m = step if isinstance(step, Periodic) else window_map(*step)
             if whole[i]:
-                jump[i] = _exact(jump[i] * m.jump) if m.period else jump[i]
+                jump[i] = exact(jump[i] * m.jump) if m.period else jump[i]
             else:
                 out = compose(axis_map(field, i), m)
                 summary = out.summary() if out.period else None
@@ -282,8 +273,8 @@ def union(fields: Sequence[ReceptiveField | None]) -> ReceptiveField | None:
         # the same, from each input's element 0
         lo = min(f.start[i] for f in known)
         hi = max(f.start[i] + f.size[i] for f in known)
-        start.append(_exact(lo))
-        size.append(_exact(hi - lo))
+        start.append(exact(lo))
+        size.append(exact(hi - lo))
         whole.append(False)
     return ReceptiveField(
         tuple(size),

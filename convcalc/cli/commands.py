@@ -353,10 +353,10 @@ def _check_save(path: str) -> None:
 
 def _save(path: str, array: Any) -> None:
     """``array`` as an .npy file at exactly ``path`` (NumPy's own ``save`` would add ``.npy`` to a
-    name without it, and so write ``/tmp.npy`` when given the folder ``/tmp``)."""
+    name without it, and so write ``/tmp.npy`` when given the folder ``/tmp``); the path was
+    checked before the run (:func:`_check_save`)."""
     import numpy as np
 
-    _check_save(path)
     try:
         with open(path, "wb") as f:
             np.save(f, array)

@@ -37,7 +37,7 @@ def nearest_taps(
 
     at = np.arange(part.start, part.stop, dtype=np.int64)  # the output indices
     if legacy and exact:  # floorf((i + 0.5) · s): a double product of a float32 scale
-        s32 = _scale32(n_in, n_out, scale, np.float32)
+        s32 = compute_scale(n_in, n_out, scale, np.float32)
         src = (at + 0.5) * np.float64(s32)
         idx = np.floor(src.astype(np.float32)).astype(np.int64)
         return np.minimum(idx, n_in - 1)[:, None]
@@ -47,7 +47,7 @@ def nearest_taps(
         if n_out == 2 * n_in:
             return (at >> 1)[:, None]
     t: Any = np.float32 if dtype == np.float32 or legacy else np.float64
-    s = _scale32(n_in, n_out, scale, t)
+    s = compute_scale(n_in, n_out, scale, t)
     i = at.astype(t)
     if exact:
         src = s * (i + t(0.5)) - t(0.5)
@@ -58,11 +58,12 @@ def nearest_taps(
     return np.minimum(idx, n_in - 1)[:, None]
 
 
-def _scale32(n_in: int, n_out: int, scale: float | None, t: Any) -> Any:
-    """torch's compute_scales_value: 1/scale_factor when given (> 0), else in/out, in type ``t``."""
+def compute_scale(n_in: int, n_out: int, scale: float | None, t: Any) -> Any:
+    """torch's compute_scales_value: 1/scale_factor when given (> 0), else in/out, in type ``t``
+    (a NumPy type, or :func:`_f32` for plain Python floats rounded as float32)."""
     if scale is not None and scale > 0:
         return t(1.0 / scale)
-    return t(n_in) / t(n_out)
+    return t(t(n_in) / t(n_out))
 
 
 def _f32(v: float) -> float:
@@ -76,15 +77,13 @@ def nearest_sources(
     """The source index of every output index (unclamped), in float32 as :func:`nearest_taps`."""
     outs = range(n_out)
     if legacy and exact:  # floorf((o + 0.5) · s): a double product of a float32 scale
-        s32 = (
-            _f32(1.0 / scale) if scale is not None and scale > 0 else _f32(_f32(n_in) / _f32(n_out))
-        )
+        s32 = compute_scale(n_in, n_out, scale, _f32)
         return [math.floor(_f32((o + 0.5) * s32)) for o in outs]
     if legacy and n_out == n_in:
         return list(outs)
     if legacy and n_out == 2 * n_in:
         return [o >> 1 for o in outs]
-    s = _f32(1.0 / scale) if scale is not None and scale > 0 else _f32(_f32(n_in) / _f32(n_out))
+    s = compute_scale(n_in, n_out, scale, _f32)
     if exact:
         src = [_f32(_f32(s * _f32(o + 0.5)) - 0.5) for o in outs]
         return [math.floor(_f32((v if v >= 0 else 0.0) + 0.5)) for v in src]

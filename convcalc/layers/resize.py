@@ -18,7 +18,7 @@ from ..shape import AXES, Shape, fmt_shape, prod
 from .arguments import Arg, BadValue, converter_form, is_int, to_choice, to_float
 from .base import Example, Layer, register
 from .checks import axis_name, rank_error
-from .nearest import nearest_map, nearest_taps
+from .nearest import compute_scale, nearest_map, nearest_taps
 from .steps import Step
 from .tiles import tiles
 
@@ -389,13 +389,6 @@ class Upsample(Layer):
             )
 
 
-def _compute_scale(n_in: int, n_out: int, scale: float | None, t: Any) -> Any:
-    """torch's compute_scales_value: 1/scale_factor when given (> 0), else in/out, in type ``t``."""
-    if scale is not None and scale > 0:
-        return t(1.0 / scale)
-    return t(n_in) / t(n_out)
-
-
 def _interp_taps(
     n_in: int,
     n_out: int,
@@ -419,7 +412,7 @@ def _interp_taps(
         s = t(n_in - 1) / t(n_out - 1) if n_out > 1 else t(0)
         src = s * i
     else:
-        s = _compute_scale(n_in, n_out, scale, t)
+        s = compute_scale(n_in, n_out, scale, t)
         src = s * (i + t(0.5)) - t(0.5)
         if not cubic:
             src = np.where(src < 0, t(0), src)
