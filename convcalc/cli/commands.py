@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..report import Report
 from .options import (
     complete_zoo,
+    depth_option,
     dtype_option,
     format_choice,
     format_option,
@@ -32,13 +33,8 @@ from .options import (
 
 @cli.command(epilog=EXIT_HELP)
 @model_options
-@click.option(
-    "-d",
-    "--depth",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
-    help="Collapse blocks nested deeper than N into one row each (0: top-level rows only). Default: every layer.",
+@depth_option(
+    "Collapse blocks nested deeper than N into one row each (0: top-level rows only). Default: every layer."
 )
 @click.option(
     "--to-yaml",

@@ -9,7 +9,7 @@ import click
 
 from ..errors import SpecError
 from .app import cli
-from .options import echo_text, load_model, model_options
+from .options import depth_option, echo_text, format_choice, load_model, model_options
 
 DRAW_EXITS = (
     "Exit codes: 0 the model works · 1 the model is wrong (the diagram is written, showing "
@@ -26,22 +26,14 @@ DRAW_EXITS = (
     help="Write the diagram here; its extension chooses the format: .svg, .html, .md "
     "(Mermaid in a fenced block), .mmd, .dot. Default: standard output.",
 )
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["svg", "html", "mermaid", "dot"]),
-    default=None,
-    help="The format, whatever -o's extension (default: from -o's extension, else svg).",
+@format_choice(
+    ["svg", "html", "mermaid", "dot"],
+    None,
+    "The format, whatever -o's extension (default: from -o's extension, else svg).",
 )
-@click.option(
-    "-d",
-    "--depth",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
-    help="Draw blocks nested deeper than N as one box each, as shape --depth collapses "
-    "them (0: top-level blocks only). Default: every layer.",
+@depth_option(
+    "Draw blocks nested deeper than N as one box each, as shape --depth collapses "
+    "them (0: top-level blocks only). Default: every layer."
 )
 def draw(
     file: str | None,

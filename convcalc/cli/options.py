@@ -131,9 +131,10 @@ def refuse_layer_as_file(file: str, input_text: str | None) -> None:
 
 
 def format_choice(
-    choices: Sequence[str], default: str, help: str | None = None
+    choices: Sequence[str], default: str | None, help: str | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``-f/--format``, one of ``choices``: every command's output format, as ``fmt``."""
+    """``-f/--format``, one of ``choices``: every command's output format, as ``fmt`` (no
+    default: the command chooses, as draw does from its output's extension)."""
     return click.option(
         "-f",
         "--format",
@@ -142,6 +143,14 @@ def format_choice(
         default=default,
         show_default=True,
         help=help,
+    )
+
+
+def depth_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-d/--depth N``: how deep blocks are shown before they collapse, as ``shape`` and
+    ``draw`` collapse them (None: every layer)."""
+    return click.option(
+        "-d", "--depth", type=click.IntRange(min=0), default=None, metavar="N", help=help
     )
 
 
