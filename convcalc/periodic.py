@@ -11,6 +11,10 @@ layer's receptive field (its elements' regions in the model input): composing th
 a layer's input with the layer's map gives the field of its output, exactly, whatever the
 pattern; the size is the largest region, the jump ``advance / period`` and the start that of
 output element 0. Periods are followed up to :data:`LIMIT`; beyond it the field is unknown.
+
+A layer's own map lives with its layer (a transposed convolution's in conv_transpose.py, a
+pixel shuffle's in shuffle.py, nearest resizing's in nearest.py); the maps here serve several
+(adaptive bins: adaptive pooling and ``Upsample(mode='area')``; interpolation).
 """
 
 from __future__ import annotations
@@ -163,24 +167,6 @@ def exact(v: Num) -> Num:
     return int(v) if v.denominator == 1 else v
 
 
-def transposed_map(k: int, s: int, p: int, d: int) -> Periodic:
-    """A transposed convolution's axis: output element o reads the input elements
-    i = (o + p − d·j) / s (the integral ones, tap j < k); the pattern repeats every s outputs.
-    O(k + s)."""
-    if s > LIMIT:
-        return UNKNOWN
-    lo = [1] * s
-    hi = [0] * s
-    for j in range(k):
-        r = (d * j - p) % s  # the outputs o ≡ r (mod s) hold tap j
-        i = (r + p - d * j) // s
-        if lo[r] > hi[r]:
-            lo[r] = hi[r] = i
-        else:
-            lo[r], hi[r] = min(lo[r], i), max(hi[r], i)
-    return reduced(Periodic(s, 1, tuple(lo), tuple(hi)))
-
-
 def adaptive_map(n_in: int, n_out: int) -> Periodic:
     """Adaptive pooling's axis: bin o spans [⌊o·in/out⌋, ⌈(o+1)·in/out⌉)."""
     if n_in <= 0 or n_out <= 0:
@@ -231,10 +217,3 @@ def resample_map(
         lo.append(base if whole else base - lead)
         hi.append(base if whole else base + tail)
     return reduced(Periodic(period, int(s * period), tuple(lo), tuple(hi)))
-
-
-def shuffle_map(r: int) -> Periodic:
-    """A pixel shuffle's axis: output element o reads input element ⌊o / r⌋."""
-    if r > LIMIT:
-        return UNKNOWN
-    return Periodic(r, 1, (0,) * r, (0,) * r)

@@ -29,8 +29,6 @@ from .periodic import (
     fraction,
     merged,
     resample_map,
-    shuffle_map,
-    transposed_map,
     window_map,
 )
 from .shape import Shape
@@ -50,8 +48,6 @@ __all__ = [
     "adaptive_map",
     "fraction",
     "resample_map",
-    "shuffle_map",
-    "transposed_map",
 ]
 
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
-from ..receptive import ReceptiveField, remap, transposed_map
+from ..periodic import LIMIT, UNKNOWN, Periodic, reduced
+from ..receptive import ReceptiveField, remap
 from ..shape import (
     AXES,
     Shape,
@@ -228,3 +229,21 @@ class ConvTransposeNd(ConvBase):
             self.macs(x, y),
             counts="macs",
         )
+
+
+def transposed_map(k: int, s: int, p: int, d: int) -> Periodic:
+    """A transposed convolution's axis: output element o reads the input elements
+    i = (o + p − d·j) / s (the integral ones, tap j < k); the pattern repeats every s outputs.
+    O(k + s)."""
+    if s > LIMIT:
+        return UNKNOWN
+    lo = [1] * s
+    hi = [0] * s
+    for j in range(k):
+        r = (d * j - p) % s  # the outputs o ≡ r (mod s) hold tap j
+        i = (r + p - d * j) // s
+        if lo[r] > hi[r]:
+            lo[r] = hi[r] = i
+        else:
+            lo[r], hi[r] = min(lo[r], i), max(hi[r], i)
+    return reduced(Periodic(s, 1, tuple(lo), tuple(hi)))

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ShapeError
-from ..receptive import ReceptiveField, remap, shuffle_map
+from ..periodic import LIMIT, UNKNOWN, Periodic
+from ..receptive import ReceptiveField, remap
 from ..shape import Shape, prod
 from .arguments import Arg, to_int
 from .base import Example, Layer, register
@@ -185,3 +186,10 @@ class ChannelShuffle(Layer):
         g = self.groups
         v = x.reshape(n, g, c // g, *x.shape[2:]).swapaxes(1, 2)
         return np.ascontiguousarray(v).reshape(x.shape)
+
+
+def shuffle_map(r: int) -> Periodic:
+    """A pixel shuffle's axis: output element o reads input element ⌊o / r⌋."""
+    if r > LIMIT:
+        return UNKNOWN
+    return Periodic(r, 1, (0,) * r, (0,) * r)
