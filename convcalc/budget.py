@@ -65,7 +65,7 @@ def memory_plan(
     allocated) when the input, weights and held bytes, or one layer's share, pass the limit."""
     assert report.input_shape is not None
     x0 = prod(report.input_shape) * itemsize
-    records = check_records(spec, max_memory)
+    records = record_bytes(spec)  # (run_forward checked them alone first: check_records)
     fixed = {
         "the weights": weights,
         "the model input": x0,
@@ -116,11 +116,16 @@ def _layers(n: int) -> str:
     return f"{n:,} layer{'' if n == 1 else 's'}"
 
 
+def record_bytes(spec: Spec) -> int:
+    """The bytes a run keeps for its layers' records (LAYER_RECORDS each)."""
+    return len(spec.layers) * LAYER_RECORDS
+
+
 def check_records(spec: Spec, max_memory: int) -> int:
-    """The bytes a run keeps for its layers' records (LAYER_RECORDS each); a SpecError when
-    they alone pass the memory limit (a stack of tens of thousands of layers under a small
+    """The bytes of the layers' records (:func:`record_bytes`); a SpecError when they alone
+    pass the memory limit (a stack of tens of thousands of layers under a small
     --max-memory: its arrays may be tiny, its bookkeeping is not)."""
-    records = len(spec.layers) * LAYER_RECORDS
+    records = record_bytes(spec)
     if records > max_memory:
         raise SpecError(
             f"a run of {_layers(len(spec.layers))} keeps about {size_text(records)} of records "
