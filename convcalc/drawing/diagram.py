@@ -113,7 +113,6 @@ def build(report: Report, spec: Spec | None = None, depth: int | None = None) ->
     first_error = min((e.index for e in report.errors), default=None)
     problems = {e.index: e for e in report.errors}
     calls = {entry.name: entry.layer.call_string() for entry in spec.layers} if spec else {}
-    macs_total = report.totals.macs
     start = fmt_shape(report.input_shape) if report.input_shape is not None else "—"
     nodes = [Node("n0", INPUT, "input", start, None, None, None, INPUT_NODE)]
     for row in _shown(report, depth):
@@ -125,7 +124,8 @@ def build(report: Report, spec: Spec | None = None, depth: int | None = None) ->
             state = AFTER
         else:
             state = OK
-        share = None if row.macs is None or not macs_total else row.macs / macs_total
+        percent = report.share(row)[1]
+        share = None if percent is None else percent / 100
         nodes.append(
             Node(
                 f"n{len(nodes)}", row.name, row.type, shape_text(row.output_shape, bool(failed)),
