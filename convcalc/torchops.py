@@ -101,7 +101,9 @@ def _functions() -> dict[Any, str]:
 _LIBRARY = {("torchvision.ops.stochastic_depth", "stochastic_depth"): "stochastic_depth"}
 
 
-def _stochastic_depth(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[OpLayer]:
+def _stochastic_depth(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], x: Shape, out: Shape
+) -> list[OpLayer]:
     """torchvision's ``stochastic_depth(x, p, mode, training)``: ``x`` itself unless training
     (what an eval-mode model passes), so no layer; in training it drops, which no layer does."""
     values = _bound(("p", "mode", "training"), args, kwargs)
@@ -132,8 +134,6 @@ def op_layer(node: Any, inputs: list[Shape | None], out: Shape) -> list[OpLayer]
         name, args = found, node.args[1:]
     kwargs = dict(node.kwargs)
     tensors = [s for s in inputs if s is not None]
-    if name == "stochastic_depth":
-        return _stochastic_depth(args, kwargs)
     if name in _SHAPED:
         return _SHAPED[name](name, args, kwargs, tensors[0], out)
     one = _one_layer(name, node, args, kwargs, tensors, out)
@@ -314,6 +314,7 @@ def _permute(
 
 
 _SHAPED = {
+    "stochastic_depth": _stochastic_depth,
     "pad": _pad,
     "mean": _mean,
     **{name: _permute for name in ("permute", "transpose", "swapaxes", "swapdims", "t")},
